@@ -1,0 +1,42 @@
+# What people type.  The real build is Meson + Ninja; this file only names
+# the everyday entry points (see README).
+PREFIX ?= /usr/local
+BUILD  ?= build
+
+.PHONY: all deps build check test demo install bench fuzz clean
+
+all: build
+
+deps:
+	@scripts/install-deps.sh build
+
+$(BUILD)/build.ninja:
+	meson setup $(BUILD)
+
+build: deps $(BUILD)/build.ninja
+	ninja -C $(BUILD)
+
+# Everything: unit + CLI + end-to-end tests, again under ASan+UBSan, and the
+# fuzzers for a short fixed time.  Ends with "N passed, N failed".
+check:
+	@scripts/check.sh
+
+# Only the fast suites against the development build.
+test: build
+	tests/run.sh $(BUILD) unit cli
+
+demo: build
+	@scripts/demo.sh
+
+install: build
+	meson configure $(BUILD) -Dprefix=$(PREFIX) >/dev/null
+	meson install -C $(BUILD)
+
+bench: build
+	@bench/run.sh
+
+fuzz:
+	@scripts/check.sh fuzz
+
+clean:
+	rm -rf build build-asan build-fuzz

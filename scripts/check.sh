@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# make check: installs what is missing, builds, runs every suite on the
+# development build, runs unit+CLI again under AddressSanitizer and
+# UndefinedBehaviorSanitizer, runs each fuzzer briefly, and prints one
+# closing line "N passed, N failed".
+#   scripts/check.sh [all|fuzz]
+set -u
+cd "$(dirname "$0")/.."
+root=$(pwd)
+mode=${1:-all}
+total_p=0
+total_f=0
+
+add_counts() {
+	# $1 = file holding "PASSED FAILED"
+	if [ -f "$1" ]; then
+		read -r p f <"$1"
+		total_p=$((total_p + p))
+		total_f=$((total_f + f))
+	else
+		total_f=$((total_f + 1))
+	fi
+}
+
+step() { printf '\n== %s\n' "$*"; }
+
+scripts/install-deps.sh all || { echo "0 passed, 1 failed"; exit 1; }
+
+configure() {
+	# $1 = dir, rest = meson options; reconfigure only when missing
+	dir=$1
+	shift
+	[ -f "$dir/build.ninja" ] || meson setup "$dir" "$@" >/dev/null || return 1
+	ninja -C "$dir" >"$dir.log" 2>&1 || { tail -n 40 "$dir.log"; return 1; }
+}
+
+run_fuzzers() {
+	step "fuzzers (${FUZZ_SECONDS:-20}s each)"
+	if ! CC=clang configure build-fuzz -Dfuzz=true -Db_sanitize=address,undefined -Db_lundef=false; then
+		total_f=$((total_f + 1))
+		return
+	fi
+	for fz in build-fuzz/tests/fuzz/fuzz-*; do
+		[ -x "$fz" ] || continue
+		name=$(basename "$fz")
+		corpus="$root/tests/fuzz/corpus/${name#fuzz-}"
+		work=$(mktemp -d)
+		cp -r "$corpus"/. "$work"/ 2>/dev/null
+		if "$fz" -max_total_time="${FUZZ_SECONDS:-20}" -timeout=10 -rss_limit_mb=2048 \
+			-print_final_stats=0 "$work" >"build-fuzz/$name.log" 2>&1; then
+			echo "ok - $name"
+			total_p=$((total_p + 1))
+		else
+			echo "not ok - $name (see build-fuzz/$name.log)"
+			tail -n 30 "build-fuzz/$name.log"
+			total_f=$((total_f + 1))
+		fi
+		rm -rf "$work"
+	done
+}
+
+if [ "$mode" = fuzz ]; then
+	run_fuzzers
+	echo "$total_p passed, $total_f failed"
+	[ "$total_f" -eq 0 ]
+	exit
+fi
+
+step "build"
+if configure build; then
+	step "tests: development build"
+	tests/run.sh build unit cli e2e
+	add_counts build/test-counts
+else
+	total_f=$((total_f + 1))
+fi
+
+step "tests: AddressSanitizer + UndefinedBehaviorSanitizer build"
+if configure build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug; then
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+		tests/run.sh build-asan unit cli
+	add_counts build-asan/test-counts
+else
+	total_f=$((total_f + 1))
+fi
+
+run_fuzzers
+
+echo
+echo "$total_p passed, $total_f failed"
+[ "$total_f" -eq 0 ]

@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Installs the Debian packages SynthFlow needs, only those that are missing.
+#   scripts/install-deps.sh build|test|all
+# build: compile the binary.  test: everything `make check` exercises.
+set -eu
+what=${1:-all}
+
+build_pkgs="gcc make meson ninja-build pkg-config libyaml-dev libjansson-dev libsqlite3-dev
+  libpq-dev libmicrohttpd-dev libssl-dev"
+test_pkgs="libcmocka-dev clang libclang-rt-14-dev sqlite3 espeak-ng sox libsox-fmt-all
+  docker.io debootstrap postgresql chromium wrk curl jq procps iproute2 python3 nodejs npm
+  ninja-build snakemake"
+
+case $what in
+build) want=$build_pkgs ;;
+test | all) want="$build_pkgs $test_pkgs" ;;
+*) echo "usage: $0 build|test|all" >&2; exit 2 ;;
+esac
+
+missing=""
+for p in $want; do
+	if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+		# a tool the machine already has from elsewhere is fine (e.g. node, docker)
+		case $p in
+		nodejs) command -v node >/dev/null && continue ;;
+		npm) command -v npm >/dev/null && continue ;;
+		esac
+		missing="$missing $p"
+	fi
+done
+[ -z "$missing" ] && exit 0
+
+if [ "$(id -u)" -ne 0 ]; then
+	echo "synthflow: missing packages:$missing" >&2
+	echo "install them with: sudo apt-get install$missing" >&2
+	exit 1
+fi
+echo "installing:$missing"
+export DEBIAN_FRONTEND=noninteractive
+apt-get update -qq
+# shellcheck disable=SC2086
+apt-get install -y -qq --no-install-recommends $missing >/dev/null

@@ -1,0 +1,31 @@
+#ifndef SF_CMD_H
+#define SF_CMD_H
+
+#include "core/config.h"
+
+/*
+ * What the dispatcher in main.c prepares once for every command.  A command
+ * whose table entry has NEEDS_DATA gets `cfg` loaded from the data folder;
+ * others get cfg.data_dir == NULL (and may look for it themselves).
+ */
+struct sf_ctx {
+	const char *name;       /* "dags", "build", ... */
+	const char *usage;      /* the command's usage text from the table */
+	const char *opt_data;   /* --data DIR as given, or NULL */
+	struct config cfg;
+};
+
+/*
+ * Each subcommand lives in src/cmd/cmd-NAME.c and exports only this.
+ * argv[0] is the command name; the return value is the exit status
+ * (0 ok, 1 failed, 2 usage error).
+ */
+typedef int (*cmd_fn)(int argc, char **argv, struct sf_ctx *ctx);
+
+/* Prints "synthflow: error: MSG" and the command's usage; returns 2. */
+int cmd_usage_error(const struct sf_ctx *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+int cmd_init(int argc, char **argv, struct sf_ctx *ctx);
+
+#endif

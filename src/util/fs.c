@@ -1,0 +1,195 @@
+#include "util/fs.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <libgen.h>
+#include <limits.h>
+#include <openssl/evp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/strbuf.h"
+#include "util/xalloc.h"
+
+int mkdir_p(const char *path, mode_t mode)
+{
+	char *p = xstrdup(path);
+	char *s = p;
+	int ret = 0;
+
+	while (*s == '/')
+		s++;
+	for (;;) {
+		char *slash = strchr(s, '/');
+		if (slash)
+			*slash = '\0';
+		if (*p && mkdir(p, mode) < 0 && errno != EEXIST) {
+			ret = -1;
+			break;
+		}
+		if (!slash)
+			break;
+		*slash = '/';
+		s = slash + 1;
+	}
+	if (!ret && !is_dir(path)) {
+		errno = ENOTDIR;
+		ret = -1;
+	}
+	free(p);
+	return ret;
+}
+
+int is_dir(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+int is_file(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+char *path_join(const char *a, const char *b)
+{
+	size_t la = strlen(a);
+	while (la > 1 && a[la - 1] == '/')
+		la--;
+	while (*b == '/')
+		b++;
+	if (!la)
+		return xstrdup(b);
+	if (la == 1 && a[0] == '/')
+		return xasprintf("/%s", b);
+	return xasprintf("%.*s/%s", (int)la, a, b);
+}
+
+const char *path_basename(const char *path)
+{
+	const char *s = strrchr(path, '/');
+	return s ? s + 1 : path;
+}
+
+char *path_real(const char *path)
+{
+	return realpath(path, NULL);
+}
+
+int path_is_within(const char *root, const char *path)
+{
+	size_t n = strlen(root);
+	while (n > 1 && root[n - 1] == '/')
+		n--;
+	if (strncmp(root, path, n))
+		return 0;
+	return path[n] == '\0' || path[n] == '/' || (n == 1 && root[0] == '/');
+}
+
+static int write_all(int fd, const void *data, size_t len)
+{
+	const char *p = data;
+	while (len) {
+		ssize_t n = write(fd, p, len);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+static void fsync_dir_of(const char *path)
+{
+	char *copy = xstrdup(path);
+	int fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		fsync(fd);
+		close(fd);
+	}
+	free(copy);
+}
+
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
+{
+	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
+	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	int saved;
+
+	if (fd < 0)
+		goto fail;
+	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		saved = errno;
+		close(fd);
+		unlink(tmp);
+		errno = saved;
+		goto fail;
+	}
+	if (close(fd) < 0 || rename(tmp, path) < 0) {
+		saved = errno;
+		unlink(tmp);
+		errno = saved;
+		goto fail;
+	}
+	fsync_dir_of(path);
+	free(tmp);
+	return 0;
+fail:
+	free(tmp);
+	return -1;
+}
+
+int write_file_if_missing(const char *path, const void *data, size_t len, mode_t mode)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+	if (fd < 0)
+		return errno == EEXIST ? 0 : -1;
+	if (write_all(fd, data, len) < 0 || fsync(fd) < 0) {
+		int saved = errno;
+		close(fd);
+		unlink(path);
+		errno = saved;
+		return -1;
+	}
+	if (close(fd) < 0)
+		return -1;
+	return 1;
+}
+
+int copy_file(const char *src, const char *dst, mode_t mode)
+{
+	struct strbuf sb = STRBUF_INIT;
+	int r;
+	if (sb_read_file(&sb, src) < 0)
+		return -1;
+	r = write_file_atomic(dst, sb.buf, sb.len, mode);
+	sb_release(&sb);
+	return r;
+}
+
+void sha256_hex(const void *data, size_t len, char out[65])
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	EVP_Digest(data, len, md, &mdlen, EVP_sha256(), NULL);
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	out[64] = '\0';
+}
+
+int sha256_file_hex(const char *path, char out[65])
+{
+	struct strbuf sb = STRBUF_INIT;
+	if (sb_read_file(&sb, path) < 0)
+		return -1;
+	sha256_hex(sb.buf, sb.len, out);
+	sb_release(&sb);
+	return 0;
+}

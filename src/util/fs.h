@@ -1,0 +1,32 @@
+#ifndef SF_FS_H
+#define SF_FS_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+/* mkdir -p; 0 on success (existing directories are fine), -1 with errno. */
+int mkdir_p(const char *path, mode_t mode);
+int is_dir(const char *path);
+int is_file(const char *path);
+/* Joins a and b with exactly one '/'; the result is malloc'd. */
+char *path_join(const char *a, const char *b);
+/* The last component (no allocation; points into path). */
+const char *path_basename(const char *path);
+/* realpath() that dies on nothing: NULL with errno on failure. */
+char *path_real(const char *path);
+/* 1 when `path` (already resolved) is `root` or lies below it. */
+int path_is_within(const char *root, const char *path);
+/*
+ * Durable replace of a file's contents: write a temp file beside it, fsync,
+ * rename over, fsync the directory.  After a crash the file holds either the
+ * old or the new contents, never a mix.
+ */
+int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/* Creates the file only when it does not exist yet (never overwrites). 1 created, 0 existed, -1 error. */
+int write_file_if_missing(const char *path, const void *data, size_t len, mode_t mode);
+int copy_file(const char *src, const char *dst, mode_t mode);
+/* Hex SHA-256 (65 bytes incl. NUL) of a buffer / a file. */
+void sha256_hex(const void *data, size_t len, char out[65]);
+int sha256_file_hex(const char *path, char out[65]);
+
+#endif

@@ -1,0 +1,100 @@
+# Shell test helpers, in the manner of git's t/test-lib.sh.
+#
+#   . "$(dirname "$0")/../lib.sh"
+#   expect_success 'init is idempotent' '
+#       synthflow init && synthflow init
+#   '
+#   test_done
+#
+# Each test body runs in a subshell inside a fresh scratch directory ($TRASH,
+# also the cwd), with `synthflow` from the build under test first on PATH.
+# Output is TAP ("ok N - name" / "not ok N - name"); the body's output is
+# shown only when it fails (or always with TEST_VERBOSE=1).
+
+set -u
+TEST_NAME=$(basename "$0" .sh)
+TEST_ROOT=$(cd "$(dirname "$0")/.." && pwd)
+SRC_ROOT=$(cd "$TEST_ROOT/.." && pwd)
+: "${SYNTHFLOW_BUILD:=$SRC_ROOT/build}"
+PATH="$SYNTHFLOW_BUILD:$PATH"
+export PATH SRC_ROOT TEST_ROOT
+unset SYNTHFLOW_DATA
+# Every synthflow environment override would change what tests see.
+for v in $(env | sed -n 's/^\(SYNTHFLOW_[A-Z_]*\)=.*/\1/p'); do
+	[ "$v" = SYNTHFLOW_BUILD ] || unset "$v"
+done
+
+TEST_OUT_BASE=${TEST_OUT:-$SYNTHFLOW_BUILD/test-output}
+mkdir -p "$TEST_OUT_BASE"
+TRASH_BASE=$(mktemp -d "${TMPDIR:-/tmp}/sf-$TEST_NAME.XXXXXX")
+test_count=0
+test_failed=0
+trap 'rm -rf "$TRASH_BASE"' EXIT
+
+run_body() {
+	# $1 = expected status class (success|failure), $2 = name, $3 = body
+	test_count=$((test_count + 1))
+	TRASH="$TRASH_BASE/$test_count"
+	mkdir -p "$TRASH"
+	log="$TRASH_BASE/$test_count.log"
+	(cd "$TRASH" && TRASH="$TRASH" && export TRASH && set -e && eval "$3") >"$log" 2>&1
+	status=$?
+	if { [ "$1" = success ] && [ $status -eq 0 ]; } || { [ "$1" = failure ] && [ $status -ne 0 ]; }; then
+		echo "ok $test_count - $2"
+		[ "${TEST_VERBOSE:-0}" = 1 ] && sed 's/^/#   /' "$log"
+	else
+		echo "not ok $test_count - $2 (exit $status)"
+		sed 's/^/#   /' "$log" | tail -n 60
+		test_failed=$((test_failed + 1))
+	fi
+	return 0
+}
+
+expect_success() { run_body success "$1" "$2"; }
+# The body as a whole must fail (use sparingly: prefer checking exit codes).
+expect_failure() { run_body failure "$1" "$2"; }
+
+# test_exit CODE CMD...: runs CMD and fails unless it exits with CODE.
+test_exit() {
+	want=$1
+	shift
+	set +e
+	"$@"
+	got=$?
+	set -e
+	if [ "$got" -ne "$want" ]; then
+		echo "expected exit $want, got $got: $*" >&2
+		return 1
+	fi
+}
+
+# grep that explains itself when the pattern is missing.
+must_contain() {
+	if ! grep -q -e "$2" "$1"; then
+		echo "'$1' does not contain '$2'; it holds:" >&2
+		sed 's/^/| /' "$1" >&2
+		return 1
+	fi
+}
+
+must_not_contain() {
+	if grep -q -e "$2" "$1"; then
+		echo "'$1' unexpectedly contains '$2':" >&2
+		sed 's/^/| /' "$1" >&2
+		return 1
+	fi
+}
+
+# Compares a file with expected text given on stdin.
+must_equal() {
+	cat >"$TRASH_BASE/expected.$$"
+	if ! diff -u "$TRASH_BASE/expected.$$" "$1" >&2; then
+		return 1
+	fi
+}
+
+test_done() {
+	echo "1..$test_count"
+	echo "# $TEST_NAME: $((test_count - test_failed)) passed, $test_failed failed"
+	[ "$test_failed" -eq 0 ]
+}
