@@ -77,7 +77,7 @@ fi
 
 step "tests: AddressSanitizer + UndefinedBehaviorSanitizer build"
 if configure build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug; then
-	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+	SF_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
 		tests/run.sh build-asan unit cli
 	add_counts build-asan/test-counts
 else

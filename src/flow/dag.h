@@ -1,0 +1,140 @@
+#ifndef SF_DAG_H
+#define SF_DAG_H
+
+/*
+ * The DAG model (DESIGN.md section 4): what a DAG file means once loaded and
+ * validated.  Everything else (scheduler, store, web UI, CLI) works on this
+ * model, never on YAML.  A `struct dag` is only handed out when its file had
+ * no errors, so consumers may rely on every invariant below.
+ */
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "util/diag.h"
+#include "util/strbuf.h"
+
+enum trigger_rule {
+	TR_ALL_SUCCESS, /* default */
+	TR_ALL_DONE,
+	TR_ALL_FAILED,
+	TR_ONE_SUCCESS,
+	TR_ONE_FAILED,
+	TR_NONE_FAILED,
+	TR_ALWAYS,
+};
+const char *trigger_rule_name(enum trigger_rule r);
+int trigger_rule_parse(const char *s, enum trigger_rule *out);
+
+enum param_type { PT_STRING, PT_INTEGER, PT_NUMBER, PT_BOOLEAN, PT_ENUM, PT_PATH };
+const char *param_type_name(enum param_type t);
+
+struct dag_param {
+	char *name;
+	enum param_type type;
+	char *description;      /* may be NULL */
+	json_t *def;            /* typed default; NULL = required when triggering */
+	int has_min, has_max;   /* integer and number only */
+	double min, max;
+	char **values;          /* enum only */
+	size_t nvalues;
+	int line, col;
+};
+
+struct dag_env {
+	char *key;
+	char *value;            /* a template */
+};
+
+struct dag_task {
+	char *id;
+	char *run;              /* the command, a template */
+	char **needs;           /* upstream task ids, as written */
+	size_t *need_idx;       /* the same, as indices into dag->tasks */
+	size_t nneeds;
+	enum trigger_rule trigger;
+	char *foreach;          /* glob template, or NULL */
+	int retries;            /* extra tries after the first; 0 = none */
+	int64_t retry_delay_ms; /* before the first retry; doubles per try, capped at 1h */
+	int64_t timeout_ms;     /* 0 = none */
+	struct dag_env *env;
+	size_t nenv;
+	char *workdir;          /* template or NULL (= the data folder) */
+	char **inputs, **outputs; /* templates */
+	size_t ninputs, noutputs;
+	int max_active;         /* 0 = unlimited */
+	int line, col;
+};
+
+struct dag {
+	char *id;
+	char *path;             /* the file it came from */
+	char *workspace;        /* NAME of src/NAME/dags/, or NULL */
+	char *description;
+	struct dag_param *params;
+	size_t nparams;
+	char *schedule;         /* cron text as written, or NULL */
+	char *on_file;          /* glob relative to downloaded/, or NULL */
+	int max_active_runs;    /* 0 = unlimited */
+	char *on_success, *on_failure; /* callback commands (templates), or NULL */
+	struct dag_task *tasks; /* in file order */
+	size_t ntasks;
+	size_t *topo;           /* task indices in a topological order */
+};
+
+/*
+ * Loads and validates one DAG file.  Every problem found goes to `dl` (which
+ * the caller initialised with the path); NULL is returned when there was
+ * any error.  dag_load_buffer is the same on a buffer (fuzzers, tests).
+ */
+struct dag *dag_load_file(const char *path, struct diag_list *dl);
+struct dag *dag_load_buffer(const char *path, const char *buf, size_t len, struct diag_list *dl);
+void dag_free(struct dag *d);
+
+const struct dag_task *dag_task(const struct dag *d, const char *id);
+ssize_t dag_task_index(const struct dag *d, const char *id);
+const struct dag_param *dag_param(const struct dag *d, const char *name);
+
+/*
+ * All DAGs of a data folder: every src/(star)/dags/(star).yaml|yml.  A bad file
+ * never hides the good ones; duplicate ids across files are reported with
+ * both paths (and neither file's DAG is kept).
+ */
+struct dag_set {
+	struct dag **dags;      /* sorted by id */
+	size_t n, alloc;
+	size_t bad_files;       /* files that had errors */
+};
+
+/* Prints diagnostics to `diag_out` (NULL = silent); returns bad_files. */
+size_t dagset_load(struct dag_set *set, const char *data_dir, FILE *diag_out);
+/* Loads only the given files (dags validate FILE...). */
+size_t dagset_load_files(struct dag_set *set, char **paths, size_t n, FILE *diag_out);
+struct dag *dagset_find(const struct dag_set *set, const char *id);
+void dagset_release(struct dag_set *set);
+
+/*
+ * Params given when triggering (from -p KEY=VALUE as strings, or from the
+ * API as JSON) checked against the schema: unknown names, type, range, enum,
+ * and required ones.  On success *out is a new object with every param
+ * typed and defaults filled in.  On failure returns -1 and `err` names the
+ * param: "param 'sample_rate': 5 is below the minimum 8000".
+ */
+int dag_params_from_json(const struct dag *d, json_t *given, json_t **out, struct strbuf *err);
+/* "KEY=VALUE" strings; VALUE is converted to the param's type. */
+int dag_params_from_kv(const struct dag *d, char **kv, size_t n, json_t **out, struct strbuf *err);
+
+/*
+ * JSON of a DAG for `dags show --json` and GET /api/v1/dags/{dag}:
+ * {"dag_id","description","path","workspace","schedule","on_file",
+ *  "max_active_runs","params":{NAME:{"type","default","description",
+ *  "minimum","maximum","values","required"}},"tasks":[{"task_id","run",
+ *  "needs","trigger","foreach","retries","retry_delay_ms","timeout_ms",
+ *  "outputs"}],"edges":[["from","to"]]}
+ */
+json_t *dag_to_json(const struct dag *d);
+
+#endif

@@ -1,0 +1,40 @@
+#ifndef SF_TEMPLATE_H
+#define SF_TEMPLATE_H
+
+/*
+ * {{ ... }} templates (DESIGN.md section 4).  Names: params.X, vars.X,
+ * run.id, run.dir, run.date, dag.id, task.id, item, item.name, item.stem,
+ * item.dir, data.  Every substitution is shell-quoted unless written
+ * {{ X | raw }}, so a value can never inject shell syntax.
+ */
+
+#include <jansson.h>
+
+#include "util/strbuf.h"
+
+struct dag;
+
+struct tmpl_ctx {
+	const struct dag *dag;
+	json_t *params;         /* typed params (object) */
+	json_t *vars;           /* variables (object of strings), may be NULL */
+	const char *run_id;
+	const char *run_dir;    /* absolute */
+	const char *run_date;   /* ISO date of the run's logical date */
+	const char *task_id;
+	const char *item;       /* absolute path of a foreach item, or NULL */
+	const char *data_dir;   /* absolute */
+	int quote;              /* 1: shell-quote (commands); 0: plain (globs, paths, env) */
+};
+
+/* Expands into out; -1 with a message in err on an unknown name. */
+int tmpl_expand(const char *tmpl, const struct tmpl_ctx *ctx, struct strbuf *out, struct strbuf *err);
+
+/*
+ * The SF_* environment for a task: SF_PARAM_<NAME> (upper-cased), SF_RUN_ID,
+ * SF_RUN_DIR, SF_ITEM (when set), SF_DAG_ID, SF_TASK_ID, SF_DATA.  Appends
+ * "KEY=VALUE" strings (malloc'd) to *envp (NULL-terminated, grown as needed).
+ */
+void tmpl_env(const struct tmpl_ctx *ctx, char ***envp, size_t *n, size_t *alloc);
+
+#endif
