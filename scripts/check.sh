@@ -30,7 +30,9 @@ configure() {
 	# $1 = dir, rest = meson options; reconfigure only when missing
 	dir=$1
 	shift
-	[ -f "$dir/build.ninja" ] || meson setup "$dir" "$@" >/dev/null || return 1
+	if [ ! -f "$dir/build.ninja" ]; then
+		meson setup "$dir" "$@" >"$dir.setup.log" 2>&1 || { tail -n 40 "$dir.setup.log"; return 1; }
+	fi
 	ninja -C "$dir" >"$dir.log" 2>&1 || { tail -n 40 "$dir.log"; return 1; }
 }
 
