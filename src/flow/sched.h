@@ -1,0 +1,96 @@
+#ifndef SF_SCHED_H
+#define SF_SCHED_H
+
+/*
+ * The scheduler: runs DAG runs to the end, the way Airflow does (states of
+ * DESIGN.md section 5, trigger rules, retries, timeouts, foreach, limits),
+ * with the local executor (exec.h).  All state lives in memory and is
+ * mirrored to the store in one transaction per loop iteration.
+ *
+ * Two uses:
+ *  - `synthflow test`: sched_new(.serve = 0), sched_add_run() for the run it
+ *    created, sched_run() returns when that run is finished;
+ *  - `synthflow serve`: sched_new(.serve = 1) takes every queued run from the
+ *    store (and runs left behind by a scheduler that died), and notices new
+ *    runs and requests from other connections within ~50 ms (it polls the
+ *    store's cheap change check).  sched_run() returns after sched_stop().
+ *
+ * Threads: the scheduler is single-threaded (one poll loop driven by a
+ * SIGCHLD self-pipe and timers).  The web server may run in other threads of
+ * the same process: they open their own `struct store` and use the control
+ * functions below, which only write to the store; the scheduler picks the
+ * change up.  Block no signals the scheduler needs (SIGCHLD) in those threads'
+ * creators after sched_new(): sched_new() installs the SIGCHLD handler.
+ */
+
+#include <jansson.h>
+
+#include "core/config.h"
+#include "flow/dag.h"
+#include "store/store.h"
+
+struct sched;
+
+struct sched_progress {
+	size_t total, done, running, failed; /* task instances of the run */
+	const char *run_id;
+};
+typedef void (*sched_progress_fn)(const struct sched_progress *p, void *arg);
+
+struct sched_opts {
+	const struct config *cfg;   /* data_dir, flow.store, flow.parallelism */
+	int serve;                  /* 1: take queued runs from the store; run until stopped */
+	const char *only_task;      /* test --task T: run only T (its upstream is not run) */
+	sched_progress_fn progress; /* called at most ~10 times a second, may be NULL */
+	void *progress_arg;
+};
+
+/* NULL after an error (store cannot be opened, another serve is running, ...). */
+struct sched *sched_new(const struct sched_opts *opts);
+void sched_free(struct sched *s);
+/* A run created by the caller (with the owner string sched_owner() gives). */
+int sched_add_run(struct sched *s, const char *run_id);
+/* "PID:STARTTIME" of this process, as stored in runs.owner. */
+const char *sched_owner(const struct sched *s);
+/* Runs the loop; 0 when it ended normally (stopped, or nothing left for test). */
+int sched_run(struct sched *s);
+/* Ends sched_run() soon; async-signal-safe and callable from any thread. */
+void sched_stop(struct sched *s);
+
+/*
+ * Control, for the CLI and the HTTP API (any process, any thread; they only
+ * touch the store).  Each reports with error() and returns -1, or
+ * STORE_NOT_FOUND for an unknown run without printing.
+ *
+ * sched_trigger: a new queued run with params already checked by
+ *   dag_params_from_json / dag_params_from_kv; *run_id malloc'd.
+ * sched_cancel: the run ends as cancelled; running tasks are killed
+ *   (their process groups get SIGTERM, then SIGKILL).
+ * sched_clear: the task instance(s) of `task_id` (every foreach index), and
+ *   with `downstream` everything downstream of it, get a new try; a finished
+ *   run is queued again and continues.
+ */
+int sched_trigger(struct store *st, const struct dag *d, json_t *params, char **run_id);
+int sched_cancel(struct store *st, const char *run_id);
+int sched_clear(struct store *st, const char *run_id, const char *task_id, int downstream);
+
+/* ---- pure parts, exposed for unit tests ---- */
+
+/* Delay before try `next_try` (2, 3, ...): base * 2^(next_try - 2), capped at 1h. */
+int64_t sched_retry_delay_ms(int64_t base_ms, int next_try);
+
+/* Counts of an instance's upstream states, for trigger rule evaluation. */
+struct upstream_counts {
+	size_t total;
+	size_t success, failed, upstream_failed, skipped, done; /* done = all final states */
+};
+enum tr_verdict {
+	TR_WAIT,                /* not decidable yet */
+	TR_RUN,
+	TR_SKIP,                /* becomes skipped */
+	TR_UPSTREAM_FAILED      /* becomes upstream_failed */
+};
+/* Airflow's semantics, including skip and upstream_failed propagation. */
+enum tr_verdict sched_trigger_eval(enum trigger_rule rule, const struct upstream_counts *c);
+
+#endif

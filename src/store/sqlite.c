@@ -1,0 +1,964 @@
+/*
+ * The SQLite store backend.
+ *
+ * Durability: WAL journal with synchronous=NORMAL.  A committed transaction
+ * survives the crash of any process (kill -9 of serve included); after a
+ * power loss the last few transactions may be rolled back, but the database
+ * is never corrupt.  Every write runs in a transaction (BEGIN IMMEDIATE, so
+ * two writers queue on the busy timeout instead of failing on a lock
+ * upgrade).  Statements are prepared once per connection and reused: the
+ * scheduler writes tens of thousands of rows per run.
+ *
+ * Schema versions live in PRAGMA user_version; migrations[] holds one SQL
+ * script per version, applied in order inside a transaction.
+ */
+#include <sqlite3.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "store/store-impl.h"
+#include "util/common.h"
+#include "util/fs.h"
+#include "util/timeutil.h"
+
+#define BUSY_TIMEOUT_MS 30000
+
+static const char *const migrations[] = {
+	/* 1: runs, task instances, tries, variables, requests, change sequence */
+	"CREATE TABLE meta(k TEXT PRIMARY KEY, v INTEGER NOT NULL);"
+	"INSERT INTO meta VALUES('seq', 0);"
+	"CREATE TABLE runs(run_id TEXT PRIMARY KEY, dag_id TEXT NOT NULL, state TEXT NOT NULL,"
+	" params TEXT NOT NULL, created_at INTEGER NOT NULL, started_at INTEGER NOT NULL DEFAULT 0,"
+	" ended_at INTEGER NOT NULL DEFAULT 0, reason TEXT, owner TEXT, seq INTEGER NOT NULL);"
+	"CREATE INDEX runs_dag ON runs(dag_id, created_at);"
+	"CREATE INDEX runs_created ON runs(created_at);"
+	"CREATE INDEX runs_state ON runs(state);"
+	"CREATE INDEX runs_seq ON runs(seq);"
+	"CREATE TABLE tis(run_id TEXT NOT NULL, task_id TEXT NOT NULL, idx INTEGER NOT NULL,"
+	" state TEXT NOT NULL, try INTEGER NOT NULL, exit_code INTEGER NOT NULL,"
+	" started_at INTEGER NOT NULL, ended_at INTEGER NOT NULL, next_try_at INTEGER NOT NULL,"
+	" reason TEXT, seq INTEGER NOT NULL, PRIMARY KEY(run_id, task_id, idx)) WITHOUT ROWID;"
+	"CREATE INDEX tis_seq ON tis(seq);"
+	"CREATE TABLE tries(run_id TEXT NOT NULL, task_id TEXT NOT NULL, idx INTEGER NOT NULL,"
+	" try INTEGER NOT NULL, started_at INTEGER NOT NULL, ended_at INTEGER NOT NULL,"
+	" exit_code INTEGER NOT NULL, log_path TEXT, pid INTEGER NOT NULL,"
+	" pid_start INTEGER NOT NULL, reason TEXT,"
+	" PRIMARY KEY(run_id, task_id, idx, try)) WITHOUT ROWID;"
+	"CREATE TABLE vars(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+	"CREATE TABLE requests(id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL,"
+	" kind TEXT NOT NULL, task_id TEXT, downstream INTEGER NOT NULL, created_at INTEGER NOT NULL);",
+};
+
+enum stmt_id {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_ROLLBACK,
+	ST_NEXT_SEQ,
+	ST_SEQ,
+	ST_RUN_INSERT,
+	ST_RUN_GET,
+	ST_RUN_SET_STATE,
+	ST_RUN_CLAIM,
+	ST_TI_PUT,
+	ST_TI_DELETE,
+	ST_TI_LIST,
+	ST_TRY_PUT,
+	ST_TRY_LIST,
+	ST_VAR_GET,
+	ST_VAR_SET,
+	ST_VAR_UNSET,
+	ST_VAR_ALL,
+	ST_REQ_ADD,
+	ST_REQ_LIST_RUN,
+	ST_REQ_LIST_ALL,
+	ST_REQ_DONE,
+	ST_CHANGES,
+	ST_DATA_VERSION,
+	ST_COUNT
+};
+
+static const char *const stmt_sql[ST_COUNT] = {
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_ROLLBACK] = "ROLLBACK",
+	[ST_NEXT_SEQ] = "UPDATE meta SET v = v + 1 WHERE k = 'seq' RETURNING v",
+	[ST_SEQ] = "SELECT v FROM meta WHERE k = 'seq'",
+	[ST_RUN_INSERT] = "INSERT INTO runs(run_id, dag_id, state, params, created_at, owner, seq)"
+			  " VALUES(?1, ?2, 'queued', ?3, ?4, ?5, ?6)",
+	[ST_RUN_GET] = "SELECT run_id, dag_id, state, params, created_at, started_at, ended_at,"
+		       " reason, owner, seq FROM runs WHERE run_id = ?1",
+	[ST_RUN_SET_STATE] = "UPDATE runs SET state = ?2,"
+			     " started_at = CASE WHEN ?3 THEN ?3 ELSE started_at END,"
+			     " ended_at = CASE WHEN ?4 THEN ?4 ELSE ended_at END,"
+			     " reason = coalesce(?5, reason), seq = ?6 WHERE run_id = ?1",
+	[ST_RUN_CLAIM] = "UPDATE runs SET owner = ?3, seq = ?4 WHERE run_id = ?1 AND owner IS ?2",
+	[ST_TI_PUT] = "INSERT OR REPLACE INTO tis(run_id, task_id, idx, state, try, exit_code,"
+		      " started_at, ended_at, next_try_at, reason, seq)"
+		      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[ST_TI_DELETE] = "DELETE FROM tis WHERE run_id = ?1 AND task_id = ?2 AND idx = ?3",
+	[ST_TI_LIST] = "SELECT task_id, idx, state, try, exit_code, started_at, ended_at,"
+		       " next_try_at, reason, seq FROM tis WHERE run_id = ?1 ORDER BY task_id, idx",
+	[ST_TRY_PUT] = "INSERT OR REPLACE INTO tries(run_id, task_id, idx, try, started_at,"
+		       " ended_at, exit_code, log_path, pid, pid_start, reason)"
+		       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+	[ST_TRY_LIST] = "SELECT try, started_at, ended_at, exit_code, log_path, pid, pid_start,"
+			" reason FROM tries WHERE run_id = ?1 AND task_id = ?2 AND idx = ?3"
+			" ORDER BY try",
+	[ST_VAR_GET] = "SELECT value FROM vars WHERE key = ?1",
+	[ST_VAR_SET] = "INSERT OR REPLACE INTO vars(key, value) VALUES(?1, ?2)",
+	[ST_VAR_UNSET] = "DELETE FROM vars WHERE key = ?1",
+	[ST_VAR_ALL] = "SELECT key, value FROM vars ORDER BY key",
+	[ST_REQ_ADD] = "INSERT INTO requests(run_id, kind, task_id, downstream, created_at)"
+		       " VALUES(?1, ?2, ?3, ?4, ?5)",
+	[ST_REQ_LIST_RUN] = "SELECT id, run_id, kind, task_id, downstream FROM requests"
+			    " WHERE run_id = ?1 ORDER BY id",
+	[ST_REQ_LIST_ALL] = "SELECT id, run_id, kind, task_id, downstream FROM requests ORDER BY id",
+	[ST_REQ_DONE] = "DELETE FROM requests WHERE id = ?1",
+	[ST_CHANGES] = "SELECT seq, run_id, dag_id, NULL, -1, state, 0 FROM runs WHERE seq > ?1"
+		       " UNION ALL"
+		       " SELECT t.seq, t.run_id, r.dag_id, t.task_id, t.idx, t.state, t.try"
+		       " FROM tis t JOIN runs r ON r.run_id = t.run_id WHERE t.seq > ?1"
+		       " ORDER BY 1 LIMIT ?2",
+	[ST_DATA_VERSION] = "PRAGMA data_version",
+};
+
+struct sqlite_store {
+	struct store base;
+	sqlite3 *db;
+	char *path;
+	sqlite3_stmt *st[ST_COUNT];
+	int depth;              /* nesting of store_begin() */
+	int failed;             /* a write inside the open transaction failed */
+	int64_t seq;            /* this transaction's change number, 0 = not taken yet */
+	int64_t data_version;
+};
+
+static struct sqlite_store *ss(struct store *s)
+{
+	return (struct sqlite_store *)s;
+}
+
+static int db_error(struct sqlite_store *q, const char *what)
+{
+	return error("store '%s': %s: %s", q->path, what, sqlite3_errmsg(q->db));
+}
+
+static sqlite3_stmt *stmt(struct sqlite_store *q, enum stmt_id id)
+{
+	if (!q->st[id] && sqlite3_prepare_v3(q->db, stmt_sql[id], -1, SQLITE_PREPARE_PERSISTENT,
+					     &q->st[id], NULL) != SQLITE_OK) {
+		db_error(q, "preparing a statement");
+		return NULL;
+	}
+	return q->st[id];
+}
+
+/* Runs a statement that returns no rows (or whose rows are ignored). */
+static int exec_stmt(struct sqlite_store *q, sqlite3_stmt *st, const char *what)
+{
+	int rc;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE)
+		return db_error(q, what);
+	return 0;
+}
+
+static void bind_text(sqlite3_stmt *st, int i, const char *s)
+{
+	if (s)
+		sqlite3_bind_text(st, i, s, -1, SQLITE_TRANSIENT);
+	else
+		sqlite3_bind_null(st, i);
+}
+
+static char *col_strdup(sqlite3_stmt *st, int i)
+{
+	const unsigned char *t = sqlite3_column_text(st, i);
+	return t ? xstrdup((const char *)t) : NULL;
+}
+
+static int sq_begin(struct store *s)
+{
+	struct sqlite_store *q = ss(s);
+	if (q->depth++)
+		return 0;
+	q->failed = 0;
+	q->seq = 0;
+	if (exec_stmt(q, stmt(q, ST_BEGIN), "starting a transaction") < 0) {
+		q->depth = 0;
+		return -1;
+	}
+	return 0;
+}
+
+static void sq_rollback(struct store *s)
+{
+	struct sqlite_store *q = ss(s);
+	if (!q->depth)
+		return;
+	if (--q->depth) {
+		q->failed = 1; /* the outermost commit must not keep a partial batch */
+		return;
+	}
+	if (sqlite3_get_autocommit(q->db) == 0)
+		exec_stmt(q, stmt(q, ST_ROLLBACK), "rolling back");
+	q->seq = 0;
+}
+
+static int sq_commit(struct store *s)
+{
+	struct sqlite_store *q = ss(s);
+	if (!q->depth)
+		BUG("store_commit without store_begin");
+	if (--q->depth)
+		return 0;
+	q->seq = 0;
+	if (q->failed) {
+		q->depth = 1;
+		sq_rollback(s);
+		return error("store '%s': transaction rolled back after an earlier error", q->path);
+	}
+	if (exec_stmt(q, stmt(q, ST_COMMIT), "committing") < 0) {
+		q->depth = 1;
+		sq_rollback(s);
+		return -1;
+	}
+	return 0;
+}
+
+/* The change number of the open transaction, taken on its first write. */
+static int64_t cur_seq(struct sqlite_store *q)
+{
+	sqlite3_stmt *st;
+	if (q->seq)
+		return q->seq;
+	st = stmt(q, ST_NEXT_SEQ);
+	if (!st)
+		return -1;
+	if (sqlite3_step(st) == SQLITE_ROW)
+		q->seq = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (!q->seq) {
+		db_error(q, "taking a change number");
+		return -1;
+	}
+	return q->seq;
+}
+
+/*
+ * Every write goes through here: the statement runs inside the caller's
+ * transaction, or in one of its own.
+ */
+static int write_stmt(struct sqlite_store *q, sqlite3_stmt *st, const char *what)
+{
+	int ret;
+	if (sq_begin(&q->base) < 0) {
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		return -1;
+	}
+	ret = exec_stmt(q, st, what);
+	if (ret < 0) {
+		sq_rollback(&q->base);
+		return -1;
+	}
+	return sq_commit(&q->base);
+}
+
+static int read_version(struct sqlite_store *q, int *version)
+{
+	sqlite3_stmt *st;
+	if (sqlite3_prepare_v2(q->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
+		return db_error(q, "reading the schema version");
+	*version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	sqlite3_finalize(st);
+	return 0;
+}
+
+/* Inside one write transaction, so two processes opening a new store never both migrate. */
+static int migrate(struct sqlite_store *q)
+{
+	int version = 0;
+	char *msg = NULL;
+
+	if (read_version(q, &version) < 0)
+		return -1;
+	if (version == (int)ARRAY_SIZE(migrations))
+		return 0;
+	if (sqlite3_exec(q->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return db_error(q, "locking for a schema migration");
+	if (read_version(q, &version) < 0)
+		goto fail;
+	if (version > (int)ARRAY_SIZE(migrations)) {
+		error("store '%s' has schema version %d, newer than this synthflow knows (%d)",
+		      q->path, version, (int)ARRAY_SIZE(migrations));
+		goto fail;
+	}
+	for (; version < (int)ARRAY_SIZE(migrations); version++) {
+		char *sql = xasprintf("%s PRAGMA user_version = %d;", migrations[version], version + 1);
+		int rc = sqlite3_exec(q->db, sql, NULL, NULL, &msg);
+		free(sql);
+		if (rc != SQLITE_OK) {
+			error("store '%s': migrating to schema version %d: %s", q->path, version + 1,
+			      msg ? msg : "unknown error");
+			sqlite3_free(msg);
+			goto fail;
+		}
+	}
+	if (sqlite3_exec(q->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		db_error(q, "committing a schema migration");
+		goto fail;
+	}
+	return 0;
+fail:
+	sqlite3_exec(q->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+static const struct store_ops sqlite_ops;
+
+static void sq_close(struct store *s)
+{
+	struct sqlite_store *q = ss(s);
+	for (int i = 0; i < ST_COUNT; i++)
+		sqlite3_finalize(q->st[i]);
+	sqlite3_close(q->db);
+	free(q->path);
+	free(q);
+}
+
+struct store *store_sqlite_open(const char *path)
+{
+	struct sqlite_store *q = xcalloc(1, sizeof(*q));
+	char *dir = xstrdup(path);
+	char *slash = strrchr(dir, '/');
+
+	q->base.ops = &sqlite_ops;
+	q->path = xstrdup(path);
+	if (slash && slash != dir) {
+		*slash = '\0';
+		if (mkdir_p(dir, 0755) < 0)
+			error_errno("cannot create '%s'", dir);
+	}
+	free(dir);
+	if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
+			    NULL) != SQLITE_OK) {
+		error("cannot open store '%s': %s", path, q->db ? sqlite3_errmsg(q->db) : "out of memory");
+		sq_close(&q->base);
+		return NULL;
+	}
+	sqlite3_busy_timeout(q->db, BUSY_TIMEOUT_MS);
+	sqlite3_extended_result_codes(q->db, 1);
+	if (sqlite3_exec(q->db,
+			 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
+			 " PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY;",
+			 NULL, NULL, NULL) != SQLITE_OK ||
+	    migrate(q) < 0) {
+		if (sqlite3_errcode(q->db) != SQLITE_OK)
+			db_error(q, "opening");
+		sq_close(&q->base);
+		return NULL;
+	}
+	q->data_version = -1;
+	return &q->base;
+}
+
+/* ---- runs ---- */
+
+static int sq_run_create(struct store *s, const char *dag_id, json_t *params, const char *owner,
+			 char **run_id)
+{
+	struct sqlite_store *q = ss(s);
+	char *text = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
+	int ret = -1;
+
+	/* 24 random bits per second: retry the rare collision with a fresh id. */
+	for (int attempt = 0; attempt < 8 && ret < 0; attempt++) {
+		sqlite3_stmt *st = stmt(q, ST_RUN_INSERT);
+		int64_t seq;
+		int rc;
+		char *id = store_new_run_id();
+
+		if (!st || sq_begin(s) < 0) {
+			free(id);
+			break;
+		}
+		seq = cur_seq(q);
+		sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, dag_id, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 3, text ? text : "{}", -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 4, time_now_ms());
+		bind_text(st, 5, owner);
+		sqlite3_bind_int64(st, 6, seq);
+		rc = sqlite3_step(st);
+		sqlite3_reset(st);
+		sqlite3_clear_bindings(st);
+		if (seq > 0 && rc == SQLITE_DONE) {
+			if (sq_commit(s) == 0) {
+				*run_id = id;
+				ret = 0;
+			} else {
+				free(id);
+				break;
+			}
+		} else {
+			int collision = rc == SQLITE_CONSTRAINT_PRIMARYKEY;
+			if (!collision)
+				db_error(q, "creating a run");
+			sq_rollback(s);
+			free(id);
+			if (!collision)
+				break;
+		}
+	}
+	free(text);
+	return ret;
+}
+
+static void run_from_row(sqlite3_stmt *st, struct store_run *r)
+{
+	const char *params = (const char *)sqlite3_column_text(st, 3);
+	enum run_state state = RUN_FAILED;
+
+	memset(r, 0, sizeof(*r));
+	r->run_id = col_strdup(st, 0);
+	r->dag_id = col_strdup(st, 1);
+	run_state_parse((const char *)sqlite3_column_text(st, 2), &state);
+	r->state = state;
+	r->params = params ? json_loads(params, 0, NULL) : NULL;
+	if (!r->params)
+		r->params = json_object();
+	r->created_at = sqlite3_column_int64(st, 4);
+	r->started_at = sqlite3_column_int64(st, 5);
+	r->ended_at = sqlite3_column_int64(st, 6);
+	r->reason = col_strdup(st, 7);
+	r->owner = col_strdup(st, 8);
+	r->seq = sqlite3_column_int64(st, 9);
+}
+
+static int sq_run_get(struct store *s, const char *run_id, struct store_run *out)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_RUN_GET);
+	int rc, ret;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, run_id, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		run_from_row(st, out);
+		ret = 0;
+	} else if (rc == SQLITE_DONE) {
+		ret = STORE_NOT_FOUND;
+	} else {
+		ret = db_error(q, "reading a run");
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return ret;
+}
+
+/* The WHERE clause of a run filter; binds follow the same order. */
+static void filter_sql(const struct store_run_filter *f, struct strbuf *sb)
+{
+	sb_adds(sb, " WHERE 1");
+	if (f->dag_id)
+		sb_adds(sb, " AND dag_id = ?");
+	if (f->states) {
+		const char *sep = "";
+		sb_adds(sb, " AND state IN (");
+		for (int i = 0; i < RUN_NSTATES; i++)
+			if (f->states & (1u << i)) {
+				sb_addf(sb, "%s'%s'", sep, run_state_name((enum run_state)i));
+				sep = ", ";
+			}
+		sb_adds(sb, ")");
+	}
+}
+
+static int count_runs(struct sqlite_store *q, const struct store_run_filter *f, size_t *total)
+{
+	struct strbuf sql = STRBUF_INIT;
+	sqlite3_stmt *st;
+	int ret = 0;
+
+	sb_adds(&sql, "SELECT count(*) FROM runs");
+	filter_sql(f, &sql);
+	if (sqlite3_prepare_v2(q->db, sql.buf, -1, &st, NULL) != SQLITE_OK) {
+		sb_release(&sql);
+		return db_error(q, "counting runs");
+	}
+	if (f->dag_id)
+		sqlite3_bind_text(st, 1, f->dag_id, -1, SQLITE_TRANSIENT);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*total = (size_t)sqlite3_column_int64(st, 0);
+	else
+		ret = db_error(q, "counting runs");
+	sqlite3_finalize(st);
+	sb_release(&sql);
+	return ret;
+}
+
+static int sq_run_list(struct store *s, const struct store_run_filter *f, struct store_run **runs,
+		       size_t *n, size_t *total)
+{
+	struct sqlite_store *q = ss(s);
+	struct strbuf sql = STRBUF_INIT;
+	sqlite3_stmt *st;
+	size_t alloc = 0;
+	int rc;
+
+	*runs = NULL;
+	*n = 0;
+	if (total && count_runs(q, f, total) < 0)
+		return -1;
+	sb_adds(&sql, "SELECT run_id, dag_id, state, params, created_at, started_at, ended_at,"
+		      " reason, owner, seq FROM runs");
+	filter_sql(f, &sql);
+	sb_addf(&sql, " ORDER BY created_at DESC, run_id DESC LIMIT %lld OFFSET %lld",
+		f->limit ? (long long)f->limit : -1LL, (long long)f->offset);
+	if (sqlite3_prepare_v2(q->db, sql.buf, -1, &st, NULL) != SQLITE_OK) {
+		sb_release(&sql);
+		return db_error(q, "listing runs");
+	}
+	sb_release(&sql);
+	if (f->dag_id)
+		sqlite3_bind_text(st, 1, f->dag_id, -1, SQLITE_TRANSIENT);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		ALLOC_GROW(*runs, *n + 1, alloc);
+		run_from_row(st, &(*runs)[(*n)++]);
+	}
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		store_run_list_free(*runs, *n);
+		*runs = NULL;
+		*n = 0;
+		return db_error(q, "listing runs");
+	}
+	return 0;
+}
+
+static int sq_run_set_state(struct store *s, const char *run_id, enum run_state state,
+			    int64_t started_at, int64_t ended_at, const char *reason)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_RUN_SET_STATE);
+	int64_t seq;
+
+	if (!st || sq_begin(s) < 0)
+		return -1;
+	if ((seq = cur_seq(q)) < 0) {
+		sq_rollback(s);
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, run_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, run_state_name(state), -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 3, started_at);
+	sqlite3_bind_int64(st, 4, ended_at);
+	bind_text(st, 5, reason);
+	sqlite3_bind_int64(st, 6, seq);
+	if (write_stmt(q, st, "setting a run's state") < 0) {
+		sq_rollback(s);
+		return -1;
+	}
+	return sq_commit(s);
+}
+
+static int sq_run_claim(struct store *s, const char *run_id, const char *expect, const char *owner)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_RUN_CLAIM);
+	int64_t seq;
+	int changed;
+
+	if (!st || sq_begin(s) < 0)
+		return -1;
+	if ((seq = cur_seq(q)) < 0) {
+		sq_rollback(s);
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, run_id, -1, SQLITE_TRANSIENT);
+	bind_text(st, 2, expect);
+	bind_text(st, 3, owner);
+	sqlite3_bind_int64(st, 4, seq);
+	if (exec_stmt(q, st, "claiming a run") < 0) {
+		sq_rollback(s);
+		return -1;
+	}
+	changed = sqlite3_changes(q->db);
+	if (sq_commit(s) < 0)
+		return -1;
+	return changed ? 0 : STORE_NOT_FOUND;
+}
+
+/* ---- task instances ---- */
+
+static int sq_ti_put(struct store *s, const char *run_id, const struct store_ti *ti)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_TI_PUT);
+	int64_t seq;
+
+	if (!st || sq_begin(s) < 0)
+		return -1;
+	if ((seq = cur_seq(q)) < 0) {
+		sq_rollback(s);
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, run_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, ti->task_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 3, ti->index);
+	sqlite3_bind_text(st, 4, ti_state_name(ti->state), -1, SQLITE_STATIC);
+	sqlite3_bind_int(st, 5, ti->try_number);
+	sqlite3_bind_int(st, 6, ti->exit_code);
+	sqlite3_bind_int64(st, 7, ti->started_at);
+	sqlite3_bind_int64(st, 8, ti->ended_at);
+	sqlite3_bind_int64(st, 9, ti->next_try_at);
+	bind_text(st, 10, ti->reason);
+	sqlite3_bind_int64(st, 11, seq);
+	if (write_stmt(q, st, "writing a task instance") < 0) {
+		sq_rollback(s);
+		return -1;
+	}
+	return sq_commit(s);
+}
+
+static int sq_ti_delete(struct store *s, const char *run_id, const char *task_id, int index)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_TI_DELETE);
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, run_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, task_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 3, index);
+	return write_stmt(q, st, "deleting a task instance");
+}
+
+static int sq_ti_list(struct store *s, const char *run_id, struct store_ti **tis, size_t *n)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_TI_LIST);
+	size_t alloc = 0;
+	int rc;
+
+	*tis = NULL;
+	*n = 0;
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, run_id, -1, SQLITE_TRANSIENT);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_ti *ti;
+		enum ti_state state = TI_FAILED;
+		ALLOC_GROW(*tis, *n + 1, alloc);
+		ti = &(*tis)[(*n)++];
+		ti->task_id = col_strdup(st, 0);
+		ti->index = sqlite3_column_int(st, 1);
+		ti_state_parse((const char *)sqlite3_column_text(st, 2), &state);
+		ti->state = state;
+		ti->try_number = sqlite3_column_int(st, 3);
+		ti->exit_code = sqlite3_column_int(st, 4);
+		ti->started_at = sqlite3_column_int64(st, 5);
+		ti->ended_at = sqlite3_column_int64(st, 6);
+		ti->next_try_at = sqlite3_column_int64(st, 7);
+		ti->reason = col_strdup(st, 8);
+		ti->seq = sqlite3_column_int64(st, 9);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		store_ti_list_free(*tis, *n);
+		*tis = NULL;
+		*n = 0;
+		return db_error(q, "listing task instances");
+	}
+	return 0;
+}
+
+/* ---- tries ---- */
+
+static int sq_try_put(struct store *s, const char *run_id, const char *task_id, int index,
+		      const struct store_try *t)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_TRY_PUT);
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, run_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, task_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 3, index);
+	sqlite3_bind_int(st, 4, t->try_number);
+	sqlite3_bind_int64(st, 5, t->started_at);
+	sqlite3_bind_int64(st, 6, t->ended_at);
+	sqlite3_bind_int(st, 7, t->exit_code);
+	bind_text(st, 8, t->log_path);
+	sqlite3_bind_int64(st, 9, t->pid);
+	sqlite3_bind_int64(st, 10, (sqlite3_int64)t->pid_start);
+	bind_text(st, 11, t->reason);
+	return write_stmt(q, st, "writing a try");
+}
+
+static int sq_try_list(struct store *s, const char *run_id, const char *task_id, int index,
+		       struct store_try **tries, size_t *n)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_TRY_LIST);
+	size_t alloc = 0;
+	int rc;
+
+	*tries = NULL;
+	*n = 0;
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, run_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, task_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 3, index);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_try *t;
+		ALLOC_GROW(*tries, *n + 1, alloc);
+		t = &(*tries)[(*n)++];
+		t->try_number = sqlite3_column_int(st, 0);
+		t->started_at = sqlite3_column_int64(st, 1);
+		t->ended_at = sqlite3_column_int64(st, 2);
+		t->exit_code = sqlite3_column_int(st, 3);
+		t->log_path = col_strdup(st, 4);
+		t->pid = (pid_t)sqlite3_column_int64(st, 5);
+		t->pid_start = (uint64_t)sqlite3_column_int64(st, 6);
+		t->reason = col_strdup(st, 7);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		store_try_list_free(*tries, *n);
+		*tries = NULL;
+		*n = 0;
+		return db_error(q, "listing tries");
+	}
+	return 0;
+}
+
+/* ---- variables ---- */
+
+static int sq_var_get(struct store *s, const char *key, char **value)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_VAR_GET);
+	int rc, ret;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*value = col_strdup(st, 0);
+		ret = 0;
+	} else {
+		ret = rc == SQLITE_DONE ? STORE_NOT_FOUND : db_error(q, "reading a variable");
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return ret;
+}
+
+static int sq_var_set(struct store *s, const char *key, const char *value)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_VAR_SET);
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, value, -1, SQLITE_TRANSIENT);
+	return write_stmt(q, st, "setting a variable");
+}
+
+static int sq_var_unset(struct store *s, const char *key)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_VAR_UNSET);
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_TRANSIENT);
+	if (write_stmt(q, st, "unsetting a variable") < 0)
+		return -1;
+	return sqlite3_changes(q->db) ? 0 : STORE_NOT_FOUND;
+}
+
+static int sq_var_all(struct store *s, json_t **vars)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_VAR_ALL);
+	int rc;
+
+	if (!st)
+		return -1;
+	*vars = json_object();
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_object_set_new(*vars, (const char *)sqlite3_column_text(st, 0),
+				    json_string((const char *)sqlite3_column_text(st, 1)));
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(*vars);
+		*vars = NULL;
+		return db_error(q, "listing variables");
+	}
+	return 0;
+}
+
+/* ---- requests ---- */
+
+static int sq_req_add(struct store *s, const char *run_id, enum store_req_kind kind,
+		      const char *task_id, int downstream)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_REQ_ADD);
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, run_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, kind == REQ_CANCEL ? "cancel" : "clear", -1, SQLITE_STATIC);
+	bind_text(st, 3, task_id);
+	sqlite3_bind_int(st, 4, downstream);
+	sqlite3_bind_int64(st, 5, time_now_ms());
+	return write_stmt(q, st, "adding a request");
+}
+
+static int sq_req_list(struct store *s, const char *run_id, struct store_req **reqs, size_t *n)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, run_id ? ST_REQ_LIST_RUN : ST_REQ_LIST_ALL);
+	size_t alloc = 0;
+	int rc;
+
+	*reqs = NULL;
+	*n = 0;
+	if (!st)
+		return -1;
+	if (run_id)
+		sqlite3_bind_text(st, 1, run_id, -1, SQLITE_TRANSIENT);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_req *r;
+		ALLOC_GROW(*reqs, *n + 1, alloc);
+		r = &(*reqs)[(*n)++];
+		r->id = sqlite3_column_int64(st, 0);
+		r->run_id = col_strdup(st, 1);
+		r->kind = strcmp((const char *)sqlite3_column_text(st, 2), "cancel") ? REQ_CLEAR
+										     : REQ_CANCEL;
+		r->task_id = col_strdup(st, 3);
+		r->downstream = sqlite3_column_int(st, 4);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		store_req_list_free(*reqs, *n);
+		*reqs = NULL;
+		*n = 0;
+		return db_error(q, "listing requests");
+	}
+	return 0;
+}
+
+static int sq_req_done(struct store *s, int64_t id)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_REQ_DONE);
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	return write_stmt(q, st, "removing a request");
+}
+
+/* ---- changes ---- */
+
+static int sq_seq(struct store *s, int64_t *seq)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_SEQ);
+	int rc;
+	if (!st)
+		return -1;
+	rc = sqlite3_step(st);
+	*seq = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+	sqlite3_reset(st);
+	return rc == SQLITE_ROW ? 0 : db_error(q, "reading the change number");
+}
+
+static int sq_changes_since(struct store *s, int64_t since, size_t limit, store_change_fn fn,
+			    void *arg, int64_t *last)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_CHANGES);
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, since);
+	sqlite3_bind_int64(st, 2, limit ? (sqlite3_int64)limit : -1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_change c = {
+			.seq = sqlite3_column_int64(st, 0),
+			.run_id = (const char *)sqlite3_column_text(st, 1),
+			.dag_id = (const char *)sqlite3_column_text(st, 2),
+			.task_id = (const char *)sqlite3_column_text(st, 3),
+			.index = sqlite3_column_int(st, 4),
+			.state = (const char *)sqlite3_column_text(st, 5),
+			.try_number = sqlite3_column_int(st, 6),
+		};
+		if (last)
+			*last = c.seq;
+		if (fn(&c, arg)) {
+			rc = SQLITE_DONE;
+			break;
+		}
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return rc == SQLITE_DONE ? 0 : db_error(q, "reading changes");
+}
+
+static int sq_changed_elsewhere(struct store *s)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_DATA_VERSION);
+	int64_t v = -1;
+	int changed;
+
+	if (!st)
+		return 1; /* when in doubt, make the caller look */
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	changed = v != q->data_version;
+	q->data_version = v;
+	return changed;
+}
+
+static const struct store_ops sqlite_ops = {
+	.name = "sqlite",
+	.close = sq_close,
+	.begin = sq_begin,
+	.commit = sq_commit,
+	.rollback = sq_rollback,
+	.run_create = sq_run_create,
+	.run_get = sq_run_get,
+	.run_list = sq_run_list,
+	.run_set_state = sq_run_set_state,
+	.run_claim = sq_run_claim,
+	.ti_put = sq_ti_put,
+	.ti_delete = sq_ti_delete,
+	.ti_list = sq_ti_list,
+	.try_put = sq_try_put,
+	.try_list = sq_try_list,
+	.var_get = sq_var_get,
+	.var_set = sq_var_set,
+	.var_unset = sq_var_unset,
+	.var_all = sq_var_all,
+	.req_add = sq_req_add,
+	.req_list = sq_req_list,
+	.req_done = sq_req_done,
+	.seq = sq_seq,
+	.changes_since = sq_changes_since,
+	.changed_elsewhere = sq_changed_elsewhere,
+};

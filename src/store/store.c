@@ -1,0 +1,300 @@
+/*
+ * The backend-independent half of the store: opening by URL, dispatch to
+ * the backend's ops, releasing records, and the JSON of a run (DESIGN.md
+ * section 5), which the CLI and the HTTP API share so they never differ.
+ */
+#include "store/store-impl.h"
+
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "util/common.h"
+#include "util/timeutil.h"
+
+struct store *store_open(const char *url, const char *data_dir)
+{
+	struct store *s;
+	char *path;
+
+	if (!strncmp(url, "sqlite:", 7)) {
+		const char *p = url + 7;
+		if (!*p) {
+			error("store url '%s' names no file (expected sqlite:PATH)", url);
+			return NULL;
+		}
+		path = *p == '/' ? xstrdup(p) : xasprintf("%s/%s", data_dir, p);
+		s = store_sqlite_open(path);
+		free(path);
+		return s;
+	}
+	if (!strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11)) {
+		error("store url '%s': PostgreSQL stores are not available in this build; "
+		      "use flow.store: \"sqlite:flow/synthflow.db\"",
+		      url);
+		return NULL;
+	}
+	error("unknown store url '%s' (expected sqlite:PATH or postgresql://...)", url);
+	return NULL;
+}
+
+void store_close(struct store *s)
+{
+	if (s)
+		s->ops->close(s);
+}
+
+char *store_new_run_id(void)
+{
+	unsigned char rnd[3] = { 0 };
+	time_t now = time(NULL);
+	struct tm tm;
+	char stamp[32];
+
+	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+		/* Only uniqueness matters: the store retries on a collision. */
+		uint64_t t = (uint64_t)time_mono_ms() ^ (uint64_t)getpid() << 8;
+		memcpy(rnd, &t, sizeof(rnd));
+	}
+	gmtime_r(&now, &tm);
+	strftime(stamp, sizeof(stamp), "%Y%m%dT%H%M%S", &tm);
+	return xasprintf("%s-%02x%02x%02x", stamp, rnd[0], rnd[1], rnd[2]);
+}
+
+int store_begin(struct store *s) { return s->ops->begin(s); }
+int store_commit(struct store *s) { return s->ops->commit(s); }
+void store_rollback(struct store *s) { s->ops->rollback(s); }
+
+int store_run_create(struct store *s, const char *dag_id, json_t *params, const char *owner,
+		     char **run_id)
+{
+	return s->ops->run_create(s, dag_id, params, owner, run_id);
+}
+
+int store_run_get(struct store *s, const char *run_id, struct store_run *out)
+{
+	return s->ops->run_get(s, run_id, out);
+}
+
+int store_run_list(struct store *s, const struct store_run_filter *f, struct store_run **runs,
+		   size_t *n, size_t *total)
+{
+	return s->ops->run_list(s, f, runs, n, total);
+}
+
+int store_run_set_state(struct store *s, const char *run_id, enum run_state st,
+			int64_t started_at, int64_t ended_at, const char *reason)
+{
+	return s->ops->run_set_state(s, run_id, st, started_at, ended_at, reason);
+}
+
+int store_run_claim(struct store *s, const char *run_id, const char *expect, const char *owner)
+{
+	return s->ops->run_claim(s, run_id, expect, owner);
+}
+
+int store_ti_put(struct store *s, const char *run_id, const struct store_ti *ti)
+{
+	return s->ops->ti_put(s, run_id, ti);
+}
+
+int store_ti_delete(struct store *s, const char *run_id, const char *task_id, int index)
+{
+	return s->ops->ti_delete(s, run_id, task_id, index);
+}
+
+int store_ti_list(struct store *s, const char *run_id, struct store_ti **tis, size_t *n)
+{
+	return s->ops->ti_list(s, run_id, tis, n);
+}
+
+int store_try_put(struct store *s, const char *run_id, const char *task_id, int index,
+		  const struct store_try *t)
+{
+	return s->ops->try_put(s, run_id, task_id, index, t);
+}
+
+int store_try_list(struct store *s, const char *run_id, const char *task_id, int index,
+		   struct store_try **tries, size_t *n)
+{
+	return s->ops->try_list(s, run_id, task_id, index, tries, n);
+}
+
+int store_var_get(struct store *s, const char *key, char **value)
+{
+	return s->ops->var_get(s, key, value);
+}
+
+int store_var_set(struct store *s, const char *key, const char *value)
+{
+	return s->ops->var_set(s, key, value);
+}
+
+int store_var_unset(struct store *s, const char *key) { return s->ops->var_unset(s, key); }
+int store_var_all(struct store *s, json_t **vars) { return s->ops->var_all(s, vars); }
+
+int store_req_add(struct store *s, const char *run_id, enum store_req_kind kind,
+		  const char *task_id, int downstream)
+{
+	return s->ops->req_add(s, run_id, kind, task_id, downstream);
+}
+
+int store_req_list(struct store *s, const char *run_id, struct store_req **reqs, size_t *n)
+{
+	return s->ops->req_list(s, run_id, reqs, n);
+}
+
+int store_req_done(struct store *s, int64_t id) { return s->ops->req_done(s, id); }
+int store_seq(struct store *s, int64_t *seq) { return s->ops->seq(s, seq); }
+
+int store_changes_since(struct store *s, int64_t since, size_t limit, store_change_fn fn,
+			void *arg, int64_t *last)
+{
+	return s->ops->changes_since(s, since, limit, fn, arg, last);
+}
+
+int store_changed_elsewhere(struct store *s) { return s->ops->changed_elsewhere(s); }
+
+void store_run_release(struct store_run *r)
+{
+	free(r->run_id);
+	free(r->dag_id);
+	json_decref(r->params);
+	free(r->reason);
+	free(r->owner);
+	memset(r, 0, sizeof(*r));
+}
+
+void store_run_list_free(struct store_run *runs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_run_release(&runs[i]);
+	free(runs);
+}
+
+void store_ti_release(struct store_ti *ti)
+{
+	free(ti->task_id);
+	free(ti->reason);
+	memset(ti, 0, sizeof(*ti));
+}
+
+void store_ti_list_free(struct store_ti *tis, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_ti_release(&tis[i]);
+	free(tis);
+}
+
+void store_try_release(struct store_try *t)
+{
+	free(t->log_path);
+	free(t->reason);
+	memset(t, 0, sizeof(*t));
+}
+
+void store_try_list_free(struct store_try *tries, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_try_release(&tries[i]);
+	free(tries);
+}
+
+void store_req_release(struct store_req *r)
+{
+	free(r->run_id);
+	free(r->task_id);
+	memset(r, 0, sizeof(*r));
+}
+
+void store_req_list_free(struct store_req *reqs, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_req_release(&reqs[i]);
+	free(reqs);
+}
+
+static json_t *time_json(int64_t ms)
+{
+	char buf[32];
+	if (!ms)
+		return json_null();
+	time_format_iso(ms, buf, sizeof(buf));
+	return json_string(buf);
+}
+
+static json_t *str_or_null(const char *s)
+{
+	return s ? json_string(s) : json_null();
+}
+
+static json_t *ti_json(const struct store_ti *ti)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "task_id", json_string(ti->task_id));
+	json_object_set_new(o, "index", ti->index < 0 ? json_null() : json_integer(ti->index));
+	json_object_set_new(o, "state", json_string(ti_state_name(ti->state)));
+	json_object_set_new(o, "try", json_integer(ti->try_number));
+	json_object_set_new(o, "exit_code",
+			    ti->exit_code < 0 ? json_null() : json_integer(ti->exit_code));
+	json_object_set_new(o, "started_at", time_json(ti->started_at));
+	json_object_set_new(o, "ended_at", time_json(ti->ended_at));
+	json_object_set_new(o, "reason", str_or_null(ti->reason));
+	return o;
+}
+
+json_t *store_run_summary_json(const struct store_run *r)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "run_id", json_string(r->run_id));
+	json_object_set_new(o, "dag_id", json_string(r->dag_id));
+	json_object_set_new(o, "state", json_string(run_state_name(r->state)));
+	json_object_set_new(o, "params", r->params ? json_incref(r->params) : json_object());
+	json_object_set_new(o, "created_at", time_json(r->created_at));
+	json_object_set_new(o, "started_at", time_json(r->started_at));
+	json_object_set_new(o, "ended_at", time_json(r->ended_at));
+	json_object_set_new(o, "reason", str_or_null(r->reason));
+	return o;
+}
+
+json_t *store_run_json(const struct store_run *r, const struct store_ti *tis, size_t ntis)
+{
+	json_t *o = store_run_summary_json(r);
+	json_t *a = json_array();
+	for (size_t i = 0; i < ntis; i++)
+		json_array_append_new(a, ti_json(&tis[i]));
+	json_object_set_new(o, "tasks", a);
+	return o;
+}
+
+int store_run_load_json(struct store *s, const char *run_id, json_t **out)
+{
+	struct store_run r = { 0 };
+	struct store_ti *tis = NULL;
+	size_t n = 0;
+	int ret = store_run_get(s, run_id, &r);
+
+	if (ret)
+		return ret;
+	if (store_ti_list(s, run_id, &tis, &n) < 0) {
+		store_run_release(&r);
+		return -1;
+	}
+	*out = store_run_json(&r, tis, n);
+	store_ti_list_free(tis, n);
+	store_run_release(&r);
+	return 0;
+}
+
+json_t *store_try_json(const struct store_try *t)
+{
+	json_t *o = json_object();
+	json_object_set_new(o, "try", json_integer(t->try_number));
+	json_object_set_new(o, "started_at", time_json(t->started_at));
+	json_object_set_new(o, "ended_at", time_json(t->ended_at));
+	json_object_set_new(o, "exit_code", t->exit_code < 0 ? json_null() : json_integer(t->exit_code));
+	json_object_set_new(o, "pid", t->pid ? json_integer(t->pid) : json_null());
+	json_object_set_new(o, "log", str_or_null(t->log_path));
+	json_object_set_new(o, "reason", str_or_null(t->reason));
+	return o;
+}

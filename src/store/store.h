@@ -1,0 +1,226 @@
+#ifndef SF_STORE_H
+#define SF_STORE_H
+
+/*
+ * The metadata store: DAG runs, their task instances, every try of every
+ * task instance, variables, and control requests (cancel, clear).  The
+ * scheduler, the CLI and the HTTP API use only this interface; a backend
+ * (sqlite.c now, postgres.c later) fills in `struct store_ops`
+ * (store-impl.h) and nothing above it changes.
+ *
+ * Threads: a `struct store` is a connection; use it from one thread at a
+ * time.  Open one per thread (SQLite in WAL mode lets readers run beside the
+ * writer; every connection waits up to a busy timeout for the write lock, so
+ * `serve`, the web threads and CLI commands share one database safely).
+ *
+ * Errors: functions return 0 on success and -1 after reporting with
+ * error().  Lookups return STORE_NOT_FOUND (1) without printing anything, so
+ * the caller can say "unknown run 'x' (did you mean 'y'?)".
+ *
+ * Times are wall-clock milliseconds since the epoch; 0 means "not yet".
+ *
+ * Writes: each call is its own transaction unless the caller wraps several
+ * in store_begin()/store_commit(); the scheduler batches every state change
+ * of one loop iteration that way (one fsync per batch, not per task).
+ *
+ * Changes: every write of a run or a task instance stamps it with the
+ * store's change sequence (one number per transaction, increasing).
+ * store_changes_since() returns what changed after a given number, so a
+ * reader (the web UI's server-sent events) never misses a state change, even
+ * one made by another process.
+ */
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "flow/state.h"
+#include "util/strbuf.h"
+
+#define STORE_NOT_FOUND 1
+
+struct store;
+
+/*
+ * Opens the store named by `url` (flow.store in synthflow.yaml):
+ *   sqlite:PATH            PATH relative to data_dir unless absolute
+ *   postgresql://...       reported as not available in this build
+ * Creates the database and migrates its schema (PRAGMA user_version) as
+ * needed.  NULL after an error naming the url.
+ */
+struct store *store_open(const char *url, const char *data_dir);
+void store_close(struct store *s);
+
+int store_begin(struct store *s);
+int store_commit(struct store *s);
+void store_rollback(struct store *s);
+
+/* ---- DAG runs ---- */
+
+struct store_run {
+	char *run_id;           /* e.g. "20261129T001946-3fa2c1": unique, safe in paths */
+	char *dag_id;
+	enum run_state state;
+	json_t *params;         /* typed params (object), owned */
+	int64_t created_at, started_at, ended_at;
+	char *reason;           /* why it failed or was cancelled, or NULL */
+	char *owner;            /* the scheduler running it: "PID:STARTTIME", or NULL */
+	int64_t seq;            /* change sequence of its last write */
+};
+void store_run_release(struct store_run *r);
+
+/*
+ * A new run of `dag_id` in state `queued` with typed params (borrowed).
+ * *run_id receives the new id (malloc'd).  `owner` is NULL for a run that
+ * `serve` should pick up, or the caller's owner string (`test` runs its own).
+ */
+int store_run_create(struct store *s, const char *dag_id, json_t *params, const char *owner,
+		     char **run_id);
+/* STORE_NOT_FOUND when there is no such run. */
+int store_run_get(struct store *s, const char *run_id, struct store_run *out);
+
+/* Selects runs for store_run_list; zero fields mean "any". */
+struct store_run_filter {
+	const char *dag_id;
+	unsigned states;        /* bit mask of (1u << RUN_x); 0 = all */
+	size_t limit, offset;   /* limit 0 = no limit */
+};
+/* Newest first.  *total counts every match ignoring limit/offset (may be NULL). */
+int store_run_list(struct store *s, const struct store_run_filter *f, struct store_run **runs,
+		   size_t *n, size_t *total);
+void store_run_list_free(struct store_run *runs, size_t n);
+
+/* Sets state, started_at/ended_at (0 keeps the stored value) and reason (NULL keeps). */
+int store_run_set_state(struct store *s, const char *run_id, enum run_state st,
+			int64_t started_at, int64_t ended_at, const char *reason);
+/*
+ * Takes the run for `owner` when its owner is `expect` (NULL = none):
+ * 0 taken, STORE_NOT_FOUND when someone else holds it (compare-and-set,
+ * so two schedulers never run the same run).
+ */
+int store_run_claim(struct store *s, const char *run_id, const char *expect, const char *owner);
+
+/* ---- task instances: one per (run, task, index) ---- */
+
+struct store_ti {
+	char *task_id;
+	int index;              /* foreach item 0..n-1, or -1 for a task without foreach */
+	enum ti_state state;
+	int try_number;         /* tries started so far (0 = never ran) */
+	int exit_code;          /* of the last finished try; -1 = none; 128+N = killed by signal N */
+	int64_t started_at, ended_at; /* of the last try */
+	int64_t next_try_at;    /* up_for_retry: when the next try may start */
+	char *reason;           /* why the last try ended as it did, or NULL */
+	int64_t seq;
+};
+void store_ti_release(struct store_ti *ti);
+
+/* Inserts or replaces the instance (run_id, ti->task_id, ti->index). */
+int store_ti_put(struct store *s, const char *run_id, const struct store_ti *ti);
+int store_ti_delete(struct store *s, const char *run_id, const char *task_id, int index);
+/* Every instance of the run, ordered by task id then index. */
+int store_ti_list(struct store *s, const char *run_id, struct store_ti **tis, size_t *n);
+void store_ti_list_free(struct store_ti *tis, size_t n);
+
+/* ---- tries: every attempt of a task instance ---- */
+
+struct store_try {
+	int try_number;         /* 1, 2, ... */
+	int64_t started_at, ended_at; /* ended_at 0 = still running (or lost) */
+	int exit_code;          /* -1 until ended; 128+N = killed by signal N */
+	char *log_path;         /* absolute */
+	pid_t pid;              /* the task's process (and process group) */
+	uint64_t pid_start;     /* its start time, /proc/PID/stat field 22 */
+	char *reason;           /* "timed out after 10m", "process lost: ...", or NULL */
+};
+void store_try_release(struct store_try *t);
+
+/* Inserts or replaces the try (run_id, task_id, index, t->try_number). */
+int store_try_put(struct store *s, const char *run_id, const char *task_id, int index,
+		  const struct store_try *t);
+/* Tries of one instance, oldest first. */
+int store_try_list(struct store *s, const char *run_id, const char *task_id, int index,
+		   struct store_try **tries, size_t *n);
+void store_try_list_free(struct store_try *tries, size_t n);
+
+/* ---- variables ({{ vars.X }}) ---- */
+
+/* *value malloc'd; STORE_NOT_FOUND when unset. */
+int store_var_get(struct store *s, const char *key, char **value);
+int store_var_set(struct store *s, const char *key, const char *value);
+/* STORE_NOT_FOUND when it was not set. */
+int store_var_unset(struct store *s, const char *key);
+/* Every variable as a new JSON object of strings, for tmpl_ctx.vars. */
+int store_var_all(struct store *s, json_t **vars);
+
+/* ---- control requests, applied by the scheduler that owns the run ---- */
+
+enum store_req_kind { REQ_CANCEL, REQ_CLEAR };
+
+struct store_req {
+	int64_t id;
+	char *run_id;
+	enum store_req_kind kind;
+	char *task_id;          /* REQ_CLEAR only */
+	int downstream;         /* REQ_CLEAR: everything downstream too */
+};
+void store_req_release(struct store_req *r);
+
+int store_req_add(struct store *s, const char *run_id, enum store_req_kind kind,
+		  const char *task_id, int downstream);
+/* Pending requests for `run_id` (NULL = any run), oldest first. */
+int store_req_list(struct store *s, const char *run_id, struct store_req **reqs, size_t *n);
+void store_req_list_free(struct store_req *reqs, size_t n);
+int store_req_done(struct store *s, int64_t id);
+
+/* ---- change feed ---- */
+
+struct store_change {
+	int64_t seq;
+	const char *run_id;
+	const char *dag_id;
+	const char *task_id;    /* NULL: the run itself changed */
+	int index;
+	const char *state;
+	int try_number;
+};
+typedef int (*store_change_fn)(const struct store_change *c, void *arg);
+
+/* The latest change sequence (0 for an empty store). */
+int store_seq(struct store *s, int64_t *seq);
+/*
+ * Calls fn for each run and task instance whose last change is after
+ * `since`, in sequence order, at most `limit` (0 = all); *last gets the
+ * highest sequence seen (unchanged when nothing changed).  Only the latest
+ * state of each row is reported, so a slow reader sees where things are
+ * now, not every step.  fn returning non-zero stops early.
+ */
+int store_changes_since(struct store *s, int64_t since, size_t limit, store_change_fn fn,
+			void *arg, int64_t *last);
+/*
+ * 1 when another connection (any process) committed since the last call,
+ * else 0: cheap (no disk I/O in SQLite), so a scheduler can poll it to
+ * notice triggers and requests quickly.
+ */
+int store_changed_elsewhere(struct store *s);
+
+/* ---- JSON (DESIGN.md section 5, contract) ---- */
+
+/*
+ * {"run_id","dag_id","state","params","created_at","started_at","ended_at",
+ *  "reason", "tasks":[{"task_id","index","state","try","exit_code",
+ *  "started_at","ended_at","reason"}]}
+ * Times as "2026-11-28T23:45:01.123Z" or null; index null without foreach;
+ * exit_code null before a try ended; reason null when there is none.
+ * "tasks" is empty until the run has started.
+ */
+json_t *store_run_json(const struct store_run *r, const struct store_ti *tis, size_t ntis);
+/* The same without "tasks", for run lists. */
+json_t *store_run_summary_json(const struct store_run *r);
+/* Loads the run and its instances: STORE_NOT_FOUND / -1 as store_run_get. */
+int store_run_load_json(struct store *s, const char *run_id, json_t **out);
+/* JSON of one try, for logs views: {"try","started_at","ended_at","exit_code","pid","log","reason"}. */
+json_t *store_try_json(const struct store_try *t);
+
+#endif

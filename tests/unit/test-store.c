@@ -1,0 +1,257 @@
+/* Unit tests for src/store: the SQLite backend through the store.h interface. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <unistd.h>
+
+#include "store/store.h"
+#include "util/common.h"
+
+struct fixture {
+	char dir[64];
+	struct store *s;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = xcalloc(1, sizeof(*f));
+	char *url;
+	snprintf(f->dir, sizeof(f->dir), "/tmp/sf-store-XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	url = xasprintf("sqlite:%s/flow/x.db", f->dir);
+	f->s = store_open(url, "/nonexistent");
+	free(url);
+	assert_non_null(f->s);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char *cmd = xasprintf("rm -rf '%s'", f->dir);
+	store_close(f->s);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	free(f);
+	return 0;
+}
+
+static void urls(void **state)
+{
+	error_set_quiet(1);
+	assert_null(store_open("postgresql://u@h/db", "/tmp"));
+	assert_null(store_open("mysql://x", "/tmp"));
+	assert_null(store_open("sqlite:", "/tmp"));
+	error_set_quiet(0);
+}
+
+static void runs_create_get_list(void **state)
+{
+	struct fixture *f = *state;
+	struct store_run r = { 0 }, *runs;
+	struct store_run_filter flt = { .dag_id = "a" };
+	json_t *params = json_pack("{s:s,s:i}", "split", "train", "rate", 22050);
+	char *ids[3];
+	size_t n, total;
+
+	for (int i = 0; i < 3; i++)
+		assert_int_equal(store_run_create(f->s, i == 1 ? "b" : "a", params, NULL, &ids[i]), 0);
+	assert_int_equal(store_run_get(f->s, ids[0], &r), 0);
+	assert_string_equal(r.dag_id, "a");
+	assert_int_equal(r.state, RUN_QUEUED);
+	assert_int_equal(json_integer_value(json_object_get(r.params, "rate")), 22050);
+	assert_null(r.owner);
+	store_run_release(&r);
+	assert_int_equal(store_run_get(f->s, "nope", &r), STORE_NOT_FOUND);
+
+	assert_int_equal(store_run_list(f->s, &flt, &runs, &n, &total), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(total, 2);
+	store_run_list_free(runs, n);
+	flt.limit = 1;
+	flt.offset = 1;
+	assert_int_equal(store_run_list(f->s, &flt, &runs, &n, &total), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(total, 2);
+	store_run_list_free(runs, n);
+
+	assert_int_equal(store_run_set_state(f->s, ids[0], RUN_RUNNING, 5, 0, NULL), 0);
+	flt = (struct store_run_filter){ .states = 1u << RUN_RUNNING };
+	assert_int_equal(store_run_list(f->s, &flt, &runs, &n, NULL), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(runs[0].run_id, ids[0]);
+	assert_int_equal(runs[0].started_at, 5);
+	store_run_list_free(runs, n);
+
+	assert_int_equal(store_run_claim(f->s, ids[0], NULL, "1:2"), 0);
+	assert_int_equal(store_run_claim(f->s, ids[0], NULL, "3:4"), STORE_NOT_FOUND);
+	assert_int_equal(store_run_claim(f->s, ids[0], "1:2", "3:4"), 0);
+	for (int i = 0; i < 3; i++)
+		free(ids[i]);
+	json_decref(params);
+}
+
+static void tis_tries_and_json(void **state)
+{
+	struct fixture *f = *state;
+	struct store_ti ti = { .task_id = "t", .index = -1, .state = TI_QUEUED, .exit_code = -1 };
+	struct store_try tr = { .try_number = 1, .started_at = 1000, .exit_code = -1,
+				.log_path = "/x/try-1.log", .pid = 42, .pid_start = 7 };
+	struct store_ti *tis;
+	struct store_try *tries;
+	size_t n;
+	char *id;
+	json_t *j, *t0;
+
+	assert_int_equal(store_run_create(f->s, "d", NULL, NULL, &id), 0);
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(store_ti_put(f->s, id, &ti), 0);
+	ti.task_id = "u";
+	ti.index = 0;
+	ti.state = TI_SUCCESS;
+	ti.try_number = 2;
+	ti.exit_code = 0;
+	ti.started_at = 1700000000000;
+	assert_int_equal(store_ti_put(f->s, id, &ti), 0);
+	assert_int_equal(store_try_put(f->s, id, "u", 0, &tr), 0);
+	tr.try_number = 2;
+	tr.ended_at = 2000;
+	tr.exit_code = 0;
+	assert_int_equal(store_try_put(f->s, id, "u", 0, &tr), 0);
+	assert_int_equal(store_commit(f->s), 0);
+
+	assert_int_equal(store_ti_list(f->s, id, &tis, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(tis[1].task_id, "u");
+	assert_int_equal(tis[1].try_number, 2);
+	store_ti_list_free(tis, n);
+	assert_int_equal(store_try_list(f->s, id, "u", 0, &tries, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(tries[0].pid, 42);
+	assert_int_equal(tries[0].pid_start, 7);
+	assert_int_equal(tries[1].ended_at, 2000);
+	store_try_list_free(tries, n);
+
+	assert_int_equal(store_run_load_json(f->s, id, &j), 0);
+	assert_string_equal(json_string_value(json_object_get(j, "state")), "queued");
+	assert_true(json_is_null(json_object_get(j, "started_at")));
+	t0 = json_array_get(json_object_get(j, "tasks"), 0);
+	assert_true(json_is_null(json_object_get(t0, "index")));
+	assert_true(json_is_null(json_object_get(t0, "exit_code")));
+	t0 = json_array_get(json_object_get(j, "tasks"), 1);
+	assert_int_equal(json_integer_value(json_object_get(t0, "index")), 0);
+	assert_int_equal(json_integer_value(json_object_get(t0, "try")), 2);
+	assert_string_equal(json_string_value(json_object_get(t0, "started_at")),
+			    "2023-11-14T22:13:20.000Z");
+	json_decref(j);
+	assert_int_equal(store_run_load_json(f->s, "nope", &j), STORE_NOT_FOUND);
+	free(id);
+}
+
+static void rollback_discards_batch(void **state)
+{
+	struct fixture *f = *state;
+	struct store_ti ti = { .task_id = "t", .index = -1, .state = TI_RUNNING, .exit_code = -1 };
+	struct store_ti *tis;
+	size_t n;
+	char *id;
+
+	assert_int_equal(store_run_create(f->s, "d", NULL, NULL, &id), 0);
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(store_ti_put(f->s, id, &ti), 0);
+	store_rollback(f->s);
+	assert_int_equal(store_ti_list(f->s, id, &tis, &n), 0);
+	assert_int_equal(n, 0);
+	free(id);
+}
+
+static int count_change(const struct store_change *c, void *arg)
+{
+	(*(int *)arg)++;
+	return 0;
+}
+
+static void changes_feed(void **state)
+{
+	struct fixture *f = *state;
+	struct store_ti ti = { .task_id = "t", .index = -1, .state = TI_RUNNING, .exit_code = -1 };
+	int64_t seq0, last = -1;
+	int count = 0;
+	char *id;
+
+	assert_int_equal(store_seq(f->s, &seq0), 0);
+	assert_int_equal(store_run_create(f->s, "d", NULL, NULL, &id), 0);
+	assert_int_equal(store_ti_put(f->s, id, &ti), 0);
+	assert_int_equal(store_changes_since(f->s, seq0, 0, count_change, &count, &last), 0);
+	assert_int_equal(count, 2);
+	assert_int_equal(last, seq0 + 2);
+	count = 0;
+	assert_int_equal(store_changes_since(f->s, last, 0, count_change, &count, &last), 0);
+	assert_int_equal(count, 0);
+	free(id);
+}
+
+static void vars_and_requests(void **state)
+{
+	struct fixture *f = *state;
+	struct store_req *reqs;
+	char *v;
+	json_t *all;
+	size_t n;
+
+	assert_int_equal(store_var_get(f->s, "k", &v), STORE_NOT_FOUND);
+	assert_int_equal(store_var_set(f->s, "k", "1"), 0);
+	assert_int_equal(store_var_set(f->s, "k", "2"), 0);
+	assert_int_equal(store_var_get(f->s, "k", &v), 0);
+	assert_string_equal(v, "2");
+	free(v);
+	assert_int_equal(store_var_all(f->s, &all), 0);
+	assert_string_equal(json_string_value(json_object_get(all, "k")), "2");
+	json_decref(all);
+	assert_int_equal(store_var_unset(f->s, "k"), 0);
+	assert_int_equal(store_var_unset(f->s, "k"), STORE_NOT_FOUND);
+
+	assert_int_equal(store_req_add(f->s, "r1", REQ_CLEAR, "t", 1), 0);
+	assert_int_equal(store_req_add(f->s, "r2", REQ_CANCEL, NULL, 0), 0);
+	assert_int_equal(store_req_list(f->s, "r1", &reqs, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(reqs[0].kind, REQ_CLEAR);
+	assert_int_equal(reqs[0].downstream, 1);
+	assert_int_equal(store_req_done(f->s, reqs[0].id), 0);
+	store_req_list_free(reqs, n);
+	assert_int_equal(store_req_list(f->s, NULL, &reqs, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(reqs[0].kind, REQ_CANCEL);
+	store_req_list_free(reqs, n);
+}
+
+static void other_connection_is_noticed(void **state)
+{
+	struct fixture *f = *state;
+	char *url = xasprintf("sqlite:%s/flow/x.db", f->dir);
+	struct store *s2 = store_open(url, "/");
+	free(url);
+	assert_non_null(s2);
+	store_changed_elsewhere(f->s);
+	assert_int_equal(store_changed_elsewhere(f->s), 0);
+	assert_int_equal(store_var_set(s2, "a", "b"), 0);
+	assert_int_equal(store_changed_elsewhere(f->s), 1);
+	assert_int_equal(store_changed_elsewhere(f->s), 0);
+	store_close(s2);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(urls),
+		cmocka_unit_test_setup_teardown(runs_create_get_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(tis_tries_and_json, setup, teardown),
+		cmocka_unit_test_setup_teardown(rollback_discards_batch, setup, teardown),
+		cmocka_unit_test_setup_teardown(changes_feed, setup, teardown),
+		cmocka_unit_test_setup_teardown(vars_and_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(other_connection_is_noticed, setup, teardown),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
