@@ -26,6 +26,19 @@ static const struct command commands[] = {
 	  "Creates DIR (default ./run-data) with synthflow.yaml, flow/, downloaded/,\n"
 	  "uploadable/, generated/ and src/template/container/.  Existing files are\n"
 	  "never overwritten, so running it again changes nothing.\n" },
+	{ "dags", cmd_dags, 0, "list, show, validate and graph DAG files",
+	  "synthflow dags list [--json] | show ID [--json] | validate [FILE...] | graph ID\n"
+	  "\n"
+	  "  list [--json]       every DAG under run-data/src/*/dags/*.yaml|yml: id, tasks,\n"
+	  "                      schedule, description and file.  Files with errors are\n"
+	  "                      reported on stderr (exit 1) and the good DAGs still listed.\n"
+	  "  show ID [--json]    one DAG: params, tasks in run order, settings\n"
+	  "  validate [FILE...]  checks the given files (no data folder needed), or every\n"
+	  "                      DAG file of the data folder; prints each problem as\n"
+	  "                      FILE:LINE:COL: error: MESSAGE and exits 1 if any\n"
+	  "  graph ID            the DAG as Graphviz DOT (pipe it to 'dot -Tsvg')\n"
+	  "\n"
+	  "The DAG language is described in docs/dags.md.\n" },
 };
 
 static const struct command *find_command(const char *name)
@@ -79,6 +92,25 @@ static int wants_help(int argc, char **argv)
 			return 0;
 		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h"))
 			return 1;
+	}
+	return 0;
+}
+
+int cmd_load_data(struct sf_ctx *ctx)
+{
+	char *dir;
+	int ret;
+
+	if (ctx->cfg.data_dir)
+		return 0;
+	dir = datadir_find(ctx->opt_data);
+	if (!dir)
+		return -1;
+	ret = config_load(&ctx->cfg, dir);
+	free(dir);
+	if (ret < 0) {
+		config_release(&ctx->cfg);
+		return -1;
 	}
 	return 0;
 }
@@ -137,20 +169,11 @@ int main(int argc, char **argv)
 	}
 	ctx.name = c->name;
 	ctx.usage = c->usage;
-	if (c->flags & NEEDS_DATA) {
-		char *dir = datadir_find(ctx.opt_data);
-		if (!dir)
-			return 1;
-		ret = config_load(&ctx.cfg, dir);
-		free(dir);
-		if (ret < 0) {
-			config_release(&ctx.cfg);
-			return 1;
-		}
-	}
+	if ((c->flags & NEEDS_DATA) && cmd_load_data(&ctx) < 0)
+		return 1;
 	optind = 0; /* GNU getopt: reinitialise for the command's own parsing */
 	ret = c->fn(argc, argv, &ctx);
-	if (c->flags & NEEDS_DATA)
+	if (ctx.cfg.data_dir)
 		config_release(&ctx.cfg);
 	fflush(stdout);
 	return ret;

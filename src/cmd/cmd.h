@@ -26,6 +26,14 @@ typedef int (*cmd_fn)(int argc, char **argv, struct sf_ctx *ctx);
 int cmd_usage_error(const struct sf_ctx *ctx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
+/*
+ * Finds the data folder and loads its configuration into ctx->cfg, as the
+ * dispatcher does for NEEDS_DATA commands; for commands that need it only
+ * sometimes (dags validate FILE... does not).  0, or -1 after an error.
+ */
+int cmd_load_data(struct sf_ctx *ctx);
+
 int cmd_init(int argc, char **argv, struct sf_ctx *ctx);
+int cmd_dags(int argc, char **argv, struct sf_ctx *ctx);
 
 #endif

@@ -83,6 +83,7 @@ struct dag {
 	struct dag_task *tasks; /* in file order */
 	size_t ntasks;
 	size_t *topo;           /* task indices in a topological order */
+	int id_line, id_col;    /* where 'id:' was written (1:1 when from the file name) */
 };
 
 /*
@@ -93,6 +94,9 @@ struct dag {
 struct dag *dag_load_file(const char *path, struct diag_list *dl);
 struct dag *dag_load_buffer(const char *path, const char *buf, size_t len, struct diag_list *dl);
 void dag_free(struct dag *d);
+
+/* [A-Za-z0-9_.-]+, at most 128 characters: DAG ids, task ids, param names. */
+int dag_id_valid(const char *s);
 
 const struct dag_task *dag_task(const struct dag *d, const char *id);
 ssize_t dag_task_index(const struct dag *d, const char *id);
@@ -126,6 +130,14 @@ void dagset_release(struct dag_set *set);
 int dag_params_from_json(const struct dag *d, json_t *given, json_t **out, struct strbuf *err);
 /* "KEY=VALUE" strings; VALUE is converted to the param's type. */
 int dag_params_from_kv(const struct dag *d, char **kv, size_t n, json_t **out, struct strbuf *err);
+
+/*
+ * Checks a typed value against one param's schema (type, minimum, maximum,
+ * enum values).  On failure returns -1 and appends the reason to `err`
+ * without naming the param ("5 is below the minimum 8000"), so callers can
+ * say whose value it was.
+ */
+int dag_param_check(const struct dag_param *p, json_t *v, struct strbuf *err);
 
 /*
  * JSON of a DAG for `dags show --json` and GET /api/v1/dags/{dag}:

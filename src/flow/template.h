@@ -37,4 +37,17 @@ int tmpl_expand(const char *tmpl, const struct tmpl_ctx *ctx, struct strbuf *out
  */
 void tmpl_env(const struct tmpl_ctx *ctx, char ***envp, size_t *n, size_t *alloc);
 
+/*
+ * Static checks for the DAG validator, before any run exists: syntax
+ * (unclosed '{{', empty or malformed names, unknown filters), unknown names,
+ * params.X against the DAG's param names, and names used where they have no
+ * value (`scope`).  Each problem goes to report() with the byte offset in
+ * tmpl where it starts; returns the number of problems.
+ */
+#define TMPL_ITEM 1u /* item and item.*: only in a task with foreach */
+#define TMPL_TASK 2u /* task.id: only inside a task */
+typedef void (*tmpl_report_fn)(void *data, size_t offset, const char *msg);
+int tmpl_check(const char *tmpl, const char *const *params, size_t nparams, unsigned scope,
+	       tmpl_report_fn report, void *data);
+
 #endif

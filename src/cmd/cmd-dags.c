@@ -1,0 +1,368 @@
+/* synthflow dags list|show|validate|graph: the DAG files of a data folder. */
+#include <inttypes.h>
+
+#include "cmd/cmd.h"
+#include "flow/dag.h"
+#include "util/common.h"
+#include "util/suggest.h"
+
+struct dags_opts {
+	int json;
+	char **args;            /* operands after the subcommand */
+	size_t nargs;
+};
+
+/* --json and operands; anything else starting with '-' is a usage error. */
+static int parse_opts(struct sf_ctx *ctx, const char *sub, int argc, char **argv, int allow_json,
+		      struct dags_opts *o)
+{
+	int only_args = 0;
+
+	memset(o, 0, sizeof(*o));
+	o->args = xcalloc((size_t)argc + 1, sizeof(char *));
+	for (int i = 0; i < argc; i++) {
+		if (!only_args && !strcmp(argv[i], "--")) {
+			only_args = 1;
+		} else if (!only_args && allow_json && !strcmp(argv[i], "--json")) {
+			o->json = 1;
+		} else if (!only_args && argv[i][0] == '-' && argv[i][1]) {
+			free(o->args);
+			return cmd_usage_error(ctx, "unknown option '%s' for 'dags %s'", argv[i], sub);
+		} else {
+			o->args[o->nargs++] = argv[i];
+		}
+	}
+	return 0;
+}
+
+/* Loads every DAG of the data folder; diagnostics to diag_out (NULL = silent). */
+static int load_all(struct sf_ctx *ctx, struct dag_set *set, FILE *diag_out)
+{
+	if (cmd_load_data(ctx) < 0)
+		return -1;
+	dagset_load(set, ctx->cfg.data_dir, diag_out);
+	return 0;
+}
+
+static const char *rel_path(const struct sf_ctx *ctx, const char *path)
+{
+	size_t n = strlen(ctx->cfg.data_dir);
+
+	if (!strncmp(path, ctx->cfg.data_dir, n) && path[n] == '/')
+		return path + n + 1;
+	return path;
+}
+
+static void print_json(json_t *v)
+{
+	char *s = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
+	puts(s);
+	free(s);
+}
+
+static void list_table(struct sf_ctx *ctx, const struct dag_set *set)
+{
+	int wid = 2, wsched = 8;
+
+	for (size_t i = 0; i < set->n; i++) {
+		const struct dag *d = set->dags[i];
+		if ((int)strlen(d->id) > wid)
+			wid = (int)strlen(d->id);
+		if (d->schedule && (int)strlen(d->schedule) > wsched)
+			wsched = (int)strlen(d->schedule);
+	}
+	printf("%-*s  %5s  %-*s  %-40s  %s\n", wid, "ID", "TASKS", wsched, "SCHEDULE", "DESCRIPTION",
+	       "PATH");
+	for (size_t i = 0; i < set->n; i++) {
+		const struct dag *d = set->dags[i];
+		const char *desc = d->description ? d->description : "";
+		int dlen = (int)strcspn(desc, "\n");
+		if (dlen > 40)
+			printf("%-*s  %5zu  %-*s  %.37s...  %s\n", wid, d->id, d->ntasks, wsched,
+			       d->schedule ? d->schedule : "-", desc, rel_path(ctx, d->path));
+		else
+			printf("%-*s  %5zu  %-*s  %-40.*s  %s\n", wid, d->id, d->ntasks, wsched,
+			       d->schedule ? d->schedule : "-", dlen, desc, rel_path(ctx, d->path));
+	}
+}
+
+static int dags_list(struct sf_ctx *ctx, const struct dags_opts *o)
+{
+	struct dag_set set = { 0 };
+	int ret;
+
+	if (o->nargs)
+		return cmd_usage_error(ctx, "'dags list' takes no arguments");
+	if (load_all(ctx, &set, stderr) < 0)
+		return 1;
+	if (o->json) {
+		json_t *arr = json_array(), *root;
+		for (size_t i = 0; i < set.n; i++)
+			json_array_append_new(arr, dag_to_json(set.dags[i]));
+		root = json_pack("{s:o, s:I}", "dags", arr, "total", (json_int_t)set.n);
+		print_json(root);
+		json_decref(root);
+	} else if (set.n) {
+		list_table(ctx, &set);
+	} else if (!set.bad_files) {
+		printf("no DAGs yet: add DAG files as %s/src/WORKSPACE/dags/NAME.yaml\n",
+		       ctx->cfg.data_dir);
+	}
+	if (set.bad_files)
+		error("%zu DAG file(s) with errors; the DAGs in them are not listed", set.bad_files);
+	ret = set.bad_files ? 1 : 0;
+	dagset_release(&set);
+	return ret;
+}
+
+/* The DAG named ID, or NULL after an error (with a hint). */
+static struct dag *find_dag(struct sf_ctx *ctx, struct dag_set *set, const char *id)
+{
+	struct dag *d;
+	const char **ids;
+	const char *hint;
+
+	if (load_all(ctx, set, NULL) < 0)
+		return NULL;
+	if ((d = dagset_find(set, id)))
+		return d;
+	ids = xcalloc(set->n + 1, sizeof(char *));
+	for (size_t i = 0; i < set->n; i++)
+		ids[i] = set->dags[i]->id;
+	hint = strlen(id) <= 128 ? suggest_closest(id, ids, set->n) : NULL;
+	if (hint)
+		error("unknown DAG '%s' (did you mean '%s'?)", id, hint);
+	else
+		error("unknown DAG '%s'; see 'synthflow dags list'", id);
+	if (set->bad_files)
+		note("%zu DAG file(s) have errors and were skipped; see 'synthflow dags validate'",
+		     set->bad_files);
+	free(ids);
+	return NULL;
+}
+
+/* 90000 -> "90s", 7200000 -> "2h": the largest unit that divides exactly. */
+static void add_duration(struct strbuf *sb, int64_t ms)
+{
+	static const struct { int64_t ms; const char *unit; } units[] = {
+		{ 86400000, "d" }, { 3600000, "h" }, { 60000, "m" }, { 1000, "s" },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(units); i++) {
+		if (ms && ms % units[i].ms == 0) {
+			sb_addf(sb, "%" PRId64 "%s", ms / units[i].ms, units[i].unit);
+			return;
+		}
+	}
+	sb_addf(sb, "%" PRId64 "ms", ms);
+}
+
+static void show_param(const struct dag_param *p)
+{
+	printf("  %-16s %-8s", p->name, param_type_name(p->type));
+	if (p->def) {
+		char *s = json_dumps(p->def, JSON_ENCODE_ANY);
+		printf(" default %s", s);
+		free(s);
+	} else {
+		fputs(" required", stdout);
+	}
+	if (p->has_min)
+		printf(" min %.15g", p->min);
+	if (p->has_max)
+		printf(" max %.15g", p->max);
+	for (size_t i = 0; i < p->nvalues; i++)
+		printf("%s%s", i ? "|" : " values ", p->values[i]);
+	if (p->description)
+		printf("  (%s)", p->description);
+	putchar('\n');
+}
+
+static void show_task(const struct dag_task *t)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	printf("  %s\n", t->id);
+	for (size_t k = 0; k < t->nneeds; k++)
+		printf("%s%s", k ? ", " : "    needs:   ", t->needs[k]);
+	if (t->nneeds)
+		printf("  (trigger %s)\n", trigger_rule_name(t->trigger));
+	if (t->foreach)
+		printf("    foreach: %s\n", t->foreach);
+	printf("    run:     %s\n", t->run);
+	if (t->retries) {
+		sb_addf(&sb, "%d, first delay ", t->retries);
+		add_duration(&sb, t->retry_delay_ms);
+		printf("    retries: %s\n", sb.buf);
+	}
+	if (t->timeout_ms) {
+		sb_reset(&sb);
+		add_duration(&sb, t->timeout_ms);
+		printf("    timeout: %s\n", sb.buf);
+	}
+	for (size_t i = 0; i < t->nenv; i++)
+		printf("    env:     %s=%s\n", t->env[i].key, t->env[i].value);
+	if (t->workdir)
+		printf("    workdir: %s\n", t->workdir);
+	for (size_t i = 0; i < t->ninputs; i++)
+		printf("    input:   %s\n", t->inputs[i]);
+	for (size_t i = 0; i < t->noutputs; i++)
+		printf("    output:  %s\n", t->outputs[i]);
+	if (t->max_active)
+		printf("    max_active: %d\n", t->max_active);
+	sb_release(&sb);
+}
+
+static void show_text(const struct dag *d)
+{
+	printf("dag:         %s\n", d->id);
+	printf("path:        %s\n", d->path);
+	if (d->workspace)
+		printf("workspace:   %s\n", d->workspace);
+	if (d->description)
+		printf("description: %s\n", d->description);
+	if (d->schedule)
+		printf("schedule:    %s\n", d->schedule);
+	if (d->on_file)
+		printf("on_file:     %s\n", d->on_file);
+	if (d->max_active_runs)
+		printf("max_active_runs: %d\n", d->max_active_runs);
+	if (d->on_success)
+		printf("on_success:  %s\n", d->on_success);
+	if (d->on_failure)
+		printf("on_failure:  %s\n", d->on_failure);
+	if (d->nparams)
+		puts("params:");
+	for (size_t i = 0; i < d->nparams; i++)
+		show_param(&d->params[i]);
+	puts("tasks (in run order):");
+	for (size_t i = 0; i < d->ntasks; i++)
+		show_task(&d->tasks[d->topo[i]]);
+}
+
+static int dags_show(struct sf_ctx *ctx, const struct dags_opts *o)
+{
+	struct dag_set set = { 0 };
+	struct dag *d;
+
+	if (o->nargs != 1)
+		return cmd_usage_error(ctx, "'dags show' needs exactly one DAG id");
+	d = find_dag(ctx, &set, o->args[0]);
+	if (d && o->json) {
+		json_t *j = dag_to_json(d);
+		print_json(j);
+		json_decref(j);
+	} else if (d) {
+		show_text(d);
+	}
+	dagset_release(&set);
+	return d ? 0 : 1;
+}
+
+static void dot_quoted(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			putchar('\\');
+		if (*s == '\n')
+			fputs("\\n", stdout);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+static int dags_graph(struct sf_ctx *ctx, const struct dags_opts *o)
+{
+	struct dag_set set = { 0 };
+	struct dag *d;
+
+	if (o->nargs != 1)
+		return cmd_usage_error(ctx, "'dags graph' needs exactly one DAG id");
+	if (!(d = find_dag(ctx, &set, o->args[0]))) {
+		dagset_release(&set);
+		return 1;
+	}
+	fputs("digraph ", stdout);
+	dot_quoted(d->id);
+	fputs(" {\n\trankdir=LR;\n\tnode [shape=box, style=rounded];\n", stdout);
+	for (size_t i = 0; i < d->ntasks; i++) {
+		const struct dag_task *t = &d->tasks[i];
+		putchar('\t');
+		dot_quoted(t->id);
+		if (t->foreach)
+			fputs(" [shape=box3d]", stdout);
+		fputs(";\n", stdout);
+	}
+	for (size_t i = 0; i < d->ntasks; i++) {
+		const struct dag_task *t = &d->tasks[i];
+		for (size_t k = 0; k < t->nneeds; k++) {
+			putchar('\t');
+			dot_quoted(t->needs[k]);
+			fputs(" -> ", stdout);
+			dot_quoted(t->id);
+			fputs(";\n", stdout);
+		}
+	}
+	fputs("}\n", stdout);
+	dagset_release(&set);
+	return 0;
+}
+
+static int dags_validate(struct sf_ctx *ctx, const struct dags_opts *o)
+{
+	struct dag_set set = { 0 };
+	int ret;
+
+	if (o->nargs)
+		dagset_load_files(&set, o->args, o->nargs, stderr);
+	else if (load_all(ctx, &set, stderr) < 0)
+		return 1;
+	printf("%zu DAG(s) valid\n", set.n);
+	if (set.bad_files)
+		error("%zu DAG file(s) invalid", set.bad_files);
+	else if (!o->nargs && !set.n)
+		note("no DAG files under %s/src/*/dags/", ctx->cfg.data_dir);
+	ret = set.bad_files ? 1 : 0;
+	dagset_release(&set);
+	return ret;
+}
+
+static const struct {
+	const char *name;
+	int (*fn)(struct sf_ctx *ctx, const struct dags_opts *o);
+	int json;
+} subcommands[] = {
+	{ "list", dags_list, 1 },
+	{ "show", dags_show, 1 },
+	{ "validate", dags_validate, 0 },
+	{ "graph", dags_graph, 0 },
+};
+
+int cmd_dags(int argc, char **argv, struct sf_ctx *ctx)
+{
+	const char *names[ARRAY_SIZE(subcommands)];
+	struct dags_opts o;
+	const char *hint;
+	int ret;
+
+	if (argc < 2)
+		return cmd_usage_error(ctx, "missing subcommand (list, show, validate or graph)");
+	for (size_t i = 0; i < ARRAY_SIZE(subcommands); i++) {
+		names[i] = subcommands[i].name;
+		if (strcmp(argv[1], subcommands[i].name))
+			continue;
+		if (parse_opts(ctx, argv[1], argc - 2, argv + 2, subcommands[i].json, &o))
+			return 2;
+		ret = subcommands[i].fn(ctx, &o);
+		free(o.args);
+		return ret;
+	}
+	hint = suggest_closest(argv[1], names, ARRAY_SIZE(names));
+	if (hint)
+		return cmd_usage_error(ctx, "unknown subcommand 'dags %s' (did you mean '%s'?)",
+				       argv[1], hint);
+	return cmd_usage_error(ctx, "unknown subcommand 'dags %s' (list, show, validate or graph)",
+			       argv[1]);
+}

@@ -1,0 +1,1000 @@
+/*
+ * DAG files: YAML tree -> struct dag, with complete validation.  The loader
+ * never stops at the first problem: every error in the file goes to the
+ * diagnostics list with its line and column, and only a file without any
+ * error yields a struct dag.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+
+#include "flow/cron.h"
+#include "flow/dag.h"
+#include "flow/template.h"
+#include "util/common.h"
+#include "util/suggest.h"
+#include "util/timeutil.h"
+#include "util/yaml.h"
+
+/* Bigger than any hand-written DAG; keeps a stray binary file cheap. */
+#define DAG_FILE_MAX (4u << 20)
+#define ID_MAX 128
+
+struct loader {
+	struct diag_list *dl;
+	const char *buf;        /* the file, to place errors inside multi-line scalars */
+	size_t len;
+	struct dag *d;
+	const char **pnames;    /* param names, for {{ params.X }} checks */
+	size_t npnames;
+};
+
+static const char *const top_keys[] = {
+	"id", "description", "params", "schedule", "on_file", "max_active_runs",
+	"on_success", "on_failure", "defaults", "tasks",
+};
+static const char *const task_keys[] = {
+	"run", "needs", "trigger", "foreach", "retries", "retry_delay", "timeout",
+	"env", "workdir", "inputs", "outputs", "max_active",
+};
+static const char *const param_keys[] = {
+	"type", "default", "description", "minimum", "maximum", "values",
+};
+static const char *const default_keys[] = { "retries", "retry_delay", "timeout" };
+static const char *const param_types[] = { "string", "integer", "number", "boolean", "enum", "path" };
+static const char *const trigger_names[] = {
+	"all_success", "all_done", "all_failed", "one_success", "one_failed", "none_failed", "always",
+};
+
+const char *trigger_rule_name(enum trigger_rule r)
+{
+	return (size_t)r < ARRAY_SIZE(trigger_names) ? trigger_names[r] : "?";
+}
+
+int trigger_rule_parse(const char *s, enum trigger_rule *out)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(trigger_names); i++) {
+		if (!strcmp(s, trigger_names[i])) {
+			*out = (enum trigger_rule)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+const char *param_type_name(enum param_type t)
+{
+	return (size_t)t < ARRAY_SIZE(param_types) ? param_types[t] : "?";
+}
+
+static void err_at_pos(struct loader *L, int line, int col, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void err_at_pos(struct loader *L, int line, int col, const char *fmt, ...)
+{
+	struct strbuf sb = STRBUF_INIT;
+	va_list ap;
+
+	va_start(ap, fmt);
+	sb_vaddf(&sb, fmt, ap);
+	va_end(ap);
+	diag_add(L->dl, DIAG_ERROR, line, col, "%s", sb.buf);
+	sb_release(&sb);
+}
+
+#define err_at(L, node, ...) err_at_pos((L), (node)->line, (node)->col, __VA_ARGS__)
+
+/* suggest_closest, bounded: hints for huge words or lists cost more than they help. */
+static const char *hint(const char *word, const char *const *cands, size_t n)
+{
+	if (strlen(word) > ID_MAX || n > 1000)
+		return NULL;
+	return suggest_closest(word, cands, n);
+}
+
+/* ", did you mean" or the list of valid names, after a message. */
+static void add_hint(struct strbuf *sb, const char *word, const char *const *cands, size_t n,
+		     const char *what)
+{
+	const char *h = hint(word, cands, n);
+
+	if (h) {
+		sb_addf(sb, " (did you mean '%s'?)", h);
+		return;
+	}
+	if (!n || n > 20)
+		return;
+	sb_addf(sb, "; %s: ", what);
+	for (size_t i = 0; i < n; i++)
+		sb_addf(sb, "%s%s", i ? ", " : "", cands[i]);
+}
+
+int dag_id_valid(const char *s)
+{
+	size_t n = 0;
+
+	for (; s[n]; n++)
+		if (!isalnum((unsigned char)s[n]) && s[n] != '_' && s[n] != '.' && s[n] != '-')
+			return 0;
+	return n > 0 && n <= ID_MAX;
+}
+
+static void check_keys(struct loader *L, const struct ynode *map, const char *const *keys,
+		       size_t n, const char *where)
+{
+	for (size_t i = 0; i < map->n; i++) {
+		const struct ynode *k = map->keys[i];
+		struct strbuf sb = STRBUF_INIT;
+		size_t j;
+
+		for (j = 0; j < n && strcmp(k->str, keys[j]); j++)
+			;
+		if (j < n)
+			continue;
+		sb_addf(&sb, "unknown key '%s'%s", k->str, where);
+		add_hint(&sb, k->str, keys, n, "valid keys");
+		err_at(L, k, "%s", sb.buf);
+		sb_release(&sb);
+	}
+}
+
+/* Any non-null scalar as text: `run: true` is a fine shell command. */
+static int get_string(struct loader *L, const struct ynode *n, const char *what, char **out)
+{
+	if (n->type != YN_SCALAR || ynode_is_null(n)) {
+		err_at(L, n, "'%s' must be a string, found %s", what, ynode_type_name(n));
+		return -1;
+	}
+	*out = xstrdup(n->str);
+	return 0;
+}
+
+static int get_int(struct loader *L, const struct ynode *n, const char *what, long long max,
+		   int *out)
+{
+	long long v;
+
+	if (n->type != YN_SCALAR || !n->plain || ynode_to_int(n, &v) < 0) {
+		err_at(L, n, "'%s' must be an integer, found %s", what, ynode_type_name(n));
+		return -1;
+	}
+	if (v < 0 || v > max) {
+		err_at(L, n, "'%s' must be between 0 and %lld, found %lld", what, max, v);
+		return -1;
+	}
+	*out = (int)v;
+	return 0;
+}
+
+static int get_duration(struct loader *L, const struct ynode *n, const char *what, int64_t *out)
+{
+	int64_t ms;
+
+	if (n->type != YN_SCALAR || ynode_is_null(n)) {
+		err_at(L, n, "'%s' must be a duration such as 30s, found %s", what, ynode_type_name(n));
+		return -1;
+	}
+	ms = duration_parse_ms(n->str);
+	if (ms < 0) {
+		err_at(L, n, "bad duration '%s' for '%s': write a number and a unit "
+			     "(500ms, 30s, 10m, 2h, 1d)", n->str, what);
+		return -1;
+	}
+	*out = ms;
+	return 0;
+}
+
+static int get_string_list(struct loader *L, const struct ynode *n, const char *what,
+			   char ***out, size_t *count)
+{
+	int bad = 0;
+
+	if (n->type != YN_SEQ) {
+		err_at(L, n, "'%s' must be a list, found %s (write %s: [...])", what,
+		       ynode_type_name(n), what);
+		return -1;
+	}
+	*out = xcalloc(n->n ? n->n : 1, sizeof(char *));
+	*count = 0;
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ynode *v = n->vals[i];
+		if (v->type != YN_SCALAR || ynode_is_null(v)) {
+			err_at(L, v, "items of '%s' must be strings, found %s", what, ynode_type_name(v));
+			bad = 1;
+			continue;
+		}
+		(*out)[(*count)++] = xstrdup(v->str);
+	}
+	return bad ? -1 : 0;
+}
+
+/*
+ * Where byte `off` of a scalar's text lies in the file.  Exact for plain and
+ * quoted one-line scalars and for literal blocks (|), the forms commands are
+ * written in; other forms fold lines, so the scalar's own position is given.
+ */
+static void scalar_pos(struct loader *L, const struct ynode *n, size_t off, int *line, int *col)
+{
+	const char *p = L->buf, *end = L->buf + L->len, *nl;
+	size_t lines_before = 0, line_start = 0;
+	int indent = 0;
+
+	*line = n->line;
+	*col = n->col;
+	for (int l = 1; l < n->line && p < end; l++) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		p = nl ? nl + 1 : end;
+	}
+	for (int c = 1; c < n->col && p < end && *p != '\n'; c++)
+		p++;
+	if (p >= end)
+		return;
+	for (size_t i = 0; i < off && n->str[i]; i++) {
+		if (n->str[i] == '\n') {
+			lines_before++;
+			line_start = i + 1;
+		}
+	}
+	if (*p != '|') {
+		if (lines_before || strchr(n->str, '\n'))
+			return;
+		*col = n->col + (int)off + (*p == '"' || *p == '\'');
+		return;
+	}
+	/* literal block: its lines start on the next line, at the block's indent */
+	nl = memchr(p, '\n', (size_t)(end - p));
+	if (!nl)
+		return;
+	for (p = nl + 1; p < end; p = nl + 1) {
+		const char *q = p;
+		while (q < end && *q == ' ')
+			q++;
+		if (q < end && *q != '\n') {
+			indent = (int)(q - p);
+			break;
+		}
+		nl = memchr(p, '\n', (size_t)(end - p));
+		if (!nl)
+			return;
+	}
+	*line = n->line + 1 + (int)lines_before;
+	*col = indent + 1 + (int)(off - line_start);
+}
+
+struct tmpl_report {
+	struct loader *L;
+	const struct ynode *node;
+};
+
+static void report_tmpl(void *data, size_t off, const char *msg)
+{
+	struct tmpl_report *r = data;
+	int line, col;
+
+	scalar_pos(r->L, r->node, off, &line, &col);
+	err_at_pos(r->L, line, col, "%s", msg);
+}
+
+static void check_tmpl(struct loader *L, const struct ynode *n, unsigned scope)
+{
+	struct tmpl_report r = { L, n };
+
+	if (n && n->type == YN_SCALAR)
+		tmpl_check(n->str, L->pnames, L->npnames, scope, report_tmpl, &r);
+}
+
+static void check_tmpl_list(struct loader *L, const struct ynode *n, unsigned scope)
+{
+	if (n && n->type == YN_SEQ)
+		for (size_t i = 0; i < n->n; i++)
+			check_tmpl(L, n->vals[i], scope);
+}
+
+/* ---- params ---- */
+
+static json_t *typed_value(struct loader *L, const struct dag_param *p, const struct ynode *n)
+{
+	long long i;
+	double d;
+	int b;
+
+	if (n->type != YN_SCALAR || ynode_is_null(n))
+		goto wrong;
+	switch (p->type) {
+	case PT_INTEGER:
+		if (n->plain && !ynode_to_int(n, &i))
+			return json_integer(i);
+		goto wrong;
+	case PT_NUMBER:
+		if (n->plain && !ynode_to_double(n, &d))
+			return json_real(d);
+		goto wrong;
+	case PT_BOOLEAN:
+		if (n->plain && !ynode_to_bool(n, &b))
+			return json_boolean(b);
+		goto wrong;
+	default:
+		return json_string(n->str);
+	}
+wrong:
+	err_at(L, n, "default of %s param '%s' must be %s %s, found %s", param_type_name(p->type),
+	       p->name, p->type == PT_INTEGER ? "an" : "a", param_type_name(p->type),
+	       ynode_type_name(n));
+	return NULL;
+}
+
+/* No type: take it from the default (or `values`), else a string. */
+static enum param_type infer_type(const struct ynode *spec)
+{
+	const struct ynode *def = ynode_get(spec, "default");
+	long long i;
+	double d;
+	int b;
+
+	if (ynode_get(spec, "values"))
+		return PT_ENUM;
+	if (!def || def->type != YN_SCALAR || !def->plain)
+		return PT_STRING;
+	if (!ynode_to_int(def, &i))
+		return PT_INTEGER;
+	if (!ynode_to_double(def, &d))
+		return PT_NUMBER;
+	if (!ynode_to_bool(def, &b))
+		return PT_BOOLEAN;
+	return PT_STRING;
+}
+
+static int parse_param_type(struct loader *L, const struct ynode *spec, struct dag_param *p)
+{
+	const struct ynode *t = ynode_get(spec, "type");
+	struct strbuf sb = STRBUF_INIT;
+
+	if (!t) {
+		p->type = infer_type(spec);
+		return 0;
+	}
+	if (t->type == YN_SCALAR) {
+		for (size_t i = 0; i < ARRAY_SIZE(param_types); i++) {
+			if (!strcmp(t->str, param_types[i])) {
+				p->type = (enum param_type)i;
+				return 0;
+			}
+		}
+		sb_addf(&sb, "unknown type '%s' for param '%s'", t->str, p->name);
+		add_hint(&sb, t->str, param_types, ARRAY_SIZE(param_types), "types");
+	} else {
+		sb_addf(&sb, "'type' of param '%s' must be a string, found %s", p->name,
+			ynode_type_name(t));
+	}
+	err_at(L, t, "%s", sb.buf);
+	sb_release(&sb);
+	return -1;
+}
+
+static int parse_bound(struct loader *L, const struct ynode *spec, const char *key,
+		       struct dag_param *p, int *has, double *out)
+{
+	const struct ynode *n = ynode_get(spec, key);
+
+	if (!n)
+		return 0;
+	if (p->type != PT_INTEGER && p->type != PT_NUMBER) {
+		err_at(L, n, "'%s' applies only to integer and number params; '%s' is %s", key,
+		       p->name, param_type_name(p->type));
+		return -1;
+	}
+	if (n->type != YN_SCALAR || !n->plain || ynode_to_double(n, out) < 0) {
+		err_at(L, n, "'%s' of param '%s' must be a number, found %s", key, p->name,
+		       ynode_type_name(n));
+		return -1;
+	}
+	*has = 1;
+	return 0;
+}
+
+static int parse_values(struct loader *L, const struct ynode *spec, struct dag_param *p)
+{
+	const struct ynode *n = ynode_get(spec, "values");
+	int bad = 0;
+
+	if (!n) {
+		if (p->type != PT_ENUM)
+			return 0;
+		err_at(L, spec, "enum param '%s' needs its 'values' (e.g. values: [train, val])", p->name);
+		return -1;
+	}
+	if (p->type != PT_ENUM) {
+		err_at(L, n, "'values' applies only to enum params; '%s' is %s", p->name,
+		       param_type_name(p->type));
+		return -1;
+	}
+	if (get_string_list(L, n, "values", &p->values, &p->nvalues) < 0)
+		return -1;
+	if (!p->nvalues) {
+		err_at(L, n, "enum param '%s' needs at least one value", p->name);
+		return -1;
+	}
+	for (size_t i = 1; i < p->nvalues; i++) {
+		for (size_t j = 0; j < i; j++) {
+			if (!strcmp(p->values[i], p->values[j])) {
+				err_at(L, n->vals[i], "value '%s' is listed twice", p->values[i]);
+				bad = 1;
+				break;
+			}
+		}
+	}
+	return bad ? -1 : 0;
+}
+
+static int parse_default(struct loader *L, const struct ynode *spec, struct dag_param *p)
+{
+	const struct ynode *n = ynode_get(spec, "default");
+	struct strbuf why = STRBUF_INIT;
+
+	if (!n)
+		return 0;
+	p->def = typed_value(L, p, n);
+	if (!p->def)
+		return -1;
+	if (dag_param_check(p, p->def, &why) < 0) {
+		err_at(L, n, "default of param '%s' breaks its own schema: %s", p->name, why.buf);
+		sb_release(&why);
+		return -1;
+	}
+	return 0;
+}
+
+static int parse_param(struct loader *L, const struct ynode *key, const struct ynode *spec,
+		       struct dag_param *p)
+{
+	const struct ynode *desc;
+	int bad = 0;
+
+	p->name = xstrdup(key->str);
+	p->line = key->line;
+	p->col = key->col;
+	if (!dag_id_valid(p->name)) {
+		err_at(L, key, "invalid param name '%s': use letters, digits, '_', '.' and '-'",
+		       p->name);
+		bad = 1;
+	}
+	if (spec->type != YN_MAP) {
+		err_at(L, spec, "param '%s' must be a mapping such as {type: string, default: x}, "
+				"found %s", p->name, ynode_type_name(spec));
+		return -1;
+	}
+	check_keys(L, spec, param_keys, ARRAY_SIZE(param_keys), " in a param");
+	if (parse_param_type(L, spec, p) < 0)
+		return -1;
+	desc = ynode_get(spec, "description");
+	if (desc && get_string(L, desc, "description", &p->description) < 0)
+		bad = 1;
+	bad |= parse_bound(L, spec, "minimum", p, &p->has_min, &p->min) < 0;
+	bad |= parse_bound(L, spec, "maximum", p, &p->has_max, &p->max) < 0;
+	if (p->has_min && p->has_max && p->min > p->max) {
+		err_at(L, ynode_get(spec, "minimum"), "minimum %g of param '%s' is above its maximum %g",
+		       p->min, p->name, p->max);
+		bad = 1;
+	}
+	bad |= parse_values(L, spec, p) < 0;
+	if (!bad)
+		bad |= parse_default(L, spec, p) < 0;
+	return bad ? -1 : 0;
+}
+
+static void parse_params(struct loader *L, const struct ynode *n)
+{
+	struct dag *d = L->d;
+
+	if (n->type != YN_MAP) {
+		if (!ynode_is_null(n))
+			err_at(L, n, "'params' must be a mapping of names to {type, default, ...}, "
+				     "found %s", ynode_type_name(n));
+		return;
+	}
+	d->params = xcalloc(n->n ? n->n : 1, sizeof(*d->params));
+	L->pnames = xcalloc(n->n ? n->n : 1, sizeof(char *));
+	for (size_t i = 0; i < n->n; i++) {
+		parse_param(L, n->keys[i], n->vals[i], &d->params[d->nparams++]);
+		if (dag_id_valid(n->keys[i]->str))
+			L->pnames[L->npnames++] = n->keys[i]->str;
+	}
+}
+
+/* ---- tasks ---- */
+
+struct task_defaults {
+	int retries;
+	int64_t retry_delay_ms, timeout_ms;
+};
+
+static void parse_defaults(struct loader *L, const struct ynode *n, struct task_defaults *td)
+{
+	const struct ynode *v;
+
+	if (n->type != YN_MAP) {
+		err_at(L, n, "'defaults' must be a mapping such as {retries: 2, timeout: 1h}, found %s",
+		       ynode_type_name(n));
+		return;
+	}
+	check_keys(L, n, default_keys, ARRAY_SIZE(default_keys), " in defaults");
+	if ((v = ynode_get(n, "retries")))
+		get_int(L, v, "retries", 1000, &td->retries);
+	if ((v = ynode_get(n, "retry_delay")))
+		get_duration(L, v, "retry_delay", &td->retry_delay_ms);
+	if ((v = ynode_get(n, "timeout")))
+		get_duration(L, v, "timeout", &td->timeout_ms);
+}
+
+static void parse_env(struct loader *L, const struct ynode *n, struct dag_task *t)
+{
+	if (n->type != YN_MAP) {
+		err_at(L, n, "'env' must be a mapping of NAME: value, found %s", ynode_type_name(n));
+		return;
+	}
+	t->env = xcalloc(n->n ? n->n : 1, sizeof(*t->env));
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ynode *k = n->keys[i], *v = n->vals[i];
+		const char *p = k->str;
+		int ok = isalpha((unsigned char)*p) || *p == '_';
+		for (; ok && *p; p++)
+			ok = isalnum((unsigned char)*p) || *p == '_';
+		if (!ok)
+			err_at(L, k, "invalid environment variable name '%s'", k->str);
+		if (v->type != YN_SCALAR || ynode_is_null(v)) {
+			err_at(L, v, "value of env '%s' must be a string, found %s", k->str,
+			       ynode_type_name(v));
+			continue;
+		}
+		t->env[t->nenv].key = xstrdup(k->str);
+		t->env[t->nenv++].value = xstrdup(v->str);
+	}
+}
+
+static void parse_trigger(struct loader *L, const struct ynode *n, struct dag_task *t)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	if (n->type == YN_SCALAR && !trigger_rule_parse(n->str, &t->trigger))
+		return;
+	if (n->type == YN_SCALAR) {
+		sb_addf(&sb, "unknown trigger rule '%s'", n->str);
+		add_hint(&sb, n->str, trigger_names, ARRAY_SIZE(trigger_names), "rules");
+	} else {
+		sb_addf(&sb, "'trigger' must be a string, found %s", ynode_type_name(n));
+	}
+	err_at(L, n, "%s", sb.buf);
+	sb_release(&sb);
+}
+
+/* Templates of one task, once we know whether it has a foreach. */
+static void check_task_templates(struct loader *L, const struct ynode *spec, int has_foreach)
+{
+	unsigned scope = TMPL_TASK | (has_foreach ? TMPL_ITEM : 0);
+	const struct ynode *env = ynode_get(spec, "env");
+
+	check_tmpl(L, ynode_get(spec, "run"), scope);
+	check_tmpl(L, ynode_get(spec, "foreach"), TMPL_TASK);
+	check_tmpl(L, ynode_get(spec, "workdir"), scope);
+	check_tmpl_list(L, ynode_get(spec, "inputs"), scope);
+	check_tmpl_list(L, ynode_get(spec, "outputs"), scope);
+	if (env && env->type == YN_MAP)
+		for (size_t i = 0; i < env->n; i++)
+			check_tmpl(L, env->vals[i], scope);
+}
+
+static void parse_task_fields(struct loader *L, const struct ynode *spec, struct dag_task *t)
+{
+	const struct ynode *v;
+
+	if ((v = ynode_get(spec, "needs")))
+		get_string_list(L, v, "needs", &t->needs, &t->nneeds);
+	if ((v = ynode_get(spec, "trigger")))
+		parse_trigger(L, v, t);
+	if ((v = ynode_get(spec, "foreach")))
+		get_string(L, v, "foreach", &t->foreach);
+	if ((v = ynode_get(spec, "retries")))
+		get_int(L, v, "retries", 1000, &t->retries);
+	if ((v = ynode_get(spec, "retry_delay")))
+		get_duration(L, v, "retry_delay", &t->retry_delay_ms);
+	if ((v = ynode_get(spec, "timeout")))
+		get_duration(L, v, "timeout", &t->timeout_ms);
+	if ((v = ynode_get(spec, "env")))
+		parse_env(L, v, t);
+	if ((v = ynode_get(spec, "workdir")))
+		get_string(L, v, "workdir", &t->workdir);
+	if ((v = ynode_get(spec, "inputs")))
+		get_string_list(L, v, "inputs", &t->inputs, &t->ninputs);
+	if ((v = ynode_get(spec, "outputs")))
+		get_string_list(L, v, "outputs", &t->outputs, &t->noutputs);
+	if ((v = ynode_get(spec, "max_active")))
+		get_int(L, v, "max_active", 1000000, &t->max_active);
+}
+
+static void parse_task(struct loader *L, const struct ynode *key, const struct ynode *spec,
+		       struct dag_task *t, const struct task_defaults *td)
+{
+	const struct ynode *run;
+	char *where;
+
+	t->id = xstrdup(key->str);
+	t->line = key->line;
+	t->col = key->col;
+	t->retries = td->retries;
+	t->retry_delay_ms = td->retry_delay_ms;
+	t->timeout_ms = td->timeout_ms;
+	if (!dag_id_valid(t->id))
+		err_at(L, key, "invalid task id '%s': use letters, digits, '_', '.' and '-'", t->id);
+	if (spec->type != YN_MAP) {
+		err_at(L, spec, "task '%s' must be a mapping with at least 'run', found %s", t->id,
+		       ynode_type_name(spec));
+		return;
+	}
+	where = xasprintf(" in task '%s'", t->id);
+	check_keys(L, spec, task_keys, ARRAY_SIZE(task_keys), where);
+	free(where);
+	run = ynode_get(spec, "run");
+	if (!run)
+		err_at(L, key, "task '%s' has no 'run' command", t->id);
+	else if (!get_string(L, run, "run", &t->run) && !t->run[strspn(t->run, " \t\n")])
+		err_at(L, run, "'run' of task '%s' is empty", t->id);
+	parse_task_fields(L, spec, t);
+	check_task_templates(L, spec, ynode_get(spec, "foreach") != NULL);
+}
+
+/* Task ids that are valid, for did-you-mean hints. */
+static const char **task_names(const struct dag *d, size_t *n)
+{
+	const char **v = xcalloc(d->ntasks ? d->ntasks : 1, sizeof(char *));
+
+	*n = 0;
+	for (size_t i = 0; i < d->ntasks; i++)
+		if (d->tasks[i].id && dag_id_valid(d->tasks[i].id))
+			v[(*n)++] = d->tasks[i].id;
+	return v;
+}
+
+static void resolve_need(struct loader *L, struct dag_task *t, size_t k, const struct ynode *item,
+			 const char **names, size_t nnames)
+{
+	ssize_t idx = dag_task_index(L->d, t->needs[k]);
+	struct strbuf sb = STRBUF_INIT;
+
+	t->need_idx[k] = SIZE_MAX;
+	for (size_t j = 0; j < k; j++) {
+		if (!strcmp(t->needs[j], t->needs[k])) {
+			err_at(L, item, "task '%s' is listed twice in needs", t->needs[k]);
+			return;
+		}
+	}
+	if (idx < 0) {
+		sb_addf(&sb, "unknown task '%s' in needs", t->needs[k]);
+		add_hint(&sb, t->needs[k], names, nnames, "tasks");
+		err_at(L, item, "%s", sb.buf);
+		sb_release(&sb);
+		return;
+	}
+	if (!strcmp(t->needs[k], t->id)) {
+		err_at(L, item, "task '%s' needs itself", t->id);
+		return;
+	}
+	t->need_idx[k] = (size_t)idx;
+}
+
+static void resolve_needs(struct loader *L, const struct ynode *tasks)
+{
+	struct dag *d = L->d;
+	size_t nnames;
+	const char **names = task_names(d, &nnames);
+
+	for (size_t i = 0; i < d->ntasks; i++) {
+		struct dag_task *t = &d->tasks[i];
+		const struct ynode *seq = ynode_get(tasks->vals[i], "needs");
+		size_t k = 0;
+
+		t->need_idx = xcalloc(t->nneeds ? t->nneeds : 1, sizeof(size_t));
+		if (!seq || seq->type != YN_SEQ)
+			continue;
+		for (size_t j = 0; j < seq->n && k < t->nneeds; j++)
+			if (seq->vals[j]->type == YN_SCALAR && !ynode_is_null(seq->vals[j]))
+				resolve_need(L, t, k++, seq->vals[j], names, nnames);
+	}
+	free(names);
+}
+
+/* ---- cycles and order ---- */
+
+struct cycle_walk {
+	struct loader *L;
+	const struct ynode *tasks;
+	unsigned char *color;   /* 0 new, 1 on the path, 2 done */
+	size_t *path, depth;
+	int reported;
+};
+
+/* path[from..depth-1] each need the next; the last needs path[from]. */
+static void report_cycle(struct cycle_walk *w, size_t from)
+{
+	struct dag *d = w->L->d;
+	struct strbuf sb = STRBUF_INIT;
+	size_t m = w->depth - from, first = from;
+	const struct ynode *seq, *at;
+	size_t target;
+
+	for (size_t k = from; k < w->depth; k++)
+		if (w->path[k] < w->path[first])
+			first = k;
+	/* print in run order (upstream -> downstream), starting at the first task in the file */
+	sb_addf(&sb, "dependency cycle: %s", d->tasks[w->path[first]].id);
+	for (size_t s = 1; s <= m; s++) {
+		size_t k = from + (first - from + m - s) % m;
+		sb_addf(&sb, " -> %s", d->tasks[w->path[k]].id);
+	}
+	/* point at the needs entry of that first task that closes the cycle */
+	target = w->path[from + (first - from + 1) % m];
+	seq = ynode_get(w->tasks->vals[w->path[first]], "needs");
+	at = w->tasks->keys[w->path[first]];
+	for (size_t j = 0; seq && seq->type == YN_SEQ && j < seq->n; j++)
+		if (seq->vals[j]->type == YN_SCALAR && !strcmp(seq->vals[j]->str, d->tasks[target].id))
+			at = seq->vals[j];
+	err_at(w->L, at, "%s", sb.buf);
+	sb_release(&sb);
+	w->reported++;
+}
+
+static void visit(struct cycle_walk *w, size_t i)
+{
+	const struct dag_task *t = &w->L->d->tasks[i];
+
+	w->color[i] = 1;
+	w->path[w->depth++] = i;
+	for (size_t k = 0; k < t->nneeds && w->reported < 10; k++) {
+		size_t u = t->need_idx[k];
+		if (u == SIZE_MAX)
+			continue;
+		if (w->color[u] == 1) {
+			size_t from = w->depth;
+			while (w->path[from - 1] != u)
+				from--;
+			report_cycle(w, from - 1);
+		} else if (!w->color[u]) {
+			visit(w, u);
+		}
+	}
+	w->depth--;
+	w->color[i] = 2;
+}
+
+static int find_cycles(struct loader *L, const struct ynode *tasks)
+{
+	size_t n = L->d->ntasks;
+	struct cycle_walk w = { L, tasks, xcalloc(n, 1), xcalloc(n, sizeof(size_t)), 0, 0 };
+
+	for (size_t i = 0; i < n; i++)
+		if (!w.color[i])
+			visit(&w, i);
+	free(w.color);
+	free(w.path);
+	return w.reported;
+}
+
+/* Kahn's algorithm, seeded in file order so the order is stable. */
+static void topo_sort(struct dag *d)
+{
+	size_t n = d->ntasks, head = 0, tail = 0, e = 0;
+	size_t *indeg = xcalloc(n, sizeof(size_t)), *start = xcalloc(n + 1, sizeof(size_t));
+	size_t *down, *fill = xcalloc(n, sizeof(size_t));
+
+	for (size_t i = 0; i < n; i++) {
+		indeg[i] = d->tasks[i].nneeds;
+		for (size_t k = 0; k < d->tasks[i].nneeds; k++)
+			start[d->tasks[i].need_idx[k] + 1]++;
+	}
+	for (size_t i = 0; i < n; i++)
+		start[i + 1] += start[i];
+	down = xcalloc(start[n] ? start[n] : 1, sizeof(size_t));
+	for (size_t i = 0; i < n; i++) {
+		for (size_t k = 0; k < d->tasks[i].nneeds; k++) {
+			size_t u = d->tasks[i].need_idx[k];
+			down[start[u] + fill[u]++] = i;
+			e++;
+		}
+	}
+	d->topo = xcalloc(n, sizeof(size_t));
+	for (size_t i = 0; i < n; i++)
+		if (!indeg[i])
+			d->topo[tail++] = i;
+	while (head < tail) {
+		size_t u = d->topo[head++];
+		for (size_t k = start[u]; k < start[u + 1]; k++)
+			if (!--indeg[down[k]])
+				d->topo[tail++] = down[k];
+	}
+	if (tail != n)
+		BUG("topological sort of an acyclic DAG placed %zu of %zu tasks", tail, n);
+	free(indeg);
+	free(start);
+	free(down);
+	free(fill);
+}
+
+static void parse_tasks(struct loader *L, const struct ynode *root, const struct task_defaults *td)
+{
+	const struct ynode *tasks = ynode_get(root, "tasks");
+	struct dag *d = L->d;
+	size_t before = L->dl->errors;
+
+	if (!tasks) {
+		err_at(L, root, "a DAG needs 'tasks' (a mapping of task ids to {run: ...})");
+		return;
+	}
+	if (tasks->type != YN_MAP) {
+		err_at(L, tasks, "'tasks' must be a mapping of task ids to {run: ...}, found %s",
+		       ynode_type_name(tasks));
+		return;
+	}
+	if (!tasks->n) {
+		err_at(L, tasks, "'tasks' is empty: a DAG needs at least one task");
+		return;
+	}
+	d->tasks = xcalloc(tasks->n, sizeof(*d->tasks));
+	d->ntasks = tasks->n;
+	for (size_t i = 0; i < tasks->n; i++)
+		parse_task(L, tasks->keys[i], tasks->vals[i], &d->tasks[i], td);
+	resolve_needs(L, tasks);
+	if (!find_cycles(L, tasks) && L->dl->errors == before)
+		topo_sort(d);
+}
+
+/* ---- the whole file ---- */
+
+static char *id_from_path(const char *path)
+{
+	const char *base = strrchr(path, '/');
+	const char *dot;
+
+	base = base ? base + 1 : path;
+	dot = strrchr(base, '.');
+	return dot && dot != base ? xstrndup(base, (size_t)(dot - base)) : xstrdup(base);
+}
+
+/* NAME when the file is .../src/NAME/dags/FILE, else NULL. */
+static char *workspace_of(const char *path)
+{
+	const char *c[4] = { NULL, NULL, NULL, NULL }; /* starts of the last components */
+	const char *p = path;
+
+	for (const char *s = strchr(p, '/'); s; s = strchr(s + 1, '/')) {
+		memmove(c, c + 1, sizeof(c[0]) * 3);
+		c[3] = s + 1;
+	}
+	if (!c[0] || strncmp(c[0], "src/", 4) || strncmp(c[2], "dags/", 5) || c[2] - c[1] < 2)
+		return NULL;
+	return xstrndup(c[1], (size_t)(c[2] - c[1] - 1));
+}
+
+static void parse_id(struct loader *L, const struct ynode *root, const char *path)
+{
+	const struct ynode *n = ynode_get(root, "id");
+	struct dag *d = L->d;
+
+	if (!n) {
+		d->id = id_from_path(path);
+		d->id_line = d->id_col = 1;
+		if (!dag_id_valid(d->id))
+			err_at_pos(L, 1, 1, "the file name gives DAG id '%s', which is not valid "
+					    "(use letters, digits, '_', '.' and '-'); rename the file or set 'id:'",
+				   d->id);
+		return;
+	}
+	d->id_line = n->line;
+	d->id_col = n->col;
+	if (get_string(L, n, "id", &d->id) < 0)
+		return;
+	if (!dag_id_valid(d->id))
+		err_at(L, n, "invalid DAG id '%s': use letters, digits, '_', '.' and '-'", d->id);
+}
+
+static void parse_schedule(struct loader *L, const struct ynode *n)
+{
+	struct strbuf why = STRBUF_INIT;
+	struct cron c;
+
+	if (get_string(L, n, "schedule", &L->d->schedule) < 0)
+		return;
+	if (cron_parse(L->d->schedule, &c, &why) < 0)
+		err_at(L, n, "bad cron expression '%s': %s", L->d->schedule, why.buf);
+	sb_release(&why);
+}
+
+static void parse_on_file(struct loader *L, const struct ynode *n)
+{
+	char *s;
+
+	if (get_string(L, n, "on_file", &L->d->on_file) < 0)
+		return;
+	s = L->d->on_file;
+	if (!*s || *s == '/' || !strcmp(s, "..") || !strncmp(s, "../", 3) || strstr(s, "/../") ||
+	    (strlen(s) >= 3 && !strcmp(s + strlen(s) - 3, "/..")))
+		err_at(L, n, "'on_file' must be a glob relative to downloaded/ (no leading '/' or '..'),"
+			     " found '%s'", s);
+}
+
+static void parse_dag(struct loader *L, const struct ynode *root, const char *path)
+{
+	struct dag *d = L->d;
+	struct task_defaults td = { 0, 0, 0 };
+	const struct ynode *v;
+
+	if (root->type != YN_MAP) {
+		err_at(L, root, "a DAG file must be a mapping (id, tasks, ...), found %s",
+		       ynode_type_name(root));
+		return;
+	}
+	check_keys(L, root, top_keys, ARRAY_SIZE(top_keys), "");
+	parse_id(L, root, path);
+	d->workspace = workspace_of(path);
+	if ((v = ynode_get(root, "description")))
+		get_string(L, v, "description", &d->description);
+	if ((v = ynode_get(root, "params")))
+		parse_params(L, v);
+	if ((v = ynode_get(root, "schedule")))
+		parse_schedule(L, v);
+	if ((v = ynode_get(root, "on_file")))
+		parse_on_file(L, v);
+	if ((v = ynode_get(root, "max_active_runs")))
+		get_int(L, v, "max_active_runs", 1000000, &d->max_active_runs);
+	if ((v = ynode_get(root, "on_success")) && !get_string(L, v, "on_success", &d->on_success))
+		check_tmpl(L, v, 0);
+	if ((v = ynode_get(root, "on_failure")) && !get_string(L, v, "on_failure", &d->on_failure))
+		check_tmpl(L, v, 0);
+	if ((v = ynode_get(root, "defaults")))
+		parse_defaults(L, v, &td);
+	parse_tasks(L, root, &td);
+}
+
+struct dag *dag_load_buffer(const char *path, const char *buf, size_t len, struct diag_list *dl)
+{
+	struct loader L = { dl, buf, len, NULL, NULL, 0 };
+	size_t before = dl->errors;
+	struct ynode *root;
+
+	if (len > DAG_FILE_MAX) {
+		diag_error(dl, 0, 0, "file is too large for a DAG (%zu bytes, at most %u)", len,
+			   DAG_FILE_MAX);
+		return NULL;
+	}
+	root = yaml_parse(buf, len, dl);
+	if (!root)
+		return NULL;
+	L.d = xcalloc(1, sizeof(*L.d));
+	L.d->path = xstrdup(path);
+	parse_dag(&L, root, path);
+	ynode_free(root);
+	free(L.pnames);
+	if (dl->errors > before) {
+		dag_free(L.d);
+		return NULL;
+	}
+	return L.d;
+}
+
+struct dag *dag_load_file(const char *path, struct diag_list *dl)
+{
+	struct strbuf sb = STRBUF_INIT;
+	struct dag *d;
+
+	/* sb_read_fd grows 8 KiB at a time: leave room to see that a file is too big */
+	sb.max = DAG_FILE_MAX + 16384;
+	errno = 0;
+	if (sb_read_file(&sb, path) < 0) {
+		if (errno)
+			diag_error(dl, 0, 0, "cannot read: %s", strerror(errno));
+		else
+			diag_error(dl, 0, 0, "file is too large for a DAG (over %u bytes)", DAG_FILE_MAX);
+		sb_release(&sb);
+		return NULL;
+	}
+	d = dag_load_buffer(path, sb.buf, sb.len, dl);
+	sb_release(&sb);
+	return d;
+}

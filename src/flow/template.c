@@ -1,0 +1,413 @@
+/*
+ * {{ ... }} templates: one scanner shared by the validator (tmpl_check, no
+ * values yet) and the executor (tmpl_expand), so both agree on the syntax.
+ */
+#include "flow/template.h"
+
+#include <ctype.h>
+
+#include "flow/dag.h"
+#include "util/common.h"
+#include "util/suggest.h"
+
+/* What a name inside {{ }} refers to. */
+enum tmpl_kind {
+	TK_PARAM, TK_VAR, TK_RUN_ID, TK_RUN_DIR, TK_RUN_DATE, TK_DAG_ID, TK_TASK_ID,
+	TK_ITEM, TK_ITEM_NAME, TK_ITEM_STEM, TK_ITEM_DIR, TK_DATA, TK_UNKNOWN,
+};
+
+static const struct {
+	const char *name;
+	enum tmpl_kind kind;
+} fixed_names[] = {
+	{ "run.id", TK_RUN_ID }, { "run.dir", TK_RUN_DIR }, { "run.date", TK_RUN_DATE },
+	{ "dag.id", TK_DAG_ID }, { "task.id", TK_TASK_ID }, { "item", TK_ITEM },
+	{ "item.name", TK_ITEM_NAME }, { "item.stem", TK_ITEM_STEM }, { "item.dir", TK_ITEM_DIR },
+	{ "data", TK_DATA },
+};
+
+/* One {{ expression }}: offsets into the template. */
+struct tmpl_expr {
+	size_t start, end;      /* "{{" .. just after "}}" */
+	char *name;             /* trimmed, malloc'd */
+	int raw;
+};
+
+static int is_name_char(int c)
+{
+	return isalnum(c) || c == '_' || c == '.' || c == '-';
+}
+
+static char *trimmed(const char *s, size_t len)
+{
+	while (len && isspace((unsigned char)*s)) {
+		s++;
+		len--;
+	}
+	while (len && isspace((unsigned char)s[len - 1]))
+		len--;
+	return xstrndup(s, len);
+}
+
+/*
+ * Finds the next expression at or after *pos.  Returns 1 with *e filled
+ * (free e->name), 0 when there is none, -1 on a syntax error with *why set
+ * and *pos at the offending "{{".
+ */
+static int tmpl_scan(const char *s, size_t *pos, struct tmpl_expr *e, struct strbuf *why)
+{
+	const char *open = strstr(s + *pos, "{{"), *close, *bar;
+	char *filter = NULL;
+
+	if (!open)
+		return 0;
+	*pos = (size_t)(open - s);
+	close = strstr(open + 2, "}}");
+	if (!close) {
+		sb_adds(why, "unclosed '{{' (expected '}}')");
+		return -1;
+	}
+	bar = memchr(open + 2, '|', (size_t)(close - open - 2));
+	e->start = *pos;
+	e->end = (size_t)(close - s) + 2;
+	e->raw = 0;
+	e->name = trimmed(open + 2, (size_t)((bar ? bar : close) - open - 2));
+	if (bar) {
+		filter = trimmed(bar + 1, (size_t)(close - bar - 1));
+		if (strcmp(filter, "raw")) {
+			sb_addf(why, "unknown filter '%s' (the only filter is 'raw')", filter);
+			goto bad;
+		}
+		e->raw = 1;
+	}
+	if (!*e->name) {
+		sb_adds(why, "empty '{{ }}': write a name such as '{{ params.NAME }}'");
+		goto bad;
+	}
+	for (const char *p = e->name; *p; p++) {
+		if (!is_name_char((unsigned char)*p)) {
+			sb_addf(why, "malformed template name '%s'", e->name);
+			goto bad;
+		}
+	}
+	free(filter);
+	return 1;
+bad:
+	free(filter);
+	free(e->name);
+	e->name = NULL;
+	return -1;
+}
+
+static enum tmpl_kind name_kind(const char *name, const char **rest)
+{
+	*rest = NULL;
+	if (!strncmp(name, "params.", 7) && name[7]) {
+		*rest = name + 7;
+		return TK_PARAM;
+	}
+	if (!strncmp(name, "vars.", 5) && name[5]) {
+		*rest = name + 5;
+		return TK_VAR;
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(fixed_names); i++)
+		if (!strcmp(name, fixed_names[i].name))
+			return fixed_names[i].kind;
+	return TK_UNKNOWN;
+}
+
+static void unknown_name(const char *name, struct strbuf *msg)
+{
+	const char *cands[ARRAY_SIZE(fixed_names) + 2];
+	const char *hint;
+	struct strbuf guess = STRBUF_INIT;
+	size_t n = 0;
+	const char *dot = strchr(name, '.');
+
+	for (size_t i = 0; i < ARRAY_SIZE(fixed_names); i++)
+		cands[n++] = fixed_names[i].name;
+	cands[n++] = "params";
+	cands[n++] = "vars";
+	/* "parms.rate" -> compare the prefix, suggest "params.rate" */
+	if (dot)
+		sb_add(&guess, name, (size_t)(dot - name));
+	else
+		sb_adds(&guess, name);
+	hint = suggest_closest(guess.buf, cands, n);
+	if (!hint)
+		hint = suggest_closest(name, cands, ARRAY_SIZE(fixed_names));
+	sb_addf(msg, "unknown template name '%s'", name);
+	if (hint && (!strcmp(hint, "params") || !strcmp(hint, "vars")) && dot)
+		sb_addf(msg, " (did you mean '%s%s'?)", hint, dot);
+	else if (hint && strcmp(hint, "params") && strcmp(hint, "vars"))
+		sb_addf(msg, " (did you mean '%s'?)", hint);
+	else
+		sb_adds(msg, "; known: params.NAME, vars.NAME, run.id, run.dir, run.date, dag.id,"
+			     " task.id, item, item.name, item.stem, item.dir, data");
+	sb_release(&guess);
+}
+
+static void unknown_param(const char *p, const char *const *params, size_t nparams,
+			  struct strbuf *msg)
+{
+	const char *hint = suggest_closest(p, params, nparams);
+
+	sb_addf(msg, "unknown param '%s' in '{{ params.%s }}'", p, p);
+	if (hint) {
+		sb_addf(msg, " (did you mean '%s'?)", hint);
+		return;
+	}
+	if (!nparams) {
+		sb_adds(msg, "; this DAG declares no params");
+		return;
+	}
+	sb_adds(msg, "; params: ");
+	for (size_t i = 0; i < nparams; i++)
+		sb_addf(msg, "%s%s", i ? ", " : "", params[i]);
+}
+
+/* Problems of one expression that are known before any run; 0 when fine. */
+static int check_expr(const struct tmpl_expr *e, const char *const *params, size_t nparams,
+		      unsigned scope, struct strbuf *msg)
+{
+	const char *rest;
+	enum tmpl_kind k = name_kind(e->name, &rest);
+	size_t i;
+
+	switch (k) {
+	case TK_UNKNOWN:
+		unknown_name(e->name, msg);
+		return -1;
+	case TK_PARAM:
+		for (i = 0; i < nparams && strcmp(params[i], rest); i++)
+			;
+		if (i == nparams) {
+			unknown_param(rest, params, nparams, msg);
+			return -1;
+		}
+		return 0;
+	case TK_ITEM:
+	case TK_ITEM_NAME:
+	case TK_ITEM_STEM:
+	case TK_ITEM_DIR:
+		if (scope & TMPL_ITEM)
+			return 0;
+		if (scope & TMPL_TASK)
+			sb_addf(msg, "'{{ %s }}' is only available in a task with 'foreach'", e->name);
+		else
+			sb_addf(msg, "'{{ %s }}' is not available here (only in a task with 'foreach')",
+				e->name);
+		return -1;
+	case TK_TASK_ID:
+		if (scope & TMPL_TASK)
+			return 0;
+		sb_adds(msg, "'{{ task.id }}' is not available here (only inside a task)");
+		return -1;
+	default:
+		return 0;
+	}
+}
+
+int tmpl_check(const char *tmpl, const char *const *params, size_t nparams, unsigned scope,
+	       tmpl_report_fn report, void *data)
+{
+	struct strbuf msg = STRBUF_INIT;
+	struct tmpl_expr e;
+	size_t pos = 0;
+	int problems = 0, r;
+
+	while ((r = tmpl_scan(tmpl, &pos, &e, &msg)) != 0) {
+		if (r < 0) {
+			/* the rest cannot be scanned reliably */
+			report(data, pos, msg.buf);
+			problems++;
+			break;
+		}
+		if (check_expr(&e, params, nparams, scope, &msg) < 0) {
+			report(data, e.start, msg.buf);
+			problems++;
+		}
+		sb_reset(&msg);
+		free(e.name);
+		pos = e.end;
+	}
+	sb_release(&msg);
+	return problems;
+}
+
+/* A JSON scalar as the text a command sees: strings unquoted, 0.5 not 0.50000000000000000. */
+static void json_text(json_t *v, struct strbuf *out)
+{
+	switch (json_typeof(v)) {
+	case JSON_STRING:
+		sb_add(out, json_string_value(v), json_string_length(v));
+		break;
+	case JSON_INTEGER:
+		sb_addf(out, "%" JSON_INTEGER_FORMAT, json_integer_value(v));
+		break;
+	case JSON_REAL: {
+		char buf[64];
+		double d = json_real_value(v);
+		snprintf(buf, sizeof(buf), "%.15g", d);
+		if (strtod(buf, NULL) != d)
+			snprintf(buf, sizeof(buf), "%.17g", d);
+		sb_adds(out, buf);
+		break;
+	}
+	case JSON_TRUE:
+		sb_adds(out, "true");
+		break;
+	case JSON_FALSE:
+		sb_adds(out, "false");
+		break;
+	default:
+		break;
+	}
+}
+
+static void item_part(const char *item, enum tmpl_kind k, struct strbuf *out)
+{
+	const char *slash = strrchr(item, '/');
+	const char *name = slash ? slash + 1 : item;
+	const char *dot;
+
+	switch (k) {
+	case TK_ITEM_NAME:
+		sb_adds(out, name);
+		break;
+	case TK_ITEM_STEM:
+		dot = strrchr(name, '.');
+		/* ".bashrc" has no extension: its stem is the whole name */
+		sb_add(out, name, dot && dot != name ? (size_t)(dot - name) : strlen(name));
+		break;
+	case TK_ITEM_DIR:
+		if (!slash)
+			sb_addch(out, '.');
+		else if (slash == item)
+			sb_addch(out, '/');
+		else
+			sb_add(out, item, (size_t)(slash - item));
+		break;
+	default:
+		sb_adds(out, item);
+		break;
+	}
+}
+
+/* The value of one name into out (unquoted); -1 with err when it has none. */
+static int resolve(const char *name, const struct tmpl_ctx *ctx, struct strbuf *out,
+		   struct strbuf *err)
+{
+	const char *rest, *s = NULL;
+	enum tmpl_kind k = name_kind(name, &rest);
+	json_t *v;
+
+	switch (k) {
+	case TK_PARAM:
+		v = ctx->params ? json_object_get(ctx->params, rest) : NULL;
+		if (!v)
+			return sb_addf(err, "unknown param '%s'", rest), -1;
+		json_text(v, out);
+		return 0;
+	case TK_VAR:
+		v = ctx->vars ? json_object_get(ctx->vars, rest) : NULL;
+		if (!v)
+			return sb_addf(err, "variable '%s' is not set (see 'synthflow vars set')",
+				       rest), -1;
+		json_text(v, out);
+		return 0;
+	case TK_RUN_ID: s = ctx->run_id; break;
+	case TK_RUN_DIR: s = ctx->run_dir; break;
+	case TK_RUN_DATE: s = ctx->run_date; break;
+	case TK_DAG_ID: s = ctx->dag ? ctx->dag->id : NULL; break;
+	case TK_TASK_ID: s = ctx->task_id; break;
+	case TK_DATA: s = ctx->data_dir; break;
+	case TK_ITEM:
+	case TK_ITEM_NAME:
+	case TK_ITEM_STEM:
+	case TK_ITEM_DIR:
+		if (!ctx->item)
+			break;
+		item_part(ctx->item, k, out);
+		return 0;
+	case TK_UNKNOWN:
+		return sb_addf(err, "unknown template name '%s'", name), -1;
+	}
+	if (!s)
+		return sb_addf(err, "'{{ %s }}' has no value here", name), -1;
+	sb_adds(out, s);
+	return 0;
+}
+
+int tmpl_expand(const char *tmpl, const struct tmpl_ctx *ctx, struct strbuf *out, struct strbuf *err)
+{
+	struct strbuf val = STRBUF_INIT;
+	struct tmpl_expr e;
+	size_t pos = 0, lit = 0;
+	int r;
+
+	while ((r = tmpl_scan(tmpl, &pos, &e, err)) > 0) {
+		sb_add(out, tmpl + lit, e.start - lit);
+		sb_reset(&val);
+		if (resolve(e.name, ctx, &val, err) < 0) {
+			free(e.name);
+			sb_release(&val);
+			return -1;
+		}
+		if (ctx->quote && !e.raw)
+			sb_add_shell_quoted(out, val.buf);
+		else
+			sb_add(out, val.buf, val.len);
+		free(e.name);
+		pos = lit = e.end;
+	}
+	sb_release(&val);
+	if (r < 0)
+		return -1;
+	sb_adds(out, tmpl + lit);
+	return 0;
+}
+
+static void env_add(char ***envp, size_t *n, size_t *alloc, char *kv)
+{
+	ALLOC_GROW(*envp, *n + 2, *alloc);
+	(*envp)[(*n)++] = kv;
+	(*envp)[*n] = NULL;
+}
+
+/* SF_PARAM_<NAME>: param names allow '.' and '-', environment names do not. */
+static char *param_env_name(const char *name)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	sb_adds(&sb, "SF_PARAM_");
+	for (const char *p = name; *p; p++)
+		sb_addch(&sb, isalnum((unsigned char)*p) ? toupper((unsigned char)*p) : '_');
+	return sb_detach(&sb, NULL);
+}
+
+void tmpl_env(const struct tmpl_ctx *ctx, char ***envp, size_t *n, size_t *alloc)
+{
+	const struct { const char *key, *val; } fixed[] = {
+		{ "SF_RUN_ID", ctx->run_id }, { "SF_RUN_DIR", ctx->run_dir },
+		{ "SF_RUN_DATE", ctx->run_date }, { "SF_ITEM", ctx->item },
+		{ "SF_DAG_ID", ctx->dag ? ctx->dag->id : NULL }, { "SF_TASK_ID", ctx->task_id },
+		{ "SF_DATA", ctx->data_dir },
+	};
+	const char *key;
+	json_t *v;
+
+	for (size_t i = 0; i < ARRAY_SIZE(fixed); i++)
+		if (fixed[i].val)
+			env_add(envp, n, alloc, xasprintf("%s=%s", fixed[i].key, fixed[i].val));
+	if (!ctx->params)
+		return;
+	json_object_foreach(ctx->params, key, v) {
+		struct strbuf sb = STRBUF_INIT;
+		char *name = param_env_name(key);
+		sb_addf(&sb, "%s=", name);
+		json_text(v, &sb);
+		env_add(envp, n, alloc, sb_detach(&sb, NULL));
+		free(name);
+	}
+}
