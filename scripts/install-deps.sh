@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Installs the Debian packages SynthFlow needs, only those that are missing.
-#   scripts/install-deps.sh build|test|all
+#   scripts/install-deps.sh build|test|bench|demo|all
 # build: compile the binary.  test: everything `make check` exercises.
+# bench: the peers `make bench` times synthflow against, and GNU time.
+# demo: what the example workspace's DAG runs (`make demo`).
 set -eu
 what=${1:-all}
 
@@ -9,12 +11,16 @@ build_pkgs="gcc make meson ninja-build pkg-config libyaml-dev libjansson-dev lib
   libpq-dev libmicrohttpd-dev libssl-dev"
 test_pkgs="libcmocka-dev clang libclang-rt-14-dev sqlite3 espeak-ng sox libsox-fmt-all
   docker.io debootstrap postgresql chromium wrk curl jq procps iproute2 python3 nodejs npm
-  ninja-build snakemake"
+  ninja-build snakemake time"
+bench_pkgs="gcc make ninja-build snakemake time python3"
+demo_pkgs="sox libsox-fmt-all espeak-ng python3"
 
 case $what in
 build) want=$build_pkgs ;;
+bench) want=$bench_pkgs ;;
+demo) want=$demo_pkgs ;;
 test | all) want="$build_pkgs $test_pkgs" ;;
-*) echo "usage: $0 build|test|all" >&2; exit 2 ;;
+*) echo "usage: $0 build|test|bench|demo|all" >&2; exit 2 ;;
 esac
 
 missing=""

@@ -1,0 +1,179 @@
+#!/usr/bin/env bash
+# make bench: times synthflow against make, ninja and snakemake doing the
+# same work on this machine, in this run, and prints Markdown tables with
+# the ratios (bench/RESULTS.md keeps the figures of past runs).
+#
+#   bench/run.sh                    full size (a few minutes on 2 cores)
+#   BENCH_SCALE=0.01 bench/run.sh   every size times 0.01 (at least 2)
+#
+# Environment: BENCH_SCALE (1), BENCH_REPEAT (3: best of, for (a) and (b)),
+# SYNTHFLOW (build/synthflow), BENCH_KEEP=1 keeps the work folder.
+#
+# (a) fan-out: root -> 10,000 no-op tasks -> sink, at 2 parallel jobs
+#     (make -j2, ninja -j2, synthflow with flow.parallelism 2; snakemake -j2
+#     on 1,000 as it spends ~0.1 s per job).  Goal: synthflow <= 1.2x make.
+# (b) latency: a chain of 1,000 tasks.  The gap between one task's exit and
+#     the next one's start is measured outside the engine: each task is
+#     bench/stamp.c, which writes CLOCK_MONOTONIC when it starts and exits
+#     at once, so stamp(i+1) - stamp(i) is exit-to-start plus one exec, the
+#     same for every tool.  A chain of `true` is also run and its gaps read
+#     from the engine's own started_at/ended_at.  Goal: median < 2 ms.
+# (c) a foreach over 100,000 files running `true`: wall time and peak RSS
+#     (GNU time), make -j2 for reference.  Goal: peak RSS < 300 MB.
+set -eu
+cd "$(dirname "$0")/.."
+root=$(pwd)
+sf=${SYNTHFLOW:-$root/build/synthflow}
+scale=${BENCH_SCALE:-1}
+repeat=${BENCH_REPEAT:-3}
+export SYNTHFLOW_FLOW_PARALLELISM=2
+
+scripts/install-deps.sh bench
+
+size() { awk -v n="$1" -v s="$scale" 'BEGIN { v = int(n * s + 0.5); if (v < 2) v = 2; print v }'; }
+fanout=$(size 10000)
+chain=$(size 1000)
+foreach=$(size 100000)
+snake=$(size 1000)
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/sf-bench.XXXXXX")
+[ "${BENCH_KEEP:-0}" = 1 ] || trap 'rm -rf "$work"' EXIT
+failed=0
+
+cc -std=c17 -O2 -Wall -Wextra -Werror -o "$work/stamp" bench/stamp.c
+python3 bench/gen.py "$work" "$work/stamp" "$fanout" "$chain" "$foreach" "$snake"
+
+# timed NAME CMD...: runs CMD with GNU time; sets $wall (s) and $rss (MB);
+# on failure prints why, counts it, and returns 1.
+timed() {
+	name=$1
+	shift
+	if ! /usr/bin/time -f '%e %M' -o "$work/time" "$@" >"$work/$name.out" 2>"$work/$name.err"; then
+		echo "> $name failed: $*" >&2
+		tail -n 5 "$work/$name.err" | sed 's/^/>   /' >&2
+		failed=$((failed + 1))
+		return 1
+	fi
+	read -r wall kb <"$work/time"
+	rss=$(awk -v k="$kb" 'BEGIN { printf "%.1f", k / 1024 }')
+}
+
+# best NAME SETUP CMD...: best wall time of $repeat runs, SETUP before each.
+best() {
+	name=$1 setup=$2
+	shift 2
+	bwall='' brss=''
+	for _ in $(seq "$repeat"); do
+		eval "$setup"
+		timed "$name" "$@" || return 1
+		if [ -z "$bwall" ] || awk -v a="$wall" -v b="$bwall" 'BEGIN { exit !(a < b) }'; then
+			bwall=$wall brss=$rss
+		fi
+	done
+	wall=$bwall rss=$brss
+}
+
+# data DAG: a fresh data folder holding only that DAG (loading the others
+# would be timed too); prints its path.
+data() {
+	d=$work/data-$1
+	rm -rf "$d"
+	"$sf" init "$d" >/dev/null
+	mkdir -p "$d/src/bench/dags"
+	cp "$work/dags/$1.yaml" "$d/src/bench/dags/"
+	echo "$d"
+}
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+per_task() { awk -v w="$1" -v n="$2" 'BEGIN { printf "%.3f", w * 1000 / n }'; }
+row() { printf '| %s ' "$@"; echo '|'; }
+
+echo "# SynthFlow benchmarks"
+echo
+echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+echo "- machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -n 1)," \
+	"$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) memory, Linux $(uname -r)"
+echo "- tools: $("$sf" --version), $(make --version | head -n 1), ninja $(ninja --version)," \
+	"snakemake $(snakemake --version)"
+echo "- scale: $scale (fan-out $fanout, chain $chain, foreach $foreach, snakemake $snake); best of $repeat"
+
+echo
+echo "## (a) fan-out of $fanout no-op tasks and a fan-in, 2 parallel jobs"
+echo
+row "tool" "tasks" "wall s" "ms/task" "vs make -j2" "peak RSS MB"
+row "---" "---:" "---:" "---:" "---:" "---:"
+n=$((fanout + 2))
+make_wall=
+if best make-fanout : make -s -j2 -f "$work/make/fanout.mk"; then
+	make_wall=$wall
+	row "make -j2" "$n" "$wall" "$(per_task "$wall" "$n")" "1.00" "$rss"
+fi
+if best ninja-fanout 'rm -f "$work/ninja/.ninja_log"' \
+	ninja -C "$work/ninja" -f fanout.ninja -j2 --quiet; then
+	row "ninja -j2" "$n" "$wall" "$(per_task "$wall" "$n")" "$(ratio "$wall" "$make_wall")" "$rss"
+fi
+if best sf-fanout 'data bench-fanout >/dev/null' "$sf" --data "$work/data-bench-fanout" test bench-fanout; then
+	row "synthflow test (foreach)" "$n" "$wall" "$(per_task "$wall" "$n")" "$(ratio "$wall" "$make_wall")" "$rss"
+fi
+if best sf-fanout-tasks 'data bench-fanout-tasks >/dev/null' \
+	"$sf" --data "$work/data-bench-fanout-tasks" test bench-fanout-tasks; then
+	row "synthflow test ($fanout tasks in YAML)" "$n" "$wall" "$(per_task "$wall" "$n")" \
+		"$(ratio "$wall" "$make_wall")" "$rss"
+fi
+n=$((snake + 2))
+repeat_saved=$repeat
+repeat=1
+if best snakemake-fanout 'rm -rf "$work/snake/t" "$work/snake/sink" "$work/snake/root"' \
+	snakemake -j2 --quiet -d "$work/snake" -s "$work/snake/Snakefile"; then
+	make_per=$(per_task "${make_wall:-0}" $((fanout + 2)))
+	row "snakemake -j2" "$n" "$wall" "$(per_task "$wall" "$n")" \
+		"$(ratio "$(per_task "$wall" "$n")" "$make_per") (per task)" "$rss"
+fi
+repeat=$repeat_saved
+
+echo
+echo "## (b) scheduling latency: a chain of $chain tasks"
+echo
+row "tool" "task" "wall s" "median gap ms" "p99 gap ms" "gap measured by"
+row "---" "---" "---:" "---:" "---:" "---"
+if best make-chain 'rm -f "$work/stamps-make"' make -s -f "$work/make/chain.mk"; then
+	read -r med p99 _ < <(python3 bench/stats.py stamps "$work/stamps-make")
+	row "make" "stamp" "$wall" "$med" "$p99" "stamps (CLOCK_MONOTONIC)"
+fi
+if best sf-chain-stamp 'data bench-chain-stamp >/dev/null; rm -f "$work/stamps-sf"' \
+	"$sf" --data "$work/data-bench-chain-stamp" test --json bench-chain-stamp; then
+	read -r med p99 _ < <(python3 bench/stats.py stamps "$work/stamps-sf")
+	row "synthflow test" "stamp" "$wall" "$med" "$p99" "stamps (CLOCK_MONOTONIC)"
+	if read -r med p99 _ < <(python3 bench/stats.py run "$work/sf-chain-stamp.out"); then
+		row "synthflow test" "stamp" "$wall" "$med" "$p99" "the run's started_at - ended_at"
+	fi
+fi
+if best sf-chain 'data bench-chain >/dev/null' "$sf" --data "$work/data-bench-chain" test --json bench-chain; then
+	if read -r med p99 _ < <(python3 bench/stats.py run "$work/sf-chain.out"); then
+		row "synthflow test" "true" "$wall" "$med" "$p99" "the run's started_at - ended_at"
+	fi
+fi
+
+echo
+echo "## (c) a foreach of $foreach no-op tasks, 2 parallel jobs"
+echo
+row "tool" "tasks" "wall s" "ms/task" "vs make -j2" "peak RSS MB"
+row "---" "---:" "---:" "---:" "---:" "---:"
+repeat=1
+make_wall=
+if best make-foreach : make -s -j2 -f "$work/make/foreach.mk"; then
+	make_wall=$wall
+	row "make -j2" "$foreach" "$wall" "$(per_task "$wall" "$foreach")" "1.00" "$rss"
+fi
+if best sf-foreach 'data bench-foreach >/dev/null' "$sf" --data "$work/data-bench-foreach" test bench-foreach; then
+	row "synthflow test" "$foreach" "$wall" "$(per_task "$wall" "$foreach")" \
+		"$(ratio "$wall" "$make_wall")" "$rss"
+	echo
+	echo "store after the run: $(du -h "$work/data-bench-foreach/flow/synthflow.db"* | awk '{ printf "%s %s  ", $2, $1 }' | sed "s|$work/data-bench-foreach/||g")"
+fi
+
+echo
+if [ "$failed" -gt 0 ]; then
+	echo "$failed measurement(s) failed (see the messages above)"
+	exit 1
+fi
