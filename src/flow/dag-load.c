@@ -447,6 +447,7 @@ static int parse_param(struct loader *L, const struct ynode *key, const struct y
 		       struct dag_param *p)
 {
 	const struct ynode *desc;
+	char *where;
 	int bad = 0;
 
 	p->name = xstrdup(key->str);
@@ -462,7 +463,9 @@ static int parse_param(struct loader *L, const struct ynode *key, const struct y
 				"found %s", p->name, ynode_type_name(spec));
 		return -1;
 	}
-	check_keys(L, spec, param_keys, ARRAY_SIZE(param_keys), " in a param");
+	where = xasprintf(" in param '%s'", p->name);
+	check_keys(L, spec, param_keys, ARRAY_SIZE(param_keys), where);
+	free(where);
 	if (parse_param_type(L, spec, p) < 0)
 		return -1;
 	desc = ynode_get(spec, "description");
@@ -573,7 +576,7 @@ static void check_task_templates(struct loader *L, const struct ynode *spec, int
 	const struct ynode *env = ynode_get(spec, "env");
 
 	check_tmpl(L, ynode_get(spec, "run"), scope);
-	check_tmpl(L, ynode_get(spec, "foreach"), TMPL_TASK);
+	check_tmpl(L, ynode_get(spec, "foreach"), TMPL_TASK | TMPL_GLOB);
 	check_tmpl(L, ynode_get(spec, "workdir"), scope);
 	check_tmpl_list(L, ynode_get(spec, "inputs"), scope);
 	check_tmpl_list(L, ynode_get(spec, "outputs"), scope);
@@ -952,6 +955,32 @@ static void parse_dag(struct loader *L, const struct ynode *root, const char *pa
 	parse_tasks(L, root, &td);
 }
 
+/*
+ * `run: {{ params.x }}` and `{run: echo {{ x }}}` are YAML flow mappings, not
+ * text, and libyaml's complaint does not say so: add the fix to syntax
+ * errors on lines holding a template.
+ */
+static void hint_unquoted_templates(struct loader *L, size_t first)
+{
+	for (size_t i = first; i < L->dl->n; i++) {
+		struct diag *dg = &L->dl->v[i];
+		const char *p = L->buf, *end = L->buf + L->len, *nl;
+		char *msg;
+
+		for (int l = 1; l < dg->line && p < end; l++) {
+			nl = memchr(p, '\n', (size_t)(end - p));
+			p = nl ? nl + 1 : end;
+		}
+		nl = p < end ? memchr(p, '\n', (size_t)(end - p)) : NULL;
+		if (p >= end || !memmem(p, (size_t)((nl ? nl : end) - p), "{{", 2))
+			continue;
+		msg = xasprintf("%s (a value holding '{{ }}' must be quoted when it starts with '{{'"
+				" or sits inside {...}: write \"...\")", dg->msg);
+		free(dg->msg);
+		dg->msg = msg;
+	}
+}
+
 struct dag *dag_load_buffer(const char *path, const char *buf, size_t len, struct diag_list *dl)
 {
 	struct loader L = { dl, buf, len, NULL, NULL, 0 };
@@ -964,8 +993,10 @@ struct dag *dag_load_buffer(const char *path, const char *buf, size_t len, struc
 		return NULL;
 	}
 	root = yaml_parse(buf, len, dl);
-	if (!root)
+	if (!root) {
+		hint_unquoted_templates(&L, before);
 		return NULL;
+	}
 	L.d = xcalloc(1, sizeof(*L.d));
 	L.d->path = xstrdup(path);
 	parse_dag(&L, root, path);

@@ -125,7 +125,8 @@ static void drop_duplicates(struct dag_set *set, FILE *diag_out)
 {
 	size_t w = 0, i = 0;
 
-	qsort(set->dags, set->n, sizeof(*set->dags), cmp_dag_id);
+	if (set->n > 1)
+		qsort(set->dags, set->n, sizeof(*set->dags), cmp_dag_id);
 	while (i < set->n) {
 		size_t j = i + 1;
 		while (j < set->n && !strcmp(set->dags[j]->id, set->dags[i]->id))

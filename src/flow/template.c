@@ -192,7 +192,10 @@ static int check_expr(const struct tmpl_expr *e, const char *const *params, size
 	case TK_ITEM_DIR:
 		if (scope & TMPL_ITEM)
 			return 0;
-		if (scope & TMPL_TASK)
+		if (scope & TMPL_GLOB)
+			sb_addf(msg, "'{{ %s }}' cannot be used in 'foreach': the items come from it",
+				e->name);
+		else if (scope & TMPL_TASK)
 			sb_addf(msg, "'{{ %s }}' is only available in a task with 'foreach'", e->name);
 		else
 			sb_addf(msg, "'{{ %s }}' is not available here (only in a task with 'foreach')",

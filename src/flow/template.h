@@ -46,6 +46,7 @@ void tmpl_env(const struct tmpl_ctx *ctx, char ***envp, size_t *n, size_t *alloc
  */
 #define TMPL_ITEM 1u /* item and item.*: only in a task with foreach */
 #define TMPL_TASK 2u /* task.id: only inside a task */
+#define TMPL_GLOB 4u /* the foreach glob itself: item is what it produces */
 typedef void (*tmpl_report_fn)(void *data, size_t offset, const char *msg);
 int tmpl_check(const char *tmpl, const char *const *params, size_t nparams, unsigned scope,
 	       tmpl_report_fn report, void *data);

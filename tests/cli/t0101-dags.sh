@@ -19,7 +19,7 @@ expect_success 'validate a good file without a data folder' '
 expect_success 'validate every DAG of the data folder' '
 	setup_data &&
 	synthflow dags validate >out 2>err &&
-	must_contain out "2 DAG(s) valid"
+	must_contain out "3 DAG(s) valid"
 '
 
 expect_success 'list shows id, task count, schedule, description and path' '
@@ -37,7 +37,7 @@ expect_success 'list --json has every DAG with params, tasks and edges' '
 	python3 -c "
 import json, sys
 j = json.load(open(\"out\"))
-assert j[\"total\"] == 2, j
+assert j[\"total\"] == 3
 d = [x for x in j[\"dags\"] if x[\"dag_id\"] == \"clipper-preprocess\"][0]
 assert d[\"params\"][\"sample_rate\"][\"default\"] == 22050
 assert d[\"params\"][\"file\"][\"required\"] is True
@@ -60,7 +60,7 @@ expect_success 'a bad file is reported and the good DAGs are still listed' '
 	must_not_contain out "broken" &&
 	must_contain err "src/ws/dags/broken.yml:4:13: error: unknown task .b. in needs" &&
 	test_exit 1 synthflow dags validate >out 2>err &&
-	must_contain out "2 DAG(s) valid" &&
+	must_contain out "3 DAG(s) valid" &&
 	must_contain err "1 DAG file(s) invalid"
 '
 
