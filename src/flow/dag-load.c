@@ -83,10 +83,13 @@ static void err_at_pos(struct loader *L, int line, int col, const char *fmt, ...
 
 #define err_at(L, node, ...) err_at_pos((L), (node)->line, (node)->col, __VA_ARGS__)
 
-/* suggest_closest, bounded: hints for huge words or lists cost more than they help. */
+/*
+ * suggest_closest, bounded: for one- or two-letter names any other short name
+ * is "close", and hints for huge words or lists cost more than they help.
+ */
 static const char *hint(const char *word, const char *const *cands, size_t n)
 {
-	if (strlen(word) > ID_MAX || n > 1000)
+	if (strlen(word) < 3 || strlen(word) > ID_MAX || n > 1000)
 		return NULL;
 	return suggest_closest(word, cands, n);
 }

@@ -52,7 +52,8 @@ static char *trimmed(const char *s, size_t len)
 /*
  * Finds the next expression at or after *pos.  Returns 1 with *e filled
  * (free e->name), 0 when there is none, -1 on a syntax error with *why set
- * and *pos at the offending "{{".
+ * and *pos at the offending "{{"; e->end is then past its "}}", or 0 when
+ * there is none (nothing after it can be scanned).
  */
 static int tmpl_scan(const char *s, size_t *pos, struct tmpl_expr *e, struct strbuf *why)
 {
@@ -62,6 +63,7 @@ static int tmpl_scan(const char *s, size_t *pos, struct tmpl_expr *e, struct str
 	if (!open)
 		return 0;
 	*pos = (size_t)(open - s);
+	e->end = 0;
 	close = strstr(open + 2, "}}");
 	if (!close) {
 		sb_adds(why, "unclosed '{{' (expected '}}')");
@@ -221,10 +223,13 @@ int tmpl_check(const char *tmpl, const char *const *params, size_t nparams, unsi
 
 	while ((r = tmpl_scan(tmpl, &pos, &e, &msg)) != 0) {
 		if (r < 0) {
-			/* the rest cannot be scanned reliably */
 			report(data, pos, msg.buf);
 			problems++;
-			break;
+			if (!e.end)
+				break;
+			sb_reset(&msg);
+			pos = e.end;
+			continue;
 		}
 		if (check_expr(&e, params, nparams, scope, &msg) < 0) {
 			report(data, e.start, msg.buf);

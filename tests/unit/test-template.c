@@ -1,0 +1,275 @@
+/*
+ * Unit tests for src/flow/template.c: expansion, quoting (checked by really
+ * running the command with /bin/sh), item parts, the SF_* environment and
+ * the static checks the validator uses.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "flow/template.h"
+#include "util/common.h"
+
+/* A value no shell should ever interpret. */
+static const char evil[] = "it's \"quoted\" $(touch pwned-subst) `touch pwned-tick`; "
+			   "touch pwned-semi\nsecond line $HOME \\ * ? | & > < ~ #\t{{ }} 'x'";
+
+static struct tmpl_ctx ctx_with(json_t *params)
+{
+	struct tmpl_ctx c = {
+		.params = params, .run_id = "r1", .run_dir = "/data/generated/d/r1",
+		.run_date = "2026-11-28", .task_id = "t", .data_dir = "/data", .quote = 1,
+	};
+	return c;
+}
+
+static char *expand(const char *tmpl, const struct tmpl_ctx *c)
+{
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
+
+	if (tmpl_expand(tmpl, c, &out, &err) < 0)
+		fail_msg("'%s' failed: %s", tmpl, err.buf);
+	sb_release(&err);
+	return sb_detach(&out, NULL);
+}
+
+/* Runs `sh -c cmd` in dir, returns what it wrote to stdout. */
+static char *run_sh(const char *dir, const char *cmd, size_t *len)
+{
+	struct strbuf sb = STRBUF_INIT;
+	int fd[2], status;
+	pid_t pid;
+
+	assert_int_equal(pipe(fd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (!pid) {
+		dup2(fd[1], 1);
+		close(fd[0]);
+		close(fd[1]);
+		if (chdir(dir) < 0)
+			_exit(126);
+		execl("/bin/sh", "sh", "-c", cmd, (char *)NULL);
+		_exit(127);
+	}
+	close(fd[1]);
+	assert_int_equal(sb_read_fd(&sb, fd[0]), 0);
+	close(fd[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	return sb_detach(&sb, len);
+}
+
+static void injection_is_inert(void **state)
+{
+	char dir[] = "/tmp/sf-tmpl-XXXXXX";
+	json_t *params = json_pack("{s:s}", "name", evil);
+	struct tmpl_ctx c = ctx_with(params);
+	char *cmd, *got, *probe;
+	size_t len;
+
+	assert_non_null(mkdtemp(dir));
+	cmd = expand("printf '%s' {{ params.name }}", &c);
+	got = run_sh(dir, cmd, &len);
+	assert_int_equal(len, strlen(evil));
+	assert_memory_equal(got, evil, len);
+	/* nothing of the value ran: none of the files exist */
+	for (const char *f = "pwned-subst\0pwned-tick\0pwned-semi\0"; *f; f += strlen(f) + 1) {
+		probe = xasprintf("%s/%s", dir, f);
+		assert_int_equal(access(probe, F_OK), -1);
+		free(probe);
+	}
+	free(got);
+	free(cmd);
+	/* also as one word among others, and twice */
+	cmd = expand("printf '[%s]' {{ params.name }}x{{params.name}}", &c);
+	got = run_sh(dir, cmd, &len);
+	probe = xasprintf("[%sx%s]", evil, evil);
+	assert_string_equal(got, probe);
+	free(probe);
+	free(got);
+	free(cmd);
+	rmdir(dir);
+	json_decref(params);
+}
+
+static void raw_and_plain(void **state)
+{
+	json_t *params = json_pack("{s:s, s:i, s:f, s:b}", "glob", "*.flac", "n", 22050, "r", 0.1,
+				   "v", 1);
+	struct tmpl_ctx c = ctx_with(params);
+	char *s;
+
+	s = expand("ls {{ params.glob | raw }} {{params.glob}}", &c);
+	assert_string_equal(s, "ls *.flac '*.flac'");
+	free(s);
+	s = expand("{{ params.n }} {{ params.r }} {{ params.v }}", &c);
+	assert_string_equal(s, "'22050' '0.1' 'true'");
+	free(s);
+	c.quote = 0;
+	s = expand("{{ run.dir }}/raw/{{ params.glob }} {{ data }} {{ run.id }} {{ run.date }} "
+		   "{{ task.id }}", &c);
+	assert_string_equal(s, "/data/generated/d/r1/raw/*.flac /data r1 2026-11-28 t");
+	free(s);
+	s = expand("no templates } here {", &c);
+	assert_string_equal(s, "no templates } here {");
+	free(s);
+	json_decref(params);
+}
+
+static void item_parts(void **state)
+{
+	struct tmpl_ctx c = ctx_with(NULL);
+	char *s;
+
+	c.quote = 0;
+	c.item = "/data/raw/a b/clip.tar.flac";
+	s = expand("{{ item }}|{{ item.name }}|{{ item.stem }}|{{ item.dir }}", &c);
+	assert_string_equal(s, "/data/raw/a b/clip.tar.flac|clip.tar.flac|clip.tar|/data/raw/a b");
+	free(s);
+	c.item = "noext";
+	s = expand("{{ item.name }}|{{ item.stem }}|{{ item.dir }}", &c);
+	assert_string_equal(s, "noext|noext|.");
+	free(s);
+	c.item = "/.hidden";
+	s = expand("{{ item.stem }}|{{ item.dir }}", &c);
+	assert_string_equal(s, ".hidden|/");
+	free(s);
+	c.quote = 1;
+	c.item = "/x/it's.wav";
+	s = expand("sox {{ item }}", &c);
+	assert_string_equal(s, "sox '/x/it'\\''s.wav'");
+	free(s);
+}
+
+static void expect_expand_error(const char *tmpl, const struct tmpl_ctx *c, const char *msg)
+{
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
+
+	assert_int_equal(tmpl_expand(tmpl, c, &out, &err), -1);
+	if (!strstr(err.buf, msg))
+		fail_msg("'%s': got '%s', wanted '%s'", tmpl, err.buf, msg);
+	sb_release(&out);
+	sb_release(&err);
+}
+
+static void vars_and_errors(void **state)
+{
+	json_t *vars = json_pack("{s:s}", "owner", "anon");
+	struct tmpl_ctx c = ctx_with(json_object());
+	char *s;
+
+	c.vars = vars;
+	s = expand("hi {{ vars.owner }}", &c);
+	assert_string_equal(s, "hi 'anon'");
+	free(s);
+	expect_expand_error("{{ vars.nope }}", &c, "variable 'nope' is not set");
+	expect_expand_error("{{ params.nope }}", &c, "unknown param 'nope'");
+	expect_expand_error("{{ item }}", &c, "'{{ item }}' has no value here");
+	expect_expand_error("a {{ run.id", &c, "unclosed '{{'");
+	expect_expand_error("{{ bogus }}", &c, "unknown template name 'bogus'");
+	expect_expand_error("{{ run.id | upper }}", &c, "unknown filter 'upper'");
+	json_decref(c.params);
+	json_decref(vars);
+}
+
+static void env_vars(void **state)
+{
+	json_t *params = json_pack("{s:i, s:s}", "sample-rate", 22050, "file.in", "/a b");
+	struct tmpl_ctx c = ctx_with(params);
+	char **env = NULL;
+	size_t n = 0, alloc = 0;
+	int seen = 0;
+
+	c.item = "/x/y.flac";
+	tmpl_env(&c, &env, &n, &alloc);
+	assert_null(env[n]);
+	for (size_t i = 0; i < n; i++) {
+		seen += !strcmp(env[i], "SF_PARAM_SAMPLE_RATE=22050");
+		seen += !strcmp(env[i], "SF_PARAM_FILE_IN=/a b");
+		seen += !strcmp(env[i], "SF_RUN_ID=r1");
+		seen += !strcmp(env[i], "SF_RUN_DIR=/data/generated/d/r1");
+		seen += !strcmp(env[i], "SF_ITEM=/x/y.flac");
+		seen += !strcmp(env[i], "SF_TASK_ID=t");
+		seen += !strcmp(env[i], "SF_DATA=/data");
+		free(env[i]);
+	}
+	assert_int_equal(seen, 7);
+	free(env);
+	json_decref(params);
+}
+
+struct found {
+	size_t n;
+	size_t off[8];
+	char msg[8][256];
+};
+
+static void collect(void *data, size_t off, const char *msg)
+{
+	struct found *f = data;
+
+	if (f->n < 8) {
+		f->off[f->n] = off;
+		snprintf(f->msg[f->n], sizeof(f->msg[0]), "%s", msg);
+	}
+	f->n++;
+}
+
+static void static_checks(void **state)
+{
+	const char *const params[] = { "sample_rate", "split" };
+	struct found f = { 0 };
+
+	assert_int_equal(tmpl_check("sox {{ item }} -r {{ params.sample_rate }} {{ vars.any }} "
+				    "{{ run.dir | raw }} {{ task.id }}",
+				    params, 2, TMPL_TASK | TMPL_ITEM, collect, &f), 0);
+	assert_int_equal(tmpl_check("a {{ params.rate }} {{ item }} {{ task.id }} {{ parms.split }}",
+				    params, 2, 0, collect, &f), 4);
+	assert_int_equal(f.off[0], 2);
+	assert_non_null(strstr(f.msg[0], "unknown param 'rate'"));
+	assert_non_null(strstr(f.msg[0], "params: sample_rate, split"));
+	assert_non_null(strstr(f.msg[1], "'{{ item }}' is not available here"));
+	assert_non_null(strstr(f.msg[2], "'{{ task.id }}' is not available here"));
+	assert_non_null(strstr(f.msg[3], "did you mean 'params.split'?"));
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(tmpl_check("x {{ item.stem }}", params, 2, TMPL_TASK, collect, &f), 1);
+	assert_non_null(strstr(f.msg[0], "only available in a task with 'foreach'"));
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(tmpl_check("{{ item }}/*", params, 2, TMPL_TASK | TMPL_GLOB, collect, &f), 1);
+	assert_non_null(strstr(f.msg[0], "cannot be used in 'foreach'"));
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(tmpl_check("ok {{ run.id }} {{ oops {{ x }} {{ bad }}", params, 2, 0,
+				    collect, &f), 2);
+	assert_int_equal(f.off[0], 16);
+	assert_non_null(strstr(f.msg[0], "malformed template name 'oops {{ x'"));
+	assert_non_null(strstr(f.msg[1], "unknown template name 'bad'"));
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(tmpl_check("{{}} {{ a b }} {{ x | y }}", params, 2, 0, collect, &f), 3);
+	assert_non_null(strstr(f.msg[0], "empty"));
+	assert_non_null(strstr(f.msg[1], "malformed template name 'a b'"));
+	assert_non_null(strstr(f.msg[2], "unknown filter 'y'"));
+	memset(&f, 0, sizeof(f));
+	/* an unclosed '{{' ends the scan: nothing after it can be paired */
+	assert_int_equal(tmpl_check("{{ bad }} {{ run.id", params, 2, 0, collect, &f), 2);
+	assert_int_equal(f.off[1], 10);
+	assert_non_null(strstr(f.msg[1], "unclosed"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(injection_is_inert),
+		cmocka_unit_test(raw_and_plain),
+		cmocka_unit_test(item_parts),
+		cmocka_unit_test(vars_and_errors),
+		cmocka_unit_test(env_vars),
+		cmocka_unit_test(static_checks),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
