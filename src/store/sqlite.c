@@ -37,7 +37,7 @@ static const char *const migrations[] = {
 	"CREATE TABLE tis(run_id TEXT NOT NULL, task_id TEXT NOT NULL, idx INTEGER NOT NULL,"
 	" state TEXT NOT NULL, try INTEGER NOT NULL, exit_code INTEGER NOT NULL,"
 	" started_at INTEGER NOT NULL, ended_at INTEGER NOT NULL, next_try_at INTEGER NOT NULL,"
-	" reason TEXT, seq INTEGER NOT NULL, PRIMARY KEY(run_id, task_id, idx)) WITHOUT ROWID;"
+	" max_tries INTEGER NOT NULL, item TEXT, reason TEXT, seq INTEGER NOT NULL, PRIMARY KEY(run_id, task_id, idx)) WITHOUT ROWID;"
 	"CREATE INDEX tis_seq ON tis(seq);"
 	"CREATE TABLE tries(run_id TEXT NOT NULL, task_id TEXT NOT NULL, idx INTEGER NOT NULL,"
 	" try INTEGER NOT NULL, started_at INTEGER NOT NULL, ended_at INTEGER NOT NULL,"
@@ -93,11 +93,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 			     " reason = coalesce(?5, reason), seq = ?6 WHERE run_id = ?1",
 	[ST_RUN_CLAIM] = "UPDATE runs SET owner = ?3, seq = ?4 WHERE run_id = ?1 AND owner IS ?2",
 	[ST_TI_PUT] = "INSERT OR REPLACE INTO tis(run_id, task_id, idx, state, try, exit_code,"
-		      " started_at, ended_at, next_try_at, reason, seq)"
-		      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+		      " started_at, ended_at, next_try_at, max_tries, item, reason, seq)"
+		      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
 	[ST_TI_DELETE] = "DELETE FROM tis WHERE run_id = ?1 AND task_id = ?2 AND idx = ?3",
 	[ST_TI_LIST] = "SELECT task_id, idx, state, try, exit_code, started_at, ended_at,"
-		       " next_try_at, reason, seq FROM tis WHERE run_id = ?1 ORDER BY task_id, idx",
+		       " next_try_at, max_tries, item, reason, seq FROM tis WHERE run_id = ?1 ORDER BY task_id, idx",
 	[ST_TRY_PUT] = "INSERT OR REPLACE INTO tries(run_id, task_id, idx, try, started_at,"
 		       " ended_at, exit_code, log_path, pid, pid_start, reason)"
 		       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -618,8 +618,10 @@ static int sq_ti_put(struct store *s, const char *run_id, const struct store_ti 
 	sqlite3_bind_int64(st, 7, ti->started_at);
 	sqlite3_bind_int64(st, 8, ti->ended_at);
 	sqlite3_bind_int64(st, 9, ti->next_try_at);
-	bind_text(st, 10, ti->reason);
-	sqlite3_bind_int64(st, 11, seq);
+	sqlite3_bind_int(st, 10, ti->max_tries);
+	bind_text(st, 11, ti->item);
+	bind_text(st, 12, ti->reason);
+	sqlite3_bind_int64(st, 13, seq);
 	if (write_stmt(q, st, "writing a task instance") < 0) {
 		sq_rollback(s);
 		return -1;
@@ -665,8 +667,10 @@ static int sq_ti_list(struct store *s, const char *run_id, struct store_ti **tis
 		ti->started_at = sqlite3_column_int64(st, 5);
 		ti->ended_at = sqlite3_column_int64(st, 6);
 		ti->next_try_at = sqlite3_column_int64(st, 7);
-		ti->reason = col_strdup(st, 8);
-		ti->seq = sqlite3_column_int64(st, 9);
+		ti->max_tries = sqlite3_column_int(st, 8);
+		ti->item = col_strdup(st, 9);
+		ti->reason = col_strdup(st, 10);
+		ti->seq = sqlite3_column_int64(st, 11);
 	}
 	sqlite3_reset(st);
 	sqlite3_clear_bindings(st);

@@ -175,6 +175,7 @@ void store_run_list_free(struct store_run *runs, size_t n)
 void store_ti_release(struct store_ti *ti)
 {
 	free(ti->task_id);
+	free(ti->item);
 	free(ti->reason);
 	memset(ti, 0, sizeof(*ti));
 }
@@ -240,6 +241,7 @@ static json_t *ti_json(const struct store_ti *ti)
 	json_object_set_new(o, "started_at", time_json(ti->started_at));
 	json_object_set_new(o, "ended_at", time_json(ti->ended_at));
 	json_object_set_new(o, "reason", str_or_null(ti->reason));
+	json_object_set_new(o, "item", str_or_null(ti->item));
 	return o;
 }
 

@@ -111,6 +111,8 @@ struct store_ti {
 	int exit_code;          /* of the last finished try; -1 = none; 128+N = killed by signal N */
 	int64_t started_at, ended_at; /* of the last try */
 	int64_t next_try_at;    /* up_for_retry: when the next try may start */
+	int max_tries;          /* try_number may grow to this (retries + 1, more after a clear) */
+	char *item;             /* foreach: the item's absolute path, else NULL */
 	char *reason;           /* why the last try ended as it did, or NULL */
 	int64_t seq;
 };
@@ -210,9 +212,9 @@ int store_changed_elsewhere(struct store *s);
 /*
  * {"run_id","dag_id","state","params","created_at","started_at","ended_at",
  *  "reason", "tasks":[{"task_id","index","state","try","exit_code",
- *  "started_at","ended_at","reason"}]}
+ *  "started_at","ended_at","reason","item"}]}
  * Times as "2026-11-28T23:45:01.123Z" or null; index null without foreach;
- * exit_code null before a try ended; reason null when there is none.
+ * exit_code null before a try ended; reason and item null when there is none.
  * "tasks" is empty until the run has started.
  */
 json_t *store_run_json(const struct store_run *r, const struct store_ti *tis, size_t ntis);
