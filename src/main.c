@@ -39,6 +39,41 @@ static const struct command commands[] = {
 	  "  graph ID            the DAG as Graphviz DOT (pipe it to 'dot -Tsvg')\n"
 	  "\n"
 	  "The DAG language is described in docs/dags.md.\n" },
+	{ "test", cmd_test, NEEDS_DATA, "run a DAG now in the foreground (no server needed)",
+	  "synthflow test DAG [-p KEY=VALUE]... [--task TASK] [--json]\n"
+	  "\n"
+	  "Runs DAG now with a scheduler of its own and waits for the end.  Prints the\n"
+	  "run id first (progress goes to stderr, as a bar on a terminal), or with\n"
+	  "--json only the final run object.  Params (-p) are checked against the DAG's\n"
+	  "schema before anything runs.  --task runs only TASK, without its upstream.\n"
+	  "Ctrl-C cancels the run.  Exit status 0 when the run succeeded, else 1.\n" },
+	{ "trigger", cmd_trigger, NEEDS_DATA, "queue a run of a DAG for 'serve'; print its id",
+	  "synthflow trigger DAG [-p KEY=VALUE]... [--wait]\n"
+	  "\n"
+	  "Queues a run of DAG and prints only its run id.  'synthflow serve' starts it\n"
+	  "(within 100 ms when it is running).  --wait blocks until the run has ended\n"
+	  "and exits 0 when it succeeded, 1 when not.\n" },
+	{ "runs", cmd_runs, NEEDS_DATA, "list, show and cancel DAG runs",
+	  "synthflow runs list [DAG] [--limit N] [--json] | show RUN [--json] | cancel RUN\n"
+	  "\n"
+	  "  list [DAG]    the newest runs first (50 unless --limit N; 0 = all)\n"
+	  "  show RUN      a run and its task instances (--json: the run object)\n"
+	  "  cancel RUN    ends the run as cancelled; running tasks are killed\n" },
+	{ "tasks", cmd_tasks, NEEDS_DATA, "show logs of task tries; clear tasks to run again",
+	  "synthflow tasks logs RUN TASK [--try N] [--index I] [-f] | clear RUN TASK [--downstream]\n"
+	  "\n"
+	  "  logs    prints the log of a try (default the last one); --index picks a\n"
+	  "          foreach item; -f follows it while the try runs\n"
+	  "  clear   runs TASK (every foreach item; with --downstream everything after\n"
+	  "          it too) again with a new try; a finished run continues in 'serve'\n" },
+	{ "vars", cmd_vars, NEEDS_DATA, "list, get, set and unset variables ({{ vars.X }})",
+	  "synthflow vars list [--json] | get KEY | set KEY VALUE | unset KEY\n" },
+	{ "serve", cmd_serve, NEEDS_DATA, "the engine daemon: runs queued DAG runs",
+	  "synthflow serve\n"
+	  "\n"
+	  "Runs every queued DAG run (from 'trigger', the web UI, schedules) and takes\n"
+	  "over runs left behind by a scheduler that stopped.  One per data folder.\n"
+	  "SIGINT/SIGTERM stop it; running tasks are stopped and run again next time.\n" },
 };
 
 static const struct command *find_command(const char *name)

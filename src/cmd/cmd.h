@@ -35,5 +35,11 @@ int cmd_load_data(struct sf_ctx *ctx);
 
 int cmd_init(int argc, char **argv, struct sf_ctx *ctx);
 int cmd_dags(int argc, char **argv, struct sf_ctx *ctx);
+int cmd_test(int argc, char **argv, struct sf_ctx *ctx);
+int cmd_trigger(int argc, char **argv, struct sf_ctx *ctx);
+int cmd_runs(int argc, char **argv, struct sf_ctx *ctx);
+int cmd_tasks(int argc, char **argv, struct sf_ctx *ctx);
+int cmd_vars(int argc, char **argv, struct sf_ctx *ctx);
+int cmd_serve(int argc, char **argv, struct sf_ctx *ctx);
 
 #endif

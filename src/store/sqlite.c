@@ -87,10 +87,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 			  " VALUES(?1, ?2, 'queued', ?3, ?4, ?5, ?6)",
 	[ST_RUN_GET] = "SELECT run_id, dag_id, state, params, created_at, started_at, ended_at,"
 		       " reason, owner, seq FROM runs WHERE run_id = ?1",
-	[ST_RUN_SET_STATE] = "UPDATE runs SET state = ?2,"
-			     " started_at = CASE WHEN ?3 THEN ?3 ELSE started_at END,"
-			     " ended_at = CASE WHEN ?4 THEN ?4 ELSE ended_at END,"
-			     " reason = coalesce(?5, reason), seq = ?6 WHERE run_id = ?1",
+	[ST_RUN_SET_STATE] = "UPDATE runs SET state = ?2, started_at = ?3, ended_at = ?4,"
+			     " reason = ?5, seq = ?6 WHERE run_id = ?1",
 	[ST_RUN_CLAIM] = "UPDATE runs SET owner = ?3, seq = ?4 WHERE run_id = ?1 AND owner IS ?2",
 	[ST_TI_PUT] = "INSERT OR REPLACE INTO tis(run_id, task_id, idx, state, try, exit_code,"
 		      " started_at, ended_at, next_try_at, max_tries, item, reason, seq)"

@@ -91,7 +91,7 @@ int store_run_list(struct store *s, const struct store_run_filter *f, struct sto
 		   size_t *n, size_t *total);
 void store_run_list_free(struct store_run *runs, size_t n);
 
-/* Sets state, started_at/ended_at (0 keeps the stored value) and reason (NULL keeps). */
+/* Sets state, started_at, ended_at (0 = not yet) and reason (NULL = none), exactly. */
 int store_run_set_state(struct store *s, const char *run_id, enum run_state st,
 			int64_t started_at, int64_t ended_at, const char *reason);
 /*

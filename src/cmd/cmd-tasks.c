@@ -1,0 +1,222 @@
+/* synthflow tasks logs RUN TASK [--try N] [--index I] [-f] | clear RUN TASK [--downstream] */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+#include "flow/run.h"
+#include "flow/sched.h"
+#include "util/common.h"
+#include "util/suggest.h"
+
+#define FOLLOW_POLL_MS 100
+
+struct tasks_opts {
+	int try_number;         /* 0 = the last */
+	int index;              /* -1 = not given */
+	int follow, downstream;
+};
+
+/* The task's instances in the run; -1 after an error with a hint. */
+static int find_instances(struct store *st, const char *run_id, const char *task_id,
+			  struct store_ti **tis, size_t *n, size_t *first, size_t *count)
+{
+	const char **ids;
+	const char *hint;
+
+	if (store_ti_list(st, run_id, tis, n) < 0)
+		return -1;
+	*count = 0;
+	for (size_t i = 0; i < *n; i++)
+		if (!strcmp((*tis)[i].task_id, task_id) && !(*count)++)
+			*first = i;
+	if (*count)
+		return 0;
+	ids = xcalloc(*n + 1, sizeof(char *));
+	for (size_t i = 0; i < *n; i++)
+		ids[i] = (*tis)[i].task_id;
+	hint = strlen(task_id) <= 128 ? suggest_closest(task_id, ids, *n) : NULL;
+	if (hint)
+		error("run '%s' has no task '%s' (did you mean '%s'?)", run_id, task_id, hint);
+	else
+		error("run '%s' has no task '%s'", run_id, task_id);
+	free(ids);
+	return -1;
+}
+
+static int copy_fd(int fd)
+{
+	char buf[65536];
+	ssize_t n;
+	while ((n = read(fd, buf, sizeof(buf))) > 0)
+		if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n)
+			return -1;
+	fflush(stdout);
+	return n < 0 ? -1 : 0;
+}
+
+/* Prints the log; with follow, keeps printing until the try has ended. */
+static int show_log(struct store *st, const char *run_id, const struct store_ti *ti, int try_no,
+		    int follow)
+{
+	for (;;) {
+		struct store_try *tries;
+		size_t n;
+		const struct store_try *t = NULL;
+		int fd, ended;
+
+		if (store_try_list(st, run_id, ti->task_id, ti->index, &tries, &n) < 0)
+			return 1;
+		for (size_t i = 0; i < n; i++)
+			if (try_no ? tries[i].try_number == try_no : i + 1 == n)
+				t = &tries[i];
+		if (!t && (try_no || !follow)) {
+			if (try_no)
+				error("task '%s' has no try %d (it has %zu)", ti->task_id, try_no, n);
+			else
+				error("task '%s' has not run yet", ti->task_id);
+			store_try_list_free(tries, n);
+			return 1;
+		}
+		if (!t) {
+			store_try_list_free(tries, n);
+			poll(NULL, 0, FOLLOW_POLL_MS);
+			continue;
+		}
+		fd = open(t->log_path, O_RDONLY | O_CLOEXEC);
+		if (fd < 0) {
+			error_errno("cannot open the log '%s'", t->log_path);
+			store_try_list_free(tries, n);
+			return 1;
+		}
+		try_no = t->try_number;
+		ended = t->ended_at != 0;
+		store_try_list_free(tries, n);
+		copy_fd(fd);
+		while (follow && !ended) {
+			poll(NULL, 0, FOLLOW_POLL_MS);
+			copy_fd(fd);
+			if (store_try_list(st, run_id, ti->task_id, ti->index, &tries, &n) < 0)
+				break;
+			for (size_t i = 0; i < n; i++)
+				if (tries[i].try_number == try_no && tries[i].ended_at)
+					ended = 1;
+			store_try_list_free(tries, n);
+		}
+		copy_fd(fd);
+		close(fd);
+		return 0;
+	}
+}
+
+static int tasks_logs(struct store *st, const char *run_id, const char *task_id,
+		      const struct tasks_opts *o)
+{
+	struct store_ti *tis;
+	size_t n, first = 0, count;
+	const struct store_ti *ti = NULL;
+	int ret = 1;
+
+	if (find_instances(st, run_id, task_id, &tis, &n, &first, &count) < 0)
+		return 1;
+	if (tis[first].index < 0) {
+		if (o->index > 0)
+			error("task '%s' has no foreach items; leave out --index", task_id);
+		else
+			ti = &tis[first];
+	} else if (o->index < 0) {
+		error("task '%s' has %zu foreach items: pick one with --index I (0..%zu)", task_id,
+		      count, count - 1);
+	} else if ((size_t)o->index >= count) {
+		error("task '%s' has no item %d (0..%zu)", task_id, o->index, count - 1);
+	} else {
+		ti = &tis[first + (size_t)o->index];
+	}
+	if (ti)
+		ret = show_log(st, run_id, ti, o->try_number, o->follow);
+	store_ti_list_free(tis, n);
+	return ret;
+}
+
+static int tasks_clear(struct sf_ctx *ctx, struct store *st, const char *run_id,
+		       const char *task_id, int downstream)
+{
+	struct store_run r = { 0 };
+	struct dag_set set = { 0 };
+	struct dag *d;
+	int ret = 1;
+
+	if (run_find(st, run_id, &r) < 0)
+		return 1;
+	dagset_load(&set, ctx->cfg.data_dir, NULL);
+	d = run_find_dag(&set, r.dag_id);
+	if (d && run_find_task(d, task_id) && sched_clear(st, run_id, task_id, downstream) == 0) {
+		printf("run %s: '%s'%s cleared for a new try\n", run_id, task_id,
+		       downstream ? " and everything downstream" : "");
+		ret = 0;
+	}
+	dagset_release(&set);
+	store_run_release(&r);
+	return ret;
+}
+
+int cmd_tasks(int argc, char **argv, struct sf_ctx *ctx)
+{
+	static const struct option opts[] = {
+		{ "try", required_argument, NULL, 't' },
+		{ "index", required_argument, NULL, 'i' },
+		{ "follow", no_argument, NULL, 'f' },
+		{ "downstream", no_argument, NULL, 'd' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct tasks_opts o = { .index = -1 };
+	struct store_run r = { 0 };
+	struct store *st;
+	const char *sub;
+	char *end;
+	int c, ret, logs;
+	long v;
+
+	if (argc < 2)
+		return cmd_usage_error(ctx, "'tasks' needs logs or clear");
+	sub = argv[1];
+	logs = !strcmp(sub, "logs");
+	if (!logs && strcmp(sub, "clear"))
+		return cmd_usage_error(ctx, "unknown subcommand 'tasks %s'", sub);
+	argc--;
+	argv++;
+	while ((c = getopt_long(argc, argv, logs ? "f" : "", opts, NULL)) != -1) {
+		if ((c == 't' || c == 'i') && logs) {
+			v = strtol(optarg, &end, 10);
+			if (*end || v < (c == 't' ? 1 : 0) || v > 1000000000)
+				return cmd_usage_error(ctx, "bad --%s '%s'", c == 't' ? "try" : "index",
+						       optarg);
+			if (c == 't')
+				o.try_number = (int)v;
+			else
+				o.index = (int)v;
+		} else if (c == 'f' && logs) {
+			o.follow = 1;
+		} else if (c == 'd' && !logs) {
+			o.downstream = 1;
+		} else {
+			return cmd_usage_error(ctx, "unknown option for 'tasks %s'", sub);
+		}
+	}
+	if (argc - optind != 2)
+		return cmd_usage_error(ctx, "'tasks %s' needs RUN and TASK", sub);
+	st = store_open(ctx->cfg.flow_store, ctx->cfg.data_dir);
+	if (!st)
+		return 1;
+	if (!logs)
+		ret = tasks_clear(ctx, st, argv[optind], argv[optind + 1], o.downstream);
+	else if (run_find(st, argv[optind], &r) < 0)
+		ret = 1;
+	else
+		ret = tasks_logs(st, argv[optind], argv[optind + 1], &o);
+	store_run_release(&r);
+	store_close(st);
+	return ret;
+}

@@ -1,0 +1,112 @@
+/*
+ * Control from outside the scheduler (CLI commands, HTTP API): trigger,
+ * cancel, clear.  These only touch the store.  A run owned by a live
+ * scheduler gets a request that its owner applies within ~50 ms; a run
+ * nobody runs is changed here directly (cancel) or queued again for `serve`
+ * (clear).
+ */
+#include <signal.h>
+
+#include "flow/sched-int.h"
+#include "util/common.h"
+#include "util/timeutil.h"
+
+int sched_trigger(struct store *st, const struct dag *d, json_t *params, char **run_id)
+{
+	return store_run_create(st, d->id, params, NULL, run_id);
+}
+
+/* Kills what is left of a running try whose scheduler is gone. */
+static void kill_orphan(struct store *st, const char *run_id, const struct store_ti *ti)
+{
+	struct store_try *tries;
+	size_t n;
+
+	if (store_try_list(st, run_id, ti->task_id, ti->index, &tries, &n) < 0)
+		return;
+	if (n && !tries[n - 1].ended_at &&
+	    exec_proc_alive(tries[n - 1].pid, tries[n - 1].pid_start)) {
+		kill(-tries[n - 1].pid, SIGKILL);
+		tries[n - 1].ended_at = time_now_ms();
+		free(tries[n - 1].reason);
+		tries[n - 1].reason = xstrdup("cancelled");
+		store_try_put(st, run_id, ti->task_id, ti->index, &tries[n - 1]);
+	}
+	store_try_list_free(tries, n);
+}
+
+static int cancel_here(struct store *st, const struct store_run *r)
+{
+	struct store_ti *tis;
+	size_t n;
+	int ret = 0;
+
+	if (store_begin(st) < 0)
+		return -1;
+	if (store_ti_list(st, r->run_id, &tis, &n) < 0) {
+		store_rollback(st);
+		return -1;
+	}
+	for (size_t i = 0; i < n && !ret; i++) {
+		if (ti_state_is_final(tis[i].state))
+			continue;
+		if (tis[i].state == TI_RUNNING)
+			kill_orphan(st, r->run_id, &tis[i]);
+		tis[i].state = TI_CANCELLED;
+		free(tis[i].reason);
+		tis[i].reason = xstrdup("cancelled");
+		ret = store_ti_put(st, r->run_id, &tis[i]);
+	}
+	store_ti_list_free(tis, n);
+	if (!ret)
+		ret = store_run_set_state(st, r->run_id, RUN_CANCELLED, r->started_at, time_now_ms(),
+					  "cancelled");
+	if (ret) {
+		store_rollback(st);
+		return -1;
+	}
+	return store_commit(st);
+}
+
+int sched_cancel(struct store *st, const char *run_id)
+{
+	struct store_run r = { 0 };
+	int ret = store_run_get(st, run_id, &r);
+
+	if (ret)
+		return ret;
+	if (run_state_is_final(r.state))
+		ret = error("run '%s' has already ended (%s)", run_id, run_state_name(r.state));
+	else if (r.owner && owner_alive(r.owner))
+		ret = store_req_add(st, run_id, REQ_CANCEL, NULL, 0);
+	else
+		ret = cancel_here(st, &r);
+	store_run_release(&r);
+	return ret;
+}
+
+int sched_clear(struct store *st, const char *run_id, const char *task_id, int downstream)
+{
+	struct store_run r = { 0 };
+	int ret = store_run_get(st, run_id, &r);
+
+	if (ret)
+		return ret;
+	if (store_begin(st) < 0) {
+		store_run_release(&r);
+		return -1;
+	}
+	ret = store_req_add(st, run_id, REQ_CLEAR, task_id, downstream);
+	/* Nobody runs it: `serve` takes it up, applies the request and continues. */
+	if (!ret && !(r.owner && owner_alive(r.owner))) {
+		ret = store_run_claim(st, run_id, r.owner, NULL);
+		if (!ret && run_state_is_final(r.state))
+			ret = store_run_set_state(st, run_id, RUN_QUEUED, r.started_at, 0, NULL);
+	}
+	if (ret)
+		store_rollback(st);
+	else
+		ret = store_commit(st);
+	store_run_release(&r);
+	return ret < 0 ? -1 : 0;
+}

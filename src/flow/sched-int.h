@@ -1,0 +1,157 @@
+#ifndef SF_SCHED_INT_H
+#define SF_SCHED_INT_H
+
+/*
+ * The scheduler's private structures, shared by sched.c (the event loop),
+ * sched-run.c (runs: loading, recovery, persisting) and sched-ctl.c.
+ *
+ * Everything the loop needs per event is O(1): each task keeps the counts of
+ * its upstream instances by state (struct upstream_counts), updated when an
+ * instance enters or leaves a final state, so a 10,000-way fan-in costs one
+ * increment per finished instance, never a scan.
+ */
+
+#include <poll.h>
+
+#include "flow/exec.h"
+#include "flow/sched.h"
+
+enum kill_why { KILL_NONE, KILL_TIMEOUT, KILL_CANCEL, KILL_CLEAR, KILL_STOP };
+
+struct stask;
+struct srun;
+
+struct sti {                    /* one task instance */
+	struct stask *task;
+	int index;              /* foreach item, -1 without foreach (or not expanded yet) */
+	enum ti_state state;
+	unsigned dirty : 1;     /* to be written at the next flush */
+	unsigned deleted : 1;   /* a foreach placeholder replaced by its items */
+	unsigned in_ready : 1;
+	enum kill_why kill;     /* why we signalled its process, if we did */
+	int try_number, max_tries;
+	int exit_code;
+	int64_t started_at, ended_at, next_try_at; /* wall clock */
+	uint32_t gen;           /* bumped on each state change: stale timers ignore it */
+	char *reason;
+	struct sproc *proc;     /* while running */
+};
+
+struct stask {
+	const struct dag_task *def;
+	size_t idx;             /* in dag->tasks */
+	struct srun *run;
+	struct sti placeholder; /* the instance before a foreach is expanded */
+	struct sti *inst;       /* &placeholder, or the expanded array */
+	size_t ninst;
+	char **items;           /* foreach: one absolute path per instance */
+	int expanded;
+	int decided;            /* the trigger rule gave its verdict */
+	int active;             /* part of this run (test --task runs one task) */
+	int in_evalq;
+	struct upstream_counts up;
+	size_t *down, ndown;    /* active downstream tasks */
+	size_t running;         /* for max_active */
+	struct sti **blocked;   /* ready but held back by max_active */
+	size_t nblocked, blocked_alloc;
+};
+
+struct srun {
+	struct sched *s;
+	char *run_id;
+	struct dag *dag;
+	json_t *params, *vars;
+	char *run_dir, run_date[16];
+	enum run_state state;
+	int64_t created_at, started_at, ended_at;
+	char *reason;
+	int dirty;
+	int cancelling;
+	struct stask *tasks;
+	size_t ntasks;
+	size_t cnt[TI_NSTATES]; /* instances by state */
+	size_t ninst;
+};
+
+struct sproc {
+	struct sti *ti;
+	struct exec_proc ep;
+	int64_t started_mono;
+};
+
+enum timer_kind { TM_RETRY, TM_TIMEOUT, TM_KILL };
+
+struct timer {
+	int64_t when;           /* monotonic ms */
+	struct sti *ti;
+	uint32_t gen;
+	enum timer_kind kind;
+};
+
+struct pending_try {
+	struct srun *run;
+	struct sti *ti;
+	struct store_try t;     /* log_path and reason owned */
+};
+
+struct sched {
+	struct sched_opts opts;
+	struct store *store;
+	char *data_dir;
+	char owner[64];
+	int parallelism;
+	int lock_fd;
+
+	struct srun **runs;
+	size_t nruns, runs_alloc;
+
+	struct sproc **procs;   /* running */
+	size_t nprocs, procs_alloc;
+
+	struct sti **ready;     /* ring buffer of instances ready to start */
+	size_t ready_head, ready_len, ready_alloc;
+
+	struct stask **evalq;
+	size_t nevalq, evalq_alloc;
+
+	struct timer *timers;   /* min-heap on `when` */
+	size_t ntimers, timers_alloc;
+
+	struct sti **dirty;
+	size_t ndirty, dirty_alloc;
+	struct pending_try *tries;
+	size_t ntries, tries_alloc;
+
+	struct pollfd *pfds;
+	size_t pfds_alloc;
+
+	char **base_env;        /* the scheduler's environment, copied once */
+	size_t nbase_env;
+
+	int64_t next_poll, last_progress;
+	int polled;             /* the store was looked at once */
+	volatile int stop;
+	int stopping;
+	int flush_failed;
+};
+
+/* sched.c */
+void sched_set_state(struct sti *ti, enum ti_state st, const char *reason);
+void sched_eval_push(struct sched *s, struct stask *t);
+void sched_ready_push(struct sched *s, struct sti *ti);
+void sched_timer_add(struct sched *s, struct sti *ti, enum timer_kind kind, int64_t when);
+void sched_mark_dirty(struct sti *ti);
+void sched_kill(struct sched *s, struct sti *ti, enum kill_why why);
+
+/* sched-run.c */
+struct srun *srun_load(struct sched *s, const struct store_run *r, struct dag *d);
+void srun_free(struct srun *run);
+int srun_expand(struct stask *t, struct strbuf *err);
+void srun_try_lost(struct sti *ti, const struct store_try *last);
+void srun_apply_request(struct srun *run, const struct store_req *req);
+void srun_cancel(struct srun *run);
+int sched_flush(struct sched *s);
+int sched_poll_store(struct sched *s);
+int owner_alive(const char *owner);
+
+#endif

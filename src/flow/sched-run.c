@@ -1,0 +1,634 @@
+/*
+ * Runs in the scheduler's memory: loading one from the store (fresh, or
+ * left behind by a scheduler that died), foreach expansion, requests
+ * (cancel, clear), and writing every change back in one transaction.
+ *
+ * Crash safety: a try's pid and process start time are written in the same
+ * loop iteration that started it.  A scheduler taking over a run whose
+ * owner died finds its `running` instances; each last try is ended as lost
+ * (its process group is killed if it still runs, since its exit status can
+ * no longer be known), and the instance is queued for a new try that does
+ * not count against its retries.  A task therefore never succeeds twice in
+ * the store, but it may run again after a crash: tasks should be idempotent.
+ */
+#include <errno.h>
+#include <signal.h>
+#include <time.h>
+
+#include "flow/sched-int.h"
+#include "flow/template.h"
+#include "util/common.h"
+#include "util/fs.h"
+#include "util/timeutil.h"
+
+int owner_alive(const char *owner)
+{
+	unsigned long long start;
+	int pid;
+
+	if (!owner || sscanf(owner, "%d:%llu", &pid, &start) != 2)
+		return 0;
+	return exec_proc_alive((pid_t)pid, (uint64_t)start);
+}
+
+static void init_instance(struct sti *ti, struct stask *t, int index)
+{
+	memset(ti, 0, sizeof(*ti));
+	ti->task = t;
+	ti->index = index;
+	ti->state = TI_QUEUED;
+	ti->exit_code = -1;
+	ti->max_tries = t->def->retries + 1;
+}
+
+static void link_tasks(struct srun *run)
+{
+	const struct dag *d = run->dag;
+	size_t *ndown = xcalloc(d->ntasks, sizeof(*ndown));
+
+	for (size_t i = 0; i < d->ntasks; i++)
+		for (size_t k = 0; k < d->tasks[i].nneeds; k++)
+			ndown[d->tasks[i].need_idx[k]]++;
+	for (size_t i = 0; i < d->ntasks; i++)
+		run->tasks[i].down = xcalloc(ndown[i] ? ndown[i] : 1, sizeof(size_t));
+	for (size_t i = 0; i < d->ntasks; i++) {
+		struct stask *t = &run->tasks[i];
+		if (!t->active)
+			continue;
+		for (size_t k = 0; k < d->tasks[i].nneeds; k++) {
+			struct stask *u = &run->tasks[d->tasks[i].need_idx[k]];
+			if (!u->active)
+				continue;
+			u->down[u->ndown++] = i;
+			t->up.total++; /* u's placeholder; adjusted when u expands */
+		}
+	}
+	free(ndown);
+}
+
+static struct srun *srun_new(struct sched *s, const struct store_run *r, struct dag *d)
+{
+	struct srun *run = xcalloc(1, sizeof(*run));
+	time_t secs = (time_t)(r->created_at / 1000);
+	struct tm tm;
+
+	run->s = s;
+	run->run_id = xstrdup(r->run_id);
+	run->dag = d;
+	run->params = json_incref(r->params);
+	run->run_dir = xasprintf("%s/generated/%s/%s", s->data_dir, d->id, r->run_id);
+	gmtime_r(&secs, &tm);
+	strftime(run->run_date, sizeof(run->run_date), "%Y-%m-%d", &tm);
+	run->state = RUN_QUEUED;
+	run->created_at = r->created_at;
+	run->started_at = r->started_at;
+	if (store_var_all(s->store, &run->vars) < 0)
+		run->vars = json_object();
+	run->ntasks = d->ntasks;
+	run->tasks = xcalloc(d->ntasks, sizeof(*run->tasks));
+	for (size_t i = 0; i < d->ntasks; i++) {
+		struct stask *t = &run->tasks[i];
+		t->def = &d->tasks[i];
+		t->idx = i;
+		t->run = run;
+		t->active = !s->opts.only_task || !strcmp(t->def->id, s->opts.only_task);
+		init_instance(&t->placeholder, t, -1);
+		t->inst = &t->placeholder;
+		t->ninst = 1;
+		if (t->active) {
+			run->cnt[TI_QUEUED]++;
+			run->ninst++;
+		}
+	}
+	link_tasks(run);
+	return run;
+}
+
+void srun_free(struct srun *run)
+{
+	if (!run)
+		return;
+	for (size_t i = 0; i < run->ntasks; i++) {
+		struct stask *t = &run->tasks[i];
+		for (size_t k = 0; k < t->ninst; k++)
+			free(t->inst[k].reason);
+		if (t->inst != &t->placeholder) {
+			free(t->placeholder.reason);
+			free(t->inst);
+		}
+		if (t->items)
+			exec_glob_free(t->items, t->ninst);
+		free(t->down);
+		free(t->blocked);
+	}
+	free(run->tasks);
+	dag_free(run->dag);
+	json_decref(run->params);
+	json_decref(run->vars);
+	free(run->run_dir);
+	free(run->run_id);
+	free(run->reason);
+	free(run);
+}
+
+/*
+ * Replaces the placeholder by one instance per item.  The placeholder stays
+ * in the dirty list as `deleted`, so its row goes in the same transaction
+ * as the new ones.
+ */
+static void expand_into(struct stask *t, char **items, size_t n)
+{
+	struct srun *run = t->run;
+
+	t->expanded = 1;
+	if (!n)
+		return; /* the caller marks the placeholder skipped */
+	t->items = items;
+	t->inst = xcalloc(n, sizeof(*t->inst));
+	t->ninst = n;
+	for (size_t i = 0; i < n; i++) {
+		init_instance(&t->inst[i], t, (int)i);
+		sched_mark_dirty(&t->inst[i]);
+	}
+	t->placeholder.deleted = 1;
+	sched_mark_dirty(&t->placeholder);
+	run->cnt[TI_QUEUED] += n - 1;
+	run->ninst += n - 1;
+	for (size_t i = 0; i < t->ndown; i++)
+		run->tasks[t->down[i]].up.total += n - 1;
+}
+
+int srun_expand(struct stask *t, struct strbuf *err)
+{
+	struct srun *run = t->run;
+	struct tmpl_ctx ctx = {
+		.dag = run->dag, .params = run->params, .vars = run->vars, .run_id = run->run_id,
+		.run_dir = run->run_dir, .run_date = run->run_date, .task_id = t->def->id,
+		.data_dir = run->s->data_dir, .quote = 0,
+	};
+	struct strbuf pat = STRBUF_INIT;
+	char **items;
+	size_t n;
+
+	if (tmpl_expand(t->def->foreach, &ctx, &pat, err) < 0) {
+		sb_release(&pat);
+		return -1;
+	}
+	if (pat.buf[0] != '/') {
+		char *abs = path_join(run->s->data_dir, pat.buf);
+		sb_reset(&pat);
+		sb_adds(&pat, abs);
+		free(abs);
+	}
+	if (exec_glob(pat.buf, &items, &n, err) < 0) {
+		sb_release(&pat);
+		return -1;
+	}
+	sb_release(&pat);
+	expand_into(t, items, n);
+	if (!n)
+		free(items);
+	return 0;
+}
+
+/* ---- loading a run ---- */
+
+static void copy_stored(struct sti *ti, const struct store_ti *r)
+{
+	struct srun *run = ti->task->run;
+	run->cnt[ti->state]--;
+	ti->state = r->state;
+	run->cnt[ti->state]++;
+	ti->try_number = r->try_number;
+	ti->max_tries = r->max_tries > 0 ? r->max_tries : ti->max_tries;
+	ti->exit_code = r->exit_code;
+	ti->started_at = r->started_at;
+	ti->ended_at = r->ended_at;
+	ti->next_try_at = r->next_try_at;
+	ti->reason = r->reason ? xstrdup(r->reason) : NULL;
+}
+
+/* Stored instances of one task: tis[lo..hi) (the list is sorted by task, index). */
+static void restore_task(struct stask *t, const struct store_ti *tis, size_t lo, size_t hi)
+{
+	if (tis[lo].index < 0) {
+		copy_stored(&t->placeholder, &tis[lo]);
+		if (t->def->foreach && t->placeholder.state == TI_SKIPPED)
+			t->expanded = 1;
+		return;
+	}
+	char **items = xcalloc(hi - lo, sizeof(*items));
+	for (size_t i = lo; i < hi; i++)
+		items[i - lo] = xstrdup(tis[i].item ? tis[i].item : "");
+	expand_into(t, items, hi - lo);
+	for (size_t i = lo; i < hi; i++)
+		copy_stored(&t->inst[i - lo], &tis[i]);
+}
+
+/* Recomputes every task's upstream counts from its upstream instances. */
+static void recount(struct srun *run)
+{
+	for (size_t i = 0; i < run->ntasks; i++) {
+		struct stask *u = &run->tasks[i];
+		for (size_t k = 0; k < u->ndown; k++) {
+			struct upstream_counts *c = &run->tasks[u->down[k]].up;
+			for (size_t j = 0; j < u->ninst; j++) {
+				enum ti_state st = u->inst[j].state;
+				if (!ti_state_is_final(st))
+					continue;
+				c->done++;
+				c->success += st == TI_SUCCESS;
+				c->failed += st == TI_FAILED;
+				c->upstream_failed += st == TI_UPSTREAM_FAILED;
+				c->skipped += st == TI_SKIPPED;
+			}
+		}
+	}
+}
+
+void srun_try_lost(struct sti *ti, const struct store_try *last)
+{
+	struct sched *s = ti->task->run->s;
+	struct store_try t = *last;
+	struct pending_try *p;
+	char *why;
+
+	if (exec_proc_alive(last->pid, last->pid_start)) {
+		kill(-last->pid, SIGKILL);
+		why = xasprintf("lost: the scheduler running it stopped; process %d was killed "
+				"because its exit status could not be known",
+				(int)last->pid);
+	} else {
+		why = xasprintf("lost: the scheduler running it stopped and process %d is gone",
+				(int)last->pid);
+	}
+	t.ended_at = time_now_ms();
+	t.reason = why;
+	ALLOC_GROW(s->tries, s->ntries + 1, s->tries_alloc);
+	p = &s->tries[s->ntries++];
+	p->run = ti->task->run;
+	p->ti = ti;
+	p->t = t;
+	p->t.log_path = last->log_path ? xstrdup(last->log_path) : NULL;
+	/* Not the task's failure: the retry budget is kept. */
+	ti->max_tries++;
+	ti->ended_at = t.ended_at;
+	sched_set_state(ti, TI_QUEUED, why);
+}
+
+static void recover_running(struct srun *run)
+{
+	struct sched *s = run->s;
+	for (size_t i = 0; i < run->ntasks; i++) {
+		struct stask *t = &run->tasks[i];
+		for (size_t k = 0; k < t->ninst; k++) {
+			struct sti *ti = &t->inst[k];
+			struct store_try *tries = NULL;
+			size_t n = 0;
+			if (ti->state != TI_RUNNING)
+				continue;
+			if (store_try_list(s->store, run->run_id, t->def->id, ti->index, &tries, &n) < 0 ||
+			    !n) {
+				struct store_try none = { .try_number = ti->try_number, .exit_code = -1 };
+				srun_try_lost(ti, &none);
+			} else {
+				srun_try_lost(ti, &tries[n - 1]);
+			}
+			store_try_list_free(tries, n);
+		}
+	}
+}
+
+static int restore(struct srun *run, struct strbuf *why)
+{
+	struct store_ti *tis = NULL;
+	size_t n = 0, lo = 0;
+
+	if (store_ti_list(run->s->store, run->run_id, &tis, &n) < 0) {
+		sb_adds(why, "cannot read its task instances from the store");
+		return -1;
+	}
+	while (lo < n) {
+		size_t hi = lo + 1;
+		ssize_t idx;
+		while (hi < n && !strcmp(tis[hi].task_id, tis[lo].task_id))
+			hi++;
+		idx = dag_task_index(run->dag, tis[lo].task_id);
+		if (idx < 0) {
+			sb_addf(why, "task '%s' of this run is no longer in DAG '%s' (%s)", tis[lo].task_id,
+				run->dag->id, run->dag->path);
+			store_ti_list_free(tis, n);
+			return -1;
+		}
+		if (run->tasks[idx].active)
+			restore_task(&run->tasks[idx], tis, lo, hi);
+		lo = hi;
+	}
+	store_ti_list_free(tis, n);
+	recount(run);
+	for (size_t i = 0; i < run->ntasks; i++) {
+		struct stask *t = &run->tasks[i];
+		for (size_t k = 0; k < t->ninst; k++)
+			if (t->inst[k].state != TI_QUEUED)
+				t->decided = 1;
+	}
+	recover_running(run);
+	return 0;
+}
+
+struct srun *srun_load(struct sched *s, const struct store_run *r, struct dag *d)
+{
+	struct srun *run = srun_new(s, r, d);
+	struct strbuf why = STRBUF_INIT;
+	int fresh = !r->started_at;
+
+	if (fresh) {
+		for (size_t i = 0; i < run->ntasks; i++)
+			if (run->tasks[i].active)
+				sched_mark_dirty(&run->tasks[i].placeholder);
+	} else if (restore(run, &why) < 0) {
+		run->state = RUN_FAILED;
+		run->reason = sb_detach(&why, NULL);
+		run->ended_at = time_now_ms();
+	}
+	run->dirty = 1;
+	sb_release(&why);
+	return run;
+}
+
+/* ---- requests ---- */
+
+void srun_cancel(struct srun *run)
+{
+	struct sched *s = run->s;
+
+	if (run_state_is_final(run->state))
+		return;
+	run->cancelling = 1;
+	free(run->reason);
+	run->reason = xstrdup("cancelled");
+	for (size_t i = 0; i < run->ntasks; i++) {
+		struct stask *t = &run->tasks[i];
+		if (!t->active)
+			continue;
+		for (size_t k = 0; k < t->ninst; k++) {
+			struct sti *ti = &t->inst[k];
+			if (ti->state == TI_RUNNING)
+				sched_kill(s, ti, KILL_CANCEL);
+			else if (!ti_state_is_final(ti->state))
+				sched_set_state(ti, TI_CANCELLED, "cancelled");
+		}
+	}
+	if (run->state == RUN_QUEUED) {
+		run->state = RUN_CANCELLED;
+		run->ended_at = time_now_ms();
+	}
+	run->dirty = 1;
+}
+
+static void clear_task(struct stask *t)
+{
+	struct sched *s = t->run->s;
+
+	t->decided = 0;
+	if (t->def->foreach && t->inst == &t->placeholder)
+		t->expanded = 0; /* matched nothing: look again */
+	for (size_t k = 0; k < t->ninst; k++) {
+		struct sti *ti = &t->inst[k];
+		/* A full set of tries again, as Airflow's clear gives. */
+		ti->max_tries = ti->try_number + t->def->retries + 1;
+		if (ti->state == TI_RUNNING)
+			sched_kill(s, ti, KILL_CLEAR);
+		else
+			sched_set_state(ti, TI_QUEUED, "cleared");
+	}
+	sched_eval_push(s, t);
+}
+
+void srun_apply_request(struct srun *run, const struct store_req *req)
+{
+	ssize_t idx;
+	size_t *stack, n = 0;
+	char *seen;
+
+	if (req->kind == REQ_CANCEL) {
+		srun_cancel(run);
+		return;
+	}
+	idx = req->task_id ? dag_task_index(run->dag, req->task_id) : -1;
+	if (idx < 0 || !run->tasks[idx].active)
+		return;
+	seen = xcalloc(run->ntasks, 1);
+	stack = xcalloc(run->ntasks, sizeof(*stack));
+	stack[n++] = (size_t)idx;
+	seen[idx] = 1;
+	while (n) {
+		struct stask *t = &run->tasks[stack[--n]];
+		clear_task(t);
+		if (!req->downstream)
+			continue;
+		for (size_t i = 0; i < t->ndown; i++)
+			if (!seen[t->down[i]]) {
+				seen[t->down[i]] = 1;
+				stack[n++] = t->down[i];
+			}
+	}
+	free(seen);
+	free(stack);
+	run->cancelling = 0;
+	if (run_state_is_final(run->state)) {
+		run->state = RUN_QUEUED;
+		run->ended_at = 0;
+	}
+	free(run->reason);
+	run->reason = NULL;
+	run->dirty = 1;
+}
+
+/* ---- writing changes ---- */
+
+static void to_store_ti(const struct sti *ti, struct store_ti *out)
+{
+	const struct stask *t = ti->task;
+	*out = (struct store_ti){
+		.task_id = t->def->id, .index = ti->index, .state = ti->state,
+		.try_number = ti->try_number, .exit_code = ti->exit_code,
+		.started_at = ti->started_at, .ended_at = ti->ended_at,
+		.next_try_at = ti->next_try_at, .max_tries = ti->max_tries,
+		.item = ti->index >= 0 && t->items ? t->items[ti->index] : NULL,
+		.reason = ti->reason,
+	};
+}
+
+static int flush_all(struct sched *s)
+{
+	for (size_t i = 0; i < s->ndirty; i++) {
+		struct sti *ti = s->dirty[i];
+		const char *run_id = ti->task->run->run_id;
+		struct store_ti st;
+		if (ti->deleted) {
+			if (store_ti_delete(s->store, run_id, ti->task->def->id, -1) < 0)
+				return -1;
+			continue;
+		}
+		to_store_ti(ti, &st);
+		if (store_ti_put(s->store, run_id, &st) < 0)
+			return -1;
+	}
+	for (size_t i = 0; i < s->ntries; i++) {
+		struct pending_try *p = &s->tries[i];
+		if (store_try_put(s->store, p->run->run_id, p->ti->task->def->id, p->ti->index, &p->t) <
+		    0)
+			return -1;
+	}
+	for (size_t i = 0; i < s->nruns; i++) {
+		struct srun *run = s->runs[i];
+		if (run->dirty && store_run_set_state(s->store, run->run_id, run->state, run->started_at,
+						      run->ended_at, run->reason) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int sched_flush(struct sched *s)
+{
+	int dirty_runs = 0;
+
+	for (size_t i = 0; i < s->nruns; i++)
+		dirty_runs |= s->runs[i]->dirty;
+	if (!s->ndirty && !s->ntries && !dirty_runs)
+		return 0;
+	if (store_begin(s->store) < 0 || flush_all(s) < 0 ||
+	    store_commit(s->store) < 0) {
+		store_rollback(s->store);
+		/* Kept for the next iteration: a locked or full database may recover. */
+		if (!s->flush_failed)
+			error("the store could not be written; retrying");
+		s->flush_failed = 1;
+		return -1;
+	}
+	s->flush_failed = 0;
+	for (size_t i = 0; i < s->ndirty; i++)
+		s->dirty[i]->dirty = 0;
+	s->ndirty = 0;
+	for (size_t i = 0; i < s->ntries; i++) {
+		free(s->tries[i].t.log_path);
+		free(s->tries[i].t.reason);
+	}
+	s->ntries = 0;
+	for (size_t i = 0; i < s->nruns; i++)
+		s->runs[i]->dirty = 0;
+	return 0;
+}
+
+/* ---- the store: new runs, runs left behind, requests ---- */
+
+static struct dag *load_dag(struct sched *s, const char *dag_id, struct strbuf *why)
+{
+	struct dag_set set = { 0 };
+	struct dag *found, *d = NULL;
+
+	dagset_load(&set, s->data_dir, NULL);
+	found = dagset_find(&set, dag_id);
+	if (found) {
+		struct diag_list dl;
+		diag_init(&dl, found->path);
+		d = dag_load_file(found->path, &dl);
+		diag_release(&dl);
+	}
+	if (!d)
+		sb_addf(why, "DAG '%s' cannot be loaded: it is gone or its file has errors now "
+			     "(see 'synthflow dags validate')",
+			dag_id);
+	dagset_release(&set);
+	return d;
+}
+
+static struct srun *find_run(struct sched *s, const char *run_id)
+{
+	for (size_t i = 0; i < s->nruns; i++)
+		if (!strcmp(s->runs[i]->run_id, run_id))
+			return s->runs[i];
+	return NULL;
+}
+
+static int take_run(struct sched *s, const struct store_run *r)
+{
+	struct strbuf why = STRBUF_INIT;
+	struct dag *d = load_dag(s, r->dag_id, &why);
+
+	if (!d) {
+		/* Nothing can run: end it with the reason, so it does not sit queued forever. */
+		store_run_set_state(s->store, r->run_id, RUN_FAILED, r->started_at, time_now_ms(),
+				    why.buf);
+		sb_release(&why);
+		return -1;
+	}
+	sb_release(&why);
+	ALLOC_GROW(s->runs, s->nruns + 1, s->runs_alloc);
+	s->runs[s->nruns++] = srun_load(s, r, d);
+	return 0;
+}
+
+int sched_add_run(struct sched *s, const char *run_id)
+{
+	struct store_run r = { 0 };
+	int ret = store_run_get(s->store, run_id, &r);
+
+	if (ret)
+		return ret < 0 ? -1 : error("unknown run '%s'", run_id);
+	ret = take_run(s, &r);
+	if (ret < 0)
+		error("run '%s': DAG '%s' cannot be loaded", run_id, r.dag_id);
+	store_run_release(&r);
+	return ret;
+}
+
+static void claim_runs(struct sched *s)
+{
+	struct store_run_filter f = { .states = 1u << RUN_QUEUED | 1u << RUN_RUNNING };
+	struct store_run *runs;
+	size_t n;
+
+	if (store_run_list(s->store, &f, &runs, &n, NULL) < 0)
+		return;
+	/* The list is newest first; older runs go first. */
+	for (size_t i = n; i-- > 0;) {
+		struct store_run *r = &runs[i];
+		if (find_run(s, r->run_id))
+			continue;
+		if (r->owner && owner_alive(r->owner))
+			continue;
+		if (store_run_claim(s->store, r->run_id, r->owner, s->owner) == 0)
+			take_run(s, r);
+	}
+	store_run_list_free(runs, n);
+}
+
+static void apply_requests(struct sched *s)
+{
+	struct store_req *reqs;
+	size_t n;
+
+	if (store_req_list(s->store, NULL, &reqs, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		struct srun *run = find_run(s, reqs[i].run_id);
+		if (!run)
+			continue;
+		srun_apply_request(run, &reqs[i]);
+		store_req_done(s->store, reqs[i].id);
+	}
+	store_req_list_free(reqs, n);
+}
+
+int sched_poll_store(struct sched *s)
+{
+	if (!store_changed_elsewhere(s->store) && s->polled)
+		return 0;
+	s->polled = 1;
+	if (s->opts.serve && !s->stopping)
+		claim_runs(s);
+	apply_requests(s);
+	return 0;
+}

@@ -1,0 +1,933 @@
+/*
+ * The scheduler's event loop.
+ *
+ * One thread, one poll(2): a self-pipe written by the SIGCHLD handler (and
+ * by sched_stop), the output pipes of running tasks, and a timeout from the
+ * timer heap (retries, timeouts, kill escalation) and the store poll tick.
+ * Nothing busy-waits.  Each iteration:
+ *   reap exited children -> fire due timers -> (serve) look at the store ->
+ *   evaluate trigger rules of tasks whose upstream changed -> start ready
+ *   instances up to the limits -> finish runs -> write every change of the
+ *   iteration in one store transaction.
+ * Starting the next task happens before the write, so the exit-to-start gap
+ * of a chain is one waitpid, one rule evaluation and one posix_spawn.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "flow/sched-int.h"
+#include "flow/template.h"
+#include "util/common.h"
+#include "util/fs.h"
+#include "util/timeutil.h"
+
+#define STORE_POLL_MS 50
+#define KILL_GRACE_MS 5000
+#define PROGRESS_MS 100
+
+extern char **environ;
+
+static int wake_fd[2] = { -1, -1 };
+
+static void on_sigchld(int sig)
+{
+	int saved = errno;
+	char c = 'c';
+	(void)sig;
+	if (write(wake_fd[1], &c, 1) < 0) {
+		/* A full pipe already holds a wakeup. */
+	}
+	errno = saved;
+}
+
+void sched_stop(struct sched *s)
+{
+	int saved = errno;
+	char c = 's';
+	s->stop = 1;
+	if (write(wake_fd[1], &c, 1) < 0) {
+		/* as above */
+	}
+	errno = saved;
+}
+
+const char *sched_owner(const struct sched *s)
+{
+	return s->owner;
+}
+
+/* ---- the timer heap ---- */
+
+static void heap_swap(struct timer *a, struct timer *b)
+{
+	struct timer t = *a;
+	*a = *b;
+	*b = t;
+}
+
+void sched_timer_add(struct sched *s, struct sti *ti, enum timer_kind kind, int64_t when)
+{
+	size_t i;
+	ALLOC_GROW(s->timers, s->ntimers + 1, s->timers_alloc);
+	i = s->ntimers++;
+	s->timers[i] = (struct timer){ .when = when, .ti = ti, .gen = ti->gen, .kind = kind };
+	while (i && s->timers[(i - 1) / 2].when > s->timers[i].when) {
+		heap_swap(&s->timers[(i - 1) / 2], &s->timers[i]);
+		i = (i - 1) / 2;
+	}
+}
+
+static void heap_down(struct sched *s, size_t i)
+{
+	for (;;) {
+		size_t l = 2 * i + 1, r = l + 1, m = i;
+		if (l < s->ntimers && s->timers[l].when < s->timers[m].when)
+			m = l;
+		if (r < s->ntimers && s->timers[r].when < s->timers[m].when)
+			m = r;
+		if (m == i)
+			return;
+		heap_swap(&s->timers[i], &s->timers[m]);
+		i = m;
+	}
+}
+
+static struct timer heap_pop(struct sched *s)
+{
+	struct timer t = s->timers[0];
+	s->timers[0] = s->timers[--s->ntimers];
+	heap_down(s, 0);
+	return t;
+}
+
+/* Drops the timers of a run about to be freed (rare: once per run). */
+static void timers_drop_run(struct sched *s, struct srun *run)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < s->ntimers; i++)
+		if (s->timers[i].ti->task->run != run)
+			s->timers[w++] = s->timers[i];
+	s->ntimers = w;
+	for (size_t i = s->ntimers / 2 + 1; i-- > 0;)
+		heap_down(s, i);
+}
+
+/* ---- queues ---- */
+
+void sched_ready_push(struct sched *s, struct sti *ti)
+{
+	if (ti->in_ready)
+		return;
+	if (s->ready_len == s->ready_alloc) {
+		size_t n = s->ready_alloc ? s->ready_alloc * 2 : 64;
+		struct sti **q = xmalloc(n * sizeof(*q));
+		for (size_t i = 0; i < s->ready_len; i++)
+			q[i] = s->ready[(s->ready_head + i) % s->ready_alloc];
+		free(s->ready);
+		s->ready = q;
+		s->ready_alloc = n;
+		s->ready_head = 0;
+	}
+	s->ready[(s->ready_head + s->ready_len++) % s->ready_alloc] = ti;
+	ti->in_ready = 1;
+}
+
+static struct sti *ready_pop(struct sched *s)
+{
+	struct sti *ti;
+	if (!s->ready_len)
+		return NULL;
+	ti = s->ready[s->ready_head];
+	s->ready_head = (s->ready_head + 1) % s->ready_alloc;
+	s->ready_len--;
+	ti->in_ready = 0;
+	return ti;
+}
+
+void sched_eval_push(struct sched *s, struct stask *t)
+{
+	if (t->in_evalq || t->decided || !t->active)
+		return;
+	ALLOC_GROW(s->evalq, s->nevalq + 1, s->evalq_alloc);
+	s->evalq[s->nevalq++] = t;
+	t->in_evalq = 1;
+}
+
+void sched_mark_dirty(struct sti *ti)
+{
+	struct sched *s = ti->task->run->s;
+	if (ti->dirty)
+		return;
+	ti->dirty = 1;
+	ALLOC_GROW(s->dirty, s->ndirty + 1, s->dirty_alloc);
+	s->dirty[s->ndirty++] = ti;
+}
+
+/* ---- state changes: keep every count in step ---- */
+
+static void count_upstream(struct upstream_counts *c, enum ti_state st, int delta)
+{
+	if (!ti_state_is_final(st))
+		return;
+	c->done += (size_t)delta;
+	switch (st) {
+	case TI_SUCCESS: c->success += (size_t)delta; break;
+	case TI_FAILED: c->failed += (size_t)delta; break;
+	case TI_UPSTREAM_FAILED: c->upstream_failed += (size_t)delta; break;
+	case TI_SKIPPED: c->skipped += (size_t)delta; break;
+	default: break;
+	}
+}
+
+void sched_set_state(struct sti *ti, enum ti_state st, const char *reason)
+{
+	struct stask *t = ti->task;
+	struct srun *run = t->run;
+	enum ti_state old = ti->state;
+
+	if (reason || st != old) {
+		free(ti->reason);
+		ti->reason = reason ? xstrdup(reason) : NULL;
+	}
+	sched_mark_dirty(ti);
+	if (st == old)
+		return;
+	ti->gen++;
+	run->cnt[old]--;
+	run->cnt[st]++;
+	ti->state = st;
+	if (ti_state_is_final(old) != ti_state_is_final(st) || ti_state_is_final(st)) {
+		for (size_t i = 0; i < t->ndown; i++) {
+			struct stask *d = &run->tasks[t->down[i]];
+			count_upstream(&d->up, old, -1);
+			count_upstream(&d->up, st, +1);
+			sched_eval_push(run->s, d);
+		}
+	}
+}
+
+/* ---- trigger rules ---- */
+
+static void decide_all(struct stask *t, enum ti_state st, const char *why)
+{
+	for (size_t i = 0; i < t->ninst; i++)
+		if (!ti_state_is_final(t->inst[i].state))
+			sched_set_state(&t->inst[i], st, why);
+}
+
+static void eval_task(struct sched *s, struct stask *t)
+{
+	struct srun *run = t->run;
+	enum tr_verdict v;
+	struct strbuf msg = STRBUF_INIT;
+
+	t->in_evalq = 0;
+	if (t->decided || !t->active || run->state != RUN_RUNNING || run->cancelling)
+		return;
+	v = sched_trigger_eval(t->def->trigger, &t->up);
+	if (v == TR_WAIT)
+		return;
+	t->decided = 1;
+	switch (v) {
+	case TR_RUN:
+		if (t->def->foreach && !t->expanded && srun_expand(t, &msg) < 0) {
+			t->placeholder.exit_code = -1;
+			decide_all(t, TI_FAILED, msg.buf);
+			break;
+		}
+		if (t->def->foreach && t->ninst == 1 && t->inst == &t->placeholder) {
+			decide_all(t, TI_SKIPPED, "foreach matched no files");
+			break;
+		}
+		for (size_t i = 0; i < t->ninst; i++)
+			if (t->inst[i].state == TI_QUEUED)
+				sched_ready_push(s, &t->inst[i]);
+		break;
+	case TR_SKIP:
+		sb_addf(&msg, "trigger rule %s: upstream skipped or not met",
+			trigger_rule_name(t->def->trigger));
+		decide_all(t, TI_SKIPPED, msg.buf);
+		break;
+	case TR_UPSTREAM_FAILED:
+		sb_addf(&msg, "trigger rule %s: an upstream task failed",
+			trigger_rule_name(t->def->trigger));
+		decide_all(t, TI_UPSTREAM_FAILED, msg.buf);
+		break;
+	case TR_WAIT:
+		break;
+	}
+	sb_release(&msg);
+}
+
+/* ---- starting a try ---- */
+
+static char *log_path_for(struct sti *ti)
+{
+	struct srun *run = ti->task->run;
+	if (ti->index >= 0)
+		return xasprintf("%s/flow/logs/%s/%s/%s.%d/try-%d.log", run->s->data_dir, run->dag->id,
+				 run->run_id, ti->task->def->id, ti->index, ti->try_number);
+	return xasprintf("%s/flow/logs/%s/%s/%s/try-%d.log", run->s->data_dir, run->dag->id,
+			 run->run_id, ti->task->def->id, ti->try_number);
+}
+
+static void tmpl_ctx_for(struct sti *ti, struct tmpl_ctx *ctx, int quote)
+{
+	struct srun *run = ti->task->run;
+	*ctx = (struct tmpl_ctx){
+		.dag = run->dag,
+		.params = run->params,
+		.vars = run->vars,
+		.run_id = run->run_id,
+		.run_dir = run->run_dir,
+		.run_date = run->run_date,
+		.task_id = ti->task->def->id,
+		.item = ti->index >= 0 && ti->task->items ? ti->task->items[ti->index] : NULL,
+		.data_dir = run->s->data_dir,
+		.quote = quote,
+	};
+}
+
+/* The command, environment and folder of a try; -1 with a message in err. */
+static int prepare(struct sti *ti, struct strbuf *cmd, char ***envp, char **workdir,
+		   struct strbuf *err)
+{
+	struct sched *s = ti->task->run->s;
+	const struct dag_task *def = ti->task->def;
+	struct tmpl_ctx ctx;
+	size_t n = 0, alloc = 0;
+	struct strbuf wd = STRBUF_INIT;
+
+	tmpl_ctx_for(ti, &ctx, 1);
+	if (tmpl_expand(def->run, &ctx, cmd, err) < 0)
+		return -1;
+	ctx.quote = 0;
+	if (def->workdir) {
+		if (tmpl_expand(def->workdir, &ctx, &wd, err) < 0)
+			return -1;
+		if (wd.buf[0] != '/') {
+			char *abs = path_join(s->data_dir, wd.buf);
+			sb_reset(&wd);
+			sb_adds(&wd, abs);
+			free(abs);
+		}
+	} else {
+		sb_adds(&wd, s->data_dir);
+	}
+	*envp = NULL;
+	ALLOC_GROW(*envp, s->nbase_env + 16, alloc);
+	for (size_t i = 0; i < s->nbase_env; i++)
+		(*envp)[n++] = xstrdup(s->base_env[i]);
+	(*envp)[n] = NULL;
+	tmpl_env(&ctx, envp, &n, &alloc);
+	for (size_t i = 0; i < def->nenv; i++) {
+		struct strbuf v = STRBUF_INIT;
+		if (tmpl_expand(def->env[i].value, &ctx, &v, err) < 0) {
+			sb_release(&v);
+			sb_release(&wd);
+			return -1;
+		}
+		ALLOC_GROW(*envp, n + 2, alloc);
+		(*envp)[n++] = xasprintf("%s=%s", def->env[i].key, v.buf);
+		(*envp)[n] = NULL;
+		sb_release(&v);
+	}
+	*workdir = sb_detach(&wd, NULL);
+	return 0;
+}
+
+static void free_env(char **envp)
+{
+	if (!envp)
+		return;
+	for (char **e = envp; *e; e++)
+		free(*e);
+	free(envp);
+}
+
+static void queue_try(struct sched *s, struct sti *ti, const struct store_try *t)
+{
+	struct pending_try *p;
+	ALLOC_GROW(s->tries, s->ntries + 1, s->tries_alloc);
+	p = &s->tries[s->ntries++];
+	p->run = ti->task->run;
+	p->ti = ti;
+	p->t = *t;
+	p->t.log_path = t->log_path ? xstrdup(t->log_path) : NULL;
+	p->t.reason = t->reason ? xstrdup(t->reason) : NULL;
+}
+
+static void finish_failure(struct sched *s, struct sti *ti, const char *reason);
+
+static void start_try(struct sched *s, struct sti *ti)
+{
+	struct strbuf cmd = STRBUF_INIT, err = STRBUF_INIT;
+	char **envp = NULL, *workdir = NULL, *log_path;
+	struct exec_spec spec;
+	struct sproc *p = xcalloc(1, sizeof(*p));
+	struct store_try t = { 0 };
+
+	ti->try_number++;
+	ti->started_at = time_now_ms();
+	ti->ended_at = 0;
+	ti->exit_code = -1;
+	ti->kill = KILL_NONE;
+	log_path = log_path_for(ti);
+	t.try_number = ti->try_number;
+	t.started_at = ti->started_at;
+	t.exit_code = -1;
+	t.log_path = log_path;
+	if (prepare(ti, &cmd, &envp, &workdir, &err) == 0) {
+		spec = (struct exec_spec){ .cmd = cmd.buf, .envp = envp, .workdir = workdir,
+					   .log_path = log_path };
+		if (exec_spawn(&spec, &p->ep, &err) == 0) {
+			p->ti = ti;
+			p->started_mono = time_mono_ms();
+			ti->proc = p;
+			t.pid = p->ep.pid;
+			t.pid_start = p->ep.start_time;
+			ALLOC_GROW(s->procs, s->nprocs + 1, s->procs_alloc);
+			s->procs[s->nprocs++] = p;
+			ti->task->running++;
+			sched_set_state(ti, TI_RUNNING, NULL);
+			queue_try(s, ti, &t);
+			if (ti->task->def->timeout_ms > 0)
+				sched_timer_add(s, ti, TM_TIMEOUT,
+						p->started_mono + ti->task->def->timeout_ms);
+			p = NULL;
+		}
+	}
+	if (p) {
+		/* It never started: a failed try, under the retry policy like any other. */
+		free(p);
+		ti->ended_at = time_now_ms();
+		t.ended_at = ti->ended_at;
+		t.reason = err.buf;
+		queue_try(s, ti, &t);
+		finish_failure(s, ti, err.buf);
+	}
+	free(log_path);
+	free(workdir);
+	free_env(envp);
+	sb_release(&cmd);
+	sb_release(&err);
+}
+
+static int task_blocked(struct sti *ti)
+{
+	struct stask *t = ti->task;
+	if (t->def->max_active > 0 && t->running >= (size_t)t->def->max_active) {
+		ALLOC_GROW(t->blocked, t->nblocked + 1, t->blocked_alloc);
+		t->blocked[t->nblocked++] = ti;
+		return 1;
+	}
+	return 0;
+}
+
+static void start_ready(struct sched *s)
+{
+	while (s->nprocs < (size_t)s->parallelism && !s->stopping) {
+		struct sti *ti = ready_pop(s);
+		if (!ti)
+			return;
+		if (ti->state != TI_QUEUED && ti->state != TI_UP_FOR_RETRY)
+			continue;
+		if (ti->task->run->state != RUN_RUNNING || ti->task->run->cancelling)
+			continue;
+		if (task_blocked(ti))
+			continue;
+		start_try(s, ti);
+	}
+}
+
+/* ---- a try ends ---- */
+
+static void finish_failure(struct sched *s, struct sti *ti, const char *reason)
+{
+	if (ti->try_number < ti->max_tries) {
+		int64_t delay = sched_retry_delay_ms(ti->task->def->retry_delay_ms, ti->try_number + 1);
+		ti->next_try_at = time_now_ms() + delay;
+		sched_set_state(ti, TI_UP_FOR_RETRY, reason);
+		sched_timer_add(s, ti, TM_RETRY, time_mono_ms() + delay);
+	} else {
+		sched_set_state(ti, TI_FAILED, reason);
+	}
+}
+
+static void unblock(struct sched *s, struct stask *t)
+{
+	if (!t->nblocked)
+		return;
+	/* Oldest first: shift is fine, max_active lists are short-lived and small. */
+	struct sti *ti = t->blocked[0];
+	memmove(t->blocked, t->blocked + 1, (t->nblocked - 1) * sizeof(*t->blocked));
+	t->nblocked--;
+	sched_ready_push(s, ti);
+}
+
+static void describe_end(struct sti *ti, int status, struct strbuf *why)
+{
+	const struct exec_proc *ep = &ti->proc->ep;
+	char dur[32];
+
+	switch (ti->kill) {
+	case KILL_TIMEOUT:
+		if (ti->task->def->timeout_ms % 1000)
+			snprintf(dur, sizeof(dur), "%lldms", (long long)ti->task->def->timeout_ms);
+		else
+			snprintf(dur, sizeof(dur), "%llds", (long long)ti->task->def->timeout_ms / 1000);
+		sb_addf(why, "timed out after %s", dur);
+		break;
+	case KILL_CANCEL: sb_adds(why, "cancelled"); break;
+	case KILL_CLEAR: sb_adds(why, "cleared while running"); break;
+	case KILL_STOP: sb_adds(why, "the scheduler stopped while it ran"); break;
+	case KILL_NONE:
+		if (WIFSIGNALED(status))
+			sb_addf(why, "killed by signal %d (%s)", WTERMSIG(status),
+				strsignal(WTERMSIG(status)));
+		else if (WEXITSTATUS(status))
+			sb_addf(why, "exit code %d", WEXITSTATUS(status));
+		break;
+	}
+	if (ep->truncated)
+		sb_addf(why, "%slog truncated at %llu bytes", why->len ? "; " : "",
+			(unsigned long long)ep->log_max);
+	if (ep->log_errno)
+		sb_addf(why, "%swriting the log failed: %s", why->len ? "; " : "",
+			strerror(ep->log_errno));
+}
+
+static void finish_try(struct sched *s, struct sproc *p, int status)
+{
+	struct sti *ti = p->ti;
+	struct strbuf why = STRBUF_INIT;
+	struct store_try t = { 0 };
+	char *log_path = log_path_for(ti);
+	enum kill_why kill_why = ti->kill;
+
+	if (kill_why != KILL_NONE)
+		kill(-p->ep.pid, SIGKILL); /* what is left of its group */
+	ti->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	ti->ended_at = time_now_ms();
+	describe_end(ti, status, &why);
+	if (kill_why != KILL_NONE)
+		exec_log_note(&p->ep, "%s", why.buf);
+	exec_finish(&p->ep);
+	t = (struct store_try){ .try_number = ti->try_number, .started_at = ti->started_at,
+				.ended_at = ti->ended_at, .exit_code = ti->exit_code,
+				.log_path = log_path, .pid = p->ep.pid,
+				.pid_start = p->ep.start_time, .reason = why.len ? why.buf : NULL };
+	queue_try(s, ti, &t);
+	ti->proc = NULL;
+	ti->kill = KILL_NONE;
+	ti->task->running--;
+	unblock(s, ti->task);
+	switch (kill_why) {
+	case KILL_CANCEL:
+		sched_set_state(ti, TI_CANCELLED, why.buf);
+		break;
+	case KILL_CLEAR:
+	case KILL_STOP:
+		/* Not the task's failure: the try does not count against its retries. */
+		ti->max_tries++;
+		sched_set_state(ti, TI_QUEUED, why.buf);
+		if (kill_why == KILL_CLEAR && ti->task->decided)
+			sched_ready_push(s, ti);
+		break;
+	default:
+		if (ti->exit_code == 0 && kill_why == KILL_NONE)
+			sched_set_state(ti, TI_SUCCESS, why.len ? why.buf : NULL);
+		else
+			finish_failure(s, ti, why.buf);
+	}
+	free(log_path);
+	sb_release(&why);
+	free(p);
+}
+
+static void reap(struct sched *s)
+{
+	int status;
+	pid_t pid;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		for (size_t i = 0; i < s->nprocs; i++) {
+			if (s->procs[i]->ep.pid != pid)
+				continue;
+			struct sproc *p = s->procs[i];
+			s->procs[i] = s->procs[--s->nprocs];
+			finish_try(s, p, status);
+			break;
+		}
+	}
+}
+
+void sched_kill(struct sched *s, struct sti *ti, enum kill_why why)
+{
+	if (!ti->proc || ti->kill != KILL_NONE)
+		return;
+	ti->kill = why;
+	kill(-ti->proc->ep.pid, SIGTERM);
+	sched_timer_add(s, ti, TM_KILL, time_mono_ms() + KILL_GRACE_MS);
+}
+
+static void fire_timers(struct sched *s)
+{
+	int64_t now = time_mono_ms();
+
+	while (s->ntimers && s->timers[0].when <= now) {
+		struct timer t = heap_pop(s);
+		struct sti *ti = t.ti;
+		if (t.gen != ti->gen)
+			continue;
+		switch (t.kind) {
+		case TM_RETRY:
+			if (ti->state == TI_UP_FOR_RETRY)
+				sched_ready_push(s, ti);
+			break;
+		case TM_TIMEOUT:
+			if (ti->state == TI_RUNNING)
+				sched_kill(s, ti, KILL_TIMEOUT);
+			break;
+		case TM_KILL:
+			if (ti->proc)
+				kill(-ti->proc->ep.pid, SIGKILL);
+			break;
+		}
+	}
+}
+
+/* ---- runs ---- */
+
+static int leaves_ok(struct srun *run)
+{
+	for (size_t i = 0; i < run->ntasks; i++) {
+		struct stask *t = &run->tasks[i];
+		if (!t->active || t->ndown)
+			continue;
+		for (size_t j = 0; j < t->ninst; j++)
+			if (t->inst[j].state != TI_SUCCESS && t->inst[j].state != TI_SKIPPED)
+				return 0;
+	}
+	return 1;
+}
+
+static void finish_runs(struct sched *s)
+{
+	for (size_t i = 0; i < s->nruns; i++) {
+		struct srun *run = s->runs[i];
+		if (run->state != RUN_RUNNING)
+			continue;
+		if (run->cnt[TI_QUEUED] + run->cnt[TI_RUNNING] + run->cnt[TI_UP_FOR_RETRY])
+			continue;
+		if (run->cancelling)
+			run->state = RUN_CANCELLED;
+		else
+			run->state = leaves_ok(run) ? RUN_SUCCESS : RUN_FAILED;
+		run->ended_at = time_now_ms();
+		run->dirty = 1;
+	}
+}
+
+/* Queued runs start when their DAG's max_active_runs allows. */
+static void start_runs(struct sched *s)
+{
+	for (size_t i = 0; i < s->nruns; i++) {
+		struct srun *run = s->runs[i];
+		size_t active = 0;
+		if (run->state != RUN_QUEUED)
+			continue;
+		for (size_t j = 0; j < s->nruns; j++)
+			if (s->runs[j]->state == RUN_RUNNING && !strcmp(s->runs[j]->dag->id, run->dag->id))
+				active++;
+		if (run->dag->max_active_runs > 0 && active >= (size_t)run->dag->max_active_runs)
+			continue;
+		if (mkdir_p(run->run_dir, 0755) < 0) {
+			run->state = RUN_FAILED;
+			free(run->reason);
+			run->reason = xasprintf("cannot create the run folder '%s': %s", run->run_dir,
+						strerror(errno));
+			run->ended_at = time_now_ms();
+			run->dirty = 1;
+			continue;
+		}
+		run->state = RUN_RUNNING;
+		if (!run->started_at)
+			run->started_at = time_now_ms();
+		run->dirty = 1;
+		for (size_t t = 0; t < run->ntasks; t++)
+			sched_eval_push(s, &run->tasks[t]);
+		/* Instances that were waiting for a retry when an earlier scheduler stopped. */
+		for (size_t t = 0; t < run->ntasks; t++)
+			for (size_t k = 0; k < run->tasks[t].ninst; k++) {
+				struct sti *ti = &run->tasks[t].inst[k];
+				if (ti->state == TI_UP_FOR_RETRY) {
+					int64_t wait = ti->next_try_at - time_now_ms();
+					sched_timer_add(s, ti, TM_RETRY, time_mono_ms() + (wait > 0 ? wait : 0));
+				} else if (ti->state == TI_QUEUED && run->tasks[t].decided) {
+					sched_ready_push(s, ti);
+				}
+			}
+	}
+}
+
+/* Finished runs leave memory once written; their timers go with them. */
+static void drop_finished(struct sched *s)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < s->nruns; i++) {
+		struct srun *run = s->runs[i];
+		if (run_state_is_final(run->state) && !run->dirty && !s->ndirty) {
+			timers_drop_run(s, run);
+			srun_free(run);
+			continue;
+		}
+		s->runs[w++] = run;
+	}
+	s->nruns = w;
+}
+
+static void progress(struct sched *s, int force)
+{
+	int64_t now = time_mono_ms();
+	struct sched_progress p = { 0 };
+
+	if (!s->opts.progress || (!force && now - s->last_progress < PROGRESS_MS))
+		return;
+	s->last_progress = now;
+	for (size_t i = 0; i < s->nruns; i++) {
+		struct srun *run = s->runs[i];
+		p.run_id = run->run_id;
+		p.total += run->ninst;
+		p.running += run->cnt[TI_RUNNING];
+		p.failed += run->cnt[TI_FAILED] + run->cnt[TI_UPSTREAM_FAILED];
+		p.done += run->cnt[TI_SUCCESS] + run->cnt[TI_FAILED] + run->cnt[TI_UPSTREAM_FAILED] +
+			  run->cnt[TI_SKIPPED] + run->cnt[TI_CANCELLED];
+	}
+	s->opts.progress(&p, s->opts.progress_arg);
+}
+
+/* ---- setup ---- */
+
+static int install_signals(void)
+{
+	struct sigaction sa;
+
+	if (wake_fd[0] < 0 && pipe2(wake_fd, O_CLOEXEC | O_NONBLOCK) < 0)
+		return error_errno("cannot create the scheduler's wakeup pipe");
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_sigchld;
+	sa.sa_flags = SA_RESTART | SA_NOCLDSTOP;
+	sigemptyset(&sa.sa_mask);
+	if (sigaction(SIGCHLD, &sa, NULL) < 0)
+		return error_errno("cannot install the SIGCHLD handler");
+	/* A task closing its pipe must not kill the scheduler. */
+	signal(SIGPIPE, SIG_IGN);
+	return 0;
+}
+
+/* Only one `serve` per data folder: two would fight over the same runs. */
+static int lock_serve(struct sched *s)
+{
+	char *path = xasprintf("%s/flow/serve.lock", s->data_dir);
+	char pid[32];
+	int n;
+
+	mkdir_p(s->data_dir, 0755);
+	s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+	if (s->lock_fd < 0) {
+		error_errno("cannot open '%s'", path);
+		free(path);
+		return -1;
+	}
+	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		struct strbuf other = STRBUF_INIT;
+		sb_read_fd(&other, s->lock_fd);
+		sb_rtrim(&other);
+		error("another 'synthflow serve' is running for '%s'%s%s%s", s->data_dir,
+		      other.len ? " (pid " : "", other.buf, other.len ? ")" : "");
+		sb_release(&other);
+		free(path);
+		return -1;
+	}
+	n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
+	if (ftruncate(s->lock_fd, 0) < 0 || write(s->lock_fd, pid, (size_t)n) < 0)
+		warning("cannot write '%s': %s", path, strerror(errno));
+	free(path);
+	return 0;
+}
+
+struct sched *sched_new(const struct sched_opts *opts)
+{
+	struct sched *s = xcalloc(1, sizeof(*s));
+	uint64_t start = 0;
+	size_t env_alloc = 0;
+
+	s->opts = *opts;
+	s->lock_fd = -1;
+	s->data_dir = xstrdup(opts->cfg->data_dir);
+	s->parallelism = config_parallelism(opts->cfg);
+	if (s->parallelism < 1)
+		s->parallelism = 1;
+	exec_proc_start_time(getpid(), &start);
+	snprintf(s->owner, sizeof(s->owner), "%d:%llu", (int)getpid(), (unsigned long long)start);
+	/* Tasks get their own SF_* variables, never the scheduler's. */
+	for (char **e = environ; *e; e++)
+		if (strncmp(*e, "SF_", 3)) {
+			ALLOC_GROW(s->base_env, s->nbase_env + 1, env_alloc);
+			s->base_env[s->nbase_env++] = xstrdup(*e);
+		}
+	if (install_signals() < 0 || (opts->serve && lock_serve(s) < 0)) {
+		sched_free(s);
+		return NULL;
+	}
+	s->store = store_open(opts->cfg->flow_store, s->data_dir);
+	if (!s->store) {
+		sched_free(s);
+		return NULL;
+	}
+	store_changed_elsewhere(s->store);
+	return s;
+}
+
+void sched_free(struct sched *s)
+{
+	if (!s)
+		return;
+	for (size_t i = 0; i < s->nruns; i++)
+		srun_free(s->runs[i]);
+	free(s->runs);
+	for (size_t i = 0; i < s->nprocs; i++) {
+		exec_finish(&s->procs[i]->ep);
+		free(s->procs[i]);
+	}
+	free(s->procs);
+	free(s->ready);
+	free(s->evalq);
+	free(s->timers);
+	free(s->dirty);
+	for (size_t i = 0; i < s->ntries; i++) {
+		free(s->tries[i].t.log_path);
+		free(s->tries[i].t.reason);
+	}
+	free(s->tries);
+	free(s->pfds);
+	for (size_t i = 0; i < s->nbase_env; i++)
+		free(s->base_env[i]);
+	free(s->base_env);
+	store_close(s->store);
+	if (s->lock_fd >= 0)
+		close(s->lock_fd);
+	free(s->data_dir);
+	free(s);
+}
+
+/* ---- the loop ---- */
+
+static void handle_stop(struct sched *s)
+{
+	s->stopping = 1;
+	for (size_t i = 0; i < s->nruns; i++) {
+		struct srun *run = s->runs[i];
+		if (!s->opts.serve) {
+			srun_cancel(run);
+			continue;
+		}
+		/* serve: the tasks stop, the runs stay with the next scheduler. */
+		for (size_t t = 0; t < run->ntasks; t++)
+			for (size_t k = 0; k < run->tasks[t].ninst; k++)
+				sched_kill(s, &run->tasks[t].inst[k], KILL_STOP);
+	}
+}
+
+static int poll_timeout(struct sched *s)
+{
+	int64_t now = time_mono_ms(), wait = -1;
+
+	if (s->ntimers)
+		wait = s->timers[0].when - now;
+	if (s->opts.serve || s->nruns) {
+		int64_t w = s->next_poll - now;
+		if (wait < 0 || w < wait)
+			wait = w;
+	}
+	if (s->opts.progress && s->nprocs) {
+		int64_t w = s->last_progress + PROGRESS_MS - now;
+		if (wait < 0 || w < wait)
+			wait = w;
+	}
+	if (wait < 0 && (s->ntimers || s->opts.serve || s->nruns))
+		wait = 0;
+	return wait > 60000 ? 60000 : (int)wait;
+}
+
+static void wait_events(struct sched *s)
+{
+	size_t n = 0;
+	char buf[256];
+
+	ALLOC_GROW(s->pfds, s->nprocs + 1, s->pfds_alloc);
+	s->pfds[n++] = (struct pollfd){ .fd = wake_fd[0], .events = POLLIN };
+	for (size_t i = 0; i < s->nprocs; i++)
+		if (s->procs[i]->ep.out_fd >= 0)
+			s->pfds[n++] = (struct pollfd){ .fd = s->procs[i]->ep.out_fd, .events = POLLIN };
+	if (poll(s->pfds, n, poll_timeout(s)) <= 0)
+		return;
+	if (s->pfds[0].revents)
+		while (read(wake_fd[0], buf, sizeof(buf)) > 0)
+			;
+	for (size_t i = 0, k = 1; i < s->nprocs; i++) {
+		struct exec_proc *ep = &s->procs[i]->ep;
+		if (ep->out_fd < 0)
+			continue;
+		if (s->pfds[k++].revents && exec_drain(ep)) {
+			/* End of output: the process exits soon; SIGCHLD ends the try. */
+			close(ep->out_fd);
+			ep->out_fd = -1;
+		}
+	}
+}
+
+static size_t active_runs(struct sched *s)
+{
+	size_t n = 0;
+	for (size_t i = 0; i < s->nruns; i++)
+		if (!run_state_is_final(s->runs[i]->state))
+			n++;
+	return n;
+}
+
+int sched_run(struct sched *s)
+{
+	for (;;) {
+		reap(s);
+		if (s->stop && !s->stopping)
+			handle_stop(s);
+		fire_timers(s);
+		if (time_mono_ms() >= s->next_poll) {
+			s->next_poll = time_mono_ms() + STORE_POLL_MS;
+			sched_poll_store(s);
+		}
+		start_runs(s);
+		do {
+			while (s->nevalq)
+				eval_task(s, s->evalq[--s->nevalq]);
+			start_ready(s);
+		} while (s->nevalq);
+		finish_runs(s);
+		sched_flush(s);
+		progress(s, 0);
+		drop_finished(s);
+		if (s->stopping && !s->nprocs)
+			break;
+		if (!s->opts.serve && !active_runs(s) && !s->ndirty)
+			break;
+		wait_events(s);
+	}
+	progress(s, 1);
+	return s->flush_failed ? -1 : 0;
+}
