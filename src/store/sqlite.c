@@ -47,6 +47,8 @@ static const char *const migrations[] = {
 	"CREATE TABLE vars(key TEXT PRIMARY KEY, value TEXT NOT NULL);"
 	"CREATE TABLE requests(id INTEGER PRIMARY KEY AUTOINCREMENT, run_id TEXT NOT NULL,"
 	" kind TEXT NOT NULL, task_id TEXT, downstream INTEGER NOT NULL, created_at INTEGER NOT NULL);",
+	/* 2: per-DAG flags (paused), set from the web UI */
+	"CREATE TABLE dag_flags(dag_id TEXT PRIMARY KEY, paused INTEGER NOT NULL) WITHOUT ROWID;",
 };
 
 enum stmt_id {
@@ -937,6 +939,96 @@ static int sq_changed_elsewhere(struct store *s)
 	return changed;
 }
 
+/* ---- DAG flags and statistics (rare calls: statements are not kept) ---- */
+
+static int sq_dag_set_paused(struct store *s, const char *dag_id, int paused)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st;
+
+	if (sqlite3_prepare_v2(q->db, "INSERT OR REPLACE INTO dag_flags(dag_id, paused) VALUES(?1, ?2)",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_error(q, "preparing a statement");
+	sqlite3_bind_text(st, 1, dag_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 2, !!paused);
+	if (write_stmt(q, st, "pausing a DAG") < 0) {
+		sqlite3_finalize(st);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+static int sq_dag_paused_all(struct store *s, json_t **paused)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(q->db, "SELECT dag_id FROM dag_flags WHERE paused", -1, &st, NULL) !=
+	    SQLITE_OK)
+		return db_error(q, "preparing a statement");
+	*paused = json_object();
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		json_object_set_new(*paused, (const char *)sqlite3_column_text(st, 0), json_true());
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		json_decref(*paused);
+		*paused = NULL;
+		return db_error(q, "reading paused DAGs");
+	}
+	return 0;
+}
+
+static int ti_counts(struct sqlite_store *q, struct store_ti_stats *out)
+{
+	sqlite3_stmt *st;
+	int rc;
+
+	if (sqlite3_prepare_v2(q->db, "SELECT state, count(*) FROM tis GROUP BY state", -1, &st,
+			       NULL) != SQLITE_OK)
+		return db_error(q, "preparing a statement");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		enum ti_state t;
+		if (ti_state_parse((const char *)sqlite3_column_text(st, 0), &t) == 0)
+			out->by_state[t] = (uint64_t)sqlite3_column_int64(st, 1);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : db_error(q, "counting task instances");
+}
+
+static int try_durations(struct sqlite_store *q, struct store_ti_stats *out)
+{
+	struct strbuf sql = STRBUF_INIT;
+	sqlite3_stmt *st;
+	int rc;
+
+	sb_adds(&sql, "SELECT count(*), total(ended_at - started_at)");
+	for (size_t b = 0; b < STORE_DURATION_BUCKETS; b++)
+		sb_addf(&sql, ", total(ended_at - started_at <= %lld)",
+			(long long)store_duration_bucket_ms[b]);
+	sb_adds(&sql, " FROM tries WHERE ended_at > 0");
+	rc = sqlite3_prepare_v2(q->db, sql.buf, -1, &st, NULL);
+	sb_release(&sql);
+	if (rc != SQLITE_OK)
+		return db_error(q, "preparing a statement");
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		out->duration_count = (uint64_t)sqlite3_column_int64(st, 0);
+		out->duration_sum_ms = sqlite3_column_double(st, 1);
+		for (int b = 0; b < STORE_DURATION_BUCKETS; b++)
+			out->duration_le[b] = (uint64_t)sqlite3_column_double(st, 2 + b);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : db_error(q, "summing task durations");
+}
+
+static int sq_ti_stats(struct store *s, struct store_ti_stats *out)
+{
+	struct sqlite_store *q = ss(s);
+	return ti_counts(q, out) < 0 || try_durations(q, out) < 0 ? -1 : 0;
+}
+
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.close = sq_close,
@@ -963,4 +1055,7 @@ static const struct store_ops sqlite_ops = {
 	.seq = sq_seq,
 	.changes_since = sq_changes_since,
 	.changed_elsewhere = sq_changed_elsewhere,
+	.dag_set_paused = sq_dag_set_paused,
+	.dag_paused_all = sq_dag_paused_all,
+	.ti_stats = sq_ti_stats,
 };

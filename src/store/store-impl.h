@@ -50,6 +50,10 @@ struct store_ops {
 	int (*changes_since)(struct store *s, int64_t since, size_t limit, store_change_fn fn,
 			     void *arg, int64_t *last);
 	int (*changed_elsewhere)(struct store *s);
+
+	int (*dag_set_paused)(struct store *s, const char *dag_id, int paused);
+	int (*dag_paused_all)(struct store *s, json_t **paused);
+	int (*ti_stats)(struct store *s, struct store_ti_stats *out);
 };
 
 /* Every backend's connection struct begins with this. */

@@ -300,3 +300,35 @@ json_t *store_try_json(const struct store_try *t)
 	json_object_set_new(o, "reason", str_or_null(t->reason));
 	return o;
 }
+
+int store_dag_set_paused(struct store *s, const char *dag_id, int paused)
+{
+	return s->ops->dag_set_paused(s, dag_id, paused);
+}
+
+int store_dag_paused_all(struct store *s, json_t **paused)
+{
+	return s->ops->dag_paused_all(s, paused);
+}
+
+int store_dag_paused(struct store *s, const char *dag_id)
+{
+	json_t *all = NULL;
+	int paused;
+
+	if (store_dag_paused_all(s, &all) < 0)
+		return -1;
+	paused = json_is_true(json_object_get(all, dag_id));
+	json_decref(all);
+	return paused;
+}
+
+const int64_t store_duration_bucket_ms[STORE_DURATION_BUCKETS] = {
+	100, 500, 1000, 5000, 10000, 30000, 60000, 300000, 900000, 3600000,
+};
+
+int store_ti_stats(struct store *s, struct store_ti_stats *out)
+{
+	memset(out, 0, sizeof(*out));
+	return s->ops->ti_stats(s, out);
+}

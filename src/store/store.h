@@ -207,6 +207,32 @@ int store_changes_since(struct store *s, int64_t since, size_t limit, store_chan
  */
 int store_changed_elsewhere(struct store *s);
 
+/* ---- DAG flags (the UI's pause toggle) ---- */
+
+/*
+ * A paused DAG starts no runs from its schedule or its on_file trigger;
+ * runs triggered by hand are still queued and run.
+ */
+int store_dag_set_paused(struct store *s, const char *dag_id, int paused);
+/* 1 paused, 0 not, -1 error. */
+int store_dag_paused(struct store *s, const char *dag_id);
+/* A new JSON object {"DAG_ID": true, ...} of every paused DAG. */
+int store_dag_paused_all(struct store *s, json_t **paused);
+
+/* ---- statistics, for GET /metrics ---- */
+
+#define STORE_DURATION_BUCKETS 10
+/* Upper bounds (ms) of the task duration histogram's buckets. */
+extern const int64_t store_duration_bucket_ms[STORE_DURATION_BUCKETS];
+
+struct store_ti_stats {
+	uint64_t by_state[TI_NSTATES];  /* task instances */
+	uint64_t duration_le[STORE_DURATION_BUCKETS]; /* finished tries, cumulative */
+	uint64_t duration_count;
+	double duration_sum_ms;
+};
+int store_ti_stats(struct store *s, struct store_ti_stats *out);
+
 /* ---- JSON (DESIGN.md section 5, contract) ---- */
 
 /*

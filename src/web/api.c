@@ -1,0 +1,661 @@
+/*
+ * The JSON API of DESIGN.md section 7 (contract: paths and shapes) and the
+ * few additions the UI needs (grid, pause, tries).  Handlers validate
+ * everything they are given and answer {"error": "..."} with the status
+ * that names the problem; they never exit and never trust ids as paths.
+ */
+#include "web/web-impl.h"
+
+#include "flow/sched.h"
+#include "util/common.h"
+#include "util/suggest.h"
+#include "util/timeutil.h"
+#include "web/paths.h"
+
+/* Runs shown per DAG in the list, and the bounds of ?limit=. */
+#define RECENT_RUNS 8
+#define MAX_LIMIT 1000
+#define GRID_DEFAULT 25
+#define GRID_MAX 200
+
+static struct store *store_or_500(struct web *w, struct http_resp *resp)
+{
+	struct store *s = web_store(w);
+	if (!s)
+		http_error(resp, 500, "cannot open the store");
+	return s;
+}
+
+static const struct dag *find_dag(struct dag_snap *snap, const char *id, struct http_resp *resp)
+{
+	const struct dag *d = dagset_find(&snap->set, id);
+	const char **ids;
+	const char *near;
+
+	if (d)
+		return d;
+	ids = xcalloc(snap->set.n + 1, sizeof(*ids));
+	for (size_t i = 0; i < snap->set.n; i++)
+		ids[i] = snap->set.dags[i]->id;
+	near = suggest_closest(id, ids, snap->set.n);
+	if (near)
+		http_error(resp, 404, "unknown DAG '%s' (did you mean '%s'?)", id, near);
+	else
+		http_error(resp, 404, "unknown DAG '%s'", id);
+	free(ids);
+	return NULL;
+}
+
+static size_t dag_pos(struct dag_snap *snap, const struct dag *d)
+{
+	for (size_t i = 0; i < snap->set.n; i++)
+		if (snap->set.dags[i] == d)
+			return i;
+	BUG("DAG '%s' not in its snapshot", d->id);
+}
+
+/* 0 with *r loaded; else the response says why. */
+static int load_run(struct store *s, const char *run_id, struct store_run *r, struct http_resp *resp)
+{
+	int rc = store_run_get(s, run_id, r);
+	if (rc == STORE_NOT_FOUND)
+		http_error(resp, 404, "unknown run '%s'", run_id);
+	else if (rc < 0)
+		http_error(resp, 500, "cannot read run '%s' from the store", run_id);
+	return rc ? -1 : 0;
+}
+
+void api_health(void *ctx, struct http_req *req, struct http_resp *resp)
+{
+	http_json(resp, 200, json_pack("{s:s}", "status", "ok"));
+}
+
+static json_t *recent_runs(struct store *s, const char *dag_id)
+{
+	struct store_run_filter f = { .dag_id = dag_id, .limit = RECENT_RUNS };
+	struct store_run *runs = NULL;
+	size_t n = 0;
+	json_t *arr = json_array();
+
+	if (store_run_list(s, &f, &runs, &n, NULL) < 0) {
+		json_decref(arr);
+		return NULL;
+	}
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, store_run_summary_json(&runs[i]));
+	store_run_list_free(runs, n);
+	return arr;
+}
+
+/* The list entry of a DAG: what the DAG list page shows, nothing more. */
+static json_t *dag_summary(json_t *full, int paused, json_t *recent)
+{
+	static const char *const keep[] = { "dag_id", "description", "workspace", "schedule",
+					    "on_file", "max_active_runs" };
+	json_t *o = json_object();
+
+	for (size_t i = 0; i < ARRAY_SIZE(keep); i++) {
+		json_t *v = json_object_get(full, keep[i]);
+		json_object_set(o, keep[i], v ? v : json_null());
+	}
+	json_object_set_new(o, "task_count", json_integer((json_int_t)json_array_size(
+							json_object_get(full, "tasks"))));
+	json_object_set_new(o, "param_count",
+			    json_integer((json_int_t)json_object_size(json_object_get(full, "params"))));
+	json_object_set_new(o, "paused", json_boolean(paused));
+	json_object_set_new(o, "recent_runs", recent);
+	return o;
+}
+
+void api_dags(void *ctx, struct http_req *req, struct http_resp *resp)
+{
+	struct web *w = ctx;
+	struct store *s = store_or_500(w, resp);
+	struct dag_snap *snap;
+	json_t *arr, *paused = NULL;
+	long limit, offset;
+
+	if (!s || http_query_uint(req, resp, "limit", MAX_LIMIT, MAX_LIMIT, &limit) < 0 ||
+	    http_query_uint(req, resp, "offset", 0, 1L << 30, &offset) < 0)
+		return;
+	if (store_dag_paused_all(s, &paused) < 0) {
+		http_error(resp, 500, "cannot read the store");
+		return;
+	}
+	snap = dags_get(w);
+	arr = json_array();
+	for (size_t i = (size_t)offset; i < snap->set.n && json_array_size(arr) < (size_t)limit; i++) {
+		const char *id = snap->set.dags[i]->id;
+		json_t *recent = recent_runs(s, id);
+		if (!recent) {
+			json_decref(arr);
+			arr = NULL;
+			break;
+		}
+		json_array_append_new(arr, dag_summary(snap->json[i],
+						       json_is_true(json_object_get(paused, id)), recent));
+	}
+	if (arr)
+		http_json(resp, 200, json_pack("{s:o,s:I,s:I}", "dags", arr, "total",
+					       (json_int_t)snap->set.n, "invalid_files",
+					       (json_int_t)snap->set.bad_files));
+	else
+		http_error(resp, 500, "cannot read the store");
+	json_decref(paused);
+	dags_put(snap);
+}
+
+void api_dag(void *ctx, struct http_req *req, struct http_resp *resp)
+{
+	struct web *w = ctx;
+	struct store *s = store_or_500(w, resp);
+	struct dag_snap *snap;
+	const struct dag *d;
+	int paused;
+
+	if (!s)
+		return;
+	snap = dags_get(w);
+	d = find_dag(snap, req->arg[0], resp);
+	if (d) {
+		json_t *j = json_deep_copy(snap->json[dag_pos(snap, d)]);
+		paused = store_dag_paused(s, d->id);
+		if (paused < 0) {
+			json_decref(j);
+			http_error(resp, 500, "cannot read the store");
+		} else {
+			json_object_set_new(j, "paused", json_boolean(paused));
+			http_json(resp, 200, j);
+		}
+	}
+	dags_put(snap);
+}
+
+static int state_filter(const struct http_req *req, struct http_resp *resp, unsigned *mask)
+{
+	const char *v = http_query(req, "state");
+	enum run_state st;
+
+	*mask = 0;
+	if (!v || !*v)
+		return 0;
+	if (run_state_parse(v, &st) < 0) {
+		http_error(resp, 400, "unknown run state '%s' in ?state=", v);
+		return -1;
+	}
+	*mask = 1u << st;
+	return 0;
+}
+
+void api_dag_runs(void *ctx, struct http_req *req, struct http_resp *resp)
+{
+	struct web *w = ctx;
+	struct store *s = store_or_500(w, resp);
+	struct store_run_filter f = { .dag_id = req->arg[0] };
+	struct store_run *runs = NULL;
+	struct dag_snap *snap;
+	size_t n = 0, total = 0;
+	long limit, offset;
+	json_t *arr;
+
+	if (!s || http_query_uint(req, resp, "limit", 25, MAX_LIMIT, &limit) < 0 ||
+	    http_query_uint(req, resp, "offset", 0, 1L << 30, &offset) < 0 ||
+	    state_filter(req, resp, &f.states) < 0)
+		return;
+	f.limit = (size_t)limit;
+	f.offset = (size_t)offset;
+	if (store_run_list(s, &f, &runs, &n, &total) < 0) {
+		http_error(resp, 500, "cannot read the store");
+		return;
+	}
+	/* A DAG whose file is gone still has its history; only a name never seen is unknown. */
+	snap = dags_get(w);
+	if (!total && !f.states && !find_dag(snap, req->arg[0], resp)) {
+		dags_put(snap);
+		store_run_list_free(runs, n);
+		return;
+	}
+	dags_put(snap);
+	arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, store_run_summary_json(&runs[i]));
+	store_run_list_free(runs, n);
+	http_json(resp, 200, json_pack("{s:o,s:I}", "runs", arr, "total", (json_int_t)total));
+}
+
+/* "param 'rate': ..." from dag_params_from_json: the param the UI marks. */
+static json_t *param_of_message(const char *msg)
+{
+	const char *p = strstr(msg, "param '");
+	const char *end;
+
+	if (!p)
+		return json_null();
+	p += strlen("param '");
+	end = strchr(p, '\'');
+	return end ? json_stringn(p, (size_t)(end - p)) : json_null();
+}
+
+static int only_keys(json_t *body, const char *const *keys, size_t n, struct http_resp *resp)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(body, k, v) {
+		size_t i;
+		for (i = 0; i < n && strcmp(k, keys[i]); i++)
+			;
+		if (i == n) {
+			http_error(resp, 400, "unknown field '%s' in the request body", k);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void trigger(struct store *s, const struct dag *d, json_t *body, struct http_resp *resp)
+{
+	static const char *const keys[] = { "params" };
+	struct strbuf err = STRBUF_INIT;
+	json_t *given = json_object_get(body, "params"), *none = NULL, *typed = NULL;
+	char *run_id = NULL, *loc;
+	int rc;
+
+	if (only_keys(body, keys, ARRAY_SIZE(keys), resp) < 0)
+		return;
+	if (given && !json_is_object(given)) {
+		http_error(resp, 400, "'params' must be a JSON object");
+		return;
+	}
+	if (!given)
+		given = none = json_object(); /* nothing given: every default */
+	rc = dag_params_from_json(d, given, &typed, &err);
+	json_decref(none);
+	if (rc < 0) {
+		http_json(resp, 400, json_pack("{s:s,s:o}", "error", err.buf, "param",
+					       param_of_message(err.buf)));
+		sb_release(&err);
+		return;
+	}
+	sb_release(&err);
+	if (sched_trigger(s, d, typed, &run_id) < 0) {
+		json_decref(typed);
+		http_error(resp, 500, "cannot create a run of '%s'", d->id);
+		return;
+	}
+	json_decref(typed);
+	loc = xasprintf("/api/v1/runs/%s", run_id);
+	http_resp_header(resp, "Location", loc);
+	free(loc);
+	http_json(resp, 201, json_pack("{s:s,s:s}", "run_id", run_id, "state", "queued"));
+	free(run_id);
+}
+
+void api_dag_trigger(void *ctx, struct http_req *req, struct http_resp *resp)
+{
+	struct web *w = ctx;
+	struct store *s = store_or_500(w, resp);
+	struct dag_snap *snap;
+	const struct dag *d;
+	json_t *body;
+
+	if (!s)
+		return;
+	snap = dags_get(w);
+	d = find_dag(snap, req->arg[0], resp);
+	if (d && (body = http_json_body(req, resp))) {
+		trigger(s, d, body, resp);
+		json_decref(body);
+	}
+	dags_put(snap);
+}
+
+void api_dag_pause(void *ctx, struct http_req *req, struct http_resp *resp)
+{
+	static const char *const keys[] = { "paused" };
+	struct web *w = ctx;
+	struct store *s = store_or_500(w, resp);
+	struct dag_snap *snap;
+	const struct dag *d;
+	json_t *body = NULL, *paused;
+
+	if (!s)
+		return;
+	snap = dags_get(w);
+	d = find_dag(snap, req->arg[0], resp);
+	if (!d || !(body = http_json_body(req, resp)) ||
+	    only_keys(body, keys, ARRAY_SIZE(keys), resp) < 0)
+		goto out;
+	paused = json_object_get(body, "paused");
+	if (!json_is_boolean(paused)) {
+		http_error(resp, 400, "'paused' must be true or false");
+		goto out;
+	}
+	if (store_dag_set_paused(s, d->id, json_is_true(paused)) < 0) {
+		http_error(resp, 500, "cannot write the store");
+		goto out;
+	}
+	http_json(resp, 200, json_pack("{s:s,s:b}", "dag_id", d->id, "paused", json_is_true(paused)));
+out:
+	json_decref(body);
+	dags_put(snap);
+}
+
+void api_run(void *ctx, struct http_req *req, struct http_resp *resp)
+{
+	struct web *w = ctx;
+	struct store *s = store_or_500(w, resp);
+	json_t *j = NULL;
+	int rc;
+
+	if (!s)
+		return;
+	rc = store_run_load_json(s, req->arg[0], &j);
+	if (rc == STORE_NOT_FOUND)
+		http_error(resp, 404, "unknown run '%s'", req->arg[0]);
+	else if (rc < 0)
+		http_error(resp, 500, "cannot read run '%s' from the store", req->arg[0]);
+	else
+		http_json(resp, 200, j);
+}
+
+void api_run_cancel(void *ctx, struct http_req *req, struct http_resp *resp)
+{
+	struct web *w = ctx;
+	struct store *s = store_or_500(w, resp);
+	struct store_run r = { 0 };
+
+	if (!s || load_run(s, req->arg[0], &r, resp) < 0)
+		return;
+	if (run_state_is_final(r.state))
+		http_error(resp, 409, "run '%s' already ended (%s)", r.run_id, run_state_name(r.state));
+	else if (sched_cancel(s, r.run_id) != 0)
+		http_error(resp, 500, "cannot cancel run '%s'", r.run_id);
+	else
+		http_json(resp, 202, json_pack("{s:s,s:s,s:s}", "run_id", r.run_id, "state",
+					       run_state_name(r.state), "requested", "cancel"));
+	store_run_release(&r);
+}
+
+/* A task of the run: in its DAG, or (DAG file gone) among its instances. */
+static int task_known(struct web *w, struct store *s, const struct store_run *r, const char *task)
+{
+	struct dag_snap *snap = dags_get(w);
+	const struct dag *d = dagset_find(&snap->set, r->dag_id);
+	int known = d && dag_task(d, task);
+	struct store_ti *tis = NULL;
+	size_t n = 0;
+
+	dags_put(snap);
+	if (known || d)
+		return known;
+	if (store_ti_list(s, r->run_id, &tis, &n) < 0)
+		return 0;
+	for (size_t i = 0; i < n && !known; i++)
+		known = !strcmp(tis[i].task_id, task);
+	store_ti_list_free(tis, n);
+	return known;
+}
+
+static int want_downstream(const struct http_req *req, struct http_resp *resp, int *down)
+{
+	static const char *const keys[] = { "downstream" };
+	const char *q = http_query(req, "downstream");
+	json_t *body, *v;
+
+	*down = q && (!strcmp(q, "1") || !strcmp(q, "true"));
+	if (!(body = http_json_body(req, resp)))
+		return -1;
+	if (only_keys(body, keys, ARRAY_SIZE(keys), resp) < 0) {
+		json_decref(body);
+		return -1;
+	}
+	v = json_object_get(body, "downstream");
+	if (v && !json_is_boolean(v)) {
+		json_decref(body);
+		http_error(resp, 400, "'downstream' must be true or false");
+		return -1;
+	}
+	if (v)
+		*down = json_is_true(v);
+	json_decref(body);
+	return 0;
+}
+
+void api_task_clear(void *ctx, struct http_req *req, struct http_resp *resp)
+{
+	struct web *w = ctx;
+	struct store *s = store_or_500(w, resp);
+	struct store_run r = { 0 };
+	int down;
+
+	if (!s || want_downstream(req, resp, &down) < 0 || load_run(s, req->arg[0], &r, resp) < 0)
+		return;
+	if (!task_known(w, s, &r, req->arg[1]))
+		http_error(resp, 404, "unknown task '%s' in run '%s'", req->arg[1], r.run_id);
+	else if (sched_clear(s, r.run_id, req->arg[1], down) != 0)
+		http_error(resp, 500, "cannot clear task '%s' of run '%s'", req->arg[1], r.run_id);
+	else
+		http_json(resp, 202, json_pack("{s:s,s:s,s:b,s:s}", "run_id", r.run_id, "task_id",
+					       req->arg[1], "downstream", down, "requested", "clear"));
+	store_run_release(&r);
+}
+
+/*
+ * The instance a log or tries request means: ?index= for a foreach task
+ * (required when it has several), -1 for a plain task.
+ */
+static int pick_index(struct store *s, const struct http_req *req, struct http_resp *resp,
+		      const char *run_id, const char *task, int *index)
+{
+	struct store_ti *tis = NULL;
+	size_t n = 0, count = 0;
+	long want;
+	int found = 0;
+
+	if (http_query_uint(req, resp, "index", -1, 1L << 30, &want) < 0)
+		return -1;
+	if (store_ti_list(s, run_id, &tis, &n) < 0) {
+		http_error(resp, 500, "cannot read the store");
+		return -1;
+	}
+	for (size_t i = 0; i < n; i++) {
+		if (strcmp(tis[i].task_id, task))
+			continue;
+		count++;
+		if (want >= 0 ? tis[i].index == want : count == 1) {
+			*index = tis[i].index;
+			found = 1;
+		}
+	}
+	store_ti_list_free(tis, n);
+	if (!count)
+		http_error(resp, 404, "task '%s' has no instance in run '%s' yet", task, run_id);
+	else if (want < 0 && count > 1)
+		http_error(resp, 400, "task '%s' has %zu instances (foreach): give ?index=0..%zu",
+			   task, count, count - 1);
+	else if (!found)
+		http_error(resp, 404, "task '%s' has no instance with index %ld", task, want);
+	return count && found && !(want < 0 && count > 1) ? 0 : -1;
+}
+
+void api_task_tries(void *ctx, struct http_req *req, struct http_resp *resp)
+{
+	struct web *w = ctx;
+	struct store *s = store_or_500(w, resp);
+	struct store_run r = { 0 };
+	struct store_try *tries = NULL;
+	size_t n = 0;
+	int index;
+	json_t *arr;
+
+	if (!s || load_run(s, req->arg[0], &r, resp) < 0)
+		return;
+	if (pick_index(s, req, resp, r.run_id, req->arg[1], &index) < 0)
+		goto out;
+	if (store_try_list(s, r.run_id, req->arg[1], index, &tries, &n) < 0) {
+		http_error(resp, 500, "cannot read the store");
+		goto out;
+	}
+	arr = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(arr, store_try_json(&tries[i]));
+	store_try_list_free(tries, n);
+	http_json(resp, 200, json_pack("{s:s,s:s,s:o,s:o}", "run_id", r.run_id, "task_id",
+				       req->arg[1], "index", index < 0 ? json_null() : json_integer(index),
+				       "tries", arr));
+out:
+	store_run_release(&r);
+}
+
+/* The log path of try `want` (0 = the latest), checked to lie in flow/logs. */
+static char *log_path(struct web *w, struct store *s, const char *run_id, const char *task,
+		      int index, long want, struct http_resp *resp)
+{
+	struct store_try *tries = NULL;
+	struct strbuf err = STRBUF_INIT;
+	char *logs = config_path(w->o.cfg, "flow/logs"), *real = NULL;
+	const struct store_try *t = NULL;
+	size_t n = 0;
+	int status;
+
+	if (store_try_list(s, run_id, task, index, &tries, &n) < 0) {
+		http_error(resp, 500, "cannot read the store");
+		goto out;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (want ? tries[i].try_number == want : 1)
+			t = &tries[i];
+	if (!t) {
+		if (want)
+			http_error(resp, 404, "task '%s' has no try %ld", task, want);
+		else
+			http_error(resp, 404, "task '%s' has not started yet", task);
+		goto out;
+	}
+	if (!t->log_path) {
+		http_error(resp, 404, "try %d of task '%s' has no log", t->try_number, task);
+		goto out;
+	}
+	status = paths_check_within(logs, t->log_path, &real, &err);
+	if (status)
+		http_error(resp, status, "log of try %d: %s", t->try_number, err.buf);
+out:
+	store_try_list_free(tries, n);
+	sb_release(&err);
+	free(logs);
+	return real;
+}
+
+void api_task_log(void *ctx, struct http_req *req, struct http_resp *resp)
+{
+	struct web *w = ctx;
+	struct store *s = store_or_500(w, resp);
+	struct store_run r = { 0 };
+	long want;
+	int index;
+	char *path;
+
+	if (!s || http_query_uint(req, resp, "try", 0, 1L << 20, &want) < 0 ||
+	    load_run(s, req->arg[0], &r, resp) < 0)
+		return;
+	if (pick_index(s, req, resp, r.run_id, req->arg[1], &index) == 0 &&
+	    (path = log_path(w, s, r.run_id, req->arg[1], index, want, resp))) {
+		web_send_file(req, resp, path, "text/plain; charset=utf-8");
+		free(path);
+	}
+	store_run_release(&r);
+}
+
+static json_t *grid_cell(const struct store_ti *tis, size_t n, size_t *i)
+{
+	const char *task = tis[*i].task_id;
+	json_t *counts;
+
+	if (tis[*i].index < 0)
+		return json_string(ti_state_name(tis[(*i)++].state));
+	counts = json_object();
+	for (; *i < n && !strcmp(tis[*i].task_id, task); (*i)++) {
+		const char *st = ti_state_name(tis[*i].state);
+		json_object_set_new(counts, st, json_integer(json_integer_value(
+							json_object_get(counts, st)) + 1));
+	}
+	return counts;
+}
+
+/* One row of the grid: a cell per task of the DAG, in the DAG's order. */
+static int grid_row(struct store *s, const struct dag *d, const char *run_id, json_t **row)
+{
+	struct store_ti *tis = NULL;
+	size_t n = 0, i = 0;
+
+	if (store_ti_list(s, run_id, &tis, &n) < 0)
+		return -1;
+	*row = json_array();
+	for (size_t t = 0; t < d->ntasks; t++)
+		json_array_append_new(*row, json_null());
+	while (i < n) {
+		ssize_t t = dag_task_index(d, tis[i].task_id);
+		json_t *cell = grid_cell(tis, n, &i);
+		if (t >= 0)
+			json_array_set_new(*row, (size_t)t, cell);
+		else
+			json_decref(cell); /* a task since removed from the file */
+	}
+	store_ti_list_free(tis, n);
+	return 0;
+}
+
+/*
+ * GET /api/v1/dags/{dag}/grid?limit=&offset=: the recent runs x tasks
+ * matrix in one compact answer.  A cell is null (no instance), a state, or
+ * for a foreach task an object of counts by state.
+ */
+void api_dag_grid(void *ctx, struct http_req *req, struct http_resp *resp)
+{
+	struct web *w = ctx;
+	struct store *s = store_or_500(w, resp);
+	struct store_run_filter f = { .dag_id = req->arg[0] };
+	struct store_run *runs = NULL;
+	struct dag_snap *snap;
+	const struct dag *d;
+	size_t n = 0, total = 0;
+	long limit, offset;
+	json_t *tasks, *rows, *jruns;
+
+	if (!s || http_query_uint(req, resp, "limit", GRID_DEFAULT, GRID_MAX, &limit) < 0 ||
+	    http_query_uint(req, resp, "offset", 0, 1L << 30, &offset) < 0)
+		return;
+	snap = dags_get(w);
+	if (!(d = find_dag(snap, req->arg[0], resp)))
+		goto out;
+	f.limit = (size_t)limit;
+	f.offset = (size_t)offset;
+	if (store_run_list(s, &f, &runs, &n, &total) < 0) {
+		http_error(resp, 500, "cannot read the store");
+		goto out;
+	}
+	tasks = json_array();
+	for (size_t t = 0; t < d->ntasks; t++)
+		json_array_append_new(tasks, json_pack("{s:s,s:b}", "task_id", d->tasks[t].id,
+						       "foreach", d->tasks[t].foreach != NULL));
+	rows = json_array();
+	jruns = json_array();
+	for (size_t i = 0; i < n; i++) {
+		json_t *row;
+		if (grid_row(s, d, runs[i].run_id, &row) < 0) {
+			json_decref(tasks);
+			json_decref(rows);
+			json_decref(jruns);
+			http_error(resp, 500, "cannot read the store");
+			goto out;
+		}
+		json_array_append_new(rows, row);
+		json_array_append_new(jruns, store_run_summary_json(&runs[i]));
+	}
+	http_json(resp, 200, json_pack("{s:s,s:o,s:o,s:o,s:I}", "dag_id", d->id, "tasks", tasks,
+				       "runs", jruns, "cells", rows, "total", (json_int_t)total));
+out:
+	store_run_list_free(runs, n);
+	dags_put(snap);
+}

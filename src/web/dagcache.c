@@ -1,0 +1,92 @@
+/*
+ * The DAGs the server shows, loaded once and reloaded only when a DAG file
+ * changed, so that listing 100 DAGs costs no YAML parsing per request.
+ */
+#include "web/web-impl.h"
+
+#include <glob.h>
+#include <sys/stat.h>
+
+#include "util/common.h"
+
+/* Names, sizes and modification times of every DAG file. */
+static char *dag_files_signature(const char *data_dir)
+{
+	static const char *const patterns[] = { "src/*/dags/*.yaml", "src/*/dags/*.yml" };
+	struct strbuf sb = STRBUF_INIT;
+
+	for (size_t p = 0; p < ARRAY_SIZE(patterns); p++) {
+		char *pat = xasprintf("%s/%s", data_dir, patterns[p]);
+		glob_t g;
+		if (!glob(pat, 0, NULL, &g)) {
+			for (size_t i = 0; i < g.gl_pathc; i++) {
+				struct stat st;
+				if (stat(g.gl_pathv[i], &st))
+					continue;
+				sb_addf(&sb, "%s %lld %lld.%09ld\n", g.gl_pathv[i], (long long)st.st_size,
+					(long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+			}
+			globfree(&g);
+		}
+		free(pat);
+	}
+	return sb_detach(&sb, NULL);
+}
+
+static void snap_free(struct dag_snap *snap)
+{
+	for (size_t i = 0; i < snap->set.n; i++)
+		json_decref(snap->json[i]);
+	free(snap->json);
+	dagset_release(&snap->set);
+	free(snap->signature);
+	free(snap);
+}
+
+void dags_put(struct dag_snap *snap)
+{
+	if (snap && atomic_fetch_sub(&snap->refs, 1) == 1)
+		snap_free(snap);
+}
+
+struct dag_snap *dags_get(struct web *w)
+{
+	struct dag_snap *snap;
+
+	pthread_mutex_lock(&w->dags_lock);
+	snap = w->dags;
+	atomic_fetch_add(&snap->refs, 1);
+	pthread_mutex_unlock(&w->dags_lock);
+	return snap;
+}
+
+int dags_refresh(struct web *w)
+{
+	char *sig = dag_files_signature(w->data_dir);
+	struct dag_snap *snap, *old;
+
+	if (w->dags && !strcmp(sig, w->dags->signature)) {
+		free(sig);
+		return 0;
+	}
+	snap = xcalloc(1, sizeof(*snap));
+	atomic_init(&snap->refs, 1);
+	snap->signature = sig;
+	/* Diagnostics belong to `dags validate`; the server only shows good DAGs. */
+	dagset_load(&snap->set, w->data_dir, NULL);
+	snap->json = xcalloc(snap->set.n + 1, sizeof(*snap->json));
+	for (size_t i = 0; i < snap->set.n; i++)
+		snap->json[i] = dag_to_json(snap->set.dags[i]);
+	pthread_mutex_lock(&w->dags_lock);
+	old = w->dags;
+	w->dags = snap;
+	pthread_mutex_unlock(&w->dags_lock);
+	dags_put(old);
+	return 1;
+}
+
+void dags_release_all(struct web *w)
+{
+	dags_put(w->dags);
+	w->dags = NULL;
+}

@@ -1,0 +1,111 @@
+#ifndef SF_WEB_IMPL_H
+#define SF_WEB_IMPL_H
+
+/*
+ * Inside the web module: the server's state and what its parts (web.c,
+ * api.c, files.c, events.c, dagcache.c, metrics.c) share.
+ */
+
+#include <pthread.h>
+#include <stdatomic.h>
+
+#include "flow/dag.h"
+#include "store/store.h"
+#include "web/auth.h"
+#include "web/http.h"
+#include "web/httpd.h"
+#include "web/web.h"
+
+/*
+ * The DAGs as last loaded from the data folder, shared read-only by
+ * requests.  A new snapshot replaces it when the DAG files change; old ones
+ * live until their last reader lets go.
+ */
+struct dag_snap {
+	atomic_int refs;
+	struct dag_set set;
+	json_t **json;          /* dag_to_json of set.dags[i] */
+	char *signature;        /* what the DAG files looked like (names, sizes, mtimes) */
+};
+
+/* Per route: requests by status class and total time, for /metrics. */
+struct route_stats {
+	atomic_ullong count[6]; /* index status/100: 1xx..5xx */
+	atomic_ullong usec;
+};
+
+struct web {
+	struct web_opts o;
+	const char *data_dir;
+	struct web_auth auth;
+	struct httpd *httpd;
+	char *url;
+	int is_public;
+	pthread_key_t store_key;        /* one store connection per thread */
+	pthread_mutex_t dags_lock;
+	struct dag_snap *dags;
+	pthread_t events;
+	int events_running;
+	pthread_mutex_t events_lock;
+	pthread_cond_t events_cond;
+	int stopping;
+	struct route_stats *stats;      /* one per route, plus one for the rest */
+	int64_t started_ms;
+};
+
+/* The route table (web.c) and the handlers behind it. */
+extern const struct http_route web_routes[];
+extern const size_t web_nroutes;
+
+/*
+ * Everything but the sockets and threads: the fuzzer and the unit tests
+ * build a server with this and call web_handle directly.
+ */
+struct web *web_open(const struct web_opts *o);
+void web_close(struct web *w);
+void web_handle(void *ctx, struct http_req *req, struct http_resp *resp);
+
+/* This thread's store connection (opened on first use); NULL after error(). */
+struct store *web_store(struct web *w);
+
+/* dagcache.c */
+struct dag_snap *dags_get(struct web *w);
+void dags_put(struct dag_snap *snap);
+/* Reloads when the DAG files changed; 1 when a new snapshot was made. */
+int dags_refresh(struct web *w);
+void dags_release_all(struct web *w);
+
+/* api.c */
+void api_health(void *ctx, struct http_req *req, struct http_resp *resp);
+void api_dags(void *ctx, struct http_req *req, struct http_resp *resp);
+void api_dag(void *ctx, struct http_req *req, struct http_resp *resp);
+void api_dag_runs(void *ctx, struct http_req *req, struct http_resp *resp);
+void api_dag_trigger(void *ctx, struct http_req *req, struct http_resp *resp);
+void api_dag_grid(void *ctx, struct http_req *req, struct http_resp *resp);
+void api_dag_pause(void *ctx, struct http_req *req, struct http_resp *resp);
+void api_run(void *ctx, struct http_req *req, struct http_resp *resp);
+void api_run_cancel(void *ctx, struct http_req *req, struct http_resp *resp);
+void api_task_clear(void *ctx, struct http_req *req, struct http_resp *resp);
+void api_task_tries(void *ctx, struct http_req *req, struct http_resp *resp);
+void api_task_log(void *ctx, struct http_req *req, struct http_resp *resp);
+
+/* files.c: results */
+void api_run_files(void *ctx, struct http_req *req, struct http_resp *resp);
+void api_run_file(void *ctx, struct http_req *req, struct http_resp *resp);
+/*
+ * Answers with the file at `path` (already checked), honouring a single
+ * "Range: bytes=A-B" request.
+ */
+void web_send_file(struct http_req *req, struct http_resp *resp, const char *path,
+		   const char *type);
+
+/* events.c: server-sent events */
+void api_events(void *ctx, struct http_req *req, struct http_resp *resp);
+int events_start(struct web *w);
+void events_stop(struct web *w);
+
+/* metrics.c */
+void api_metrics(void *ctx, struct http_req *req, struct http_resp *resp);
+void metrics_request_done(void *ctx, const struct http_req *req, int status, int64_t usec);
+
+#endif

@@ -1,0 +1,392 @@
+/*
+ * Unit tests for the socket-free parts of src/web: request parsing and
+ * routing (http.c), token, cookie and CSRF checks (auth.c), and path
+ * safety (paths.c).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "util/common.h"
+#include "util/fs.h"
+#include "web/auth.h"
+#include "web/http.h"
+#include "web/paths.h"
+
+static void unescape_cases(void **state)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	assert_int_equal(http_unescape("a%2Fb+c", 7, 0, &sb), 0);
+	assert_string_equal(sb.buf, "a/b+c");
+	sb_reset(&sb);
+	assert_int_equal(http_unescape("a+b%20c", 7, 1, &sb), 0);
+	assert_string_equal(sb.buf, "a b c");
+	sb_reset(&sb);
+	assert_int_equal(http_unescape("%2e%2E", 6, 0, &sb), 0);
+	assert_string_equal(sb.buf, "..");
+	sb_reset(&sb);
+	assert_int_equal(http_unescape("bad%zz", 6, 0, &sb), -1);
+	sb_reset(&sb);
+	assert_int_equal(http_unescape("cut%4", 5, 0, &sb), -1);
+	sb_reset(&sb);
+	/* An encoded NUL would hide what follows it from every C string check. */
+	assert_int_equal(http_unescape("a%00b", 5, 0, &sb), -1);
+	sb_release(&sb);
+}
+
+static void target_parsing(void **state)
+{
+	struct http_req req;
+
+	http_req_init(&req);
+	assert_int_equal(http_req_set_target(&req, "/api/v1/runs/a%2Fb/?x=1&y=&z&t=a+b%26c"), 0);
+	assert_int_equal(req.nseg, 4);
+	assert_string_equal(req.seg[3], "a/b");
+	assert_string_equal(http_query(&req, "x"), "1");
+	assert_string_equal(http_query(&req, "y"), "");
+	assert_string_equal(http_query(&req, "z"), "");
+	assert_string_equal(http_query(&req, "t"), "a b&c");
+	assert_null(http_query(&req, "w"));
+	http_req_release(&req);
+
+	http_req_init(&req);
+	assert_int_equal(http_req_set_target(&req, "/"), 0);
+	assert_int_equal(req.nseg, 0);
+	http_req_release(&req);
+
+	http_req_init(&req);
+	assert_int_equal(http_req_set_target(&req, "no-slash"), -1);
+	http_req_release(&req);
+	http_req_init(&req);
+	assert_int_equal(http_req_set_target(&req, "/a/%zz"), -1);
+	http_req_release(&req);
+	http_req_init(&req);
+	assert_int_equal(http_req_set_target(&req, "/1/2/3/4/5/6/7/8/9/10/11/12/13/14/15/16/17"), -1);
+	http_req_release(&req);
+}
+
+static void noop(void *ctx, struct http_req *req, struct http_resp *resp)
+{
+}
+
+static const struct http_route routes[] = {
+	{ "GET", "/api/v1/dags", noop, 0 },
+	{ "GET", "/api/v1/dags/*", noop, 0 },
+	{ "POST", "/api/v1/dags/*/runs", noop, 0 },
+	{ "GET", "/api/v1/runs/*/tasks/*/log", noop, 0 },
+};
+
+static ssize_t match(enum http_method m, const char *target, struct http_req *req)
+{
+	http_req_init(req);
+	req->method = m;
+	assert_int_equal(http_req_set_target(req, target), 0);
+	return http_route_match(routes, ARRAY_SIZE(routes), req);
+}
+
+static void routing(void **state)
+{
+	struct http_req req;
+
+	assert_int_equal(match(HTTP_GET, "/api/v1/dags", &req), 0);
+	http_req_release(&req);
+	assert_int_equal(match(HTTP_HEAD, "/api/v1/dags/x%20y", &req), 1);
+	assert_string_equal(req.arg[0], "x y");
+	http_req_release(&req);
+	assert_int_equal(match(HTTP_GET, "/api/v1/runs/r1/tasks/t%2F2/log", &req), 3);
+	assert_string_equal(req.arg[0], "r1");
+	assert_string_equal(req.arg[1], "t/2");
+	http_req_release(&req);
+	assert_int_equal(match(HTTP_DELETE, "/api/v1/dags/x", &req), -2);
+	assert_null(req.arg[0]);
+	http_req_release(&req);
+	assert_int_equal(match(HTTP_GET, "/api/v1/dags/x/y", &req), -1);
+	http_req_release(&req);
+	assert_int_equal(match(HTTP_GET, "/api/v1", &req), -1);
+	http_req_release(&req);
+}
+
+static void cookies_and_headers(void **state)
+{
+	struct http_req req;
+	char *c;
+
+	http_req_init(&req);
+	http_req_add_header(&req, "cookie", "a=1; sf_token_1=abc; sf_token_10=zzz");
+	http_req_add_header(&req, "X-Thing", "v");
+	c = http_cookie(&req, "sf_token_1");
+	assert_string_equal(c, "abc");
+	free(c);
+	c = http_cookie(&req, "sf_token_10");
+	assert_string_equal(c, "zzz");
+	free(c);
+	assert_null(http_cookie(&req, "sf_token"));
+	assert_string_equal(http_header(&req, "x-thing"), "v");
+	http_req_release(&req);
+}
+
+static void json_bodies(void **state)
+{
+	struct http_req req;
+	struct http_resp resp;
+	json_t *j;
+
+	http_req_init(&req);
+	http_resp_init(&resp);
+	j = http_json_body(&req, &resp); /* empty body: {} */
+	assert_non_null(j);
+	assert_int_equal(json_object_size(j), 0);
+	json_decref(j);
+
+	req.body = "{\"a\":1}";
+	req.body_len = strlen(req.body);
+	assert_null(http_json_body(&req, &resp));
+	assert_int_equal(resp.status, 415);
+
+	http_req_add_header(&req, "Content-Type", "application/json; charset=utf-8");
+	req.body = "{\"a\":";
+	req.body_len = strlen(req.body);
+	assert_null(http_json_body(&req, &resp));
+	assert_int_equal(resp.status, 400);
+	assert_non_null(strstr(resp.body.buf, "malformed JSON"));
+
+	req.body = "[1]";
+	req.body_len = 3;
+	assert_null(http_json_body(&req, &resp));
+	assert_int_equal(resp.status, 400);
+
+	req.body = "{\"a\":1,\"a\":2}";
+	req.body_len = strlen(req.body);
+	assert_null(http_json_body(&req, &resp));
+	assert_int_equal(resp.status, 400);
+	http_resp_release(&resp);
+	http_req_release(&req);
+}
+
+static void query_numbers(void **state)
+{
+	struct http_req req;
+	struct http_resp resp;
+	long v;
+
+	http_req_init(&req);
+	http_resp_init(&resp);
+	assert_int_equal(http_req_set_target(&req, "/x?limit=10&offset=-1&big=99999&junk=1x"), 0);
+	assert_int_equal(http_query_uint(&req, &resp, "limit", 5, 100, &v), 0);
+	assert_int_equal(v, 10);
+	assert_int_equal(http_query_uint(&req, &resp, "absent", 5, 100, &v), 0);
+	assert_int_equal(v, 5);
+	assert_int_equal(http_query_uint(&req, &resp, "offset", 0, 100, &v), -1);
+	assert_int_equal(resp.status, 400);
+	assert_int_equal(http_query_uint(&req, &resp, "big", 0, 100, &v), -1);
+	assert_int_equal(http_query_uint(&req, &resp, "junk", 0, 100, &v), -1);
+	assert_non_null(strstr(resp.body.buf, "'junk'"));
+	http_resp_release(&resp);
+	http_req_release(&req);
+}
+
+static char *scratch(void)
+{
+	char tmpl[] = "/tmp/sf-test-web-XXXXXX";
+	char *dir = mkdtemp(tmpl);
+	assert_non_null(dir);
+	return xstrdup(dir);
+}
+
+static void cleanup(const char *dir)
+{
+	char *cmd = xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+}
+
+static void secret_is_created_private_and_kept(void **state)
+{
+	char *dir = scratch(), *flow = path_join(dir, "flow"), *secret = path_join(dir, "flow/secret");
+	struct web_auth a, b;
+	struct stat st;
+
+	assert_int_equal(mkdir_p(flow, 0755), 0);
+	assert_int_equal(auth_init(&a, dir), 0);
+	assert_int_equal(stat(secret, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(strlen(a.token), 64);
+	assert_int_equal(auth_init(&b, dir), 0);
+	assert_string_equal(a.token, b.token);
+	assert_string_equal(a.csrf, b.csrf);
+	auth_release(&b);
+	/* A secret others could read is made private again. */
+	assert_int_equal(chmod(secret, 0644), 0);
+	error_set_quiet(1);
+	assert_int_equal(auth_init(&b, dir), 0);
+	error_set_quiet(0);
+	assert_int_equal(stat(secret, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	auth_release(&b);
+	auth_release(&a);
+	cleanup(dir);
+	free(flow);
+	free(secret);
+	free(dir);
+}
+
+static enum http_auth check(const struct web_auth *a, const char *hname, const char *hval,
+			    const char *target)
+{
+	struct http_req req;
+	enum http_auth r;
+
+	http_req_init(&req);
+	assert_int_equal(http_req_set_target(&req, target), 0);
+	if (hname)
+		http_req_add_header(&req, hname, hval);
+	r = auth_check(a, &req);
+	http_req_release(&req);
+	return r;
+}
+
+static void token_checks(void **state)
+{
+	struct web_auth a = { 0 };
+	char *bearer, *cookie;
+
+	a.token = xstrdup("0123456789abcdef0123456789abcdef");
+	auth_set_port(&a, 8881);
+	bearer = xasprintf("Bearer %s", a.token);
+	cookie = xasprintf("other=1; sf_token_8881=%s", a.token);
+	assert_int_equal(check(&a, "Authorization", bearer, "/api/v1/dags"), AUTH_BEARER);
+	assert_int_equal(check(&a, "Authorization", "Bearer 0123456789abcdef0123456789abcdeX",
+			       "/api/v1/dags"),
+			 AUTH_NONE);
+	assert_int_equal(check(&a, "Authorization", "Bearer ", "/x"), AUTH_NONE);
+	assert_int_equal(check(&a, "Authorization", "Basic abc", "/x"), AUTH_NONE);
+	assert_int_equal(check(&a, "Cookie", cookie, "/api/v1/dags"), AUTH_COOKIE);
+	assert_int_equal(check(&a, "Cookie", "sf_token_9999=0123456789abcdef0123456789abcdef", "/x"),
+			 AUTH_NONE);
+	assert_int_equal(check(&a, NULL, NULL, "/x?token=0123456789abcdef0123456789abcdef"),
+			 AUTH_BEARER);
+	assert_int_equal(check(&a, NULL, NULL, "/x?token=0123456789abcdef"), AUTH_NONE);
+	assert_int_equal(check(&a, NULL, NULL, "/x"), AUTH_NONE);
+	free(bearer);
+	free(cookie);
+	free(a.token);
+}
+
+static int csrf(const struct web_auth *a, const char *header, const char *origin, const char *site)
+{
+	struct http_req req;
+	int ok;
+
+	http_req_init(&req);
+	http_req_add_header(&req, "Host", "127.0.0.1:8881");
+	if (header)
+		http_req_add_header(&req, AUTH_CSRF_HEADER, header);
+	if (origin)
+		http_req_add_header(&req, "Origin", origin);
+	if (site)
+		http_req_add_header(&req, "Sec-Fetch-Site", site);
+	ok = auth_csrf_ok(a, &req);
+	http_req_release(&req);
+	return ok;
+}
+
+static void csrf_checks(void **state)
+{
+	char *dir = scratch(), *flow = path_join(dir, "flow");
+	struct web_auth a;
+
+	assert_int_equal(mkdir_p(flow, 0755), 0);
+	assert_int_equal(auth_init(&a, dir), 0);
+	assert_true(csrf(&a, a.csrf, "http://127.0.0.1:8881", "same-origin"));
+	assert_true(csrf(&a, a.csrf, NULL, NULL));
+	assert_false(csrf(&a, NULL, "http://127.0.0.1:8881", NULL));
+	assert_false(csrf(&a, "0000", NULL, NULL));
+	assert_false(csrf(&a, a.csrf, "http://evil.example", NULL));
+	assert_false(csrf(&a, a.csrf, "null", NULL));
+	assert_false(csrf(&a, a.csrf, NULL, "cross-site"));
+	auth_release(&a);
+	cleanup(dir);
+	free(flow);
+	free(dir);
+}
+
+static int resolve(const char *base, const char *rel)
+{
+	struct strbuf err = STRBUF_INIT;
+	char *out = NULL;
+	int rc = paths_resolve(base, rel, &out, &err);
+
+	if (!rc) {
+		assert_non_null(out);
+		assert_true(path_is_within(base, out));
+	} else {
+		assert_null(out);
+		assert_true(err.len > 0);
+	}
+	free(out);
+	sb_release(&err);
+	return rc;
+}
+
+static void path_safety(void **state)
+{
+	char *dir = scratch(), *real = path_real(dir);
+	char *data = path_join(real, "data"), *run = path_join(real, "data/generated/r1");
+	char *f = path_join(run, "out.txt"), *secret = path_join(real, "secret.txt");
+	char *link = path_join(run, "escape"), *dirlink = path_join(run, "up");
+
+	assert_int_equal(mkdir_p(run, 0755), 0);
+	assert_int_equal(write_file_atomic(f, "x", 1, 0644), 0);
+	assert_int_equal(write_file_atomic(secret, "s", 1, 0644), 0);
+	assert_int_equal(symlink(secret, link), 0);
+	assert_int_equal(symlink(real, dirlink), 0);
+
+	assert_int_equal(resolve(data, "generated/r1/out.txt"), 0);
+	assert_int_equal(resolve(run, "out.txt"), 0);
+	assert_int_equal(resolve(run, "./out.txt"), 0);
+	assert_int_equal(resolve(run, "missing.txt"), 404);
+	assert_int_equal(resolve(run, ""), 400);
+	assert_int_equal(resolve(run, "../../../secret.txt"), 403);
+	assert_int_equal(resolve(run, "a/../../out.txt"), 403);
+	assert_int_equal(resolve(run, "/etc/passwd"), 403);
+	assert_int_equal(resolve(run, "escape"), 403);
+	assert_int_equal(resolve(run, "up/secret.txt"), 403);
+	assert_int_equal(resolve(data, "generated/r1/escape"), 403);
+
+	assert_string_equal(paths_content_type("a/b.WAV"), "audio/wav");
+	assert_string_equal(paths_content_type("x.flac"), "audio/flac");
+	assert_string_equal(paths_content_type("x.html"), "application/octet-stream");
+	assert_string_equal(paths_content_type("x.svg"), "application/octet-stream");
+	assert_string_equal(paths_content_type("noext"), "application/octet-stream");
+	cleanup(real);
+	free(link);
+	free(dirlink);
+	free(secret);
+	free(f);
+	free(run);
+	free(data);
+	free(real);
+	free(dir);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(unescape_cases),
+		cmocka_unit_test(target_parsing),
+		cmocka_unit_test(routing),
+		cmocka_unit_test(cookies_and_headers),
+		cmocka_unit_test(json_bodies),
+		cmocka_unit_test(query_numbers),
+		cmocka_unit_test(secret_is_created_private_and_kept),
+		cmocka_unit_test(token_checks),
+		cmocka_unit_test(csrf_checks),
+		cmocka_unit_test(path_safety),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,737 @@
+// SynthFlow UI: plain JavaScript, no dependencies, no network beyond this
+// server.  Every piece of data reaches the page through textContent or
+// attribute setters, never through HTML parsing, so a task id or a param
+// value holding markup shows as text.
+'use strict';
+
+const STATES = ['queued', 'running', 'success', 'failed', 'up_for_retry', 'upstream_failed',
+  'skipped', 'cancelled'];
+const FINAL_RUN = ['success', 'failed', 'cancelled'];
+const AUDIO = /\.(wav|flac|ogg|opus|mp3)$/i;
+const IMAGE = /\.(png|jpe?g|gif|webp)$/i;
+const TEXT = /\.(txt|log|csv|tsv|json|ya?ml|md|py|sh)$/i;
+
+// ---- small helpers ----
+
+function el(tag, attrs, ...kids) {
+  const svg = ['svg', 'g', 'rect', 'path', 'text', 'title', 'tspan', 'defs', 'marker'].includes(tag);
+  const e = svg ? document.createElementNS('http://www.w3.org/2000/svg', tag)
+    : document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === null || v === undefined || v === false) continue;
+    if (k === 'class') e.setAttribute('class', v);
+    else if (k === 'text') e.textContent = v;
+    else if (k.startsWith('on')) e.addEventListener(k.slice(2), v);
+    else e.setAttribute(k, v === true ? '' : String(v));
+  }
+  for (const k of kids.flat()) {
+    if (k === null || k === undefined || k === false) continue;
+    e.appendChild(typeof k === 'object' ? k : document.createTextNode(String(k)));
+  }
+  return e;
+}
+
+function cookie(name) {
+  for (const part of document.cookie.split(';')) {
+    const [k, ...v] = part.trim().split('=');
+    if (k === name) return v.join('=');
+  }
+  return '';
+}
+
+function port() {
+  return location.port || (location.protocol === 'https:' ? '443' : '80');
+}
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.error) || ('HTTP ' + status));
+    this.status = status;
+    this.body = body || {};
+  }
+}
+
+async function api(path, opts = {}) {
+  const init = { method: opts.method || 'GET', headers: {}, credentials: 'same-origin' };
+  if (init.method !== 'GET') {
+    init.headers['X-SynthFlow-CSRF'] = cookie('sf_csrf_' + port());
+    if (opts.body !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(opts.body);
+    }
+  }
+  if (opts.range) init.headers.Range = opts.range;
+  const r = await fetch(path, init);
+  if (r.status === 401) {
+    showLogin();
+    throw new ApiError(401, { error: 'not signed in' });
+  }
+  if (opts.raw) {
+    if (!r.ok && r.status !== 206) throw new ApiError(r.status, await r.json().catch(() => null));
+    return r;
+  }
+  const body = await r.json().catch(() => null);
+  if (!r.ok) throw new ApiError(r.status, body);
+  return body;
+}
+
+const enc = encodeURIComponent;
+
+function fmtTime(iso) {
+  if (!iso) return '';
+  const d = new Date(iso);
+  const sec = (Date.now() - d.getTime()) / 1000;
+  if (sec < 60) return Math.max(0, Math.round(sec)) + 's ago';
+  if (sec < 3600) return Math.round(sec / 60) + ' min ago';
+  if (sec < 86400) return Math.round(sec / 3600) + ' h ago';
+  return d.toLocaleString();
+}
+
+function fmtDur(ms) {
+  if (ms === null || ms === undefined || isNaN(ms)) return '';
+  if (ms < 1000) return Math.round(ms) + ' ms';
+  const s = ms / 1000;
+  if (s < 60) return s.toFixed(s < 10 ? 2 : 1) + ' s';
+  const m = Math.floor(s / 60);
+  if (m < 60) return m + 'm ' + Math.round(s % 60) + 's';
+  return Math.floor(m / 60) + 'h ' + (m % 60) + 'm';
+}
+
+function duration(o) {
+  if (!o.started_at) return null;
+  const end = o.ended_at ? Date.parse(o.ended_at) : Date.now();
+  return end - Date.parse(o.started_at);
+}
+
+function fmtSize(n) {
+  if (n < 1024) return n + ' B';
+  if (n < 1048576) return (n / 1024).toFixed(1) + ' KiB';
+  return (n / 1048576).toFixed(1) + ' MiB';
+}
+
+function badge(state) {
+  return el('span', { class: 'badge st-' + (state || 'none'), text: (state || 'none').replace('_', ' ') });
+}
+
+function legend() {
+  return el('div', { class: 'legend' }, STATES.map(s =>
+    el('span', {}, el('i', { class: 'st-' + s }), s.replace('_', ' '))));
+}
+
+// Coalesces bursts of events into one refresh at most every `ms`.
+function throttle(fn, ms) {
+  let timer = null, again = false;
+  return function run() {
+    if (timer) { again = true; return; }
+    fn();
+    timer = setTimeout(() => { timer = null; if (again) { again = false; run(); } }, ms);
+  };
+}
+
+// ---- live updates (server-sent events) ----
+
+let view = null; // the current page: {onEvent(kind, data), close()}
+let source = null;
+let signedOut = false;
+
+function connectEvents() {
+  const live = document.getElementById('live');
+  source = new EventSource('/api/v1/events');
+  source.addEventListener('open', () => { live.textContent = 'live'; live.className = 'live on'; });
+  source.addEventListener('error', () => { live.textContent = 'reconnecting…'; live.className = 'live off'; });
+  for (const kind of ['run', 'task', 'dags', 'hello']) {
+    source.addEventListener(kind, ev => {
+      let data = {};
+      try { data = JSON.parse(ev.data); } catch (e) { return; }
+      if (view && view.onEvent) view.onEvent(kind, data);
+    });
+  }
+}
+
+// ---- pages ----
+
+const app = () => document.getElementById('app');
+
+function mount(...nodes) {
+  const a = app();
+  a.replaceChildren(...nodes);
+}
+
+function failure(err) {
+  return el('div', { class: 'banner', text: err.message || String(err) });
+}
+
+function showLogin() {
+  signedOut = true;
+  if (source) { source.close(); source = null; }
+  view = null;
+  const input = el('input', { type: 'text', placeholder: 'http://127.0.0.1:8881/?token=…  or the token', size: 60 });
+  const go = ev => {
+    ev.preventDefault();
+    const v = input.value.trim();
+    const m = v.match(/[?&]token=([^&#\s]+)/);
+    location.href = '/?token=' + enc(m ? decodeURIComponent(m[1]) : v);
+  };
+  mount(el('div', { class: 'card', style: null },
+    el('h1', { text: 'Sign in' }),
+    el('p', {}, 'Open the URL that ', el('code', { text: 'synthflow serve' }),
+      ' printed (it ends in ', el('code', { text: '?token=…' }), '), or paste it here. The token is also in ',
+      el('code', { text: 'flow/secret' }), ' of your data folder.'),
+    el('form', { onsubmit: go, class: 'row' }, input, el('button', { class: 'primary', type: 'submit', text: 'Sign in' }))));
+}
+
+function pausedSwitch(dag, paused, onChange) {
+  const box = el('input', { type: 'checkbox', 'aria-label': 'paused' });
+  box.checked = !!paused;
+  box.addEventListener('change', async () => {
+    try {
+      await api('/api/v1/dags/' + enc(dag) + '/pause', { method: 'POST', body: { paused: box.checked } });
+      if (onChange) onChange(box.checked);
+    } catch (e) {
+      box.checked = !box.checked;
+      alert(e.message);
+    }
+  });
+  return el('label', { class: 'switch', title: 'paused: schedules and file triggers do not start runs' }, box, el('span'));
+}
+
+async function pageDags() {
+  let dags;
+  const render = async () => {
+    const res = await api('/api/v1/dags');
+    dags = res.dags;
+    const rows = dags.map(d => el('tr', { 'data-dag': d.dag_id },
+      el('td', {}, pausedSwitch(d.dag_id, d.paused)),
+      el('td', {}, el('a', { href: '#/dags/' + enc(d.dag_id), class: 'dag-link', text: d.dag_id }),
+        d.workspace ? el('div', { class: 'muted', text: d.workspace }) : null),
+      el('td', { text: d.description || '' }),
+      el('td', { class: 'mono', text: d.schedule || (d.on_file ? 'on file ' + d.on_file : '') }),
+      el('td', {}, d.recent_runs.slice().reverse().map(r =>
+        el('a', { href: '#/runs/' + enc(r.run_id), title: r.run_id + ': ' + r.state + ' ' + fmtTime(r.created_at) },
+          el('span', { class: 'dot st-' + r.state })))),
+      el('td', { class: 'muted', text: d.recent_runs[0] ? fmtTime(d.recent_runs[0].created_at) : 'never' }),
+      el('td', {}, el('a', { class: 'button primary', href: '#/dags/' + enc(d.dag_id) + '/trigger', text: 'Trigger' }))));
+    const table = el('table', { class: 'list' },
+      el('thead', {}, el('tr', {}, ['Active', 'DAG', 'Description', 'Schedule', 'Recent runs', 'Last run', ''].map(h => el('th', { text: h })))),
+      el('tbody', {}, rows.length ? rows : el('tr', {}, el('td', { colspan: 7, class: 'muted', text: 'No DAGs yet: add YAML files under run-data/src/NAME/dags/.' }))));
+    mount(el('h1', { text: 'DAGs' }),
+      el('p', { class: 'muted', text: res.total + ' DAG' + (res.total === 1 ? '' : 's') +
+        (res.invalid_files ? ' · ' + res.invalid_files + ' file(s) with errors (run synthflow dags validate)' : '') }),
+      table);
+  };
+  await render();
+  const refresh = throttle(() => render().catch(() => {}), 1000);
+  return { onEvent(kind) { if (kind === 'run' || kind === 'dags') refresh(); } };
+}
+
+// Layered layout: longest-path layers, then barycentre ordering sweeps.
+function layout(tasks, edges) {
+  const ids = tasks.map(t => t.task_id);
+  const idx = new Map(ids.map((id, i) => [id, i]));
+  const preds = ids.map(() => []), succs = ids.map(() => []);
+  for (const [a, b] of edges) {
+    if (!idx.has(a) || !idx.has(b)) continue;
+    preds[idx.get(b)].push(idx.get(a));
+    succs[idx.get(a)].push(idx.get(b));
+  }
+  const layer = ids.map(() => 0), indeg = preds.map(p => p.length), queue = [];
+  indeg.forEach((d, i) => { if (!d) queue.push(i); });
+  for (let q = 0; q < queue.length; q++) {
+    const v = queue[q];
+    for (const s of succs[v]) {
+      layer[s] = Math.max(layer[s], layer[v] + 1);
+      if (--indeg[s] === 0) queue.push(s);
+    }
+  }
+  const nlayers = Math.max(0, ...layer) + 1;
+  const layers = Array.from({ length: nlayers }, () => []);
+  ids.forEach((_, i) => layers[layer[i]].push(i));
+  const pos = new Array(ids.length).fill(0);
+  const place = () => layers.forEach(l => l.forEach((v, k) => { pos[v] = k; }));
+  place();
+  const bary = (v, nb) => nb.length ? nb.reduce((s, u) => s + pos[u], 0) / nb.length : pos[v];
+  for (let it = 0; it < 4; it++) {
+    for (let l = 1; l < nlayers; l++) {
+      layers[l].sort((a, b) => bary(a, preds[a]) - bary(b, preds[b]));
+      layers[l].forEach((v, k) => { pos[v] = k; });
+    }
+    for (let l = nlayers - 2; l >= 0; l--) {
+      layers[l].sort((a, b) => bary(a, succs[a]) - bary(b, succs[b]));
+      layers[l].forEach((v, k) => { pos[v] = k; });
+    }
+  }
+  const W = 168, H = 38, GX = 56, GY = 14;
+  const tall = Math.max(1, ...layers.map(l => l.length));
+  const xy = ids.map((_, i) => {
+    const l = layers[layer[i]];
+    const off = (tall - l.length) * (H + GY) / 2;
+    return { x: 12 + layer[i] * (W + GX), y: 12 + off + pos[i] * (H + GY) };
+  });
+  return { ids, xy, W, H, width: 24 + nlayers * (W + GX) - GX, height: 24 + tall * (H + GY) - GY, succs };
+}
+
+// State of a task in a run, from the run's instances: a state, or counts.
+function taskStates(run) {
+  const m = new Map();
+  for (const t of (run && run.tasks) || []) {
+    if (t.index === null) { m.set(t.task_id, t.state); continue; }
+    const c = m.get(t.task_id) || {};
+    c[t.state] = (c[t.state] || 0) + 1;
+    m.set(t.task_id, c);
+  }
+  return m;
+}
+
+// The single state a foreach cell stands for: failures first, then activity.
+function summaryState(c) {
+  if (typeof c === 'string') return c;
+  if (!c) return 'none';
+  for (const s of ['failed', 'upstream_failed', 'running', 'up_for_retry', 'queued', 'cancelled'])
+    if (c[s]) return s;
+  if (c.success) return 'success';
+  return c.skipped ? 'skipped' : 'none';
+}
+
+function countsText(c) {
+  const total = Object.values(c).reduce((a, b) => a + b, 0);
+  return (c.success || 0) + '/' + total;
+}
+
+function drawGraph(dag, lay, run, onNode) {
+  const states = taskStates(run);
+  const svg = el('svg', { class: 'graph', width: lay.width, height: lay.height, viewBox: `0 0 ${lay.width} ${lay.height}` });
+  const edges = el('g');
+  lay.succs.forEach((ss, a) => ss.forEach(b => {
+    const p = lay.xy[a], q = lay.xy[b];
+    const x1 = p.x + lay.W, y1 = p.y + lay.H / 2, x2 = q.x, y2 = q.y + lay.H / 2, mx = (x1 + x2) / 2;
+    edges.appendChild(el('path', { class: 'edge', d: `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}` }));
+  }));
+  svg.appendChild(edges);
+  dag.tasks.forEach((t, i) => {
+    const s = states.get(t.task_id);
+    const st = summaryState(s);
+    const { x, y } = lay.xy[i];
+    const label = t.task_id.length > 22 ? t.task_id.slice(0, 21) + '…' : t.task_id;
+    const g = el('g', { class: 'node st-' + st, 'data-task': t.task_id, 'data-state': st, transform: `translate(${x},${y})`,
+      onclick: () => onNode(t) },
+      el('title', { text: t.task_id + ': ' + (typeof s === 'object' ? JSON.stringify(s) : (s || 'no run')) }),
+      el('rect', { width: lay.W, height: lay.H, class: 'st-' + st }),
+      el('text', { x: 10, y: t.foreach ? 16 : 23, text: label }));
+    if (t.foreach) g.appendChild(el('text', { x: 10, y: 30, class: 'sub', text: s && typeof s === 'object' ? 'foreach ' + countsText(s) : 'foreach' }));
+    svg.appendChild(g);
+  });
+  return svg;
+}
+
+function gridCell(cell, task, run, expand) {
+  if (cell === null || cell === undefined) return el('span', { class: 'cell st-none' });
+  if (typeof cell === 'string') {
+    return el('a', { class: 'cell st-' + cell, href: '#/runs/' + enc(run.run_id) + '/log/' + enc(task.task_id),
+      title: task.task_id + ' · ' + cell });
+  }
+  const st = summaryState(cell);
+  const total = Object.values(cell).reduce((a, b) => a + b, 0);
+  return el('button', { class: 'cell multi st-' + st, title: task.task_id + ' · ' + JSON.stringify(cell) + ' (click to expand)',
+    onclick: expand, text: total > 99 ? '99+' : total });
+}
+
+async function pageDag(dagId, query) {
+  let dag, grid, run = null, lay, selected = query.get('run'), offset = 0;
+  const graphBox = el('div', { class: 'graph-wrap' });
+  const gridBox = el('div', { class: 'grid-wrap' });
+  const histBox = el('div');
+  const head = el('div');
+  const runInfo = el('div', { class: 'row muted' });
+
+  async function loadRun() {
+    const id = selected || (grid.runs[0] && grid.runs[0].run_id);
+    run = id ? await api('/api/v1/runs/' + enc(id)).catch(() => null) : null;
+  }
+  function renderGraph() {
+    graphBox.replaceChildren(drawGraph(dag, lay, run, t => {
+      if (!run) return;
+      location.hash = t.foreach ? '#/runs/' + enc(run.run_id) : '#/runs/' + enc(run.run_id) + '/log/' + enc(t.task_id);
+    }));
+    runInfo.replaceChildren(run
+      ? el('span', {}, 'Showing run ', el('a', { href: '#/runs/' + enc(run.run_id), class: 'mono', text: run.run_id }), ' ', badge(run.state),
+        ' ' + fmtTime(run.created_at))
+      : el('span', { text: 'No runs yet.' }));
+  }
+  function renderGrid() {
+    const runs = grid.runs.slice().reverse(); // oldest left, as a timeline
+    const cells = grid.cells.slice().reverse();
+    const thead = el('tr', {}, el('th', { class: 'task' }),
+      runs.map(r => el('th', { class: 'run' + (run && r.run_id === run.run_id ? ' selected' : '') },
+        el('a', { class: 'st-' + r.state, href: '#/dags/' + enc(dagId) + '?run=' + enc(r.run_id),
+          title: r.run_id + ' · ' + r.state + ' · ' + fmtTime(r.created_at) }))));
+    const body = el('tbody');
+    grid.tasks.forEach((t, ti) => {
+      const tr = el('tr', {}, el('th', { class: 'task', title: t.task_id, text: t.task_id }));
+      runs.forEach((r, ri) => {
+        tr.appendChild(el('td', {}, gridCell(cells[ri][ti], t, r, () => expandForeach(tr, t, r, runs.length))));
+      });
+      body.appendChild(tr);
+    });
+    gridBox.replaceChildren(el('table', { class: 'grid' }, el('thead', {}, thead), body));
+  }
+  async function expandForeach(tr, task, r, ncols) {
+    const next = tr.nextSibling;
+    if (next && next.classList && next.classList.contains('expand')) {
+      const same = next.dataset.run === r.run_id;
+      next.remove();
+      if (same) return;
+    }
+    const full = await api('/api/v1/runs/' + enc(r.run_id));
+    const inst = full.tasks.filter(x => x.task_id === task.task_id);
+    const row = el('tr', { class: 'expand', 'data-run': r.run_id },
+      el('td', { colspan: ncols + 1 },
+        el('div', { class: 'muted', text: task.task_id + ' in ' + r.run_id + ': ' + inst.length + ' items' }),
+        el('div', { class: 'instances' }, inst.map(x => el('a', {
+          class: 'st-' + x.state, title: '#' + x.index + ' ' + x.state,
+          href: '#/runs/' + enc(r.run_id) + '/log/' + enc(task.task_id) + '?index=' + x.index })))));
+    tr.after(row);
+  }
+  async function renderHistory() {
+    const res = await api('/api/v1/dags/' + enc(dagId) + '/runs?limit=25&offset=' + offset);
+    const rows = res.runs.map(r => el('tr', {},
+      el('td', {}, el('a', { class: 'mono', href: '#/runs/' + enc(r.run_id), text: r.run_id })),
+      el('td', {}, badge(r.state)),
+      el('td', { title: r.created_at, text: fmtTime(r.created_at) }),
+      el('td', { class: 'num', text: fmtDur(duration(r)) }),
+      el('td', { class: 'mono', text: JSON.stringify(r.params || {}) })));
+    histBox.replaceChildren(el('table', { class: 'list' },
+      el('thead', {}, el('tr', {}, ['Run', 'State', 'Created', 'Duration', 'Params'].map(h => el('th', { text: h })))),
+      el('tbody', {}, rows.length ? rows : el('tr', {}, el('td', { colspan: 5, class: 'muted', text: 'No runs yet.' })))),
+    el('div', { class: 'pager' },
+      el('button', { text: '‹ Newer', disabled: offset === 0, onclick: () => { offset = Math.max(0, offset - 25); renderHistory(); } }),
+      el('span', { class: 'muted', text: res.total ? `${offset + 1}–${Math.min(offset + 25, res.total)} of ${res.total}` : '' }),
+      el('button', { text: 'Older ›', disabled: offset + 25 >= res.total, onclick: () => { offset += 25; renderHistory(); } })));
+  }
+  function renderHead() {
+    head.replaceChildren(
+      el('div', { class: 'crumbs' }, el('a', { href: '#/', text: 'DAGs' }), ' / ' + dagId),
+      el('h1', {}, el('span', { text: dagId }), pausedSwitch(dagId, dag.paused), el('span', { class: 'spacer' }),
+        el('a', { class: 'button primary', href: '#/dags/' + enc(dagId) + '/trigger', text: 'Trigger' })),
+      el('p', { class: 'muted', text: [dag.description, dag.schedule && 'schedule ' + dag.schedule,
+        dag.on_file && 'on file ' + dag.on_file, dag.tasks.length + ' tasks'].filter(Boolean).join(' · ') }));
+  }
+
+  [dag, grid] = await Promise.all([api('/api/v1/dags/' + enc(dagId)), api('/api/v1/dags/' + enc(dagId) + '/grid?limit=25')]);
+  lay = layout(dag.tasks, dag.edges);
+  await loadRun();
+  renderHead();
+  mount(head, el('h2', { text: 'Graph' }), runInfo, graphBox, legend(),
+    el('h2', { text: 'Grid (recent runs × tasks)' }), gridBox,
+    el('h2', { text: 'Run history' }), histBox);
+  renderGraph();
+  renderGrid();
+  await renderHistory();
+  const t0 = performance.now();
+  document.body.dataset.rendered = String(t0);
+
+  const refresh = throttle(async () => {
+    try {
+      grid = await api('/api/v1/dags/' + enc(dagId) + '/grid?limit=25');
+      await loadRun();
+      renderGraph();
+      renderGrid();
+      renderHistory();
+    } catch (e) { /* the next event retries */ }
+  }, 400);
+  return {
+    onEvent(kind, d) {
+      if ((kind === 'run' || kind === 'task') && d.dag_id === dagId) refresh();
+      if (kind === 'dags') route();
+    },
+  };
+}
+
+function paramInput(name, p) {
+  const id = 'p-' + name;
+  let input;
+  if (p.type === 'enum') {
+    input = el('select', { id, name }, (p.values || []).map(v => el('option', { value: v, text: v })));
+    if (p.default !== null && p.default !== undefined) input.value = p.default;
+  } else if (p.type === 'boolean') {
+    input = el('input', { id, name, type: 'checkbox' });
+    input.checked = !!p.default;
+  } else {
+    const num = p.type === 'integer' || p.type === 'number';
+    input = el('input', { id, name, type: num ? 'number' : 'text',
+      step: p.type === 'integer' ? 1 : (num ? 'any' : null),
+      min: p.minimum, max: p.maximum, placeholder: p.type === 'path' ? 'path to a file' : null });
+    if (p.default !== null && p.default !== undefined) input.value = String(p.default);
+  }
+  return input;
+}
+
+function readParam(p, input) {
+  if (p.type === 'boolean') return input.checked;
+  const v = input.value;
+  if (v === '') return undefined;
+  if (p.type === 'integer' || p.type === 'number') {
+    const n = Number(v);
+    return Number.isNaN(n) ? v : n; // let the server say what is wrong
+  }
+  return v;
+}
+
+async function pageTrigger(dagId) {
+  const dag = await api('/api/v1/dags/' + enc(dagId));
+  const fields = new Map();
+  const top = el('div', { class: 'msg error' });
+  const form = el('form', { class: 'trigger card', novalidate: true });
+  for (const [name, p] of Object.entries(dag.params || {})) {
+    const input = paramInput(name, p);
+    const msg = el('div', { class: 'msg', 'data-msg-for': name });
+    const range = [p.minimum !== undefined && p.minimum !== null ? 'min ' + p.minimum : null,
+      p.maximum !== undefined && p.maximum !== null ? 'max ' + p.maximum : null].filter(Boolean).join(', ');
+    const box = el('div', { class: 'field' },
+      el('label', { for: 'p-' + name }, name, ' ', el('span', { class: 'muted', text: p.type + (range ? ' (' + range + ')' : '') }),
+        p.required ? el('span', { class: 'req', text: ' *' }) : null),
+      p.description ? el('div', { class: 'desc', text: p.description }) : null,
+      input, msg);
+    fields.set(name, { p, input, msg, box });
+    form.appendChild(box);
+  }
+  if (!fields.size) form.appendChild(el('p', { class: 'muted', text: 'This DAG takes no parameters.' }));
+  const submit = el('button', { class: 'primary', type: 'submit', text: 'Trigger run' });
+  form.append(top, el('div', { class: 'row' }, submit, el('a', { href: '#/dags/' + enc(dagId), text: 'Cancel' })));
+  form.addEventListener('submit', async ev => {
+    ev.preventDefault();
+    const params = {};
+    for (const [name, f] of fields) {
+      f.box.classList.remove('invalid');
+      f.msg.textContent = '';
+      const v = readParam(f.p, f.input);
+      if (v !== undefined) params[name] = v;
+    }
+    top.textContent = '';
+    submit.disabled = true;
+    try {
+      const res = await api('/api/v1/dags/' + enc(dagId) + '/runs', { method: 'POST', body: { params } });
+      location.hash = '#/dags/' + enc(dagId) + '?run=' + enc(res.run_id);
+    } catch (e) {
+      const f = e.body && e.body.param && fields.get(e.body.param);
+      if (f) {
+        f.box.classList.add('invalid');
+        f.msg.textContent = e.message;
+        f.input.focus();
+      } else {
+        top.textContent = e.message;
+      }
+    } finally {
+      submit.disabled = false;
+    }
+  });
+  mount(el('div', { class: 'crumbs' }, el('a', { href: '#/', text: 'DAGs' }), ' / ',
+    el('a', { href: '#/dags/' + enc(dagId), text: dagId }), ' / trigger'),
+  el('h1', { text: 'Trigger ' + dagId }),
+  dag.description ? el('p', { class: 'muted', text: dag.description }) : null, form);
+  return {};
+}
+
+function gantt(run) {
+  const tis = run.tasks.filter(t => t.started_at);
+  if (!tis.length) return el('p', { class: 'muted', text: 'Nothing has started yet.' });
+  const t0 = Math.min(...tis.map(t => Date.parse(t.started_at)));
+  const t1 = Math.max(...tis.map(t => (t.ended_at ? Date.parse(t.ended_at) : Date.now())));
+  const span = Math.max(1, t1 - t0);
+  const shown = tis.slice(0, 300);
+  const box = el('div', { class: 'gantt' }, shown.map(t => {
+    const s = Date.parse(t.started_at) - t0;
+    const e = (t.ended_at ? Date.parse(t.ended_at) : Date.now()) - t0;
+    const bar = el('div', { class: 'g-bar st-' + t.state, title: `${t.task_id}${t.index !== null ? '[' + t.index + ']' : ''}: ${fmtDur(e - s)}` });
+    bar.style.left = (100 * s / span) + '%';
+    bar.style.width = (100 * (e - s) / span) + '%';
+    return el('div', { class: 'g-row' },
+      el('div', { class: 'g-label', text: t.task_id + (t.index !== null ? '[' + t.index + ']' : '') }),
+      el('div', { class: 'g-track' }, bar));
+  }));
+  if (tis.length > shown.length) box.appendChild(el('div', { class: 'muted', text: `… and ${tis.length - shown.length} more` }));
+  box.appendChild(el('div', { class: 'muted', text: 'total ' + fmtDur(span) }));
+  return box;
+}
+
+function fileUrl(runId, path) {
+  return '/api/v1/runs/' + enc(runId) + '/file?path=' + enc(path);
+}
+
+function fileRow(runId, f, players) {
+  const url = fileUrl(runId, f.path);
+  const show = el('td');
+  if (AUDIO.test(f.path)) {
+    const mk = () => el('audio', { controls: true, preload: 'metadata', src: url });
+    if (players.n++ < 20) show.appendChild(mk());
+    else show.appendChild(el('button', { text: 'Load player', onclick: ev => ev.target.replaceWith(mk()) }));
+  } else if (IMAGE.test(f.path)) {
+    show.appendChild(el('img', { class: 'thumb', loading: 'lazy', alt: f.path, src: url }));
+  } else if (TEXT.test(f.path) || f.type.startsWith('text/')) {
+    show.appendChild(el('button', { text: 'Preview', onclick: async ev => {
+      const r = await api(url, { raw: true, range: 'bytes=0-65535' });
+      const text = await r.text();
+      ev.target.replaceWith(el('pre', { class: 'preview', text: text + (f.size > 65536 ? '\n…' : '') }));
+    } }));
+  }
+  return el('tr', {},
+    el('td', {}, el('a', { class: 'mono', href: url, target: '_blank', rel: 'noopener', text: f.path }),
+      f.output ? el('div', { class: 'muted', text: 'output of ' + f.output }) : null),
+    el('td', { class: 'num', text: fmtSize(f.size) }), show);
+}
+
+async function pageRun(runId) {
+  let run;
+  const head = el('div'), table = el('div'), chart = el('div'), files = el('div');
+  let limit = 200;
+
+  async function renderFiles() {
+    const res = await api('/api/v1/runs/' + enc(runId) + '/files');
+    if (!res.files.length) { files.replaceChildren(el('p', { class: 'muted', text: 'No files yet in ' + (res.run_dir || 'the run folder') + '.' })); return; }
+    const players = { n: 0 };
+    files.replaceChildren(el('p', { class: 'muted', text: res.files.length + ' files · run folder ' + res.run_dir + (res.truncated ? ' (list truncated)' : '') }),
+      el('table', { class: 'list files' }, el('thead', {}, el('tr', {}, ['File', 'Size', ''].map(h => el('th', { text: h })))),
+        el('tbody', {}, res.files.map(f => fileRow(runId, f, players)))));
+  }
+  function render() {
+    const final = FINAL_RUN.includes(run.state);
+    head.replaceChildren(
+      el('div', { class: 'crumbs' }, el('a', { href: '#/', text: 'DAGs' }), ' / ',
+        el('a', { href: '#/dags/' + enc(run.dag_id) + '?run=' + enc(run.run_id), text: run.dag_id }), ' / run'),
+      el('h1', {}, el('span', { class: 'mono', text: run.run_id }), badge(run.state), el('span', { class: 'spacer' }),
+        final ? null : el('button', { class: 'danger', text: 'Cancel run', onclick: async () => {
+          if (!confirm('Cancel run ' + run.run_id + '?')) return;
+          try { await api('/api/v1/runs/' + enc(run.run_id) + '/cancel', { method: 'POST' }); } catch (e) { alert(e.message); }
+        } })),
+      el('dl', { class: 'kv' },
+        el('dt', { text: 'created' }), el('dd', { title: run.created_at, text: fmtTime(run.created_at) }),
+        el('dt', { text: 'duration' }), el('dd', { text: fmtDur(duration(run)) || '—' }),
+        el('dt', { text: 'params' }), el('dd', { class: 'mono', text: JSON.stringify(run.params) }),
+        run.reason ? el('dt', { text: 'reason' }) : null, run.reason ? el('dd', { text: run.reason }) : null));
+    const rows = run.tasks.slice(0, limit).map(t => {
+      const log = '#/runs/' + enc(run.run_id) + '/log/' + enc(t.task_id) + (t.index !== null ? '?index=' + t.index : '');
+      return el('tr', { 'data-task': t.task_id },
+        el('td', {}, el('a', { href: log, text: t.task_id })),
+        el('td', { class: 'num', text: t.index === null ? '' : t.index }),
+        el('td', {}, badge(t.state)),
+        el('td', { class: 'num', text: t.try }),
+        el('td', { class: 'num', text: t.exit_code === null ? '' : t.exit_code }),
+        el('td', { title: t.started_at || '', text: fmtTime(t.started_at) }),
+        el('td', { class: 'num', text: fmtDur(duration(t)) }),
+        el('td', {}, el('a', { href: log, text: 'log' }), ' ',
+          el('button', { text: 'Clear', title: 'run this task again (and everything downstream)', onclick: async () => {
+            const down = confirm('Clear ' + t.task_id + ' and everything downstream of it?\n(Cancel clears only this task.)');
+            try { await api('/api/v1/runs/' + enc(run.run_id) + '/tasks/' + enc(t.task_id) + '/clear', { method: 'POST', body: { downstream: down } }); } catch (e) { alert(e.message); }
+          } })));
+    });
+    table.replaceChildren(el('table', { class: 'list' },
+      el('thead', {}, el('tr', {}, ['Task', 'Index', 'State', 'Try', 'Exit', 'Started', 'Duration', ''].map(h => el('th', { text: h })))),
+      el('tbody', {}, rows.length ? rows : el('tr', {}, el('td', { colspan: 8, class: 'muted', text: 'The run has not started yet.' })))),
+    run.tasks.length > limit ? el('div', { class: 'pager' }, el('button', { text: `Show more (${run.tasks.length - limit} left)`, onclick: () => { limit += 500; render(); } })) : null);
+    chart.replaceChildren(gantt(run));
+  }
+  run = await api('/api/v1/runs/' + enc(runId));
+  mount(head, el('h2', { text: 'Tasks' }), table, el('h2', { text: 'Timeline' }), chart, el('h2', { text: 'Results' }), files);
+  render();
+  renderFiles().catch(e => files.replaceChildren(failure(e)));
+  const refresh = throttle(async () => {
+    try {
+      const was = run.state;
+      run = await api('/api/v1/runs/' + enc(runId));
+      render();
+      if (was !== run.state || FINAL_RUN.includes(run.state)) renderFiles().catch(() => {});
+    } catch (e) { /* retried on the next event */ }
+  }, 500);
+  return { onEvent(kind, d) { if ((kind === 'run' || kind === 'task') && d.run_id === runId) refresh(); } };
+}
+
+async function pageLog(runId, task, query) {
+  const index = query.get('index');
+  const qs = index !== null ? '?index=' + enc(index) : '';
+  const base = '/api/v1/runs/' + enc(runId) + '/tasks/' + enc(task);
+  let tries = (await api(base + '/tries' + qs)).tries;
+  let current = Number(query.get('try')) || (tries.length ? tries[tries.length - 1].try : 0);
+  let offset = 0, timer = null, closed = false;
+  const pre = el('pre', { class: 'log', id: 'log' });
+  const status = el('span', { class: 'muted' });
+  const select = el('select', { 'aria-label': 'try' });
+
+  function fillSelect() {
+    select.replaceChildren(...tries.map(t => el('option', { value: t.try, text: 'try ' + t.try + (t.exit_code !== null ? ' (exit ' + t.exit_code + ')' : ' (running)') })));
+    select.value = String(current);
+  }
+  async function poll() {
+    timer = null;
+    if (closed || !current) return;
+    try {
+      const r = await api(base + '/log?try=' + current + (index !== null ? '&index=' + enc(index) : ''),
+        { raw: true, range: 'bytes=' + offset + '-' });
+      if (r.status === 206 || r.status === 200) {
+        const text = await r.text();
+        const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 20;
+        if (r.status === 200) { pre.textContent = ''; offset = 0; }
+        pre.appendChild(document.createTextNode(text));
+        offset += new TextEncoder().encode(text).length;
+        if (atBottom) pre.scrollTop = pre.scrollHeight;
+      }
+    } catch (e) {
+      if (e.status !== 416) { status.textContent = e.message; }
+    }
+    const t = tries.find(x => x.try === current);
+    const running = t && !t.ended_at;
+    status.textContent = running ? 'following (live)…' : (t ? 'finished, exit ' + t.exit_code : '');
+    if (running) timer = setTimeout(poll, 1000);
+  }
+  function show() {
+    pre.textContent = '';
+    offset = 0;
+    if (timer) clearTimeout(timer);
+    if (!current) { pre.textContent = 'This task has not started yet.'; return; }
+    poll();
+  }
+  select.addEventListener('change', () => { current = Number(select.value); show(); });
+  fillSelect();
+  mount(el('div', { class: 'crumbs' }, el('a', { href: '#/', text: 'DAGs' }), ' / ',
+    el('a', { href: '#/runs/' + enc(runId), class: 'mono', text: runId }), ' / log'),
+  el('h1', {}, el('span', { text: task + (index !== null ? '[' + index + ']' : '') }), select, status),
+  pre);
+  show();
+  const refreshTries = throttle(async () => {
+    try {
+      tries = (await api(base + '/tries' + qs)).tries;
+      const last = tries.length ? tries[tries.length - 1].try : 0;
+      const follow = current === 0 || (timer === null && last > current && Number(select.value) === current);
+      if (follow) current = last;
+      fillSelect();
+      if (follow) show(); else if (!timer) poll();
+    } catch (e) { /* next event */ }
+  }, 500);
+  return {
+    onEvent(kind, d) { if (kind === 'task' && d.run_id === runId && d.task_id === task) refreshTries(); },
+    close() { closed = true; if (timer) clearTimeout(timer); },
+  };
+}
+
+// ---- router ----
+
+async function route() {
+  if (view && view.close) view.close();
+  view = null;
+  const hash = location.hash.replace(/^#/, '') || '/';
+  const [path, qs] = hash.split('?');
+  const query = new URLSearchParams(qs || '');
+  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+  try {
+    if (!parts.length) view = await pageDags();
+    else if (parts[0] === 'dags' && parts.length === 2) view = await pageDag(parts[1], query);
+    else if (parts[0] === 'dags' && parts[2] === 'trigger') view = await pageTrigger(parts[1]);
+    else if (parts[0] === 'runs' && parts.length === 2) view = await pageRun(parts[1]);
+    else if (parts[0] === 'runs' && parts[2] === 'log') view = await pageLog(parts[1], parts[3], query);
+    else mount(el('h1', { text: 'Not found' }), el('p', {}, el('a', { href: '#/', text: 'Back to the DAGs' })));
+  } catch (e) {
+    if (e.status !== 401) mount(failure(e), el('p', {}, el('a', { href: '#/', text: 'Back to the DAGs' })));
+  }
+  if (!source && !signedOut) connectEvents();
+}
+
+window.addEventListener('hashchange', route);
+route();
