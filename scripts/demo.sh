@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
-# make demo: from a fresh machine to the example workspace in a data folder.
+# make demo: from a fresh machine to a finished example run.
 #   - installs what is missing and builds,
 #   - makes ./demo/run-data (synthflow init; kept between runs) and puts the
 #     example workspace examples/ppp-audio in its src/ppp-audio,
-#   - validates and lists the DAGs.
-# Re-running it refreshes the example's files.
+#   - validates and lists the DAGs,
+#   - runs the example DAG ppp-preprocess with `synthflow test` (it speaks a
+#     small dataset with espeak-ng, cleans every clip with sox, and writes
+#     filelists into uploadable/),
+#   - prints where the outputs, logs and run record are.
+# Re-running it refreshes the example's files and makes a new run.
 # Each step is a function and the sequence is at the bottom: the web UI and
 # the workspace container come in as steps of their own.
 set -eu -o pipefail
@@ -12,6 +16,7 @@ cd "$(dirname "$0")/.."
 root=$(pwd)
 sf="$root/build/synthflow"
 data="$root/demo/run-data"
+dag=ppp-preprocess
 
 say() { printf '\n== %s\n' "$*"; }
 
@@ -41,6 +46,37 @@ check_dags() {
 	"$sf" --data "$data" dags list
 }
 
+run_example() {
+	say "synthflow test $dag"
+	# the run id is the first line on stdout; progress goes to stderr
+	status=0
+	"$sf" --data "$data" test "$dag" | tee "$root/demo/last-run.txt" || status=$?
+	run_id=$(head -n 1 "$root/demo/last-run.txt")
+	if [ "$status" -ne 0 ]; then
+		echo "the run ${run_id:-?} failed: see build/synthflow --data demo/run-data runs show $run_id" >&2
+		echo "and the task logs in $data/flow/logs/$dag/$run_id/" >&2
+		exit 1
+	fi
+}
+
+show_outputs() {
+	out="$data/uploadable/espeak-sample"
+	say "done: run $run_id of $dag"
+	cat <<EOF
+outputs (self-contained, ready to share):
+  $out/filelist_train.txt       $(wc -l <"$out/filelist_train.txt") clips
+  $out/filelist_validation.txt  $(wc -l <"$out/filelist_validation.txt") clips
+  $out/clips/                   the cleaned clips
+intermediate files:  $data/generated/$dag/$run_id/
+task logs:           $data/flow/logs/$dag/$run_id/
+the run's record:    build/synthflow --data demo/run-data runs show $run_id
+a task's log:        build/synthflow --data demo/run-data tasks logs $run_id clean --index 0
+run it again:        build/synthflow --data demo/run-data test $dag -p sample_rate=16000
+EOF
+}
+
 install_and_build
 make_data_folder
 check_dags
+run_example
+show_outputs
