@@ -71,7 +71,8 @@ static int open_log(const char *path, struct strbuf *err)
 
 	if (slash) {
 		*slash = '\0';
-		if (mkdir_p(dir, 0755) < 0) {
+		/* Usually only the last folder is new: one mkdir, not one per component. */
+		if (mkdir(dir, 0755) < 0 && errno != EEXIST && mkdir_p(dir, 0755) < 0) {
 			sb_addf(err, "cannot create log folder '%s': %s", dir, strerror(errno));
 			free(dir);
 			return -1;
@@ -265,8 +266,8 @@ int exec_proc_start_time(pid_t pid, uint64_t *start)
 	p = strrchr(buf, ')');
 	if (!p)
 		return -1;
-	p++;
-	for (int field = 2; field < 22; field++) {
+	p++; /* the space before field 3 */
+	for (int field = 3; field < 22; field++) {
 		p = strchr(p + 1, ' ');
 		if (!p)
 			return -1;

@@ -1,0 +1,210 @@
+/* Unit tests for the scheduler's pure parts: trigger rules, retry delays, states, globs. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "flow/exec.h"
+#include "flow/sched.h"
+#include "flow/state.h"
+#include "util/common.h"
+
+static struct upstream_counts counts(size_t total, size_t success, size_t failed, size_t upfailed,
+				     size_t skipped)
+{
+	struct upstream_counts c = { .total = total, .success = success, .failed = failed,
+				     .upstream_failed = upfailed, .skipped = skipped };
+	c.done = success + failed + upfailed + skipped;
+	return c;
+}
+
+static enum tr_verdict ev(enum trigger_rule r, size_t total, size_t success, size_t failed,
+			  size_t upfailed, size_t skipped)
+{
+	struct upstream_counts c = counts(total, success, failed, upfailed, skipped);
+	return sched_trigger_eval(r, &c);
+}
+
+static void no_upstream_runs(void **state)
+{
+	for (int r = TR_ALL_SUCCESS; r <= TR_ALWAYS; r++)
+		assert_int_equal(ev((enum trigger_rule)r, 0, 0, 0, 0, 0), TR_RUN);
+}
+
+static void all_success(void **state)
+{
+	assert_int_equal(ev(TR_ALL_SUCCESS, 2, 1, 0, 0, 0), TR_WAIT);
+	assert_int_equal(ev(TR_ALL_SUCCESS, 2, 2, 0, 0, 0), TR_RUN);
+	/* fails fast, before the other upstream is done */
+	assert_int_equal(ev(TR_ALL_SUCCESS, 3, 0, 1, 0, 0), TR_UPSTREAM_FAILED);
+	assert_int_equal(ev(TR_ALL_SUCCESS, 2, 0, 0, 1, 0), TR_UPSTREAM_FAILED);
+	assert_int_equal(ev(TR_ALL_SUCCESS, 2, 1, 0, 0, 1), TR_SKIP);
+}
+
+static void all_failed_and_all_done(void **state)
+{
+	assert_int_equal(ev(TR_ALL_FAILED, 2, 0, 1, 0, 0), TR_WAIT);
+	assert_int_equal(ev(TR_ALL_FAILED, 2, 0, 1, 1, 0), TR_RUN);
+	assert_int_equal(ev(TR_ALL_FAILED, 2, 1, 0, 0, 0), TR_SKIP);
+	assert_int_equal(ev(TR_ALL_FAILED, 2, 0, 0, 0, 1), TR_SKIP);
+	assert_int_equal(ev(TR_ALL_DONE, 3, 1, 1, 0, 0), TR_WAIT);
+	assert_int_equal(ev(TR_ALL_DONE, 3, 1, 1, 0, 1), TR_RUN);
+	assert_int_equal(ev(TR_ALL_DONE, 1, 0, 0, 1, 0), TR_RUN);
+}
+
+static void one_success_one_failed(void **state)
+{
+	assert_int_equal(ev(TR_ONE_SUCCESS, 3, 1, 0, 0, 0), TR_RUN);
+	assert_int_equal(ev(TR_ONE_SUCCESS, 2, 0, 1, 0, 0), TR_WAIT);
+	assert_int_equal(ev(TR_ONE_SUCCESS, 2, 0, 1, 0, 1), TR_UPSTREAM_FAILED);
+	assert_int_equal(ev(TR_ONE_SUCCESS, 2, 0, 0, 0, 2), TR_SKIP);
+	assert_int_equal(ev(TR_ONE_FAILED, 3, 0, 1, 0, 0), TR_RUN);
+	assert_int_equal(ev(TR_ONE_FAILED, 3, 0, 0, 1, 0), TR_RUN);
+	assert_int_equal(ev(TR_ONE_FAILED, 2, 1, 0, 0, 0), TR_WAIT);
+	assert_int_equal(ev(TR_ONE_FAILED, 2, 1, 0, 0, 1), TR_SKIP);
+}
+
+static void none_failed_and_always(void **state)
+{
+	assert_int_equal(ev(TR_NONE_FAILED, 2, 1, 0, 0, 1), TR_RUN);
+	assert_int_equal(ev(TR_NONE_FAILED, 2, 1, 0, 0, 0), TR_WAIT);
+	assert_int_equal(ev(TR_NONE_FAILED, 3, 1, 1, 0, 0), TR_UPSTREAM_FAILED);
+	assert_int_equal(ev(TR_ALWAYS, 5, 0, 0, 0, 0), TR_RUN);
+	assert_int_equal(ev(TR_ALWAYS, 5, 0, 5, 0, 0), TR_RUN);
+}
+
+static void retry_delays(void **state)
+{
+	assert_int_equal(sched_retry_delay_ms(0, 2), 0);
+	assert_int_equal(sched_retry_delay_ms(30000, 2), 30000);
+	assert_int_equal(sched_retry_delay_ms(30000, 3), 60000);
+	assert_int_equal(sched_retry_delay_ms(30000, 4), 120000);
+	assert_int_equal(sched_retry_delay_ms(30000, 8), 1920000);
+	assert_int_equal(sched_retry_delay_ms(30000, 9), 3600000);
+	assert_int_equal(sched_retry_delay_ms(30000, 1000), 3600000);
+	assert_int_equal(sched_retry_delay_ms(2 * 3600000, 2), 3600000);
+}
+
+static void state_names(void **state)
+{
+	enum ti_state t;
+	enum run_state r;
+	for (int i = 0; i < TI_NSTATES; i++) {
+		assert_int_equal(ti_state_parse(ti_state_name((enum ti_state)i), &t), 0);
+		assert_int_equal(t, i);
+	}
+	for (int i = 0; i < RUN_NSTATES; i++) {
+		assert_int_equal(run_state_parse(run_state_name((enum run_state)i), &r), 0);
+		assert_int_equal(r, i);
+	}
+	assert_string_equal(ti_state_name(TI_UP_FOR_RETRY), "up_for_retry");
+	assert_string_equal(ti_state_name(TI_UPSTREAM_FAILED), "upstream_failed");
+	assert_int_equal(ti_state_parse("bogus", &t), -1);
+	assert_true(ti_state_is_final(TI_SKIPPED));
+	assert_false(ti_state_is_final(TI_UP_FOR_RETRY));
+	assert_false(ti_state_is_final(TI_RUNNING));
+	assert_true(run_state_is_final(RUN_CANCELLED));
+	assert_false(run_state_is_final(RUN_QUEUED));
+}
+
+static void touch(const char *dir, const char *rel)
+{
+	char *p = xasprintf("%s/%s", dir, rel);
+	char *slash = strrchr(p, '/');
+	char *cmd;
+	*slash = '\0';
+	cmd = xasprintf("mkdir -p '%s' && touch '%s/%s'", p, p, slash + 1);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	free(p);
+}
+
+static void globs(void **state)
+{
+	char dir[] = "/tmp/sf-glob-XXXXXX";
+	struct strbuf err = STRBUF_INIT;
+	char **paths, *pat, *cmd;
+	size_t n;
+
+	assert_non_null(mkdtemp(dir));
+	touch(dir, "a.flac");
+	touch(dir, "b.wav");
+	touch(dir, "x/c.flac");
+	touch(dir, "x/y/d.flac");
+	touch(dir, ".hidden/e.flac");
+	touch(dir, "x/.f.flac");
+
+	pat = xasprintf("%s/**/*.flac", dir);
+	assert_int_equal(exec_glob(pat, &paths, &n, &err), 0);
+	assert_int_equal(n, 3);
+	assert_true(strstr(paths[0], "/a.flac") != NULL);
+	assert_true(strstr(paths[1], "/x/c.flac") != NULL);
+	assert_true(strstr(paths[2], "/x/y/d.flac") != NULL);
+	exec_glob_free(paths, n);
+	free(pat);
+
+	pat = xasprintf("%s/*", dir);
+	assert_int_equal(exec_glob(pat, &paths, &n, &err), 0);
+	assert_int_equal(n, 3); /* a.flac b.wav x */
+	exec_glob_free(paths, n);
+	free(pat);
+
+	pat = xasprintf("%s/**/**/d.flac", dir);
+	assert_int_equal(exec_glob(pat, &paths, &n, &err), 0);
+	assert_int_equal(n, 1);
+	exec_glob_free(paths, n);
+	free(pat);
+
+	pat = xasprintf("%s/nothing/*", dir);
+	assert_int_equal(exec_glob(pat, &paths, &n, &err), 0);
+	assert_int_equal(n, 0);
+	exec_glob_free(paths, n);
+	free(pat);
+
+	assert_int_equal(exec_glob("relative/*", &paths, &n, &err), -1);
+	sb_release(&err);
+	cmd = xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+}
+
+static void shell_detection(void **state)
+{
+	assert_false(exec_needs_shell("true"));
+	assert_false(exec_needs_shell("sox in.flac -r 22050 out.flac"));
+	assert_true(exec_needs_shell("echo 'x'"));
+	assert_true(exec_needs_shell("a | b"));
+	assert_true(exec_needs_shell("a; b"));
+	assert_true(exec_needs_shell("echo $HOME"));
+	assert_true(exec_needs_shell("ls *.txt"));
+	assert_true(exec_needs_shell("a\nb"));
+}
+
+static void proc_start_times(void **state)
+{
+	uint64_t start;
+	assert_int_equal(exec_proc_start_time(getpid(), &start), 0);
+	assert_true(start > 0);
+	assert_true(exec_proc_alive(getpid(), start));
+	assert_false(exec_proc_alive(getpid(), start + 1));
+	assert_false(exec_proc_alive(0, start));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(no_upstream_runs),
+		cmocka_unit_test(all_success),
+		cmocka_unit_test(all_failed_and_all_done),
+		cmocka_unit_test(one_success_one_failed),
+		cmocka_unit_test(none_failed_and_always),
+		cmocka_unit_test(retry_delays),
+		cmocka_unit_test(state_names),
+		cmocka_unit_test(globs),
+		cmocka_unit_test(shell_detection),
+		cmocka_unit_test(proc_start_times),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
