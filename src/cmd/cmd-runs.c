@@ -109,15 +109,18 @@ int cmd_runs(int argc, char **argv, struct sf_ctx *ctx)
 	sub = argv[1];
 	argc--;
 	argv++;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
 		if (c == 'j') {
 			json = 1;
 		} else if (c == 'l') {
 			limit = strtol(optarg, &end, 10);
 			if (*end || limit < 0)
 				return cmd_usage_error(ctx, "bad --limit '%s'", optarg);
+		} else if (c == ':') {
+			return cmd_usage_error(ctx, "option '%s' needs a value", argv[optind - 1]);
 		} else {
-			return cmd_usage_error(ctx, "unknown option for 'runs %s'", sub);
+			return cmd_usage_error(ctx, "unknown option '%s' for 'runs %s'", argv[optind - 1], sub);
 		}
 	}
 	nargs = argc - optind;

@@ -43,6 +43,9 @@ static int find_instances(struct store *st, const char *run_id, const char *task
 	else
 		error("run '%s' has no task '%s'", run_id, task_id);
 	free(ids);
+	store_ti_list_free(*tis, *n);
+	*tis = NULL;
+	*n = 0;
 	return -1;
 }
 
@@ -187,7 +190,8 @@ int cmd_tasks(int argc, char **argv, struct sf_ctx *ctx)
 		return cmd_usage_error(ctx, "unknown subcommand 'tasks %s'", sub);
 	argc--;
 	argv++;
-	while ((c = getopt_long(argc, argv, logs ? "f" : "", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, logs ? ":f" : ":", opts, NULL)) != -1) {
 		if ((c == 't' || c == 'i') && logs) {
 			v = strtol(optarg, &end, 10);
 			if (*end || v < (c == 't' ? 1 : 0) || v > 1000000000)
@@ -201,8 +205,10 @@ int cmd_tasks(int argc, char **argv, struct sf_ctx *ctx)
 			o.follow = 1;
 		} else if (c == 'd' && !logs) {
 			o.downstream = 1;
+		} else if (c == ':') {
+			return cmd_usage_error(ctx, "option '%s' needs a value", argv[optind - 1]);
 		} else {
-			return cmd_usage_error(ctx, "unknown option for 'tasks %s'", sub);
+			return cmd_usage_error(ctx, "unknown option '%s' for 'tasks %s'", argv[optind - 1], sub);
 		}
 	}
 	if (argc - optind != 2)

@@ -56,12 +56,14 @@ static int parse(int argc, char **argv, struct sf_ctx *ctx, struct test_opts *o)
 	int c;
 
 	o->kv = xcalloc((size_t)argc + 1, sizeof(char *));
-	while ((c = getopt_long(argc, argv, "p:", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":p:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'p': o->kv[o->nkv++] = optarg; break;
 		case 't': o->task = optarg; break;
 		case 'j': o->json = 1; break;
-		default: return cmd_usage_error(ctx, "unknown option for 'test'");
+		case ':': return cmd_usage_error(ctx, "option '%s' needs a value", argv[optind - 1]);
+		default: return cmd_usage_error(ctx, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind >= argc)

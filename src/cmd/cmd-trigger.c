@@ -42,14 +42,18 @@ int cmd_trigger(int argc, char **argv, struct sf_ctx *ctx)
 	json_t *params = NULL;
 	const char *bad = NULL;
 
-	while ((c = getopt_long(argc, argv, "p:", opts, NULL)) != -1) {
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":p:", opts, NULL)) != -1) {
 		if (c == 'p') {
 			kv[nkv++] = optarg;
 		} else if (c == 'w') {
 			wait = 1;
+		} else if (c == ':') {
+			free(kv);
+			return cmd_usage_error(ctx, "option '%s' needs a value", argv[optind - 1]);
 		} else {
 			free(kv);
-			return cmd_usage_error(ctx, "unknown option for 'trigger'");
+			return cmd_usage_error(ctx, "unknown option '%s'", argv[optind - 1]);
 		}
 	}
 	if (optind + 1 != argc || (bad = run_kv_malformed(kv, nkv))) {

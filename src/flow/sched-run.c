@@ -605,6 +605,24 @@ static void claim_runs(struct sched *s)
 	store_run_list_free(runs, n);
 }
 
+/*
+ * A clear of a run that serve finished (and dropped from memory) brings the
+ * run back: serve loads it again, as it would a run left by a dead owner.
+ */
+static struct srun *reload_run(struct sched *s, const char *run_id)
+{
+	struct store_run r = { 0 };
+	struct srun *run = NULL;
+
+	if (store_run_get(s->store, run_id, &r))
+		return NULL;
+	if ((!r.owner || !strcmp(r.owner, s->owner) || !owner_alive(r.owner)) &&
+	    store_run_claim(s->store, run_id, r.owner, s->owner) == 0 && take_run(s, &r) == 0)
+		run = s->runs[s->nruns - 1];
+	store_run_release(&r);
+	return run;
+}
+
 static void apply_requests(struct sched *s)
 {
 	struct store_req *reqs;
@@ -614,6 +632,8 @@ static void apply_requests(struct sched *s)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		struct srun *run = find_run(s, reqs[i].run_id);
+		if (!run && s->opts.serve && !s->stopping && reqs[i].kind == REQ_CLEAR)
+			run = reload_run(s, reqs[i].run_id);
 		if (!run)
 			continue;
 		srun_apply_request(run, &reqs[i]);

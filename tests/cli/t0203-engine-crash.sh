@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Crash safety: serve is killed with SIGKILL at random moments, at least ten
+# times, during a 500-task run (200 under SF_SANITIZED=1, where everything is
+# several times slower), and restarted each time.  The run must complete,
+# every task instance must have succeeded exactly once, in its final try,
+# and every try must be recorded with an end.
+. "$(dirname "$0")/../lib.sh"
+
+# Either way the tasks take ~12 s of work at parallelism 4, time for the kills.
+if [ "${SF_SANITIZED:-0}" = 1 ]; then N=200 PAUSE=0.25; else N=500 PAUSE=0.1; fi
+
+expect_success "kill -9 of serve mid-run loses nothing ($N tasks, 10+ kills)" '
+	synthflow init >/dev/null &&
+	mkdir -p run-data/src/t/dags &&
+	cp "$SRC_ROOT/tests/cli/data/engine/crash.yaml" run-data/src/t/dags/ &&
+	export SYNTHFLOW_FLOW_PARALLELISM=4 &&
+	trap "kill -9 \$(cat serve.pid 2>/dev/null) 2>/dev/null || true" EXIT &&
+	run=$(synthflow trigger crash -p n='$N' -p pause='$PAUSE') &&
+	kills=0 &&
+	while [ $kills -lt 10 ] || [ "$(synthflow runs show "$run" --json | jq -r .state)" = running ] ||
+		[ "$(synthflow runs show "$run" --json | jq -r .state)" = queued ]; do
+		synthflow serve 2>>serve.log &
+		echo $! >serve.pid
+		if [ $kills -ge 10 ]; then
+			wait_for=600
+		else
+			wait_for=$(( 2 + RANDOM % 8 ))
+		fi
+		for i in $(seq $wait_for); do
+			sleep 0.05
+			state=$(synthflow runs show "$run" --json | jq -r .state)
+			[ "$state" = running ] || [ "$state" = queued ] || break
+		done
+		kill -9 "$(cat serve.pid)"
+		wait "$(cat serve.pid)" 2>/dev/null || true
+		case $state in running | queued) kills=$((kills + 1)) ;; *) break ;; esac
+		# Keep killing until the run is done, but never more than 40 times.
+		test $kills -lt 40
+	done &&
+	echo "killed serve $kills times" &&
+	test $kills -ge 10 &&
+	synthflow runs show "$run" --json >r.json &&
+	test "$(jq -r .state r.json)" = success &&
+	test "$(jq "[.tasks[] | select(.state == \"success\")] | length" r.json)" = $(('$N' + 2)) &&
+	test "$(cat run-data/generated/crash/$run/count)" = '$N' &&
+	db=run-data/flow/synthflow.db &&
+	# exactly one successful try per instance, and it is the last one
+	test "$(sqlite3 $db "SELECT count(*) FROM tries WHERE run_id = '\''$run'\'' AND exit_code = 0")" = $(('$N' + 2)) &&
+	test "$(sqlite3 $db "SELECT count(*) FROM tis i JOIN tries t USING(run_id, task_id, idx)
+		WHERE i.run_id = '\''$run'\'' AND t.exit_code = 0 AND t.try <> i.try")" = 0 &&
+	# every try recorded and ended; numbered 1..n without gaps
+	test "$(sqlite3 $db "SELECT count(*) FROM tries WHERE run_id = '\''$run'\'' AND ended_at = 0")" = 0 &&
+	test "$(sqlite3 $db "SELECT count(*) FROM tis i WHERE i.run_id = '\''$run'\'' AND i.try <>
+		(SELECT count(*) FROM tries t WHERE t.run_id = i.run_id AND t.task_id = i.task_id AND t.idx = i.idx)")" = 0 &&
+	lost=$(sqlite3 $db "SELECT count(*) FROM tries WHERE run_id = '\''$run'\'' AND reason LIKE '\''lost:%'\''") &&
+	echo "tries lost to kills and run again: $lost" &&
+	test "$lost" -ge 1 &&
+	sqlite3 $db "PRAGMA integrity_check" >ic && must_contain ic "^ok$"
+'
+
+test_done
