@@ -659,10 +659,27 @@ static const char **task_names(const struct dag *d, size_t *n)
 	return v;
 }
 
-static void resolve_need(struct loader *L, struct dag_task *t, size_t k, const struct ynode *item,
-			 const char **names, size_t nnames)
+/* Task ids sorted, for lookups in big generated DAGs. */
+struct id_index {
+	const char *id;
+	size_t idx;
+};
+
+static int cmp_id_index(const void *a, const void *b)
 {
-	ssize_t idx = dag_task_index(L->d, t->needs[k]);
+	return strcmp(((const struct id_index *)a)->id, ((const struct id_index *)b)->id);
+}
+
+struct needs_ctx {
+	struct id_index *index;
+	const char **names;     /* valid ids, for hints */
+	size_t nnames;
+};
+
+static void resolve_need(struct loader *L, struct dag_task *t, size_t k, const struct ynode *item,
+			 const struct needs_ctx *nc)
+{
+	struct id_index key = { t->needs[k], 0 }, *found;
 	struct strbuf sb = STRBUF_INIT;
 
 	t->need_idx[k] = SIZE_MAX;
@@ -672,9 +689,10 @@ static void resolve_need(struct loader *L, struct dag_task *t, size_t k, const s
 			return;
 		}
 	}
-	if (idx < 0) {
+	found = bsearch(&key, nc->index, L->d->ntasks, sizeof(key), cmp_id_index);
+	if (!found) {
 		sb_addf(&sb, "unknown task '%s' in needs", t->needs[k]);
-		add_hint(&sb, t->needs[k], names, nnames, "tasks");
+		add_hint(&sb, t->needs[k], nc->names, nc->nnames, "tasks");
 		err_at(L, item, "%s", sb.buf);
 		sb_release(&sb);
 		return;
@@ -683,15 +701,21 @@ static void resolve_need(struct loader *L, struct dag_task *t, size_t k, const s
 		err_at(L, item, "task '%s' needs itself", t->id);
 		return;
 	}
-	t->need_idx[k] = (size_t)idx;
+	t->need_idx[k] = found->idx;
 }
 
 static void resolve_needs(struct loader *L, const struct ynode *tasks)
 {
 	struct dag *d = L->d;
-	size_t nnames;
-	const char **names = task_names(d, &nnames);
+	struct needs_ctx nc;
 
+	nc.names = task_names(d, &nc.nnames);
+	nc.index = xcalloc(d->ntasks, sizeof(*nc.index));
+	for (size_t i = 0; i < d->ntasks; i++) {
+		nc.index[i].id = d->tasks[i].id;
+		nc.index[i].idx = i;
+	}
+	qsort(nc.index, d->ntasks, sizeof(*nc.index), cmp_id_index);
 	for (size_t i = 0; i < d->ntasks; i++) {
 		struct dag_task *t = &d->tasks[i];
 		const struct ynode *seq = ynode_get(tasks->vals[i], "needs");
@@ -702,9 +726,10 @@ static void resolve_needs(struct loader *L, const struct ynode *tasks)
 			continue;
 		for (size_t j = 0; j < seq->n && k < t->nneeds; j++)
 			if (seq->vals[j]->type == YN_SCALAR && !ynode_is_null(seq->vals[j]))
-				resolve_need(L, t, k++, seq->vals[j], names, nnames);
+				resolve_need(L, t, k++, seq->vals[j], &nc);
 	}
-	free(names);
+	free(nc.names);
+	free(nc.index);
 }
 
 /* ---- cycles and order ---- */
@@ -713,7 +738,9 @@ struct cycle_walk {
 	struct loader *L;
 	const struct ynode *tasks;
 	unsigned char *color;   /* 0 new, 1 on the path, 2 done */
-	size_t *path, depth;
+	size_t *path;           /* the tasks on the current path */
+	size_t *next;           /* per path entry: the next of its needs to follow */
+	size_t depth;
 	int reported;
 };
 
@@ -733,6 +760,12 @@ static void report_cycle(struct cycle_walk *w, size_t from)
 	sb_addf(&sb, "dependency cycle: %s", d->tasks[w->path[first]].id);
 	for (size_t s = 1; s <= m; s++) {
 		size_t k = from + (first - from + m - s) % m;
+		/* a long cycle shows its ends: the message must stay readable */
+		if (m > 12 && s == 9) {
+			sb_addf(&sb, " -> ... (%zu more)", m - 11);
+			s = m - 3;
+			continue;
+		}
 		sb_addf(&sb, " -> %s", d->tasks[w->path[k]].id);
 	}
 	/* point at the needs entry of that first task that closes the cycle */
@@ -747,39 +780,50 @@ static void report_cycle(struct cycle_walk *w, size_t from)
 	w->reported++;
 }
 
-static void visit(struct cycle_walk *w, size_t i)
+/* Depth-first along needs, without recursion: generated DAGs can be deep. */
+static void visit(struct cycle_walk *w, size_t root)
 {
-	const struct dag_task *t = &w->L->d->tasks[i];
+	const struct dag_task *tasks = w->L->d->tasks;
 
-	w->color[i] = 1;
-	w->path[w->depth++] = i;
-	for (size_t k = 0; k < t->nneeds && w->reported < 10; k++) {
-		size_t u = t->need_idx[k];
+	w->color[root] = 1;
+	w->path[0] = root;
+	w->next[0] = 0;
+	w->depth = 1;
+	while (w->depth && w->reported < 10) {
+		const struct dag_task *t = &tasks[w->path[w->depth - 1]];
+		size_t u, from;
+
+		if (w->next[w->depth - 1] == t->nneeds) {
+			w->color[w->path[--w->depth]] = 2;
+			continue;
+		}
+		u = t->need_idx[w->next[w->depth - 1]++];
 		if (u == SIZE_MAX)
 			continue;
 		if (w->color[u] == 1) {
-			size_t from = w->depth;
-			while (w->path[from - 1] != u)
-				from--;
-			report_cycle(w, from - 1);
+			for (from = 0; w->path[from] != u; from++)
+				;
+			report_cycle(w, from);
 		} else if (!w->color[u]) {
-			visit(w, u);
+			w->color[u] = 1;
+			w->path[w->depth] = u;
+			w->next[w->depth++] = 0;
 		}
 	}
-	w->depth--;
-	w->color[i] = 2;
 }
 
 static int find_cycles(struct loader *L, const struct ynode *tasks)
 {
 	size_t n = L->d->ntasks;
-	struct cycle_walk w = { L, tasks, xcalloc(n, 1), xcalloc(n, sizeof(size_t)), 0, 0 };
+	struct cycle_walk w = { L, tasks, xcalloc(n, 1), xcalloc(n, sizeof(size_t)),
+				xcalloc(n, sizeof(size_t)), 0, 0 };
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; i < n && w.reported < 10; i++)
 		if (!w.color[i])
 			visit(&w, i);
 	free(w.color);
 	free(w.path);
+	free(w.next);
 	return w.reported;
 }
 

@@ -302,28 +302,35 @@ static void item_part(const char *item, enum tmpl_kind k, struct strbuf *out)
 	}
 }
 
+/* A param or variable as text into out; -1 with err when it is not set. */
+static int lookup(json_t *obj, const char *key, int is_param, struct strbuf *out,
+		  struct strbuf *err)
+{
+	json_t *v = obj ? json_object_get(obj, key) : NULL;
+
+	if (v) {
+		json_text(v, out);
+		return 0;
+	}
+	if (is_param)
+		sb_addf(err, "unknown param '%s'", key);
+	else
+		sb_addf(err, "variable '%s' is not set (see 'synthflow vars set')", key);
+	return -1;
+}
+
 /* The value of one name into out (unquoted); -1 with err when it has none. */
 static int resolve(const char *name, const struct tmpl_ctx *ctx, struct strbuf *out,
 		   struct strbuf *err)
 {
 	const char *rest, *s = NULL;
 	enum tmpl_kind k = name_kind(name, &rest);
-	json_t *v;
 
 	switch (k) {
 	case TK_PARAM:
-		v = ctx->params ? json_object_get(ctx->params, rest) : NULL;
-		if (!v)
-			return sb_addf(err, "unknown param '%s'", rest), -1;
-		json_text(v, out);
-		return 0;
+		return lookup(ctx->params, rest, 1, out, err);
 	case TK_VAR:
-		v = ctx->vars ? json_object_get(ctx->vars, rest) : NULL;
-		if (!v)
-			return sb_addf(err, "variable '%s' is not set (see 'synthflow vars set')",
-				       rest), -1;
-		json_text(v, out);
-		return 0;
+		return lookup(ctx->vars, rest, 0, out, err);
 	case TK_RUN_ID: s = ctx->run_id; break;
 	case TK_RUN_DIR: s = ctx->run_dir; break;
 	case TK_RUN_DATE: s = ctx->run_date; break;
@@ -339,10 +346,13 @@ static int resolve(const char *name, const struct tmpl_ctx *ctx, struct strbuf *
 		item_part(ctx->item, k, out);
 		return 0;
 	case TK_UNKNOWN:
-		return sb_addf(err, "unknown template name '%s'", name), -1;
+		sb_addf(err, "unknown template name '%s'", name);
+		return -1;
 	}
-	if (!s)
-		return sb_addf(err, "'{{ %s }}' has no value here", name), -1;
+	if (!s) {
+		sb_addf(err, "'{{ %s }}' has no value here", name);
+		return -1;
+	}
 	sb_adds(out, s);
 	return 0;
 }
