@@ -69,11 +69,17 @@ static const struct command commands[] = {
 	{ "vars", cmd_vars, NEEDS_DATA, "list, get, set and unset variables ({{ vars.X }})",
 	  "synthflow vars list [--json] | get KEY | set KEY VALUE | unset KEY\n" },
 	{ "serve", cmd_serve, NEEDS_DATA, "the engine daemon: runs queued DAG runs",
-	  "synthflow serve\n"
+	  "synthflow serve [--bind ADDR] [--port N]\n"
 	  "\n"
 	  "Runs every queued DAG run (from 'trigger', the web UI, schedules) and takes\n"
 	  "over runs left behind by a scheduler that stopped.  One per data folder.\n"
-	  "SIGINT/SIGTERM stop it; running tasks are stopped and run again next time.\n" },
+	  "SIGINT/SIGTERM stop it; running tasks are stopped and run again next time.\n"
+	  "\n"
+	  "It also serves the web UI and the JSON API (docs/api.md) on web.bind and\n"
+	  "web.port of synthflow.yaml (default 127.0.0.1:8881), and prints the URL to\n"
+	  "open, with the access token from flow/secret, like Jupyter does.\n"
+	  "  --bind ADDR   listen on ADDR (a warning when it is not loopback)\n"
+	  "  --port N      listen on port N (0: any free port)\n" },
 };
 
 static const struct command *find_command(const char *name)

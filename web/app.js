@@ -152,9 +152,13 @@ function connectEvents() {
 
 const app = () => document.getElementById('app');
 
+// replaceChildren that skips the null/false of optional parts.
+function put(parent, ...kids) {
+  parent.replaceChildren(...kids.flat().filter(k => k !== null && k !== undefined && k !== false));
+}
+
 function mount(...nodes) {
-  const a = app();
-  a.replaceChildren(...nodes);
+  put(app(), ...nodes);
 }
 
 function failure(err) {
@@ -300,11 +304,13 @@ function countsText(c) {
 function drawGraph(dag, lay, run, onNode) {
   const states = taskStates(run);
   const svg = el('svg', { class: 'graph', width: lay.width, height: lay.height, viewBox: `0 0 ${lay.width} ${lay.height}` });
+  svg.appendChild(el('defs', {}, el('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 10, refY: 5,
+    markerWidth: 7, markerHeight: 7, orient: 'auto' }, el('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#aab3bf' }))));
   const edges = el('g');
   lay.succs.forEach((ss, a) => ss.forEach(b => {
     const p = lay.xy[a], q = lay.xy[b];
     const x1 = p.x + lay.W, y1 = p.y + lay.H / 2, x2 = q.x, y2 = q.y + lay.H / 2, mx = (x1 + x2) / 2;
-    edges.appendChild(el('path', { class: 'edge', d: `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}` }));
+    edges.appendChild(el('path', { class: 'edge', 'marker-end': 'url(#arrow)', d: `M${x1},${y1} C${mx},${y1} ${mx},${y2} ${x2},${y2}` }));
   }));
   svg.appendChild(edges);
   dag.tasks.forEach((t, i) => {
@@ -399,7 +405,7 @@ async function pageDag(dagId, query) {
       el('td', { title: r.created_at, text: fmtTime(r.created_at) }),
       el('td', { class: 'num', text: fmtDur(duration(r)) }),
       el('td', { class: 'mono', text: JSON.stringify(r.params || {}) })));
-    histBox.replaceChildren(el('table', { class: 'list' },
+    put(histBox, el('table', { class: 'list' },
       el('thead', {}, el('tr', {}, ['Run', 'State', 'Created', 'Duration', 'Params'].map(h => el('th', { text: h })))),
       el('tbody', {}, rows.length ? rows : el('tr', {}, el('td', { colspan: 5, class: 'muted', text: 'No runs yet.' })))),
     el('div', { class: 'pager' },
@@ -408,7 +414,7 @@ async function pageDag(dagId, query) {
       el('button', { text: 'Older ›', disabled: offset + 25 >= res.total, onclick: () => { offset += 25; renderHistory(); } })));
   }
   function renderHead() {
-    head.replaceChildren(
+    put(head,
       el('div', { class: 'crumbs' }, el('a', { href: '#/', text: 'DAGs' }), ' / ' + dagId),
       el('h1', {}, el('span', { text: dagId }), pausedSwitch(dagId, dag.paused), el('span', { class: 'spacer' }),
         el('a', { class: 'button primary', href: '#/dags/' + enc(dagId) + '/trigger', text: 'Trigger' })),
@@ -531,6 +537,15 @@ async function pageTrigger(dagId) {
   return {};
 }
 
+// Execution order: what started first, then what has not started, by id.
+function byStart(a, b) {
+  const sa = a.started_at ? Date.parse(a.started_at) : Infinity;
+  const sb = b.started_at ? Date.parse(b.started_at) : Infinity;
+  if (sa !== sb) return sa - sb;
+  if (a.task_id !== b.task_id) return a.task_id < b.task_id ? -1 : 1;
+  return (a.index || 0) - (b.index || 0);
+}
+
 function gantt(run) {
   const tis = run.tasks.filter(t => t.started_at);
   if (!tis.length) return el('p', { class: 'muted', text: 'Nothing has started yet.' });
@@ -588,13 +603,14 @@ async function pageRun(runId) {
     const res = await api('/api/v1/runs/' + enc(runId) + '/files');
     if (!res.files.length) { files.replaceChildren(el('p', { class: 'muted', text: 'No files yet in ' + (res.run_dir || 'the run folder') + '.' })); return; }
     const players = { n: 0 };
-    files.replaceChildren(el('p', { class: 'muted', text: res.files.length + ' files · run folder ' + res.run_dir + (res.truncated ? ' (list truncated)' : '') }),
+    put(files, el('p', { class: 'muted', text: res.files.length + ' files · run folder ' + res.run_dir + (res.truncated ? ' (list truncated)' : '') }),
       el('table', { class: 'list files' }, el('thead', {}, el('tr', {}, ['File', 'Size', ''].map(h => el('th', { text: h })))),
         el('tbody', {}, res.files.map(f => fileRow(runId, f, players)))));
   }
   function render() {
     const final = FINAL_RUN.includes(run.state);
-    head.replaceChildren(
+    run.tasks.sort(byStart);
+    put(head,
       el('div', { class: 'crumbs' }, el('a', { href: '#/', text: 'DAGs' }), ' / ',
         el('a', { href: '#/dags/' + enc(run.dag_id) + '?run=' + enc(run.run_id), text: run.dag_id }), ' / run'),
       el('h1', {}, el('span', { class: 'mono', text: run.run_id }), badge(run.state), el('span', { class: 'spacer' }),
@@ -623,7 +639,7 @@ async function pageRun(runId) {
             try { await api('/api/v1/runs/' + enc(run.run_id) + '/tasks/' + enc(t.task_id) + '/clear', { method: 'POST', body: { downstream: down } }); } catch (e) { alert(e.message); }
           } })));
     });
-    table.replaceChildren(el('table', { class: 'list' },
+    put(table, el('table', { class: 'list' },
       el('thead', {}, el('tr', {}, ['Task', 'Index', 'State', 'Try', 'Exit', 'Started', 'Duration', ''].map(h => el('th', { text: h })))),
       el('tbody', {}, rows.length ? rows : el('tr', {}, el('td', { colspan: 8, class: 'muted', text: 'The run has not started yet.' })))),
     run.tasks.length > limit ? el('div', { class: 'pager' }, el('button', { text: `Show more (${run.tasks.length - limit} left)`, onclick: () => { limit += 500; render(); } })) : null);
