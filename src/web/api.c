@@ -70,19 +70,25 @@ void api_health(void *ctx, struct http_req *req, struct http_resp *resp)
 	http_json(resp, 200, json_pack("{s:s}", "status", "ok"));
 }
 
+/* The newest runs of a DAG, as little as the list shows of them. */
 static json_t *recent_runs(struct store *s, const char *dag_id)
 {
 	struct store_run_filter f = { .dag_id = dag_id, .limit = RECENT_RUNS };
 	struct store_run *runs = NULL;
 	size_t n = 0;
 	json_t *arr = json_array();
+	char at[32];
 
 	if (store_run_list(s, &f, &runs, &n, NULL) < 0) {
 		json_decref(arr);
 		return NULL;
 	}
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(arr, store_run_summary_json(&runs[i]));
+	for (size_t i = 0; i < n; i++) {
+		time_format_iso(runs[i].created_at, at, sizeof(at));
+		json_array_append_new(arr, json_pack("{s:s,s:s,s:s}", "run_id", runs[i].run_id,
+						     "state", run_state_name(runs[i].state),
+						     "created_at", at));
+	}
 	store_run_list_free(runs, n);
 	return arr;
 }
@@ -107,40 +113,105 @@ static json_t *dag_summary(json_t *full, int paused, json_t *recent)
 	return o;
 }
 
-void api_dags(void *ctx, struct http_req *req, struct http_resp *resp)
+static json_t *dag_list(struct store *s, struct dag_snap *snap, json_t *paused, long limit,
+		       long offset)
 {
-	struct web *w = ctx;
-	struct store *s = store_or_500(w, resp);
-	struct dag_snap *snap;
-	json_t *arr, *paused = NULL;
-	long limit, offset;
+	json_t *arr = json_array();
 
-	if (!s || http_query_uint(req, resp, "limit", MAX_LIMIT, MAX_LIMIT, &limit) < 0 ||
-	    http_query_uint(req, resp, "offset", 0, 1L << 30, &offset) < 0)
-		return;
-	if (store_dag_paused_all(s, &paused) < 0) {
-		http_error(resp, 500, "cannot read the store");
-		return;
-	}
-	snap = dags_get(w);
-	arr = json_array();
 	for (size_t i = (size_t)offset; i < snap->set.n && json_array_size(arr) < (size_t)limit; i++) {
 		const char *id = snap->set.dags[i]->id;
 		json_t *recent = recent_runs(s, id);
 		if (!recent) {
 			json_decref(arr);
-			arr = NULL;
-			break;
+			return NULL;
 		}
 		json_array_append_new(arr, dag_summary(snap->json[i],
 						       json_is_true(json_object_get(paused, id)), recent));
 	}
-	if (arr)
-		http_json(resp, 200, json_pack("{s:o,s:I,s:I}", "dags", arr, "total",
-					       (json_int_t)snap->set.n, "invalid_files",
-					       (json_int_t)snap->set.bad_files));
-	else
+	return json_pack("{s:o,s:I,s:I}", "dags", arr, "total", (json_int_t)snap->set.n,
+			 "invalid_files", (json_int_t)snap->set.bad_files);
+}
+
+/* 1 and the cached body in resp when the cache answers this request. */
+static int list_cached(struct web *w, struct dag_snap *snap, int64_t seq, const char *paused,
+		       long limit, long offset, struct http_resp *resp)
+{
+	struct list_cache *c = &w->list;
+	int hit;
+
+	pthread_mutex_lock(&c->lock);
+	hit = c->body && c->snap == snap && c->seq == seq && !strcmp(c->paused, paused) &&
+	      c->limit == limit && c->offset == offset;
+	if (hit) {
+		resp->status = 200;
+		resp->content_type = "application/json";
+		sb_add(&resp->body, c->body, c->len);
+	}
+	pthread_mutex_unlock(&c->lock);
+	return hit;
+}
+
+static void list_remember(struct web *w, struct dag_snap *snap, int64_t seq, const char *paused,
+			  long limit, long offset, const struct strbuf *body)
+{
+	struct list_cache *c = &w->list;
+	struct dag_snap *old;
+
+	atomic_fetch_add(&snap->refs, 1);
+	pthread_mutex_lock(&c->lock);
+	old = c->snap;
+	free(c->paused);
+	free(c->body);
+	c->snap = snap;
+	c->seq = seq;
+	c->paused = xstrdup(paused);
+	c->limit = limit;
+	c->offset = offset;
+	c->body = xstrndup(body->buf, body->len);
+	c->len = body->len;
+	pthread_mutex_unlock(&c->lock);
+	dags_put(old);
+}
+
+void api_cache_release(struct web *w)
+{
+	dags_put(w->list.snap);
+	free(w->list.paused);
+	free(w->list.body);
+	w->list.snap = NULL;
+	w->list.paused = w->list.body = NULL;
+}
+
+void api_dags(void *ctx, struct http_req *req, struct http_resp *resp)
+{
+	struct web *w = ctx;
+	struct store *s = store_or_500(w, resp);
+	struct dag_snap *snap;
+	json_t *list, *paused = NULL;
+	char *paused_text = NULL;
+	long limit, offset;
+	int64_t seq = 0;
+
+	if (!s || http_query_uint(req, resp, "limit", MAX_LIMIT, MAX_LIMIT, &limit) < 0 ||
+	    http_query_uint(req, resp, "offset", 0, 1L << 30, &offset) < 0)
+		return;
+	/* Read before the runs: a change in between only makes the next request recompute. */
+	if (store_seq(s, &seq) < 0 || store_dag_paused_all(s, &paused) < 0) {
 		http_error(resp, 500, "cannot read the store");
+		return;
+	}
+	paused_text = json_dumps(paused, JSON_COMPACT | JSON_SORT_KEYS);
+	snap = dags_get(w);
+	if (!list_cached(w, snap, seq, paused_text, limit, offset, resp)) {
+		list = dag_list(s, snap, paused, limit, offset);
+		if (list) {
+			http_json(resp, 200, list);
+			list_remember(w, snap, seq, paused_text, limit, offset, &resp->body);
+		} else {
+			http_error(resp, 500, "cannot read the store");
+		}
+	}
+	free(paused_text);
 	json_decref(paused);
 	dags_put(snap);
 }

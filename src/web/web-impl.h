@@ -34,6 +34,21 @@ struct route_stats {
 	atomic_ullong usec;
 };
 
+/*
+ * The last GET /api/v1/dags answer, reused while nothing it depends on has
+ * changed (the DAG files, the store's change sequence, the paused flags,
+ * limit and offset): a dashboard polling the list costs a lookup.
+ */
+struct list_cache {
+	pthread_mutex_t lock;
+	struct dag_snap *snap;  /* a reference, so the pointer is never reused */
+	int64_t seq;
+	char *paused;
+	long limit, offset;
+	char *body;
+	size_t len;
+};
+
 struct web {
 	struct web_opts o;
 	const char *data_dir;
@@ -50,6 +65,7 @@ struct web {
 	pthread_cond_t events_cond;
 	int stopping;
 	struct route_stats *stats;      /* one per route, plus one for the rest */
+	struct list_cache list;
 	int64_t started_ms;
 };
 
@@ -76,6 +92,7 @@ int dags_refresh(struct web *w);
 void dags_release_all(struct web *w);
 
 /* api.c */
+void api_cache_release(struct web *w);
 void api_health(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_dags(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_dag(void *ctx, struct http_req *req, struct http_resp *resp);

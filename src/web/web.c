@@ -182,6 +182,7 @@ struct web *web_open(const struct web_opts *o)
 	pthread_mutex_init(&w->dags_lock, NULL);
 	pthread_mutex_init(&w->events_lock, NULL);
 	pthread_cond_init(&w->events_cond, NULL);
+	pthread_mutex_init(&w->list.lock, NULL);
 	if (auth_init(&w->auth, w->data_dir) < 0 || !web_store(w)) {
 		web_close(w);
 		return NULL;
@@ -202,11 +203,13 @@ void web_close(struct web *w)
 	pthread_setspecific(w->store_key, NULL);
 	store_close(s);
 	pthread_key_delete(w->store_key);
+	api_cache_release(w);
 	dags_release_all(w);
 	auth_release(&w->auth);
 	pthread_mutex_destroy(&w->dags_lock);
 	pthread_mutex_destroy(&w->events_lock);
 	pthread_cond_destroy(&w->events_cond);
+	pthread_mutex_destroy(&w->list.lock);
 	free(w->stats);
 	free(w->url);
 	free(w);
