@@ -6,7 +6,7 @@
 OUT_DIR gets:
   items/fanout/<i>, items/foreach/<i>   empty files for the foreach globs
   dags/*.yaml                           the synthflow DAGs
-  make/{fanout,chain,foreach}.mk        GNU make
+  make/{fanout,chain,chain-true,foreach}.mk   GNU make
   ninja/fanout.ninja                    ninja
   snake/Snakefile                       snakemake (SNAKE-way fan-out)
 
@@ -75,6 +75,11 @@ def makefiles(out, stamp, fanout, chain, foreach):
         mk += [f"c{i}: c{i - 1}", f"\t{stamp} {out}/stamps-make {i}"]
     mk.append(".PHONY: all " + " ".join(f"c{i}" for i in range(chain)))
     write(f"{d}/chain.mk", "\n".join(mk) + "\n")
+    mk = ["all: c" + str(chain - 1), "c0:", "\ttrue"]
+    for i in range(1, chain):
+        mk += [f"c{i}: c{i - 1}", "\ttrue"]
+    mk.append(".PHONY: all " + " ".join(f"c{i}" for i in range(chain)))
+    write(f"{d}/chain-true.mk", "\n".join(mk) + "\n")
     t = [f"e{i}" for i in range(foreach)]
     mk = ["all: " + " ".join(t)]
     for x in t:
