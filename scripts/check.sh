@@ -43,7 +43,7 @@ run_fuzzers() {
 		return
 	fi
 	for fz in build-fuzz/tests/fuzz/fuzz-*; do
-		[ -x "$fz" ] || continue
+		[ -f "$fz" ] && [ -x "$fz" ] || continue
 		name=$(basename "$fz")
 		corpus="$root/tests/fuzz/corpus/${name#fuzz-}"
 		work=$(mktemp -d)
