@@ -88,15 +88,23 @@ static int show_log(struct store *st, const char *run_id, const struct store_ti 
 			poll(NULL, 0, FOLLOW_POLL_MS);
 			continue;
 		}
-		fd = open(t->log_path, O_RDONLY | O_CLOEXEC);
-		if (fd < 0) {
+		try_no = t->try_number;
+		ended = t->ended_at != 0;
+		errno = ENOENT;
+		fd = t->log_path ? open(t->log_path, O_RDONLY | O_CLOEXEC) : -1;
+		/* A try that has printed nothing has no log file yet. */
+		if (fd < 0 && errno != ENOENT) {
 			error_errno("cannot open the log '%s'", t->log_path);
 			store_try_list_free(tries, n);
 			return 1;
 		}
-		try_no = t->try_number;
-		ended = t->ended_at != 0;
 		store_try_list_free(tries, n);
+		if (fd < 0 && (ended || !follow))
+			return 0;
+		if (fd < 0) {
+			poll(NULL, 0, FOLLOW_POLL_MS);
+			continue;
+		}
 		copy_fd(fd);
 		while (follow && !ended) {
 			poll(NULL, 0, FOLLOW_POLL_MS);

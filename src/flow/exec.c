@@ -63,26 +63,39 @@ static char **split_words(char *buf)
 	return argv;
 }
 
-static int open_log(const char *path, struct strbuf *err)
+/*
+ * The log file and its folder are made on the first byte of output: most
+ * no-op tasks print nothing, and a folder plus a file per try would be most
+ * of what the scheduler spends on them.  Readers take a missing log of a
+ * try that exists as empty.
+ */
+static int open_log(struct exec_proc *p)
 {
-	char *dir = xstrdup(path);
-	char *slash = strrchr(dir, '/');
-	int fd;
+	char *dir;
+	char *slash;
 
+	if (p->log_fd >= 0)
+		return 0;
+	if (p->log_errno)
+		return -1;
+	dir = xstrdup(p->log_path);
+	slash = strrchr(dir, '/');
 	if (slash) {
 		*slash = '\0';
 		/* Usually only the last folder is new: one mkdir, not one per component. */
 		if (mkdir(dir, 0755) < 0 && errno != EEXIST && mkdir_p(dir, 0755) < 0) {
-			sb_addf(err, "cannot create log folder '%s': %s", dir, strerror(errno));
+			p->log_errno = errno;
 			free(dir);
 			return -1;
 		}
 	}
 	free(dir);
-	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-	if (fd < 0)
-		sb_addf(err, "cannot open log '%s': %s", path, strerror(errno));
-	return fd;
+	p->log_fd = open(p->log_path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+	if (p->log_fd < 0) {
+		p->log_errno = errno;
+		return -1;
+	}
+	return 0;
 }
 
 static int spawn_child(const struct exec_spec *spec, int out_w, pid_t *pid, struct strbuf *err)
@@ -136,31 +149,30 @@ int exec_spawn(const struct exec_spec *spec, struct exec_proc *p, struct strbuf 
 
 	memset(p, 0, sizeof(*p));
 	p->out_fd = -1;
+	p->log_fd = -1;
 	p->log_max = exec_log_max();
-	p->log_fd = open_log(spec->log_path, err);
-	if (p->log_fd < 0)
-		return -1;
+	p->log_path = xstrdup(spec->log_path);
 	if (pipe2(fds, O_CLOEXEC) < 0) {
 		sb_addf(err, "cannot create a pipe: %s", strerror(errno));
-		close(p->log_fd);
+		exec_release(p);
 		return -1;
 	}
 	if (spawn_child(spec, fds[1], &p->pid, err) < 0) {
 		close(fds[0]);
 		close(fds[1]);
-		close(p->log_fd);
+		exec_release(p);
 		return -1;
 	}
 	close(fds[1]);
 	fcntl(fds[0], F_SETFL, O_NONBLOCK);
 	p->out_fd = fds[0];
-	if (exec_proc_start_time(p->pid, &p->start_time) < 0)
-		p->start_time = 0; /* exited already: nothing can reuse its pid before we reap it */
 	return 0;
 }
 
 static void write_all(struct exec_proc *p, const char *buf, size_t len)
 {
+	if (len && open_log(p) < 0)
+		return;
 	while (len && !p->log_errno) {
 		ssize_t w = write(p->log_fd, buf, len);
 		if (w < 0) {
@@ -222,10 +234,17 @@ void exec_finish(struct exec_proc *p)
 		close(p->out_fd);
 		p->out_fd = -1;
 	}
+}
+
+void exec_release(struct exec_proc *p)
+{
+	exec_finish(p);
 	if (p->log_fd >= 0) {
 		close(p->log_fd);
 		p->log_fd = -1;
 	}
+	free(p->log_path);
+	p->log_path = NULL;
 }
 
 void exec_log_note(struct exec_proc *p, const char *fmt, ...)
@@ -233,7 +252,7 @@ void exec_log_note(struct exec_proc *p, const char *fmt, ...)
 	struct strbuf sb = STRBUF_INIT;
 	va_list ap;
 
-	if (p->log_fd < 0)
+	if (open_log(p) < 0)
 		return;
 	sb_adds(&sb, "\n[synthflow] ");
 	va_start(ap, fmt);

@@ -25,26 +25,32 @@ struct exec_spec {
 	const char *cmd;        /* the expanded command */
 	char **envp;            /* the whole environment, NULL-terminated */
 	const char *workdir;    /* absolute */
-	const char *log_path;   /* created (with its directory) */
+	const char *log_path;   /* created (with its folder) on the first output */
 };
 
 struct exec_proc {
 	pid_t pid;              /* also the process group id */
-	uint64_t start_time;    /* /proc/PID/stat field 22 */
 	int out_fd;             /* read end of the output pipe, -1 once closed */
-	int log_fd;
+	char *log_path;
+	int log_fd;             /* -1 until the first output */
 	uint64_t log_bytes;
 	uint64_t log_max;
 	int truncated;
 	int log_errno;          /* first write error (ENOSPC, ...), 0 = none */
 };
 
-/* Starts the process; -1 with a message in err (the try never started). */
+/*
+ * Starts the process; -1 with a message in err (the try never started).
+ * The log file exists only once the task printed something (or the
+ * scheduler noted something): readers take a missing log as empty.
+ */
 int exec_spawn(const struct exec_spec *spec, struct exec_proc *p, struct strbuf *err);
 /* Moves what the pipe holds into the log; 1 at end of file, 0 otherwise. */
 int exec_drain(struct exec_proc *p);
-/* After the main process exited: takes what is left in the pipe, closes everything. */
+/* After the main process exited: takes what is left in the pipe and closes it. */
 void exec_finish(struct exec_proc *p);
+/* Closes the log and frees what exec_spawn allocated (after exec_finish, or instead). */
+void exec_release(struct exec_proc *p);
 /* Appends a line from the scheduler to the log ("[synthflow] timed out ..."). */
 void exec_log_note(struct exec_proc *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 

@@ -77,6 +77,7 @@ struct sproc {
 	struct sti *ti;
 	struct exec_proc ep;
 	int64_t started_mono;
+	uint64_t start_time;    /* /proc/PID/stat field 22, read when its try is first written */
 };
 
 enum timer_kind { TM_RETRY, TM_TIMEOUT, TM_KILL };
@@ -128,7 +129,7 @@ struct sched {
 	char **base_env;        /* the scheduler's environment, copied once */
 	size_t nbase_env;
 
-	int64_t next_poll, last_progress;
+	int64_t next_poll, last_progress, last_flush;
 	int polled;             /* the store was looked at once */
 	volatile int stop;
 	int stopping;

@@ -477,6 +477,16 @@ static int flush_all(struct sched *s)
 	}
 	for (size_t i = 0; i < s->ntries; i++) {
 		struct pending_try *p = &s->tries[i];
+		struct sproc *proc = p->ti->proc;
+		/*
+		 * Only a try still running at the write needs its start time (for
+		 * recovery); it is our unreaped child, so its pid cannot be reused yet.
+		 */
+		if (!p->t.ended_at && !p->t.pid_start && proc && proc->ep.pid == p->t.pid) {
+			if (!proc->start_time)
+				exec_proc_start_time(proc->ep.pid, &proc->start_time);
+			p->t.pid_start = proc->start_time;
+		}
 		if (store_try_put(s->store, p->run->run_id, p->ti->task->def->id, p->ti->index, &p->t) <
 		    0)
 			return -1;
@@ -508,6 +518,7 @@ int sched_flush(struct sched *s)
 		return -1;
 	}
 	s->flush_failed = 0;
+	s->last_flush = time_mono_ms();
 	for (size_t i = 0; i < s->ndirty; i++)
 		s->dirty[i]->dirty = 0;
 	s->ndirty = 0;

@@ -28,6 +28,12 @@
 #define STORE_POLL_MS 50
 #define KILL_GRACE_MS 5000
 #define PROGRESS_MS 100
+/*
+ * Changes are written at most this long after they happen while tasks run
+ * (at once when the scheduler goes idle, a run ends or it stops): one
+ * commit then carries several task ends of a fan-out instead of one each.
+ */
+#define FLUSH_MS 5
 
 extern char **environ;
 
@@ -389,7 +395,6 @@ static void start_try(struct sched *s, struct sti *ti)
 			p->started_mono = time_mono_ms();
 			ti->proc = p;
 			t.pid = p->ep.pid;
-			t.pid_start = p->ep.start_time;
 			ALLOC_GROW(s->procs, s->nprocs + 1, s->procs_alloc);
 			s->procs[s->nprocs++] = p;
 			ti->task->running++;
@@ -513,14 +518,18 @@ static void finish_try(struct sched *s, struct sproc *p, int status)
 		kill(-p->ep.pid, SIGKILL); /* what is left of its group */
 	ti->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	ti->ended_at = time_now_ms();
-	describe_end(ti, status, &why);
-	if (kill_why != KILL_NONE)
+	exec_finish(&p->ep); /* its last output, before the reason is known */
+	if (kill_why != KILL_NONE) {
+		describe_end(ti, status, &why);
 		exec_log_note(&p->ep, "%s", why.buf);
-	exec_finish(&p->ep);
+		sb_reset(&why);
+	}
+	describe_end(ti, status, &why);
+	exec_release(&p->ep);
 	t = (struct store_try){ .try_number = ti->try_number, .started_at = ti->started_at,
 				.ended_at = ti->ended_at, .exit_code = ti->exit_code,
 				.log_path = log_path, .pid = p->ep.pid,
-				.pid_start = p->ep.start_time, .reason = why.len ? why.buf : NULL };
+				.pid_start = p->start_time, .reason = why.len ? why.buf : NULL };
 	queue_try(s, ti, &t);
 	ti->proc = NULL;
 	ti->kill = KILL_NONE;
@@ -802,7 +811,7 @@ void sched_free(struct sched *s)
 		srun_free(s->runs[i]);
 	free(s->runs);
 	for (size_t i = 0; i < s->nprocs; i++) {
-		exec_finish(&s->procs[i]->ep);
+		exec_release(&s->procs[i]->ep);
 		free(s->procs[i]);
 	}
 	free(s->procs);
@@ -855,6 +864,11 @@ static int poll_timeout(struct sched *s)
 		if (wait < 0 || w < wait)
 			wait = w;
 	}
+	if (s->ndirty || s->ntries) {
+		int64_t w = s->last_flush + FLUSH_MS - now;
+		if (wait < 0 || w < wait)
+			wait = w;
+	}
 	if (s->opts.progress && s->nprocs) {
 		int64_t w = s->last_progress + PROGRESS_MS - now;
 		if (wait < 0 || w < wait)
@@ -892,6 +906,16 @@ static void wait_events(struct sched *s)
 	}
 }
 
+static int flush_due(struct sched *s)
+{
+	if (s->stopping || !s->nprocs || time_mono_ms() - s->last_flush >= FLUSH_MS)
+		return 1;
+	for (size_t i = 0; i < s->nruns; i++)
+		if (s->runs[i]->dirty && run_state_is_final(s->runs[i]->state))
+			return 1;
+	return 0;
+}
+
 static size_t active_runs(struct sched *s)
 {
 	size_t n = 0;
@@ -919,7 +943,8 @@ int sched_run(struct sched *s)
 			start_ready(s);
 		} while (s->nevalq);
 		finish_runs(s);
-		sched_flush(s);
+		if (flush_due(s))
+			sched_flush(s);
 		progress(s, 0);
 		drop_finished(s);
 		if (s->stopping && !s->nprocs)
