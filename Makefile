@@ -3,7 +3,7 @@
 PREFIX ?= /usr/local
 BUILD  ?= build
 
-.PHONY: all deps build check test demo install bench fuzz clean
+.PHONY: all deps build check test demo install bench bench-web fuzz clean
 
 all: build
 
@@ -34,6 +34,10 @@ install: build
 
 bench: build
 	@bench/run.sh
+
+# The web server's figures (API and page timings, wrk); see bench/web.sh.
+bench-web: build
+	@bench/web.sh
 
 fuzz:
 	@scripts/check.sh fuzz
