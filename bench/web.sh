@@ -75,7 +75,7 @@ sockerr=$(awk '/Socket errors/ { print }' "$work/wrk.out")
 dags_bytes=$(curl -s -H "$auth" "$base/api/v1/dags" | wc -c)
 
 row() { printf '| %s ' "$@"; echo '|'; }
-echo "## Web server ($(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $("$sf" --version))"
+echo "## Web server (make bench-web; $(date -u "+%Y-%m-%d %H:%M UTC"), $(nproc) CPUs, $("$sf" --version))"
 echo
 echo "Store: $runs runs of a 100-task DAG (119 task instances each) + 100 DAGs x 5 runs," \
 	"filled in ${fill} s through the store API (bench/web-fill.c)."
