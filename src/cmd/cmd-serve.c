@@ -51,6 +51,11 @@ static int parse_web_opts(int argc, char **argv, struct sf_ctx *ctx, struct web_
 	return 0;
 }
 
+static void scheduler_metrics(struct strbuf *out, void *sched)
+{
+	sched_metrics(sched, out);
+}
+
 static struct web *start_web(struct web_opts *wo)
 {
 	struct web *w = web_start(wo);
@@ -87,6 +92,8 @@ int cmd_serve(int argc, char **argv, struct sf_ctx *ctx)
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
 	/* After the handlers: a client may stop us as soon as it reads the URL. */
+	wo.metrics = scheduler_metrics;
+	wo.metrics_arg = s;
 	w = start_web(&wo);
 	if (!w) {
 		the_sched = NULL;

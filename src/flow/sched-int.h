@@ -134,6 +134,10 @@ struct sched {
 	volatile int stop;
 	int stopping;
 	int flush_failed;
+
+	/* Loop statistics for sched_metrics(), which other threads call. */
+	_Atomic uint64_t loops, loop_busy_us, loop_max_us;
+	_Atomic size_t running_now, ready_now;
 };
 
 /* sched.c */
@@ -154,5 +158,9 @@ void srun_cancel(struct srun *run);
 int sched_flush(struct sched *s);
 int sched_poll_store(struct sched *s);
 int owner_alive(const char *owner);
+
+/* sched-metrics.c: time one loop iteration (begin returns a monotonic us stamp). */
+int64_t sched_loop_begin(void);
+void sched_loop_end(struct sched *s, int64_t busy_from);
 
 #endif

@@ -928,6 +928,7 @@ static size_t active_runs(struct sched *s)
 int sched_run(struct sched *s)
 {
 	for (;;) {
+		int64_t busy_from = sched_loop_begin();
 		reap(s);
 		if (s->stop && !s->stopping)
 			handle_stop(s);
@@ -951,6 +952,7 @@ int sched_run(struct sched *s)
 			break;
 		if (!s->opts.serve && !active_runs(s) && !s->ndirty)
 			break;
+		sched_loop_end(s, busy_from);
 		wait_events(s);
 	}
 	progress(s, 1);

@@ -74,6 +74,13 @@ int sched_trigger(struct store *st, const struct dag *d, json_t *params, char **
 int sched_cancel(struct store *st, const char *run_id);
 int sched_clear(struct store *st, const char *run_id, const char *task_id, int downstream);
 
+/*
+ * Prometheus text about the scheduler loop (iterations, time spent working
+ * rather than waiting, the longest iteration) and its queues, for the web
+ * server's /metrics.  Safe to call from any thread while sched_run() runs.
+ */
+void sched_metrics(struct sched *s, struct strbuf *out);
+
 /* ---- pure parts, exposed for unit tests ---- */
 
 /* Delay before try `next_try` (2, 3, ...): base * 2^(next_try - 2), capped at 1h. */

@@ -293,7 +293,9 @@ expect_success 'metrics: Prometheus text with runs, tasks, durations, requests' 
 	grep -q "^synthflow_task_duration_seconds_bucket{le=\"+Inf\"}" m &&
 	grep -Eq "^synthflow_http_requests_total\{method=\"GET\",route=\"/api/v1/dags\",code=\"2xx\"\} [1-9]" m &&
 	grep -Eq "^synthflow_http_requests_total\{.*code=\"4xx\"\} [1-9]" m &&
-	grep -q "^process_resident_memory_bytes" m
+	grep -q "^process_resident_memory_bytes" m &&
+	grep -Eq "^synthflow_scheduler_loops_total [1-9]" m &&
+	grep -q "^synthflow_scheduler_busy_seconds_total" m
 '
 
 expect_success 'serve listens on loopback only by default' '
