@@ -23,6 +23,9 @@ unset SYNTHFLOW_DATA
 for v in $(env | sed -n 's/^\(SYNTHFLOW_[A-Z_]*\)=.*/\1/p'); do
 	[ "$v" = SYNTHFLOW_BUILD ] || unset "$v"
 done
+# Every `serve` a test starts listens on a free port, never on the default
+# 8881 that another test (or the user's own serve) may hold.
+export SYNTHFLOW_WEB_PORT=0
 
 TEST_OUT_BASE=${TEST_OUT:-$SYNTHFLOW_BUILD/test-output}
 mkdir -p "$TEST_OUT_BASE"
