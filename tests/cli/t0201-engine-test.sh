@@ -191,4 +191,40 @@ expect_success 'a missing variable fails the task with a reason' '
 	must_contain out.json "greeting"
 '
 
+expect_success 'a full disk while writing a log is reported in the try' '
+	setup fulldisk &&
+	# A private mount namespace with a tiny tmpfs over flow/logs; machines
+	# where that is not allowed (no CAP_SYS_ADMIN) skip this check.
+	if ! unshare -m true 2>/dev/null; then echo "skipped: cannot unshare"; exit 0; fi &&
+	unshare -m sh -c "mount -t tmpfs -o size=64k tmpfs run-data/flow/logs &&
+		exec synthflow test fulldisk --json" >out.json &&
+	test "$(state out.json big)" = success &&
+	must_contain out.json "writing the log failed: No space left on device" &&
+	test "$(state out.json after)" = success &&
+	test "$(jq -r .state out.json)" = success
+'
+
+expect_success 'Ctrl-C cancels a test run' '
+	setup sleepy
+	synthflow test sleepy >out 2>err &
+	pid=$! &&
+	for i in $(seq 200); do ls run-data/generated/sleepy/*/long.started >/dev/null 2>&1 && break; sleep 0.05; done &&
+	kill -INT $pid &&
+	status=0 && wait $pid || status=$? &&
+	test "$status" = 1 &&
+	synthflow runs show "$(head -n 1 out)" --json >r.json &&
+	test "$(jq -r .state r.json)" = cancelled &&
+	test "$(jq -r ".tasks[] | select(.task_id == \"long\") | .state" r.json)" = cancelled &&
+	sleeper=$(cat run-data/generated/sleepy/*/long.started) &&
+	! kill -0 "$sleeper" 2>/dev/null
+'
+
+expect_success 'tasks logs -f follows a running try to its end' '
+	setup retry3 &&
+	synthflow test retry3 >out &&
+	run=$(cat out) &&
+	synthflow tasks logs "$run" flaky -f >l && must_contain l "try 3" &&
+	synthflow tasks logs "$run" after -f >l && must_contain l "after"
+'
+
 test_done
