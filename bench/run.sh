@@ -44,34 +44,40 @@ failed=0
 cc -std=c17 -O2 -Wall -Wextra -Werror -o "$work/stamp" bench/stamp.c
 python3 bench/gen.py "$work" "$work/stamp" "$fanout" "$chain" "$foreach" "$snake"
 
-# timed NAME CMD...: runs CMD with GNU time; sets $wall (s) and $rss (MB);
-# on failure prints why, counts it, and returns 1.
+# timed NAME CMD...: runs CMD with GNU time; sets $wall (s), $cpu (user +
+# system s, its children included) and $rss (MB); on failure prints why,
+# counts it, and returns 1.
 timed() {
 	name=$1
 	shift
-	if ! /usr/bin/time -f '%e %M' -o "$work/time" "$@" >"$work/$name.out" 2>"$work/$name.err"; then
+	if ! /usr/bin/time -f '%e %M %U %S' -o "$work/time" "$@" >"$work/$name.out" 2>"$work/$name.err"; then
 		echo "> $name failed: $*" >&2
 		tail -n 5 "$work/$name.err" | sed 's/^/>   /' >&2
 		failed=$((failed + 1))
 		return 1
 	fi
-	read -r wall kb <"$work/time"
+	read -r wall kb user sys <"$work/time"
 	rss=$(awk -v k="$kb" 'BEGIN { printf "%.1f", k / 1024 }')
+	cpu=$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')
 }
 
-# best NAME SETUP CMD...: best wall time of $repeat runs, SETUP before each.
+# best NAME SETUP CMD...: the least wall time and the least CPU time of
+# $repeat runs, SETUP before each.
 best() {
 	name=$1 setup=$2
 	shift 2
-	bwall='' brss=''
+	bwall='' brss='' bcpu=''
 	for _ in $(seq "$repeat"); do
 		eval "$setup"
 		timed "$name" "$@" || return 1
 		if [ -z "$bwall" ] || awk -v a="$wall" -v b="$bwall" 'BEGIN { exit !(a < b) }'; then
 			bwall=$wall brss=$rss
 		fi
+		if [ -z "$bcpu" ] || awk -v a="$cpu" -v b="$bcpu" 'BEGIN { exit !(a < b) }'; then
+			bcpu=$cpu
+		fi
 	done
-	wall=$bwall rss=$brss
+	wall=$bwall rss=$brss cpu=$bcpu
 }
 
 # data DAG: a fresh data folder holding only that DAG (loading the others
@@ -91,6 +97,11 @@ data() {
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 per_task() { awk -v w="$1" -v n="$2" 'BEGIN { printf "%.3f", w * 1000 / n }'; }
 row() { printf '| %s ' "$@"; echo '|'; }
+# vs_make TOOL TASKS: a row from $wall $cpu $rss, against $make_wall $make_cpu
+vs_make() {
+	row "$1" "$2" "$wall" "$cpu" "$(per_task "$wall" "$2")" "$(ratio "$wall" "$make_wall")" \
+		"$(ratio "$cpu" "$make_cpu")" "$rss"
+}
 
 echo "# SynthFlow benchmarks"
 echo
@@ -99,39 +110,40 @@ echo "- machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -n
 	"$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) memory, Linux $(uname -r)"
 echo "- tools: $("$sf" --version), $(make --version | head -n 1), ninja $(ninja --version)," \
 	"snakemake $(snakemake --version)"
+echo "- load average before: $(cut -d" " -f1-3 /proc/loadavg) (other work on the machine skews the times)"
 echo "- scale: $scale (fan-out $fanout, chain $chain, foreach $foreach, snakemake $snake); best of $repeat"
 
 echo
 echo "## (a) fan-out of $fanout no-op tasks and a fan-in, 2 parallel jobs"
 echo
-row "tool" "tasks" "wall s" "ms/task" "vs make -j2" "peak RSS MB"
-row "---" "---:" "---:" "---:" "---:" "---:"
+row "tool" "tasks" "wall s" "CPU s" "ms/task" "wall vs make -j2" "CPU vs make -j2" "peak RSS MB"
+row "---" "---:" "---:" "---:" "---:" "---:" "---:" "---:"
 n=$((fanout + 2))
-make_wall=
+make_wall='' make_cpu=''
 if best make-fanout : make -s -j2 -f "$work/make/fanout.mk"; then
-	make_wall=$wall
-	row "make -j2" "$n" "$wall" "$(per_task "$wall" "$n")" "1.00" "$rss"
+	make_wall=$wall make_cpu=$cpu
+	vs_make "make -j2" "$n"
 fi
 if best ninja-fanout 'rm -f "$work/ninja/.ninja_log"' \
 	ninja -C "$work/ninja" -f fanout.ninja -j2 --quiet; then
-	row "ninja -j2" "$n" "$wall" "$(per_task "$wall" "$n")" "$(ratio "$wall" "$make_wall")" "$rss"
+	vs_make "ninja -j2" "$n"
 fi
 if best sf-fanout 'data bench-fanout' "$sf" --data "$work/data-bench-fanout" test bench-fanout; then
-	row "synthflow test (foreach)" "$n" "$wall" "$(per_task "$wall" "$n")" "$(ratio "$wall" "$make_wall")" "$rss"
+	vs_make "synthflow test (foreach)" "$n"
 fi
 if best sf-fanout-tasks 'data bench-fanout-tasks' \
 	"$sf" --data "$work/data-bench-fanout-tasks" test bench-fanout-tasks; then
-	row "synthflow test ($fanout tasks in YAML)" "$n" "$wall" "$(per_task "$wall" "$n")" \
-		"$(ratio "$wall" "$make_wall")" "$rss"
+	vs_make "synthflow test ($fanout tasks in YAML)" "$n"
 fi
-n=$((snake + 2))
 repeat_saved=$repeat
 repeat=1
 if best snakemake-fanout 'rm -rf "$work/snake/t" "$work/snake/sink" "$work/snake/root"' \
 	snakemake -j2 --quiet -d "$work/snake" -s "$work/snake/Snakefile"; then
-	make_per=$(per_task "${make_wall:-0}" $((fanout + 2)))
-	row "snakemake -j2" "$n" "$wall" "$(per_task "$wall" "$n")" \
-		"$(ratio "$(per_task "$wall" "$n")" "$make_per") (per task)" "$rss"
+	# fewer tasks: compare the time per task
+	per_fanout=$((fanout + 2))
+	make_wall=$(awk -v w="$make_wall" -v a="$per_fanout" -v b="$((snake + 2))" 'BEGIN { print w * b / a }')
+	make_cpu=$(awk -v w="$make_cpu" -v a="$per_fanout" -v b="$((snake + 2))" 'BEGIN { print w * b / a }')
+	vs_make "snakemake -j2 (ratios per task)" $((snake + 2))
 fi
 repeat=$repeat_saved
 
@@ -164,22 +176,22 @@ fi
 echo
 echo "## (c) a foreach of $foreach no-op tasks, 2 parallel jobs"
 echo
-row "tool" "tasks" "wall s" "ms/task" "vs make -j2" "peak RSS MB"
-row "---" "---:" "---:" "---:" "---:" "---:"
+row "tool" "tasks" "wall s" "CPU s" "ms/task" "wall vs make -j2" "CPU vs make -j2" "peak RSS MB"
+row "---" "---:" "---:" "---:" "---:" "---:" "---:" "---:"
 repeat=1
-make_wall=
+make_wall='' make_cpu=''
 if best make-foreach : make -s -j2 -f "$work/make/foreach.mk"; then
-	make_wall=$wall
-	row "make -j2" "$foreach" "$wall" "$(per_task "$wall" "$foreach")" "1.00" "$rss"
+	make_wall=$wall make_cpu=$cpu
+	vs_make "make -j2" "$foreach"
 fi
 if best sf-foreach 'data bench-foreach' "$sf" --data "$work/data-bench-foreach" test bench-foreach; then
-	row "synthflow test" "$foreach" "$wall" "$(per_task "$wall" "$foreach")" \
-		"$(ratio "$wall" "$make_wall")" "$rss"
+	vs_make "synthflow test" "$foreach"
 	echo
 	echo "store after the run: $(du -h "$work/data-bench-foreach/flow/synthflow.db"* | awk '{ printf "%s %s  ", $2, $1 }' | sed "s|$work/data-bench-foreach/||g")"
 fi
 
 echo
+echo "load average after: $(cut -d" " -f1-3 /proc/loadavg)"
 if [ "$failed" -gt 0 ]; then
 	echo "$failed measurement(s) failed (see the messages above)"
 	exit 1

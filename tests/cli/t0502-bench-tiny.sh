@@ -8,7 +8,7 @@ expect_success 'bench/run.sh runs every measurement at BENCH_SCALE=0.003' '
 		"$SRC_ROOT/bench/run.sh" >out 2>err &&
 	must_contain out "fan-out 30, chain 3, foreach 300, snakemake 3" &&
 	for r in "| make -j2 | 32 |" "| ninja -j2 | 32 |" "| synthflow test (foreach) | 32 |" \
-		"| synthflow test (30 tasks in YAML) | 32 |" "| snakemake -j2 | 5 |" \
+		"| synthflow test (30 tasks in YAML) | 32 |" "| snakemake -j2 (ratios per task) | 5 |" \
 		"| make | stamp |" "| synthflow test | stamp |" "| make | true |" "| synthflow test | true |" \
 		"| make -j2 | 300 |" "| synthflow test | 300 |"; do
 		grep -qF "$r" out || { echo "no row \"$r\""; cat out err; exit 1; }
