@@ -210,6 +210,20 @@ static int get_string_list(struct loader *L, const struct ynode *n, const char *
 	return bad ? -1 : 0;
 }
 
+/* The text of line `line` (1-based) of the file, and its length. */
+static const char *line_text(const struct loader *L, int line, size_t *len)
+{
+	const char *p = L->buf, *end = L->buf + L->len, *nl;
+
+	for (int l = 1; l < line && p < end; l++) {
+		nl = memchr(p, '\n', (size_t)(end - p));
+		p = nl ? nl + 1 : end;
+	}
+	nl = p < end ? memchr(p, '\n', (size_t)(end - p)) : NULL;
+	*len = (size_t)((nl ? nl : end) - p);
+	return p;
+}
+
 /*
  * Where byte `off` of a scalar's text lies in the file.  Exact for plain and
  * quoted one-line scalars and for literal blocks (|), the forms commands are
@@ -217,20 +231,16 @@ static int get_string_list(struct loader *L, const struct ynode *n, const char *
  */
 static void scalar_pos(struct loader *L, const struct ynode *n, size_t off, int *line, int *col)
 {
-	const char *p = L->buf, *end = L->buf + L->len, *nl;
-	size_t lines_before = 0, line_start = 0;
+	const char *p, *end = L->buf + L->len, *nl;
+	size_t lines_before = 0, line_start = 0, len;
 	int indent = 0;
 
 	*line = n->line;
 	*col = n->col;
-	for (int l = 1; l < n->line && p < end; l++) {
-		nl = memchr(p, '\n', (size_t)(end - p));
-		p = nl ? nl + 1 : end;
-	}
-	for (int c = 1; c < n->col && p < end && *p != '\n'; c++)
-		p++;
-	if (p >= end)
+	p = line_text(L, n->line, &len);
+	if ((size_t)n->col > len)
 		return;
+	p += n->col - 1;
 	for (size_t i = 0; i < off && n->str[i]; i++) {
 		if (n->str[i] == '\n') {
 			lines_before++;
@@ -874,6 +884,11 @@ static void parse_tasks(struct loader *L, const struct ynode *root, const struct
 	size_t before = L->dl->errors;
 
 	if (!tasks) {
+		static const char *const want[] = { "tasks" };
+		/* 'taks:' already got "did you mean 'tasks'?" */
+		for (size_t i = 0; i < root->n; i++)
+			if (hint(root->keys[i]->str, want, 1))
+				return;
 		err_at(L, root, "a DAG needs 'tasks' (a mapping of task ids to {run: ...})");
 		return;
 	}
@@ -1003,26 +1018,31 @@ static void parse_dag(struct loader *L, const struct ynode *root, const char *pa
 }
 
 /*
- * `run: {{ params.x }}` and `{run: echo {{ x }}}` are YAML flow mappings, not
- * text, and libyaml's complaint does not say so: add the fix to syntax
- * errors on lines holding a template.
+ * libyaml's complaints name the parser's state, not the user's mistake.  The
+ * usual ones are a template or a cron expression left unquoted (YAML reads
+ * '{' as a mapping and '*' as an alias) and tabs in the indentation: add the
+ * fix to syntax errors on lines that show them.
  */
-static void hint_unquoted_templates(struct loader *L, size_t first)
+static void hint_yaml_errors(struct loader *L, size_t first)
 {
 	for (size_t i = first; i < L->dl->n; i++) {
 		struct diag *dg = &L->dl->v[i];
-		const char *p = L->buf, *end = L->buf + L->len, *nl;
+		size_t len, ind;
+		const char *p = line_text(L, dg->line, &len), *fix = NULL;
 		char *msg;
 
-		for (int l = 1; l < dg->line && p < end; l++) {
-			nl = memchr(p, '\n', (size_t)(end - p));
-			p = nl ? nl + 1 : end;
-		}
-		nl = p < end ? memchr(p, '\n', (size_t)(end - p)) : NULL;
-		if (p >= end || !memmem(p, (size_t)((nl ? nl : end) - p), "{{", 2))
+		ind = strspn(p, " \t");
+		if (memmem(p, len, "{{", 2))
+			fix = "a value holding '{{ }}' must be quoted when it starts with '{{' or sits"
+			      " inside {...}: write \"...\"";
+		else if (strstr(dg->msg, "alias") && memchr(p, '*', len))
+			fix = "a value starting with '*', such as a cron schedule, must be quoted:"
+			      " schedule: \"*/5 * * * *\"";
+		else if (memchr(p, '\t', ind < len ? ind : len))
+			fix = "indent with spaces: YAML does not allow tabs there";
+		if (!fix)
 			continue;
-		msg = xasprintf("%s (a value holding '{{ }}' must be quoted when it starts with '{{'"
-				" or sits inside {...}: write \"...\")", dg->msg);
+		msg = xasprintf("%s (%s)", dg->msg, fix);
 		free(dg->msg);
 		dg->msg = msg;
 	}
@@ -1041,7 +1061,7 @@ struct dag *dag_load_buffer(const char *path, const char *buf, size_t len, struc
 	}
 	root = yaml_parse(buf, len, dl);
 	if (!root) {
-		hint_unquoted_templates(&L, before);
+		hint_yaml_errors(&L, before);
 		return NULL;
 	}
 	L.d = xcalloc(1, sizeof(*L.d));
