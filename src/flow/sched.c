@@ -625,8 +625,11 @@ static int leaves_ok(struct srun *run)
 	return 1;
 }
 
-static void finish_runs(struct sched *s)
+/* Ends the runs with nothing left to do; returns how many. */
+static int finish_runs(struct sched *s)
 {
+	int ended = 0;
+
 	for (size_t i = 0; i < s->nruns; i++) {
 		struct srun *run = s->runs[i];
 		if (run->state != RUN_RUNNING)
@@ -639,7 +642,9 @@ static void finish_runs(struct sched *s)
 			run->state = leaves_ok(run) ? RUN_SUCCESS : RUN_FAILED;
 		run->ended_at = time_now_ms();
 		run->dirty = 1;
+		ended++;
 	}
+	return ended;
 }
 
 /* Queued runs start when their DAG's max_active_runs allows. */
@@ -705,7 +710,7 @@ static void progress(struct sched *s, int force)
 	int64_t now = time_mono_ms();
 	struct sched_progress p = { 0 };
 
-	if (!s->opts.progress || (!force && now - s->last_progress < PROGRESS_MS))
+	if (!s->opts.progress || !s->nruns || (!force && now - s->last_progress < PROGRESS_MS))
 		return;
 	s->last_progress = now;
 	for (size_t i = 0; i < s->nruns; i++) {
@@ -929,6 +934,7 @@ int sched_run(struct sched *s)
 {
 	for (;;) {
 		int64_t busy_from = sched_loop_begin();
+		int ended;
 		reap(s);
 		if (s->stop && !s->stopping)
 			handle_stop(s);
@@ -943,10 +949,10 @@ int sched_run(struct sched *s)
 				eval_task(s, s->evalq[--s->nevalq]);
 			start_ready(s);
 		} while (s->nevalq);
-		finish_runs(s);
+		ended = finish_runs(s);
 		if (flush_due(s))
 			sched_flush(s);
-		progress(s, 0);
+		progress(s, ended);
 		drop_finished(s);
 		if (s->stopping && !s->nprocs)
 			break;
@@ -955,6 +961,5 @@ int sched_run(struct sched *s)
 		sched_loop_end(s, busy_from);
 		wait_events(s);
 	}
-	progress(s, 1);
 	return s->flush_failed ? -1 : 0;
 }

@@ -227,4 +227,15 @@ expect_success 'tasks logs -f follows a running try to its end' '
 	synthflow tasks logs "$run" after -f >l && must_contain l "after"
 '
 
+expect_success 'workdir, env and the SF_ variables' '
+	setup envdir &&
+	synthflow test envdir --json >out.json &&
+	run=$(jq -r .run_id out.json) &&
+	dir=$(cd run-data && pwd)/generated/envdir/$run &&
+	test "$(cat $dir/here)" = "$dir" &&
+	test "$(cat $dir/greeting)" = "hi a b" &&
+	test "$(cat $dir/ids)" = "$run|a b|envdir|where" &&
+	test "$(cat $dir/rel)" = "$(cd run-data && pwd)/generated"
+'
+
 test_done

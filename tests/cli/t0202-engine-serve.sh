@@ -165,6 +165,15 @@ expect_success 'serve stopped mid-task runs the task again when it restarts' '
 	synthflow runs cancel "$run" >/dev/null && wait_state "$run" cancelled
 '
 
+expect_success 'max_active_runs keeps the second run queued until the first ends' '
+	setup onerun && trap stop_serve EXIT && start_serve &&
+	r1=$(synthflow trigger onerun) && r2=$(synthflow trigger onerun) &&
+	wait_state "$r2" success &&
+	e1=$(ms "$(synthflow runs show "$r1" --json | jq -r .ended_at)") &&
+	s2=$(ms "$(synthflow runs show "$r2" --json | jq -r .started_at)") &&
+	test "$s2" -ge "$e1"
+'
+
 expect_success 'vars set, get, list, unset' '
 	synthflow init >/dev/null &&
 	synthflow vars set model "lj speech" &&
