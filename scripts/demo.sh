@@ -7,7 +7,8 @@
 #   - runs the example DAG ppp-preprocess with `synthflow test` (it speaks a
 #     small dataset with espeak-ng, cleans every clip with sox, and writes
 #     filelists into uploadable/),
-#   - prints where the outputs, logs and run record are.
+#   - prints where the outputs, logs and run record are,
+#   - starts `synthflow serve` in the background and prints the web UI's URL.
 # Re-running it refreshes the example's files and makes a new run.
 # Each step is a function and the sequence is at the bottom: the web UI and
 # the workspace container come in as steps of their own.
@@ -75,8 +76,37 @@ run it again:        build/synthflow --data demo/run-data test $dag -p sample_ra
 EOF
 }
 
+# The scheduler and web UI in the background, on web.port (8881).  A serve
+# already running for this data folder (demo/serve.pid) is kept.
+serve_ui() {
+	say "synthflow serve (scheduler + web UI)"
+	pidf="$root/demo/serve.pid"
+	log="$root/demo/serve.log"
+	if [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then
+		echo "already running (pid $(cat "$pidf"))"
+	else
+		nohup "$sf" --data "$data" serve >"$log" 2>&1 </dev/null &
+		echo $! >"$pidf"
+		for _ in $(seq 50); do
+			grep -q '^http://' "$log" && break
+			kill -0 "$(cat "$pidf")" 2>/dev/null || break
+			sleep 0.1
+		done
+	fi
+	url=$(grep -m1 '^http://' "$log" || true)
+	if [ -z "$url" ]; then
+		echo "the web UI did not start:" >&2
+		tail -n 5 "$log" >&2
+		return 0
+	fi
+	echo "open the web UI:     $url"
+	echo "  (trigger $dag with other params, watch it run, read its logs, listen to the clips)"
+	echo "stop it:             kill \$(cat demo/serve.pid)"
+}
+
 install_and_build
 make_data_folder
 check_dags
 run_example
 show_outputs
+serve_ui

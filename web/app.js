@@ -572,7 +572,7 @@ function fileUrl(runId, path) {
   return '/api/v1/runs/' + enc(runId) + '/file?path=' + enc(path);
 }
 
-function fileRow(runId, f, players) {
+function fileRow(runId, f, players, base) {
   const url = fileUrl(runId, f.path);
   const show = el('td');
   if (AUDIO.test(f.path)) {
@@ -589,7 +589,8 @@ function fileRow(runId, f, players) {
     } }));
   }
   return el('tr', {},
-    el('td', {}, el('a', { class: 'mono', href: url, target: '_blank', rel: 'noopener', text: f.path }),
+    el('td', { class: 'fname' }, el('a', { class: 'mono', href: url, target: '_blank', rel: 'noopener', title: f.path,
+      text: base && f.path.startsWith(base + '/') ? f.path.slice(base.length + 1) : f.path }),
       f.output ? el('div', { class: 'muted', text: 'output of ' + f.output }) : null),
     el('td', { class: 'num', text: fmtSize(f.size) }), show);
 }
@@ -599,13 +600,22 @@ async function pageRun(runId) {
   const head = el('div'), table = el('div'), chart = el('div'), files = el('div');
   let limit = 200;
 
+  let filesShown = 50;
+  // Declared outputs first (what the run is for), then the run folder.
   async function renderFiles() {
     const res = await api('/api/v1/runs/' + enc(runId) + '/files');
     if (!res.files.length) { files.replaceChildren(el('p', { class: 'muted', text: 'No files yet in ' + (res.run_dir || 'the run folder') + '.' })); return; }
     const players = { n: 0 };
-    put(files, el('p', { class: 'muted', text: res.files.length + ' files · run folder ' + res.run_dir + (res.truncated ? ' (list truncated)' : '') }),
+    const outputs = res.files.filter(f => f.output), inDir = res.files.filter(f => !f.output);
+    const table = (title, list, base) => list.length ? [
+      el('h3', { text: title }),
       el('table', { class: 'list files' }, el('thead', {}, el('tr', {}, ['File', 'Size', ''].map(h => el('th', { text: h })))),
-        el('tbody', {}, res.files.map(f => fileRow(runId, f, players)))));
+        el('tbody', {}, list.slice(0, filesShown).map(f => fileRow(runId, f, players, base)))),
+      list.length > filesShown ? el('div', { class: 'pager' }, el('button', {
+        text: `Show all ${list.length} files`, onclick: () => { filesShown = Infinity; renderFiles(); } })) : null,
+    ] : [];
+    put(files, table('Outputs', outputs, null),
+      table('Run folder ' + res.run_dir + ' (' + inDir.length + ' files' + (res.truncated ? ', list truncated' : '') + ')', inDir, res.run_dir));
   }
   function render() {
     const final = FINAL_RUN.includes(run.state);
