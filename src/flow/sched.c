@@ -241,7 +241,6 @@ static void eval_task(struct sched *s, struct stask *t)
 	switch (v) {
 	case TR_RUN:
 		if (t->def->foreach && !t->expanded && srun_expand(t, &msg) < 0) {
-			t->placeholder.exit_code = -1;
 			decide_all(t, TI_FAILED, msg.buf);
 			break;
 		}

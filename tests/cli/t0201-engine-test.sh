@@ -87,7 +87,14 @@ expect_success '500-way fan-out over a recursive glob, and a fan-in' '
 	test "$(jq "[.tasks[] | select(.task_id == \"each\" and .state == \"success\")] | length" out.json)" = 500 &&
 	test "$(jq "[.tasks[] | select(.task_id == \"each\")] | map(.index) | sort | .[499]" out.json)" = 499 &&
 	test "$(state out.json join)" = success &&
-	test "$(cat run-data/generated/fan/$(jq -r .run_id out.json)/count)" = 500
+	test "$(cat run-data/generated/fan/$(jq -r .run_id out.json)/count)" = 500 &&
+	run=$(jq -r .run_id out.json) &&
+	test "$(synthflow tasks logs $run each --index 2)" = f10 &&
+	test -f run-data/flow/logs/fan/$run/each.2/try-1.log &&
+	test "$(jq -r "[.tasks[] | select(.task_id == \"each\")][2].item" out.json)" = \
+		"$(cd run-data && pwd)/generated/fan/$run/in/sub/f10.txt" &&
+	test_exit 1 synthflow tasks logs $run each 2>err && must_contain err "pick one with --index" &&
+	test_exit 1 synthflow tasks logs $run each --index 500 2>err && must_contain err "no item 500"
 '
 
 expect_success 'an empty fan-out is skipped, and so is what needs it' '
