@@ -108,7 +108,7 @@ echo
 echo "- date: $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "- machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -n 1)," \
 	"$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) memory, Linux $(uname -r)"
-echo "- tools: $("$sf" --version), $(make --version | head -n 1), ninja $(ninja --version)," \
+echo "- tools: $("$sf" --version) ($(git rev-parse --short HEAD 2>/dev/null || echo "not a git checkout")), $(make --version | head -n 1), ninja $(ninja --version)," \
 	"snakemake $(snakemake --version)"
 echo "- load average before: $(cut -d" " -f1-3 /proc/loadavg) (other work on the machine skews the times)"
 echo "- scale: $scale (fan-out $fanout, chain $chain, foreach $foreach, snakemake $snake); best of $repeat"
