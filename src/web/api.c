@@ -682,6 +682,30 @@ static int grid_row(struct store *s, const struct dag *d, const char *run_id, js
  * matrix in one compact answer.  A cell is null (no instance), a state, or
  * for a foreach task an object of counts by state.
  */
+/* The grid's JSON for runs[0..n) of d; NULL when the store fails. */
+static json_t *grid_json(struct store *s, const struct dag *d, const struct store_run *runs,
+			 size_t n, size_t total)
+{
+	json_t *tasks = json_array(), *rows = json_array(), *jruns = json_array();
+
+	for (size_t t = 0; t < d->ntasks; t++)
+		json_array_append_new(tasks, json_pack("{s:s,s:b}", "task_id", d->tasks[t].id,
+						       "foreach", d->tasks[t].foreach != NULL));
+	for (size_t i = 0; i < n; i++) {
+		json_t *row;
+		if (grid_row(s, d, runs[i].run_id, &row) < 0) {
+			json_decref(tasks);
+			json_decref(rows);
+			json_decref(jruns);
+			return NULL;
+		}
+		json_array_append_new(rows, row);
+		json_array_append_new(jruns, store_run_summary_json(&runs[i]));
+	}
+	return json_pack("{s:s,s:o,s:o,s:o,s:I}", "dag_id", d->id, "tasks", tasks, "runs", jruns,
+			 "cells", rows, "total", (json_int_t)total);
+}
+
 void api_dag_grid(void *ctx, struct http_req *req, struct http_resp *resp)
 {
 	struct web *w = ctx;
@@ -692,41 +716,22 @@ void api_dag_grid(void *ctx, struct http_req *req, struct http_resp *resp)
 	const struct dag *d;
 	size_t n = 0, total = 0;
 	long limit, offset;
-	json_t *tasks, *rows, *jruns;
+	json_t *grid = NULL;
 
 	if (!s || http_query_uint(req, resp, "limit", GRID_DEFAULT, GRID_MAX, &limit) < 0 ||
 	    http_query_uint(req, resp, "offset", 0, 1L << 30, &offset) < 0)
 		return;
 	snap = dags_get(w);
-	if (!(d = find_dag(snap, req->arg[0], resp)))
-		goto out;
-	f.limit = (size_t)limit;
-	f.offset = (size_t)offset;
-	if (store_run_list(s, &f, &runs, &n, &total) < 0) {
-		http_error(resp, 500, "cannot read the store");
-		goto out;
-	}
-	tasks = json_array();
-	for (size_t t = 0; t < d->ntasks; t++)
-		json_array_append_new(tasks, json_pack("{s:s,s:b}", "task_id", d->tasks[t].id,
-						       "foreach", d->tasks[t].foreach != NULL));
-	rows = json_array();
-	jruns = json_array();
-	for (size_t i = 0; i < n; i++) {
-		json_t *row;
-		if (grid_row(s, d, runs[i].run_id, &row) < 0) {
-			json_decref(tasks);
-			json_decref(rows);
-			json_decref(jruns);
+	if ((d = find_dag(snap, req->arg[0], resp))) {
+		f.limit = (size_t)limit;
+		f.offset = (size_t)offset;
+		if (store_run_list(s, &f, &runs, &n, &total) == 0)
+			grid = grid_json(s, d, runs, n, total);
+		if (grid)
+			http_json(resp, 200, grid);
+		else
 			http_error(resp, 500, "cannot read the store");
-			goto out;
-		}
-		json_array_append_new(rows, row);
-		json_array_append_new(jruns, store_run_summary_json(&runs[i]));
 	}
-	http_json(resp, 200, json_pack("{s:s,s:o,s:o,s:o,s:I}", "dag_id", d->id, "tasks", tasks,
-				       "runs", jruns, "cells", rows, "total", (json_int_t)total));
-out:
 	store_run_list_free(runs, n);
 	dags_put(snap);
 }

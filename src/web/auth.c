@@ -67,14 +67,6 @@ fail:
 	return NULL;
 }
 
-char *auth_read_token(const char *data_dir)
-{
-	char *path = path_join(data_dir, "flow/secret");
-	char *t = is_file(path) ? read_secret(path) : NULL;
-	free(path);
-	return t;
-}
-
 int auth_init(struct web_auth *a, const char *data_dir)
 {
 	char *path = path_join(data_dir, "flow/secret");

@@ -30,8 +30,6 @@ int auth_init(struct web_auth *a, const char *data_dir);
 /* Names the cookies after the port: browsers share cookies across ports. */
 void auth_set_port(struct web_auth *a, int port);
 void auth_release(struct web_auth *a);
-/* The token of a data folder, as `synthflow web` prints it; malloc'd or NULL. */
-char *auth_read_token(const char *data_dir);
 
 /* Constant-time comparison with the token. */
 int auth_token_equal(const struct web_auth *a, const char *s);

@@ -101,7 +101,7 @@ void web_send_file(struct http_req *req, struct http_resp *resp, const char *pat
 }
 
 struct file_list {
-	const char *root;       /* real path of the data folder */
+	char *root;             /* real path of the data folder */
 	json_t *files;
 	char **reals;           /* real paths of the declared outputs */
 	size_t nreals, areals;
@@ -206,6 +206,7 @@ static void add_outputs(struct file_list *fl, const struct dag *d, const struct 
 
 static void file_list_release(struct file_list *fl)
 {
+	free(fl->root);
 	for (size_t i = 0; i < fl->nreals; i++)
 		free(fl->reals[i]);
 	free(fl->reals);
@@ -239,35 +240,47 @@ static int collect(struct web *w, struct store *s, const struct store_run *r, st
 	return 0;
 }
 
-void api_run_files(void *ctx, struct http_req *req, struct http_resp *resp)
+/*
+ * What both results routes start with: the run of the URL in *r and the
+ * data folder's real path in fl->root.  0, or -1 after answering resp.
+ */
+static int results_begin(struct web *w, struct http_req *req, struct http_resp *resp,
+			 struct store **s, struct store_run *r, struct file_list *fl)
 {
-	struct web *w = ctx;
-	struct store *s = web_store(w);
-	struct store_run r = { 0 };
-	struct file_list fl = { 0 };
-	char *root = path_real(w->data_dir), *run_dir = NULL;
 	int rc;
 
-	if (!s || !root) {
+	*s = web_store(w);
+	fl->root = path_real(w->data_dir);
+	if (!*s || !fl->root) {
 		http_error(resp, 500, "cannot open the store or the data folder");
-		goto out;
+		return -1;
 	}
-	rc = store_run_get(s, req->arg[0], &r);
+	rc = store_run_get(*s, req->arg[0], r);
 	if (rc) {
 		http_error(resp, rc == STORE_NOT_FOUND ? 404 : 500, "unknown run '%s'", req->arg[0]);
-		goto out;
+		return -1;
 	}
-	fl.root = root;
-	fl.files = json_array();
-	collect(w, s, &r, &fl, 1, &run_dir);
-	http_json(resp, 200, json_pack("{s:s,s:s,s:O,s:b}", "run_id", r.run_id, "run_dir",
-				       path_is_within(root, run_dir) ? run_dir + strlen(root) + 1 : "",
-				       "files", fl.files, "truncated", fl.truncated));
+	return 0;
+}
+
+void api_run_files(void *ctx, struct http_req *req, struct http_resp *resp)
+{
+	struct store *s;
+	struct store_run r = { 0 };
+	struct file_list fl = { 0 };
+	char *run_dir = NULL;
+
+	if (results_begin(ctx, req, resp, &s, &r, &fl) == 0) {
+		fl.files = json_array();
+		collect(ctx, s, &r, &fl, 1, &run_dir);
+		http_json(resp, 200, json_pack("{s:s,s:s,s:O,s:b}", "run_id", r.run_id, "run_dir",
+					       path_is_within(fl.root, run_dir) ?
+						       run_dir + strlen(fl.root) + 1 : "",
+					       "files", fl.files, "truncated", fl.truncated));
+	}
 	store_run_release(&r);
-out:
 	file_list_release(&fl);
 	free(run_dir);
-	free(root);
 }
 
 static int is_output(const struct file_list *fl, const char *real)
@@ -281,45 +294,34 @@ static int is_output(const struct file_list *fl, const char *real)
 /* GET /api/v1/runs/{run}/file?path=REL (REL relative to the data folder). */
 void api_run_file(void *ctx, struct http_req *req, struct http_resp *resp)
 {
-	struct web *w = ctx;
-	struct store *s = web_store(w);
+	struct store *s;
 	struct store_run r = { 0 };
 	struct file_list fl = { 0 };
 	struct strbuf err = STRBUF_INIT;
 	const char *rel = http_query(req, "path");
-	char *root = path_real(w->data_dir), *run_dir = NULL, *real = NULL;
+	char *run_dir = NULL, *real = NULL;
 	int rc;
 
-	if (!s || !root) {
-		http_error(resp, 500, "cannot open the store or the data folder");
-		goto out;
-	}
 	if (!rel) {
 		http_error(resp, 400, "missing ?path= (a path relative to the data folder)");
-		goto out;
+		return;
 	}
-	rc = store_run_get(s, req->arg[0], &r);
-	if (rc) {
-		http_error(resp, rc == STORE_NOT_FOUND ? 404 : 500, "unknown run '%s'", req->arg[0]);
+	if (results_begin(ctx, req, resp, &s, &r, &fl) < 0)
 		goto out;
-	}
-	rc = paths_resolve(root, rel, &real, &err);
+	rc = paths_resolve(fl.root, rel, &real, &err);
 	if (rc) {
 		http_error(resp, rc, "%s", err.buf);
-		goto out_run;
+		goto out;
 	}
-	fl.root = root;
-	collect(w, s, &r, &fl, 0, &run_dir);
+	collect(ctx, s, &r, &fl, 0, &run_dir);
 	if (!path_is_within(run_dir, real) && !is_output(&fl, real))
 		http_error(resp, 403, "'%s' is neither in the run's folder nor one of its outputs", rel);
 	else
 		web_send_file(req, resp, real, paths_content_type(real));
-out_run:
-	store_run_release(&r);
 out:
+	store_run_release(&r);
 	file_list_release(&fl);
 	sb_release(&err);
 	free(real);
 	free(run_dir);
-	free(root);
 }
