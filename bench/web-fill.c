@@ -2,11 +2,11 @@
  * Fills a data folder for the web benchmarks, through the store API (the
  * same calls the scheduler makes), much faster than running the tasks:
  *
- *   web-fill DATA_DIR RUNS SMALL_DAGS
+ *   web-fill DATA_DIR RUNS SMALL_DAGS [ITEMS]
  *
  * - src/bench/dags/big.yaml: 100 tasks in 10 layers of 10 (each needs two
- *   of the layer before), the last one a foreach; and RUNS finished runs of
- *   it, every task instance with one try and a log file;
+ *   of the layer before), the last one a foreach of ITEMS (default 20)
+ *   items; and RUNS finished runs of it, every task instance with one try;
  * - SMALL_DAGS DAG files small-NNN.yaml with 5 runs each, for the list.
  *
  * Built and run by bench/web.sh against build/libsynthflow.a.
@@ -21,7 +21,8 @@
 
 #define LAYERS 10
 #define WIDTH 10
-#define FOREACH_ITEMS 20
+
+static int foreach_items = 20;
 
 static void write_dags(const char *dir, int small)
 {
@@ -89,7 +90,7 @@ static void fill_run(struct store *s, const char *data, const char *dag, int nta
 		else
 			snprintf(task, sizeof(task), "t%d_%d", l, i);
 		if (ntasks > 2 && k == ntasks - 1)
-			for (int x = 0; x < FOREACH_ITEMS; x++)
+			for (int x = 0; x < foreach_items; x++)
 				put_ti(s, run_id, task, x, t0 + k * 20, log_dir);
 		else
 			put_ti(s, run_id, task, -1, t0 + k * 20, log_dir);
@@ -110,10 +111,12 @@ int main(int argc, char **argv)
 	int64_t t0;
 	char *dags;
 
-	if (argc != 4)
-		usage_die("web-fill DATA_DIR RUNS SMALL_DAGS");
+	if (argc != 4 && argc != 5)
+		usage_die("web-fill DATA_DIR RUNS SMALL_DAGS [ITEMS]");
 	runs = atoi(argv[2]);
 	small = atoi(argv[3]);
+	if (argc == 5)
+		foreach_items = atoi(argv[4]);
 	dags = path_join(argv[1], "src/bench/dags");
 	if (mkdir_p(dags, 0755) < 0)
 		die("cannot create '%s'", dags);

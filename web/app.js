@@ -301,8 +301,7 @@ function countsText(c) {
   return (c.success || 0) + '/' + total;
 }
 
-function drawGraph(dag, lay, run, onNode) {
-  const states = taskStates(run);
+function drawGraph(dag, lay, states, onNode) {
   const svg = el('svg', { class: 'graph', width: lay.width, height: lay.height, viewBox: `0 0 ${lay.width} ${lay.height}` });
   svg.appendChild(el('defs', {}, el('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 10, refY: 5,
     markerWidth: 7, markerHeight: 7, orient: 'auto' }, el('path', { d: 'M0,0 L10,5 L0,10 z', fill: '#aab3bf' }))));
@@ -342,19 +341,28 @@ function gridCell(cell, task, run, expand) {
 }
 
 async function pageDag(dagId, query) {
-  let dag, grid, run = null, lay, selected = query.get('run'), offset = 0;
+  let dag, grid, run = null, states = new Map(), lay, selected = query.get('run'), offset = 0;
   const graphBox = el('div', { class: 'graph-wrap' });
   const gridBox = el('div', { class: 'grid-wrap' });
   const histBox = el('div');
   const head = el('div');
   const runInfo = el('div', { class: 'row muted' });
 
+  // The selected run's states: from the grid when it holds that run (no
+  // download of every instance of a big foreach), else from the run itself.
   async function loadRun() {
     const id = selected || (grid.runs[0] && grid.runs[0].run_id);
-    run = id ? await api('/api/v1/runs/' + enc(id)).catch(() => null) : null;
+    const i = grid.runs.findIndex(r => r.run_id === id);
+    if (i >= 0) {
+      run = grid.runs[i];
+      states = new Map(grid.tasks.map((t, k) => [t.task_id, grid.cells[i][k]]).filter(e => e[1] !== null));
+    } else {
+      run = id ? await api('/api/v1/runs/' + enc(id)).catch(() => null) : null;
+      states = taskStates(run);
+    }
   }
   function renderGraph() {
-    graphBox.replaceChildren(drawGraph(dag, lay, run, t => {
+    graphBox.replaceChildren(drawGraph(dag, lay, states, t => {
       if (!run) return;
       location.hash = t.foreach ? '#/runs/' + enc(run.run_id) : '#/runs/' + enc(run.run_id) + '/log/' + enc(t.task_id);
     }));

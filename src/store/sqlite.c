@@ -1029,6 +1029,38 @@ static int sq_ti_stats(struct store *s, struct store_ti_stats *out)
 	return ti_counts(q, out) < 0 || try_durations(q, out) < 0 ? -1 : 0;
 }
 
+static int sq_ti_counts(struct store *s, char *const *run_ids, size_t n, store_ti_count_fn fn,
+			void *arg)
+{
+	struct sqlite_store *q = ss(s);
+	struct strbuf sql = STRBUF_INIT;
+	sqlite3_stmt *st;
+	int rc;
+
+	sb_adds(&sql, "SELECT run_id, task_id, idx >= 0, state, count(*) FROM tis WHERE run_id IN (");
+	for (size_t i = 0; i < n; i++)
+		sb_adds(&sql, i ? ", ?" : "?");
+	sb_adds(&sql, ") GROUP BY run_id, task_id, idx >= 0, state");
+	rc = sqlite3_prepare_v2(q->db, sql.buf, -1, &st, NULL);
+	sb_release(&sql);
+	if (rc != SQLITE_OK)
+		return db_error(q, "preparing a statement");
+	for (size_t i = 0; i < n; i++)
+		sqlite3_bind_text(st, (int)i + 1, run_ids[i], -1, SQLITE_STATIC);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_ti_count c = {
+			.run_id = (const char *)sqlite3_column_text(st, 0),
+			.task_id = (const char *)sqlite3_column_text(st, 1),
+			.foreach = sqlite3_column_int(st, 2),
+			.n = (size_t)sqlite3_column_int64(st, 4),
+		};
+		if (ti_state_parse((const char *)sqlite3_column_text(st, 3), &c.state) == 0)
+			fn(&c, arg);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : db_error(q, "counting task instances");
+}
+
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.close = sq_close,
@@ -1058,4 +1090,5 @@ static const struct store_ops sqlite_ops = {
 	.dag_set_paused = sq_dag_set_paused,
 	.dag_paused_all = sq_dag_paused_all,
 	.ti_stats = sq_ti_stats,
+	.ti_counts = sq_ti_counts,
 };

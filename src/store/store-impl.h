@@ -54,6 +54,8 @@ struct store_ops {
 	int (*dag_set_paused)(struct store *s, const char *dag_id, int paused);
 	int (*dag_paused_all)(struct store *s, json_t **paused);
 	int (*ti_stats)(struct store *s, struct store_ti_stats *out);
+	int (*ti_counts)(struct store *s, char *const *run_ids, size_t n, store_ti_count_fn fn,
+			 void *arg);
 };
 
 /* Every backend's connection struct begins with this. */

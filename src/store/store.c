@@ -332,3 +332,9 @@ int store_ti_stats(struct store *s, struct store_ti_stats *out)
 	memset(out, 0, sizeof(*out));
 	return s->ops->ti_stats(s, out);
 }
+
+int store_ti_counts(struct store *s, char *const *run_ids, size_t n, store_ti_count_fn fn,
+		    void *arg)
+{
+	return n ? s->ops->ti_counts(s, run_ids, n, fn, arg) : 0;
+}

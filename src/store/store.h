@@ -219,6 +219,24 @@ int store_dag_paused(struct store *s, const char *dag_id);
 /* A new JSON object {"DAG_ID": true, ...} of every paused DAG. */
 int store_dag_paused_all(struct store *s, json_t **paused);
 
+/* ---- summaries, for the web UI's grid ---- */
+
+/* How many instances of a task of a run are in one state. */
+struct store_ti_count {
+	const char *run_id;
+	const char *task_id;
+	int foreach;            /* the instances have an index */
+	enum ti_state state;
+	size_t n;
+};
+typedef void (*store_ti_count_fn)(const struct store_ti_count *c, void *arg);
+/*
+ * Calls fn once per (run, task, state) of the given runs: one query, and
+ * no row per instance, however large a foreach is.  Order unspecified.
+ */
+int store_ti_counts(struct store *s, char *const *run_ids, size_t n, store_ti_count_fn fn,
+		    void *arg);
+
 /* ---- statistics, for GET /metrics ---- */
 
 #define STORE_DURATION_BUCKETS 10

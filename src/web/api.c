@@ -175,6 +175,10 @@ static void list_remember(struct web *w, struct dag_snap *snap, int64_t seq, con
 
 void api_cache_release(struct web *w)
 {
+	dags_put(w->grid.snap);
+	json_decref(w->grid.rows);
+	w->grid.snap = NULL;
+	w->grid.rows = NULL;
 	dags_put(w->list.snap);
 	free(w->list.paused);
 	free(w->list.body);
@@ -638,72 +642,123 @@ void api_task_log(void *ctx, struct http_req *req, struct http_resp *resp)
 	store_run_release(&r);
 }
 
-static json_t *grid_cell(const struct store_ti *tis, size_t n, size_t *i)
-{
-	const char *task = tis[*i].task_id;
-	json_t *counts;
+/* Filling the grid's cells from store_ti_counts(). */
+struct grid_fill {
+	const struct dag *d;
+	json_t *row_of;         /* {run_id: row index} */
+	json_t *rows;
+};
 
-	if (tis[*i].index < 0)
-		return json_string(ti_state_name(tis[(*i)++].state));
-	counts = json_object();
-	for (; *i < n && !strcmp(tis[*i].task_id, task); (*i)++) {
-		const char *st = ti_state_name(tis[*i].state);
-		json_object_set_new(counts, st, json_integer(json_integer_value(
-							json_object_get(counts, st)) + 1));
+static void grid_count(const struct store_ti_count *c, void *arg)
+{
+	struct grid_fill *g = arg;
+	ssize_t t = dag_task_index(g->d, c->task_id);
+	json_t *at = json_object_get(g->row_of, c->run_id);
+	json_t *row = at ? json_array_get(g->rows, (size_t)json_integer_value(at)) : NULL;
+	json_t *cell;
+
+	if (t < 0 || !row)
+		return; /* a task since removed from the file */
+	if (!c->foreach) {
+		json_array_set_new(row, (size_t)t, json_string(ti_state_name(c->state)));
+		return;
 	}
-	return counts;
+	cell = json_array_get(row, (size_t)t);
+	if (!json_is_object(cell)) {
+		cell = json_object();
+		json_array_set_new(row, (size_t)t, cell);
+	}
+	json_object_set_new(cell, ti_state_name(c->state), json_integer((json_int_t)c->n));
 }
 
-/* One row of the grid: a cell per task of the DAG, in the DAG's order. */
-static int grid_row(struct store *s, const struct dag *d, const char *run_id, json_t **row)
-{
-	struct store_ti *tis = NULL;
-	size_t n = 0, i = 0;
+#define GRID_CACHE_MAX 5000
 
-	if (store_ti_list(s, run_id, &tis, &n) < 0)
-		return -1;
-	*row = json_array();
-	for (size_t t = 0; t < d->ntasks; t++)
-		json_array_append_new(*row, json_null());
-	while (i < n) {
-		ssize_t t = dag_task_index(d, tis[i].task_id);
-		json_t *cell = grid_cell(tis, n, &i);
-		if (t >= 0)
-			json_array_set_new(*row, (size_t)t, cell);
-		else
-			json_decref(cell); /* a task since removed from the file */
+/*
+ * Takes the rows of finished runs from the cache into g->rows; the others
+ * get an empty row and their ids in ids[] (*nq of them) to be counted.
+ */
+static void grid_from_cache(struct web *w, struct dag_snap *snap, struct grid_fill *g,
+			    const struct store_run *runs, size_t n, char **ids, size_t *nq)
+{
+	struct grid_cache *c = &w->grid;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->snap != snap) {
+		json_object_clear(c->rows);
+		atomic_fetch_add(&snap->refs, 1);
+		dags_put(c->snap);
+		c->snap = snap;
 	}
-	store_ti_list_free(tis, n);
-	return 0;
+	for (size_t i = 0; i < n; i++) {
+		json_t *hit = json_object_get(c->rows, runs[i].run_id), *row;
+		if (run_state_is_final(runs[i].state) && hit &&
+		    json_integer_value(json_array_get(hit, 0)) == runs[i].seq) {
+			json_array_append(g->rows, json_array_get(hit, 1));
+			continue;
+		}
+		row = json_array();
+		for (size_t t = 0; t < g->d->ntasks; t++)
+			json_array_append_new(row, json_null());
+		json_array_append_new(g->rows, row);
+		json_object_set_new(g->row_of, runs[i].run_id, json_integer((json_int_t)i));
+		ids[(*nq)++] = runs[i].run_id;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
+/* Keeps the freshly counted rows of finished runs. */
+static void grid_to_cache(struct web *w, struct dag_snap *snap, struct grid_fill *g,
+			  const struct store_run *runs, size_t n)
+{
+	struct grid_cache *c = &w->grid;
+
+	pthread_mutex_lock(&c->lock);
+	if (c->snap == snap) {
+		if (json_object_size(c->rows) + n > GRID_CACHE_MAX)
+			json_object_clear(c->rows);
+		for (size_t i = 0; i < n; i++)
+			if (run_state_is_final(runs[i].state) &&
+			    json_object_get(g->row_of, runs[i].run_id))
+				json_object_set_new(c->rows, runs[i].run_id,
+						    json_pack("[I,O]", (json_int_t)runs[i].seq,
+							      json_array_get(g->rows, i)));
+	}
+	pthread_mutex_unlock(&c->lock);
 }
 
 /*
- * GET /api/v1/dags/{dag}/grid?limit=&offset=: the recent runs x tasks
- * matrix in one compact answer.  A cell is null (no instance), a state, or
- * for a foreach task an object of counts by state.
+ * The grid's JSON for runs[0..n) of d: cached rows for finished runs, one
+ * counting query for the rest; NULL when the store fails.  A cell is null
+ * (no instance), a state, or for a foreach task an object of counts.
  */
-/* The grid's JSON for runs[0..n) of d; NULL when the store fails. */
-static json_t *grid_json(struct store *s, const struct dag *d, const struct store_run *runs,
-			 size_t n, size_t total)
+static json_t *grid_json(struct web *w, struct store *s, struct dag_snap *snap,
+			 const struct dag *d, const struct store_run *runs, size_t n, size_t total)
 {
-	json_t *tasks = json_array(), *rows = json_array(), *jruns = json_array();
+	struct grid_fill g = { d, json_object(), json_array() };
+	json_t *tasks = json_array(), *jruns = json_array();
+	char **ids = xcalloc(n + 1, sizeof(*ids));
+	size_t nq = 0;
+	int rc;
 
 	for (size_t t = 0; t < d->ntasks; t++)
 		json_array_append_new(tasks, json_pack("{s:s,s:b}", "task_id", d->tasks[t].id,
 						       "foreach", d->tasks[t].foreach != NULL));
-	for (size_t i = 0; i < n; i++) {
-		json_t *row;
-		if (grid_row(s, d, runs[i].run_id, &row) < 0) {
-			json_decref(tasks);
-			json_decref(rows);
-			json_decref(jruns);
-			return NULL;
-		}
-		json_array_append_new(rows, row);
+	for (size_t i = 0; i < n; i++)
 		json_array_append_new(jruns, store_run_summary_json(&runs[i]));
+	grid_from_cache(w, snap, &g, runs, n, ids, &nq);
+	rc = store_ti_counts(s, ids, nq, grid_count, &g);
+	if (rc == 0)
+		grid_to_cache(w, snap, &g, runs, n);
+	free(ids);
+	json_decref(g.row_of);
+	if (rc < 0) {
+		json_decref(tasks);
+		json_decref(jruns);
+		json_decref(g.rows);
+		return NULL;
 	}
 	return json_pack("{s:s,s:o,s:o,s:o,s:I}", "dag_id", d->id, "tasks", tasks, "runs", jruns,
-			 "cells", rows, "total", (json_int_t)total);
+			 "cells", g.rows, "total", (json_int_t)total);
 }
 
 void api_dag_grid(void *ctx, struct http_req *req, struct http_resp *resp)
@@ -726,7 +781,7 @@ void api_dag_grid(void *ctx, struct http_req *req, struct http_resp *resp)
 		f.limit = (size_t)limit;
 		f.offset = (size_t)offset;
 		if (store_run_list(s, &f, &runs, &n, &total) == 0)
-			grid = grid_json(s, d, runs, n, total);
+			grid = grid_json(w, s, snap, d, runs, n, total);
 		if (grid)
 			http_json(resp, 200, grid);
 		else

@@ -49,6 +49,17 @@ struct list_cache {
 	size_t len;
 };
 
+/*
+ * Grid rows of finished runs, which change only when a clear makes the run
+ * active again (and so changes its sequence number): a DAG page over runs
+ * with big foreach tasks counts their instances once, not on every load.
+ */
+struct grid_cache {
+	pthread_mutex_t lock;
+	struct dag_snap *snap;  /* rows follow this snapshot's task order */
+	json_t *rows;           /* {run_id: [seq, row]} */
+};
+
 struct web {
 	struct web_opts o;
 	const char *data_dir;
@@ -66,6 +77,7 @@ struct web {
 	int stopping;
 	struct route_stats *stats;      /* one per route, plus one for the rest */
 	struct list_cache list;
+	struct grid_cache grid;
 	int64_t started_ms;
 };
 

@@ -183,6 +183,8 @@ struct web *web_open(const struct web_opts *o)
 	pthread_mutex_init(&w->events_lock, NULL);
 	pthread_cond_init(&w->events_cond, NULL);
 	pthread_mutex_init(&w->list.lock, NULL);
+	pthread_mutex_init(&w->grid.lock, NULL);
+	w->grid.rows = json_object();
 	if (auth_init(&w->auth, w->data_dir) < 0 || !web_store(w)) {
 		web_close(w);
 		return NULL;
@@ -210,6 +212,7 @@ void web_close(struct web *w)
 	pthread_mutex_destroy(&w->events_lock);
 	pthread_cond_destroy(&w->events_cond);
 	pthread_mutex_destroy(&w->list.lock);
+	pthread_mutex_destroy(&w->grid.lock);
 	free(w->stats);
 	free(w->url);
 	free(w);
