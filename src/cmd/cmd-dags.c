@@ -1,9 +1,11 @@
 /* synthflow dags list|show|validate|graph: the DAG files of a data folder. */
+#include <glob.h>
 #include <inttypes.h>
 
 #include "cmd/cmd.h"
 #include "flow/dag.h"
 #include "util/common.h"
+#include "util/fs.h"
 #include "util/suggest.h"
 
 struct dags_opts {
@@ -310,22 +312,68 @@ static int dags_graph(struct sf_ctx *ctx, const struct dags_opts *o)
 	return 0;
 }
 
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* FILE... with each folder replaced by its *.yaml and *.yml files, sorted. */
+static char **expand_folders(char **args, size_t n, size_t *count)
+{
+	char **v = NULL;
+	size_t alloc = 0;
+
+	*count = 0;
+	for (size_t i = 0; i < n; i++) {
+		glob_t g;
+		size_t first = *count;
+		if (!is_dir(args[i])) {
+			ALLOC_GROW(v, *count + 1, alloc);
+			v[(*count)++] = xstrdup(args[i]);
+			continue;
+		}
+		for (const char *ext = "yaml\0yml\0"; *ext; ext += strlen(ext) + 1) {
+			char *pat = xasprintf("%s/*.%s", args[i], ext);
+			memset(&g, 0, sizeof(g));
+			if (!glob(pat, 0, NULL, &g)) {
+				ALLOC_GROW(v, *count + g.gl_pathc, alloc);
+				for (size_t k = 0; k < g.gl_pathc; k++)
+					v[(*count)++] = xstrdup(g.gl_pathv[k]);
+			}
+			globfree(&g);
+			free(pat);
+		}
+		if (*count - first > 1)
+			qsort(v + first, *count - first, sizeof(*v), cmp_str);
+	}
+	return v;
+}
+
 static int dags_validate(struct sf_ctx *ctx, const struct dags_opts *o)
 {
 	struct dag_set set = { 0 };
+	char **files = NULL;
+	size_t nfiles = 0;
 	int ret;
 
-	if (o->nargs)
-		dagset_load_files(&set, o->args, o->nargs, stderr);
-	else if (load_all(ctx, &set, stderr) < 0)
+	if (o->nargs) {
+		files = expand_folders(o->args, o->nargs, &nfiles);
+		dagset_load_files(&set, files, nfiles, stderr);
+	} else if (load_all(ctx, &set, stderr) < 0) {
 		return 1;
+	}
 	printf("%zu DAG(s) valid\n", set.n);
 	if (set.bad_files)
 		error("%zu DAG file(s) invalid", set.bad_files);
+	else if (o->nargs && !nfiles)
+		note("no *.yaml or *.yml files in the given folders");
 	else if (!o->nargs && !set.n)
 		note("no DAG files under %s/src/*/dags/", ctx->cfg.data_dir);
 	ret = set.bad_files ? 1 : 0;
 	dagset_release(&set);
+	for (size_t i = 0; i < nfiles; i++)
+		free(files[i]);
+	free(files);
 	return ret;
 }
 

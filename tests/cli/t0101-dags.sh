@@ -16,6 +16,15 @@ expect_success 'validate a good file without a data folder' '
 	must_contain out "1 DAG(s) valid"
 '
 
+expect_success 'validate a folder checks its yaml and yml files' '
+	mkdir d && cp "$DATA"/good-dags/*.yaml d/ &&
+	printf "tasks: {a: {run: a, needs: [a]}}\n" >d/self.yml && echo "not yaml" >d/notes.txt &&
+	test_exit 1 synthflow dags validate d >out 2>err &&
+	must_contain out "3 DAG(s) valid" &&
+	must_contain err "^d/self.yml:1:29: error: task .a. needs itself" &&
+	must_not_contain err "notes.txt"
+'
+
 expect_success 'validate every DAG of the data folder' '
 	setup_data &&
 	synthflow dags validate >out 2>err &&
