@@ -35,6 +35,7 @@ struct sti {                    /* one task instance */
 	uint32_t gen;           /* bumped on each state change: stale timers ignore it */
 	char *reason;
 	struct sproc *proc;     /* while running */
+	size_t pending_try;     /* 1 + its entry in sched.tries, if one may be there */
 };
 
 struct stask {

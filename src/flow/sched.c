@@ -323,10 +323,11 @@ static int prepare(struct sti *ti, struct strbuf *cmd, char ***envp, char **work
 	} else {
 		sb_adds(&wd, s->data_dir);
 	}
+	/* The scheduler's own variables are borrowed: free_env() starts after them. */
 	*envp = NULL;
 	ALLOC_GROW(*envp, s->nbase_env + 16, alloc);
-	for (size_t i = 0; i < s->nbase_env; i++)
-		(*envp)[n++] = xstrdup(s->base_env[i]);
+	memcpy(*envp, s->base_env, s->nbase_env * sizeof(char *));
+	n = s->nbase_env;
 	(*envp)[n] = NULL;
 	tmpl_env(&ctx, envp, &n, &alloc);
 	for (size_t i = 0; i < def->nenv; i++) {
@@ -345,20 +346,34 @@ static int prepare(struct sti *ti, struct strbuf *cmd, char ***envp, char **work
 	return 0;
 }
 
-static void free_env(char **envp)
+static void free_env(struct sched *s, char **envp)
 {
 	if (!envp)
 		return;
-	for (char **e = envp; *e; e++)
+	for (char **e = envp + s->nbase_env; *e; e++)
 		free(*e);
 	free(envp);
 }
 
+/*
+ * A try is written when it starts and when it ends; both within one flush
+ * (a short task) make one write: the end replaces the start.
+ */
 static void queue_try(struct sched *s, struct sti *ti, const struct store_try *t)
 {
 	struct pending_try *p;
-	ALLOC_GROW(s->tries, s->ntries + 1, s->tries_alloc);
-	p = &s->tries[s->ntries++];
+	size_t last = ti->pending_try;
+
+	if (last && last <= s->ntries && s->tries[last - 1].ti == ti &&
+	    s->tries[last - 1].t.try_number == t->try_number) {
+		p = &s->tries[last - 1];
+		free(p->t.log_path);
+		free(p->t.reason);
+	} else {
+		ALLOC_GROW(s->tries, s->ntries + 1, s->tries_alloc);
+		p = &s->tries[s->ntries++];
+		ti->pending_try = s->ntries;
+	}
 	p->run = ti->task->run;
 	p->ti = ti;
 	p->t = *t;
@@ -416,7 +431,7 @@ static void start_try(struct sched *s, struct sti *ti)
 	}
 	free(log_path);
 	free(workdir);
-	free_env(envp);
+	free_env(s, envp);
 	sb_release(&cmd);
 	sb_release(&err);
 }
