@@ -168,6 +168,9 @@ function failure(err) {
 function showLogin() {
   signedOut = true;
   if (source) { source.close(); source = null; }
+  const live = document.getElementById('live');
+  live.textContent = 'signed out';
+  live.className = 'live';
   view = null;
   const input = el('input', { type: 'text', placeholder: 'http://127.0.0.1:8881/?token=…  or the token', size: 60 });
   const go = ev => {
@@ -603,6 +606,24 @@ function fileRow(runId, f, players, base) {
     el('td', { class: 'num', text: fmtSize(f.size) }), show);
 }
 
+// Runs the task (every foreach item) again; with `down`, everything after it too.
+function clearButton(runId, task, down) {
+  return el('button', {
+    text: down ? 'Clear ↓' : 'Clear',
+    title: down ? 'run ' + task + ' and everything downstream of it again' : 'run ' + task + ' again',
+    onclick: async ev => {
+      ev.target.disabled = true;
+      try {
+        await api('/api/v1/runs/' + enc(runId) + '/tasks/' + enc(task) + '/clear', { method: 'POST', body: { downstream: down } });
+      } catch (e) {
+        alert(e.message);
+      } finally {
+        ev.target.disabled = false;
+      }
+    },
+  });
+}
+
 async function pageRun(runId) {
   let run;
   const head = el('div'), table = el('div'), chart = el('div'), files = el('div');
@@ -651,11 +672,8 @@ async function pageRun(runId) {
         el('td', { class: 'num', text: t.exit_code === null ? '' : t.exit_code }),
         el('td', { title: t.started_at || '', text: fmtTime(t.started_at) }),
         el('td', { class: 'num', text: fmtDur(duration(t)) }),
-        el('td', {}, el('a', { href: log, text: 'log' }), ' ',
-          el('button', { text: 'Clear', title: 'run this task again (and everything downstream)', onclick: async () => {
-            const down = confirm('Clear ' + t.task_id + ' and everything downstream of it?\n(Cancel clears only this task.)');
-            try { await api('/api/v1/runs/' + enc(run.run_id) + '/tasks/' + enc(t.task_id) + '/clear', { method: 'POST', body: { downstream: down } }); } catch (e) { alert(e.message); }
-          } })));
+        el('td', { class: 'actions' }, el('a', { href: log, text: 'log' }), ' ',
+          clearButton(run.run_id, t.task_id, false), ' ', clearButton(run.run_id, t.task_id, true)));
     });
     put(table, el('table', { class: 'list' },
       el('thead', {}, el('tr', {}, ['Task', 'Index', 'State', 'Try', 'Exit', 'Started', 'Duration', ''].map(h => el('th', { text: h })))),
