@@ -13,6 +13,15 @@ const { chromium } = require('playwright-core');
 const [url, out] = process.argv.slice(2);
 const HTML_NAME = '<img src=x onerror="window.pwned=1">';
 
+// Polls fn (async, truthy when done) for up to 10 s.
+async function until(fn, failure) {
+  for (const end = Date.now() + 10000; Date.now() < end;) {
+    if (await fn()) return;
+    await new Promise(ok => setTimeout(ok, 100));
+  }
+  throw new Error(failure);
+}
+
 function step(name) {
   console.log('step: ' + name);
 }
@@ -69,6 +78,18 @@ async function main() {
     }, null, { timeout: 90000 });
     console.log('graph green after ' + (Date.now() - t0) + ' ms');
     await shot('03-graph-green.png');
+
+    step('the grid: a foreach cell expands into its items');
+    await page.click('table.grid button.cell.multi');
+    await page.waitForFunction(() => document.querySelectorAll('tr.expand .instances a.st-success').length === 2,
+      null, { timeout: 15000 });
+
+    step('pause and unpause from the DAG page');
+    const paused = async () => (await (await page.request.get(new URL('/api/v1/dags/hello', page.url()).href)).json()).paused;
+    await page.click('h1 .switch span');
+    await until(paused, 'the switch did not pause the DAG');
+    await page.click('h1 .switch span');
+    await until(async () => !(await paused()), 'the switch did not unpause the DAG');
 
     step('open a task\'s log from the graph');
     await page.click('svg.graph g.node[data-task="greet"]');
