@@ -6,6 +6,9 @@
  */
 #include "web/web-impl.h"
 
+#include <errno.h>
+#include <unistd.h>
+
 #include "flow/sched.h"
 #include "util/common.h"
 #include "util/suggest.h"
@@ -610,6 +613,11 @@ static char *log_path(struct web *w, struct store *s, const char *run_id, const 
 	}
 	if (!t->log_path) {
 		http_error(resp, 404, "try %d of task '%s' has no log", t->try_number, task);
+		goto out;
+	}
+	if (access(t->log_path, F_OK) < 0 && errno == ENOENT) {
+		/* The engine makes a try's log on its first output: none yet is an empty log. */
+		http_text(resp, 200, "text/plain; charset=utf-8", "");
 		goto out;
 	}
 	status = paths_check_within(logs, t->log_path, &real, &err);
