@@ -80,6 +80,74 @@ static const struct command commands[] = {
 	  "open, with the access token from flow/secret, like Jupyter does.\n"
 	  "  --bind ADDR   listen on ADDR (a warning when it is not loopback)\n"
 	  "  --port N      listen on port N (0: any free port)\n" },
+	{ "new", cmd_new, NEEDS_DATA, "create a workspace's container/ hooks from the template",
+	  "synthflow new NAME\n"
+	  "\n"
+	  "Copies src/template/container/ to src/NAME/container/ and adds src/NAME/dags/\n"
+	  "with an example DAG.  src/NAME may already hold a cloned repository; no\n"
+	  "existing file is overwritten.\n" },
+	{ "build", cmd_build, NEEDS_DATA, "build a workspace's image (skips when nothing changed)",
+	  "synthflow build NAME [--no-cache] [--pull]\n"
+	  "\n"
+	  "Writes build-data/NAME/Dockerfile from src/NAME/container/ (pre-install.sh,\n"
+	  "packages.txt, requirements.txt, post-install.sh, pre-run.sh; all optional)\n"
+	  "and builds the image synthflow/NAME with the engine compiled in.  Output is\n"
+	  "shown as it goes and kept in build-data/NAME/build.log.  When no input\n"
+	  "changed since the last build, nothing is done.\n"
+	  "\n"
+	  "  --no-cache   rebuild every layer\n"
+	  "  --pull       fetch a newer base image first\n" },
+	{ "run", cmd_run, NEEDS_DATA, "start a workspace container",
+	  "synthflow run [NAME] [--detach] [--gpus auto|all|none]\n"
+	  "\n"
+	  "Starts the workspace NAME (default: the one built last): run-data at /data,\n"
+	  "downloaded/ read-only, the web and Jupyter ports on 127.0.0.1 only,\n"
+	  "pre-run.sh as root, then the engine as the workspace user.  Without\n"
+	  "--detach a shell opens and the container stops when it exits.\n"
+	  "\n"
+	  "  -d, --detach   return once the engine answers its health check\n"
+	  "  --gpus MODE    auto (default: GPUs when the engine has the NVIDIA runtime\n"
+	  "                 or a CDI spec), all, or none\n" },
+	{ "stop", cmd_stop, NEEDS_DATA, "stop the workspace container",
+	  "synthflow stop\n"
+	  "\n"
+	  "Stops and removes this data folder's workspace container.  Files in\n"
+	  "run-data are not touched.\n" },
+	{ "status", cmd_status, NEEDS_DATA, "show the workspace container and its engine",
+	  "synthflow status [--json]\n"
+	  "\n"
+	  "Shows the workspace container of this data folder: state, image, ports,\n"
+	  "GPUs and whether the engine inside answers its health check.\n" },
+	{ "shell", cmd_shell, NEEDS_DATA, "a shell (or a command) in the running workspace",
+	  "synthflow shell [-- CMD...]\n"
+	  "\n"
+	  "Runs bash, or CMD, as the workspace user in /data/src/NAME of the running\n"
+	  "workspace, and exits with its status.\n" },
+	{ "rshell", cmd_rshell, NEEDS_DATA, "a root shell in the running workspace",
+	  "synthflow rshell [-- CMD...]\n"
+	  "\n"
+	  "Runs bash, or CMD, as root in /data of the running workspace.\n" },
+	{ "jupyter", cmd_jupyter, NEEDS_DATA, "start Jupyter in the workspace; print its URL",
+	  "synthflow jupyter\n"
+	  "\n"
+	  "Starts Jupyter Notebook in the running workspace as the user (unless it\n"
+	  "already runs) on the published Jupyter port and prints its URL with the\n"
+	  "token.  The image needs it: jupyter-notebook in packages.txt, or notebook\n"
+	  "in requirements.txt.\n" },
+	{ "web", cmd_web, NEEDS_DATA, "make sure the engine serves; print the UI URL",
+	  "synthflow web\n"
+	  "\n"
+	  "Starts the engine in the running workspace again if it does not answer,\n"
+	  "and prints the web UI's URL with its token.\n" },
+	{ "base", cmd_base, 0, "build a local base image with debootstrap (no registry needed)",
+	  "synthflow base [--suite SUITE] [--mirror URL] [--force]\n"
+	  "\n"
+	  "Builds the image synthflow-base:SUITE (default bookworm) with debootstrap\n"
+	  "and imports it into the engine, then prints its name; use it with\n"
+	  "workspace.base_image in synthflow.yaml.  Needs root.  An existing image is\n"
+	  "kept unless --force.\n"
+	  "\n"
+	  "  --mirror URL   Debian mirror (default: the one the host's apt uses)\n" },
 };
 
 static const struct command *find_command(const char *name)

@@ -41,5 +41,15 @@ int cmd_runs(int argc, char **argv, struct sf_ctx *ctx);
 int cmd_tasks(int argc, char **argv, struct sf_ctx *ctx);
 int cmd_vars(int argc, char **argv, struct sf_ctx *ctx);
 int cmd_serve(int argc, char **argv, struct sf_ctx *ctx);
+int cmd_new(int argc, char **argv, struct sf_ctx *ctx);
+int cmd_build(int argc, char **argv, struct sf_ctx *ctx);
+int cmd_run(int argc, char **argv, struct sf_ctx *ctx);
+int cmd_stop(int argc, char **argv, struct sf_ctx *ctx);
+int cmd_status(int argc, char **argv, struct sf_ctx *ctx);
+int cmd_shell(int argc, char **argv, struct sf_ctx *ctx);
+int cmd_rshell(int argc, char **argv, struct sf_ctx *ctx);
+int cmd_jupyter(int argc, char **argv, struct sf_ctx *ctx);
+int cmd_web(int argc, char **argv, struct sf_ctx *ctx);
+int cmd_base(int argc, char **argv, struct sf_ctx *ctx);
 
 #endif

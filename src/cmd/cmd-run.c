@@ -1,0 +1,308 @@
+/*
+ * synthflow run [NAME] [--detach] [--gpus auto|all|none]: starts the
+ * workspace container (pre-run.sh as root, then the engine as the user) and
+ * waits for the engine's health check.  Without --detach it then opens a
+ * shell and stops the container when the shell exits, as the seed's ./run
+ * did.  A start that fails leaves no container behind.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <getopt.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+#include "util/common.h"
+#include "util/fs.h"
+#include "util/timeutil.h"
+#include "workspace/engine.h"
+#include "workspace/ws.h"
+
+#define START_TIMEOUT_MS 90000
+
+/* The workspace built last (build-data/NAME/built with the newest mtime). */
+static char *last_built(const char *data_dir)
+{
+	char *dir = path_join(data_dir, "build-data"), *best = NULL;
+	DIR *d = opendir(dir);
+	struct dirent *ent;
+	struct timespec newest = { 0, 0 };
+
+	while (d && (ent = readdir(d))) {
+		char *p = xasprintf("%s/%s/built", dir, ent->d_name);
+		struct stat st;
+		if (ent->d_name[0] != '.' && stat(p, &st) == 0 &&
+		    (st.st_mtim.tv_sec > newest.tv_sec ||
+		     (st.st_mtim.tv_sec == newest.tv_sec && st.st_mtim.tv_nsec > newest.tv_nsec))) {
+			newest = st.st_mtim;
+			free(best);
+			best = xstrdup(ent->d_name);
+		}
+		free(p);
+	}
+	if (d)
+		closedir(d);
+	free(dir);
+	return best;
+}
+
+static void random_token(char out[49])
+{
+	unsigned char b[24];
+	size_t got = 0;
+	while (got < sizeof(b)) {
+		ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
+		if (n < 0 && errno != EINTR)
+			die("cannot get random bytes: %s", strerror(errno));
+		if (n > 0)
+			got += (size_t)n;
+	}
+	for (size_t i = 0; i < sizeof(b); i++)
+		snprintf(out + 2 * i, 3, "%02x", b[i]);
+}
+
+/* A container already using our name: refuse when it runs, clear it away when it is ours and stopped. */
+static int clear_name(const struct engine *e, const struct ws *ws)
+{
+	struct ws_container c;
+	int r = engine_inspect_container(e, ws->container, &c), ret = 0;
+
+	if (r != 0)
+		return r < 0 ? -1 : 0;
+	if (c.running)
+		ret = error("workspace '%s' is already running (container %s); 'synthflow shell' "
+			    "opens a shell in it, 'synthflow stop' stops it", ws->name, c.name);
+	else if (strcmp(c.workspace, ws->name))
+		ret = error("a container named '%s' exists and is not this workspace's; remove it "
+			    "with '%s rm %s'", c.name, e->cli, c.name);
+	else
+		engine_remove(e, ws->container);
+	ws_container_release(&c);
+	return ret;
+}
+
+static int check_ports(const struct config *cfg)
+{
+	if (cfg->port_web == cfg->port_jupyter)
+		return error("ports.web and ports.jupyter are both %d; give them different numbers "
+			     "in synthflow.yaml", cfg->port_web);
+	if (!ws_port_free(cfg->port_web))
+		return error("port %d on 127.0.0.1 is already in use; stop what uses it or set "
+			     "ports.web in synthflow.yaml (or SYNTHFLOW_PORTS_WEB)", cfg->port_web);
+	if (!ws_port_free(cfg->port_jupyter))
+		return error("port %d on 127.0.0.1 is already in use; stop what uses it or set "
+			     "ports.jupyter in synthflow.yaml (or SYNTHFLOW_PORTS_JUPYTER)",
+			     cfg->port_jupyter);
+	return 0;
+}
+
+/* Root on the host runs the workspace as UID 1000: let it write where the engine writes. */
+static int grant_if_root(const struct engine *e, const struct ws *ws)
+{
+	char *user;
+	unsigned uid = 0;
+	int ret = 0;
+
+	if (geteuid() != 0 || e->rootless)
+		return 0;
+	user = engine_image_format(e, ws->image, "{{.Config.User}}");
+	if (user && sscanf(user, "%u", &uid) == 1 && uid != 0) {
+		ret = ws_grant_access(ws->data_dir, (uid_t)uid);
+		if (!ret)
+			note("the workspace user is UID %u: it may write to flow/, generated/ and "
+			     "uploadable/ through ACL entries (owners unchanged)", uid);
+	}
+	free(user);
+	return ret;
+}
+
+static int decide_gpus(const char *mode, const char *info, enum ws_gpu *gpu)
+{
+	struct strvec dirs = STRVEC_INIT;
+	struct strbuf why = STRBUF_INIT;
+	int r;
+
+	ws_cdi_dirs(info, &dirs);
+	r = ws_gpu_decide(mode, info, ws_host_has_cdi_nvidia(&dirs), gpu, &why);
+	if (!r && why.len)
+		warning("%s", why.buf);
+	strvec_clear(&dirs);
+	sb_release(&why);
+	return r;
+}
+
+/* Polls the engine's health check; fails early when the container stops. */
+static int wait_healthy(const struct engine *e, const struct ws *ws, int port)
+{
+	int64_t deadline = time_mono_ms() + START_TIMEOUT_MS;
+	while (time_mono_ms() < deadline) {
+		struct ws_container c;
+		int r, running;
+		if (ws_http_get(port, "/api/v1/health", 1000, NULL) == 200)
+			return 0;
+		r = engine_inspect_container(e, ws->container, &c);
+		running = r == 0 && c.running;
+		if (r == 0)
+			ws_container_release(&c);
+		if (!running) {
+			engine_logs_tail(e, ws->container, 30);
+			return error("the workspace container stopped while starting (see its output "
+				     "above)");
+		}
+		usleep(200 * 1000);
+	}
+	engine_logs_tail(e, ws->container, 30);
+	return error("the engine did not answer http://127.0.0.1:%d/api/v1/health within %ds",
+		     port, START_TIMEOUT_MS / 1000);
+}
+
+static char *read_token(const char *data_dir)
+{
+	char *p = path_join(data_dir, "flow/secret");
+	struct strbuf sb = STRBUF_INIT;
+	char *t = NULL;
+	if (sb_read_file(&sb, p) == 0) {
+		sb_rtrim(&sb);
+		t = sb_detach(&sb, NULL);
+	}
+	sb_release(&sb);
+	free(p);
+	return t;
+}
+
+static int start(const struct engine *e, const struct ws *ws, const struct config *cfg,
+		 enum ws_gpu gpu)
+{
+	char token[49], *downloaded = path_join(ws->data_dir, "downloaded");
+	struct engine_run_opts o = { ws->container, ws->image, ws->name, cfg->ws_user,
+				     ws->data_dir, downloaded, cfg->port_web, cfg->port_jupyter,
+				     gpu, token };
+	struct strvec av = STRVEC_INIT;
+	struct strbuf err = STRBUF_INIT;
+	int st, ret = 0;
+
+	random_token(token);
+	if (!is_dir(downloaded) && mkdir_p(downloaded, 0755) < 0) {
+		ret = error_errno("cannot create '%s'", downloaded);
+		goto out;
+	}
+	engine_run_args(e, &o, &av);
+	st = spawn_capture(strvec_argv(&av), NULL, &err);
+	if (st != 0) {
+		sb_rtrim(&err);
+		engine_remove(e, ws->container);
+		ret = error("'%s run' failed: %s", e->cli, err.len ? err.buf : "no message");
+		goto out;
+	}
+	if (wait_healthy(e, ws, cfg->port_web) < 0) {
+		engine_remove(e, ws->container);
+		ret = -1;
+	}
+out:
+	strvec_clear(&av);
+	sb_release(&err);
+	free(downloaded);
+	return ret;
+}
+
+static void print_urls(const struct ws *ws, const struct config *cfg, enum ws_gpu gpu)
+{
+	char *token = read_token(ws->data_dir);
+	printf("workspace '%s' is running (container %s, GPUs: %s)\n", ws->name, ws->container,
+	       ws_gpu_name(gpu));
+	if (token)
+		printf("  web UI:  http://127.0.0.1:%d/?token=%s\n", cfg->port_web, token);
+	else
+		printf("  web UI:  http://127.0.0.1:%d/\n", cfg->port_web);
+	printf("  jupyter: 'synthflow jupyter' starts it on http://127.0.0.1:%d/\n",
+	       cfg->port_jupyter);
+	free(token);
+}
+
+/* The seed's ./run: a shell in the workspace, and the container stops with it. */
+static int attach(const struct engine *e, const struct ws *ws, const struct config *cfg)
+{
+	const char *cmd[] = { "bash", NULL };
+	char *wd = xasprintf("/data/src/%s", ws->name);
+	struct engine_exec_opts o = { ws->container, cfg->ws_user, wd, true,
+				      isatty(0) && isatty(1), false, cmd };
+	struct strvec av = STRVEC_INIT;
+	int st;
+
+	engine_exec_args(e, &o, &av);
+	st = spawn_interactive(strvec_argv(&av));
+	fprintf(stderr, "stopping workspace '%s'\n", ws->name);
+	spawn_capture((const char *const[]){ e->cli, "stop", ws->container, NULL }, NULL, NULL);
+	engine_remove(e, ws->container);
+	strvec_clear(&av);
+	free(wd);
+	return st < 0 ? 1 : st;
+}
+
+static int run(struct sf_ctx *ctx, const char *name, bool detach, const char *gpus)
+{
+	struct engine e;
+	struct ws ws = { 0 };
+	struct strbuf info = STRBUF_INIT;
+	enum ws_gpu gpu;
+	char *hash = NULL, *last = NULL;
+	int ret = 1;
+
+	if (!name && !(name = last = last_built(ctx->cfg.data_dir))) {
+		error("no workspace has been built in '%s' yet; build one with 'synthflow build NAME'",
+		      ctx->cfg.data_dir);
+		goto out;
+	}
+	if (ws_open(&ws, ctx->cfg.data_dir, name) < 0 || engine_open(&ctx->cfg, &e, &info) < 0)
+		goto out;
+	hash = engine_image_label(&e, ws.image, WS_LABEL_HASH, NULL);
+	if (!hash) {
+		error("workspace '%s' has no image yet; build it with 'synthflow build %s'", ws.name,
+		      ws.name);
+		goto out;
+	}
+	if (decide_gpus(gpus, info.buf, &gpu) < 0 || clear_name(&e, &ws) < 0 ||
+	    check_ports(&ctx->cfg) < 0 || grant_if_root(&e, &ws) < 0 ||
+	    start(&e, &ws, &ctx->cfg, gpu) < 0)
+		goto out;
+	print_urls(&ws, &ctx->cfg, gpu);
+	fflush(stdout);
+	ret = detach ? 0 : attach(&e, &ws, &ctx->cfg);
+out:
+	free(hash);
+	free(last);
+	sb_release(&info);
+	if (ws.name)
+		ws_release(&ws);
+	return ret;
+}
+
+int cmd_run(int argc, char **argv, struct sf_ctx *ctx)
+{
+	static const struct option opts[] = {
+		{ "detach", no_argument, NULL, 'd' },
+		{ "gpus", required_argument, NULL, 'g' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *gpus = ctx->cfg.ws_gpus;
+	bool detach = false;
+	int c;
+
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":d", opts, NULL)) != -1) {
+		if (c == 'd')
+			detach = true;
+		else if (c == 'g')
+			gpus = optarg;
+		else if (c == ':')
+			return cmd_usage_error(ctx, "option '%s' needs a value", argv[optind - 1]);
+		else
+			return cmd_usage_error(ctx, "unknown option '%s'", argv[optind - 1]);
+	}
+	if (strcmp(gpus, "auto") && strcmp(gpus, "all") && strcmp(gpus, "none"))
+		return cmd_usage_error(ctx, "--gpus must be 'auto', 'all' or 'none', got '%s'", gpus);
+	if (optind + 1 < argc)
+		return cmd_usage_error(ctx, "too many arguments");
+	return run(ctx, optind < argc ? argv[optind] : NULL, detach, gpus);
+}

@@ -1,0 +1,107 @@
+/*
+ * synthflow status [--json]: the workspace container of this data folder
+ * (state, image, ports, GPUs) and whether the engine inside answers its
+ * health check.
+ */
+#include <getopt.h>
+#include <jansson.h>
+
+#include "cmd/cmd.h"
+#include "util/common.h"
+#include "workspace/engine.h"
+#include "workspace/ws.h"
+
+static void print_text(const struct ws_container *c, const char *image_id, int healthy)
+{
+	printf("workspace  %s\n", c->workspace);
+	printf("container  %s (%s)\n", c->name, c->state);
+	printf("image      %s (%.19s)\n", c->image, image_id ? image_id : "missing");
+	printf("ports      web 127.0.0.1:%d, jupyter 127.0.0.1:%d\n", c->port_web, c->port_jupyter);
+	printf("gpus       %s\n", c->gpus);
+	if (c->running)
+		printf("engine     %s (http://127.0.0.1:%d/api/v1/health)\n",
+		       healthy ? "healthy" : "not answering", c->port_web);
+	else
+		printf("engine     stopped; start the workspace with 'synthflow run %s'\n",
+		       c->workspace);
+}
+
+static void print_json(const struct ws_container *c, const char *image_id, int healthy)
+{
+	json_t *o = json_object();
+	char *s;
+	if (c) {
+		json_object_set_new(o, "workspace", json_string(c->workspace));
+		json_object_set_new(o, "container", json_string(c->name));
+		json_object_set_new(o, "state", json_string(c->state));
+		json_object_set_new(o, "image", json_string(c->image));
+		json_object_set_new(o, "image_id", image_id ? json_string(image_id) : json_null());
+		json_object_set_new(o, "ports", json_pack("{s:i,s:i}", "web", c->port_web, "jupyter",
+							  c->port_jupyter));
+		json_object_set_new(o, "gpus", json_string(c->gpus));
+		json_object_set_new(o, "engine", json_string(!c->running ? "stopped" :
+							     healthy ? "healthy" : "not answering"));
+	} else {
+		json_object_set_new(o, "state", json_string("none"));
+	}
+	s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+	puts(s);
+	free(s);
+	json_decref(o);
+}
+
+/* The running container if any, else the first one of this data folder. */
+static int find(const struct engine *e, const char *data_dir, struct ws_container *c)
+{
+	struct strvec names = STRVEC_INIT;
+	int r = engine_running_workspace(e, data_dir, c);
+	if (r != 1)
+		return r;
+	if (engine_find_containers(e, data_dir, &names) < 0)
+		return -1;
+	r = names.nr ? engine_inspect_container(e, names.v[0], c) : 1;
+	strvec_clear(&names);
+	return r;
+}
+
+int cmd_status(int argc, char **argv, struct sf_ctx *ctx)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct engine e;
+	struct ws_container c;
+	char *image_id = NULL;
+	bool json = false;
+	int ch, r, healthy = 0;
+
+	opterr = 0;
+	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (ch != 'j')
+			return cmd_usage_error(ctx, "unknown option '%s'", argv[optind - 1]);
+		json = true;
+	}
+	if (optind < argc)
+		return cmd_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
+	if (engine_open(&ctx->cfg, &e, NULL) < 0 || (r = find(&e, ctx->cfg.data_dir, &c)) < 0)
+		return 1;
+	if (r == 1) {
+		if (json)
+			print_json(NULL, NULL, 0);
+		else
+			printf("no workspace container for '%s'; start one with 'synthflow run NAME'\n",
+			       ctx->cfg.data_dir);
+		return 0;
+	}
+	image_id = engine_image_format(&e, c.image, "{{.Id}}");
+	if (c.running)
+		healthy = ws_http_get(c.port_web, "/api/v1/health", 2000, NULL) == 200;
+	if (json)
+		print_json(&c, image_id, healthy);
+	else
+		print_text(&c, image_id, healthy);
+	free(image_id);
+	ws_container_release(&c);
+	return 0;
+}

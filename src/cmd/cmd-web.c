@@ -1,0 +1,82 @@
+/*
+ * synthflow web: makes sure the engine serves inside the running workspace
+ * (starting it again as the user when it does not answer) and prints the UI
+ * URL with its token.
+ */
+#include <unistd.h>
+
+#include "cmd/cmd.h"
+#include "util/common.h"
+#include "util/fs.h"
+#include "util/timeutil.h"
+#include "workspace/engine.h"
+#include "workspace/ws.h"
+
+#define SERVE_TIMEOUT_MS 30000
+
+static int healthy(int port)
+{
+	return ws_http_get(port, "/api/v1/health", 1000, NULL) == 200;
+}
+
+static int start_serve(const struct engine *e, const struct ws_container *c)
+{
+	struct strbuf port = STRBUF_INIT, err = STRBUF_INIT;
+	int64_t deadline = time_mono_ms() + SERVE_TIMEOUT_MS;
+	int st, ret = -1;
+
+	sb_addf(&port, "%d", c->port_web);
+	fprintf(stderr, "the engine in '%s' does not answer; starting it\n", c->name);
+	st = spawn_capture((const char *const[]){ e->cli, "exec", "--detach", "--user", c->user,
+						  "--workdir", "/data", c->name, "synthflow", "serve",
+						  "--bind", "0.0.0.0", "--port", port.buf, NULL },
+			   NULL, &err);
+	if (st != 0) {
+		sb_rtrim(&err);
+		error("cannot start the engine in '%s': %s", c->name, err.buf);
+		goto out;
+	}
+	while (time_mono_ms() < deadline && !(ret = healthy(c->port_web) ? 0 : -1))
+		usleep(200 * 1000);
+	if (ret < 0)
+		error("the engine in '%s' did not answer http://127.0.0.1:%d/api/v1/health within %ds; "
+		      "see 'synthflow shell -- synthflow serve' for its errors",
+		      c->name, c->port_web, SERVE_TIMEOUT_MS / 1000);
+out:
+	sb_release(&port);
+	sb_release(&err);
+	return ret;
+}
+
+int cmd_web(int argc, char **argv, struct sf_ctx *ctx)
+{
+	struct engine e;
+	struct ws_container c;
+	struct strbuf token = STRBUF_INIT;
+	char *secret;
+	int ret = 0;
+
+	if (argc > 1)
+		return cmd_usage_error(ctx, argv[1][0] == '-' ? "unknown option '%s'" :
+								"unexpected argument '%s'",
+				       argv[1]);
+	if (engine_open(&ctx->cfg, &e, NULL) < 0 ||
+	    engine_require_running(&e, ctx->cfg.data_dir, &c) < 0)
+		return 1;
+	if (!healthy(c.port_web) && start_serve(&e, &c) < 0) {
+		ws_container_release(&c);
+		return 1;
+	}
+	/* The engine in the container keeps its token in the shared data folder. */
+	secret = path_join(ctx->cfg.data_dir, "flow/secret");
+	if (sb_read_file(&token, secret) < 0) {
+		ret = error_errno("cannot read the UI token '%s'", secret);
+	} else {
+		sb_rtrim(&token);
+		printf("http://127.0.0.1:%d/?token=%s\n", c.port_web, token.buf);
+	}
+	free(secret);
+	sb_release(&token);
+	ws_container_release(&c);
+	return ret ? 1 : 0;
+}
