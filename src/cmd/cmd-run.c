@@ -132,7 +132,19 @@ static int decide_gpus(const char *mode, const char *info, enum ws_gpu *gpu)
 	return r;
 }
 
-/* Polls the engine's health check; fails early when the container stops. */
+/* What sf-start prints when pre-run.sh or the engine fails: no point waiting further. */
+static int start_failed(const struct engine *e, const struct ws *ws)
+{
+	struct strbuf out = STRBUF_INIT;
+	int failed;
+	spawn_capture((const char *const[]){ e->cli, "logs", ws->container, NULL }, &out, &out);
+	failed = strstr(out.buf, "==> synthflow: the engine exited") ||
+		 strstr(out.buf, "==> synthflow: hook pre-run.sh failed");
+	sb_release(&out);
+	return failed;
+}
+
+/* Polls the engine's health check; fails early when the container or the engine stops. */
 static int wait_healthy(const struct engine *e, const struct ws *ws, int port)
 {
 	int64_t deadline = time_mono_ms() + START_TIMEOUT_MS;
@@ -145,12 +157,11 @@ static int wait_healthy(const struct engine *e, const struct ws *ws, int port)
 		running = r == 0 && c.running;
 		if (r == 0)
 			ws_container_release(&c);
-		if (!running) {
+		if (!running || start_failed(e, ws)) {
 			engine_logs_tail(e, ws->container, 30);
-			return error("the workspace container stopped while starting (see its output "
-				     "above)");
+			return error("the workspace failed to start (see its output above)");
 		}
-		usleep(200 * 1000);
+		usleep(250 * 1000);
 	}
 	engine_logs_tail(e, ws->container, 30);
 	return error("the engine did not answer http://127.0.0.1:%d/api/v1/health within %ds",
