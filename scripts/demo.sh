@@ -104,9 +104,51 @@ serve_ui() {
 	echo "stop it:             kill \$(cat demo/serve.pid)"
 }
 
+# The example workspace in a container, when a Docker engine answers: its
+# engine serves the UI in place of serve_ui's (the demo's own serve is
+# stopped: one per data folder and port).  The base is a local debootstrap
+# image (no registry needed) unless SYNTHFLOW_WORKSPACE_BASE_IMAGE names
+# another.  It stays up until 'synthflow stop'.  Returns 1 when the
+# container could not be had, and the demo goes on on the host.
+start_workspace() {
+	say "the example workspace in a container"
+	if ! command -v docker >/dev/null 2>&1 || ! docker info >/dev/null 2>&1; then
+		cat <<EOF
+no Docker engine answers here, so the example ran on the host only (above).
+To get one: sudo apt-get install docker.io && sudo systemctl start docker
+(or 'sudo dockerd &' where there is no systemd), then run 'make demo' again.
+EOF
+		return 1
+	fi
+	if [ -z "${SYNTHFLOW_WORKSPACE_BASE_IMAGE:-}" ]; then
+		base=$("$sf" --data "$data" base) || {
+			echo "no base image: run 'sudo build/synthflow base' once, then 'make demo' again"
+			return 1
+		}
+		export SYNTHFLOW_WORKSPACE_BASE_IMAGE=$base
+	fi
+	pidf="$root/demo/serve.pid"
+	if [ -f "$pidf" ] && kill -0 "$(cat "$pidf")" 2>/dev/null; then
+		kill "$(cat "$pidf")"
+		for _ in $(seq 100); do kill -0 "$(cat "$pidf")" 2>/dev/null || break; sleep 0.1; done
+	fi
+	"$sf" --data "$data" stop >/dev/null
+	if ! "$sf" --data "$data" build ppp-audio || ! "$sf" --data "$data" run ppp-audio --detach; then
+		echo "the example workspace did not start (above); the UI runs on the host instead"
+		return 1
+	fi
+	jupyter=$("$sf" --data "$data" jupyter) || jupyter="(add jupyter-notebook to the example's packages.txt)"
+	cat <<EOF
+web UI:   $("$sf" --data "$data" web)
+Jupyter:  $jupyter
+a shell:  build/synthflow --data demo/run-data shell
+stop it:  build/synthflow --data demo/run-data stop
+EOF
+}
+
 install_and_build
 make_data_folder
 check_dags
 run_example
 show_outputs
-serve_ui
+start_workspace || serve_ui

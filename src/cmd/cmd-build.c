@@ -125,13 +125,14 @@ static int build(struct sf_ctx *ctx, const char *name, bool no_cache, bool pull)
 	struct ws_spec spec = { 0 };
 	struct strvec pkgs = STRVEC_INIT;
 	const char *source;
-	char hash[65], *have = NULL, *base = NULL;
+	char hash[65], *have = NULL, *base = NULL, *old_id = NULL;
 	int64_t t0 = time_mono_ms();
 	int ret = 1;
 
+	/* Mistakes in the hooks are reported before anything talks to the engine. */
 	if (ws_open(&ws, ctx->cfg.data_dir, name) < 0 || check_user(ctx->cfg.ws_user) < 0 ||
-	    engine_open(&ctx->cfg, &e, NULL) < 0 || !(source = ws_source_dir()) ||
-	    ws_read_hooks(&ws, &spec, &pkgs) < 0)
+	    ws_read_hooks(&ws, &spec, &pkgs) < 0 || !(source = ws_source_dir()) ||
+	    engine_open(&ctx->cfg, &e, NULL) < 0)
 		goto out;
 	spec.name = ws.name;
 	spec.base_image = ctx->cfg.ws_base_image;
@@ -144,7 +145,7 @@ static int build(struct sf_ctx *ctx, const char *name, bool no_cache, bool pull)
 		     "one with 'synthflow base' and set workspace.base_image)", spec.base_image);
 	if (ws_prepare(&ws, &spec, source, base ? base : spec.base_image, hash) < 0)
 		goto out;
-	have = engine_image_label(&e, ws.image, WS_LABEL_HASH, NULL);
+	have = engine_image_label(&e, ws.image, WS_LABEL_HASH, &old_id);
 	if (have && !strcmp(have, hash) && !no_cache && !pull) {
 		printf("%s is up to date (inputs unchanged, hash %.12s); nothing to build\n", ws.image,
 		       hash);
@@ -156,11 +157,19 @@ static int build(struct sf_ctx *ctx, const char *name, bool no_cache, bool pull)
 	if (run_build(&e, &ws, no_cache, pull) < 0)
 		goto out;
 	mark_built(&ws, hash);
+	/*
+	 * The image this one replaces would stay behind untagged, a few hundred MB
+	 * per build; the engine keeps whatever layers the new one shares, and
+	 * refuses (quietly) while a container still uses it.
+	 */
+	if (old_id)
+		engine_quiet(&e, (const char *const[]){ "rmi", old_id, NULL }, NULL);
 	printf("built %s in %.1fs\n", ws.image, (double)(time_mono_ms() - t0) / 1000.0);
 	ret = 0;
 out:
 	free(base);
 	free(have);
+	free(old_id);
 	strvec_clear(&pkgs);
 	if (ws.name)
 		ws_release(&ws);

@@ -25,19 +25,25 @@ static int start_serve(const struct engine *e, const struct ws_container *c)
 	int64_t deadline = time_mono_ms() + SERVE_TIMEOUT_MS;
 	int st, ret = -1;
 
-	sb_addf(&port, "%d", c->port_web);
+	/* As sf-start does: all addresses inside, published on 127.0.0.1 only by the host. */
+	sb_addf(&port, "SYNTHFLOW_WEB_PORT=%d", c->port_web);
 	fprintf(stderr, "the engine in '%s' does not answer; starting it\n", c->name);
 	st = spawn_capture((const char *const[]){ e->cli, "exec", "--detach", "--user", c->user,
-						  "--workdir", "/data", c->name, "synthflow", "serve",
-						  "--bind", "0.0.0.0", "--port", port.buf, NULL },
+						  "--workdir", "/data", "--env",
+						  "SYNTHFLOW_WEB_BIND=0.0.0.0", "--env", port.buf,
+						  c->name, "synthflow", "serve", NULL },
 			   NULL, &err);
 	if (st != 0) {
 		sb_rtrim(&err);
 		error("cannot start the engine in '%s': %s", c->name, err.buf);
 		goto out;
 	}
-	while (time_mono_ms() < deadline && !(ret = healthy(c->port_web) ? 0 : -1))
-		usleep(200 * 1000);
+	while (ret < 0 && time_mono_ms() < deadline) {
+		if (healthy(c->port_web))
+			ret = 0;
+		else
+			usleep(200 * 1000);
+	}
 	if (ret < 0)
 		error("the engine in '%s' did not answer http://127.0.0.1:%d/api/v1/health within %ds; "
 		      "see 'synthflow shell -- synthflow serve' for its errors",

@@ -1,0 +1,239 @@
+#!/usr/bin/env bash
+# Workspaces against a real Docker engine: base image with debootstrap,
+# build from hooks, run, the user's UID and file ownership, read-only
+# downloaded/, loopback-only ports, shell/rshell/jupyter/web, skip and
+# layer-cache behaviour, failures that leave nothing behind, and stop.
+# Starts dockerd when none answers and stops it again at the end.
+. "$(dirname "$0")/../lib.sh"
+
+W="$TRASH_BASE/shared"
+DATA="$W/run-data"
+WEB=18881
+JUP=18888
+TIMES="$TEST_OUT_BASE/t0100-docker.times"
+: >"$TIMES"
+dockerd_pid=
+
+cleanup() {
+	if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
+		ids=$(docker ps -aq --filter "label=synthflow.data=$DATA")
+		[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
+	fi
+	if [ -n "$dockerd_pid" ]; then
+		kill "$dockerd_pid" 2>/dev/null
+		for _ in $(seq 1 100); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.1; done
+	fi
+	rm -rf "$TRASH_BASE"
+}
+trap cleanup EXIT
+
+# Bounded poll: wait_for SECONDS CMD...
+wait_for() {
+	n=$(($1 * 10))
+	shift
+	while [ "$n" -gt 0 ]; do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.1
+		n=$((n - 1))
+	done
+	return 1
+}
+
+elapsed_ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
+
+if ! docker info >/dev/null 2>&1; then
+	dockerd >"$TEST_OUT_BASE/t0100-dockerd.log" 2>&1 &
+	dockerd_pid=$!
+	wait_for 60 docker info || { echo "not ok 1 - dockerd did not start (see t0100-dockerd.log)"; exit 1; }
+fi
+mkdir -p "$W"
+# An image left by an earlier run would make the first build a no-op; its
+# layers stay (--no-prune) so the build is still quick.
+docker rmi --no-prune synthflow/w:latest >/dev/null 2>&1
+# Hooks that differ on every run, so they really run even where an earlier run left layers.
+RUN_ID=$$-$(date +%s%N)
+want_uid=$(id -u)
+[ "$want_uid" -eq 0 ] && want_uid=1000
+no_containers() { [ -z "$(docker ps -aq --filter "label=synthflow.data=$DATA")" ]; }
+
+expect_success 'synthflow base builds (or reuses) a debootstrap image' '
+	t0=$(date +%s%N) &&
+	synthflow base >out &&
+	must_equal out <<-X &&
+	synthflow-base:bookworm
+	X
+	echo "base: $(elapsed_ms $t0) ms" >>"$TIMES" &&
+	docker image inspect synthflow-base:bookworm >/dev/null
+'
+
+expect_success 'new and build from hooks (apt package, pip requirement, hooks)' '
+	cd "$W" && synthflow init >/dev/null && cd run-data &&
+	printf "workspace: {base_image: \"synthflow-base:bookworm\"}\nports: {web: $WEB, jupyter: $JUP}\n" >synthflow.yaml &&
+	synthflow new w >/dev/null &&
+	c=src/w/container &&
+	printf "# small on purpose: CI builds this\ntree\njupyter-notebook  # for synthflow jupyter\n" >$c/packages.txt &&
+	printf "# already there from apt: pip must accept it offline\ntornado\n# run $RUN_ID\n" \
+		>$c/requirements.txt &&
+	printf "#!/bin/sh\necho post-install-marker $RUN_ID >/post-install-marker\n" >$c/post-install.sh &&
+	chmod -x $c/post-install.sh &&
+	printf "#!/bin/sh\nid -u >/tmp/pre-run-uid\n" >$c/pre-run.sh &&
+	t0=$(date +%s%N) &&
+	synthflow build w >out 2>err &&
+	echo "image build: $(elapsed_ms $t0) ms" >>"$TIMES" &&
+	must_contain out "built synthflow/w:latest" &&
+	must_contain err "running hook post-install.sh" &&
+	must_contain err "running hook requirements.txt" &&
+	must_contain build-data/w/Dockerfile "sf-apt\", \"tree\", \"jupyter-notebook\"" &&
+	must_contain build-data/w/build.log "running hook post-install.sh" &&
+	test ! -x $c/post-install.sh
+'
+
+expect_success 'a second build with nothing changed is skipped in under a second' '
+	cd "$DATA" &&
+	t0=$(date +%s%N) && synthflow build w >out && ms=$(elapsed_ms $t0) &&
+	echo "skipped build: $ms ms" >>"$TIMES" &&
+	must_contain out "up to date" && test "$ms" -lt 1000
+'
+
+expect_success 'a failing hook fails the build, naming it and showing its output' '
+	cd "$DATA" && c=src/w/container && cp $c/post-install.sh post-install.good &&
+	printf "#!/bin/sh\necho boom-from-the-hook\nexit 3\n" >$c/post-install.sh &&
+	test_exit 1 synthflow build w 2>err &&
+	must_contain err "hook .post-install.sh. exited with status 3" &&
+	must_contain err "boom-from-the-hook" &&
+	cp post-install.good $c/post-install.sh &&
+	synthflow build w >out && must_contain out "up to date"
+'
+
+# The layers up to the engine's, from the bottom of docker history.
+lower_layers() {
+	docker history --no-trunc --format "{{.ID}} {{.CreatedBy}}" synthflow/w:latest |
+		tac | sed "/sf-engine-install/q"
+}
+
+expect_success 'a post-install change rebuilds only the layers after it' '
+	cd "$DATA" && lower_layers >before && must_contain before sf-engine-install &&
+	echo "echo changed >>/post-install-marker" >>src/w/container/post-install.sh &&
+	t0=$(date +%s%N) && synthflow build w >out 2>err &&
+	echo "post-install rebuild: $(elapsed_ms $t0) ms" >>"$TIMES" &&
+	must_contain err "running hook post-install.sh" &&
+	must_not_contain err "running hook packages.txt" &&
+	must_not_contain err "running hook requirements.txt" &&
+	lower_layers >after && diff before after
+'
+
+expect_success 'run --detach: the engine answers, user UID, /data, read-only downloaded/' '
+	cd "$DATA" && echo data >downloaded/d.txt &&
+	find . -path ./build-data -prune -o -printf "%U:%G %p\n" | LC_ALL=C sort -k2 >"$W/owners-before" &&
+	t0=$(date +%s%N) && synthflow run w --detach >out 2>err &&
+	echo "run --detach: $(elapsed_ms $t0) ms" >>"$TIMES" &&
+	must_contain out "http://127.0.0.1:$WEB/?token=" &&
+	curl -fsS http://127.0.0.1:$WEB/api/v1/health >h && must_contain h "ok" &&
+	test "$(synthflow shell -- id -u)" = "$want_uid" &&
+	test "$(synthflow shell -- pwd)" = /data/src/w &&
+	test "$(synthflow shell -- hostname)" = synthflow &&
+	synthflow shell -- touch /data/generated/from-container &&
+	test "$(stat -c %u generated/from-container)" = "$want_uid" &&
+	test_exit 1 synthflow shell -- touch /data/downloaded/nope 2>/dev/null &&
+	test_exit 1 synthflow rshell -- touch /data/downloaded/nope 2>/dev/null &&
+	test ! -e downloaded/nope &&
+	test "$(synthflow shell -- cat /data/downloaded/d.txt)" = data &&
+	test "$(synthflow rshell -- id -u)" = 0 &&
+	test "$(synthflow rshell -- cat /tmp/pre-run-uid)" = 0 &&
+	synthflow shell -- cat /post-install-marker >m && must_contain m changed &&
+	synthflow shell -- tree --version >/dev/null
+'
+
+expect_success 'ports are published on 127.0.0.1 only' '
+	docker port synthflow-w >ports &&
+	must_contain ports "127.0.0.1:$WEB" && must_contain ports "127.0.0.1:$JUP" &&
+	must_not_contain ports "0.0.0.0" && must_not_contain ports "::" &&
+	ss -ltnH >ss && must_contain ss "127.0.0.1:$WEB " &&
+	must_not_contain ss "0.0.0.0:$WEB " && must_not_contain ss "\*:$WEB " &&
+	must_not_contain ss "0.0.0.0:$JUP " && must_not_contain ss "\[::\]:$JUP "
+'
+
+expect_success 'web prints the UI URL with its token, and the API accepts it' '
+	cd "$DATA" && synthflow web >url &&
+	must_contain url "^http://127.0.0.1:$WEB/?token=" &&
+	token=$(sed "s/.*token=//" url) &&
+	curl -fsS -H "Authorization: Bearer $token" http://127.0.0.1:$WEB/api/v1/dags >dags &&
+	must_contain dags "w-example"
+'
+
+expect_success 'web starts the engine again after it stopped' '
+	cd "$DATA" &&
+	cat >generated/kill-serve.sh <<-\X &&
+	for p in /proc/[0-9]*; do
+		cmd=$(tr "\0" " " <"$p/cmdline" 2>/dev/null) || continue
+		case $cmd in "synthflow serve"*) kill "${p#/proc/}" ;; esac
+	done
+	X
+	synthflow rshell -- sh /data/generated/kill-serve.sh &&
+	! wait_for 10 curl -fsS http://127.0.0.1:$WEB/api/v1/health &&
+	synthflow web >url 2>err && must_contain err "starting it" &&
+	curl -fsS http://127.0.0.1:$WEB/api/v1/health
+'
+
+expect_success 'jupyter starts from the image and answers with its token' '
+	cd "$DATA" && t0=$(date +%s%N) && synthflow jupyter >url &&
+	echo "jupyter start: $(elapsed_ms $t0) ms" >>"$TIMES" &&
+	must_contain url "^http://127.0.0.1:$JUP/?token=" &&
+	curl -fsS -o /dev/null "$(cat url)" &&
+	token=$(sed "s/.*token=//" url) &&
+	curl -fsS -o /dev/null -H "Authorization: token $token" http://127.0.0.1:$JUP/api/contents &&
+	test "$(curl -s -o /dev/null -w "%{http_code}" http://127.0.0.1:$JUP/api/contents)" = 403 &&
+	synthflow jupyter >again && diff url again
+'
+
+expect_success 'status shows the image, state, ports, GPUs and health' '
+	cd "$DATA" && synthflow status >st &&
+	must_contain st "synthflow-w (running)" && must_contain st "synthflow/w:latest" &&
+	must_contain st "127.0.0.1:$WEB" && must_contain st "gpus" && must_contain st healthy &&
+	synthflow status --json | jq -e ".state == \"running\" and .engine == \"healthy\" and .ports.web == $WEB"
+'
+
+expect_success 'a second run is refused while the workspace runs' '
+	cd "$DATA" && test_exit 1 synthflow run w --detach 2>err && must_contain err "already running" &&
+	synthflow shell -- true
+'
+
+expect_success 'stop leaves nothing running; run-data kept, nothing re-owned' '
+	cd "$DATA" && synthflow stop >out && must_contain out "stopped synthflow-w" && no_containers &&
+	test -f generated/from-container && test -f downloaded/d.txt &&
+	find . -path ./build-data -prune -o -printf "%U:%G %p\n" | LC_ALL=C sort -k2 >owners-after &&
+	LC_ALL=C join -j 2 "$W/owners-before" owners-after | awk "\$2 != \$3 { print; bad = 1 } END { exit bad }" &&
+	synthflow status >st && must_contain st "no workspace container"
+'
+
+expect_success 'a port in use: clear error, no container left behind' '
+	cd "$DATA"
+	python3 -m http.server --bind 127.0.0.1 $WEB >/dev/null 2>&1 &
+	pid=$!
+	ok=0
+	if wait_for 20 curl -s -o /dev/null http://127.0.0.1:$WEB/ &&
+		test_exit 1 synthflow run w --detach 2>err; then
+		ok=1
+	fi
+	kill $pid
+	wait $pid 2>/dev/null || true
+	[ $ok = 1 ] && must_contain err "port $WEB on 127.0.0.1 is already in use" && no_containers
+'
+
+expect_success 'a failing pre-run.sh: the error names it, no container left behind' '
+	cd "$DATA" && c=src/w/container && cp $c/pre-run.sh pre-run.good &&
+	printf "#!/bin/sh\necho prerun-broke\nexit 4\n" >$c/pre-run.sh &&
+	synthflow build w >/dev/null 2>&1 &&
+	test_exit 1 synthflow run w --detach 2>err &&
+	must_contain err "pre-run.sh failed" && must_contain err prerun-broke && no_containers &&
+	cp pre-run.good $c/pre-run.sh && synthflow build w >/dev/null 2>&1
+'
+
+expect_success 'run without --detach opens a shell and stops with it' '
+	cd "$DATA" &&
+	echo "id -u >/data/generated/attached" | synthflow run >out 2>err &&
+	test "$(cat generated/attached)" = "$want_uid" && must_contain err "stopping workspace" &&
+	no_containers
+'
+
+test_done
