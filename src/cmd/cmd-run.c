@@ -98,22 +98,17 @@ static int check_ports(const struct config *cfg)
 }
 
 /* Root on the host runs the workspace as UID 1000: let it write where the engine writes. */
-static int grant_if_root(const struct engine *e, const struct ws *ws)
+static int grant_if_root(const struct engine *e, const struct ws *ws, const char *image_user)
 {
-	char *user;
 	unsigned uid = 0;
-	int ret = 0;
+	int ret;
 
-	if (geteuid() != 0 || e->rootless)
+	if (geteuid() != 0 || e->rootless || sscanf(image_user, "%u", &uid) != 1 || uid == 0)
 		return 0;
-	user = engine_image_format(e, ws->image, "{{.Config.User}}");
-	if (user && sscanf(user, "%u", &uid) == 1 && uid != 0) {
-		ret = ws_grant_access(ws->data_dir, (uid_t)uid);
-		if (!ret)
-			note("the workspace user is UID %u: it may write to flow/, generated/ and "
-			     "uploadable/ through ACL entries (owners unchanged)", uid);
-	}
-	free(user);
+	ret = ws_grant_access(ws->data_dir, (uid_t)uid);
+	if (!ret)
+		note("the workspace user is UID %u: it may write to flow/, generated/ and uploadable/ "
+		     "through ACL entries (owners unchanged)", uid);
 	return ret;
 }
 
@@ -168,25 +163,11 @@ static int wait_healthy(const struct engine *e, const struct ws *ws, int port)
 		     port, START_TIMEOUT_MS / 1000);
 }
 
-static char *read_token(const char *data_dir)
-{
-	char *p = path_join(data_dir, "flow/secret");
-	struct strbuf sb = STRBUF_INIT;
-	char *t = NULL;
-	if (sb_read_file(&sb, p) == 0) {
-		sb_rtrim(&sb);
-		t = sb_detach(&sb, NULL);
-	}
-	sb_release(&sb);
-	free(p);
-	return t;
-}
-
 static int start(const struct engine *e, const struct ws *ws, const struct config *cfg,
-		 enum ws_gpu gpu)
+		 const char *user, enum ws_gpu gpu)
 {
 	char token[49], *downloaded = path_join(ws->data_dir, "downloaded");
-	struct engine_run_opts o = { ws->container, ws->image, ws->name, cfg->ws_user,
+	struct engine_run_opts o = { ws->container, ws->image, ws->name, user,
 				     ws->data_dir, downloaded, cfg->port_web, cfg->port_jupyter,
 				     gpu, token };
 	struct strvec av = STRVEC_INIT;
@@ -219,7 +200,7 @@ out:
 
 static void print_urls(const struct ws *ws, const struct config *cfg, enum ws_gpu gpu)
 {
-	char *token = read_token(ws->data_dir);
+	char *token = ws_ui_token(ws->data_dir);
 	printf("workspace '%s' is running (container %s, GPUs: %s)\n", ws->name, ws->container,
 	       ws_gpu_name(gpu));
 	if (token)
@@ -232,11 +213,11 @@ static void print_urls(const struct ws *ws, const struct config *cfg, enum ws_gp
 }
 
 /* The seed's ./run: a shell in the workspace, and the container stops with it. */
-static int attach(const struct engine *e, const struct ws *ws, const struct config *cfg)
+static int attach(const struct engine *e, const struct ws *ws, const char *user)
 {
 	const char *cmd[] = { "bash", NULL };
 	char *wd = xasprintf("/data/src/%s", ws->name);
-	struct engine_exec_opts o = { ws->container, cfg->ws_user, wd, true,
+	struct engine_exec_opts o = { ws->container, user, wd, true,
 				      isatty(0) && isatty(1), false, cmd };
 	struct strvec av = STRVEC_INIT;
 	int st;
@@ -257,7 +238,7 @@ static int run(struct sf_ctx *ctx, const char *name, bool detach, const char *gp
 	struct ws ws = { 0 };
 	struct strbuf info = STRBUF_INIT;
 	enum ws_gpu gpu;
-	char *hash = NULL, *last = NULL;
+	char *user = NULL, *last = NULL;
 	int ret = 1;
 
 	if (!name && !(name = last = last_built(ctx->cfg.data_dir))) {
@@ -267,21 +248,22 @@ static int run(struct sf_ctx *ctx, const char *name, bool detach, const char *gp
 	}
 	if (ws_open(&ws, ctx->cfg.data_dir, name) < 0 || engine_open(&ctx->cfg, &e, &info) < 0)
 		goto out;
-	hash = engine_image_label(&e, ws.image, WS_LABEL_HASH, NULL);
-	if (!hash) {
+	/* The image's own user (uid:gid), whatever workspace.user says now. */
+	user = engine_image_format(&e, ws.image, "{{.Config.User}}");
+	if (!user) {
 		error("workspace '%s' has no image yet; build it with 'synthflow build %s'", ws.name,
 		      ws.name);
 		goto out;
 	}
 	if (decide_gpus(gpus, info.buf, &gpu) < 0 || clear_name(&e, &ws) < 0 ||
-	    check_ports(&ctx->cfg) < 0 || grant_if_root(&e, &ws) < 0 ||
-	    start(&e, &ws, &ctx->cfg, gpu) < 0)
+	    check_ports(&ctx->cfg) < 0 || grant_if_root(&e, &ws, user) < 0 ||
+	    start(&e, &ws, &ctx->cfg, user, gpu) < 0)
 		goto out;
 	print_urls(&ws, &ctx->cfg, gpu);
 	fflush(stdout);
-	ret = detach ? 0 : attach(&e, &ws, &ctx->cfg);
+	ret = detach ? 0 : attach(&e, &ws, user);
 out:
-	free(hash);
+	free(user);
 	free(last);
 	sb_release(&info);
 	if (ws.name)

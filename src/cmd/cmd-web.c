@@ -7,7 +7,6 @@
 
 #include "cmd/cmd.h"
 #include "util/common.h"
-#include "util/fs.h"
 #include "util/timeutil.h"
 #include "workspace/engine.h"
 #include "workspace/ws.h"
@@ -58,8 +57,7 @@ int cmd_web(int argc, char **argv, struct sf_ctx *ctx)
 {
 	struct engine e;
 	struct ws_container c;
-	struct strbuf token = STRBUF_INIT;
-	char *secret;
+	char *token;
 	int ret = 0;
 
 	if (argc > 1)
@@ -74,15 +72,12 @@ int cmd_web(int argc, char **argv, struct sf_ctx *ctx)
 		return 1;
 	}
 	/* The engine in the container keeps its token in the shared data folder. */
-	secret = path_join(ctx->cfg.data_dir, "flow/secret");
-	if (sb_read_file(&token, secret) < 0) {
-		ret = error_errno("cannot read the UI token '%s'", secret);
-	} else {
-		sb_rtrim(&token);
-		printf("http://127.0.0.1:%d/?token=%s\n", c.port_web, token.buf);
-	}
-	free(secret);
-	sb_release(&token);
+	token = ws_ui_token(ctx->cfg.data_dir);
+	if (token)
+		printf("http://127.0.0.1:%d/?token=%s\n", c.port_web, token);
+	else
+		ret = error("cannot read the UI token in '%s/flow/secret'", ctx->cfg.data_dir);
+	free(token);
 	ws_container_release(&c);
 	return ret ? 1 : 0;
 }

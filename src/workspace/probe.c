@@ -84,8 +84,16 @@ int ws_http_get(int port, const char *path, int timeout_ms, struct strbuf *body)
 		return 0;
 	sb_addf(&req, "GET %s HTTP/1.0\r\nHost: 127.0.0.1:%d\r\nConnection: close\r\n\r\n", path,
 		port);
-	if (write(fd, req.buf, req.len) != (ssize_t)req.len)
-		goto out;
+	for (size_t off = 0; off < req.len;) {
+		ssize_t n = write(fd, req.buf + off, req.len - off);
+		if (n < 0 && errno == EAGAIN && wait_fd(fd, POLLOUT, deadline))
+			continue;
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			goto out;
+		off += (size_t)n;
+	}
 	resp.max = 1 << 20;
 	while (wait_fd(fd, POLLIN, deadline)) {
 		ssize_t n = read(fd, buf, sizeof(buf));
