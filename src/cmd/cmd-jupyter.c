@@ -60,8 +60,7 @@ int cmd_jupyter(int argc, char **argv, struct sf_ctx *ctx)
 		return cmd_usage_error(ctx, argv[1][0] == '-' ? "unknown option '%s'" :
 								"unexpected argument '%s'",
 				       argv[1]);
-	if (engine_open(&ctx->cfg, &e, NULL) < 0 ||
-	    engine_require_running(&e, ctx->cfg.data_dir, &c) < 0)
+	if (engine_open_running(&ctx->cfg, &e, &c) < 0)
 		return 1;
 	if (ws_http_get(c.port_jupyter, "/api", 1000, NULL) != 200 && start_jupyter(&e, &c) < 0)
 		ret = 1;

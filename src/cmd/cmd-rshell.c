@@ -20,8 +20,7 @@ int cmd_rshell(int argc, char **argv, struct sf_ctx *ctx)
 		return cmd_usage_error(ctx, argv[1][0] == '-' ? "unknown option '%s'" :
 								"unexpected argument '%s' (put a command after '--')",
 				       argv[1]);
-	if (engine_open(&ctx->cfg, &e, NULL) < 0 ||
-	    engine_require_running(&e, ctx->cfg.data_dir, &c) < 0)
+	if (engine_open_running(&ctx->cfg, &e, &c) < 0)
 		return 1;
 	st = engine_exec(&e, &(struct engine_exec_opts){ c.name, "0", "/data", true,
 							   isatty(0) && isatty(1), false, cmd });

@@ -23,8 +23,7 @@ int cmd_shell(int argc, char **argv, struct sf_ctx *ctx)
 		return cmd_usage_error(ctx, "unknown option '%s'", argv[1]);
 	else if (argc > 1)
 		cmd = (const char *const *)argv + 1;
-	if (engine_open(&ctx->cfg, &e, NULL) < 0 ||
-	    engine_require_running(&e, ctx->cfg.data_dir, &c) < 0)
+	if (engine_open_running(&ctx->cfg, &e, &c) < 0)
 		return 1;
 	wd = xasprintf("/data/src/%s", c.workspace);
 	st = engine_exec(&e, &(struct engine_exec_opts){ c.name, c.user, wd, true,

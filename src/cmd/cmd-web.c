@@ -64,8 +64,7 @@ int cmd_web(int argc, char **argv, struct sf_ctx *ctx)
 		return cmd_usage_error(ctx, argv[1][0] == '-' ? "unknown option '%s'" :
 								"unexpected argument '%s'",
 				       argv[1]);
-	if (engine_open(&ctx->cfg, &e, NULL) < 0 ||
-	    engine_require_running(&e, ctx->cfg.data_dir, &c) < 0)
+	if (engine_open_running(&ctx->cfg, &e, &c) < 0)
 		return 1;
 	if (!healthy(c.port_web) && start_serve(&e, &c) < 0) {
 		ws_container_release(&c);

@@ -413,12 +413,14 @@ int engine_open(const struct config *cfg, struct engine *e, struct strbuf *info)
 	return r;
 }
 
-int engine_require_running(const struct engine *e, const char *data_dir, struct ws_container *c)
+int engine_open_running(const struct config *cfg, struct engine *e, struct ws_container *c)
 {
-	int r = engine_running_workspace(e, data_dir, c);
+	int r = engine_open(cfg, e, NULL);
+	if (r == 0)
+		r = engine_running_workspace(e, cfg->data_dir, c);
 	if (r == 1)
 		return error("no workspace is running for '%s'; start one with 'synthflow run NAME'",
-			     data_dir);
+			     cfg->data_dir);
 	return r;
 }
 

@@ -111,8 +111,8 @@ char *engine_image_label(const struct engine *e, const char *image, const char *
 
 /* engine_init() from workspace.engine, then engine_probe(). */
 int engine_open(const struct config *cfg, struct engine *e, struct strbuf *info);
-/* The running workspace of data_dir, or an error saying how to start one. */
-int engine_require_running(const struct engine *e, const char *data_dir, struct ws_container *c);
+/* engine_open(), then the data folder's running workspace, or an error saying how to start one. */
+int engine_open_running(const struct config *cfg, struct engine *e, struct ws_container *c);
 /* Shows the last lines of a container's output on stderr (after a failed start). */
 void engine_logs_tail(const struct engine *e, const char *container, int lines);
 /* Removes a container, running or not, ignoring errors (cleanup after a failure). */
