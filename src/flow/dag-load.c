@@ -1027,18 +1027,20 @@ static void hint_yaml_errors(struct loader *L, size_t first)
 {
 	for (size_t i = first; i < L->dl->n; i++) {
 		struct diag *dg = &L->dl->v[i];
-		size_t len, ind;
+		size_t len, ind = 0;
 		const char *p = line_text(L, dg->line, &len), *fix = NULL;
 		char *msg;
 
-		ind = strspn(p, " \t");
+		/* the buffer need not end in a NUL: stay within the line */
+		while (ind < len && (p[ind] == ' ' || p[ind] == '\t'))
+			ind++;
 		if (memmem(p, len, "{{", 2))
 			fix = "a value holding '{{ }}' must be quoted when it starts with '{{' or sits"
 			      " inside {...}: write \"...\"";
 		else if (strstr(dg->msg, "alias") && memchr(p, '*', len))
 			fix = "a value starting with '*', such as a cron schedule, must be quoted:"
 			      " schedule: \"*/5 * * * *\"";
-		else if (memchr(p, '\t', ind < len ? ind : len))
+		else if (memchr(p, '\t', ind))
 			fix = "indent with spaces: YAML does not allow tabs there";
 		if (!fix)
 			continue;
