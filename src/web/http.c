@@ -13,6 +13,7 @@
 void http_req_init(struct http_req *req)
 {
 	memset(req, 0, sizeof(*req));
+	req->route = SIZE_MAX;
 }
 
 static void kv_release(struct http_kv *kv, size_t n)

@@ -42,7 +42,7 @@ struct http_req {
 	size_t body_len;
 	enum http_auth auth;
 	const char *arg[4];     /* route captures ("*" segments), in order */
-	size_t route;           /* index of the matched route, for metrics */
+	size_t route;           /* index of the matched route; SIZE_MAX = none */
 };
 
 /* Extra response headers a handler may set (Location, Content-Range...). */

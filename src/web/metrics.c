@@ -13,7 +13,7 @@
 void metrics_request_done(void *ctx, const struct http_req *req, int status, int64_t usec)
 {
 	struct web *w = ctx;
-	struct route_stats *st = &w->stats[req->route <= web_nroutes ? req->route : web_nroutes];
+	struct route_stats *st = &w->stats[req->route < web_nroutes ? req->route : web_nroutes];
 	int cls = status / 100;
 
 	atomic_fetch_add(&st->count[cls >= 1 && cls <= 5 ? cls : 0], 1);

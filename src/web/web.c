@@ -140,7 +140,6 @@ void web_handle(void *ctx, struct http_req *req, struct http_resp *resp)
 	struct web *w = ctx;
 	ssize_t r = http_route_match(web_routes, web_nroutes, req);
 
-	req->route = r >= 0 ? (size_t)r : web_nroutes;
 	if (r >= 0 && (web_routes[r].flags & ROUTE_PUBLIC)) {
 		web_routes[r].fn(w, req, resp);
 		return;
