@@ -6,6 +6,7 @@
  */
 #include <ctype.h>
 #include <errno.h>
+#include <math.h>
 #include <stdarg.h>
 
 #include "flow/cron.h"
@@ -398,6 +399,11 @@ static int parse_bound(struct loader *L, const struct ynode *spec, const char *k
 	if (n->type != YN_SCALAR || !n->plain || ynode_to_double(n, out) < 0) {
 		err_at(L, n, "'%s' of param '%s' must be a number, found %s", key, p->name,
 		       ynode_type_name(n));
+		return -1;
+	}
+	if (p->type == PT_INTEGER && (*out != floor(*out) || fabs(*out) > 9e15)) {
+		err_at(L, n, "'%s' of integer param '%s' must be an integer, found %s", key, p->name,
+		       n->str);
 		return -1;
 	}
 	*has = 1;
