@@ -118,13 +118,15 @@ function legend() {
     el('span', {}, el('i', { class: 'st-' + s }), s.replace('_', ' '))));
 }
 
-// Coalesces bursts of events into one refresh at most every `ms`.
+// Coalesces bursts of events into one refresh at most every `ms` (a number,
+// or a function giving it, for refreshes whose cost grows with the data).
 function throttle(fn, ms) {
   let timer = null, again = false;
   return function run() {
     if (timer) { again = true; return; }
     fn();
-    timer = setTimeout(() => { timer = null; if (again) { again = false; run(); } }, ms);
+    timer = setTimeout(() => { timer = null; if (again) { again = false; run(); } },
+      typeof ms === 'function' ? ms() : ms);
   };
 }
 
@@ -692,7 +694,7 @@ async function pageRun(runId) {
       render();
       if (was !== run.state || FINAL_RUN.includes(run.state)) renderFiles().catch(() => {});
     } catch (e) { /* retried on the next event */ }
-  }, 500);
+  }, () => Math.min(5000, 500 + run.tasks.length / 4)); // a 10,000-item run: every 3 s
   return { onEvent(kind, d) { if ((kind === 'run' || kind === 'task') && d.run_id === runId) refresh(); } };
 }
 
