@@ -4,6 +4,7 @@
 
 #include "cmd/cmd.h"
 #include "flow/dag.h"
+#include "flow/run.h"
 #include "util/common.h"
 #include "util/fs.h"
 #include "util/suggest.h"
@@ -120,27 +121,9 @@ static int dags_list(struct sf_ctx *ctx, const struct dags_opts *o)
 /* The DAG named ID, or NULL after an error (with a hint). */
 static struct dag *find_dag(struct sf_ctx *ctx, struct dag_set *set, const char *id)
 {
-	struct dag *d;
-	const char **ids;
-	const char *hint;
-
 	if (load_all(ctx, set, NULL) < 0)
 		return NULL;
-	if ((d = dagset_find(set, id)))
-		return d;
-	ids = xcalloc(set->n + 1, sizeof(char *));
-	for (size_t i = 0; i < set->n; i++)
-		ids[i] = set->dags[i]->id;
-	hint = strlen(id) <= 128 ? suggest_closest(id, ids, set->n) : NULL;
-	if (hint)
-		error("unknown DAG '%s' (did you mean '%s'?)", id, hint);
-	else
-		error("unknown DAG '%s'; see 'synthflow dags list'", id);
-	if (set->bad_files)
-		note("%zu DAG file(s) have errors and were skipped; see 'synthflow dags validate'",
-		     set->bad_files);
-	free(ids);
-	return NULL;
+	return run_find_dag(set, id);
 }
 
 /* 90000 -> "90s", 7200000 -> "2h": the largest unit that divides exactly. */

@@ -529,9 +529,22 @@ struct task_defaults {
 	int64_t retry_delay_ms, timeout_ms;
 };
 
-static void parse_defaults(struct loader *L, const struct ynode *n, struct task_defaults *td)
+/* retries, retry_delay and timeout: the keys a task shares with 'defaults'. */
+static void parse_policy(struct loader *L, const struct ynode *map, int *retries,
+			 int64_t *retry_delay_ms, int64_t *timeout_ms)
 {
 	const struct ynode *v;
+
+	if ((v = ynode_get(map, "retries")))
+		get_int(L, v, "retries", 1000, retries);
+	if ((v = ynode_get(map, "retry_delay")))
+		get_duration(L, v, "retry_delay", retry_delay_ms);
+	if ((v = ynode_get(map, "timeout")))
+		get_duration(L, v, "timeout", timeout_ms);
+}
+
+static void parse_defaults(struct loader *L, const struct ynode *n, struct task_defaults *td)
+{
 
 	if (n->type != YN_MAP) {
 		err_at(L, n, "'defaults' must be a mapping such as {retries: 2, timeout: 1h}, found %s",
@@ -539,12 +552,7 @@ static void parse_defaults(struct loader *L, const struct ynode *n, struct task_
 		return;
 	}
 	check_keys(L, n, default_keys, ARRAY_SIZE(default_keys), " in defaults");
-	if ((v = ynode_get(n, "retries")))
-		get_int(L, v, "retries", 1000, &td->retries);
-	if ((v = ynode_get(n, "retry_delay")))
-		get_duration(L, v, "retry_delay", &td->retry_delay_ms);
-	if ((v = ynode_get(n, "timeout")))
-		get_duration(L, v, "timeout", &td->timeout_ms);
+	parse_policy(L, n, &td->retries, &td->retry_delay_ms, &td->timeout_ms);
 }
 
 static void parse_env(struct loader *L, const struct ynode *n, struct dag_task *t)
@@ -614,12 +622,7 @@ static void parse_task_fields(struct loader *L, const struct ynode *spec, struct
 		parse_trigger(L, v, t);
 	if ((v = ynode_get(spec, "foreach")))
 		get_string(L, v, "foreach", &t->foreach);
-	if ((v = ynode_get(spec, "retries")))
-		get_int(L, v, "retries", 1000, &t->retries);
-	if ((v = ynode_get(spec, "retry_delay")))
-		get_duration(L, v, "retry_delay", &t->retry_delay_ms);
-	if ((v = ynode_get(spec, "timeout")))
-		get_duration(L, v, "timeout", &t->timeout_ms);
+	parse_policy(L, spec, &t->retries, &t->retry_delay_ms, &t->timeout_ms);
 	if ((v = ynode_get(spec, "env")))
 		parse_env(L, v, t);
 	if ((v = ynode_get(spec, "workdir")))
