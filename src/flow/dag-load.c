@@ -849,7 +849,7 @@ static int find_cycles(struct loader *L, const struct ynode *tasks)
 /* Kahn's algorithm, seeded in file order so the order is stable. */
 static void topo_sort(struct dag *d)
 {
-	size_t n = d->ntasks, head = 0, tail = 0, e = 0;
+	size_t n = d->ntasks, head = 0, tail = 0;
 	size_t *indeg = xcalloc(n, sizeof(size_t)), *start = xcalloc(n + 1, sizeof(size_t));
 	size_t *down, *fill = xcalloc(n, sizeof(size_t));
 
@@ -858,6 +858,7 @@ static void topo_sort(struct dag *d)
 		for (size_t k = 0; k < d->tasks[i].nneeds; k++)
 			start[d->tasks[i].need_idx[k] + 1]++;
 	}
+	/* the downstream tasks of u are down[start[u] .. start[u + 1]) */
 	for (size_t i = 0; i < n; i++)
 		start[i + 1] += start[i];
 	down = xcalloc(start[n] ? start[n] : 1, sizeof(size_t));
@@ -865,7 +866,6 @@ static void topo_sort(struct dag *d)
 		for (size_t k = 0; k < d->tasks[i].nneeds; k++) {
 			size_t u = d->tasks[i].need_idx[k];
 			down[start[u] + fill[u]++] = i;
-			e++;
 		}
 	}
 	d->topo = xcalloc(n, sizeof(size_t));
