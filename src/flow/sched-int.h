@@ -53,8 +53,8 @@ struct stask {
 	struct upstream_counts up;
 	size_t *down, ndown;    /* active downstream tasks */
 	size_t running;         /* for max_active */
-	struct sti **blocked;   /* ready but held back by max_active */
-	size_t nblocked, blocked_alloc;
+	struct sti **blocked;   /* ready but held back by max_active: a FIFO */
+	size_t blocked_head, nblocked, blocked_alloc;
 };
 
 struct srun {
@@ -132,6 +132,7 @@ struct sched {
 
 	int64_t next_poll, last_progress, last_flush;
 	int polled;             /* the store was looked at once */
+	int runs_changed;       /* a run came, ended or was queued again */
 	volatile int stop;
 	int stopping;
 	int flush_failed;

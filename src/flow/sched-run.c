@@ -439,6 +439,7 @@ void srun_apply_request(struct srun *run, const struct store_req *req)
 	if (run_state_is_final(run->state)) {
 		run->state = RUN_QUEUED;
 		run->ended_at = 0;
+		run->s->runs_changed = 1;
 	}
 	free(run->reason);
 	run->reason = NULL;
@@ -578,6 +579,7 @@ static int take_run(struct sched *s, const struct store_run *r)
 	sb_release(&why);
 	ALLOC_GROW(s->runs, s->nruns + 1, s->runs_alloc);
 	s->runs[s->nruns++] = srun_load(s, r, d);
+	s->runs_changed = 1;
 	return 0;
 }
 

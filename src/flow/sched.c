@@ -479,13 +479,12 @@ static void finish_failure(struct sched *s, struct sti *ti, const char *reason)
 
 static void unblock(struct sched *s, struct stask *t)
 {
-	if (!t->nblocked)
+	if (t->blocked_head == t->nblocked)
 		return;
-	/* Oldest first: shift is fine, max_active lists are short-lived and small. */
-	struct sti *ti = t->blocked[0];
-	memmove(t->blocked, t->blocked + 1, (t->nblocked - 1) * sizeof(*t->blocked));
-	t->nblocked--;
-	sched_ready_push(s, ti);
+	sched_ready_push(s, t->blocked[t->blocked_head++]);
+	/* Emptied: start over, so the array never grows past the longest wait. */
+	if (t->blocked_head == t->nblocked)
+		t->blocked_head = t->nblocked = 0;
 }
 
 static void describe_end(struct sti *ti, int status, struct strbuf *why)
@@ -661,9 +660,15 @@ static int finish_runs(struct sched *s)
 	return ended;
 }
 
-/* Queued runs start when their DAG's max_active_runs allows. */
+/*
+ * Queued runs start when their DAG's max_active_runs allows.  Looked at only
+ * when runs came or went: many queued runs must not cost every iteration.
+ */
 static void start_runs(struct sched *s)
 {
+	if (!s->runs_changed)
+		return;
+	s->runs_changed = 0;
 	for (size_t i = 0; i < s->nruns; i++) {
 		struct srun *run = s->runs[i];
 		size_t active = 0;
@@ -964,6 +969,8 @@ int sched_run(struct sched *s)
 			start_ready(s);
 		} while (s->nevalq);
 		ended = finish_runs(s);
+		if (ended)
+			s->runs_changed = 1;
 		if (flush_due(s))
 			sched_flush(s);
 		progress(s, ended);
