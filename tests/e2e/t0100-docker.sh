@@ -105,21 +105,31 @@ expect_success 'a failing hook fails the build, naming it and showing its output
 	synthflow build w >out && must_contain out "up to date"
 '
 
-# The layers up to the engine's, from the bottom of docker history.
+# The layers up to the engine's, from the bottom of docker history (image
+# ids: the legacy builder's), and every layer's content digest (any builder).
 lower_layers() {
 	docker history --no-trunc --format "{{.ID}} {{.CreatedBy}}" synthflow/w:latest |
 		tac | sed "/sf-engine-install/q"
 }
+layer_digests() {
+	docker image inspect -f "{{range .RootFS.Layers}}{{println .}}{{end}}" synthflow/w:latest |
+		sed "/^\$/d"
+}
 
 expect_success 'a post-install change rebuilds only the layers after it' '
 	cd "$DATA" && lower_layers >before && must_contain before sf-engine-install &&
+	layer_digests >digests-before &&
 	echo "echo changed >>/post-install-marker" >>src/w/container/post-install.sh &&
 	t0=$(date +%s%N) && synthflow build w >out 2>err &&
 	echo "post-install rebuild: $(elapsed_ms $t0) ms" >>"$TIMES" &&
 	must_contain err "running hook post-install.sh" &&
 	must_not_contain err "running hook packages.txt" &&
 	must_not_contain err "running hook requirements.txt" &&
-	lower_layers >after && diff before after
+	lower_layers >after && diff before after &&
+	layer_digests >digests-after && n=$(wc -l <digests-after) &&
+	same=$(paste -d" " digests-before digests-after | awk "\$1 != \$2 { exit } { c++ } END { print c + 0 }") &&
+	echo "$same of $n layers kept" &&
+	test "$same" -lt "$n" && test "$same" -ge $((n - 5))
 '
 
 expect_success 'run --detach: the engine answers, user UID, /data, read-only downloaded/' '
