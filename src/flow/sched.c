@@ -656,6 +656,9 @@ static int finish_runs(struct sched *s)
 		run->ended_at = time_now_ms();
 		run->dirty = 1;
 		ended++;
+		if (s->opts.serve)
+			fprintf(stderr, "synthflow serve: run %s of '%s' ended: %s\n", run->run_id,
+				run->dag->id, run_state_name(run->state));
 	}
 	return ended;
 }
@@ -692,6 +695,9 @@ static void start_runs(struct sched *s)
 		if (!run->started_at)
 			run->started_at = time_now_ms();
 		run->dirty = 1;
+		if (s->opts.serve)
+			fprintf(stderr, "synthflow serve: run %s of '%s' running\n", run->run_id,
+				run->dag->id);
 		for (size_t t = 0; t < run->ntasks; t++)
 			sched_eval_push(s, &run->tasks[t]);
 		/* Instances that were waiting for a retry when an earlier scheduler stopped. */
