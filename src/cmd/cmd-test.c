@@ -128,8 +128,12 @@ static int run_test(struct sf_ctx *ctx, const struct test_opts *o, const struct 
 	the_sched = s;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	if (sched_add_run(s, run_id) < 0 || sched_run(s) < 0)
+	if (sched_add_run(s, run_id) < 0)
 		goto out;
+	if (sched_run(s) < 0) {
+		error("run %s: its state could not be written to the store", run_id);
+		goto out;
+	}
 	if (shown)
 		fputs("\r\033[K", stderr);
 	if (o->json) {

@@ -135,7 +135,8 @@ struct sched {
 	int runs_changed;       /* a run came, ended or was queued again */
 	volatile int stop;
 	int stopping;
-	int flush_failed;
+	int flush_failed;       /* the last write failed: retried every second */
+	int64_t flush_failed_at, flush_tried_at;
 
 	/* Loop statistics for sched_metrics(), which other threads call. */
 	_Atomic uint64_t loops, loop_busy_us, loop_max_us;

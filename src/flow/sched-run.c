@@ -513,11 +513,16 @@ int sched_flush(struct sched *s)
 	    store_commit(s->store) < 0) {
 		store_rollback(s->store);
 		/* Kept for the next iteration: a locked or full database may recover. */
-		if (!s->flush_failed)
-			error("the store could not be written; retrying");
+		if (!s->flush_failed) {
+			error("the store could not be written; retrying every second");
+			s->flush_failed_at = time_mono_ms();
+		}
 		s->flush_failed = 1;
+		s->flush_tried_at = time_mono_ms();
 		return -1;
 	}
+	if (s->flush_failed)
+		note("the store is written again");
 	s->flush_failed = 0;
 	s->last_flush = time_mono_ms();
 	for (size_t i = 0; i < s->ndirty; i++)

@@ -34,6 +34,9 @@
  * commit then carries several task ends of a fan-out instead of one each.
  */
 #define FLUSH_MS 5
+#define FLUSH_RETRY_MS 1000
+/* `test` gives up when its finished run cannot be written for this long. */
+#define FLUSH_GIVE_UP_MS 30000
 
 extern char **environ;
 
@@ -895,7 +898,8 @@ static int poll_timeout(struct sched *s)
 			wait = w;
 	}
 	if (s->ndirty || s->ntries) {
-		int64_t w = s->last_flush + FLUSH_MS - now;
+		int64_t w = s->flush_failed ? s->flush_tried_at + FLUSH_RETRY_MS - now
+					    : s->last_flush + FLUSH_MS - now;
 		if (wait < 0 || w < wait)
 			wait = w;
 	}
@@ -938,6 +942,8 @@ static void wait_events(struct sched *s)
 
 static int flush_due(struct sched *s)
 {
+	if (s->flush_failed)
+		return time_mono_ms() - s->flush_tried_at >= FLUSH_RETRY_MS;
 	if (s->stopping || !s->nprocs || time_mono_ms() - s->last_flush >= FLUSH_MS)
 		return 1;
 	for (size_t i = 0; i < s->nruns; i++)
@@ -983,7 +989,9 @@ int sched_run(struct sched *s)
 		drop_finished(s);
 		if (s->stopping && !s->nprocs)
 			break;
-		if (!s->opts.serve && !active_runs(s) && !s->ndirty)
+		if (!s->opts.serve && !active_runs(s) &&
+		    (!s->ndirty || (s->flush_failed &&
+				    time_mono_ms() - s->flush_failed_at > FLUSH_GIVE_UP_MS)))
 			break;
 		sched_loop_end(s, busy_from);
 		wait_events(s);
