@@ -130,10 +130,16 @@ static int spawn_child(const struct exec_spec *spec, int out_w, pid_t *pid, stru
 		words = xstrdup(spec->cmd);
 		argv = split_words(words);
 	}
-	if (argv)
-		rc = posix_spawnp(pid, argv[0], &fa, &attr, argv, spec->envp);
-	else
+	rc = argv ? posix_spawnp(pid, argv[0], &fa, &attr, argv, spec->envp) : ENOENT;
+	/*
+	 * Not a program on PATH: a shell builtin (exit 3, cd, export), or a typo
+	 * that the shell reports in the log with exit status 127, as a user expects.
+	 */
+	if (rc == ENOENT) {
+		free(argv);
+		argv = NULL;
 		rc = posix_spawn(pid, "/bin/sh", &fa, &attr, sh_argv, spec->envp);
+	}
 	if (rc)
 		sb_addf(err, "cannot start '%s': %s", argv ? argv[0] : "/bin/sh", strerror(rc));
 	free(argv);

@@ -68,7 +68,8 @@ expect_success 'every trigger rule' '
 	for t in all_success_fail one_success_fail none_failed_fail; do
 		test "$(state out.json $t)" = upstream_failed || { echo "$t: $(state out.json $t)"; exit 1; }
 	done &&
-	test "$(state out.json bad)" = failed
+	test "$(state out.json bad)" = failed &&
+	test "$(field out.json bad exit_code)" = 1
 '
 
 expect_success 'a timeout kills the task and its children' '

@@ -6,10 +6,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "core/config.h"
 #include "flow/exec.h"
 #include "flow/sched.h"
 #include "flow/state.h"
 #include "util/common.h"
+#include "util/fs.h"
 
 static struct upstream_counts counts(size_t total, size_t success, size_t failed, size_t upfailed,
 				     size_t skipped)
@@ -192,6 +194,71 @@ static void proc_start_times(void **state)
 	assert_false(exec_proc_alive(0, start));
 }
 
+/* The state machine end to end, in process: a real DAG file, store and tasks. */
+static void run_states(void **state)
+{
+	char dir[] = "/tmp/sf-sched-XXXXXX";
+	struct config cfg;
+	struct sched_opts so = { .cfg = &cfg };
+	struct sched *s;
+	struct store *st;
+	struct store_ti *tis;
+	struct store_try *tries;
+	struct store_run r = { 0 };
+	char *path, *run_id, *cmd;
+	size_t n;
+	const char *dag = "tasks:\n"
+			  "  a: {run: \"true\"}\n"
+			  "  b: {needs: [a], run: \"exit 4\", retries: 1, retry_delay: 10ms}\n"
+			  "  c: {needs: [b], run: \"true\"}\n"
+			  "  d: {needs: [c], trigger: all_done, run: \"echo done\"}\n";
+
+	assert_non_null(mkdtemp(dir));
+	cmd = xasprintf("mkdir -p %s/src/w/dags", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	path = xasprintf("%s/src/w/dags/x.yaml", dir);
+	assert_int_equal(write_file_atomic(path, dag, strlen(dag), 0644), 0);
+	free(path);
+	config_defaults(&cfg);
+	cfg.data_dir = xstrdup(dir);
+	cfg.flow_parallelism = 2;
+	s = sched_new(&so);
+	assert_non_null(s);
+	st = store_open(cfg.flow_store, dir);
+	assert_non_null(st);
+	assert_int_equal(store_run_create(st, "x", NULL, sched_owner(s), &run_id), 0);
+	assert_int_equal(sched_add_run(s, run_id), 0);
+	assert_int_equal(sched_run(s), 0);
+
+	assert_int_equal(store_run_get(st, run_id, &r), 0);
+	assert_int_equal(r.state, RUN_SUCCESS); /* the only leaf, d, succeeded */
+	assert_int_equal(store_ti_list(st, run_id, &tis, &n), 0);
+	assert_int_equal(n, 4);
+	assert_int_equal(tis[0].state, TI_SUCCESS);
+	assert_int_equal(tis[1].state, TI_FAILED);
+	assert_int_equal(tis[1].try_number, 2);
+	assert_int_equal(tis[1].exit_code, 4);
+	assert_int_equal(tis[2].state, TI_UPSTREAM_FAILED);
+	assert_int_equal(tis[2].try_number, 0);
+	assert_int_equal(tis[3].state, TI_SUCCESS);
+	store_ti_list_free(tis, n);
+	assert_int_equal(store_try_list(st, run_id, "b", -1, &tries, &n), 0);
+	assert_int_equal(n, 2);
+	assert_true(tries[1].started_at - tries[0].ended_at >= 10);
+	assert_int_equal(tries[0].exit_code, 4);
+	store_try_list_free(tries, n);
+
+	store_run_release(&r);
+	free(run_id);
+	store_close(st);
+	sched_free(s);
+	config_release(&cfg);
+	cmd = xasprintf("rm -rf '%s'", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -205,6 +272,7 @@ int main(void)
 		cmocka_unit_test(globs),
 		cmocka_unit_test(shell_detection),
 		cmocka_unit_test(proc_start_times),
+		cmocka_unit_test(run_states),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

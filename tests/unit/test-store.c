@@ -3,6 +3,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include "store/store.h"
@@ -242,6 +243,23 @@ static void other_connection_is_noticed(void **state)
 	store_close(s2);
 }
 
+static void newer_schema_refused(void **state)
+{
+	struct fixture *f = *state;
+	char *url = xasprintf("sqlite:%s/flow/x.db", f->dir);
+	char *path = xasprintf("%s/flow/x.db", f->dir);
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+	error_set_quiet(1);
+	assert_null(store_open(url, "/"));
+	error_set_quiet(0);
+	free(path);
+	free(url);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -252,6 +270,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(changes_feed, setup, teardown),
 		cmocka_unit_test_setup_teardown(vars_and_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(other_connection_is_noticed, setup, teardown),
+		cmocka_unit_test_setup_teardown(newer_schema_refused, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
