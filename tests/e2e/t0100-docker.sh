@@ -8,8 +8,16 @@
 
 W="$TRASH_BASE/shared"
 DATA="$W/run-data"
-WEB=18881
-JUP=18888
+# A name, image and ports of this run's own: several checkouts may run this
+# test at once on one engine (CI runs one).
+WS=e2e$$
+IMG=synthflow/$WS:latest
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+WEB=$(free_port)
+JUP=$(free_port)
+while [ "$JUP" = "$WEB" ]; do JUP=$(free_port); done
 TIMES="$TEST_OUT_BASE/t0100-docker.times"
 : >"$TIMES"
 dockerd_pid=
@@ -18,6 +26,8 @@ cleanup() {
 	if command -v docker >/dev/null && docker info >/dev/null 2>&1; then
 		ids=$(docker ps -aq --filter "label=synthflow.data=$DATA")
 		[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
+		# the layers stay behind as the next run's build cache
+		docker rmi --no-prune "$IMG" >/dev/null 2>&1
 	fi
 	if [ -n "$dockerd_pid" ]; then
 		kill "$dockerd_pid" 2>/dev/null
@@ -39,6 +49,8 @@ wait_for() {
 	return 1
 }
 
+engine_down() { ! curl -fsS -m 2 "http://127.0.0.1:$WEB/api/v1/health"; }
+
 elapsed_ms() { echo $((($(date +%s%N) - $1) / 1000000)); }
 
 if ! docker info >/dev/null 2>&1; then
@@ -47,9 +59,6 @@ if ! docker info >/dev/null 2>&1; then
 	wait_for 60 docker info || { echo "not ok 1 - dockerd did not start (see t0100-dockerd.log)"; exit 1; }
 fi
 mkdir -p "$W"
-# An image left by an earlier run would make the first build a no-op; its
-# layers stay (--no-prune) so the build is still quick.
-docker rmi --no-prune synthflow/w:latest >/dev/null 2>&1
 # Hooks that differ on every run, so they really run even where an earlier run left layers.
 RUN_ID=$$-$(date +%s%N)
 want_uid=$(id -u)
@@ -69,8 +78,8 @@ expect_success 'synthflow base builds (or reuses) a debootstrap image' '
 expect_success 'new and build from hooks (apt package, pip requirement, hooks)' '
 	cd "$W" && synthflow init >/dev/null && cd run-data &&
 	printf "workspace: {base_image: \"synthflow-base:bookworm\"}\nports: {web: $WEB, jupyter: $JUP}\n" >synthflow.yaml &&
-	synthflow new w >/dev/null &&
-	c=src/w/container &&
+	synthflow new $WS >/dev/null &&
+	c=src/$WS/container &&
 	printf "# small on purpose: CI builds this\ntree\njupyter-notebook  # for synthflow jupyter\n" >$c/packages.txt &&
 	printf "# already there from apt: pip must accept it offline\ntornado\n# run $RUN_ID\n" \
 		>$c/requirements.txt &&
@@ -78,49 +87,49 @@ expect_success 'new and build from hooks (apt package, pip requirement, hooks)' 
 	chmod -x $c/post-install.sh &&
 	printf "#!/bin/sh\nid -u >/tmp/pre-run-uid\n" >$c/pre-run.sh &&
 	t0=$(date +%s%N) &&
-	synthflow build w >out 2>err &&
+	synthflow build $WS >out 2>err &&
 	echo "image build: $(elapsed_ms $t0) ms" >>"$TIMES" &&
-	must_contain out "built synthflow/w:latest" &&
+	must_contain out "built $IMG" &&
 	must_contain err "running hook post-install.sh" &&
 	must_contain err "running hook requirements.txt" &&
-	must_contain build-data/w/Dockerfile "sf-apt\", \"tree\", \"jupyter-notebook\"" &&
-	must_contain build-data/w/build.log "running hook post-install.sh" &&
+	must_contain build-data/$WS/Dockerfile "sf-apt\", \"tree\", \"jupyter-notebook\"" &&
+	must_contain build-data/$WS/build.log "running hook post-install.sh" &&
 	test ! -x $c/post-install.sh
 '
 
 expect_success 'a second build with nothing changed is skipped in under a second' '
 	cd "$DATA" &&
-	t0=$(date +%s%N) && synthflow build w >out && ms=$(elapsed_ms $t0) &&
+	t0=$(date +%s%N) && synthflow build $WS >out && ms=$(elapsed_ms $t0) &&
 	echo "skipped build: $ms ms" >>"$TIMES" &&
 	must_contain out "up to date" && test "$ms" -lt 1000
 '
 
 expect_success 'a failing hook fails the build, naming it and showing its output' '
-	cd "$DATA" && c=src/w/container && cp $c/post-install.sh post-install.good &&
+	cd "$DATA" && c=src/$WS/container && cp $c/post-install.sh post-install.good &&
 	printf "#!/bin/sh\necho boom-from-the-hook\nexit 3\n" >$c/post-install.sh &&
-	test_exit 1 synthflow build w 2>err &&
+	test_exit 1 synthflow build $WS 2>err &&
 	must_contain err "hook .post-install.sh. exited with status 3" &&
 	must_contain err "boom-from-the-hook" &&
 	cp post-install.good $c/post-install.sh &&
-	synthflow build w >out && must_contain out "up to date"
+	synthflow build $WS >out && must_contain out "up to date"
 '
 
 # The layers up to the engine's, from the bottom of docker history (image
 # ids: the legacy builder's), and every layer's content digest (any builder).
 lower_layers() {
-	docker history --no-trunc --format "{{.ID}} {{.CreatedBy}}" synthflow/w:latest |
+	docker history --no-trunc --format "{{.ID}} {{.CreatedBy}}" $IMG |
 		tac | sed "/sf-engine-install/q"
 }
 layer_digests() {
-	docker image inspect -f "{{range .RootFS.Layers}}{{println .}}{{end}}" synthflow/w:latest |
+	docker image inspect -f "{{range .RootFS.Layers}}{{println .}}{{end}}" $IMG |
 		sed "/^\$/d"
 }
 
 expect_success 'a post-install change rebuilds only the layers after it' '
 	cd "$DATA" && lower_layers >before && must_contain before sf-engine-install &&
 	layer_digests >digests-before &&
-	echo "echo changed >>/post-install-marker" >>src/w/container/post-install.sh &&
-	t0=$(date +%s%N) && synthflow build w >out 2>err &&
+	echo "echo changed >>/post-install-marker" >>src/$WS/container/post-install.sh &&
+	t0=$(date +%s%N) && synthflow build $WS >out 2>err &&
 	echo "post-install rebuild: $(elapsed_ms $t0) ms" >>"$TIMES" &&
 	must_contain err "running hook post-install.sh" &&
 	must_not_contain err "running hook packages.txt" &&
@@ -135,12 +144,12 @@ expect_success 'a post-install change rebuilds only the layers after it' '
 expect_success 'run --detach: the engine answers, user UID, /data, read-only downloaded/' '
 	cd "$DATA" && echo data >downloaded/d.txt &&
 	find . -path ./build-data -prune -o -printf "%U:%G %p\n" | LC_ALL=C sort -k2 >"$W/owners-before" &&
-	t0=$(date +%s%N) && synthflow run w --detach >out 2>err &&
+	t0=$(date +%s%N) && synthflow run $WS --detach >out 2>err &&
 	echo "run --detach: $(elapsed_ms $t0) ms" >>"$TIMES" &&
 	must_contain out "http://127.0.0.1:$WEB/?token=" &&
 	curl -fsS http://127.0.0.1:$WEB/api/v1/health >h && must_contain h "ok" &&
 	test "$(synthflow shell -- id -u)" = "$want_uid" &&
-	test "$(synthflow shell -- pwd)" = /data/src/w &&
+	test "$(synthflow shell -- pwd)" = /data/src/$WS &&
 	test "$(synthflow shell -- hostname)" = synthflow &&
 	synthflow shell -- touch /data/generated/from-container &&
 	test "$(stat -c %u generated/from-container)" = "$want_uid" &&
@@ -155,7 +164,7 @@ expect_success 'run --detach: the engine answers, user UID, /data, read-only dow
 '
 
 expect_success 'ports are published on 127.0.0.1 only' '
-	docker port synthflow-w >ports &&
+	docker port synthflow-$WS >ports &&
 	must_contain ports "127.0.0.1:$WEB" && must_contain ports "127.0.0.1:$JUP" &&
 	must_not_contain ports "0.0.0.0" && must_not_contain ports "::" &&
 	ss -ltnH >ss && must_contain ss "127.0.0.1:$WEB " &&
@@ -168,7 +177,7 @@ expect_success 'web prints the UI URL with its token, and the API accepts it' '
 	must_contain url "^http://127.0.0.1:$WEB/?token=" &&
 	token=$(sed "s/.*token=//" url) &&
 	curl -fsS -H "Authorization: Bearer $token" http://127.0.0.1:$WEB/api/v1/dags >dags &&
-	must_contain dags "w-example"
+	must_contain dags "$WS-example"
 '
 
 expect_success 'web starts the engine again after it stopped' '
@@ -176,11 +185,11 @@ expect_success 'web starts the engine again after it stopped' '
 	cat >generated/kill-serve.sh <<-\X &&
 	for p in /proc/[0-9]*; do
 		cmd=$(tr "\0" " " <"$p/cmdline" 2>/dev/null) || continue
-		case $cmd in "synthflow serve"*) kill "${p#/proc/}" ;; esac
+		case $cmd in "synthflow serve"*) kill "${p#/proc/}" || true ;; esac
 	done
 	X
 	synthflow rshell -- sh /data/generated/kill-serve.sh &&
-	! wait_for 10 curl -fsS http://127.0.0.1:$WEB/api/v1/health &&
+	wait_for 10 engine_down &&
 	synthflow web >url 2>err && must_contain err "starting it" &&
 	curl -fsS http://127.0.0.1:$WEB/api/v1/health
 '
@@ -198,18 +207,18 @@ expect_success 'jupyter starts from the image and answers with its token' '
 
 expect_success 'status shows the image, state, ports, GPUs and health' '
 	cd "$DATA" && synthflow status >st &&
-	must_contain st "synthflow-w (running)" && must_contain st "synthflow/w:latest" &&
+	must_contain st "synthflow-$WS (running)" && must_contain st "$IMG" &&
 	must_contain st "127.0.0.1:$WEB" && must_contain st "gpus" && must_contain st healthy &&
 	synthflow status --json | jq -e ".state == \"running\" and .engine == \"healthy\" and .ports.web == $WEB"
 '
 
 expect_success 'a second run is refused while the workspace runs' '
-	cd "$DATA" && test_exit 1 synthflow run w --detach 2>err && must_contain err "already running" &&
+	cd "$DATA" && test_exit 1 synthflow run $WS --detach 2>err && must_contain err "already running" &&
 	synthflow shell -- true
 '
 
 expect_success 'stop leaves nothing running; run-data kept, nothing re-owned' '
-	cd "$DATA" && synthflow stop >out && must_contain out "stopped synthflow-w" && no_containers &&
+	cd "$DATA" && synthflow stop >out && must_contain out "stopped synthflow-$WS" && no_containers &&
 	test -f generated/from-container && test -f downloaded/d.txt &&
 	find . -path ./build-data -prune -o -printf "%U:%G %p\n" | LC_ALL=C sort -k2 >owners-after &&
 	LC_ALL=C join -j 2 "$W/owners-before" owners-after | awk "\$2 != \$3 { print; bad = 1 } END { exit bad }" &&
@@ -222,7 +231,7 @@ expect_success 'a port in use: clear error, no container left behind' '
 	pid=$!
 	ok=0
 	if wait_for 20 curl -s -o /dev/null http://127.0.0.1:$WEB/ &&
-		test_exit 1 synthflow run w --detach 2>err; then
+		test_exit 1 synthflow run $WS --detach 2>err; then
 		ok=1
 	fi
 	kill $pid
@@ -231,12 +240,12 @@ expect_success 'a port in use: clear error, no container left behind' '
 '
 
 expect_success 'a failing pre-run.sh: the error names it, no container left behind' '
-	cd "$DATA" && c=src/w/container && cp $c/pre-run.sh pre-run.good &&
+	cd "$DATA" && c=src/$WS/container && cp $c/pre-run.sh pre-run.good &&
 	printf "#!/bin/sh\necho prerun-broke\nexit 4\n" >$c/pre-run.sh &&
-	synthflow build w >/dev/null 2>&1 &&
-	test_exit 1 synthflow run w --detach 2>err &&
+	synthflow build $WS >/dev/null 2>&1 &&
+	test_exit 1 synthflow run $WS --detach 2>err &&
 	must_contain err "pre-run.sh failed" && must_contain err prerun-broke && no_containers &&
-	cp pre-run.good $c/pre-run.sh && synthflow build w >/dev/null 2>&1
+	cp pre-run.good $c/pre-run.sh && synthflow build $WS >/dev/null 2>&1
 '
 
 expect_success 'run without --detach opens a shell and stops with it' '
