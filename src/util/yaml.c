@@ -70,11 +70,83 @@ static int next_event(struct builder *b, yaml_event_t *ev)
 
 static struct ynode *build(struct builder *b, yaml_event_t *ev, int depth);
 
+/*
+ * Finding duplicate keys must not be quadratic: a generated DAG may hold
+ * tens of thousands of tasks in one mapping.  Small mappings scan; from
+ * KEYSET_MIN keys on, an open-addressing table of key indices is used.
+ */
+#define KEYSET_MIN 16
+
+struct keyset {
+	size_t *slot; /* index + 1 into the map's keys; 0 = empty */
+	size_t cap;   /* a power of two, kept at least twice the key count */
+};
+
+static size_t key_hash(const char *s)
+{
+	size_t h = 1469598103934665603ULL;
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ULL;
+	return h;
+}
+
+/* The slot holding `key`, or the empty slot where it would go. */
+static size_t *keyset_find(const struct keyset *ks, const struct ynode *map, const char *key)
+{
+	size_t i = key_hash(key) & (ks->cap - 1);
+	while (ks->slot[i] && strcmp(map->keys[ks->slot[i] - 1]->str, key))
+		i = (i + 1) & (ks->cap - 1);
+	return &ks->slot[i];
+}
+
+static void keyset_rebuild(struct keyset *ks, const struct ynode *map)
+{
+	free(ks->slot);
+	ks->cap = 64;
+	while (ks->cap < 2 * (map->n + 1))
+		ks->cap *= 2;
+	ks->slot = xcalloc(ks->cap, sizeof(*ks->slot));
+	for (size_t i = 0; i < map->n; i++) {
+		size_t *sl = keyset_find(ks, map, map->keys[i]->str);
+		if (!*sl)
+			*sl = i + 1;
+	}
+}
+
+/* The earlier key equal to `key` in map, or NULL. */
+static const struct ynode *find_earlier_key(struct keyset *ks, const struct ynode *map,
+					    const char *key)
+{
+	size_t *sl;
+	if (map->n < KEYSET_MIN) {
+		for (size_t i = 0; i < map->n; i++)
+			if (!strcmp(map->keys[i]->str, key))
+				return map->keys[i];
+		return NULL;
+	}
+	if (2 * (map->n + 1) > ks->cap)
+		keyset_rebuild(ks, map);
+	sl = keyset_find(ks, map, key);
+	return *sl ? map->keys[*sl - 1] : NULL;
+}
+
+/* Records the key just appended at index map->n - 1 (when the table is in use). */
+static void keyset_note(struct keyset *ks, const struct ynode *map)
+{
+	size_t *sl;
+	if (!ks->cap)
+		return;
+	sl = keyset_find(ks, map, map->keys[map->n - 1]->str);
+	if (!*sl)
+		*sl = map->n;
+}
+
 static struct ynode *build_collection(struct builder *b, yaml_event_t *start, int depth)
 {
 	int is_map = start->type == YAML_MAPPING_START_EVENT;
 	struct ynode *n = node_new(is_map ? YN_MAP : YN_SEQ, &start->start_mark);
 	yaml_event_type_t end = is_map ? YAML_MAPPING_END_EVENT : YAML_SEQUENCE_END_EVENT;
+	struct keyset ks = { NULL, 0 };
 
 	if (depth > MAX_DEPTH) {
 		diag_error(b->dl, n->line, n->col, "nesting deeper than %d levels", MAX_DEPTH);
@@ -90,6 +162,7 @@ static struct ynode *build_collection(struct builder *b, yaml_event_t *start, in
 			goto fail;
 		if (ev.type == end) {
 			yaml_event_delete(&ev);
+			free(ks.slot);
 			return n;
 		}
 		if (is_map) {
@@ -115,19 +188,18 @@ static struct ynode *build_collection(struct builder *b, yaml_event_t *start, in
 			goto fail;
 		}
 		if (key) {
-			struct ynode *prev = ynode_get(n, key->str);
-			if (prev) {
-				size_t i;
-				for (i = 0; i < n->n && n->vals[i] != prev; i++)
-					;
+			const struct ynode *prev = find_earlier_key(&ks, n, key->str);
+			if (prev)
 				diag_error(b->dl, key->line, key->col,
 					   "duplicate key '%s' (first defined at line %d)", key->str,
-					   n->keys[i]->line);
-			}
+					   prev->line);
 		}
 		append(n, key, val);
+		if (key)
+			keyset_note(&ks, n);
 	}
 fail:
+	free(ks.slot);
 	ynode_free(n);
 	return NULL;
 }

@@ -76,6 +76,27 @@ static void yaml_duplicate_keys_are_reported(void **state)
 	diag_release(&dl);
 }
 
+static void yaml_duplicates_in_large_maps(void **state)
+{
+	struct strbuf doc = STRBUF_INIT;
+	struct diag_list dl;
+	struct ynode *root;
+	for (int i = 0; i < 5000; i++)
+		sb_addf(&doc, "k%d: %d\n", i, i);
+	sb_adds(&doc, "k17: again\nk4999: again\n");
+	diag_init(&dl, "big.yaml");
+	root = yaml_parse(doc.buf, doc.len, &dl);
+	assert_non_null(root);
+	assert_int_equal(root->n, 5002);
+	assert_int_equal(dl.errors, 2);
+	assert_non_null(strstr(dl.v[0].msg, "duplicate key 'k17' (first defined at line 18)"));
+	assert_int_equal(dl.v[0].line, 5001);
+	assert_non_null(strstr(dl.v[1].msg, "duplicate key 'k4999' (first defined at line 5000)"));
+	ynode_free(root);
+	diag_release(&dl);
+	sb_release(&doc);
+}
+
 static void yaml_positions_and_errors(void **state)
 {
 	const char doc[] = "tasks:\n  x:\n    run: [unclosed\n";
@@ -127,6 +148,7 @@ int main(void)
 		cmocka_unit_test(suggest_finds_typos),
 		cmocka_unit_test(durations),
 		cmocka_unit_test(yaml_duplicate_keys_are_reported),
+		cmocka_unit_test(yaml_duplicates_in_large_maps),
 		cmocka_unit_test(yaml_positions_and_errors),
 		cmocka_unit_test(yaml_alias_refused),
 		cmocka_unit_test(path_helpers),
