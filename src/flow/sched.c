@@ -16,6 +16,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -522,6 +523,25 @@ static void describe_end(struct sti *ti, int status, struct strbuf *why)
 			strerror(ep->log_errno));
 }
 
+/*
+ * After a timeout or a cancel, what is left of the try's process group is
+ * killed and, since the scheduler is their subreaper, reaped here: when
+ * the try is recorded as ended, none of its processes exists any more, not
+ * even as a zombie.  Bounded (100 ms), as a process in uninterruptible
+ * sleep dies only when it wakes.
+ */
+static void kill_group(pid_t pgid)
+{
+	kill(-pgid, SIGKILL);
+	for (int i = 0; i < 100; i++) {
+		while (waitpid(-pgid, NULL, WNOHANG) > 0)
+			;
+		if (kill(-pgid, 0) < 0 && errno == ESRCH)
+			return;
+		poll(NULL, 0, 1);
+	}
+}
+
 static void finish_try(struct sched *s, struct sproc *p, int status)
 {
 	struct sti *ti = p->ti;
@@ -531,7 +551,7 @@ static void finish_try(struct sched *s, struct sproc *p, int status)
 	enum kill_why kill_why = ti->kill;
 
 	if (kill_why != KILL_NONE)
-		kill(-p->ep.pid, SIGKILL); /* what is left of its group */
+		kill_group(p->ep.pid);
 	ti->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	ti->ended_at = time_now_ms();
 	exec_finish(&p->ep); /* its last output, before the reason is known */
@@ -769,6 +789,8 @@ static int install_signals(void)
 		return error_errno("cannot install the SIGCHLD handler");
 	/* A task closing its pipe must not kill the scheduler. */
 	signal(SIGPIPE, SIG_IGN);
+	/* Orphaned descendants of tasks become ours to reap (see kill_group). */
+	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	return 0;
 }
 
