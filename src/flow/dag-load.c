@@ -693,21 +693,16 @@ struct needs_ctx {
 	struct id_index *index;
 	const char **names;     /* valid ids, for hints */
 	size_t nnames;
+	size_t *seen;           /* per task: 1 + the task that last listed it in needs */
 };
 
 static void resolve_need(struct loader *L, struct dag_task *t, size_t k, const struct ynode *item,
-			 const struct needs_ctx *nc)
+			 struct needs_ctx *nc, size_t mark)
 {
 	struct id_index key = { t->needs[k], 0 }, *found;
 	struct strbuf sb = STRBUF_INIT;
 
 	t->need_idx[k] = SIZE_MAX;
-	for (size_t j = 0; j < k; j++) {
-		if (!strcmp(t->needs[j], t->needs[k])) {
-			err_at(L, item, "task '%s' is listed twice in needs", t->needs[k]);
-			return;
-		}
-	}
 	found = bsearch(&key, nc->index, L->d->ntasks, sizeof(key), cmp_id_index);
 	if (!found) {
 		sb_addf(&sb, "unknown task '%s' in needs", t->needs[k]);
@@ -716,6 +711,12 @@ static void resolve_need(struct loader *L, struct dag_task *t, size_t k, const s
 		sb_release(&sb);
 		return;
 	}
+	/* seen[] marks which task last listed each need: no quadratic scan on a big fan-in */
+	if (nc->seen[found->idx] == mark) {
+		err_at(L, item, "task '%s' is listed twice in needs", t->needs[k]);
+		return;
+	}
+	nc->seen[found->idx] = mark;
 	if (!strcmp(t->needs[k], t->id)) {
 		err_at(L, item, "task '%s' needs itself", t->id);
 		return;
@@ -735,6 +736,7 @@ static void resolve_needs(struct loader *L, const struct ynode *tasks)
 		nc.index[i].idx = i;
 	}
 	qsort(nc.index, d->ntasks, sizeof(*nc.index), cmp_id_index);
+	nc.seen = xcalloc(d->ntasks ? d->ntasks : 1, sizeof(*nc.seen));
 	for (size_t i = 0; i < d->ntasks; i++) {
 		struct dag_task *t = &d->tasks[i];
 		const struct ynode *seq = ynode_get(tasks->vals[i], "needs");
@@ -745,10 +747,11 @@ static void resolve_needs(struct loader *L, const struct ynode *tasks)
 			continue;
 		for (size_t j = 0; j < seq->n && k < t->nneeds; j++)
 			if (seq->vals[j]->type == YN_SCALAR && !ynode_is_null(seq->vals[j]))
-				resolve_need(L, t, k++, seq->vals[j], &nc);
+				resolve_need(L, t, k++, seq->vals[j], &nc, i + 1);
 	}
 	free(nc.names);
 	free(nc.index);
+	free(nc.seen);
 }
 
 /* ---- cycles and order ---- */
