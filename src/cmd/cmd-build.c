@@ -124,6 +124,7 @@ static int build(struct sf_ctx *ctx, const char *name, bool no_cache, bool pull)
 	struct ws ws = { 0 };
 	struct ws_spec spec = { 0 };
 	struct strvec pkgs = STRVEC_INIT;
+	struct strbuf info = STRBUF_INIT;
 	const char *source;
 	char hash[65], *have = NULL, *base = NULL, *old_id = NULL;
 	int64_t t0 = time_mono_ms();
@@ -131,18 +132,19 @@ static int build(struct sf_ctx *ctx, const char *name, bool no_cache, bool pull)
 
 	/* Mistakes in the hooks are reported before anything talks to the engine. */
 	if (ws_open(&ws, ctx->cfg.data_dir, name) < 0 || check_user(ctx->cfg.ws_user) < 0 ||
-	    ws_read_hooks(&ws, &spec, &pkgs) < 0 || !(source = ws_source_dir()) ||
-	    engine_open(&ctx->cfg, &e, NULL) < 0)
+	    ws_read_hooks(&ws, &spec, &pkgs) < 0 || !(source = ws_source_dir()))
 		goto out;
+	engine_init(&e, ctx->cfg.ws_engine, geteuid() != 0);
+	if (!spawn_in_path(e.cli)) {
+		engine_probe(&e, &info); /* says what to install */
+		goto out;
+	}
 	spec.name = ws.name;
 	spec.base_image = ctx->cfg.ws_base_image;
 	spec.user = ctx->cfg.ws_user;
 	ws_image_ids(getuid(), getgid(), &spec.uid, &spec.gid);
 	/* The base's id is an input too: a rebuilt base must rebuild the workspace. */
 	base = engine_image_format(&e, spec.base_image, "{{.Id}}");
-	if (!base && !pull)
-		note("the base image '%s' is not here; the engine will try to pull it (offline, build "
-		     "one with 'synthflow base' and set workspace.base_image)", spec.base_image);
 	if (ws_prepare(&ws, &spec, source, base ? base : spec.base_image, hash) < 0)
 		goto out;
 	have = engine_image_label(&e, ws.image, WS_LABEL_HASH, &old_id);
@@ -152,6 +154,12 @@ static int build(struct sf_ctx *ctx, const char *name, bool no_cache, bool pull)
 		ret = 0;
 		goto out;
 	}
+	/* Only now the full probe: the skip above needs two engine calls, not three. */
+	if (engine_probe(&e, &info) < 0)
+		goto out;
+	if (!base && !pull)
+		note("the base image '%s' is not here; the engine will try to pull it (offline, build "
+		     "one with 'synthflow base' and set workspace.base_image)", spec.base_image);
 	fprintf(stderr, "building %s from %s (Dockerfile and log in %s)\n", ws.image, ws.hooks_dir,
 		ws.build_dir);
 	if (run_build(&e, &ws, no_cache, pull) < 0)
@@ -170,6 +178,7 @@ out:
 	free(base);
 	free(have);
 	free(old_id);
+	sb_release(&info);
 	strvec_clear(&pkgs);
 	if (ws.name)
 		ws_release(&ws);
