@@ -128,7 +128,7 @@ static int run_test(struct sf_ctx *ctx, const struct test_opts *o, const struct 
 	the_sched = s;
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
-	if (sched_add_run(s, run_id) < 0)
+	if (sched_add_run(s, run_id, d->path) < 0)
 		goto out;
 	if (sched_run(s) < 0) {
 		error("run %s: its state could not be written to the store", run_id);

@@ -12,6 +12,7 @@
  * the store, but it may run again after a crash: tasks should be idempotent.
  */
 #include <errno.h>
+#include <glob.h>
 #include <signal.h>
 #include <time.h>
 
@@ -540,24 +541,54 @@ int sched_flush(struct sched *s)
 
 /* ---- the store: new runs, runs left behind, requests ---- */
 
-static struct dag *load_dag(struct sched *s, const char *dag_id, struct strbuf *why)
+/* The DAG in `path` when it parses and has the id `dag_id`, else NULL. */
+static struct dag *load_dag_file(const char *path, const char *dag_id)
+{
+	struct diag_list dl;
+	struct dag *d;
+
+	diag_init(&dl, path);
+	d = dag_load_file(path, &dl);
+	diag_release(&dl);
+	if (d && strcmp(d->id, dag_id)) {
+		dag_free(d);
+		d = NULL;
+	}
+	return d;
+}
+
+/*
+ * A run's DAG, parsed afresh (a DAG file may change while runs go on).
+ * Usually it is src/NAME/dags/ID.yaml: that file alone is parsed, so taking
+ * a run does not cost a parse of every DAG of the data folder; only a DAG
+ * whose id differs from its file name needs the whole set.
+ */
+static struct dag *load_dag(struct sched *s, const char *dag_id, const char *path,
+			    struct strbuf *why)
 {
 	struct dag_set set = { 0 };
-	struct dag *found, *d = NULL;
+	struct dag *found, *d = path ? load_dag_file(path, dag_id) : NULL;
+	glob_t g;
+	char *pat;
 
-	dagset_load(&set, s->data_dir, NULL);
-	found = dagset_find(&set, dag_id);
-	if (found) {
-		struct diag_list dl;
-		diag_init(&dl, found->path);
-		d = dag_load_file(found->path, &dl);
-		diag_release(&dl);
+	pat = xasprintf("%s/src/*/dags/%s.y*ml", s->data_dir, dag_id);
+	if (!d && glob(pat, 0, NULL, &g) == 0) {
+		for (size_t i = 0; i < g.gl_pathc && !d; i++)
+			d = load_dag_file(g.gl_pathv[i], dag_id);
+		globfree(&g);
+	}
+	free(pat);
+	if (!d) {
+		dagset_load(&set, s->data_dir, NULL);
+		found = dagset_find(&set, dag_id);
+		if (found)
+			d = load_dag_file(found->path, dag_id);
+		dagset_release(&set);
 	}
 	if (!d)
 		sb_addf(why, "DAG '%s' cannot be loaded: it is gone or its file has errors now "
 			     "(see 'synthflow dags validate')",
 			dag_id);
-	dagset_release(&set);
 	return d;
 }
 
@@ -569,10 +600,10 @@ static struct srun *find_run(struct sched *s, const char *run_id)
 	return NULL;
 }
 
-static int take_run(struct sched *s, const struct store_run *r)
+static int take_run(struct sched *s, const struct store_run *r, const char *dag_path)
 {
 	struct strbuf why = STRBUF_INIT;
-	struct dag *d = load_dag(s, r->dag_id, &why);
+	struct dag *d = load_dag(s, r->dag_id, dag_path, &why);
 
 	if (!d) {
 		/* Nothing can run: end it with the reason, so it does not sit queued forever. */
@@ -588,14 +619,14 @@ static int take_run(struct sched *s, const struct store_run *r)
 	return 0;
 }
 
-int sched_add_run(struct sched *s, const char *run_id)
+int sched_add_run(struct sched *s, const char *run_id, const char *dag_path)
 {
 	struct store_run r = { 0 };
 	int ret = store_run_get(s->store, run_id, &r);
 
 	if (ret)
 		return ret < 0 ? -1 : error("unknown run '%s'", run_id);
-	ret = take_run(s, &r);
+	ret = take_run(s, &r, dag_path);
 	if (ret < 0)
 		error("run '%s': DAG '%s' cannot be loaded", run_id, r.dag_id);
 	store_run_release(&r);
@@ -618,7 +649,7 @@ static void claim_runs(struct sched *s)
 		if (r->owner && owner_alive(r->owner))
 			continue;
 		if (store_run_claim(s->store, r->run_id, r->owner, s->owner) == 0)
-			take_run(s, r);
+			take_run(s, r, NULL);
 	}
 	store_run_list_free(runs, n);
 }
@@ -635,7 +666,7 @@ static struct srun *reload_run(struct sched *s, const char *run_id)
 	if (store_run_get(s->store, run_id, &r))
 		return NULL;
 	if ((!r.owner || !strcmp(r.owner, s->owner) || !owner_alive(r.owner)) &&
-	    store_run_claim(s->store, run_id, r.owner, s->owner) == 0 && take_run(s, &r) == 0)
+	    store_run_claim(s->store, run_id, r.owner, s->owner) == 0 && take_run(s, &r, NULL) == 0)
 		run = s->runs[s->nruns - 1];
 	store_run_release(&r);
 	return run;

@@ -48,8 +48,11 @@ struct sched_opts {
 /* NULL after an error (store cannot be opened, another serve is running, ...). */
 struct sched *sched_new(const struct sched_opts *opts);
 void sched_free(struct sched *s);
-/* A run created by the caller (with the owner string sched_owner() gives). */
-int sched_add_run(struct sched *s, const char *run_id);
+/*
+ * A run created by the caller (with the owner string sched_owner() gives).
+ * dag_path, when known, saves looking for the DAG's file (NULL: by its id).
+ */
+int sched_add_run(struct sched *s, const char *run_id, const char *dag_path);
 /* "PID:STARTTIME" of this process, as stored in runs.owner. */
 const char *sched_owner(const struct sched *s);
 /* Runs the loop; 0 when it ended normally (stopped, or nothing left for test). */

@@ -228,7 +228,7 @@ static void run_states(void **state)
 	st = store_open(cfg.flow_store, dir);
 	assert_non_null(st);
 	assert_int_equal(store_run_create(st, "x", NULL, sched_owner(s), &run_id), 0);
-	assert_int_equal(sched_add_run(s, run_id), 0);
+	assert_int_equal(sched_add_run(s, run_id, NULL), 0);
 	assert_int_equal(sched_run(s), 0);
 
 	assert_int_equal(store_run_get(st, run_id, &r), 0);
