@@ -163,7 +163,6 @@ out:
 int cmd_test(int argc, char **argv, struct sf_ctx *ctx)
 {
 	struct test_opts o = { 0 };
-	struct dag_set set = { 0 };
 	struct dag *d;
 	json_t *params = NULL;
 	int ret = parse(argc, argv, ctx, &o);
@@ -173,12 +172,11 @@ int cmd_test(int argc, char **argv, struct sf_ctx *ctx)
 		return ret;
 	}
 	ret = 1;
-	dagset_load(&set, ctx->cfg.data_dir, NULL);
-	d = run_find_dag(&set, o.dag_id);
+	d = run_load_dag(ctx->cfg.data_dir, o.dag_id);
 	if (d && (!o.task || run_find_task(d, o.task)) && run_params(d, o.kv, o.nkv, &params) == 0)
 		ret = run_test(ctx, &o, d, params);
 	json_decref(params);
-	dagset_release(&set);
+	dag_free(d);
 	free(o.kv);
 	return ret;
 }

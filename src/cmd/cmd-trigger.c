@@ -37,7 +37,6 @@ int cmd_trigger(int argc, char **argv, struct sf_ctx *ctx)
 	char **kv = xcalloc((size_t)argc + 1, sizeof(char *));
 	size_t nkv = 0;
 	int wait = 0, c, ret = 1;
-	struct dag_set set = { 0 };
 	struct dag *d;
 	json_t *params = NULL;
 	const char *bad = NULL;
@@ -63,12 +62,11 @@ int cmd_trigger(int argc, char **argv, struct sf_ctx *ctx)
 								    : "too many arguments");
 		return cmd_usage_error(ctx, "malformed param '%s': expected -p KEY=VALUE", bad);
 	}
-	dagset_load(&set, ctx->cfg.data_dir, NULL);
-	d = run_find_dag(&set, argv[optind]);
+	d = run_load_dag(ctx->cfg.data_dir, argv[optind]);
 	if (d && run_params(d, kv, nkv, &params) == 0)
 		ret = trigger(ctx, d, params, wait);
 	json_decref(params);
-	dagset_release(&set);
+	dag_free(d);
 	free(kv);
 	return ret;
 }

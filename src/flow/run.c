@@ -1,6 +1,7 @@
 /* Helpers shared by the run commands and the API (see run.h). */
 #include "flow/run.h"
 
+#include <glob.h>
 #include <poll.h>
 
 #include "util/common.h"
@@ -31,6 +32,46 @@ struct dag *run_find_dag(struct dag_set *set, const char *id)
 		     set->bad_files);
 	free(ids);
 	return NULL;
+}
+
+static struct dag *load_file(const char *path, const char *id)
+{
+	struct diag_list dl;
+	struct dag *d;
+
+	diag_init(&dl, path);
+	d = dag_load_file(path, &dl);
+	diag_release(&dl);
+	if (d && strcmp(d->id, id)) {
+		dag_free(d);
+		d = NULL;
+	}
+	return d;
+}
+
+struct dag *run_load_dag(const char *data_dir, const char *id)
+{
+	struct dag_set set = { 0 };
+	struct dag *d = NULL, *found;
+	glob_t g;
+
+	if (dag_id_valid(id)) {
+		char *pat = xasprintf("%s/src/*/dags/%s.y*ml", data_dir, id);
+		if (glob(pat, 0, NULL, &g) == 0) {
+			for (size_t i = 0; i < g.gl_pathc && !d; i++)
+				d = load_file(g.gl_pathv[i], id);
+			globfree(&g);
+		}
+		free(pat);
+	}
+	if (d)
+		return d;
+	dagset_load(&set, data_dir, NULL);
+	found = run_find_dag(&set, id);
+	if (found)
+		d = load_file(found->path, id);
+	dagset_release(&set);
+	return d;
 }
 
 const struct dag_task *run_find_task(const struct dag *d, const char *task_id)

@@ -15,6 +15,13 @@
 
 /* The DAG `id` of an already loaded set, or NULL after "unknown DAG 'x' (did you mean ...)". */
 struct dag *run_find_dag(struct dag_set *set, const char *id);
+/*
+ * The DAG `id` of the data folder, for the caller to dag_free(), or NULL
+ * after an error with a hint.  src/(any)/dags/ID.yaml|yml is tried first, on
+ * its own: parsing every DAG file of the folder is what finding it costs
+ * otherwise (a third of a second for a 10,000-task DAG).
+ */
+struct dag *run_load_dag(const char *data_dir, const char *id);
 /* A task of d, or NULL after "unknown task 'x' in DAG 'd' (did you mean ...)". */
 const struct dag_task *run_find_task(const struct dag *d, const char *task_id);
 /*
