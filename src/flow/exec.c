@@ -155,6 +155,7 @@ int exec_spawn(const struct exec_spec *spec, struct exec_proc *p, struct strbuf 
 
 	memset(p, 0, sizeof(*p));
 	p->out_fd = -1;
+	p->out_w = -1;
 	p->log_fd = -1;
 	p->log_max = exec_log_max();
 	p->log_path = xstrdup(spec->log_path);
@@ -169,9 +170,9 @@ int exec_spawn(const struct exec_spec *spec, struct exec_proc *p, struct strbuf 
 		exec_release(p);
 		return -1;
 	}
-	close(fds[1]);
 	fcntl(fds[0], F_SETFL, O_NONBLOCK);
 	p->out_fd = fds[0];
+	p->out_w = fds[1];
 	return 0;
 }
 
@@ -239,6 +240,10 @@ void exec_finish(struct exec_proc *p)
 		}
 		close(p->out_fd);
 		p->out_fd = -1;
+	}
+	if (p->out_w >= 0) {
+		close(p->out_w);
+		p->out_w = -1;
 	}
 }
 

@@ -13,6 +13,9 @@
  *  - a task that daemonizes and keeps stdout open does not hold its try:
  *    the try ends when the main process exits (exec_finish reads what is
  *    already in the pipe, then closes it).
+ * The executor keeps a copy of the pipe's write end until exec_finish: the
+ * read end then never reports end of file, so a task's exit wakes the
+ * scheduler once (SIGCHLD), not twice (end of output, then SIGCHLD).
  */
 
 #include <stddef.h>
@@ -31,6 +34,7 @@ struct exec_spec {
 struct exec_proc {
 	pid_t pid;              /* also the process group id */
 	int out_fd;             /* read end of the output pipe, -1 once closed */
+	int out_w;              /* our copy of its write end (see above), -1 once closed */
 	char *log_path;
 	int log_fd;             /* -1 until the first output */
 	uint64_t log_bytes;

@@ -950,15 +950,19 @@ static void wait_events(struct sched *s)
 			s->pfds[n++] = (struct pollfd){ .fd = s->procs[i]->ep.out_fd, .events = POLLIN };
 	if (poll(s->pfds, n, poll_timeout(s)) <= 0)
 		return;
+	/* A short read emptied the pipe: no second read to learn it. */
 	if (s->pfds[0].revents)
-		while (read(wake_fd[0], buf, sizeof(buf)) > 0)
+		while (read(wake_fd[0], buf, sizeof(buf)) == (ssize_t)sizeof(buf))
 			;
 	for (size_t i = 0, k = 1; i < s->nprocs; i++) {
 		struct exec_proc *ep = &s->procs[i]->ep;
 		if (ep->out_fd < 0)
 			continue;
 		if (s->pfds[k++].revents && exec_drain(ep)) {
-			/* End of output: the process exits soon; SIGCHLD ends the try. */
+			/*
+			 * Not while the executor holds the write end (exec.h); kept
+			 * so that a closed pipe can never make poll spin.
+			 */
 			close(ep->out_fd);
 			ep->out_fd = -1;
 		}
