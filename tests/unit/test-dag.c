@@ -313,7 +313,7 @@ static void params_from_kv(void **state)
 	expect_kv_error(d, "file=f", "dry=maybe", "param 'dry': 'maybe' is not a boolean (use true or false)");
 	expect_kv_error(d, "file=f", "split=test", "param 'split': 'test' is not one of: train, val");
 	expect_kv_error(d, "file=f", "sample_rat=1",
-			"unknown param 'sample_rat' for DAG 'clipper-preprocess' (did you mean 'sample_rate'?)");
+			"unknown param 'sample_rat' (did you mean 'sample_rate'?)");
 	expect_kv_error(d, "file=f", "noequals", "malformed param 'noequals': expected KEY=VALUE");
 	expect_kv_error(d, "file=f", "=v", "malformed param '=v': expected KEY=VALUE");
 	expect_kv_error(d, "file=f", "file=g", "param 'file' is given twice");
