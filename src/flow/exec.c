@@ -6,6 +6,7 @@
 #include "flow/exec.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -276,9 +277,13 @@ void exec_log_note(struct exec_proc *p, const char *fmt, ...)
 	sb_release(&sb);
 }
 
-int exec_proc_start_time(pid_t pid, uint64_t *start)
+/*
+ * /proc/PID/stat from field 3 on, in buf.  Field 2 is "(comm)" and may hold
+ * spaces or parentheses, so fields are counted from the last ')'.
+ */
+static const char *proc_stat_fields(pid_t pid, char *buf, size_t size)
 {
-	char path[64], buf[1024];
+	char path[64];
 	const char *p;
 	ssize_t n;
 	int fd;
@@ -286,24 +291,81 @@ int exec_proc_start_time(pid_t pid, uint64_t *start)
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return -1;
-	n = read(fd, buf, sizeof(buf) - 1);
+		return NULL;
+	n = read(fd, buf, size - 1);
 	close(fd);
 	if (n <= 0)
-		return -1;
+		return NULL;
 	buf[n] = '\0';
-	/* Field 2 is "(comm)" and may hold spaces or parentheses: count from the last ')'. */
 	p = strrchr(buf, ')');
+	return p && p[1] == ' ' ? p + 2 : NULL;
+}
+
+/* Field `field` (>= 3) of /proc/PID/stat as a number; -1 when unreadable. */
+static int proc_stat_field(pid_t pid, int field, uint64_t *out)
+{
+	char buf[1024];
+	const char *p = proc_stat_fields(pid, buf, sizeof(buf));
+
+	for (int f = 3; p && f < field; f++) {
+		p = strchr(p, ' ');
+		if (p)
+			p++;
+	}
 	if (!p)
 		return -1;
-	p++; /* the space before field 3 */
-	for (int field = 3; field < 22; field++) {
-		p = strchr(p + 1, ' ');
-		if (!p)
-			return -1;
-	}
-	*start = strtoull(p + 1, NULL, 10);
+	*out = strtoull(p, NULL, 10);
 	return 0;
+}
+
+int exec_proc_start_time(pid_t pid, uint64_t *start)
+{
+	return proc_stat_field(pid, 22, start);
+}
+
+/* 1 when /proc/PID/environ holds exactly the entry `want` ("KEY=VALUE"). */
+static int proc_env_has(pid_t pid, const char *want)
+{
+	struct strbuf env = STRBUF_INIT;
+	char path[64];
+	size_t wl = strlen(want);
+	int found = 0;
+
+	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
+	env.max = 1 << 20;
+	if (sb_read_file(&env, path) == 0) {
+		for (size_t i = 0; i < env.len && !found; i += strlen(env.buf + i) + 1)
+			found = env.len - i >= wl && !memcmp(env.buf + i, want, wl) &&
+				env.buf[i + wl] == '\0';
+	}
+	sb_release(&env);
+	return found;
+}
+
+int exec_kill_run_orphans(const char *run_id)
+{
+	char *want = xasprintf("SF_RUN_ID=%s", run_id);
+	DIR *dir = opendir("/proc");
+	struct dirent *de;
+	int killed = 0;
+
+	while (dir && (de = readdir(dir))) {
+		char *end;
+		long pid = strtol(de->d_name, &end, 10);
+		uint64_t pgrp;
+
+		if (*end || pid <= 1 || pid == getpid())
+			continue;
+		/* Every task leads its own process group: killing the group takes its children too. */
+		if (proc_stat_field((pid_t)pid, 5, &pgrp) < 0 || pgrp != (uint64_t)pid)
+			continue;
+		if (proc_env_has((pid_t)pid, want) && kill(-(pid_t)pid, SIGKILL) == 0)
+			killed++;
+	}
+	if (dir)
+		closedir(dir);
+	free(want);
+	return killed;
 }
 
 int exec_proc_alive(pid_t pid, uint64_t start)

@@ -280,6 +280,7 @@ void srun_try_lost(struct sti *ti, const struct store_try *last)
 static void recover_running(struct srun *run)
 {
 	struct sched *s = run->s;
+	int killed;
 	for (size_t i = 0; i < run->ntasks; i++) {
 		struct stask *t = &run->tasks[i];
 		for (size_t k = 0; k < t->ninst; k++) {
@@ -298,6 +299,11 @@ static void recover_running(struct srun *run)
 			store_try_list_free(tries, n);
 		}
 	}
+	/* Tasks started in the last write window before the crash have no try on record. */
+	killed = exec_kill_run_orphans(run->run_id);
+	if (killed)
+		warning("run %s: killed %d task process(es) left running by the scheduler that stopped",
+			run->run_id, killed);
 }
 
 static int restore(struct srun *run, struct strbuf *why)

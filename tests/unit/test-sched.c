@@ -3,7 +3,9 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <signal.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "core/config.h"
@@ -195,6 +197,56 @@ static void proc_start_times(void **state)
 }
 
 /* The state machine end to end, in process: a real DAG file, store and tasks. */
+/* A process-group leader running `sleep 30` with SF_RUN_ID=run in its environment. */
+static pid_t spawn_task_like(const char *run)
+{
+	char *env = xasprintf("SF_RUN_ID=%s", run);
+	char *const argv[] = { "sleep", "30", NULL };
+	char *const envp[] = { "PATH=/usr/bin:/bin", env, NULL };
+	pid_t pid = fork();
+
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		setpgid(0, 0);
+		execve("/bin/sleep", argv, envp);
+		_exit(127);
+	}
+	setpgid(pid, pid);
+	/* bounded wait for the exec, after which /proc shows the new environment */
+	for (int i = 0; i < 400; i++) {
+		char path[64], comm[32] = "";
+		FILE *f;
+		snprintf(path, sizeof(path), "/proc/%d/comm", (int)pid);
+		f = fopen(path, "r");
+		if (f) {
+			if (!fgets(comm, sizeof(comm), f))
+				comm[0] = '\0';
+			fclose(f);
+		}
+		if (!strncmp(comm, "sleep", 5))
+			break;
+		usleep(5000);
+	}
+	free(env);
+	return pid;
+}
+
+static void orphans_of_a_run_are_killed(void **state)
+{
+	pid_t mine = spawn_task_like("orphan-run-1");
+	pid_t other = spawn_task_like("orphan-run-10");
+	int status;
+
+	assert_int_equal(exec_kill_run_orphans("orphan-run-1"), 1);
+	assert_int_equal(waitpid(mine, &status, 0), mine);
+	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+	/* a run id that merely starts the same is left alone */
+	assert_int_equal(waitpid(other, &status, WNOHANG), 0);
+	assert_int_equal(exec_kill_run_orphans("no-such-run"), 0);
+	kill(other, SIGKILL);
+	waitpid(other, &status, 0);
+}
+
 static void run_states(void **state)
 {
 	char dir[] = "/tmp/sf-sched-XXXXXX";
@@ -272,6 +324,7 @@ int main(void)
 		cmocka_unit_test(globs),
 		cmocka_unit_test(shell_detection),
 		cmocka_unit_test(proc_start_times),
+		cmocka_unit_test(orphans_of_a_run_are_killed),
 		cmocka_unit_test(run_states),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
