@@ -193,6 +193,15 @@ int cmd_usage_error(const struct sf_ctx *ctx, const char *fmt, ...)
 	return 2;
 }
 
+int cmd_no_args(const struct sf_ctx *ctx, int argc, char **argv)
+{
+	if (argc <= 1)
+		return 0;
+	if (argv[1][0] == '-')
+		return cmd_usage_error(ctx, "unknown option '%s'", argv[1]);
+	return cmd_usage_error(ctx, "unexpected argument '%s'", argv[1]);
+}
+
 /* --help anywhere before a "--" asks for the command's help. */
 static int wants_help(int argc, char **argv)
 {

@@ -8,22 +8,10 @@
 
 #include "cmd/cmd.h"
 #include "util/common.h"
-#include "util/timeutil.h"
 #include "workspace/engine.h"
 #include "workspace/ws.h"
 
 #define JUPYTER_TIMEOUT_MS 60000
-
-static int wait_jupyter(int port)
-{
-	int64_t deadline = time_mono_ms() + JUPYTER_TIMEOUT_MS;
-	while (time_mono_ms() < deadline) {
-		if (ws_http_get(port, "/api", 1000, NULL) == 200)
-			return 0;
-		usleep(250 * 1000);
-	}
-	return -1;
-}
 
 static int start_jupyter(const struct engine *e, const struct ws_container *c)
 {
@@ -38,7 +26,7 @@ static int start_jupyter(const struct engine *e, const struct ws_container *c)
 	sb_rtrim(&out);
 	if (st != 0) {
 		ret = error("cannot start Jupyter in '%s': %s", c->name, out.len ? out.buf : "no message");
-	} else if (wait_jupyter(c->port_jupyter) < 0) {
+	} else if (ws_http_wait(c->port_jupyter, "/api", JUPYTER_TIMEOUT_MS) < 0) {
 		fputs("--- Jupyter's log ---\n", stderr);
 		engine_exec(e, &(struct engine_exec_opts){ c->name, c->user, NULL, false, false, false,
 							    cat });
@@ -56,10 +44,8 @@ int cmd_jupyter(int argc, char **argv, struct sf_ctx *ctx)
 	struct ws_container c;
 	int ret = 0;
 
-	if (argc > 1)
-		return cmd_usage_error(ctx, argv[1][0] == '-' ? "unknown option '%s'" :
-								"unexpected argument '%s'",
-				       argv[1]);
+	if (cmd_no_args(ctx, argc, argv))
+		return 2;
 	if (engine_open_running(&ctx->cfg, &e, &c) < 0)
 		return 1;
 	if (ws_http_get(c.port_jupyter, "/api", 1000, NULL) != 200 && start_jupyter(&e, &c) < 0)

@@ -13,10 +13,8 @@ int cmd_stop(int argc, char **argv, struct sf_ctx *ctx)
 	struct strvec names = STRVEC_INIT;
 	int ret = 0;
 
-	if (argc > 1)
-		return cmd_usage_error(ctx, argv[1][0] == '-' ? "unknown option '%s'" :
-								"unexpected argument '%s'",
-				       argv[1]);
+	if (cmd_no_args(ctx, argc, argv))
+		return 2;
 	if (engine_open(&ctx->cfg, &e, NULL) < 0 ||
 	    engine_find_containers(&e, ctx->cfg.data_dir, &names) < 0)
 		return 1;

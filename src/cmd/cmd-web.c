@@ -7,7 +7,6 @@
 
 #include "cmd/cmd.h"
 #include "util/common.h"
-#include "util/timeutil.h"
 #include "workspace/engine.h"
 #include "workspace/ws.h"
 
@@ -21,7 +20,6 @@ static int healthy(int port)
 static int start_serve(const struct engine *e, const struct ws_container *c)
 {
 	struct strbuf port = STRBUF_INIT, err = STRBUF_INIT;
-	int64_t deadline = time_mono_ms() + SERVE_TIMEOUT_MS;
 	int st, ret = -1;
 
 	/* As sf-start does: all addresses inside, published on 127.0.0.1 only by the host. */
@@ -37,12 +35,7 @@ static int start_serve(const struct engine *e, const struct ws_container *c)
 		error("cannot start the engine in '%s': %s", c->name, err.buf);
 		goto out;
 	}
-	while (ret < 0 && time_mono_ms() < deadline) {
-		if (healthy(c->port_web))
-			ret = 0;
-		else
-			usleep(200 * 1000);
-	}
+	ret = ws_http_wait(c->port_web, "/api/v1/health", SERVE_TIMEOUT_MS);
 	if (ret < 0)
 		error("the engine in '%s' did not answer http://127.0.0.1:%d/api/v1/health within %ds; "
 		      "see 'synthflow shell -- synthflow serve' for its errors",
@@ -60,10 +53,8 @@ int cmd_web(int argc, char **argv, struct sf_ctx *ctx)
 	char *token;
 	int ret = 0;
 
-	if (argc > 1)
-		return cmd_usage_error(ctx, argv[1][0] == '-' ? "unknown option '%s'" :
-								"unexpected argument '%s'",
-				       argv[1]);
+	if (cmd_no_args(ctx, argc, argv))
+		return 2;
 	if (engine_open_running(&ctx->cfg, &e, &c) < 0)
 		return 1;
 	if (!healthy(c.port_web) && start_serve(&e, &c) < 0) {

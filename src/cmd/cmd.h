@@ -25,6 +25,8 @@ typedef int (*cmd_fn)(int argc, char **argv, struct sf_ctx *ctx);
 /* Prints "synthflow: error: MSG" and the command's usage; returns 2. */
 int cmd_usage_error(const struct sf_ctx *ctx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+/* For commands that take no arguments: 0 when there are none, else the usage error (2). */
+int cmd_no_args(const struct sf_ctx *ctx, int argc, char **argv);
 
 /*
  * Finds the data folder and loads its configuration into ctx->cfg, as the

@@ -113,3 +113,14 @@ out:
 	sb_release(&resp);
 	return status;
 }
+
+int ws_http_wait(int port, const char *path, int timeout_ms)
+{
+	int64_t deadline = time_mono_ms() + timeout_ms;
+	while (time_mono_ms() < deadline) {
+		if (ws_http_get(port, path, 1000, NULL) == 200)
+			return 0;
+		usleep(250 * 1000);
+	}
+	return -1;
+}

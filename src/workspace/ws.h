@@ -141,6 +141,8 @@ int ws_port_free(int port);
  * status (0 when nothing answered); the body is appended to body if non-NULL.
  */
 int ws_http_get(int port, const char *path, int timeout_ms, struct strbuf *body);
+/* Polls ws_http_get until it answers 200; 0 then, -1 after timeout_ms. */
+int ws_http_wait(int port, const char *path, int timeout_ms);
 
 /* rm -rf below a folder we own (build contexts, debootstrap roots). */
 int ws_remove_tree(const char *path);
