@@ -9,7 +9,10 @@
 # Each test body runs in a subshell inside a fresh scratch directory ($TRASH,
 # also the cwd), with `synthflow` from the build under test first on PATH.
 # Output is TAP ("ok N - name" / "not ok N - name"); the body's output is
-# shown only when it fails (or always with TEST_VERBOSE=1).
+# shown only when it fails (or always with TEST_VERBOSE=1).  A body that
+# cannot check what it is about on this machine calls test_skip REASON and
+# is reported as "ok N - name # SKIP REASON", which tests/run.sh counts as
+# skipped, never as passed.
 
 set -u
 TEST_NAME=$(basename "$0" .sh)
@@ -32,6 +35,7 @@ mkdir -p "$TEST_OUT_BASE"
 TRASH_BASE=$(mktemp -d "${TMPDIR:-/tmp}/sf-$TEST_NAME.XXXXXX")
 test_count=0
 test_failed=0
+test_skipped=0
 trap 'rm -rf "$TRASH_BASE"' EXIT
 
 run_body() {
@@ -42,7 +46,10 @@ run_body() {
 	log="$TRASH_BASE/$test_count.log"
 	(cd "$TRASH" && TRASH="$TRASH" && export TRASH && set -e && eval "$3") >"$log" 2>&1
 	status=$?
-	if { [ "$1" = success ] && [ $status -eq 0 ]; } || { [ "$1" = failure ] && [ $status -ne 0 ]; }; then
+	if [ $status -eq 77 ] && [ -f "$TRASH/.skip" ]; then
+		echo "ok $test_count - $2 # SKIP $(cat "$TRASH/.skip")"
+		test_skipped=$((test_skipped + 1))
+	elif { [ "$1" = success ] && [ $status -eq 0 ]; } || { [ "$1" = failure ] && [ $status -ne 0 ]; }; then
 		echo "ok $test_count - $2"
 		[ "${TEST_VERBOSE:-0}" = 1 ] && sed 's/^/#   /' "$log"
 	else
@@ -54,6 +61,18 @@ run_body() {
 }
 
 expect_success() { run_body success "$1" "$2"; }
+# test_skip REASON: inside a body, ends it as skipped (say why).
+test_skip() {
+	echo "$*" >"$TRASH/.skip"
+	exit 77
+}
+# skip_all REASON: before any test, when the whole script cannot run here
+# (TAP "1..0 # SKIP"); exits.
+skip_all() {
+	echo "1..0 # SKIP $*"
+	echo "# $TEST_NAME: 0 passed, 0 failed, 1 skipped ($*)"
+	exit 0
+}
 # The body as a whole must fail (use sparingly: prefer checking exit codes).
 expect_failure() { run_body failure "$1" "$2"; }
 
@@ -98,6 +117,6 @@ must_equal() {
 
 test_done() {
 	echo "1..$test_count"
-	echo "# $TEST_NAME: $((test_count - test_failed)) passed, $test_failed failed"
+	echo "# $TEST_NAME: $((test_count - test_failed - test_skipped)) passed, $test_failed failed, $test_skipped skipped"
 	[ "$test_failed" -eq 0 ]
 }
