@@ -19,8 +19,15 @@
 # Clips are 48 kHz 16-bit mono FLAC (like Clipper's), with leading and
 # trailing silence and a 25 Hz hum (for the trim and the high-pass to
 # remove), and white noise mixed in for Noisy and Very Noisy ones.  The
-# output depends only on N_CLIPS: espeak-ng is deterministic and sox runs
-# with -R (fixed seeds), so every run makes the same bytes.
+# output depends only on N_CLIPS: sox runs with -R (fixed seeds), and
+# espeak-ng is deterministic as long as nothing reseeds the C library's
+# rand(), which its voices' breath noise draws from.  Something does:
+# espeak-ng opens an audio output even with -w, and the PulseAudio client
+# library, when it finds no runtime folder, makes a randomly named one in
+# /tmp after seeding rand() from /dev/urandom.  That happens on a user's
+# first run (no ~/.config/pulse yet), in a fresh container, or after /tmp
+# was cleaned, so those runs spoke different bytes.  espeak-ng therefore
+# gets a runtime folder of its own (XDG_RUNTIME_DIR): nothing is seeded.
 set -eu
 
 if [ $# -ne 2 ]; then
@@ -41,6 +48,7 @@ done
 
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
+mkdir -m 700 "$tmp/runtime"
 
 # character|emotion|noise|espeak-ng voice and options|transcript
 cat >"$tmp/lines" <<'EOF'
@@ -81,7 +89,8 @@ EOF
 
 	# $voice holds several espeak-ng options: split on purpose.
 	# shellcheck disable=SC2086
-	espeak-ng $voice -w "$tmp/speech.wav" "$text"
+	XDG_RUNTIME_DIR="$tmp/runtime" PULSE_RUNTIME_PATH="$tmp/runtime/pulse" \
+		espeak-ng $voice -w "$tmp/speech.wav" "$text"
 	sox -R "$tmp/speech.wav" -r 48000 -b 16 -c 1 "$tmp/padded.wav" pad 0.$((3 + i % 5)) 0.6
 	len=$(soxi -D "$tmp/padded.wav")
 	case $noise in
