@@ -472,11 +472,20 @@ static void start_ready(struct sched *s)
 
 /* ---- a try ends ---- */
 
+/*
+ * The retry delay counts from the try's recorded end (ended_at, wall
+ * clock), and the timer that wakes us is only a hint: fire_timers starts
+ * the retry once the wall clock has reached next_try_at, so the recorded
+ * started_at of the next try is never less than ended_at + delay.  (It was
+ * counted from a later reading of the monotonic clock, truncated to whole
+ * milliseconds like the recorded times: the two truncations could put a
+ * retry 9 ms after a recorded end with a 10 ms delay.)
+ */
 static void finish_failure(struct sched *s, struct sti *ti, const char *reason)
 {
 	if (ti->try_number < ti->max_tries) {
 		int64_t delay = sched_retry_delay_ms(ti->task->def->retry_delay_ms, ti->try_number + 1);
-		ti->next_try_at = time_now_ms() + delay;
+		ti->next_try_at = ti->ended_at + delay;
 		sched_set_state(ti, TI_UP_FOR_RETRY, reason);
 		sched_timer_add(s, ti, TM_RETRY, time_mono_ms() + delay);
 	} else {
@@ -623,6 +632,23 @@ void sched_kill(struct sched *s, struct sti *ti, enum kill_why why)
 	sched_timer_add(s, ti, TM_KILL, time_mono_ms() + KILL_GRACE_MS);
 }
 
+/* A retry's timer fired: due by the recorded clock (see finish_failure)? */
+static void retry_due(struct sched *s, struct sti *ti)
+{
+	int64_t now = time_now_ms(), wait = ti->next_try_at - now;
+
+	if (wait <= 0) {
+		sched_ready_push(s, ti);
+		return;
+	}
+	/* A wall clock set back past the try's end: the delay counts from now. */
+	if (now < ti->ended_at) {
+		wait = sched_retry_delay_ms(ti->task->def->retry_delay_ms, ti->try_number + 1);
+		ti->next_try_at = now + wait;
+	}
+	sched_timer_add(s, ti, TM_RETRY, time_mono_ms() + wait);
+}
+
 static void fire_timers(struct sched *s)
 {
 	int64_t now = time_mono_ms();
@@ -635,7 +661,7 @@ static void fire_timers(struct sched *s)
 		switch (t.kind) {
 		case TM_RETRY:
 			if (ti->state == TI_UP_FOR_RETRY)
-				sched_ready_push(s, ti);
+				retry_due(s, ti);
 			break;
 		case TM_TIMEOUT:
 			if (ti->state == TI_RUNNING)

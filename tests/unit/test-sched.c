@@ -247,17 +247,58 @@ static void orphans_of_a_run_are_killed(void **state)
 	waitpid(other, &status, 0);
 }
 
+/*
+ * A scratch data folder (dir, a mkdtemp template) holding one DAG, ID.yaml,
+ * and one run of it taken to its end by a scheduler of cfg (already given
+ * its defaults): the scheduler and the store stay open for the checks.
+ */
+static void run_in_scratch(char *dir, const char *id, const char *yaml, struct config *cfg,
+			   struct sched **s, struct store **st, char **run_id)
+{
+	static struct sched_opts so;
+	char *cmd, *path;
+
+	assert_non_null(mkdtemp(dir));
+	cmd = xasprintf("mkdir -p %s/src/w/dags", dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	path = xasprintf("%s/src/w/dags/%s.yaml", dir, id);
+	assert_int_equal(write_file_atomic(path, yaml, strlen(yaml), 0644), 0);
+	free(path);
+	cfg->data_dir = xstrdup(dir);
+	so = (struct sched_opts){ .cfg = cfg };
+	*s = sched_new(&so);
+	assert_non_null(*s);
+	*st = store_open(cfg->flow_store, dir);
+	assert_non_null(*st);
+	assert_int_equal(store_run_create(*st, id, NULL, sched_owner(*s), run_id), 0);
+	assert_int_equal(sched_add_run(*s, *run_id, NULL), 0);
+	assert_int_equal(sched_run(*s), 0);
+}
+
+static void scratch_done(const char *dir, struct config *cfg, struct sched *s, struct store *st,
+			 char *run_id)
+{
+	char *cmd = xasprintf("rm -rf '%s'", dir);
+
+	free(run_id);
+	store_close(st);
+	sched_free(s);
+	config_release(cfg);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+}
+
 static void run_states(void **state)
 {
 	char dir[] = "/tmp/sf-sched-XXXXXX";
 	struct config cfg;
-	struct sched_opts so = { .cfg = &cfg };
 	struct sched *s;
 	struct store *st;
 	struct store_ti *tis;
 	struct store_try *tries;
 	struct store_run r = { 0 };
-	char *path, *run_id, *cmd;
+	char *run_id;
 	size_t n;
 	const char *dag = "tasks:\n"
 			  "  a: {run: \"true\"}\n"
@@ -265,23 +306,9 @@ static void run_states(void **state)
 			  "  c: {needs: [b], run: \"true\"}\n"
 			  "  d: {needs: [c], trigger: all_done, run: \"echo done\"}\n";
 
-	assert_non_null(mkdtemp(dir));
-	cmd = xasprintf("mkdir -p %s/src/w/dags", dir);
-	assert_int_equal(system(cmd), 0);
-	free(cmd);
-	path = xasprintf("%s/src/w/dags/x.yaml", dir);
-	assert_int_equal(write_file_atomic(path, dag, strlen(dag), 0644), 0);
-	free(path);
 	config_defaults(&cfg);
-	cfg.data_dir = xstrdup(dir);
 	cfg.flow_parallelism = 2;
-	s = sched_new(&so);
-	assert_non_null(s);
-	st = store_open(cfg.flow_store, dir);
-	assert_non_null(st);
-	assert_int_equal(store_run_create(st, "x", NULL, sched_owner(s), &run_id), 0);
-	assert_int_equal(sched_add_run(s, run_id, NULL), 0);
-	assert_int_equal(sched_run(s), 0);
+	run_in_scratch(dir, "x", dag, &cfg, &s, &st, &run_id);
 
 	assert_int_equal(store_run_get(st, run_id, &r), 0);
 	assert_int_equal(r.state, RUN_SUCCESS); /* the only leaf, d, succeeded */
@@ -302,13 +329,41 @@ static void run_states(void **state)
 	store_try_list_free(tries, n);
 
 	store_run_release(&r);
-	free(run_id);
-	store_close(st);
-	sched_free(s);
-	config_release(&cfg);
-	cmd = xasprintf("rm -rf '%s'", dir);
-	assert_int_equal(system(cmd), 0);
-	free(cmd);
+	scratch_done(dir, &cfg, s, st, run_id);
+}
+
+/*
+ * The guarantee: a retry's recorded start is never less than the failed
+ * try's recorded end plus the delay the policy gives it.  Short delays
+ * (1, 2, 4 ... 64 ms) make each gap a fresh chance for the recorded clock
+ * and the timer's clock to disagree by their rounding.
+ */
+static void retry_gaps_follow_policy(void **state)
+{
+	char dir[] = "/tmp/sf-sched-XXXXXX";
+	struct config cfg;
+	struct sched *s;
+	struct store *st;
+	struct store_try *tries;
+	char *run_id;
+	size_t n;
+	const char *dag = "tasks:\n"
+			  "  f: {run: \"exit 1\", retries: 7, retry_delay: 1ms}\n";
+
+	config_defaults(&cfg);
+	run_in_scratch(dir, "g", dag, &cfg, &s, &st, &run_id);
+
+	assert_int_equal(store_try_list(st, run_id, "f", -1, &tries, &n), 0);
+	assert_int_equal(n, 8);
+	for (size_t i = 1; i < n; i++) {
+		int64_t gap = tries[i].started_at - tries[i - 1].ended_at;
+		int64_t want = sched_retry_delay_ms(1, (int)i + 1);
+		if (gap < want)
+			fail_msg("try %zu started %lld ms after try %zu ended; the policy says %lld ms",
+				 i + 1, (long long)gap, i, (long long)want);
+	}
+	store_try_list_free(tries, n);
+	scratch_done(dir, &cfg, s, st, run_id);
 }
 
 int main(void)
@@ -326,6 +381,7 @@ int main(void)
 		cmocka_unit_test(proc_start_times),
 		cmocka_unit_test(orphans_of_a_run_are_killed),
 		cmocka_unit_test(run_states),
+		cmocka_unit_test(retry_gaps_follow_policy),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
