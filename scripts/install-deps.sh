@@ -8,10 +8,10 @@ set -eu
 what=${1:-all}
 
 build_pkgs="gcc make meson ninja-build pkg-config libyaml-dev libjansson-dev libsqlite3-dev
-  libpq-dev libmicrohttpd-dev libssl-dev"
+  libpq-dev libmicrohttpd-dev libssl-dev libsndfile1-dev libsoxr-dev libebur128-dev"
 test_pkgs="libcmocka-dev clang libclang-rt-14-dev sqlite3 espeak-ng sox libsox-fmt-all
   docker.io debootstrap postgresql chromium wrk curl jq procps iproute2 python3 nodejs npm
-  ninja-build snakemake time slurm-wlm munge"
+  ninja-build snakemake time slurm-wlm munge ffmpeg"
 bench_pkgs="gcc make ninja-build snakemake time python3"
 demo_pkgs="sox libsox-fmt-all espeak-ng python3"
 

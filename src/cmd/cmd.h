@@ -53,5 +53,6 @@ int cmd_rshell(int argc, char **argv, struct sf_ctx *ctx);
 int cmd_jupyter(int argc, char **argv, struct sf_ctx *ctx);
 int cmd_web(int argc, char **argv, struct sf_ctx *ctx);
 int cmd_base(int argc, char **argv, struct sf_ctx *ctx);
+int cmd_audio(int argc, char **argv, struct sf_ctx *ctx);
 
 #endif

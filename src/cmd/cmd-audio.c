@@ -1,0 +1,523 @@
+/*
+ * synthflow audio clean|stats: the clean chain and clip statistics over
+ * many clips in one process (docs/audio.md).  Clips go to a pool of worker
+ * threads; results are reported in input order (stdout, and $SF_METRICS
+ * when set), so the output does not depend on --jobs.  A clip that fails is
+ * reported with its name and the others go on; the exit status is 1 when any
+ * failed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <jansson.h>
+#include <math.h>
+#include <pthread.h>
+#include <unistd.h>
+
+#include "audio/audio.h"
+#include "cmd/cmd.h"
+#include "util/common.h"
+#include "util/fs.h"
+#include "util/timeutil.h"
+
+struct clip {
+	const char *in;                 /* as given */
+	char *out;                      /* clean: the output path; malloc'd */
+	struct audio_result r;
+	int done;
+};
+
+struct pool {
+	struct clip *clips;
+	size_t n, next;
+	int clean;
+	const struct audio_opts *o;
+	double trim_db;
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+};
+
+static void process(struct pool *p, struct clip *c)
+{
+	if (!p->clean) {
+		audio_stats(c->in, p->trim_db, &c->r);
+		return;
+	}
+	if (c->r.error)
+		return; /* found before the pool started (path problems) */
+	{
+		char *dir = xstrdup(c->out), *slash = strrchr(dir, '/');
+		if (slash && slash != dir) {
+			*slash = '\0';
+			if (mkdir_p(dir, 0755) < 0)
+				c->r.error = xasprintf("cannot create '%s' (%s)", dir, strerror(errno));
+		}
+		free(dir);
+	}
+	if (!c->r.error)
+		audio_clean(c->in, c->out, p->o, &c->r);
+}
+
+static void *worker(void *arg)
+{
+	struct pool *p = arg;
+
+	for (;;) {
+		struct clip *c;
+		pthread_mutex_lock(&p->mu);
+		c = p->next < p->n ? &p->clips[p->next++] : NULL;
+		pthread_mutex_unlock(&p->mu);
+		if (!c)
+			return NULL;
+		process(p, c);
+		pthread_mutex_lock(&p->mu);
+		c->done = 1;
+		pthread_cond_broadcast(&p->cv);
+		pthread_mutex_unlock(&p->mu);
+	}
+}
+
+/* JSON numbers with three decimals (no binary noise), null for NAN/infinity. */
+static json_t *num(double v)
+{
+	return isfinite(v) ? json_real(round(v * 1000) / 1000) : json_null();
+}
+
+static void add_stats(json_t *o, const struct audio_stats *s, int full)
+{
+	json_object_set_new(o, "duration", num(s->duration));
+	json_object_set_new(o, "rate", json_integer(s->rate));
+	json_object_set_new(o, "channels", json_integer(s->channels));
+	if (!full)
+		return;
+	json_object_set_new(o, "peak_db", num(s->peak_db));
+	json_object_set_new(o, "rms_db", num(s->rms_db));
+	json_object_set_new(o, "lufs", num(s->lufs));
+	json_object_set_new(o, "clipped", json_integer(s->clipped));
+	json_object_set_new(o, "silence_lead", num(s->lead));
+	json_object_set_new(o, "silence_trail", num(s->trail));
+	json_object_set_new(o, "snr_db", num(s->snr_db));
+}
+
+static json_t *clip_json(const struct pool *p, const struct clip *c)
+{
+	json_t *o = json_object(), *flags;
+
+	json_object_set_new(o, "item", json_string(c->in));
+	if (c->r.error) {
+		json_object_set_new(o, "error", json_string(c->r.error));
+		return o;
+	}
+	if (!p->clean) {
+		add_stats(o, &c->r.in, 1);
+		return o;
+	}
+	json_object_set_new(o, "output", json_string(c->out));
+	add_stats(o, &c->r.out, 1);
+	json_object_set_new(o, "duration_in", num(c->r.in.duration));
+	json_object_set_new(o, "rate_in", json_integer(c->r.in.rate));
+	json_object_set_new(o, "channels_in", json_integer(c->r.in.channels));
+	json_object_set_new(o, "gain_db", num(c->r.gain_db));
+	flags = json_array();
+	for (unsigned bit = 1; audio_flag_name(bit); bit <<= 1)
+		if (c->r.flags & bit)
+			json_array_append_new(flags, json_string(audio_flag_name(bit)));
+	json_object_set_new(o, "flags", flags);
+	return o;
+}
+
+static char *json_line(json_t *o)
+{
+	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
+	json_decref(o);
+	return s;
+}
+
+static void print_text(const struct pool *p, const struct clip *c)
+{
+	const struct audio_stats *s = p->clean ? &c->r.out : &c->r.in;
+
+	if (p->clean) {
+		printf("%s -> %s: %.3f s -> %.3f s at %d Hz, gain %+.2f dB, %.1f LUFS, peak %.1f dBFS",
+		       c->in, c->out, c->r.in.duration, s->duration, s->rate, c->r.gain_db, s->lufs,
+		       s->peak_db);
+		for (unsigned bit = 1; audio_flag_name(bit); bit <<= 1)
+			if (c->r.flags & bit)
+				printf(" [%s]", audio_flag_name(bit));
+		putchar('\n');
+		return;
+	}
+	printf("%s: %.3f s, %d Hz, %d ch, peak %.1f dBFS, rms %.1f dBFS, %.1f LUFS, %lld clipped, "
+	       "silence %.3f s + %.3f s, snr %.1f dB\n",
+	       c->in, s->duration, s->rate, s->channels, s->peak_db, s->rms_db, s->lufs, s->clipped,
+	       s->lead, s->trail, s->snr_db);
+}
+
+/* Parses "NUMBER[SUFFIX]" (the suffix optional, any case). */
+static int parse_num(const char *arg, const char *suffix, double *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtod(arg, &end);
+	if (end == arg || errno || !isfinite(*v))
+		return -1;
+	return *end && strcasecmp(end, suffix) ? -1 : 0;
+}
+
+/* The folder every input lies in (by real path), with a trailing '/'. */
+static char *common_folder(char **real, size_t n)
+{
+	size_t len;
+
+	if (!n)
+		return xstrdup("/");
+	len = strrchr(real[0], '/') - real[0] + 1;
+	for (size_t i = 1; i < n; i++) {
+		size_t k = 0;
+		while (k < len && real[i][k] == real[0][k])
+			k++;
+		while (k > 0 && real[0][k - 1] != '/')
+			k--;
+		len = k;
+	}
+	return xstrndup(real[0], len);
+}
+
+/* The input's real path: its folder resolved, its own name kept (a link stays a link). */
+static char *real_input(const char *in)
+{
+	const char *slash = strrchr(in, '/');
+	char *dir = slash ? xstrndup(in, (size_t)(slash - in + (slash == in))) : xstrdup(".");
+	char *real = path_real(dir), *ret = NULL;
+
+	if (real)
+		ret = xasprintf("%s/%s", strcmp(real, "/") ? real : "", slash ? slash + 1 : in);
+	free(dir);
+	free(real);
+	return ret;
+}
+
+static int cmp_out(const void *a, const void *b)
+{
+	const struct clip *x = *(struct clip *const *)a, *y = *(struct clip *const *)b;
+	return strcmp(x->out, y->out);
+}
+
+/* Output paths: OUTDIR/<path relative to base>, the extension set to the format's. */
+static void plan_outputs(struct clip *clips, size_t n, const char *outdir, const char *base,
+			 const struct audio_opts *o)
+{
+	char **real = xcalloc(n ? n : 1, sizeof(*real)), *common = NULL;
+	struct clip **sorted = xcalloc(n ? n : 1, sizeof(*sorted));
+	size_t nreal = 0, blen;
+
+	for (size_t i = 0; i < n; i++) {
+		if (!(real[i] = real_input(clips[i].in)))
+			clips[i].r.error = xasprintf("cannot resolve its folder (%s)", strerror(errno));
+		else
+			real[nreal++] = real[i];
+	}
+	if (base) {
+		char *rb = path_real(base);
+		common = rb ? xasprintf("%s/", strcmp(rb, "/") ? rb : "") : NULL;
+		free(rb);
+	} else {
+		common = common_folder(real, nreal);
+	}
+	blen = common ? strlen(common) : 0;
+	nreal = 0;
+	for (size_t i = 0; i < n; i++) {
+		const char *rel, *name, *dot;
+		if (clips[i].r.error)
+			continue;
+		rel = real[nreal++];
+		if (!common || strncmp(rel, common, blen)) {
+			clips[i].r.error = xasprintf("not under the base folder '%s'", base);
+			continue;
+		}
+		rel += blen;
+		name = strrchr(rel, '/');
+		name = name ? name + 1 : rel;
+		dot = strrchr(name, '.');
+		clips[i].out = xasprintf("%s/%.*s%s", outdir, (int)(dot && dot != name ? dot - rel : (ptrdiff_t)strlen(rel)),
+					 rel, audio_format_ext(o->format));
+	}
+	for (size_t i = 0; i < nreal; i++)
+		free(real[i]);
+	free(real);
+	free(common);
+
+	/* a.wav and a.flac in one folder would both become a.flac: refuse the second */
+	nreal = 0;
+	for (size_t i = 0; i < n; i++)
+		if (clips[i].out)
+			sorted[nreal++] = &clips[i];
+	qsort(sorted, nreal, sizeof(*sorted), cmp_out);
+	for (size_t i = 1; i < nreal; i++)
+		if (!strcmp(sorted[i]->out, sorted[i - 1]->out)) {
+			struct clip *later = sorted[i] > sorted[i - 1] ? sorted[i] : sorted[i - 1];
+			struct clip *first = later == sorted[i] ? sorted[i - 1] : sorted[i];
+			if (!later->r.error)
+				later->r.error = xasprintf("same output '%s' as '%s'", later->out,
+							   first->in);
+		}
+	free(sorted);
+}
+
+/* Inputs from a file of NUL-separated paths (the engine's $SF_ITEMS). */
+static int read_items(const char *path, struct strbuf *sb, char ***items, size_t *n, size_t *alloc)
+{
+	size_t p = 0;
+
+	if (sb_read_file(sb, path) < 0)
+		return error("cannot read '%s' (%s)", path, strerror(errno));
+	while (p < sb->len) {
+		size_t l = strlen(sb->buf + p);
+		if (*n == *alloc) {
+			*alloc = *alloc ? *alloc * 2 : 64;
+			*items = xrealloc(*items, *alloc * sizeof(**items));
+		}
+		(*items)[(*n)++] = sb->buf + p;
+		p += l + 1;
+	}
+	return 0;
+}
+
+static int open_metrics(void)
+{
+	const char *path = getenv("SF_METRICS");
+	int fd;
+
+	if (!path || !*path)
+		return -1;
+	fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+	if (fd < 0)
+		warning("cannot open $SF_METRICS '%s' (%s); no metrics written", path, strerror(errno));
+	return fd;
+}
+
+static int run_pool(struct pool *p, int jobs, int json)
+{
+	pthread_t *th;
+	int failed = 0, metrics = open_metrics();
+	size_t nth = (size_t)jobs < p->n ? (size_t)jobs : p->n;
+
+	pthread_mutex_init(&p->mu, NULL);
+	pthread_cond_init(&p->cv, NULL);
+	th = xcalloc(nth ? nth : 1, sizeof(*th));
+	for (size_t i = 0; i < nth; i++)
+		if (pthread_create(&th[i], NULL, worker, p))
+			die("cannot start a worker thread");
+	for (size_t i = 0; i < p->n; i++) {
+		struct clip *c = &p->clips[i];
+		char *line;
+
+		pthread_mutex_lock(&p->mu);
+		while (!c->done)
+			pthread_cond_wait(&p->cv, &p->mu);
+		pthread_mutex_unlock(&p->mu);
+		line = json_line(clip_json(p, c));
+		if (c->r.error) {
+			error("'%s': %s", c->in, c->r.error);
+			failed = 1;
+		} else if (json) {
+			puts(line);
+		} else {
+			print_text(p, c);
+		}
+		if (c->r.note)
+			note("'%s': %s", c->in, c->r.note);
+		if (metrics >= 0) {
+			struct strbuf sb = STRBUF_INIT;
+			sb_adds(&sb, line);
+			sb_addch(&sb, '\n');
+			if (write(metrics, sb.buf, sb.len) != (ssize_t)sb.len) {
+				warning("cannot write $SF_METRICS (%s); no more metrics written",
+					strerror(errno));
+				close(metrics);
+				metrics = -1;
+			}
+			sb_release(&sb);
+		}
+		free(line);
+		audio_result_release(&c->r);
+		free(c->out);
+	}
+	for (size_t i = 0; i < nth; i++)
+		pthread_join(th[i], NULL);
+	free(th);
+	if (metrics >= 0)
+		close(metrics);
+	fflush(stdout);
+	return failed;
+}
+
+static int default_jobs(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_ONLN);
+	return n > 0 ? (int)n : 1;
+}
+
+int cmd_audio(int argc, char **argv, struct sf_ctx *ctx)
+{
+	struct audio_opts o;
+	struct pool p = { 0 };
+	struct strbuf items_buf = STRBUF_INIT;
+	const char *sub, *outdir = NULL, *base = NULL;
+	char **in = NULL;
+	size_t nin = 0, ain = 0;
+	int jobs = default_jobs(), json = 0, only_args = 0, had_items = 0, ret;
+	double v;
+
+	if (argc < 2)
+		return cmd_usage_error(ctx, "missing subcommand (clean or stats)");
+	sub = argv[1];
+	if (strcmp(sub, "clean") && strcmp(sub, "stats"))
+		return cmd_usage_error(ctx, "unknown subcommand '%s' (clean or stats)", sub);
+	p.clean = !strcmp(sub, "clean");
+	audio_opts_default(&o);
+	p.trim_db = o.trim_db;
+
+	for (int i = 2; i < argc; i++) {
+		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
+		int takes = !only_args && a[0] == '-' && a[1] && strcmp(a, "--") && strcmp(a, "--json");
+
+		if (!only_args && !strcmp(a, "--")) {
+			only_args = 1;
+			continue;
+		}
+		if (only_args || a[0] != '-' || !a[1]) {
+			if (nin == ain) {
+				ain = ain ? ain * 2 : 64;
+				in = xrealloc(in, ain * sizeof(*in));
+			}
+			in[nin++] = argv[i];
+			continue;
+		}
+		if (!strcmp(a, "--json")) {
+			json = 1;
+			continue;
+		}
+		if (takes && !val) {
+			free(in);
+			return cmd_usage_error(ctx, "option '%s' needs a value", a);
+		}
+		i++;
+		if (!strcmp(a, "--jobs") || !strcmp(a, "-j")) {
+			if (parse_num(val, "", &v) < 0 || v < 1 || v > 1024 || v != floor(v))
+				goto bad;
+			jobs = (int)v;
+		} else if (!strcmp(a, "--items")) {
+			had_items = 1;
+			if (read_items(val, &items_buf, &in, &nin, &ain) < 0) {
+				free(in);
+				return 1;
+			}
+		} else if (!strcmp(a, "--trim-db")) {
+			if (parse_num(val, "dB", &v) < 0 || v > 0)
+				goto bad;
+			o.trim_db = p.trim_db = v;
+		} else if (!p.clean) {
+			goto unknown;
+		} else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
+			outdir = val;
+		} else if (!strcmp(a, "--base")) {
+			base = val;
+		} else if (!strcmp(a, "--rate")) {
+			if (!strcmp(val, "keep"))
+				o.rate = 0;
+			else if (parse_num(val, "Hz", &v) < 0 || v < 1000 || v > 768000 || v != floor(v))
+				goto bad;
+			else
+				o.rate = (int)v;
+		} else if (!strcmp(a, "--channels")) {
+			if (strcmp(val, "first") && strcmp(val, "mix"))
+				goto bad;
+			o.mix = !strcmp(val, "mix");
+		} else if (!strcmp(a, "--bits")) {
+			if (strcmp(val, "16") && strcmp(val, "24") && strcmp(val, "32f"))
+				goto bad;
+			o.bits = atoi(val);
+		} else if (!strcmp(a, "--highpass")) {
+			if (parse_num(val, "Hz", &v) < 0 || v < 0)
+				goto bad;
+			o.highpass = v;
+		} else if (!strcmp(a, "--lowpass")) {
+			if (parse_num(val, "Hz", &v) < 0 || v < 0)
+				goto bad;
+			o.lowpass = v;
+		} else if (!strcmp(a, "--trim-pad")) {
+			int64_t ms = duration_parse_ms(val);
+			if (ms < 0 || ms > 10000)
+				goto bad;
+			o.trim_pad = (double)ms / 1000;
+		} else if (!strcmp(a, "--loudness")) {
+			if (!strcmp(val, "off")) {
+				o.level_mode = AUDIO_LEVEL_NONE;
+			} else {
+				if (parse_num(val, "LUFS", &v) < 0 || v > 0 || v < -70)
+					goto bad;
+				o.level_mode = AUDIO_LEVEL_LOUDNESS;
+				o.level = v;
+			}
+		} else if (!strcmp(a, "--rms-db")) {
+			if (parse_num(val, "dB", &v) < 0 || v > 0 || v < -70)
+				goto bad;
+			o.level_mode = AUDIO_LEVEL_RMS;
+			o.level = v;
+		} else if (!strcmp(a, "--peak-db")) {
+			if (parse_num(val, "dB", &v) < 0 || v > 0 || v < -70)
+				goto bad;
+			o.peak_db = v;
+		} else if (!strcmp(a, "--format")) {
+			if (strcmp(val, "flac") && strcmp(val, "wav"))
+				goto bad;
+			o.format = !strcmp(val, "wav") ? AUDIO_WAV : AUDIO_FLAC;
+		} else {
+			goto unknown;
+		}
+		continue;
+bad:
+		free(in);
+		sb_release(&items_buf);
+		return cmd_usage_error(ctx, "bad value '%s' for '%s'", val, a);
+unknown:
+		free(in);
+		sb_release(&items_buf);
+		return cmd_usage_error(ctx, "unknown option '%s' for 'audio %s'", a, sub);
+	}
+	if (!nin && !items_buf.len && !had_items) {
+		free(in);
+		sb_release(&items_buf);
+		return cmd_usage_error(ctx, "no input files");
+	}
+	if (p.clean && !outdir)
+		ret = cmd_usage_error(ctx, "'audio clean' needs an output folder (-o OUTDIR)");
+	else if (p.clean && o.bits == 32 && o.format == AUDIO_FLAC)
+		ret = cmd_usage_error(ctx, "--bits 32f needs --format wav (FLAC stores integers)");
+	else if (p.clean && o.highpass > 0 && o.lowpass > 0 && o.highpass >= o.lowpass)
+		ret = cmd_usage_error(ctx, "--highpass %g must be under --lowpass %g", o.highpass,
+				      o.lowpass);
+	else if (p.clean && mkdir_p(outdir, 0755) < 0)
+		ret = error("cannot create '%s' (%s)", outdir, strerror(errno)) < 0;
+	else
+		ret = -1;
+	if (ret >= 0) {
+		free(in);
+		sb_release(&items_buf);
+		return ret;
+	}
+
+	p.n = nin;
+	p.o = &o;
+	p.clips = xcalloc(nin ? nin : 1, sizeof(*p.clips));
+	for (size_t i = 0; i < nin; i++)
+		p.clips[i].in = in[i];
+	if (p.clean)
+		plan_outputs(p.clips, nin, outdir, base, &o);
+	ret = run_pool(&p, jobs, json);
+	free(p.clips);
+	free(in);
+	sb_release(&items_buf);
+	return ret;
+}
