@@ -288,12 +288,31 @@ static void report_tmpl(void *data, size_t off, const char *msg)
 	err_at_pos(r->L, line, col, "%s", msg);
 }
 
+/* '{{ params.X | raw }}' in a command: only for params whose values the file fixes. */
+static void check_raw_param(void *data, size_t off, const char *name)
+{
+	struct tmpl_report *r = data;
+	const struct dag_param *p = dag_param(r->L->d, name);
+	struct strbuf msg = STRBUF_INIT;
+
+	if (!p || tmpl_param_raw_ok(p->type))
+		return;
+	sb_addf(&msg, "'{{ params.%s | raw }}' is refused: a %s param's value comes from whoever "
+		"triggers the run; write '{{ params.%s }}' (quoted for where it sits) or make it "
+		"an enum ('values: [...]')", name, param_type_name(p->type), name);
+	report_tmpl(data, off, msg.buf);
+	sb_release(&msg);
+}
+
 static void check_tmpl(struct loader *L, const struct ynode *n, unsigned scope)
 {
 	struct tmpl_report r = { L, n };
 
-	if (n && n->type == YN_SCALAR)
-		tmpl_check(n->str, L->pnames, L->npnames, scope, report_tmpl, &r);
+	if (!n || n->type != YN_SCALAR)
+		return;
+	tmpl_check(n->str, L->pnames, L->npnames, scope, report_tmpl, &r);
+	if (scope & TMPL_SHELL)
+		tmpl_raw_params(n->str, check_raw_param, &r);
 }
 
 static void check_tmpl_list(struct loader *L, const struct ynode *n, unsigned scope)
@@ -602,7 +621,7 @@ static void check_task_templates(struct loader *L, const struct ynode *spec, int
 	unsigned scope = TMPL_TASK | (has_foreach ? TMPL_ITEM : 0);
 	const struct ynode *env = ynode_get(spec, "env");
 
-	check_tmpl(L, ynode_get(spec, "run"), scope);
+	check_tmpl(L, ynode_get(spec, "run"), scope | TMPL_SHELL);
 	check_tmpl(L, ynode_get(spec, "foreach"), TMPL_TASK | TMPL_GLOB);
 	check_tmpl(L, ynode_get(spec, "workdir"), scope);
 	check_tmpl_list(L, ynode_get(spec, "inputs"), scope);
@@ -1021,9 +1040,9 @@ static void parse_dag(struct loader *L, const struct ynode *root, const char *pa
 	if ((v = ynode_get(root, "max_active_runs")))
 		get_int(L, v, "max_active_runs", 1000000, &d->max_active_runs);
 	if ((v = ynode_get(root, "on_success")) && !get_string(L, v, "on_success", &d->on_success))
-		check_tmpl(L, v, 0);
+		check_tmpl(L, v, TMPL_SHELL);
 	if ((v = ynode_get(root, "on_failure")) && !get_string(L, v, "on_failure", &d->on_failure))
-		check_tmpl(L, v, 0);
+		check_tmpl(L, v, TMPL_SHELL);
 	if ((v = ynode_get(root, "defaults")))
 		parse_defaults(L, v, &td);
 	parse_tasks(L, root, &td);

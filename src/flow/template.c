@@ -7,6 +7,7 @@
 #include <ctype.h>
 
 #include "flow/dag.h"
+#include "flow/shctx.h"
 #include "util/common.h"
 #include "util/suggest.h"
 
@@ -213,18 +214,123 @@ static int check_expr(const struct tmpl_expr *e, const char *const *params, size
 	}
 }
 
+/*
+ * Whether `{{ X | raw }}` may insert X's text unquoted into a command: only
+ * values the DAG file or the engine fixes.  A param is decided by its type
+ * (the caller knows it); file names, foreach items, variables and any name
+ * added later are refused unless listed here.
+ */
+static const char *raw_refused(enum tmpl_kind k)
+{
+	switch (k) {
+	case TK_PARAM:
+	case TK_RUN_ID:
+	case TK_RUN_DIR:
+	case TK_RUN_DATE:
+	case TK_DAG_ID:
+	case TK_TASK_ID:
+	case TK_DATA:
+		return NULL;
+	case TK_ITEM:
+	case TK_ITEM_NAME:
+	case TK_ITEM_STEM:
+	case TK_ITEM_DIR:
+		return "a file name";
+	case TK_VAR:
+		return "a variable set outside the DAG file";
+	default:
+		return "outside the DAG file";
+	}
+}
+
+static void raw_refused_msg(const char *name, const char *from, struct strbuf *msg)
+{
+	sb_addf(msg, "'{{ %s | raw }}' is refused: its value comes from %s; write '{{ %s }}' "
+		"(quoted for where it sits)", name, from, name);
+}
+
+/* "'{{ NAME }}' " + why, with each "{{}}" of why standing for the template. */
+static void refused_msg(const char *name, const char *why, struct strbuf *msg)
+{
+	const char *p;
+
+	sb_addf(msg, "'{{ %s }}' ", name);
+	while ((p = strstr(why, "{{}}"))) {
+		sb_add(msg, why, (size_t)(p - why));
+		sb_addf(msg, "{{ %s }}", name);
+		why = p + 4;
+	}
+	sb_adds(msg, why);
+}
+
+/* Where each expression of a command sits (slots[i] for ex[i]). */
+static struct sh_slot *shell_places(const char *tmpl, const struct tmpl_expr *ex, size_t n)
+{
+	struct strbuf text = STRBUF_INIT;
+	struct sh_slot *slots = xcalloc(n ? n : 1, sizeof(*slots));
+	size_t lit = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		sb_add(&text, tmpl + lit, ex[i].start - lit);
+		slots[i].pos = text.len;
+		sb_addch(&text, 'x');
+		lit = ex[i].end;
+	}
+	sb_adds(&text, tmpl + lit);
+	sh_classify(text.buf, text.len, slots, n);
+	sb_release(&text);
+	return slots;
+}
+
+static void free_exprs(struct tmpl_expr *ex, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(ex[i].name);
+	free(ex);
+}
+
+/* The shell checks of a command whose syntax is fine; returns the problems. */
+static int check_shell(const char *tmpl, const struct tmpl_expr *ex, size_t n,
+		       tmpl_report_fn report, void *data)
+{
+	struct sh_slot *slots = shell_places(tmpl, ex, n);
+	struct strbuf msg = STRBUF_INIT;
+	const char *rest, *from;
+	int problems = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		sb_reset(&msg);
+		if (ex[i].raw) {
+			from = raw_refused(name_kind(ex[i].name, &rest));
+			if (!from)
+				continue;
+			raw_refused_msg(ex[i].name, from, &msg);
+		} else if (slots[i].where == SHW_REFUSED) {
+			refused_msg(ex[i].name, slots[i].why, &msg);
+		} else {
+			continue;
+		}
+		report(data, ex[i].start, msg.buf);
+		problems++;
+	}
+	sb_release(&msg);
+	free(slots);
+	return problems;
+}
+
 int tmpl_check(const char *tmpl, const char *const *params, size_t nparams, unsigned scope,
 	       tmpl_report_fn report, void *data)
 {
 	struct strbuf msg = STRBUF_INIT;
-	struct tmpl_expr e;
-	size_t pos = 0;
-	int problems = 0, r;
+	struct tmpl_expr e, *ex = NULL;
+	size_t pos = 0, n = 0, alloc = 0;
+	int problems = 0, r, bad_syntax = 0;
 
 	while ((r = tmpl_scan(tmpl, &pos, &e, &msg)) != 0) {
 		if (r < 0) {
 			report(data, pos, msg.buf);
 			problems++;
+			bad_syntax = 1;
 			if (!e.end)
 				break;
 			sb_reset(&msg);
@@ -236,11 +342,38 @@ int tmpl_check(const char *tmpl, const char *const *params, size_t nparams, unsi
 			problems++;
 		}
 		sb_reset(&msg);
+		ALLOC_GROW(ex, n + 1, alloc);
+		ex[n++] = e;
+		pos = e.end;
+	}
+	/* Where the syntax is broken, the shell text between templates is unknown. */
+	if ((scope & TMPL_SHELL) && !bad_syntax)
+		problems += check_shell(tmpl, ex, n, report, data);
+	free_exprs(ex, n);
+	sb_release(&msg);
+	return problems;
+}
+
+void tmpl_raw_params(const char *tmpl, tmpl_raw_fn fn, void *data)
+{
+	struct strbuf why = STRBUF_INIT;
+	struct tmpl_expr e;
+	const char *rest;
+	size_t pos = 0;
+	int r;
+
+	while ((r = tmpl_scan(tmpl, &pos, &e, &why)) > 0) {
+		if (e.raw && name_kind(e.name, &rest) == TK_PARAM)
+			fn(data, e.start, rest);
 		free(e.name);
 		pos = e.end;
 	}
-	sb_release(&msg);
-	return problems;
+	sb_release(&why);
+}
+
+int tmpl_param_raw_ok(enum param_type type)
+{
+	return type == PT_INTEGER || type == PT_NUMBER || type == PT_BOOLEAN || type == PT_ENUM;
 }
 
 /* A JSON scalar as the text a command sees: strings unquoted, 0.5 not 0.50000000000000000. */
@@ -357,33 +490,69 @@ static int resolve(const char *name, const struct tmpl_ctx *ctx, struct strbuf *
 	return 0;
 }
 
+/* raw_refused() at run time, where a param's type is known. */
+static const char *raw_refused_at_run(const char *name, const struct tmpl_ctx *ctx)
+{
+	const char *rest;
+	enum tmpl_kind k = name_kind(name, &rest);
+	const struct dag_param *p;
+	json_t *v;
+
+	if (k != TK_PARAM)
+		return raw_refused(k);
+	p = ctx->dag ? dag_param(ctx->dag, rest) : NULL;
+	if (p)
+		return tmpl_param_raw_ok(p->type) ? NULL : "whoever triggers the run";
+	v = ctx->params ? json_object_get(ctx->params, rest) : NULL;
+	return v && json_is_string(v) ? "whoever triggers the run" : NULL;
+}
+
 int tmpl_expand(const char *tmpl, const struct tmpl_ctx *ctx, struct strbuf *out, struct strbuf *err)
 {
 	struct strbuf val = STRBUF_INIT;
-	struct tmpl_expr e;
-	size_t pos = 0, lit = 0;
-	int r;
+	struct tmpl_expr e, *ex = NULL;
+	struct sh_slot *slots = NULL;
+	const char *from;
+	size_t pos = 0, lit = 0, n = 0, alloc = 0;
+	int r, ret = -1;
 
 	while ((r = tmpl_scan(tmpl, &pos, &e, err)) > 0) {
-		sb_add(out, tmpl + lit, e.start - lit);
-		sb_reset(&val);
-		if (resolve(e.name, ctx, &val, err) < 0) {
-			free(e.name);
-			sb_release(&val);
-			return -1;
-		}
-		if (ctx->quote && !e.raw)
-			sb_add_shell_quoted(out, val.buf);
-		else
-			sb_add(out, val.buf, val.len);
-		free(e.name);
-		pos = lit = e.end;
+		ALLOC_GROW(ex, n + 1, alloc);
+		ex[n++] = e;
+		pos = e.end;
 	}
-	sb_release(&val);
 	if (r < 0)
-		return -1;
+		goto out;
+	if (ctx->quote)
+		slots = shell_places(tmpl, ex, n);
+	for (size_t i = 0; i < n; i++) {
+		sb_add(out, tmpl + lit, ex[i].start - lit);
+		sb_reset(&val);
+		if (resolve(ex[i].name, ctx, &val, err) < 0)
+			goto out;
+		if (!ctx->quote) {
+			sb_add(out, val.buf, val.len);
+		} else if (ex[i].raw) {
+			if ((from = raw_refused_at_run(ex[i].name, ctx))) {
+				raw_refused_msg(ex[i].name, from, err);
+				goto out;
+			}
+			sb_add(out, val.buf, val.len);
+		} else if (slots[i].where == SHW_REFUSED) {
+			refused_msg(ex[i].name, slots[i].why, err);
+			goto out;
+		} else {
+			sh_quote_for(out, slots[i].where, val.buf);
+		}
+		lit = ex[i].end;
+	}
 	sb_adds(out, tmpl + lit);
-	return 0;
+	ret = 0;
+out:
+	free(slots);
+	free_exprs(ex, n);
+	sb_release(&val);
+	return ret;
 }
 
 static void env_add(char ***envp, size_t *n, size_t *alloc, char *kv)

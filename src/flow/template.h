@@ -4,15 +4,15 @@
 /*
  * {{ ... }} templates (DESIGN.md section 4).  Names: params.X, vars.X,
  * run.id, run.dir, run.date, dag.id, task.id, item, item.name, item.stem,
- * item.dir, data.  Every substitution is shell-quoted unless written
- * {{ X | raw }}, so a value can never inject shell syntax.
+ * item.dir, data.  In a command every substitution is quoted for the shell
+ * context it sits in (shctx.h), or refused where no quoting is safe, unless
+ * written {{ X | raw }}, which only values fixed by the DAG file may use.
  */
 
 #include <jansson.h>
 
+#include "flow/dag.h"
 #include "util/strbuf.h"
-
-struct dag;
 
 struct tmpl_ctx {
 	const struct dag *dag;
@@ -47,8 +47,18 @@ void tmpl_env(const struct tmpl_ctx *ctx, char ***envp, size_t *n, size_t *alloc
 #define TMPL_ITEM 1u /* item and item.*: only in a task with foreach */
 #define TMPL_TASK 2u /* task.id: only inside a task */
 #define TMPL_GLOB 4u /* the foreach glob itself: item is what it produces */
+#define TMPL_SHELL 8u /* a shell command: where each template sits, '| raw' */
 typedef void (*tmpl_report_fn)(void *data, size_t offset, const char *msg);
 int tmpl_check(const char *tmpl, const char *const *params, size_t nparams, unsigned scope,
 	       tmpl_report_fn report, void *data);
+
+/*
+ * `{{ params.X | raw }}` is allowed only for params whose every value is
+ * fixed by the DAG file or typed (enum, integer, number, boolean); the
+ * validator calls fn for each such use with the param's name.
+ */
+typedef void (*tmpl_raw_fn)(void *data, size_t offset, const char *param);
+void tmpl_raw_params(const char *tmpl, tmpl_raw_fn fn, void *data);
+int tmpl_param_raw_ok(enum param_type type);
 
 #endif

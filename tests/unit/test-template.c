@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -98,6 +99,8 @@ static void injection_is_inert(void **state)
 	json_decref(params);
 }
 
+static void expect_expand_error(const char *tmpl, const struct tmpl_ctx *c, const char *msg);
+
 static void raw_and_plain(void **state)
 {
 	json_t *params = json_pack("{s:s, s:i, s:f, s:b}", "glob", "*.flac", "n", 22050, "r", 0.1,
@@ -105,8 +108,10 @@ static void raw_and_plain(void **state)
 	struct tmpl_ctx c = ctx_with(params);
 	char *s;
 
-	s = expand("ls {{ params.glob | raw }} {{params.glob}}", &c);
-	assert_string_equal(s, "ls *.flac '*.flac'");
+	/* raw only for values the DAG file fixes: a string param is refused */
+	expect_expand_error("ls {{ params.glob | raw }}", &c, "is refused: its value comes from");
+	s = expand("ls {{ run.dir | raw }}/{{ params.n | raw }} {{params.glob}}", &c);
+	assert_string_equal(s, "ls /data/generated/d/r1/22050 '*.flac'");
 	free(s);
 	s = expand("{{ params.n }} {{ params.r }} {{ params.v }}", &c);
 	assert_string_equal(s, "'22050' '0.1' 'true'");
@@ -158,6 +163,238 @@ static void expect_expand_error(const char *tmpl, const struct tmpl_ctx *c, cons
 	sb_release(&err);
 }
 
+struct found {
+	size_t n;
+	size_t off[8];
+	char msg[8][256];
+};
+
+static void collect(void *data, size_t off, const char *msg)
+{
+	struct found *f = data;
+
+	if (f->n < 8) {
+		f->off[f->n] = off;
+		snprintf(f->msg[f->n], sizeof(f->msg[0]), "%s", msg);
+	}
+	f->n++;
+}
+
+/*
+ * Every context a template is accepted in, with what the command prints
+ * around the value: /bin/sh must receive the value's exact bytes.
+ */
+static const struct {
+	const char *tmpl, *before, *after;
+} contexts[] = {
+	{ "printf '%s' {{ item }}", "", "" },
+	{ "printf '%s' pre{{ item }}post", "pre", "post" },
+	{ "printf '%s' \"pre {{ item }} post\"", "pre ", " post" },
+	{ "printf '%s' 'pre {{ item }} post'", "pre ", " post" },
+	{ "printf '%s' \"a'b{{ item }}c'd\"", "a'b", "c'd" },
+	{ "printf '%s' 'a\"b{{ item }}c\"d'", "a\"b", "c\"d" },
+	/* the only one that forks for every value: keep the test quick */
+	{ "printf '%s' \"$(printf '%sx' \"{{ item }}\")\"", "", "x" },
+	{ "v={{ item }}; printf '%s' \"$v\"", "", "" },
+	{ "v=\"<{{ item }}>\" && printf '%s' \"$v\"", "<", ">" },
+	{ "for a in {{ item }}; do printf '%s' \"$a\"; done", "", "" },
+	{ "case {{ item }} in *) printf '%s' {{ item }};; esac", "", "" },
+	{ "read -r l <<EOF\nfixed\nEOF\nprintf '%s' \"$l\" {{ item }}", "fixed", "" },
+	{ "read -r l <<-'E'\n\t$(no)\n\tE\nprintf '%s' \"$l\" \"{{ item }}\"", "$(no)", "" },
+	{ ": ${x:=1} # '\nprintf '%s' {{ item }}$x", "", "1" },
+	{ "printf '%s' $((1+1))\"{{ item }}\"", "2", "" },
+	{ "{ printf '%s' {{ item }}; }", "", "" },
+	{ "if true; then printf '%s' {{ item }}; fi", "", "" },
+	{ "printf '%s' \"${x:-}{{ item }}\"", "", "" },
+	{ "printf '%s' \\\\{{ item }}", "\\", "" },
+};
+
+/* Hand-picked values that broke naive quoting somewhere, besides the random ones. */
+static const char *const nasty[] = {
+	"'\\''", "'\"'\"'", "$(touch P1)", "`touch P2`", "\"; touch P3; \"", "'; touch P4; '",
+	"\\", "\\\\", "\\'", "a\\", "\n", "EOF\ntouch P5", "E\ntouch P6", ")", "esac", ";;",
+	"${IFS}", "$((1+1))", "*", "~", "#", "-n", "{{ item }}", "' ; touch P7 #", "\"$(touch P8)\"",
+	"\\\"; touch P9; \\\"", "$'\\x27'", "x'$(touch P10)'x", "\\\n", "'", "\"", "''", "\"\"",
+};
+
+static void add_value(char ***vals, size_t *n, size_t *alloc, const char *v)
+{
+	ALLOC_GROW(*vals, *n + 1, *alloc);
+	(*vals)[(*n)++] = xstrdup(v);
+}
+
+/* Single bytes 1-255, all of them in a row, the nasty ones, and seeded random mixes. */
+static char **byte_values(size_t *n)
+{
+	char **vals = NULL, buf[256];
+	size_t alloc = 0;
+	uint32_t seed = 8;
+
+	*n = 0;
+	for (int b = 1; b < 256; b++) {
+		buf[0] = (char)b;
+		buf[1] = '\0';
+		add_value(&vals, n, &alloc, buf);
+	}
+	for (int b = 1; b < 256; b++)
+		buf[b - 1] = (char)b;
+	buf[255] = '\0';
+	add_value(&vals, n, &alloc, buf);
+	for (int b = 1; b < 256; b++)
+		buf[b - 1] = (char)(256 - b);
+	add_value(&vals, n, &alloc, buf);
+	for (size_t i = 0; i < ARRAY_SIZE(nasty); i++)
+		add_value(&vals, n, &alloc, nasty[i]);
+	for (int k = 0; k < 200; k++) {
+		size_t len = 1 + (seed = seed * 1103515245u + 12345u) % 40;
+		for (size_t j = 0; j < len; j++) {
+			seed = seed * 1103515245u + 12345u;
+			/* half of the bytes from the shell's special ones */
+			buf[j] = (seed >> 16) & 1 ? "'\"\\$`(){};|&<>#\n *?~!=%"[(seed >> 17) % 25]
+					: (char)(1 + (seed >> 17) % 255);
+		}
+		buf[len] = '\0';
+		add_value(&vals, n, &alloc, buf);
+	}
+	return vals;
+}
+
+static int dir_is_empty(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *e;
+	int empty = 1;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		if (strcmp(e->d_name, ".") && strcmp(e->d_name, ".."))
+			empty = 0;
+	closedir(d);
+	return empty;
+}
+
+/*
+ * The property: for every value (bytes 1-255) in every accepted context,
+ * /bin/sh prints exactly before + value + after and creates nothing.  One
+ * script per context runs every value, outputs separated by NUL bytes
+ * (which no value holds).
+ */
+static void every_byte_every_context(void **state)
+{
+	char dir[] = "/tmp/sf-tmpl-XXXXXX";
+	struct tmpl_ctx c = ctx_with(NULL);
+	struct strbuf script = STRBUF_INIT, want = STRBUF_INIT;
+	size_t nvals, len;
+	char **vals = byte_values(&nvals), *got;
+
+	assert_non_null(mkdtemp(dir));
+	for (size_t k = 0; k < ARRAY_SIZE(contexts); k++) {
+		sb_reset(&script);
+		sb_reset(&want);
+		for (size_t i = 0; i < nvals; i++) {
+			c.item = vals[i];
+			got = expand(contexts[k].tmpl, &c);
+			sb_addf(&script, "%s\nprintf '\\000'\n", got);
+			sb_addf(&want, "%s%s%s", contexts[k].before, vals[i], contexts[k].after);
+			sb_addch(&want, '\0');
+			free(got);
+		}
+		got = run_sh(dir, script.buf, &len);
+		if (len != want.len || memcmp(got, want.buf, len)) {
+			size_t at = 0;
+			while (at < len && at < want.len && got[at] == want.buf[at])
+				at++;
+			fail_msg("context '%s': output differs at byte %zu of %zu", contexts[k].tmpl,
+				 at, want.len);
+		}
+		free(got);
+		if (!dir_is_empty(dir))
+			fail_msg("context '%s': a value created a file", contexts[k].tmpl);
+	}
+	for (size_t i = 0; i < nvals; i++)
+		free(vals[i]);
+	free(vals);
+	sb_release(&script);
+	sb_release(&want);
+	rmdir(dir);
+}
+
+/* The contexts no quoting makes safe: refused by the validator and at run time. */
+static void unsafe_contexts_refused(void **state)
+{
+	static const struct {
+		const char *tmpl, *why;
+	} bad[] = {
+		{ "echo `echo {{ item }}`", "inside backticks" },
+		{ "echo \"`echo {{ item }}`\"", "inside backticks" },
+		{ "echo $(( {{ item }} + 1 ))", "inside $(( ))" },
+		{ "echo ${x:-{{ item }}}", "inside ${ }" },
+		{ "echo \"${x:-\"{{ item }}\"}\"", "inside ${ }" },
+		{ "echo $'{{ item }}'", "inside $'...'" },
+		{ "cat <<EOF\n{{ item }}\nEOF", "inside a here-document" },
+		{ "cat <<'EOF'\na {{ item }} b\nEOF\n", "inside a here-document" },
+		{ "cat <<-EOF; cat <<X\n\tEOF\n{{ item }}\nX", "inside a here-document" },
+		{ "cat <<{{ item }}\nx", "here-document delimiter" },
+		{ "cat <<'a{{ item }}'\nx", "here-document delimiter" },
+		{ "case x in {{ item }}) echo;; esac", "case pattern" },
+		{ "case x in a) echo;; b|\"{{ item }}\") :;; esac", "case pattern" },
+		{ "case x in\n(a) echo\n;;\n({{ item }}) :;; esac", "case pattern" },
+		{ "echo hi # {{ item }}", "inside a comment" },
+		{ "echo hi\n  #{{ item }}", "inside a comment" },
+		{ "echo ${{ item }}", "follows '$'" },
+		{ "echo \"${{ item }}\"", "follows '$'" },
+		{ "echo \\{{ item }}", "follows a backslash" },
+		{ "echo \"\\{{ item }}\"", "follows a backslash" },
+		{ "eval {{ item }}", "argument of eval" },
+		{ "x=1 eval \"echo {{ item }}\"", "argument of eval" },
+		{ "true && eval echo {{ item }}", "argument of eval" },
+		{ "echo {{ item | raw }}", "comes from a file name" },
+		{ "echo {{ item.name | raw }}", "comes from a file name" },
+		{ "echo {{ vars.v | raw }}", "a variable set outside the DAG file" },
+	};
+	static const char *const good[] = {
+		"cat <<EOF\nhi\nEOF\necho {{ item }}",
+		"echo `date` {{ item }} $((1+2)) {{ item }} ${x:-a} {{ item }}",
+		"case {{ item }} in a) echo {{ item }};; esac; echo {{ item }}",
+		"echo '#' {{ item }} a#b {{ item }}",
+		"eval_me {{ item }}; echo eval {{ item }}; eval true; echo {{ item }}",
+		"echo $'\\'' {{ item }}",
+		"f() { echo \"{{ item }}\"; }; f",
+		"x=$(cat <<EOF\nhi\nEOF\n) && echo {{ item }}",
+	};
+	struct tmpl_ctx c = ctx_with(json_object());
+	json_t *vars = json_pack("{s:s}", "v", "x");
+	struct found f;
+	char *s;
+
+	c.item = "/x/a b";
+	c.vars = vars;
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		memset(&f, 0, sizeof(f));
+		if (tmpl_check(bad[i].tmpl, NULL, 0, TMPL_TASK | TMPL_ITEM | TMPL_SHELL, collect,
+			       &f) != 1 || !strstr(f.msg[0], bad[i].why))
+			fail_msg("'%s': %zu problem(s), first '%s', wanted '%s'", bad[i].tmpl, f.n,
+				 f.msg[0], bad[i].why);
+		expect_expand_error(bad[i].tmpl, &c, bad[i].why);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		memset(&f, 0, sizeof(f));
+		if (tmpl_check(good[i], NULL, 0, TMPL_TASK | TMPL_ITEM | TMPL_SHELL, collect, &f))
+			fail_msg("'%s' refused: %s", good[i], f.msg[0]);
+		s = expand(good[i], &c);
+		free(s);
+	}
+	/* the message says what to write instead, naming the template */
+	memset(&f, 0, sizeof(f));
+	tmpl_check("echo $(( {{ params.n }} ))", (const char *const[]){ "n" }, 1, TMPL_SHELL,
+		   collect, &f);
+	assert_non_null(strstr(f.msg[0], "'{{ params.n }}' is inside $(( ))"));
+	assert_non_null(strstr(f.msg[0], "(v={{ params.n }})"));
+	assert_int_equal(f.off[0], 9);
+	json_decref(c.params);
+	json_decref(vars);
+}
+
 static void vars_and_errors(void **state)
 {
 	json_t *vars = json_pack("{s:s}", "owner", "anon");
@@ -202,23 +439,6 @@ static void env_vars(void **state)
 	assert_int_equal(seen, 7);
 	free(env);
 	json_decref(params);
-}
-
-struct found {
-	size_t n;
-	size_t off[8];
-	char msg[8][256];
-};
-
-static void collect(void *data, size_t off, const char *msg)
-{
-	struct found *f = data;
-
-	if (f->n < 8) {
-		f->off[f->n] = off;
-		snprintf(f->msg[f->n], sizeof(f->msg[0]), "%s", msg);
-	}
-	f->n++;
 }
 
 static void static_checks(void **state)
@@ -270,6 +490,8 @@ int main(void)
 		cmocka_unit_test(vars_and_errors),
 		cmocka_unit_test(env_vars),
 		cmocka_unit_test(static_checks),
+		cmocka_unit_test(every_byte_every_context),
+		cmocka_unit_test(unsafe_contexts_refused),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
