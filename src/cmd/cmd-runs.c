@@ -10,7 +10,7 @@
 
 static void print_json(json_t *j)
 {
-	char *text = json_dumps(j, JSON_INDENT(2));
+	char *text = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
 	puts(text);
 	free(text);
 }
@@ -67,7 +67,19 @@ static int runs_show(struct store *st, const char *run_id, int json)
 		return 1;
 	}
 	if (json) {
-		json_t *j = store_run_json(&r, tis, n);
+		json_t *j = store_run_json(&r, tis, n), *metrics;
+		struct store_metrics_query q = { 0 };
+		struct strbuf err = STRBUF_INIT;
+		size_t total;
+		/* what the tasks wrote to $SF_METRICS, every line of every instance */
+		if (store_metrics_list(st, r.run_id, &q, &metrics, &total, &err) < 0) {
+			json_decref(j);
+			sb_release(&err);
+			store_ti_list_free(tis, n);
+			store_run_release(&r);
+			return 1;
+		}
+		json_object_set_new(j, "metrics", metrics);
 		print_json(j);
 		json_decref(j);
 	} else {

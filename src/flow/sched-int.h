@@ -94,6 +94,7 @@ struct pending_try {
 	struct srun *run;
 	struct sti *ti;
 	struct store_try t;     /* log_path and reason owned */
+	struct strbuf *metrics; /* what the ended try wrote to $SF_METRICS, or NULL; owned */
 };
 
 struct sched {

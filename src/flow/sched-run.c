@@ -271,6 +271,7 @@ void srun_try_lost(struct sti *ti, const struct store_try *last)
 	p->ti = ti;
 	p->t = t;
 	p->t.log_path = last->log_path ? xstrdup(last->log_path) : NULL;
+	p->metrics = NULL;
 	/* Not the task's failure: the retry budget is kept. */
 	ti->max_tries++;
 	ti->ended_at = t.ended_at;
@@ -498,6 +499,13 @@ static int flush_all(struct sched *s)
 		if (store_try_put(s->store, p->run->run_id, p->ti->task->def->id, p->ti->index, &p->t) <
 		    0)
 			return -1;
+		if (p->metrics &&
+		    store_metrics_put(s->store, p->run->run_id, p->ti->task->def->id, p->ti->index,
+				      p->t.try_number,
+				      p->ti->index >= 0 && p->ti->task->items
+					      ? p->ti->task->items[p->ti->index] : NULL,
+				      p->metrics->buf, p->metrics->len, NULL) < 0)
+			return -1;
 	}
 	for (size_t i = 0; i < s->nruns; i++) {
 		struct srun *run = s->runs[i];
@@ -538,6 +546,9 @@ int sched_flush(struct sched *s)
 	for (size_t i = 0; i < s->ntries; i++) {
 		free(s->tries[i].t.log_path);
 		free(s->tries[i].t.reason);
+		if (s->tries[i].metrics)
+			sb_release(s->tries[i].metrics);
+		free(s->tries[i].metrics);
 	}
 	s->ntries = 0;
 	for (size_t i = 0; i < s->nruns; i++)

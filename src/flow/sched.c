@@ -17,6 +17,7 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -287,6 +288,82 @@ static char *log_path_for(struct sti *ti)
 			 run->run_id, ti->task->def->id, ti->try_number);
 }
 
+/* $SF_METRICS of a try: beside its log, read when the try ends. */
+static char *metrics_path_for(struct sti *ti)
+{
+	char *log = log_path_for(ti), *path = xasprintf("%.*s.metrics.jsonl",
+							(int)(strlen(log) - strlen(".log")), log);
+	free(log);
+	return path;
+}
+
+/* The store skips lines that are not JSON objects: say so where the user looks. */
+static void count_bad_metrics(const struct strbuf *sb, struct exec_proc *ep)
+{
+	size_t bad = 0, first = 0;
+	size_t line = 0;
+
+	for (const char *p = sb->buf, *end = sb->buf + sb->len; p < end; line++) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p));
+		const char *q = p + strspn(p, " \t\r");
+		if (q < (nl ? nl : end) && *q != '{' && !bad++)
+			first = line + 1;
+		p = nl ? nl + 1 : end;
+	}
+	if (bad)
+		exec_log_note(ep, "$SF_METRICS: %zu line(s) are not JSON objects and are skipped "
+			      "(the first is line %zu)", bad, first);
+}
+
+/*
+ * The metrics file of an ended try, at most STORE_METRICS_MAX_BYTES (cut
+ * at the last whole line, with a note in the log); NULL when there is none.
+ */
+static struct strbuf *read_metrics(struct sti *ti, struct exec_proc *ep)
+{
+	char *path = metrics_path_for(ti);
+	struct strbuf *sb = xcalloc(1, sizeof(*sb));
+	struct stat st;
+	size_t want;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	sb_init(sb, 0);
+	if (fd < 0 || fstat(fd, &st) < 0 || !st.st_size) {
+		if (fd >= 0)
+			close(fd);
+		free(path);
+		sb_release(sb);
+		free(sb);
+		return NULL;
+	}
+	want = (uint64_t)st.st_size < STORE_METRICS_MAX_BYTES ? (size_t)st.st_size
+							     : STORE_METRICS_MAX_BYTES;
+	sb_grow(sb, want);
+	while (sb->len < want) {
+		ssize_t r = read(fd, sb->buf + sb->len, want - sb->len);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0) {
+			if (r < 0)
+				exec_log_note(ep, "cannot read $SF_METRICS '%s': %s", path,
+					      strerror(errno));
+			break;
+		}
+		sb->len += (size_t)r;
+	}
+	sb->buf[sb->len] = '\0';
+	if ((uint64_t)st.st_size > STORE_METRICS_MAX_BYTES) {
+		char *nl = memrchr(sb->buf, '\n', sb->len);
+		sb_setlen(sb, nl ? (size_t)(nl - sb->buf + 1) : 0);
+		exec_log_note(ep, "$SF_METRICS holds %llu bytes: only the first %zu MB are kept",
+			      (unsigned long long)st.st_size, STORE_METRICS_MAX_BYTES >> 20);
+	}
+	close(fd);
+	free(path);
+	count_bad_metrics(sb, ep);
+	return sb;
+}
+
 static void tmpl_ctx_for(struct sti *ti, struct tmpl_ctx *ctx, int quote)
 {
 	struct srun *run = ti->task->run;
@@ -337,6 +414,19 @@ static int prepare(struct sti *ti, struct strbuf *cmd, char ***envp, char **work
 	n = s->nbase_env;
 	(*envp)[n] = NULL;
 	tmpl_env(&ctx, envp, &n, &alloc);
+	{
+		char *metrics = metrics_path_for(ti), *slash = strrchr(metrics, '/');
+		/* the task may write it before the log exists: its folder must */
+		*slash = '\0';
+		mkdir_p(metrics, 0755);
+		*slash = '/';
+		/* a file left by an earlier try of this number (a crash) must not count */
+		unlink(metrics);
+		ALLOC_GROW(*envp, n + 2, alloc);
+		(*envp)[n++] = xasprintf("SF_METRICS=%s", metrics);
+		(*envp)[n] = NULL;
+		free(metrics);
+	}
 	for (size_t i = 0; i < def->nenv; i++) {
 		struct strbuf v = STRBUF_INIT;
 		if (tmpl_expand(def->env[i].value, &ctx, &v, err) < 0) {
@@ -376,6 +466,9 @@ static void queue_try(struct sched *s, struct sti *ti, const struct store_try *t
 		p = &s->tries[last - 1];
 		free(p->t.log_path);
 		free(p->t.reason);
+		if (p->metrics)
+			sb_release(p->metrics);
+		free(p->metrics);
 	} else {
 		ALLOC_GROW(s->tries, s->ntries + 1, s->tries_alloc);
 		p = &s->tries[s->ntries++];
@@ -386,6 +479,7 @@ static void queue_try(struct sched *s, struct sti *ti, const struct store_try *t
 	p->t = *t;
 	p->t.log_path = t->log_path ? xstrdup(t->log_path) : NULL;
 	p->t.reason = t->reason ? xstrdup(t->reason) : NULL;
+	p->metrics = NULL;
 }
 
 static void finish_failure(struct sched *s, struct sti *ti, const char *reason);
@@ -561,12 +655,14 @@ static void finish_try(struct sched *s, struct sproc *p, int status)
 	struct store_try t = { 0 };
 	char *log_path = log_path_for(ti);
 	enum kill_why kill_why = ti->kill;
+	struct strbuf *metrics;
 
 	if (kill_why != KILL_NONE)
 		kill_group(p->ep.pid);
 	ti->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	ti->ended_at = time_now_ms();
 	exec_finish(&p->ep); /* its last output, before the reason is known */
+	metrics = read_metrics(ti, &p->ep);
 	if (kill_why != KILL_NONE) {
 		describe_end(ti, status, &why);
 		exec_log_note(&p->ep, "%s", why.buf);
@@ -579,6 +675,7 @@ static void finish_try(struct sched *s, struct sproc *p, int status)
 				.log_path = log_path, .pid = p->ep.pid,
 				.pid_start = p->start_time, .reason = why.len ? why.buf : NULL };
 	queue_try(s, ti, &t);
+	s->tries[ti->pending_try - 1].metrics = metrics;
 	ti->proc = NULL;
 	ti->kill = KILL_NONE;
 	ti->task->running--;
@@ -906,6 +1003,9 @@ void sched_free(struct sched *s)
 	for (size_t i = 0; i < s->ntries; i++) {
 		free(s->tries[i].t.log_path);
 		free(s->tries[i].t.reason);
+		if (s->tries[i].metrics)
+			sb_release(s->tries[i].metrics);
+		free(s->tries[i].metrics);
 	}
 	free(s->tries);
 	free(s->pfds);

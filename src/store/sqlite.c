@@ -49,6 +49,10 @@ static const char *const migrations[] = {
 	" kind TEXT NOT NULL, task_id TEXT, downstream INTEGER NOT NULL, created_at INTEGER NOT NULL);",
 	/* 2: per-DAG flags (paused), set from the web UI */
 	"CREATE TABLE dag_flags(dag_id TEXT PRIMARY KEY, paused INTEGER NOT NULL) WITHOUT ROWID;",
+	/* 3: per-item metrics ($SF_METRICS), one row per JSON line of a task instance */
+	"CREATE TABLE metrics(run_id TEXT NOT NULL, task_id TEXT NOT NULL, idx INTEGER NOT NULL,"
+	" line INTEGER NOT NULL, try INTEGER NOT NULL, item TEXT, data TEXT NOT NULL,"
+	" PRIMARY KEY(run_id, task_id, idx, line)) WITHOUT ROWID;",
 };
 
 enum stmt_id {
@@ -76,10 +80,15 @@ enum stmt_id {
 	ST_REQ_DONE,
 	ST_CHANGES,
 	ST_DATA_VERSION,
+	ST_METRICS_DELETE,
+	ST_METRICS_INSERT,
 	ST_COUNT
 };
 
 static const char *const stmt_sql[ST_COUNT] = {
+	[ST_METRICS_DELETE] = "DELETE FROM metrics WHERE run_id = ?1 AND task_id = ?2 AND idx = ?3",
+	[ST_METRICS_INSERT] = "INSERT INTO metrics(run_id, task_id, idx, line, try, item, data)"
+			      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7)",
 	[ST_BEGIN] = "BEGIN IMMEDIATE",
 	[ST_COMMIT] = "COMMIT",
 	[ST_ROLLBACK] = "ROLLBACK",
@@ -1061,6 +1070,202 @@ static int sq_ti_counts(struct store *s, char *const *run_ids, size_t n, store_t
 	return rc == SQLITE_DONE ? 0 : db_error(q, "counting task instances");
 }
 
+/* ---- per-item metrics ---- */
+
+static int sq_metrics_put(struct store *s, const char *run_id, const char *task_id, int index,
+			  int try_number, const char *item, const char *jsonl, size_t len, size_t *bad)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *del = stmt(q, ST_METRICS_DELETE), *ins = stmt(q, ST_METRICS_INSERT);
+	size_t p = 0;
+	int line = 0;
+
+	*bad = 0;
+	if (!del || !ins || sq_begin(s) < 0)
+		return -1;
+	sqlite3_bind_text(del, 1, run_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(del, 2, task_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(del, 3, index);
+	if (write_stmt(q, del, "replacing metrics") < 0)
+		goto fail;
+	while (p < len) {
+		const char *nl = memchr(jsonl + p, '\n', len - p);
+		size_t l = nl ? (size_t)(nl - (jsonl + p)) : len - p;
+		json_t *o;
+		const char *it;
+
+		if (strspn(jsonl + p, " \t\r") >= l) {
+			p += l + 1;
+			continue;
+		}
+		o = json_loadb(jsonl + p, l, JSON_REJECT_DUPLICATES, NULL);
+		if (!json_is_object(o)) {
+			(*bad)++;
+			json_decref(o);
+			p += l + 1;
+			continue;
+		}
+		it = json_string_value(json_object_get(o, "item"));
+		sqlite3_bind_text(ins, 1, run_id, -1, SQLITE_STATIC);
+		sqlite3_bind_text(ins, 2, task_id, -1, SQLITE_STATIC);
+		sqlite3_bind_int(ins, 3, index);
+		sqlite3_bind_int(ins, 4, line++);
+		sqlite3_bind_int(ins, 5, try_number);
+		bind_text(ins, 6, it ? it : item);
+		sqlite3_bind_text(ins, 7, jsonl + p, (int)l, SQLITE_STATIC);
+		if (write_stmt(q, ins, "writing metrics") < 0) {
+			json_decref(o);
+			goto fail;
+		}
+		json_decref(o);
+		p += l + 1;
+	}
+	return sq_commit(s);
+fail:
+	sq_rollback(s);
+	return -1;
+}
+
+/* The SQL for a key: a column, or the metric out of the JSON (path bound as a parameter). */
+static const char *metric_column(const char *key)
+{
+	if (!strcmp(key, "item"))
+		return "item";
+	if (!strcmp(key, "task"))
+		return "task_id";
+	if (!strcmp(key, "index"))
+		return "idx";
+	return NULL;
+}
+
+static void metrics_where(struct strbuf *sql, const struct store_metrics_query *mq,
+			  const struct store_metrics_cond *conds, size_t n)
+{
+	static const char *const op_sql[] = {
+		[SMO_EQ] = "=", [SMO_NE] = "!=", [SMO_LT] = "<", [SMO_LE] = "<=",
+		[SMO_GT] = ">", [SMO_GE] = ">=",
+	};
+
+	sb_adds(sql, " FROM metrics WHERE run_id = ?");
+	if (mq->task_id)
+		sb_adds(sql, " AND task_id = ?");
+	for (size_t i = 0; i < n; i++) {
+		const char *col = metric_column(conds[i].key);
+		const char *x = col ? col : "json_extract(data, ?)";
+		if (conds[i].op == SMO_CONTAINS) {
+			sb_addf(sql, " AND instr(lower(CAST(%s AS TEXT)), lower(?)) > 0", x);
+		} else if (conds[i].is_number && conds[i].op != SMO_EQ && conds[i].op != SMO_NE) {
+			/* numbers against numbers only: SQLite orders any text above every number */
+			sb_addf(sql, " AND typeof(%s) IN ('integer', 'real') AND %s %s ?", x, x,
+				op_sql[conds[i].op]);
+		} else {
+			sb_addf(sql, " AND %s %s ?", x, op_sql[conds[i].op]);
+		}
+	}
+}
+
+static void metrics_bind(sqlite3_stmt *st, int *k, const char *run_id,
+			 const struct store_metrics_query *mq, const struct store_metrics_cond *conds,
+			 size_t n, struct strbuf *paths)
+{
+	sqlite3_bind_text(st, ++*k, run_id, -1, SQLITE_STATIC);
+	if (mq->task_id)
+		sqlite3_bind_text(st, ++*k, mq->task_id, -1, SQLITE_STATIC);
+	for (size_t i = 0; i < n; i++) {
+		int numeric = conds[i].is_number && conds[i].op != SMO_CONTAINS;
+		if (!metric_column(conds[i].key)) {
+			sqlite3_bind_text(st, ++*k, paths[i].buf, -1, SQLITE_STATIC);
+			if (numeric && conds[i].op != SMO_EQ && conds[i].op != SMO_NE)
+				sqlite3_bind_text(st, ++*k, paths[i].buf, -1, SQLITE_STATIC);
+		}
+		if (numeric)
+			sqlite3_bind_double(st, ++*k, conds[i].number);
+		else
+			sqlite3_bind_text(st, ++*k, conds[i].text, -1, SQLITE_STATIC);
+	}
+}
+
+static int sq_metrics_list(struct store *s, const char *run_id,
+			   const struct store_metrics_query *mq, const struct store_metrics_cond *conds,
+			   size_t n, const char *sort_key, int sort_desc, json_t **rows, size_t *total)
+{
+	struct sqlite_store *q = ss(s);
+	struct strbuf sql = STRBUF_INIT, where = STRBUF_INIT, sort_path = STRBUF_INIT;
+	struct strbuf *paths = xcalloc(n ? n : 1, sizeof(*paths));
+	sqlite3_stmt *st = NULL;
+	int rc, k = 0, ret = -1;
+
+	*rows = json_array();
+	for (size_t i = 0; i < n; i++) {
+		sb_init(&paths[i], 0);
+		sb_addf(&paths[i], "$.%s", conds[i].key);
+	}
+	metrics_where(&where, mq, conds, n);
+	sb_addf(&sql, "SELECT count(*)%s", where.buf);
+	if (sqlite3_prepare_v2(q->db, sql.buf, -1, &st, NULL) != SQLITE_OK) {
+		db_error(q, "preparing a metrics query");
+		goto out;
+	}
+	metrics_bind(st, &k, run_id, mq, conds, n, paths);
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		db_error(q, "counting metrics");
+		goto out;
+	}
+	*total = (size_t)sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	st = NULL;
+
+	sb_reset(&sql);
+	sb_addf(&sql, "SELECT task_id, idx, item, data%s ORDER BY ", where.buf);
+	if (sort_key) {
+		const char *col = metric_column(sort_key);
+		sb_addf(&sql, "%s %s NULLS LAST, ", col ? col : "json_extract(data, ?)",
+			sort_desc ? "DESC" : "ASC");
+		sb_addf(&sort_path, "$.%s", sort_key);
+	}
+	sb_adds(&sql, "task_id, idx, line LIMIT ? OFFSET ?");
+	if (sqlite3_prepare_v2(q->db, sql.buf, -1, &st, NULL) != SQLITE_OK) {
+		db_error(q, "preparing a metrics query");
+		goto out;
+	}
+	k = 0;
+	metrics_bind(st, &k, run_id, mq, conds, n, paths);
+	if (sort_key && !metric_column(sort_key))
+		sqlite3_bind_text(st, ++k, sort_path.buf, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, ++k, mq->limit ? (sqlite3_int64)mq->limit : -1);
+	sqlite3_bind_int64(st, ++k, (sqlite3_int64)mq->offset);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		int idx = sqlite3_column_int(st, 1);
+		const char *item = (const char *)sqlite3_column_text(st, 2);
+		json_t *data = json_loadb((const char *)sqlite3_column_text(st, 3),
+					  (size_t)sqlite3_column_bytes(st, 3), 0, NULL);
+		json_array_append_new(*rows, json_pack("{s:s, s:o, s:o, s:o}",
+						       "task_id", sqlite3_column_text(st, 0),
+						       "index", idx >= 0 ? json_integer(idx) : json_null(),
+						       "item", item ? json_string(item) : json_null(),
+						       "metrics", data ? data : json_object()));
+	}
+	if (rc != SQLITE_DONE) {
+		db_error(q, "reading metrics");
+		goto out;
+	}
+	ret = 0;
+out:
+	if (st)
+		sqlite3_finalize(st);
+	for (size_t i = 0; i < n; i++)
+		sb_release(&paths[i]);
+	free(paths);
+	sb_release(&sql);
+	sb_release(&where);
+	sb_release(&sort_path);
+	if (ret < 0) {
+		json_decref(*rows);
+		*rows = NULL;
+	}
+	return ret;
+}
+
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.close = sq_close,
@@ -1091,4 +1296,6 @@ static const struct store_ops sqlite_ops = {
 	.dag_paused_all = sq_dag_paused_all,
 	.ti_stats = sq_ti_stats,
 	.ti_counts = sq_ti_counts,
+	.metrics_put = sq_metrics_put,
+	.metrics_list = sq_metrics_list,
 };

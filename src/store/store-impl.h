@@ -56,6 +56,12 @@ struct store_ops {
 	int (*ti_stats)(struct store *s, struct store_ti_stats *out);
 	int (*ti_counts)(struct store *s, char *const *run_ids, size_t n, store_ti_count_fn fn,
 			 void *arg);
+	int (*metrics_put)(struct store *s, const char *run_id, const char *task_id, int index,
+			   int try_number, const char *item, const char *jsonl, size_t len, size_t *bad);
+	/* conds already parsed (store.c), sort key checked: only the query is the backend's */
+	int (*metrics_list)(struct store *s, const char *run_id, const struct store_metrics_query *q,
+			    const struct store_metrics_cond *conds, size_t nconds, const char *sort_key,
+			    int sort_desc, json_t **rows, size_t *total);
 };
 
 /* Every backend's connection struct begins with this. */

@@ -338,3 +338,105 @@ int store_ti_counts(struct store *s, char *const *run_ids, size_t n, store_ti_co
 {
 	return n ? s->ops->ti_counts(s, run_ids, n, fn, arg) : 0;
 }
+
+/* ---- per-item metrics ---- */
+
+int store_metrics_put(struct store *s, const char *run_id, const char *task_id, int index,
+		      int try_number, const char *item, const char *jsonl, size_t len, size_t *bad)
+{
+	size_t ignored;
+	return s->ops->metrics_put(s, run_id, task_id, index, try_number, item, jsonl, len,
+				   bad ? bad : &ignored);
+}
+
+int store_metrics_key_ok(const char *key)
+{
+	size_t n = strspn(key, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_");
+	return n > 0 && n <= 64 && !key[n];
+}
+
+void store_metrics_filter_free(struct store_metrics_cond *conds, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(conds[i].key);
+		free(conds[i].text);
+	}
+	free(conds);
+}
+
+int store_metrics_filter_parse(const char *filter, struct store_metrics_cond **conds, size_t *n,
+			       struct strbuf *err)
+{
+	static const struct { const char *s; enum store_metrics_op op; } ops[] = {
+		{ "<=", SMO_LE }, { ">=", SMO_GE }, { "!=", SMO_NE }, { "<", SMO_LT },
+		{ ">", SMO_GT }, { "=", SMO_EQ }, { "~", SMO_CONTAINS },
+	};
+	const char *p = filter ? filter : "";
+	size_t alloc = 0;
+
+	*conds = NULL;
+	*n = 0;
+	while (*p) {
+		size_t len = strcspn(p, ","), klen = strcspn(p, "<>=!~");
+		struct store_metrics_cond c = { 0 };
+		const char *op = p + klen, *val = NULL;
+		char *end;
+
+		if (klen >= len) {
+			sb_addf(err, "filter condition '%.*s' has no operator (= != < <= > >= ~)",
+				(int)len, p);
+			goto bad;
+		}
+		for (size_t i = 0; i < ARRAY_SIZE(ops); i++)
+			if (!strncmp(op, ops[i].s, strlen(ops[i].s))) {
+				c.op = ops[i].op;
+				val = op + strlen(ops[i].s);
+				break;
+			}
+		c.key = xstrndup(p, klen);
+		while (klen && c.key[klen - 1] == ' ')
+			c.key[--klen] = '\0';
+		if (!val || !store_metrics_key_ok(c.key + strspn(c.key, " "))) {
+			sb_addf(err, "bad filter condition '%.*s'", (int)len, p);
+			free(c.key);
+			goto bad;
+		}
+		memmove(c.key, c.key + strspn(c.key, " "), strlen(c.key + strspn(c.key, " ")) + 1);
+		while (*val == ' ')
+			val++;
+		c.text = xstrndup(val, (size_t)(p + len - val));
+		c.number = strtod(c.text, &end);
+		c.is_number = *c.text && !*end && c.op != SMO_CONTAINS;
+		ALLOC_GROW(*conds, *n + 1, alloc);
+		(*conds)[(*n)++] = c;
+		p += len;
+		if (*p == ',')
+			p++;
+	}
+	return 0;
+bad:
+	store_metrics_filter_free(*conds, *n);
+	*conds = NULL;
+	*n = 0;
+	return -1;
+}
+
+int store_metrics_list(struct store *s, const char *run_id, const struct store_metrics_query *q,
+		       json_t **rows, size_t *total, struct strbuf *err)
+{
+	struct store_metrics_cond *conds;
+	const char *sort = q->sort && *q->sort ? q->sort : NULL;
+	size_t n;
+	int ret, desc = sort && *sort == '-';
+
+	if (sort && !store_metrics_key_ok(sort + desc)) {
+		sb_addf(err, "bad sort key '%s' (a metric's name, or -NAME for descending)", sort);
+		return -1;
+	}
+	if (store_metrics_filter_parse(q->filter, &conds, &n, err) < 0)
+		return -1;
+	ret = s->ops->metrics_list(s, run_id, q, conds, n, sort ? sort + desc : NULL, desc, rows,
+				   total);
+	store_metrics_filter_free(conds, n);
+	return ret;
+}

@@ -251,6 +251,59 @@ struct store_ti_stats {
 };
 int store_ti_stats(struct store *s, struct store_ti_stats *out);
 
+/* ---- per-item metrics: what a task writes to $SF_METRICS (docs/dags.md) ---- */
+
+/* A try's metrics file is read up to this size; the rest is dropped with a note. */
+#define STORE_METRICS_MAX_BYTES ((size_t)64 << 20)
+
+/*
+ * Replaces the metrics of the task instance (run, task, index) with the
+ * JSON objects in `jsonl` (one per line; blank lines are ignored, other
+ * lines that are not JSON objects are skipped and counted in *bad).  A row's
+ * item is the object's "item" string, else `item` (the instance's foreach
+ * item, may be NULL).  Borrowed arguments.
+ */
+int store_metrics_put(struct store *s, const char *run_id, const char *task_id, int index,
+		      int try_number, const char *item, const char *jsonl, size_t len, size_t *bad);
+
+/*
+ * A query over a run's metrics.  filter: conditions separated by ',', each
+ * KEY OP VALUE with OP one of = != < <= > >= ~ (~: contains, any case); KEY
+ * a metric's name ([A-Za-z0-9_]), or "item", "task", "index"; VALUE a number
+ * (compared as numbers) or text.  sort: KEY (ascending) or -KEY; ties and
+ * the default are task, index, line.
+ */
+struct store_metrics_query {
+	const char *task_id;    /* NULL: every task */
+	const char *filter;     /* NULL or "": everything */
+	const char *sort;       /* NULL or "": task, index, line */
+	size_t limit, offset;   /* limit 0 = no limit */
+};
+
+enum store_metrics_op { SMO_EQ, SMO_NE, SMO_LT, SMO_LE, SMO_GT, SMO_GE, SMO_CONTAINS };
+struct store_metrics_cond {
+	char *key;              /* a metric, or "item" / "task" / "index" */
+	enum store_metrics_op op;
+	char *text;             /* the value as written */
+	int is_number;
+	double number;
+};
+/* Parses a filter; -1 with the problem in err (naming the condition). */
+int store_metrics_filter_parse(const char *filter, struct store_metrics_cond **conds, size_t *n,
+			       struct strbuf *err);
+void store_metrics_filter_free(struct store_metrics_cond *conds, size_t n);
+/* 1 when key may name a metric ([A-Za-z0-9_], 1..64 characters). */
+int store_metrics_key_ok(const char *key);
+
+/*
+ * *rows: a new JSON array of {"task_id","index","item","metrics":{...}}
+ * (index null without foreach); *total counts every match.  A bad filter or
+ * sort: -1 with the problem in err, nothing printed; store errors: -1 after
+ * error() and err left empty.
+ */
+int store_metrics_list(struct store *s, const char *run_id, const struct store_metrics_query *q,
+		       json_t **rows, size_t *total, struct strbuf *err);
+
 /* ---- JSON (DESIGN.md section 5, contract) ---- */
 
 /*

@@ -20,6 +20,7 @@
 #define MAX_LIMIT 1000
 #define GRID_DEFAULT 25
 #define GRID_MAX 200
+#define METRICS_MAX_LIMIT 100000   /* the dataset view pages through 100,000 clips */
 
 static struct store *store_or_500(struct web *w, struct http_resp *resp)
 {
@@ -583,6 +584,42 @@ void api_task_tries(void *ctx, struct http_req *req, struct http_resp *resp)
 				       req->arg[1], "index", index < 0 ? json_null() : json_integer(index),
 				       "tries", arr));
 out:
+	store_run_release(&r);
+}
+
+/* GET /api/v1/runs/{run}/metrics?task=&filter=&sort=&limit=&offset= (docs/api.md) */
+void api_run_metrics(void *ctx, struct http_req *req, struct http_resp *resp)
+{
+	struct web *w = ctx;
+	struct store *s = store_or_500(w, resp);
+	struct store_run r = { 0 };
+	struct store_metrics_query q = { 0 };
+	struct strbuf err = STRBUF_INIT;
+	json_t *rows;
+	size_t total = 0;
+	long limit, offset;
+
+	if (!s || http_query_uint(req, resp, "limit", 100, METRICS_MAX_LIMIT, &limit) < 0 ||
+	    http_query_uint(req, resp, "offset", 0, 1L << 30, &offset) < 0 ||
+	    load_run(s, req->arg[0], &r, resp) < 0)
+		return;
+	q.task_id = http_query(req, "task");
+	q.filter = http_query(req, "filter");
+	q.sort = http_query(req, "sort");
+	q.limit = (size_t)limit;
+	q.offset = (size_t)offset;
+	if (store_metrics_list(s, r.run_id, &q, &rows, &total, &err) < 0) {
+		if (err.len)
+			http_error(resp, 400, "%s", err.buf);
+		else
+			http_error(resp, 500, "cannot read metrics from the store");
+	} else {
+		http_json(resp, 200, json_pack("{s:s, s:o, s:I, s:I, s:I}", "run_id", r.run_id,
+					       "items", rows, "total", (json_int_t)total,
+					       "limit", (json_int_t)limit, "offset",
+					       (json_int_t)offset));
+	}
+	sb_release(&err);
 	store_run_release(&r);
 }
 

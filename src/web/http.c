@@ -229,7 +229,8 @@ void http_resp_header(struct http_resp *resp, const char *name, const char *valu
 
 void http_json(struct http_resp *resp, int status, json_t *j)
 {
-	char *s = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII);
+	/* 15 digits: a decimal such as 0.1 or -23.012 prints as written, not as 0.10000000000000001 */
+	char *s = json_dumps(j, JSON_COMPACT | JSON_ENSURE_ASCII | JSON_REAL_PRECISION(15));
 
 	resp->status = status;
 	resp->content_type = "application/json";

@@ -117,6 +117,7 @@ void api_run_cancel(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_task_clear(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_task_tries(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_task_log(void *ctx, struct http_req *req, struct http_resp *resp);
+void api_run_metrics(void *ctx, struct http_req *req, struct http_resp *resp);
 
 /* files.c: results */
 void api_run_files(void *ctx, struct http_req *req, struct http_resp *resp);

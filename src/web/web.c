@@ -28,6 +28,7 @@ const struct http_route web_routes[] = {
 	{ "POST", "/api/v1/runs/*/tasks/*/clear", api_task_clear, 0 },
 	{ "GET", "/api/v1/runs/*/tasks/*/tries", api_task_tries, 0 },
 	{ "GET", "/api/v1/runs/*/tasks/*/log", api_task_log, 0 },
+	{ "GET", "/api/v1/runs/*/metrics", api_run_metrics, 0 },
 	{ "GET", "/api/v1/events", api_events, 0 },
 	{ "GET", "/metrics", api_metrics, 0 },
 };

@@ -260,6 +260,75 @@ static void newer_schema_refused(void **state)
 	free(url);
 }
 
+static void metrics_filter_parse(void **state)
+{
+	struct store_metrics_cond *c;
+	struct strbuf err = STRBUF_INIT;
+	size_t n;
+
+	assert_int_equal(store_metrics_filter_parse("lufs<-30, item ~ Fluttershy,n>=2.5,tag=a b", &c,
+						    &n, &err), 0);
+	assert_int_equal(n, 4);
+	assert_string_equal(c[0].key, "lufs");
+	assert_int_equal(c[0].op, SMO_LT);
+	assert_true(c[0].is_number && c[0].number == -30);
+	assert_string_equal(c[1].key, "item");
+	assert_int_equal(c[1].op, SMO_CONTAINS);
+	assert_string_equal(c[1].text, "Fluttershy");
+	assert_false(c[1].is_number);
+	assert_int_equal(c[2].op, SMO_GE);
+	assert_true(c[2].number == 2.5);
+	assert_string_equal(c[3].text, "a b");
+	assert_false(c[3].is_number);
+	store_metrics_filter_free(c, n);
+	assert_int_equal(store_metrics_filter_parse("", &c, &n, &err), 0);
+	assert_int_equal(n, 0);
+	assert_int_equal(store_metrics_filter_parse("lufs<1,duration", &c, &n, &err), -1);
+	assert_string_equal(err.buf, "filter condition 'duration' has no operator (= != < <= > >= ~)");
+	assert_null(c);
+	sb_reset(&err);
+	assert_int_equal(store_metrics_filter_parse("$.x=1", &c, &n, &err), -1);
+	assert_string_equal(err.buf, "bad filter condition '$.x=1'");
+	sb_release(&err);
+}
+
+static void metrics_put_replace_list(void **state)
+{
+	struct fixture *f = *state;
+	const char *lines = "{\"item\": \"a\", \"d\": 2}\nnope\n\n{\"d\": 1}\n{\"d\": \"x\"}";
+	struct store_metrics_query q = { .sort = "-d" };
+	struct strbuf err = STRBUF_INIT;
+	json_t *rows;
+	size_t bad, total;
+
+	assert_int_equal(store_metrics_put(f->s, "r", "t", 0, 1, "/x/b.wav", lines, strlen(lines),
+					   &bad), 0);
+	assert_int_equal(bad, 1);
+	assert_int_equal(store_metrics_list(f->s, "r", &q, &rows, &total, &err), 0);
+	assert_int_equal(total, 3);
+	/* descending: text above numbers in SQLite's order, then 2, 1 */
+	assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 0), "item")),
+			    "/x/b.wav");
+	assert_string_equal(json_string_value(json_object_get(json_array_get(rows, 1), "item")), "a");
+	json_decref(rows);
+	q.sort = NULL;
+	q.filter = "d>1.5";
+	assert_int_equal(store_metrics_list(f->s, "r", &q, &rows, &total, &err), 0);
+	assert_int_equal(total, 1);
+	json_decref(rows);
+	/* a later try replaces the instance's lines */
+	assert_int_equal(store_metrics_put(f->s, "r", "t", 0, 2, NULL, "{\"d\": 9}", 8, &bad), 0);
+	q.filter = NULL;
+	assert_int_equal(store_metrics_list(f->s, "r", &q, &rows, &total, &err), 0);
+	assert_int_equal(total, 1);
+	assert_true(json_is_null(json_object_get(json_array_get(rows, 0), "item")));
+	json_decref(rows);
+	q.sort = "-a-b";
+	assert_int_equal(store_metrics_list(f->s, "r", &q, &rows, &total, &err), -1);
+	assert_true(strstr(err.buf, "bad sort key '-a-b'") != NULL);
+	sb_release(&err);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -271,6 +340,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(vars_and_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(other_connection_is_noticed, setup, teardown),
 		cmocka_unit_test_setup_teardown(newer_schema_refused, setup, teardown),
+		cmocka_unit_test(metrics_filter_parse),
+		cmocka_unit_test_setup_teardown(metrics_put_replace_list, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
