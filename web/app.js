@@ -698,11 +698,31 @@ async function pageRun(runId) {
   return { onEvent(kind, d) { if ((kind === 'run' || kind === 'task') && d.run_id === runId) refresh(); } };
 }
 
+// What a task instance ran with (docs/replication.md): command, environment, file hashes.
+function provenanceView(doc) {
+  if (!doc) return el('p', { class: 'muted', text: 'No provenance recorded yet (it is written when a try ends).' });
+  const files = (title, list) => list && list.length ? [el('h3', { text: title }),
+    el('table', { class: 'list prov-files' },
+      el('thead', {}, el('tr', {}, ['File', 'Size', 'SHA-256'].map(h => el('th', { text: h })))),
+      el('tbody', {}, list.map(f => el('tr', {}, el('td', { class: 'mono', text: f.path }),
+        el('td', { text: f.missing ? 'missing' : String(f.size) }),
+        el('td', { class: 'mono', text: f.sha256 || '' })))))] : [];
+  const row = (k, v) => el('tr', {}, el('th', { text: k }), el('td', { class: 'mono', text: v === null || v === undefined ? '' : String(v) }));
+  return el('div', { class: 'provenance', id: 'provenance' },
+    el('table', { class: 'prov' }, el('tbody', {},
+      row('Command', doc.command), row('Folder', doc.workdir), row('Try', doc.try),
+      row('Exit code', doc.exit_code), row('Started', doc.started_at), row('Ended', doc.ended_at),
+      ...Object.entries(doc.env || {}).map(([k, v]) => row(k, v)))),
+    files('Foreach item', doc.item ? [doc.item] : null), files('Inputs', doc.inputs), files('Outputs', doc.outputs));
+}
+
 async function pageLog(runId, task, query) {
   const index = query.get('index');
   const qs = index !== null ? '?index=' + enc(index) : '';
   const base = '/api/v1/runs/' + enc(runId) + '/tasks/' + enc(task);
-  let tries = (await api(base + '/tries' + qs)).tries;
+  const first = await api(base + '/tries' + qs);
+  let tries = first.tries;
+  const prov = el('div', {}, provenanceView(first.provenance));
   let current = Number(query.get('try')) || (tries.length ? tries[tries.length - 1].try : 0);
   let offset = 0, timer = null, closed = false;
   const pre = el('pre', { class: 'log', id: 'log' });
@@ -747,11 +767,13 @@ async function pageLog(runId, task, query) {
   mount(el('div', { class: 'crumbs' }, el('a', { href: '#/', text: 'DAGs' }), ' / ',
     el('a', { href: '#/runs/' + enc(runId), class: 'mono', text: runId }), ' / log'),
   el('h1', {}, el('span', { text: task + (index !== null ? '[' + index + ']' : '') }), select, status),
-  pre);
+  pre, el('h2', { text: 'Provenance' }), prov);
   show();
   const refreshTries = throttle(async () => {
     try {
-      tries = (await api(base + '/tries' + qs)).tries;
+      const got = await api(base + '/tries' + qs);
+      tries = got.tries;
+      prov.replaceChildren(provenanceView(got.provenance));
       const last = tries.length ? tries[tries.length - 1].try : 0;
       const follow = current === 0 || (timer === null && last > current && Number(select.value) === current);
       if (follow) current = last;

@@ -72,6 +72,12 @@ struct srun {
 	size_t ntasks;
 	size_t cnt[TI_NSTATES]; /* instances by state */
 	size_t ninst;
+	/* provenance (sched-prov.c) */
+	json_t *prov_preset;    /* the run's record as created (a replay's variables), or NULL */
+	char **programs;        /* distinct programs its commands started */
+	size_t nprograms, programs_alloc;
+	size_t prov_pending;    /* documents still being hashed */
+	int prov_submitted;     /* the run's own record is on its way */
 };
 
 struct sproc {
@@ -79,6 +85,7 @@ struct sproc {
 	struct exec_proc ep;
 	int64_t started_mono;
 	uint64_t start_time;    /* /proc/PID/stat field 22, read when its try is first written */
+	json_t *prov;           /* its provenance document, finished when it ends */
 };
 
 enum timer_kind { TM_RETRY, TM_TIMEOUT, TM_KILL };
@@ -95,6 +102,12 @@ struct pending_try {
 	struct sti *ti;
 	struct store_try t;     /* log_path and reason owned */
 	struct strbuf *metrics; /* what the ended try wrote to $SF_METRICS, or NULL; owned */
+};
+
+struct pending_prov {
+	char *run_id, *task_id; /* task_id "" for the run's own record */
+	int index;
+	json_t *doc;
 };
 
 struct sched {
@@ -131,6 +144,14 @@ struct sched {
 	char **base_env;        /* the scheduler's environment, copied once */
 	size_t nbase_env;
 
+	struct prov_pool *pool; /* started with the first file to hash */
+	int wake_write_fd;
+	struct pending_prov *provs; /* finished documents, written at the next flush */
+	size_t nprovs, provs_alloc;
+	struct prov_job **prov_local; /* done without a pool */
+	size_t nprov_local, prov_local_alloc;
+	size_t prov_inflight;
+
 	int64_t next_poll, last_progress, last_flush;
 	int polled;             /* the store was looked at once */
 	int runs_changed;       /* a run came, ended or was queued again */
@@ -162,6 +183,19 @@ void srun_cancel(struct srun *run);
 int sched_flush(struct sched *s);
 int sched_poll_store(struct sched *s);
 int owner_alive(const char *owner);
+
+/* sched-prov.c */
+void sprov_start(struct sproc *p, const char *cmd, char **env_tail, const char *workdir);
+void sprov_finish(struct sched *s, struct sproc *p);
+void sprov_drop(struct sproc *p);
+/* 1 while the run's documents are not all back (the first call sends the run's own). */
+int sprov_run_wait(struct sched *s, struct srun *run);
+void sprov_drain(struct sched *s);
+int sprov_write(struct sched *s);
+void sprov_written(struct sched *s);
+void sprov_free(struct sched *s);
+void sprov_load_run(struct srun *run);
+void sprov_run_release(struct srun *run);
 
 /* sched-metrics.c: time one loop iteration (begin returns a monotonic us stamp). */
 int64_t sched_loop_begin(void);

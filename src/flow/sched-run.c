@@ -85,6 +85,7 @@ static struct srun *srun_new(struct sched *s, const struct store_run *r, struct 
 	run->started_at = r->started_at;
 	if (store_var_all(s->store, &run->vars) < 0)
 		run->vars = json_object();
+	sprov_load_run(run);
 	run->ntasks = d->ntasks;
 	run->tasks = xcalloc(d->ntasks, sizeof(*run->tasks));
 	for (size_t i = 0; i < d->ntasks; i++) {
@@ -126,6 +127,7 @@ void srun_free(struct srun *run)
 	dag_free(run->dag);
 	json_decref(run->params);
 	json_decref(run->vars);
+	sprov_run_release(run);
 	free(run->run_dir);
 	free(run->run_id);
 	free(run->reason);
@@ -507,6 +509,8 @@ static int flush_all(struct sched *s)
 				      p->metrics->buf, p->metrics->len, NULL) < 0)
 			return -1;
 	}
+	if (sprov_write(s) < 0)
+		return -1;
 	for (size_t i = 0; i < s->nruns; i++) {
 		struct srun *run = s->runs[i];
 		if (run->dirty && store_run_set_state(s->store, run->run_id, run->state, run->started_at,
@@ -522,7 +526,7 @@ int sched_flush(struct sched *s)
 
 	for (size_t i = 0; i < s->nruns; i++)
 		dirty_runs |= s->runs[i]->dirty;
-	if (!s->ndirty && !s->ntries && !dirty_runs)
+	if (!s->ndirty && !s->ntries && !dirty_runs && !s->nprovs)
 		return 0;
 	if (store_begin(s->store) < 0 || flush_all(s) < 0 ||
 	    store_commit(s->store) < 0) {
@@ -551,6 +555,7 @@ int sched_flush(struct sched *s)
 		free(s->tries[i].metrics);
 	}
 	s->ntries = 0;
+	sprov_written(s);
 	for (size_t i = 0; i < s->nruns; i++)
 		s->runs[i]->dirty = 0;
 	return 0;

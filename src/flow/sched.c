@@ -507,6 +507,7 @@ static void start_try(struct sched *s, struct sti *ti)
 					   .log_path = log_path };
 		if (exec_spawn(&spec, &p->ep, &err) == 0) {
 			p->ti = ti;
+			sprov_start(p, cmd.buf, envp + s->nbase_env, workdir);
 			p->started_mono = time_mono_ms();
 			ti->proc = p;
 			t.pid = p->ep.pid;
@@ -670,6 +671,7 @@ static void finish_try(struct sched *s, struct sproc *p, int status)
 	}
 	describe_end(ti, status, &why);
 	exec_release(&p->ep);
+	sprov_finish(s, p);
 	t = (struct store_try){ .try_number = ti->try_number, .started_at = ti->started_at,
 				.ended_at = ti->ended_at, .exit_code = ti->exit_code,
 				.log_path = log_path, .pid = p->ep.pid,
@@ -798,6 +800,8 @@ static int finish_runs(struct sched *s)
 			continue;
 		if (run->cnt[TI_QUEUED] + run->cnt[TI_RUNNING] + run->cnt[TI_UP_FOR_RETRY])
 			continue;
+		if (sprov_run_wait(s, run))
+			continue;
 		if (run->cancelling)
 			run->state = RUN_CANCELLED;
 		else
@@ -869,7 +873,7 @@ static void drop_finished(struct sched *s)
 	size_t w = 0;
 	for (size_t i = 0; i < s->nruns; i++) {
 		struct srun *run = s->runs[i];
-		if (run_state_is_final(run->state) && !run->dirty && !s->ndirty) {
+		if (run_state_is_final(run->state) && !run->dirty && !s->ndirty && !s->nprovs) {
 			timers_drop_run(s, run);
 			srun_free(run);
 			continue;
@@ -975,6 +979,7 @@ struct sched *sched_new(const struct sched_opts *opts)
 		sched_free(s);
 		return NULL;
 	}
+	s->wake_write_fd = wake_fd[1];
 	s->store = store_open(opts->cfg->flow_store, s->data_dir);
 	if (!s->store) {
 		sched_free(s);
@@ -993,8 +998,10 @@ void sched_free(struct sched *s)
 	free(s->runs);
 	for (size_t i = 0; i < s->nprocs; i++) {
 		exec_release(&s->procs[i]->ep);
+		sprov_drop(s->procs[i]);
 		free(s->procs[i]);
 	}
+	sprov_free(s);
 	free(s->procs);
 	free(s->ready);
 	free(s->evalq);
@@ -1048,7 +1055,7 @@ static int poll_timeout(struct sched *s)
 		if (wait < 0 || w < wait)
 			wait = w;
 	}
-	if (s->ndirty || s->ntries) {
+	if (s->ndirty || s->ntries || s->nprovs) {
 		int64_t w = s->flush_failed ? s->flush_tried_at + FLUSH_RETRY_MS - now
 					    : s->last_flush + FLUSH_MS - now;
 		if (wait < 0 || w < wait)
@@ -1135,6 +1142,7 @@ int sched_run(struct sched *s)
 				eval_task(s, s->evalq[--s->nevalq]);
 			start_ready(s);
 		} while (s->nevalq);
+		sprov_drain(s);
 		ended = finish_runs(s);
 		if (ended)
 			s->runs_changed = 1;
@@ -1142,10 +1150,10 @@ int sched_run(struct sched *s)
 			sched_flush(s);
 		progress(s, ended);
 		drop_finished(s);
-		if (s->stopping && !s->nprocs)
+		if (s->stopping && !s->nprocs && !s->prov_inflight && !s->nprovs)
 			break;
 		if (!s->opts.serve && !active_runs(s) &&
-		    (!s->ndirty || (s->flush_failed &&
+		    ((!s->ndirty && !s->nprovs) || (s->flush_failed &&
 				    time_mono_ms() - s->flush_failed_at > FLUSH_GIVE_UP_MS)))
 			break;
 		sched_loop_end(s, busy_from);

@@ -53,6 +53,9 @@ static const char *const migrations[] = {
 	"CREATE TABLE metrics(run_id TEXT NOT NULL, task_id TEXT NOT NULL, idx INTEGER NOT NULL,"
 	" line INTEGER NOT NULL, try INTEGER NOT NULL, item TEXT, data TEXT NOT NULL,"
 	" PRIMARY KEY(run_id, task_id, idx, line)) WITHOUT ROWID;",
+	/* 4: provenance of task instances (task_id '' = the run's own record), JSON text */
+	"CREATE TABLE provenance(run_id TEXT NOT NULL, task_id TEXT NOT NULL, idx INTEGER NOT NULL,"
+	" doc TEXT NOT NULL, PRIMARY KEY(run_id, task_id, idx)) WITHOUT ROWID;",
 };
 
 enum stmt_id {
@@ -82,6 +85,9 @@ enum stmt_id {
 	ST_DATA_VERSION,
 	ST_METRICS_DELETE,
 	ST_METRICS_INSERT,
+	ST_PROV_PUT,
+	ST_PROV_GET,
+	ST_PROV_LIST,
 	ST_COUNT
 };
 
@@ -129,6 +135,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 		       " FROM tis t JOIN runs r ON r.run_id = t.run_id WHERE t.seq > ?1"
 		       " ORDER BY 1 LIMIT ?2",
 	[ST_DATA_VERSION] = "PRAGMA data_version",
+	[ST_PROV_PUT] = "INSERT OR REPLACE INTO provenance(run_id, task_id, idx, doc) VALUES(?1, ?2, ?3, ?4)",
+	[ST_PROV_GET] = "SELECT doc FROM provenance WHERE run_id = ?1 AND task_id = ?2 AND idx = ?3",
+	[ST_PROV_LIST] = "SELECT task_id, idx, doc FROM provenance WHERE run_id = ?1 ORDER BY task_id, idx",
 };
 
 struct sqlite_store {
@@ -821,6 +830,67 @@ static int sq_var_all(struct store *s, json_t **vars)
 	return 0;
 }
 
+/* ---- provenance ---- */
+
+static int sq_prov_put(struct store *s, const char *run_id, const char *task_id, int index,
+		       const char *doc)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_PROV_PUT);
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, run_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, task_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 3, index);
+	sqlite3_bind_text(st, 4, doc, -1, SQLITE_TRANSIENT);
+	return write_stmt(q, st, "writing provenance");
+}
+
+static int sq_prov_get(struct store *s, const char *run_id, const char *task_id, int index,
+		       char **doc)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_PROV_GET);
+	int rc, ret;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, run_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, task_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 3, index);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*doc = col_strdup(st, 0);
+		ret = 0;
+	} else {
+		ret = rc == SQLITE_DONE ? STORE_NOT_FOUND : db_error(q, "reading provenance");
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	return ret;
+}
+
+static int sq_prov_list(struct store *s, const char *run_id, store_prov_fn fn, void *arg)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_PROV_LIST);
+	int rc, ret = 0;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, run_id, -1, SQLITE_TRANSIENT);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW && !ret)
+		ret = fn((const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1),
+			 (const char *)sqlite3_column_text(st, 2), arg);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (ret)
+		return ret;
+	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
+		return db_error(q, "listing provenance");
+	return 0;
+}
+
 /* ---- requests ---- */
 
 static int sq_req_add(struct store *s, const char *run_id, enum store_req_kind kind,
@@ -1298,4 +1368,7 @@ static const struct store_ops sqlite_ops = {
 	.ti_counts = sq_ti_counts,
 	.metrics_put = sq_metrics_put,
 	.metrics_list = sq_metrics_list,
+	.prov_put = sq_prov_put,
+	.prov_get = sq_prov_get,
+	.prov_list = sq_prov_list,
 };

@@ -301,6 +301,66 @@ json_t *store_try_json(const struct store_try *t)
 	return o;
 }
 
+int store_prov_put(struct store *s, const char *run_id, const char *task_id, int index,
+		   json_t *doc)
+{
+	char *text = json_dumps(doc, JSON_COMPACT | JSON_SORT_KEYS);
+	int ret;
+
+	if (!text)
+		return error("provenance of '%s' in run '%s' is not valid JSON", task_id, run_id);
+	ret = s->ops->prov_put(s, run_id, task_id, index, text);
+	free(text);
+	return ret;
+}
+
+int store_prov_get(struct store *s, const char *run_id, const char *task_id, int index,
+		   json_t **doc)
+{
+	char *text = NULL;
+	int ret = s->ops->prov_get(s, run_id, task_id, index, &text);
+	if (ret)
+		return ret;
+	*doc = json_loads(text, 0, NULL);
+	free(text);
+	if (!*doc)
+		return error("provenance of '%s' in run '%s' is not valid JSON", task_id, run_id);
+	return 0;
+}
+
+char *store_prov_key(const char *task_id, int index)
+{
+	return index < 0 ? xstrdup(task_id) : xasprintf("%s.%d", task_id, index);
+}
+
+static int prov_collect(const char *task_id, int index, const char *text, void *arg)
+{
+	json_t *out = arg, *doc = json_loads(text, 0, NULL);
+	char *key;
+
+	if (!doc)
+		return error("provenance of '%s' is not valid JSON", task_id);
+	if (!*task_id) {
+		json_object_set_new(out, "run", doc);
+		return 0;
+	}
+	key = store_prov_key(task_id, index);
+	json_object_set_new(json_object_get(out, "tasks"), key, doc);
+	free(key);
+	return 0;
+}
+
+int store_prov_load(struct store *s, const char *run_id, json_t **out)
+{
+	*out = json_pack("{s:n, s:o}", "run", "tasks", json_object());
+	if (s->ops->prov_list(s, run_id, prov_collect, *out)) {
+		json_decref(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 int store_dag_set_paused(struct store *s, const char *dag_id, int paused)
 {
 	return s->ops->dag_set_paused(s, dag_id, paused);

@@ -303,6 +303,27 @@ int store_metrics_key_ok(const char *key);
  */
 int store_metrics_list(struct store *s, const char *run_id, const struct store_metrics_query *q,
 		       json_t **rows, size_t *total, struct strbuf *err);
+/* ---- provenance (docs/replication.md): what each task instance ran with ---- */
+
+/*
+ * Replaces the record of (run_id, task_id, index); task_id "" (index -1) is
+ * the run's own record (host, variable snapshot, programs).  `doc` is
+ * borrowed.
+ */
+int store_prov_put(struct store *s, const char *run_id, const char *task_id, int index,
+		   json_t *doc);
+/* *doc is a new reference; STORE_NOT_FOUND when there is no record. */
+int store_prov_get(struct store *s, const char *run_id, const char *task_id, int index,
+		   json_t **doc);
+/*
+ * Every record of a run as a new object {"run": DOC or null, "tasks": {"TASK": DOC,
+ * "TASK.INDEX": DOC ...}} (the keys of the run JSON's task instances).
+ */
+int store_prov_load(struct store *s, const char *run_id, json_t **out);
+/* The key of an instance in store_prov_load's "tasks": "TASK", or "TASK.INDEX" (malloc'd). */
+char *store_prov_key(const char *task_id, int index);
+/* Backend iteration: doc is JSON text; non-zero from fn stops (and is returned). */
+typedef int (*store_prov_fn)(const char *task_id, int index, const char *doc, void *arg);
 
 /* ---- JSON (DESIGN.md section 5, contract) ---- */
 

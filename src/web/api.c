@@ -566,7 +566,7 @@ void api_task_tries(void *ctx, struct http_req *req, struct http_resp *resp)
 	struct store_try *tries = NULL;
 	size_t n = 0;
 	int index;
-	json_t *arr;
+	json_t *arr, *prov;
 
 	if (!s || load_run(s, req->arg[0], &r, resp) < 0)
 		return;
@@ -580,9 +580,12 @@ void api_task_tries(void *ctx, struct http_req *req, struct http_resp *resp)
 	for (size_t i = 0; i < n; i++)
 		json_array_append_new(arr, store_try_json(&tries[i]));
 	store_try_list_free(tries, n);
-	http_json(resp, 200, json_pack("{s:s,s:s,s:o,s:o}", "run_id", r.run_id, "task_id",
+	/* What the latest try ran with (docs/replication.md); null before one ended. */
+	if (store_prov_get(s, r.run_id, req->arg[1], index, &prov))
+		prov = json_null();
+	http_json(resp, 200, json_pack("{s:s,s:s,s:o,s:o,s:o}", "run_id", r.run_id, "task_id",
 				       req->arg[1], "index", index < 0 ? json_null() : json_integer(index),
-				       "tries", arr));
+				       "tries", arr, "provenance", prov));
 out:
 	store_run_release(&r);
 }

@@ -205,6 +205,11 @@ void engine_run_args(const struct engine *e, const struct engine_run_opts *o, st
 	strvec_pushf(av, "127.0.0.1:%d:%d", o->port_jupyter, o->port_jupyter);
 	strvec_push(av, "--env");
 	strvec_pushf(av, "JUPYTER_TOKEN=%s", o->jupyter_token);
+	/* Recorded in the provenance of every run inside (docs/replication.md). */
+	strvec_push(av, "--env");
+	strvec_pushf(av, "SYNTHFLOW_WORKSPACE=%s", o->workspace);
+	strvec_push(av, "--env");
+	strvec_pushf(av, "SYNTHFLOW_IMAGE=%s", o->image);
 	if (o->gpu == WS_GPU_RUNTIME)
 		strvec_pushv(av, (const char *const[]){ "--gpus", "all", NULL });
 	else if (o->gpu == WS_GPU_CDI)

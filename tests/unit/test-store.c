@@ -329,6 +329,32 @@ static void metrics_put_replace_list(void **state)
 	sb_release(&err);
 }
 
+static void provenance_records(void **state)
+{
+	struct fixture *f = *state;
+	json_t *doc = json_pack("{s:s, s:i}", "command", "true", "exit_code", 0), *got = NULL, *all;
+	json_t *params = json_object();
+	char *run_id = NULL;
+
+	assert_int_equal(store_run_create(f->s, "d", params, NULL, &run_id), 0);
+	json_decref(params);
+	assert_int_equal(store_prov_get(f->s, run_id, "t", -1, &got), STORE_NOT_FOUND);
+	assert_int_equal(store_prov_put(f->s, run_id, "t", 2, doc), 0);
+	json_object_set_new(doc, "exit_code", json_integer(1));
+	assert_int_equal(store_prov_put(f->s, run_id, "t", 2, doc), 0); /* replaces */
+	assert_int_equal(store_prov_put(f->s, run_id, "", -1, doc), 0);
+	assert_int_equal(store_prov_get(f->s, run_id, "t", 2, &got), 0);
+	assert_true(json_equal(got, doc));
+	json_decref(got);
+	assert_int_equal(store_prov_load(f->s, run_id, &all), 0);
+	assert_true(json_equal(json_object_get(all, "run"), doc));
+	assert_true(json_equal(json_object_get(json_object_get(all, "tasks"), "t.2"), doc));
+	assert_int_equal(json_object_size(json_object_get(all, "tasks")), 1);
+	json_decref(all);
+	json_decref(doc);
+	free(run_id);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -342,6 +368,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(newer_schema_refused, setup, teardown),
 		cmocka_unit_test(metrics_filter_parse),
 		cmocka_unit_test_setup_teardown(metrics_put_replace_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(provenance_records, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

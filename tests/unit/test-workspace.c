@@ -235,7 +235,7 @@ static void run_args_docker(void **state)
 		"--mount|type=bind,source=/d/run-data,target=/data|",
 		"--mount|type=bind,source=/d/run-data/downloaded,target=/data/downloaded,readonly|",
 		"--publish|127.0.0.1:8881:8881|--publish|127.0.0.1:8888:8888",
-		"--env|JUPYTER_TOKEN=tok",
+		"--env|JUPYTER_TOKEN=tok|--env|SYNTHFLOW_WORKSPACE=w|--env|SYNTHFLOW_IMAGE=synthflow/w:latest",
 		"|synthflow/w:latest|/opt/synthflow/bin/sf-start|8881", NULL });
 	assert_null(strstr(s, "--gpus"));
 	assert_null(strstr(s, "--device"));
