@@ -68,15 +68,6 @@ void die(const char *fmt, ...)
 	exit(1);
 }
 
-void usage_die(const char *fmt, ...)
-{
-	va_list ap;
-	va_start(ap, fmt);
-	vreport("error: ", fmt, ap, NULL);
-	va_end(ap);
-	exit(2);
-}
-
 void bug_fl(const char *file, int line, const char *fmt, ...)
 {
 	va_list ap;

@@ -150,20 +150,6 @@ void sb_add_shell_quoted(struct strbuf *sb, const char *s)
 	sb_addch(sb, '\'');
 }
 
-void sb_add_html_escaped(struct strbuf *sb, const char *s)
-{
-	for (; *s; s++) {
-		switch (*s) {
-		case '&': sb_adds(sb, "&amp;"); break;
-		case '<': sb_adds(sb, "&lt;"); break;
-		case '>': sb_adds(sb, "&gt;"); break;
-		case '"': sb_adds(sb, "&quot;"); break;
-		case '\'': sb_adds(sb, "&#39;"); break;
-		default: sb_addch(sb, *s);
-		}
-	}
-}
-
 int sb_read_fd(struct strbuf *sb, int fd)
 {
 	for (;;) {

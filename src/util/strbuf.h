@@ -36,8 +36,6 @@ void sb_setlen(struct strbuf *sb, size_t len);
 void sb_rtrim(struct strbuf *sb);
 /* Appends s quoted for a POSIX shell: 'it'\''s' (always quoted, so inert). */
 void sb_add_shell_quoted(struct strbuf *sb, const char *s);
-/* Appends s with & < > " ' escaped for HTML. */
-void sb_add_html_escaped(struct strbuf *sb, const char *s);
 /* Reads a whole file descriptor; -1 on error or when max is exceeded. */
 int sb_read_fd(struct strbuf *sb, int fd);
 int sb_read_file(struct strbuf *sb, const char *path);

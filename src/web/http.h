@@ -133,7 +133,4 @@ enum { ROUTE_PUBLIC = 1 << 0 };
  */
 ssize_t http_route_match(const struct http_route *routes, size_t n, struct http_req *req);
 
-/* The reason phrase of a status code ("Not Found"). */
-const char *http_status_text(int status);
-
 #endif
