@@ -358,8 +358,11 @@ static int default_jobs(void)
 	return n > 0 ? (int)n : 1;
 }
 
-int cmd_audio(int argc, char **argv, struct sf_ctx *ctx)
+/* clean and stats parse their own options (a --items file adds inputs as it goes). */
+static int exec_audio(const struct cmd_args *args, struct sf_ctx *ctx)
 {
+	int argc = args->argc;
+	char **argv = args->argv;
 	struct audio_opts o;
 	struct pool p = { 0 };
 	struct strbuf items_buf = STRBUF_INIT;
@@ -369,16 +372,12 @@ int cmd_audio(int argc, char **argv, struct sf_ctx *ctx)
 	int jobs = default_jobs(), json = 0, only_args = 0, had_items = 0, ret;
 	double v;
 
-	if (argc < 2)
-		return cmd_usage_error(ctx, "missing subcommand (clean or stats)");
-	sub = argv[1];
-	if (strcmp(sub, "clean") && strcmp(sub, "stats"))
-		return cmd_usage_error(ctx, "unknown subcommand '%s' (clean or stats)", sub);
+	sub = ctx->sub;
 	p.clean = !strcmp(sub, "clean");
 	audio_opts_default(&o);
 	p.trim_db = o.trim_db;
 
-	for (int i = 2; i < argc; i++) {
+	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
 		int takes = !only_args && a[0] == '-' && a[1] && strcmp(a, "--") && strcmp(a, "--json");
 
@@ -521,3 +520,43 @@ unknown:
 	sb_release(&items_buf);
 	return ret;
 }
+
+const struct cmd_entry cmd_audio_entry = {
+	.name = "audio",
+	.summary = "clean clips (filter, resample, trim, level) and measure them",
+	.usage = "synthflow audio clean IN... -o OUTDIR [OPTIONS] | stats IN... [--json]\n"
+		 "\n"
+		 "  clean   one decode, one pass and one encode per clip, clips in parallel:\n"
+		 "          first channel (or mix), high-pass, low-pass, resample (libsoxr),\n"
+		 "          trim silence, level to a loudness (or RMS) target under a peak limit.\n"
+		 "          Each output is OUTDIR/ plus the input's path relative to the inputs'\n"
+		 "          common folder (or --base), same name, extension of --format.\n"
+		 "  stats   duration, rate, channels, peak, RMS, loudness, clipped samples,\n"
+		 "          leading/trailing silence and an SNR estimate per clip\n"
+		 "\n"
+		 "  --items FILE        more inputs, NUL-separated (a batch's $SF_ITEMS)\n"
+		 "  --jobs N            worker threads (default: the number of CPUs)\n"
+		 "  --json              one JSON object per clip on stdout\n"
+		 "  --trim-db DB        silence is DB under the clip's peak (default -45; 0: no trim)\n"
+		 "clean only:\n"
+		 "  -o OUTDIR           output folder (created)     --base DIR   folder outputs are relative to\n"
+		 "  --rate HZ|keep      output rate (22050)         --channels first|mix (first)\n"
+		 "  --bits 16|24|32f    sample format (16)          --format flac|wav (flac)\n"
+		 "  --highpass HZ       order-8 Butterworth (40; 0: off)\n"
+		 "  --lowpass HZ        order-8 Butterworth (18000; 0: off; skipped at or above Nyquist)\n"
+		 "  --trim-pad DUR      silence kept at each end (50ms)\n"
+		 "  --loudness LUFS|off integrated loudness target (-23); clips under 400 ms by RMS\n"
+		 "  --rms-db DB         RMS level target instead of loudness\n"
+		 "  --peak-db DB        sample peak limit, wins over the target (-1)\n"
+		 "\n"
+		 "A clip that fails (unreadable, empty, silent, unsupported) is reported with its\n"
+		 "name and the others go on; exit 1 when any failed.  With $SF_METRICS set, one\n"
+		 "JSON line per clip is appended there.  See docs/audio.md.\n",
+	.subs = (const struct cmd_entry[]){
+		{ .name = "clean", .summary = "filter, resample, trim and level clips into OUTDIR",
+		  .args = "FILE...", .flags = CMD_RAW_ARGS, .exec = exec_audio },
+		{ .name = "stats", .summary = "measure clips", .args = "FILE...",
+		  .flags = CMD_RAW_ARGS, .exec = exec_audio },
+		{ 0 },
+	},
+};

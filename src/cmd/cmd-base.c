@@ -5,7 +5,6 @@
  */
 #include <ctype.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <unistd.h>
 
 #include "cmd/cmd.h"
@@ -124,34 +123,13 @@ out:
 	return ret;
 }
 
-int cmd_base(int argc, char **argv, struct sf_ctx *ctx)
+static int exec_base(const struct cmd_args *a, struct sf_ctx *ctx)
 {
-	static const struct option opts[] = {
-		{ "suite", required_argument, NULL, 's' },
-		{ "mirror", required_argument, NULL, 'm' },
-		{ "force", no_argument, NULL, 'f' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *suite = "bookworm";
-	char *mirror = NULL;
-	bool force = false;
-	int c, ret;
+	const char *suite = cmd_str(a, "suite", "bookworm");
+	const char *given_mirror = cmd_str(a, "mirror", NULL);
+	char *mirror;
+	int ret;
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-		if (c == 's')
-			suite = optarg;
-		else if (c == 'm')
-			mirror = optarg;
-		else if (c == 'f')
-			force = true;
-		else if (c == ':')
-			return cmd_usage_error(ctx, "option '%s' needs a value", argv[optind - 1]);
-		else
-			return cmd_usage_error(ctx, "unknown option '%s'", argv[optind - 1]);
-	}
-	if (optind < argc)
-		return cmd_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
 	if (check_suite(suite) < 0)
 		return 2;
 	/* No data folder is needed; when there is one, its workspace.engine applies. */
@@ -166,8 +144,28 @@ int cmd_base(int argc, char **argv, struct sf_ctx *ctx)
 		}
 		free(dir);
 	}
-	mirror = mirror ? xstrdup(mirror) : ws_host_mirror();
-	ret = base(ctx, suite, mirror, force);
+	mirror = given_mirror ? xstrdup(given_mirror) : ws_host_mirror();
+	ret = base(ctx, suite, mirror, cmd_flag(a, "force"));
 	free(mirror);
 	return ret;
 }
+
+const struct cmd_entry cmd_base_entry = {
+	.name = "base",
+	.summary = "build a local base image with debootstrap (no registry needed)",
+	.usage = "synthflow base [--suite SUITE] [--mirror URL] [--force]\n"
+		 "\n"
+		 "Builds the image synthflow-base:SUITE (default bookworm) with debootstrap\n"
+		 "and imports it into the engine, then prints its name; use it with\n"
+		 "workspace.base_image in synthflow.yaml.  Needs root.  An existing image is\n"
+		 "kept unless --force.\n"
+		 "\n"
+		 "  --mirror URL   Debian mirror (default: the one the host's apt uses)\n",
+	.options = (const struct cmd_option[]){
+		CMD_STRING("suite", 0, "SUITE", "the Debian suite (default bookworm)"),
+		CMD_STRING("mirror", 0, "URL", "Debian mirror (default: the one the host's apt uses)"),
+		CMD_FLAG("force", 0, "build again even when the image exists"),
+		CMD_END,
+	},
+	.exec = exec_base,
+};

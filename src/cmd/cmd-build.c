@@ -8,7 +8,6 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <unistd.h>
 
 #include "cmd/cmd.h"
@@ -185,28 +184,30 @@ out:
 	return ret;
 }
 
-int cmd_build(int argc, char **argv, struct sf_ctx *ctx)
+static int exec_build(const struct cmd_args *a, struct sf_ctx *ctx)
 {
-	static const struct option opts[] = {
-		{ "no-cache", no_argument, NULL, 'n' },
-		{ "pull", no_argument, NULL, 'p' },
-		{ NULL, 0, NULL, 0 },
-	};
-	bool no_cache = false, pull = false;
-	int c;
-
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (c == 'n')
-			no_cache = true;
-		else if (c == 'p')
-			pull = true;
-		else
-			return cmd_usage_error(ctx, "unknown option '%s'", argv[optind - 1]);
-	}
-	if (optind >= argc)
-		return cmd_usage_error(ctx, "missing the workspace NAME");
-	if (optind + 1 < argc)
-		return cmd_usage_error(ctx, "too many arguments");
-	return build(ctx, argv[optind], no_cache, pull);
+	return build(ctx, a->argv[0], cmd_flag(a, "no-cache"), cmd_flag(a, "pull"));
 }
+
+const struct cmd_entry cmd_build_entry = {
+	.name = "build",
+	.summary = "build a workspace's image (skips when nothing changed)",
+	.usage = "synthflow build NAME [--no-cache] [--pull]\n"
+		 "\n"
+		 "Writes build-data/NAME/Dockerfile from src/NAME/container/ (pre-install.sh,\n"
+		 "packages.txt, requirements.txt, post-install.sh, pre-run.sh; all optional)\n"
+		 "and builds the image synthflow/NAME with the engine compiled in.  Output is\n"
+		 "shown as it goes and kept in build-data/NAME/build.log.  When no input\n"
+		 "changed since the last build, nothing is done.\n"
+		 "\n"
+		 "  --no-cache   rebuild every layer\n"
+		 "  --pull       fetch a newer base image first\n",
+	.args = "NAME",
+	.flags = CMD_NEEDS_DATA,
+	.options = (const struct cmd_option[]){
+		CMD_FLAG("no-cache", 0, "rebuild every layer"),
+		CMD_FLAG("pull", 0, "fetch a newer base image first"),
+		CMD_END,
+	},
+	.exec = exec_build,
+};

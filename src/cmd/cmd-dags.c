@@ -7,36 +7,6 @@
 #include "flow/run.h"
 #include "util/common.h"
 #include "util/fs.h"
-#include "util/suggest.h"
-
-struct dags_opts {
-	int json;
-	char **args;            /* operands after the subcommand */
-	size_t nargs;
-};
-
-/* --json and operands; anything else starting with '-' is a usage error. */
-static int parse_opts(struct sf_ctx *ctx, const char *sub, int argc, char **argv, int allow_json,
-		      struct dags_opts *o)
-{
-	int only_args = 0;
-
-	memset(o, 0, sizeof(*o));
-	o->args = xcalloc((size_t)argc + 1, sizeof(char *));
-	for (int i = 0; i < argc; i++) {
-		if (!only_args && !strcmp(argv[i], "--")) {
-			only_args = 1;
-		} else if (!only_args && allow_json && !strcmp(argv[i], "--json")) {
-			o->json = 1;
-		} else if (!only_args && argv[i][0] == '-' && argv[i][1]) {
-			free(o->args);
-			return cmd_usage_error(ctx, "unknown option '%s' for 'dags %s'", argv[i], sub);
-		} else {
-			o->args[o->nargs++] = argv[i];
-		}
-	}
-	return 0;
-}
 
 /* Loads every DAG of the data folder; diagnostics to diag_out (NULL = silent). */
 static int load_all(struct sf_ctx *ctx, struct dag_set *set, FILE *diag_out)
@@ -54,13 +24,6 @@ static const char *rel_path(const struct sf_ctx *ctx, const char *path)
 	if (!strncmp(path, ctx->cfg.data_dir, n) && path[n] == '/')
 		return path + n + 1;
 	return path;
-}
-
-static void print_json(json_t *v)
-{
-	char *s = json_dumps(v, JSON_INDENT(2) | JSON_SORT_KEYS);
-	puts(s);
-	free(s);
 }
 
 static void list_table(struct sf_ctx *ctx, const struct dag_set *set)
@@ -89,21 +52,19 @@ static void list_table(struct sf_ctx *ctx, const struct dag_set *set)
 	}
 }
 
-static int dags_list(struct sf_ctx *ctx, const struct dags_opts *o)
+static int dags_list(const struct cmd_args *a, struct sf_ctx *ctx)
 {
 	struct dag_set set = { 0 };
 	int ret;
 
-	if (o->nargs)
-		return cmd_usage_error(ctx, "'dags list' takes no arguments");
 	if (load_all(ctx, &set, stderr) < 0)
 		return 1;
-	if (o->json) {
+	if (cmd_flag(a, "json")) {
 		json_t *arr = json_array(), *root;
 		for (size_t i = 0; i < set.n; i++)
 			json_array_append_new(arr, dag_to_json(set.dags[i]));
 		root = json_pack("{s:o, s:I}", "dags", arr, "total", (json_int_t)set.n);
-		print_json(root);
+		cmd_print_json(root);
 		json_decref(root);
 	} else if (set.n) {
 		list_table(ctx, &set);
@@ -225,17 +186,14 @@ static void show_text(const struct dag *d)
 		show_task(&d->tasks[d->topo[i]]);
 }
 
-static int dags_show(struct sf_ctx *ctx, const struct dags_opts *o)
+static int dags_show(const struct cmd_args *a, struct sf_ctx *ctx)
 {
 	struct dag_set set = { 0 };
-	struct dag *d;
+	struct dag *d = find_dag(ctx, &set, a->argv[0]);
 
-	if (o->nargs != 1)
-		return cmd_usage_error(ctx, "'dags show' needs exactly one DAG id");
-	d = find_dag(ctx, &set, o->args[0]);
-	if (d && o->json) {
+	if (d && cmd_flag(a, "json")) {
 		json_t *j = dag_to_json(d);
-		print_json(j);
+		cmd_print_json(j);
 		json_decref(j);
 	} else if (d) {
 		show_text(d);
@@ -258,14 +216,12 @@ static void dot_quoted(const char *s)
 	putchar('"');
 }
 
-static int dags_graph(struct sf_ctx *ctx, const struct dags_opts *o)
+static int dags_graph(const struct cmd_args *a, struct sf_ctx *ctx)
 {
 	struct dag_set set = { 0 };
 	struct dag *d;
 
-	if (o->nargs != 1)
-		return cmd_usage_error(ctx, "'dags graph' needs exactly one DAG id");
-	if (!(d = find_dag(ctx, &set, o->args[0]))) {
+	if (!(d = find_dag(ctx, &set, a->argv[0]))) {
 		dagset_release(&set);
 		return 1;
 	}
@@ -332,15 +288,15 @@ static char **expand_folders(char **args, size_t n, size_t *count)
 	return v;
 }
 
-static int dags_validate(struct sf_ctx *ctx, const struct dags_opts *o)
+static int dags_validate(const struct cmd_args *a, struct sf_ctx *ctx)
 {
 	struct dag_set set = { 0 };
 	char **files = NULL;
 	size_t nfiles = 0;
 	int ret;
 
-	if (o->nargs) {
-		files = expand_folders(o->args, o->nargs, &nfiles);
+	if (a->argc) {
+		files = expand_folders(a->argv, (size_t)a->argc, &nfiles);
 		dagset_load_files(&set, files, nfiles, stderr);
 	} else if (load_all(ctx, &set, stderr) < 0) {
 		return 1;
@@ -348,9 +304,9 @@ static int dags_validate(struct sf_ctx *ctx, const struct dags_opts *o)
 	printf("%zu DAG(s) valid\n", set.n);
 	if (set.bad_files)
 		error("%zu DAG file(s) invalid", set.bad_files);
-	else if (o->nargs && !nfiles)
+	else if (a->argc && !nfiles)
 		note("no *.yaml or *.yml files in the given folders");
-	else if (!o->nargs && !set.n)
+	else if (!a->argc && !set.n)
 		note("no DAG files under %s/src/*/dags/", ctx->cfg.data_dir);
 	ret = set.bad_files ? 1 : 0;
 	dagset_release(&set);
@@ -360,40 +316,35 @@ static int dags_validate(struct sf_ctx *ctx, const struct dags_opts *o)
 	return ret;
 }
 
-static const struct {
-	const char *name;
-	int (*fn)(struct sf_ctx *ctx, const struct dags_opts *o);
-	int json;
-} subcommands[] = {
-	{ "list", dags_list, 1 },
-	{ "show", dags_show, 1 },
-	{ "validate", dags_validate, 0 },
-	{ "graph", dags_graph, 0 },
+static const struct cmd_option json_option[] = {
+	CMD_FLAG("json", 0, "print JSON (the web API's objects)"),
+	CMD_END,
 };
 
-int cmd_dags(int argc, char **argv, struct sf_ctx *ctx)
-{
-	const char *names[ARRAY_SIZE(subcommands)];
-	struct dags_opts o;
-	const char *hint;
-	int ret;
-
-	if (argc < 2)
-		return cmd_usage_error(ctx, "missing subcommand (list, show, validate or graph)");
-	for (size_t i = 0; i < ARRAY_SIZE(subcommands); i++) {
-		names[i] = subcommands[i].name;
-		if (strcmp(argv[1], subcommands[i].name))
-			continue;
-		if (parse_opts(ctx, argv[1], argc - 2, argv + 2, subcommands[i].json, &o))
-			return 2;
-		ret = subcommands[i].fn(ctx, &o);
-		free(o.args);
-		return ret;
-	}
-	hint = suggest_closest(argv[1], names, ARRAY_SIZE(names));
-	if (hint)
-		return cmd_usage_error(ctx, "unknown subcommand 'dags %s' (did you mean '%s'?)",
-				       argv[1], hint);
-	return cmd_usage_error(ctx, "unknown subcommand 'dags %s' (list, show, validate or graph)",
-			       argv[1]);
-}
+const struct cmd_entry cmd_dags_entry = {
+	.name = "dags",
+	.summary = "list, show, validate and graph DAG files",
+	.usage = "synthflow dags list [--json] | show ID [--json] | validate [FILE...] | graph ID\n"
+		 "\n"
+		 "  list [--json]       every DAG under run-data/src/*/dags/*.yaml|yml: id, tasks,\n"
+		 "                      schedule, description and file.  Files with errors are\n"
+		 "                      reported on stderr (exit 1) and the good DAGs still listed.\n"
+		 "  show ID [--json]    one DAG: params, tasks in run order, settings\n"
+		 "  validate [FILE...]  checks the given files or folders (no data folder needed),\n"
+		 "                      or every DAG file of the data folder; prints problems as\n"
+		 "                      FILE:LINE:COL: error: MESSAGE and exits 1 if any\n"
+		 "  graph ID            the DAG as Graphviz DOT (pipe it to 'dot -Tsvg')\n"
+		 "\n"
+		 "The DAG language is described in docs/dags.md.\n",
+	.subs = (const struct cmd_entry[]){
+		{ .name = "list", .summary = "every DAG of the data folder", .options = json_option,
+		  .exec = dags_list },
+		{ .name = "show", .summary = "one DAG: params, tasks in run order, settings",
+		  .args = "DAG", .options = json_option, .exec = dags_show },
+		{ .name = "validate", .summary = "check DAG files; FILE:LINE:COL for each problem",
+		  .args = "[FILE...]", .exec = dags_validate },
+		{ .name = "graph", .summary = "the DAG as Graphviz DOT", .args = "DAG",
+		  .exec = dags_graph },
+		CMD_END,
+	},
+};

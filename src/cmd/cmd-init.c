@@ -90,18 +90,14 @@ static int make_file(const char *root, const char *rel, const char *text, mode_t
 	return r < 0 ? -1 : 0;
 }
 
-int cmd_init(int argc, char **argv, struct sf_ctx *ctx)
+static int exec_init(const struct cmd_args *a, struct sf_ctx *ctx)
 {
 	const char *dir = "run-data";
 	char *real;
 	int created = 0;
 
-	if (argc > 2)
-		return cmd_usage_error(ctx, "too many arguments");
-	if (argc == 2) {
-		if (argv[1][0] == '-')
-			return cmd_usage_error(ctx, "unknown option '%s'", argv[1]);
-		dir = argv[1];
+	if (a->argc) {
+		dir = a->argv[0];
 	} else if (ctx->opt_data) {
 		dir = ctx->opt_data;
 	}
@@ -142,3 +138,15 @@ fail:
 	free(real);
 	return 1;
 }
+
+const struct cmd_entry cmd_init_entry = {
+	.name = "init",
+	.summary = "create the run-data/ folder layout",
+	.usage = "synthflow init [DIR]\n"
+		 "\n"
+		 "Creates DIR (default ./run-data) with synthflow.yaml, flow/, downloaded/,\n"
+		 "uploadable/, generated/ and src/template/container/.  Existing files are\n"
+		 "never overwritten, so running it again changes nothing.\n",
+	.args = "[DIR]",
+	.exec = exec_init,
+};

@@ -38,14 +38,12 @@ static int start_jupyter(const struct engine *e, const struct ws_container *c)
 	return ret;
 }
 
-int cmd_jupyter(int argc, char **argv, struct sf_ctx *ctx)
+static int exec_jupyter(const struct cmd_args *a, struct sf_ctx *ctx)
 {
 	struct engine e;
 	struct ws_container c;
 	int ret = 0;
 
-	if (cmd_no_args(ctx, argc, argv))
-		return 2;
 	if (engine_open_running(&ctx->cfg, &e, &c) < 0)
 		return 1;
 	if (ws_http_get(c.port_jupyter, "/api", 1000, NULL) != 200 && start_jupyter(&e, &c) < 0)
@@ -55,3 +53,16 @@ int cmd_jupyter(int argc, char **argv, struct sf_ctx *ctx)
 	ws_container_release(&c);
 	return ret;
 }
+
+const struct cmd_entry cmd_jupyter_entry = {
+	.name = "jupyter",
+	.summary = "start Jupyter in the workspace; print its URL",
+	.usage = "synthflow jupyter\n"
+		 "\n"
+		 "Starts Jupyter Notebook in the running workspace as the user (unless it\n"
+		 "already runs) on the published Jupyter port and prints its URL with the\n"
+		 "token.  The image needs it: jupyter-notebook in packages.txt, or notebook\n"
+		 "in requirements.txt.\n",
+	.flags = CMD_NEEDS_DATA,
+	.exec = exec_jupyter,
+};

@@ -91,21 +91,15 @@ static int add_example_dag(const struct ws *ws)
 	return ret;
 }
 
-int cmd_new(int argc, char **argv, struct sf_ctx *ctx)
+static int exec_new(const struct cmd_args *a, struct sf_ctx *ctx)
 {
 	struct ws ws;
 	char *tmpl;
 	int ret;
 
-	if (argc < 2)
-		return cmd_usage_error(ctx, "missing the workspace NAME");
-	if (argc > 2)
-		return cmd_usage_error(ctx, "too many arguments");
-	if (argv[1][0] == '-')
-		return cmd_usage_error(ctx, "unknown option '%s'", argv[1]);
-	if (ws_check_name(argv[1]) < 0)
+	if (ws_check_name(a->argv[0]) < 0)
 		return 1;
-	ws_init(&ws, ctx->cfg.data_dir, argv[1]);
+	ws_init(&ws, ctx->cfg.data_dir, a->argv[0]);
 	if (is_dir(ws.hooks_dir)) {
 		error("workspace '%s' already has its hooks in '%s'; edit them there", ws.name,
 		      ws.hooks_dir);
@@ -121,3 +115,16 @@ int cmd_new(int argc, char **argv, struct sf_ctx *ctx)
 	ws_release(&ws);
 	return ret;
 }
+
+const struct cmd_entry cmd_new_entry = {
+	.name = "new",
+	.summary = "create a workspace's container/ hooks from the template",
+	.usage = "synthflow new NAME\n"
+		 "\n"
+		 "Copies src/template/container/ to src/NAME/container/ and adds src/NAME/dags/\n"
+		 "with an example DAG.  src/NAME may already hold a cloned repository; no\n"
+		 "existing file is overwritten.\n",
+	.args = "NAME",
+	.flags = CMD_NEEDS_DATA,
+	.exec = exec_new,
+};

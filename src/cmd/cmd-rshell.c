@@ -5,7 +5,7 @@
 #include "util/common.h"
 #include "workspace/engine.h"
 
-int cmd_rshell(int argc, char **argv, struct sf_ctx *ctx)
+static int exec_rshell(const struct cmd_args *a, struct sf_ctx *ctx)
 {
 	static const char *const bash[] = { "bash", NULL };
 	struct engine e;
@@ -14,12 +14,13 @@ int cmd_rshell(int argc, char **argv, struct sf_ctx *ctx)
 	int st;
 
 	/* Like shell, a command after "--" runs instead of the shell (handy in scripts). */
-	if (argc > 1 && !strcmp(argv[1], "--"))
-		cmd = argc > 2 ? (const char *const *)argv + 2 : bash;
-	else if (argc > 1)
-		return cmd_usage_error(ctx, argv[1][0] == '-' ? "unknown option '%s'" :
-								"unexpected argument '%s' (put a command after '--')",
-				       argv[1]);
+	if (a->argc && !strcmp(a->argv[0], "--"))
+		cmd = a->argc > 1 ? (const char *const *)a->argv + 1 : bash;
+	else if (a->argc && a->argv[0][0] == '-')
+		return cmd_usage_error(ctx, "unknown option '%s' for 'rshell'", a->argv[0]);
+	else if (a->argc)
+		return cmd_usage_error(ctx, "unexpected argument '%s' (put a command after '--')",
+				       a->argv[0]);
 	if (engine_open_running(&ctx->cfg, &e, &c) < 0)
 		return 1;
 	st = engine_exec(&e, &(struct engine_exec_opts){ c.name, "0", "/data", true,
@@ -27,3 +28,14 @@ int cmd_rshell(int argc, char **argv, struct sf_ctx *ctx)
 	ws_container_release(&c);
 	return st < 0 ? 1 : st;
 }
+
+const struct cmd_entry cmd_rshell_entry = {
+	.name = "rshell",
+	.summary = "a root shell in the running workspace",
+	.usage = "synthflow rshell [-- CMD...]\n"
+		 "\n"
+		 "Runs bash, or CMD, as root in /data of the running workspace.\n",
+	.args = "[CMD...]",
+	.flags = CMD_NEEDS_DATA | CMD_RAW_ARGS,
+	.exec = exec_rshell,
+};

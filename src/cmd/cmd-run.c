@@ -7,7 +7,6 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <getopt.h>
 #include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -271,31 +270,31 @@ out:
 	return ret;
 }
 
-int cmd_run(int argc, char **argv, struct sf_ctx *ctx)
+static int exec_run(const struct cmd_args *a, struct sf_ctx *ctx)
 {
-	static const struct option opts[] = {
-		{ "detach", no_argument, NULL, 'd' },
-		{ "gpus", required_argument, NULL, 'g' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *gpus = ctx->cfg.ws_gpus;
-	bool detach = false;
-	int c;
-
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":d", opts, NULL)) != -1) {
-		if (c == 'd')
-			detach = true;
-		else if (c == 'g')
-			gpus = optarg;
-		else if (c == ':')
-			return cmd_usage_error(ctx, "option '%s' needs a value", argv[optind - 1]);
-		else
-			return cmd_usage_error(ctx, "unknown option '%s'", argv[optind - 1]);
-	}
-	if (strcmp(gpus, "auto") && strcmp(gpus, "all") && strcmp(gpus, "none"))
-		return cmd_usage_error(ctx, "--gpus must be 'auto', 'all' or 'none', got '%s'", gpus);
-	if (optind + 1 < argc)
-		return cmd_usage_error(ctx, "too many arguments");
-	return run(ctx, optind < argc ? argv[optind] : NULL, detach, gpus);
+	return run(ctx, a->argc ? a->argv[0] : NULL, cmd_flag(a, "detach"),
+		   cmd_str(a, "gpus", ctx->cfg.ws_gpus));
 }
+
+const struct cmd_entry cmd_run_entry = {
+	.name = "run",
+	.summary = "start a workspace container",
+	.usage = "synthflow run [NAME] [--detach] [--gpus auto|all|none]\n"
+		 "\n"
+		 "Starts the workspace NAME (default: the one built last): run-data at /data,\n"
+		 "downloaded/ read-only, the web and Jupyter ports on 127.0.0.1 only,\n"
+		 "pre-run.sh as root, then the engine as the workspace user.  Without\n"
+		 "--detach a shell opens and the container stops when it exits.\n"
+		 "\n"
+		 "  -d, --detach   return once the engine answers its health check\n"
+		 "  --gpus MODE    auto (default: GPUs when the engine has the NVIDIA runtime\n"
+		 "                 or a CDI spec), all, or none\n",
+	.args = "[NAME]",
+	.flags = CMD_NEEDS_DATA,
+	.options = (const struct cmd_option[]){
+		CMD_FLAG("detach", 'd', "return once the engine answers its health check"),
+		CMD_CHOICE("gpus", 0, "MODE", "auto|all|none", "GPUs in the container (default workspace.gpus)"),
+		CMD_END,
+	},
+	.exec = exec_run,
+};

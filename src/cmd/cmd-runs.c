@@ -1,19 +1,10 @@
 /* synthflow runs list [DAG] | show RUN | cancel RUN */
-#include <getopt.h>
-
 #include "cmd/cmd.h"
 #include "flow/run.h"
 #include "flow/sched.h"
 #include "util/common.h"
 
 #define DEFAULT_LIMIT 50
-
-static void print_json(json_t *j)
-{
-	char *text = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
-	puts(text);
-	free(text);
-}
 
 static int runs_list(struct sf_ctx *ctx, struct store *st, const char *dag_id, size_t limit,
 		     int json)
@@ -41,7 +32,7 @@ static int runs_list(struct sf_ctx *ctx, struct store *st, const char *dag_id, s
 		for (size_t i = 0; i < n; i++)
 			json_array_append_new(arr, store_run_summary_json(&runs[i]));
 		root = json_pack("{s:o, s:I}", "runs", arr, "total", (json_int_t)total);
-		print_json(root);
+		cmd_print_json(root);
 		json_decref(root);
 	} else if (n) {
 		run_print_list(stdout, runs, n);
@@ -106,7 +97,7 @@ static int runs_show(struct store *st, const char *run_id, int json)
 			return 1;
 		}
 		json_object_set_new(j, "metrics", metrics);
-		print_json(j);
+		cmd_print_json(j);
 		json_decref(j);
 	} else {
 		run_print(stdout, &r, tis, n);
@@ -129,57 +120,74 @@ static int runs_cancel(struct store *st, const char *run_id)
 	return 0;
 }
 
-int cmd_runs(int argc, char **argv, struct sf_ctx *ctx)
+static int with_store(struct sf_ctx *ctx, struct store **st)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ "limit", required_argument, NULL, 'l' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *sub;
-	struct store *st;
-	int json = 0, c, ret, nargs;
-	long limit = DEFAULT_LIMIT;
-	char *end;
+	*st = store_open(ctx->cfg.flow_store, ctx->cfg.data_dir);
+	return *st ? 0 : -1;
+}
 
-	if (argc < 2)
-		return cmd_usage_error(ctx, "'runs' needs list, show or cancel");
-	sub = argv[1];
-	argc--;
-	argv++;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":", opts, NULL)) != -1) {
-		if (c == 'j') {
-			json = 1;
-		} else if (c == 'l') {
-			limit = strtol(optarg, &end, 10);
-			if (*end || limit < 0)
-				return cmd_usage_error(ctx, "bad --limit '%s'", optarg);
-		} else if (c == ':') {
-			return cmd_usage_error(ctx, "option '%s' needs a value", argv[optind - 1]);
-		} else {
-			return cmd_usage_error(ctx, "unknown option '%s' for 'runs %s'", argv[optind - 1], sub);
-		}
-	}
-	nargs = argc - optind;
-	if (!strcmp(sub, "list")) {
-		if (nargs > 1)
-			return cmd_usage_error(ctx, "too many arguments");
-	} else if (!strcmp(sub, "show") || !strcmp(sub, "cancel")) {
-		if (nargs != 1)
-			return cmd_usage_error(ctx, "'runs %s' needs one RUN id", sub);
-	} else {
-		return cmd_usage_error(ctx, "unknown subcommand 'runs %s'", sub);
-	}
-	st = store_open(ctx->cfg.flow_store, ctx->cfg.data_dir);
-	if (!st)
+static int exec_list(const struct cmd_args *a, struct sf_ctx *ctx)
+{
+	struct store *st;
+	int ret;
+
+	if (with_store(ctx, &st) < 0)
 		return 1;
-	if (!strcmp(sub, "list"))
-		ret = runs_list(ctx, st, nargs ? argv[optind] : NULL, (size_t)limit, json);
-	else if (!strcmp(sub, "show"))
-		ret = runs_show(st, argv[optind], json);
-	else
-		ret = runs_cancel(st, argv[optind]);
+	ret = runs_list(ctx, st, a->argc ? a->argv[0] : NULL, (size_t)cmd_int(a, "limit", DEFAULT_LIMIT),
+			cmd_flag(a, "json"));
 	store_close(st);
 	return ret;
 }
+
+static int exec_show(const struct cmd_args *a, struct sf_ctx *ctx)
+{
+	struct store *st;
+	int ret;
+
+	if (with_store(ctx, &st) < 0)
+		return 1;
+	ret = runs_show(st, a->argv[0], cmd_flag(a, "json"));
+	store_close(st);
+	return ret;
+}
+
+static int exec_cancel(const struct cmd_args *a, struct sf_ctx *ctx)
+{
+	struct store *st;
+	int ret;
+
+	if (with_store(ctx, &st) < 0)
+		return 1;
+	ret = runs_cancel(st, a->argv[0]);
+	store_close(st);
+	return ret;
+}
+
+const struct cmd_entry cmd_runs_entry = {
+	.name = "runs",
+	.summary = "list, show and cancel DAG runs",
+	.usage = "synthflow runs list [DAG] [--limit N] [--json] | show RUN [--json] | cancel RUN\n"
+		 "\n"
+		 "  list [DAG]    the newest runs first (50 unless --limit N; 0 = all)\n"
+		 "  show RUN      a run and its task instances (--json: the run object)\n"
+		 "  cancel RUN    ends the run as cancelled; running tasks are killed\n",
+	.flags = CMD_NEEDS_DATA,
+	.subs = (const struct cmd_entry[]){
+		{ .name = "list", .summary = "the newest runs first", .args = "[DAG]",
+		  .options = (const struct cmd_option[]){
+			CMD_INT("limit", 0, "N", 0, 0, "at most N runs (default 50; 0 = all)"),
+			CMD_FLAG("json", 0, "print JSON (the web API's objects)"),
+			CMD_END,
+		  },
+		  .exec = exec_list },
+		{ .name = "show", .summary = "a run and its task instances", .args = "RUN",
+		  .options = (const struct cmd_option[]){
+			CMD_FLAG("json", 0, "print the run object as JSON"),
+			CMD_END,
+		  },
+		  .exec = exec_show },
+		{ .name = "cancel", .summary = "end the run as cancelled; running tasks are killed",
+		  .args = "RUN", .exec = exec_cancel },
+		CMD_END,
+	},
+};

@@ -8,7 +8,7 @@
 #include "util/common.h"
 #include "workspace/engine.h"
 
-int cmd_shell(int argc, char **argv, struct sf_ctx *ctx)
+static int exec_shell(const struct cmd_args *a, struct sf_ctx *ctx)
 {
 	static const char *const bash[] = { "bash", NULL };
 	struct engine e;
@@ -17,12 +17,12 @@ int cmd_shell(int argc, char **argv, struct sf_ctx *ctx)
 	char *wd;
 	int st;
 
-	if (argc > 1 && !strcmp(argv[1], "--"))
-		cmd = argc > 2 ? (const char *const *)argv + 2 : bash;
-	else if (argc > 1 && argv[1][0] == '-')
-		return cmd_usage_error(ctx, "unknown option '%s'", argv[1]);
-	else if (argc > 1)
-		cmd = (const char *const *)argv + 1;
+	if (a->argc && !strcmp(a->argv[0], "--"))
+		cmd = a->argc > 1 ? (const char *const *)a->argv + 1 : bash;
+	else if (a->argc && a->argv[0][0] == '-')
+		return cmd_usage_error(ctx, "unknown option '%s' for 'shell'", a->argv[0]);
+	else if (a->argc)
+		cmd = (const char *const *)a->argv;
 	if (engine_open_running(&ctx->cfg, &e, &c) < 0)
 		return 1;
 	wd = xasprintf("/data/src/%s", c.workspace);
@@ -32,3 +32,16 @@ int cmd_shell(int argc, char **argv, struct sf_ctx *ctx)
 	ws_container_release(&c);
 	return st < 0 ? 1 : st;
 }
+
+const struct cmd_entry cmd_shell_entry = {
+	.name = "shell",
+	.summary = "a shell (or a command) in the running workspace",
+	.usage = "synthflow shell [-- CMD...]\n"
+		 "\n"
+		 "Runs bash, or CMD, as the workspace user in /data/src/NAME of the running\n"
+		 "workspace, and exits with its status.\n",
+	.args = "[CMD...]",
+	/* CMD's own options pass through untouched. */
+	.flags = CMD_NEEDS_DATA | CMD_RAW_ARGS,
+	.exec = exec_shell,
+};

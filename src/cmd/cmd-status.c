@@ -3,7 +3,6 @@
  * (state, image, ports, GPUs) and whether the engine inside answers its
  * health check.
  */
-#include <getopt.h>
 #include <jansson.h>
 
 #include "cmd/cmd.h"
@@ -29,7 +28,6 @@ static void print_text(const struct ws_container *c, const char *image_id, int h
 static void print_json(const struct ws_container *c, const char *image_id, int healthy)
 {
 	json_t *o = json_object();
-	char *s;
 	if (c) {
 		json_object_set_new(o, "workspace", json_string(c->workspace));
 		json_object_set_new(o, "container", json_string(c->name));
@@ -44,9 +42,7 @@ static void print_json(const struct ws_container *c, const char *image_id, int h
 	} else {
 		json_object_set_new(o, "state", json_string("none"));
 	}
-	s = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
-	puts(s);
-	free(s);
+	cmd_print_json(o);
 	json_decref(o);
 }
 
@@ -64,26 +60,14 @@ static int find(const struct engine *e, const char *data_dir, struct ws_containe
 	return r;
 }
 
-int cmd_status(int argc, char **argv, struct sf_ctx *ctx)
+static int exec_status(const struct cmd_args *a, struct sf_ctx *ctx)
 {
-	static const struct option opts[] = {
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 },
-	};
 	struct engine e;
 	struct ws_container c;
 	char *image_id = NULL;
-	bool json = false;
-	int ch, r, healthy = 0;
+	bool json = cmd_flag(a, "json");
+	int r, healthy = 0;
 
-	opterr = 0;
-	while ((ch = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-		if (ch != 'j')
-			return cmd_usage_error(ctx, "unknown option '%s'", argv[optind - 1]);
-		json = true;
-	}
-	if (optind < argc)
-		return cmd_usage_error(ctx, "unexpected argument '%s'", argv[optind]);
 	if (engine_open(&ctx->cfg, &e, NULL) < 0 || (r = find(&e, ctx->cfg.data_dir, &c)) < 0)
 		return 1;
 	if (r == 1) {
@@ -105,3 +89,18 @@ int cmd_status(int argc, char **argv, struct sf_ctx *ctx)
 	ws_container_release(&c);
 	return 0;
 }
+
+const struct cmd_entry cmd_status_entry = {
+	.name = "status",
+	.summary = "show the workspace container and its engine",
+	.usage = "synthflow status [--json]\n"
+		 "\n"
+		 "Shows the workspace container of this data folder: state, image, ports,\n"
+		 "GPUs and whether the engine inside answers its health check.\n",
+	.flags = CMD_NEEDS_DATA,
+	.options = (const struct cmd_option[]){
+		CMD_FLAG("json", 0, "print one JSON object"),
+		CMD_END,
+	},
+	.exec = exec_status,
+};

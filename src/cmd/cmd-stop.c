@@ -7,14 +7,12 @@
 #include "util/common.h"
 #include "workspace/engine.h"
 
-int cmd_stop(int argc, char **argv, struct sf_ctx *ctx)
+static int exec_stop(const struct cmd_args *a, struct sf_ctx *ctx)
 {
 	struct engine e;
 	struct strvec names = STRVEC_INIT;
 	int ret = 0;
 
-	if (cmd_no_args(ctx, argc, argv))
-		return 2;
 	if (engine_open(&ctx->cfg, &e, NULL) < 0 ||
 	    engine_find_containers(&e, ctx->cfg.data_dir, &names) < 0)
 		return 1;
@@ -34,3 +32,14 @@ int cmd_stop(int argc, char **argv, struct sf_ctx *ctx)
 	strvec_clear(&names);
 	return ret ? 1 : 0;
 }
+
+const struct cmd_entry cmd_stop_entry = {
+	.name = "stop",
+	.summary = "stop the workspace container",
+	.usage = "synthflow stop\n"
+		 "\n"
+		 "Stops and removes this data folder's workspace container.  Files in\n"
+		 "run-data are not touched.\n",
+	.flags = CMD_NEEDS_DATA,
+	.exec = exec_stop,
+};

@@ -1,7 +1,6 @@
 /* synthflow tasks logs RUN TASK [--try N] [--index I] [-f] | clear RUN TASK [--downstream] */
 #include <errno.h>
 #include <fcntl.h>
-#include <getopt.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -173,64 +172,64 @@ static int tasks_clear(struct sf_ctx *ctx, struct store *st, const char *run_id,
 	return ret;
 }
 
-int cmd_tasks(int argc, char **argv, struct sf_ctx *ctx)
+static int exec_logs(const struct cmd_args *a, struct sf_ctx *ctx)
 {
-	static const struct option opts[] = {
-		{ "try", required_argument, NULL, 't' },
-		{ "index", required_argument, NULL, 'i' },
-		{ "follow", no_argument, NULL, 'f' },
-		{ "downstream", no_argument, NULL, 'd' },
-		{ NULL, 0, NULL, 0 },
+	struct tasks_opts o = {
+		.try_number = (int)cmd_int(a, "try", 0),
+		.index = (int)cmd_int(a, "index", -1),
+		.follow = cmd_flag(a, "follow"),
 	};
-	struct tasks_opts o = { .index = -1 };
 	struct store_run r = { 0 };
-	struct store *st;
-	const char *sub;
-	char *end;
-	int c, ret, logs;
-	long v;
+	struct store *st = store_open(ctx->cfg.flow_store, ctx->cfg.data_dir);
+	int ret = 1;
 
-	if (argc < 2)
-		return cmd_usage_error(ctx, "'tasks' needs logs or clear");
-	sub = argv[1];
-	logs = !strcmp(sub, "logs");
-	if (!logs && strcmp(sub, "clear"))
-		return cmd_usage_error(ctx, "unknown subcommand 'tasks %s'", sub);
-	argc--;
-	argv++;
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, logs ? ":f" : ":", opts, NULL)) != -1) {
-		if ((c == 't' || c == 'i') && logs) {
-			v = strtol(optarg, &end, 10);
-			if (*end || v < (c == 't' ? 1 : 0) || v > 1000000000)
-				return cmd_usage_error(ctx, "bad --%s '%s'", c == 't' ? "try" : "index",
-						       optarg);
-			if (c == 't')
-				o.try_number = (int)v;
-			else
-				o.index = (int)v;
-		} else if (c == 'f' && logs) {
-			o.follow = 1;
-		} else if (c == 'd' && !logs) {
-			o.downstream = 1;
-		} else if (c == ':') {
-			return cmd_usage_error(ctx, "option '%s' needs a value", argv[optind - 1]);
-		} else {
-			return cmd_usage_error(ctx, "unknown option '%s' for 'tasks %s'", argv[optind - 1], sub);
-		}
-	}
-	if (argc - optind != 2)
-		return cmd_usage_error(ctx, "'tasks %s' needs RUN and TASK", sub);
-	st = store_open(ctx->cfg.flow_store, ctx->cfg.data_dir);
 	if (!st)
 		return 1;
-	if (!logs)
-		ret = tasks_clear(ctx, st, argv[optind], argv[optind + 1], o.downstream);
-	else if (run_find(st, argv[optind], &r) < 0)
-		ret = 1;
-	else
-		ret = tasks_logs(st, argv[optind], argv[optind + 1], &o);
+	if (run_find(st, a->argv[0], &r) == 0)
+		ret = tasks_logs(st, a->argv[0], a->argv[1], &o);
 	store_run_release(&r);
 	store_close(st);
 	return ret;
 }
+
+static int exec_clear(const struct cmd_args *a, struct sf_ctx *ctx)
+{
+	struct store *st = store_open(ctx->cfg.flow_store, ctx->cfg.data_dir);
+	int ret;
+
+	if (!st)
+		return 1;
+	ret = tasks_clear(ctx, st, a->argv[0], a->argv[1], cmd_flag(a, "downstream"));
+	store_close(st);
+	return ret;
+}
+
+const struct cmd_entry cmd_tasks_entry = {
+	.name = "tasks",
+	.summary = "show logs of task tries; clear tasks to run again",
+	.usage = "synthflow tasks logs RUN TASK [--try N] [--index I] [-f] | clear RUN TASK [--downstream]\n"
+		 "\n"
+		 "  logs    prints the log of a try (default the last one); --index picks a\n"
+		 "          foreach item; -f follows it while the try runs\n"
+		 "  clear   runs TASK (every foreach item; with --downstream everything after\n"
+		 "          it too) again with a new try; a finished run continues in 'serve'\n",
+	.flags = CMD_NEEDS_DATA,
+	.subs = (const struct cmd_entry[]){
+		{ .name = "logs", .summary = "the log of a try (default the last one)",
+		  .args = "RUN TASK",
+		  .options = (const struct cmd_option[]){
+			CMD_INT("try", 0, "N", 1, 1000000000, "the log of try N (default the last)"),
+			CMD_INT("index", 0, "I", 0, 1000000000, "the foreach item I"),
+			CMD_FLAG("follow", 'f', "keep printing while the try runs"),
+			CMD_END,
+		  },
+		  .exec = exec_logs },
+		{ .name = "clear", .summary = "run TASK again with a new try", .args = "RUN TASK",
+		  .options = (const struct cmd_option[]){
+			CMD_FLAG("downstream", 0, "clear everything after TASK too"),
+			CMD_END,
+		  },
+		  .exec = exec_clear },
+		CMD_END,
+	},
+};

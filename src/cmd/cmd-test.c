@@ -3,23 +3,12 @@
  * foreground, with a scheduler of its own (no server needed).  The run is
  * recorded in the store like any other; Ctrl-C cancels it.
  */
-#include <getopt.h>
-#include <signal.h>
 #include <unistd.h>
 
 #include "cmd/cmd.h"
 #include "flow/run.h"
 #include "flow/sched.h"
 #include "util/common.h"
-
-static struct sched *the_sched;
-
-static void on_signal(int sig)
-{
-	(void)sig;
-	if (the_sched)
-		sched_stop(the_sched);
-}
 
 /* "[#######.......]  12/500 done  2 running  0 failed" on one rewritten line. */
 static void show_progress(const struct sched_progress *p, void *arg)
@@ -35,45 +24,6 @@ static void show_progress(const struct sched_progress *p, void *arg)
 		p->running, p->failed);
 	fflush(stderr);
 	*shown = 1;
-}
-
-struct test_opts {
-	const char *dag_id, *task;
-	char **kv;
-	size_t nkv;
-	int json;
-};
-
-static int parse(int argc, char **argv, struct sf_ctx *ctx, struct test_opts *o)
-{
-	static const struct option opts[] = {
-		{ "param", required_argument, NULL, 'p' },
-		{ "task", required_argument, NULL, 't' },
-		{ "json", no_argument, NULL, 'j' },
-		{ NULL, 0, NULL, 0 },
-	};
-	const char *bad;
-	int c;
-
-	o->kv = xcalloc((size_t)argc + 1, sizeof(char *));
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:", opts, NULL)) != -1) {
-		switch (c) {
-		case 'p': o->kv[o->nkv++] = optarg; break;
-		case 't': o->task = optarg; break;
-		case 'j': o->json = 1; break;
-		case ':': return cmd_usage_error(ctx, "option '%s' needs a value", argv[optind - 1]);
-		default: return cmd_usage_error(ctx, "unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind >= argc)
-		return cmd_usage_error(ctx, "'test' needs a DAG id");
-	if (optind + 1 < argc)
-		return cmd_usage_error(ctx, "too many arguments");
-	o->dag_id = argv[optind];
-	if ((bad = run_kv_malformed(o->kv, o->nkv)))
-		return cmd_usage_error(ctx, "malformed param '%s': expected -p KEY=VALUE", bad);
-	return 0;
 }
 
 /* On stderr after the run: what failed, and where its log is. */
@@ -104,11 +54,11 @@ static void summarize(struct store *st, const char *run_id)
 	store_run_release(&r);
 }
 
-static int run_test(struct sf_ctx *ctx, const struct test_opts *o, const struct dag *d,
+static int run_test(struct sf_ctx *ctx, const struct cmd_args *a, const struct dag *d,
 		    json_t *params)
 {
-	int shown = 0, tty = !o->json && isatty(2);
-	struct sched_opts so = { .cfg = &ctx->cfg, .only_task = o->task,
+	int shown = 0, json = cmd_flag(a, "json"), tty = !json && isatty(2);
+	struct sched_opts so = { .cfg = &ctx->cfg, .only_task = cmd_str(a, "task", NULL),
 				 .progress = tty ? show_progress : NULL, .progress_arg = &shown };
 	struct sched *s = sched_new(&so);
 	struct store *st;
@@ -121,13 +71,11 @@ static int run_test(struct sf_ctx *ctx, const struct test_opts *o, const struct 
 	st = store_open(ctx->cfg.flow_store, ctx->cfg.data_dir);
 	if (!st || store_run_create(st, d->id, params, sched_owner(s), &run_id) < 0)
 		goto out;
-	if (!o->json) {
+	if (!json) {
 		printf("%s\n", run_id);
 		fflush(stdout);
 	}
-	the_sched = s;
-	signal(SIGINT, on_signal);
-	signal(SIGTERM, on_signal);
+	cmd_stop_on_signals(s);
 	if (sched_add_run(s, run_id, d->path) < 0)
 		goto out;
 	if (sched_run(s) < 0) {
@@ -136,13 +84,11 @@ static int run_test(struct sf_ctx *ctx, const struct test_opts *o, const struct 
 	}
 	if (shown)
 		fputs("\r\033[K", stderr);
-	if (o->json) {
+	if (json) {
 		json_t *j;
 		if (store_run_load_json(st, run_id, &j))
 			goto out;
-		char *text = json_dumps(j, JSON_INDENT(2));
-		puts(text);
-		free(text);
+		cmd_print_json(j);
 		json_decref(j);
 	} else {
 		summarize(st, run_id);
@@ -151,32 +97,49 @@ static int run_test(struct sf_ctx *ctx, const struct test_opts *o, const struct 
 		ret = r.state == RUN_SUCCESS ? 0 : 1;
 	store_run_release(&r);
 out:
-	the_sched = NULL;
-	signal(SIGINT, SIG_DFL);
-	signal(SIGTERM, SIG_DFL);
+	cmd_stop_on_signals(NULL);
 	free(run_id);
 	store_close(st);
 	sched_free(s);
 	return ret;
 }
 
-int cmd_test(int argc, char **argv, struct sf_ctx *ctx)
+static int exec_test(const struct cmd_args *a, struct sf_ctx *ctx)
 {
-	struct test_opts o = { 0 };
+	const char *task = cmd_str(a, "task", NULL), *bad;
+	size_t nkv;
+	char **kv = cmd_list(a, "param", &nkv);
 	struct dag *d;
 	json_t *params = NULL;
-	int ret = parse(argc, argv, ctx, &o);
+	int ret = 1;
 
-	if (ret) {
-		free(o.kv);
-		return ret;
-	}
-	ret = 1;
-	d = run_load_dag(ctx->cfg.data_dir, o.dag_id);
-	if (d && (!o.task || run_find_task(d, o.task)) && run_params(d, o.kv, o.nkv, &params) == 0)
-		ret = run_test(ctx, &o, d, params);
+	if ((bad = run_kv_malformed(kv, nkv)))
+		return cmd_usage_error(ctx, "malformed param '%s': expected -p KEY=VALUE", bad);
+	d = run_load_dag(ctx->cfg.data_dir, a->argv[0]);
+	if (d && (!task || run_find_task(d, task)) && run_params(d, kv, nkv, &params) == 0)
+		ret = run_test(ctx, a, d, params);
 	json_decref(params);
 	dag_free(d);
-	free(o.kv);
 	return ret;
 }
+
+const struct cmd_entry cmd_test_entry = {
+	.name = "test",
+	.summary = "run a DAG now in the foreground (no server needed)",
+	.usage = "synthflow test DAG [-p KEY=VALUE]... [--task TASK] [--json]\n"
+		 "\n"
+		 "Runs DAG now with a scheduler of its own and waits for the end.  Prints the\n"
+		 "run id first (progress goes to stderr, as a bar on a terminal), or with\n"
+		 "--json only the final run object.  Params (-p) are checked against the DAG's\n"
+		 "schema before anything runs.  --task runs only TASK, without its upstream.\n"
+		 "Ctrl-C cancels the run.  Exit status 0 when the run succeeded, else 1.\n",
+	.args = "DAG",
+	.flags = CMD_NEEDS_DATA,
+	.options = (const struct cmd_option[]){
+		CMD_LIST("param", 'p', "KEY=VALUE", "a param of the run (repeatable)"),
+		CMD_STRING("task", 0, "TASK", "run only TASK, without its upstream"),
+		CMD_FLAG("json", 0, "print only the final run object as JSON"),
+		CMD_END,
+	},
+	.exec = exec_test,
+};

@@ -1,6 +1,4 @@
 /* synthflow trigger DAG [-p K=V]... [--wait]: queues a run for `serve`. */
-#include <getopt.h>
-
 #include "cmd/cmd.h"
 #include "flow/run.h"
 #include "flow/sched.h"
@@ -27,46 +25,39 @@ static int trigger(struct sf_ctx *ctx, const struct dag *d, json_t *params, int 
 	return ret;
 }
 
-int cmd_trigger(int argc, char **argv, struct sf_ctx *ctx)
+static int exec_trigger(const struct cmd_args *a, struct sf_ctx *ctx)
 {
-	static const struct option opts[] = {
-		{ "param", required_argument, NULL, 'p' },
-		{ "wait", no_argument, NULL, 'w' },
-		{ NULL, 0, NULL, 0 },
-	};
-	char **kv = xcalloc((size_t)argc + 1, sizeof(char *));
-	size_t nkv = 0;
-	int wait = 0, c, ret = 1;
-	struct dag *d;
+	size_t nkv;
+	char **kv = cmd_list(a, "param", &nkv);
+	const char *bad = run_kv_malformed(kv, nkv);
 	json_t *params = NULL;
-	const char *bad = NULL;
+	struct dag *d;
+	int ret = 1;
 
-	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":p:", opts, NULL)) != -1) {
-		if (c == 'p') {
-			kv[nkv++] = optarg;
-		} else if (c == 'w') {
-			wait = 1;
-		} else if (c == ':') {
-			free(kv);
-			return cmd_usage_error(ctx, "option '%s' needs a value", argv[optind - 1]);
-		} else {
-			free(kv);
-			return cmd_usage_error(ctx, "unknown option '%s'", argv[optind - 1]);
-		}
-	}
-	if (optind + 1 != argc || (bad = run_kv_malformed(kv, nkv))) {
-		free(kv);
-		if (optind + 1 != argc)
-			return cmd_usage_error(ctx, optind >= argc ? "'trigger' needs a DAG id"
-								    : "too many arguments");
+	if (bad)
 		return cmd_usage_error(ctx, "malformed param '%s': expected -p KEY=VALUE", bad);
-	}
-	d = run_load_dag(ctx->cfg.data_dir, argv[optind]);
+	d = run_load_dag(ctx->cfg.data_dir, a->argv[0]);
 	if (d && run_params(d, kv, nkv, &params) == 0)
-		ret = trigger(ctx, d, params, wait);
+		ret = trigger(ctx, d, params, cmd_flag(a, "wait"));
 	json_decref(params);
 	dag_free(d);
-	free(kv);
 	return ret;
 }
+
+const struct cmd_entry cmd_trigger_entry = {
+	.name = "trigger",
+	.summary = "queue a run of a DAG for 'serve'; print its id",
+	.usage = "synthflow trigger DAG [-p KEY=VALUE]... [--wait]\n"
+		 "\n"
+		 "Queues a run of DAG and prints only its run id.  'synthflow serve' starts it\n"
+		 "(within 100 ms when it is running).  --wait blocks until the run has ended\n"
+		 "and exits 0 when it succeeded, 1 when not.\n",
+	.args = "DAG",
+	.flags = CMD_NEEDS_DATA,
+	.options = (const struct cmd_option[]){
+		CMD_LIST("param", 'p', "KEY=VALUE", "a param of the run (repeatable)"),
+		CMD_FLAG("wait", 0, "wait for the end; exit 0 only when the run succeeded"),
+		CMD_END,
+	},
+	.exec = exec_trigger,
+};

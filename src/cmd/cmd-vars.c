@@ -12,9 +12,7 @@ static int vars_list(struct store *st, int json)
 	if (store_var_all(st, &vars) < 0)
 		return 1;
 	if (json) {
-		char *text = json_dumps(vars, JSON_INDENT(2) | JSON_SORT_KEYS);
-		puts(text);
-		free(text);
+		cmd_print_json(vars);
 	} else {
 		json_object_foreach(vars, key, v)
 			printf("%s=%s\n", key, json_string_value(v));
@@ -23,7 +21,7 @@ static int vars_list(struct store *st, int json)
 	return 0;
 }
 
-static int vars_do(struct store *st, const char *sub, char **args, int nargs)
+static int vars_do(struct store *st, const char *sub, char **args)
 {
 	char *value;
 	int ret;
@@ -57,42 +55,43 @@ static int valid_key(const char *k)
 	return 1;
 }
 
-int cmd_vars(int argc, char **argv, struct sf_ctx *ctx)
+/* One exec for every sub: the store and the key check are the same. */
+static int exec_vars(const struct cmd_args *a, struct sf_ctx *ctx)
 {
-	static const struct { const char *name; int nargs; } subs[] = {
-		{ "list", 0 }, { "get", 1 }, { "set", 2 }, { "unset", 1 },
-	};
 	struct store *st;
-	int json = 0, nargs = -1, ret;
-	char *args[3];
-	int n = 0;
+	int ret;
 
-	if (argc < 2)
-		return cmd_usage_error(ctx, "'vars' needs list, get, set or unset");
-	for (size_t i = 0; i < ARRAY_SIZE(subs); i++)
-		if (!strcmp(argv[1], subs[i].name))
-			nargs = subs[i].nargs;
-	if (nargs < 0)
-		return cmd_usage_error(ctx, "unknown subcommand 'vars %s'", argv[1]);
-	for (int i = 2; i < argc; i++) {
-		if (!strcmp(argv[i], "--json") && !strcmp(argv[1], "list"))
-			json = 1;
-		else if (argv[i][0] == '-' && argv[i][1] && !(n == 1 && !strcmp(argv[1], "set")))
-			return cmd_usage_error(ctx, "unknown option '%s'", argv[i]);
-		else if (n < 3)
-			args[n++] = argv[i];
-		else
-			n++;
-	}
-	if (n != nargs)
-		return cmd_usage_error(ctx, "'vars %s' takes %d argument%s", argv[1], nargs,
-				       nargs == 1 ? "" : "s");
-	if (nargs && !valid_key(args[0]))
-		return cmd_usage_error(ctx, "bad variable name '%s' (letters, digits, _ - .)", args[0]);
+	if (a->argc && !valid_key(a->argv[0]))
+		return cmd_usage_error(ctx, "bad variable name '%s' (letters, digits, _ - .)", a->argv[0]);
 	st = store_open(ctx->cfg.flow_store, ctx->cfg.data_dir);
 	if (!st)
 		return 1;
-	ret = nargs ? vars_do(st, argv[1], args, nargs) : vars_list(st, json);
+	if (!strcmp(ctx->sub, "list"))
+		ret = vars_list(st, cmd_flag(a, "json"));
+	else
+		ret = vars_do(st, ctx->sub, a->argv);
 	store_close(st);
 	return ret;
 }
+
+const struct cmd_entry cmd_vars_entry = {
+	.name = "vars",
+	.summary = "list, get, set and unset variables ({{ vars.X }})",
+	.usage = "synthflow vars list [--json] | get KEY | set KEY VALUE | unset KEY\n",
+	.flags = CMD_NEEDS_DATA,
+	.subs = (const struct cmd_entry[]){
+		{ .name = "list", .summary = "every variable as KEY=VALUE",
+		  .options = (const struct cmd_option[]){
+			CMD_FLAG("json", 0, "print one JSON object"),
+			CMD_END,
+		  },
+		  .exec = exec_vars },
+		{ .name = "get", .summary = "print a variable's value", .args = "KEY",
+		  .exec = exec_vars },
+		/* A value may start with '-'. */
+		{ .name = "set", .summary = "set a variable", .args = "KEY VALUE",
+		  .flags = CMD_OPTIONS_FIRST, .exec = exec_vars },
+		{ .name = "unset", .summary = "remove a variable", .args = "KEY", .exec = exec_vars },
+		CMD_END,
+	},
+};

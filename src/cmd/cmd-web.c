@@ -46,15 +46,13 @@ out:
 	return ret;
 }
 
-int cmd_web(int argc, char **argv, struct sf_ctx *ctx)
+static int exec_web(const struct cmd_args *a, struct sf_ctx *ctx)
 {
 	struct engine e;
 	struct ws_container c;
 	char *token;
 	int ret = 0;
 
-	if (cmd_no_args(ctx, argc, argv))
-		return 2;
 	if (engine_open_running(&ctx->cfg, &e, &c) < 0)
 		return 1;
 	if (!healthy(c.port_web) && start_serve(&e, &c) < 0) {
@@ -71,3 +69,14 @@ int cmd_web(int argc, char **argv, struct sf_ctx *ctx)
 	ws_container_release(&c);
 	return ret ? 1 : 0;
 }
+
+const struct cmd_entry cmd_web_entry = {
+	.name = "web",
+	.summary = "make sure the engine serves; print the UI URL",
+	.usage = "synthflow web\n"
+		 "\n"
+		 "Starts the engine in the running workspace again if it does not answer,\n"
+		 "and prints the web UI's URL with its token.\n",
+	.flags = CMD_NEEDS_DATA,
+	.exec = exec_web,
+};

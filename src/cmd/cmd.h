@@ -1,58 +1,213 @@
 #ifndef SF_CMD_H
 #define SF_CMD_H
 
+/*
+ * The command framework (as tmux's cmd_entry and git's parse_options): each
+ * command describes itself once, in a `struct cmd_entry` beside its code,
+ * and everything users see about it comes from that entry: `--help`, the
+ * uniform usage errors.
+ *
+ * How to add a command NAME:
+ *  1. write src/cmd/cmd-NAME.c; everything in it is static except
+ *        const struct cmd_entry cmd_NAME_entry = {
+ *                .name = "NAME", .summary = "one line for the command list",
+ *                .usage = "synthflow NAME [--json] DAG\n\nWhat it does...\n",
+ *                .args = "DAG", .flags = CMD_NEEDS_DATA,
+ *                .options = (const struct cmd_option[]){
+ *                        CMD_FLAG("json", 0, "print JSON"),
+ *                        CMD_END },
+ *                .exec = exec_NAME,
+ *        };
+ *     and exec_NAME(const struct cmd_args *a, struct sf_ctx *ctx) reads its
+ *     operands from a->argv[0..a->argc) and its options with cmd_flag(),
+ *     cmd_str(), cmd_int() and cmd_list();
+ *  2. declare cmd_NAME_entry at the end of this header;
+ *  3. add &cmd_NAME_entry to the list in src/main.c (its order is the order
+ *     of `synthflow --help`) and the file to src/cmd/meson.build.
+ * A family of subcommands (`dags list|show|...`) sets .subs to a table of
+ * entries terminated by { 0 } instead of .exec; each sub has its own args,
+ * options and exec, and a mistyped sub gets a "did you mean".
+ *
+ * Before exec runs, the framework has checked everything the entry declares,
+ * with one message per kind of mistake and exit status 2: an unknown option
+ * ("unknown option '--jsn' for 'dags list' (did you mean '--json'?)"), a
+ * missing value, an integer out of range, a value not among the choices, and
+ * too few or too many operands.  exec returns the exit status: 0 ok,
+ * 1 failed, 2 usage error (cmd_usage_error()).
+ */
+
+#include <stdbool.h>
+
+#include <jansson.h>
+
 #include "core/config.h"
 
-/*
- * What the dispatcher in main.c prepares once for every command.  A command
- * whose table entry has NEEDS_DATA gets `cfg` loaded from the data folder;
- * others get cfg.data_dir == NULL (and may look for it themselves).
- */
+struct sched;
+
+/* What the dispatcher prepares once for every command. */
 struct sf_ctx {
 	const char *name;       /* "dags", "build", ... */
-	const char *usage;      /* the command's usage text from the table */
+	const char *sub;        /* "list" for `dags list`, else NULL */
+	const char *usage;      /* the command's usage text from its entry */
 	const char *opt_data;   /* --data DIR as given, or NULL */
-	struct config cfg;
+	struct config cfg;      /* loaded when the entry has CMD_NEEDS_DATA, else data_dir == NULL */
+};
+
+enum cmd_flags {
+	/* The dispatcher loads the data folder's configuration into ctx->cfg. */
+	CMD_NEEDS_DATA = 1 << 0,
+	/*
+	 * Options only before the first operand, so that an operand may start
+	 * with '-' (`vars set KEY -1`).
+	 */
+	CMD_OPTIONS_FIRST = 1 << 1,
+	/*
+	 * No parsing at all: a->argv is everything after the command's name
+	 * (`shell -- CMD...` passes CMD's own options through).  Only --help
+	 * before a "--" is still the command's help.
+	 */
+	CMD_RAW_ARGS = 1 << 2,
+};
+
+enum cmd_opt_type {
+	CMD_OPT_FLAG,           /* --json */
+	CMD_OPT_STRING,         /* --task TASK; given twice, the last one counts */
+	CMD_OPT_INT,            /* --limit N, an integer in [min, max] */
+	CMD_OPT_LIST,           /* -p KEY=VALUE, repeatable: every value in order */
+	CMD_OPT_CHOICE,         /* --gpus MODE, one of `choices` */
+};
+
+struct cmd_option {
+	const char *name;       /* the long name, without "--" */
+	char short_name;        /* 'p' for -p, or 0 */
+	enum cmd_opt_type type;
+	const char *arg;        /* the value's name in usage and man page ("N"); NULL for a flag */
+	const char *help;       /* one line for the man page */
+	long min, max;          /* CMD_OPT_INT: the range (max 0: no upper bound) */
+	const char *choices;    /* CMD_OPT_CHOICE: "auto|all|none" (also completed by bash) */
+	/*
+	 * What bash completes for the value: "dag", "run", "workspace",
+	 * "file", "dir", or NULL (nothing; choices are always completed).
+	 */
+	const char *complete;
+};
+
+/* Option table rows, as git's OPT_BOOL(): one per line, the table ends with CMD_END. */
+#define CMD_FLAG(n_, c_, help_) \
+	{ .name = (n_), .short_name = (c_), .type = CMD_OPT_FLAG, .help = (help_) }
+#define CMD_STRING(n_, c_, arg_, help_) \
+	{ .name = (n_), .short_name = (c_), .type = CMD_OPT_STRING, .arg = (arg_), \
+	  .help = (help_) }
+#define CMD_INT(n_, c_, arg_, min_, max_, help_) \
+	{ .name = (n_), .short_name = (c_), .type = CMD_OPT_INT, .arg = (arg_), \
+	  .help = (help_), .min = (min_), .max = (max_) }
+#define CMD_LIST(n_, c_, arg_, help_) \
+	{ .name = (n_), .short_name = (c_), .type = CMD_OPT_LIST, .arg = (arg_), \
+	  .help = (help_) }
+#define CMD_CHOICE(n_, c_, arg_, choices_, help_) \
+	{ .name = (n_), .short_name = (c_), .type = CMD_OPT_CHOICE, .arg = (arg_), \
+	  .help = (help_), .choices = (choices_) }
+#define CMD_END { .name = NULL }
+
+struct cmd_args;
+
+struct cmd_entry {
+	const char *name;
+	const char *summary;    /* one line: `synthflow --help` and the man page's NAME */
+	/*
+	 * The first line is the synopsis ("synthflow NAME ..."), the rest the
+	 * description; `synthflow NAME --help` prints all of it after "usage: ".
+	 * A sub of a family needs only its synopsis.
+	 */
+	const char *usage;
+	/*
+	 * The operands as in the synopsis, in words from this list so that
+	 * messages and completion know them: DAG (a DAG id), RUN (a run id),
+	 * TASK, NAME (a workspace), KEY, VALUE, FILE, DIR, CMD; [X] is optional,
+	 * X... repeats.  NULL: none.  "DAG [RUN]" takes one or two.
+	 */
+	const char *args;
+	unsigned flags;         /* enum cmd_flags */
+	const struct cmd_option *options;       /* terminated by CMD_END; NULL: none */
+	int (*exec)(const struct cmd_args *a, struct sf_ctx *ctx);
+	const struct cmd_entry *subs;           /* a family: terminated by { 0 }; exec is NULL */
+};
+
+struct cmd_optval {
+	bool set;
+	const char *str;        /* STRING, CHOICE: the value */
+	long num;               /* INT */
+	char **list;            /* LIST: the values in order (borrowed from argv) */
+	size_t n;
+};
+
+/* The parsed command line handed to exec; valid while exec runs. */
+struct cmd_args {
+	int argc;               /* the operands (with CMD_RAW_ARGS: every word after the name) */
+	char **argv;
+	const struct cmd_entry *entry;
+	struct cmd_optval *vals;        /* one per entry->options[i] */
 };
 
 /*
- * Each subcommand lives in src/cmd/cmd-NAME.c and exports only this.
- * argv[0] is the command name; the return value is the exit status
- * (0 ok, 1 failed, 2 usage error).
+ * The value of the option with this long name; calling them with a name the
+ * entry does not declare is a BUG().
  */
-typedef int (*cmd_fn)(int argc, char **argv, struct sf_ctx *ctx);
+bool cmd_flag(const struct cmd_args *a, const char *name);
+const char *cmd_str(const struct cmd_args *a, const char *name, const char *def);
+long cmd_int(const struct cmd_args *a, const char *name, long def);
+/* The values of a CMD_OPT_LIST option (borrowed), n of them; NULL when none. */
+char **cmd_list(const struct cmd_args *a, const char *name, size_t *n);
 
-/* Prints "synthflow: error: MSG" and the command's usage; returns 2. */
+/*
+ * Runs the entry: picks the sub of a family, parses the options against the
+ * entry, checks the operands, then calls exec.  argv[0] is the command's
+ * name.  Returns the exit status.
+ */
+int cmd_exec(const struct cmd_entry *e, int argc, char **argv, struct sf_ctx *ctx);
+
+/* Prints "synthflow: error: MSG" and the command's usage line; returns 2. */
 int cmd_usage_error(const struct sf_ctx *ctx, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
-/* For commands that take no arguments: 0 when there are none, else the usage error (2). */
-int cmd_no_args(const struct sf_ctx *ctx, int argc, char **argv);
 
 /*
  * Finds the data folder and loads its configuration into ctx->cfg, as the
- * dispatcher does for NEEDS_DATA commands; for commands that need it only
- * sometimes (dags validate FILE... does not).  0, or -1 after an error.
+ * dispatcher does for CMD_NEEDS_DATA commands; for commands that need it
+ * only sometimes (dags validate FILE... does not).  0, or -1 after an error.
  */
 int cmd_load_data(struct sf_ctx *ctx);
 
-int cmd_init(int argc, char **argv, struct sf_ctx *ctx);
-int cmd_dags(int argc, char **argv, struct sf_ctx *ctx);
-int cmd_test(int argc, char **argv, struct sf_ctx *ctx);
-int cmd_trigger(int argc, char **argv, struct sf_ctx *ctx);
-int cmd_runs(int argc, char **argv, struct sf_ctx *ctx);
-int cmd_tasks(int argc, char **argv, struct sf_ctx *ctx);
-int cmd_vars(int argc, char **argv, struct sf_ctx *ctx);
-int cmd_serve(int argc, char **argv, struct sf_ctx *ctx);
-int cmd_new(int argc, char **argv, struct sf_ctx *ctx);
-int cmd_build(int argc, char **argv, struct sf_ctx *ctx);
-int cmd_run(int argc, char **argv, struct sf_ctx *ctx);
-int cmd_stop(int argc, char **argv, struct sf_ctx *ctx);
-int cmd_status(int argc, char **argv, struct sf_ctx *ctx);
-int cmd_shell(int argc, char **argv, struct sf_ctx *ctx);
-int cmd_rshell(int argc, char **argv, struct sf_ctx *ctx);
-int cmd_jupyter(int argc, char **argv, struct sf_ctx *ctx);
-int cmd_web(int argc, char **argv, struct sf_ctx *ctx);
-int cmd_base(int argc, char **argv, struct sf_ctx *ctx);
-int cmd_audio(int argc, char **argv, struct sf_ctx *ctx);
+/*
+ * The one JSON printer of the command line: indented by two, keys in the
+ * order the object was built (the order the web API sends), one newline.
+ */
+void cmd_print_json(json_t *j);
+
+/*
+ * SIGINT and SIGTERM stop the scheduler s (sched_stop(), safe in a signal
+ * handler) for `test` and `serve`; NULL restores the default actions.
+ * Install it before anything can learn our pid, remove it before freeing s.
+ */
+void cmd_stop_on_signals(struct sched *s);
+
+extern const struct cmd_entry cmd_init_entry;
+extern const struct cmd_entry cmd_dags_entry;
+extern const struct cmd_entry cmd_test_entry;
+extern const struct cmd_entry cmd_trigger_entry;
+extern const struct cmd_entry cmd_runs_entry;
+extern const struct cmd_entry cmd_tasks_entry;
+extern const struct cmd_entry cmd_vars_entry;
+extern const struct cmd_entry cmd_serve_entry;
+extern const struct cmd_entry cmd_new_entry;
+extern const struct cmd_entry cmd_build_entry;
+extern const struct cmd_entry cmd_run_entry;
+extern const struct cmd_entry cmd_stop_entry;
+extern const struct cmd_entry cmd_status_entry;
+extern const struct cmd_entry cmd_shell_entry;
+extern const struct cmd_entry cmd_rshell_entry;
+extern const struct cmd_entry cmd_jupyter_entry;
+extern const struct cmd_entry cmd_web_entry;
+extern const struct cmd_entry cmd_base_entry;
+extern const struct cmd_entry cmd_audio_entry;
 
 #endif
