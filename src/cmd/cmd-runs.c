@@ -120,45 +120,21 @@ static int runs_cancel(struct store *st, const char *run_id)
 	return 0;
 }
 
-static int with_store(struct sf_ctx *ctx, struct store **st)
+/* One exec for every sub: they all work on the store. */
+static int exec_runs(const struct cmd_args *a, struct sf_ctx *ctx)
 {
-	*st = store_open(ctx->cfg.flow_store, ctx->cfg.data_dir);
-	return *st ? 0 : -1;
-}
-
-static int exec_list(const struct cmd_args *a, struct sf_ctx *ctx)
-{
-	struct store *st;
+	struct store *st = store_open(ctx->cfg.flow_store, ctx->cfg.data_dir);
 	int ret;
 
-	if (with_store(ctx, &st) < 0)
+	if (!st)
 		return 1;
-	ret = runs_list(ctx, st, a->argc ? a->argv[0] : NULL, (size_t)cmd_int(a, "limit", DEFAULT_LIMIT),
-			cmd_flag(a, "json"));
-	store_close(st);
-	return ret;
-}
-
-static int exec_show(const struct cmd_args *a, struct sf_ctx *ctx)
-{
-	struct store *st;
-	int ret;
-
-	if (with_store(ctx, &st) < 0)
-		return 1;
-	ret = runs_show(st, a->argv[0], cmd_flag(a, "json"));
-	store_close(st);
-	return ret;
-}
-
-static int exec_cancel(const struct cmd_args *a, struct sf_ctx *ctx)
-{
-	struct store *st;
-	int ret;
-
-	if (with_store(ctx, &st) < 0)
-		return 1;
-	ret = runs_cancel(st, a->argv[0]);
+	if (!strcmp(ctx->sub, "list"))
+		ret = runs_list(ctx, st, a->argc ? a->argv[0] : NULL,
+				(size_t)cmd_int(a, "limit", DEFAULT_LIMIT), cmd_flag(a, "json"));
+	else if (!strcmp(ctx->sub, "show"))
+		ret = runs_show(st, a->argv[0], cmd_flag(a, "json"));
+	else
+		ret = runs_cancel(st, a->argv[0]);
 	store_close(st);
 	return ret;
 }
@@ -179,15 +155,15 @@ const struct cmd_entry cmd_runs_entry = {
 			CMD_FLAG("json", 0, "print JSON (the web API's objects)"),
 			CMD_END,
 		  },
-		  .exec = exec_list },
+		  .exec = exec_runs },
 		{ .name = "show", .summary = "a run and its task instances", .args = "RUN",
 		  .options = (const struct cmd_option[]){
 			CMD_FLAG("json", 0, "print the run object as JSON"),
 			CMD_END,
 		  },
-		  .exec = exec_show },
+		  .exec = exec_runs },
 		{ .name = "cancel", .summary = "end the run as cancelled; running tasks are killed",
-		  .args = "RUN", .exec = exec_cancel },
+		  .args = "RUN", .exec = exec_runs },
 		CMD_END,
 	},
 };
