@@ -323,51 +323,6 @@ int exec_proc_start_time(pid_t pid, uint64_t *start)
 	return proc_stat_field(pid, 22, start);
 }
 
-/* 1 when /proc/PID/environ holds exactly the entry `want` ("KEY=VALUE"). */
-static int proc_env_has(pid_t pid, const char *want)
-{
-	struct strbuf env = STRBUF_INIT;
-	char path[64];
-	size_t wl = strlen(want);
-	int found = 0;
-
-	snprintf(path, sizeof(path), "/proc/%d/environ", (int)pid);
-	env.max = 1 << 20;
-	if (sb_read_file(&env, path) == 0) {
-		for (size_t i = 0; i < env.len && !found; i += strlen(env.buf + i) + 1)
-			found = env.len - i >= wl && !memcmp(env.buf + i, want, wl) &&
-				env.buf[i + wl] == '\0';
-	}
-	sb_release(&env);
-	return found;
-}
-
-int exec_kill_run_orphans(const char *run_id)
-{
-	char *want = xasprintf("SF_RUN_ID=%s", run_id);
-	DIR *dir = opendir("/proc");
-	struct dirent *de;
-	int killed = 0;
-
-	while (dir && (de = readdir(dir))) {
-		char *end;
-		long pid = strtol(de->d_name, &end, 10);
-		uint64_t pgrp;
-
-		if (*end || pid <= 1 || pid == getpid())
-			continue;
-		/* Every task leads its own process group: killing the group takes its children too. */
-		if (proc_stat_field((pid_t)pid, 5, &pgrp) < 0 || pgrp != (uint64_t)pid)
-			continue;
-		if (proc_env_has((pid_t)pid, want) && kill(-(pid_t)pid, SIGKILL) == 0)
-			killed++;
-	}
-	if (dir)
-		closedir(dir);
-	free(want);
-	return killed;
-}
-
 int exec_proc_alive(pid_t pid, uint64_t start)
 {
 	uint64_t now;

@@ -65,13 +65,6 @@ int exec_needs_shell(const char *cmd);
 int exec_proc_start_time(pid_t pid, uint64_t *start);
 /* 1 when pid still runs and started at `start` (so a reused pid does not count). */
 int exec_proc_alive(pid_t pid, uint64_t start);
-/*
- * Kills (SIGKILL) the process group of every task of run `run_id` still
- * alive: a process-group leader whose environment holds SF_RUN_ID=run_id.
- * For recovery after a scheduler died: it also finds tasks started just
- * before the crash, whose tries were not written yet.  Returns how many.
- */
-int exec_kill_run_orphans(const char *run_id);
 
 /*
  * foreach: the paths matching an absolute glob pattern, sorted (strcmp),

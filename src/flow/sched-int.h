@@ -86,6 +86,7 @@ struct sproc {
 	int64_t started_mono;
 	uint64_t start_time;    /* /proc/PID/stat field 22, read when its try is first written */
 	json_t *prov;           /* its provenance document, finished when it ends */
+	char *key;              /* SF_TRY_KEY (procs.h) */
 };
 
 enum timer_kind { TM_RETRY, TM_TIMEOUT, TM_KILL };
@@ -117,6 +118,8 @@ struct sched {
 	char owner[64];
 	int parallelism;
 	int lock_fd;
+	char *id;               /* "<pid>-<start ms>": the prefix of its tries' SF_TRY_KEY */
+	int spawned;            /* started a try: its leftovers are killed at the end */
 
 	struct srun **runs;
 	size_t nruns, runs_alloc;

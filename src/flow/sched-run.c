@@ -16,6 +16,7 @@
 #include <signal.h>
 #include <time.h>
 
+#include "flow/procs.h"
 #include "flow/sched-int.h"
 #include "flow/template.h"
 #include "util/common.h"
@@ -280,10 +281,16 @@ void srun_try_lost(struct sti *ti, const struct store_try *last)
 	sched_set_state(ti, TI_QUEUED, why);
 }
 
+/* How long the processes of a recovered run get to be confirmed gone after SIGKILL. */
+#define RECOVER_KILL_MS 10000
+
 static void recover_running(struct srun *run)
 {
 	struct sched *s = run->s;
-	int killed;
+	struct sti **lost = NULL;
+	size_t nlost = 0, lost_alloc = 0;
+	int killed = 0, left;
+
 	for (size_t i = 0; i < run->ntasks; i++) {
 		struct stask *t = &run->tasks[i];
 		for (size_t k = 0; k < t->ninst; k++) {
@@ -300,13 +307,30 @@ static void recover_running(struct srun *run)
 				srun_try_lost(ti, &tries[n - 1]);
 			}
 			store_try_list_free(tries, n);
+			ALLOC_GROW(lost, nlost + 1, lost_alloc);
+			lost[nlost++] = ti;
 		}
 	}
-	/* Tasks started in the last write window before the crash have no try on record. */
-	killed = exec_kill_run_orphans(run->run_id);
+	/*
+	 * Before anything of this run starts again, every process of it is
+	 * killed and confirmed gone: children whose task's main process died,
+	 * tasks started in the last write window before the crash (no try on
+	 * record yet), what left its process group.
+	 */
+	left = procs_kill_run(run->run_id, RECOVER_KILL_MS, &killed);
 	if (killed)
 		warning("run %s: killed %d task process(es) left running by the scheduler that stopped",
 			run->run_id, killed);
+	if (left) {
+		char *why = xasprintf("lost: %d process(es) of this run could not be killed within "
+				      "%d s; not started again while they may still run", left,
+				      RECOVER_KILL_MS / 1000);
+		warning("run %s: %s", run->run_id, why);
+		for (size_t i = 0; i < nlost; i++)
+			sched_set_state(lost[i], TI_FAILED, why);
+		free(why);
+	}
+	free(lost);
 }
 
 static int restore(struct srun *run, struct strbuf *why)

@@ -21,6 +21,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "flow/procs.h"
 #include "flow/sched-int.h"
 #include "flow/template.h"
 #include "util/common.h"
@@ -29,6 +30,8 @@
 
 #define STORE_POLL_MS 50
 #define KILL_GRACE_MS 5000
+/* How long a stopped try's processes get to be confirmed gone after SIGKILL. */
+#define KILL_CONFIRM_MS 10000
 #define PROGRESS_MS 100
 /*
  * Changes are written at most this long after they happen while tasks run
@@ -382,8 +385,8 @@ static void tmpl_ctx_for(struct sti *ti, struct tmpl_ctx *ctx, int quote)
 }
 
 /* The command, environment and folder of a try; -1 with a message in err. */
-static int prepare(struct sti *ti, struct strbuf *cmd, char ***envp, char **workdir,
-		   struct strbuf *err)
+static int prepare(struct sti *ti, const char *key, struct strbuf *cmd, char ***envp,
+		   char **workdir, struct strbuf *err)
 {
 	struct sched *s = ti->task->run->s;
 	const struct dag_task *def = ti->task->def;
@@ -427,6 +430,9 @@ static int prepare(struct sti *ti, struct strbuf *cmd, char ***envp, char **work
 		(*envp)[n] = NULL;
 		free(metrics);
 	}
+	ALLOC_GROW(*envp, n + 2, alloc);
+	(*envp)[n++] = xasprintf("SF_TRY_KEY=%s", key);
+	(*envp)[n] = NULL;
 	for (size_t i = 0; i < def->nenv; i++) {
 		struct strbuf v = STRBUF_INIT;
 		if (tmpl_expand(def->env[i].value, &ctx, &v, err) < 0) {
@@ -498,14 +504,18 @@ static void start_try(struct sched *s, struct sti *ti)
 	ti->exit_code = -1;
 	ti->kill = KILL_NONE;
 	log_path = log_path_for(ti);
+	p->key = procs_try_key(s->id, ti->task->run->run_id, ti->task->def->id, ti->index,
+			       ti->try_number);
 	t.try_number = ti->try_number;
 	t.started_at = ti->started_at;
 	t.exit_code = -1;
 	t.log_path = log_path;
-	if (prepare(ti, &cmd, &envp, &workdir, &err) == 0) {
+	if (prepare(ti, p->key, &cmd, &envp, &workdir, &err) == 0) {
 		spec = (struct exec_spec){ .cmd = cmd.buf, .envp = envp, .workdir = workdir,
 					   .log_path = log_path };
 		if (exec_spawn(&spec, &p->ep, &err) == 0) {
+			procs_attach(p->ep.pid, ti->task->run->run_id, p->key);
+			s->spawned = 1;
 			p->ti = ti;
 			sprov_start(p, cmd.buf, envp + s->nbase_env, workdir);
 			p->started_mono = time_mono_ms();
@@ -524,6 +534,7 @@ static void start_try(struct sched *s, struct sti *ti)
 	}
 	if (p) {
 		/* It never started: a failed try, under the retry policy like any other. */
+		free(p->key);
 		free(p);
 		ti->ended_at = time_now_ms();
 		t.ended_at = ti->ended_at;
@@ -657,15 +668,26 @@ static void finish_try(struct sched *s, struct sproc *p, int status)
 	char *log_path = log_path_for(ti);
 	enum kill_why kill_why = ti->kill;
 	struct strbuf *metrics;
+	int left = 0;
 
-	if (kill_why != KILL_NONE)
+	/*
+	 * A try that was stopped ends only once every process of it is gone,
+	 * also those that left its process group (setsid, double fork).
+	 */
+	if (kill_why != KILL_NONE) {
 		kill_group(p->ep.pid);
+		left = procs_kill_try(ti->task->run->run_id, p->key, p->ep.pid, KILL_CONFIRM_MS);
+	} else {
+		procs_try_done(ti->task->run->run_id, p->key);
+	}
 	ti->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	ti->ended_at = time_now_ms();
 	exec_finish(&p->ep); /* its last output, before the reason is known */
 	metrics = read_metrics(ti, &p->ep);
 	if (kill_why != KILL_NONE) {
 		describe_end(ti, status, &why);
+		if (left)
+			sb_addf(&why, "; %d process(es) of it could not be killed", left);
 		exec_log_note(&p->ep, "%s", why.buf);
 		sb_reset(&why);
 	}
@@ -702,6 +724,7 @@ static void finish_try(struct sched *s, struct sproc *p, int status)
 	}
 	free(log_path);
 	sb_release(&why);
+	free(p->key);
 	free(p);
 }
 
@@ -963,6 +986,7 @@ struct sched *sched_new(const struct sched_opts *opts)
 
 	s->opts = *opts;
 	s->lock_fd = -1;
+	s->id = xasprintf("%d-%lld", (int)getpid(), (long long)time_now_ms());
 	s->data_dir = xstrdup(opts->cfg->data_dir);
 	s->parallelism = config_parallelism(opts->cfg);
 	if (s->parallelism < 1)
@@ -999,9 +1023,14 @@ void sched_free(struct sched *s)
 	for (size_t i = 0; i < s->nprocs; i++) {
 		exec_release(&s->procs[i]->ep);
 		sprov_drop(s->procs[i]);
+		free(s->procs[i]->key);
 		free(s->procs[i]);
 	}
 	sprov_free(s);
+	/* What tries left running (daemons, setsid) ends with test and serve. */
+	if (s->spawned)
+		procs_kill_sched(s->id, KILL_CONFIRM_MS);
+	free(s->id);
 	free(s->procs);
 	free(s->ready);
 	free(s->evalq);

@@ -10,6 +10,7 @@
 
 #include "core/config.h"
 #include "flow/exec.h"
+#include "flow/procs.h"
 #include "flow/sched.h"
 #include "flow/state.h"
 #include "util/common.h"
@@ -235,14 +236,16 @@ static void orphans_of_a_run_are_killed(void **state)
 {
 	pid_t mine = spawn_task_like("orphan-run-1");
 	pid_t other = spawn_task_like("orphan-run-10");
-	int status;
+	int status, killed = 0;
 
-	assert_int_equal(exec_kill_run_orphans("orphan-run-1"), 1);
+	assert_int_equal(procs_kill_run("orphan-run-1", 5000, &killed), 0);
+	assert_int_equal(killed, 1);
 	assert_int_equal(waitpid(mine, &status, 0), mine);
 	assert_true(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
 	/* a run id that merely starts the same is left alone */
 	assert_int_equal(waitpid(other, &status, WNOHANG), 0);
-	assert_int_equal(exec_kill_run_orphans("no-such-run"), 0);
+	assert_int_equal(procs_kill_run("no-such-run", 5000, &killed), 0);
+	assert_int_equal(killed, 0);
 	kill(other, SIGKILL);
 	waitpid(other, &status, 0);
 }
