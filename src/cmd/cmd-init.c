@@ -11,30 +11,6 @@
 #include "util/common.h"
 #include "util/fs.h"
 
-static const char default_config[] =
-	"# SynthFlow configuration.  Every key is optional: what is commented out\n"
-	"# shows the built-in default.  Environment variables override this file:\n"
-	"# SYNTHFLOW_<SECTION>_<KEY>, e.g. SYNTHFLOW_WEB_PORT=9000.\n"
-	"\n"
-	"workspace:\n"
-	"  # engine: docker                     # docker | podman\n"
-	"  # base_image: \"pytorch/pytorch:latest\" # CUDA + PyTorch; offline: see 'synthflow base'\n"
-	"  # gpus: auto                         # auto | all | none\n"
-	"  # user: anon                         # name of the non-root user in the image\n"
-	"\n"
-	"ports:                                 # published on 127.0.0.1 only\n"
-	"  # web: 8881\n"
-	"  # jupyter: 8888\n"
-	"\n"
-	"flow:\n"
-	"  # store: \"sqlite:flow/synthflow.db\"  # or postgresql://user@host/db\n"
-	"  # executor: local                    # local | slurm\n"
-	"  # parallelism: 0                     # tasks at once; 0 = number of CPUs\n"
-	"\n"
-	"web:\n"
-	"  # bind: 127.0.0.1                    # anything else exposes the UI beyond this machine\n"
-	"  # port: 8881\n";
-
 struct hook {
 	const char *name;
 	mode_t mode;
@@ -93,6 +69,7 @@ static int make_file(const char *root, const char *rel, const char *text, mode_t
 static int exec_init(const struct cmd_args *a, struct sf_ctx *ctx)
 {
 	const char *dir = "run-data";
+	struct strbuf config = STRBUF_INIT;
 	char *real;
 	int created = 0;
 
@@ -119,7 +96,8 @@ static int exec_init(const struct cmd_args *a, struct sf_ctx *ctx)
 			created++;
 		free(p);
 	}
-	if (make_file(real, "synthflow.yaml", default_config, 0644, &created) < 0)
+	config_write_default(&config);
+	if (make_file(real, "synthflow.yaml", config.buf, 0644, &created) < 0)
 		goto fail;
 	for (size_t i = 0; i < ARRAY_SIZE(hooks); i++) {
 		char *rel = xasprintf("src/template/container/%s", hooks[i].name);
@@ -132,9 +110,11 @@ static int exec_init(const struct cmd_args *a, struct sf_ctx *ctx)
 		printf("initialised data folder %s\n", real);
 	else
 		printf("data folder %s is already initialised; nothing changed\n", real);
+	sb_release(&config);
 	free(real);
 	return 0;
 fail:
+	sb_release(&config);
 	free(real);
 	return 1;
 }

@@ -1,3 +1,8 @@
+/*
+ * synthflow.yaml: one table of keys (below) drives the defaults, the file,
+ * the environment overrides, the error messages and the commented file that
+ * `init` writes.  To add a key: a member in struct config, one row here.
+ */
 #include "core/config.h"
 
 #include <ctype.h>
@@ -8,158 +13,321 @@
 #include "util/common.h"
 #include "util/fs.h"
 #include "util/suggest.h"
+#include "util/timeutil.h"
 #include "util/yaml.h"
 
-enum ftype { F_STR, F_INT };
+struct section {
+	const char *name, *comment;
+};
 
-struct field {
+static const struct section sections[] = {
+	{ "workspace", NULL },
+	{ "ports", "published on 127.0.0.1 only" },
+	{ "flow", NULL },
+	{ "slurm", "the Slurm executor (flow.executor: slurm)" },
+	{ "web", NULL },
+};
+
+enum { KEY_NOT_YET = 1 << 0 }; /* parsed and checked, not acted on yet: a warning when set */
+
+struct key {
 	const char *section, *key;
-	enum ftype type;
+	enum config_type type;
 	size_t off;
+	const char *def;        /* the default, written as in the file */
+	const char *choices;    /* CHOICE: "docker|podman" */
+	long long min, max;     /* INT, DURATION (ms): the range; max 0 = none */
+	const char *comment;    /* after the key in the file init writes */
+	/* a check beyond the type; 0, or -1 with the reason in why */
+	int (*check)(const char *text, struct strbuf *why);
+	unsigned flags;
 };
 
-#define FS(sec, key, member) { sec, key, F_STR, offsetof(struct config, member) }
-#define FI(sec, key, member) { sec, key, F_INT, offsetof(struct config, member) }
-static const struct field fields[] = {
-	FS("workspace", "engine", ws_engine),
-	FS("workspace", "base_image", ws_base_image),
-	FS("workspace", "gpus", ws_gpus),
-	FS("workspace", "user", ws_user),
-	FI("ports", "web", port_web),
-	FI("ports", "jupyter", port_jupyter),
-	FS("flow", "store", flow_store),
-	FS("flow", "executor", flow_executor),
-	FI("flow", "parallelism", flow_parallelism),
-	FS("web", "bind", web_bind),
-	FI("web", "port", web_port),
+static int check_store(const char *v, struct strbuf *why)
+{
+	if (!strncmp(v, "sqlite:", 7) || !strncmp(v, "postgresql://", 13) ||
+	    !strncmp(v, "postgres://", 11))
+		return 0;
+	sb_addf(why, "expected 'sqlite:PATH' or 'postgresql://...', got '%s'", v);
+	return -1;
+}
+
+#define K(sec_, key_, type_, member_, def_) \
+	.section = (sec_), .key = (key_), .type = (type_), .off = offsetof(struct config, member_), \
+	.def = (def_)
+static const struct key keys[] = {
+	{ K("workspace", "engine", CFG_CHOICE, ws_engine, "docker"), .choices = "docker|podman" },
+	{ K("workspace", "base_image", CFG_STRING, ws_base_image, "pytorch/pytorch:latest"),
+	  .comment = "CUDA + PyTorch; offline: see 'synthflow base'" },
+	{ K("workspace", "gpus", CFG_CHOICE, ws_gpus, "auto"), .choices = "auto|all|none" },
+	{ K("workspace", "user", CFG_STRING, ws_user, "anon"),
+	  .comment = "name of the non-root user in the image" },
+	{ K("ports", "web", CFG_INT, port_web, "8881"), .min = 1, .max = 65535 },
+	{ K("ports", "jupyter", CFG_INT, port_jupyter, "8888"), .min = 1, .max = 65535 },
+	{ K("flow", "store", CFG_STRING, flow_store, "sqlite:flow/synthflow.db"),
+	  .comment = "or postgresql://user@host/db", .check = check_store },
+	{ K("flow", "executor", CFG_CHOICE, flow_executor, "local"), .choices = "local|slurm" },
+	{ K("flow", "parallelism", CFG_INT, flow_parallelism, "0"),
+	  .comment = "tasks at once; 0 = number of CPUs" },
+	{ K("slurm", "poll", CFG_DURATION, slurm_poll_ms, "5s"), .min = 100,
+	  .comment = "one squeue call per interval", .flags = KEY_NOT_YET },
+	{ K("slurm", "fs_grace", CFG_DURATION, slurm_fs_grace_ms, "30s"),
+	  .comment = "how long a finished job's files may take to appear", .flags = KEY_NOT_YET },
+	{ K("slurm", "partition", CFG_STRING, slurm_partition, ""),
+	  .comment = "empty: the cluster's default", .flags = KEY_NOT_YET },
+	{ K("slurm", "account", CFG_STRING, slurm_account, ""),
+	  .comment = "empty: the user's default", .flags = KEY_NOT_YET },
+	{ K("web", "bind", CFG_STRING, web_bind, "127.0.0.1"),
+	  .comment = "anything else exposes the UI beyond this machine" },
+	/* 0: any free port (tests run many servers at once) */
+	{ K("web", "port", CFG_INT, web_port, "8881"), .max = 65535 },
 };
+#undef K
 
-static char **str_at(struct config *cfg, const struct field *f)
+static void *member(struct config *cfg, const struct key *k)
 {
-	return (char **)((char *)cfg + f->off);
+	return (char *)cfg + k->off;
 }
 
-static int *int_at(struct config *cfg, const struct field *f)
+/* "auto|all|none" -> "'auto', 'all' or 'none'". */
+static void add_choices(struct strbuf *sb, const char *choices)
 {
-	return (int *)((char *)cfg + f->off);
+	const char *last = strrchr(choices, '|');
+
+	sb_addch(sb, '\'');
+	for (const char *p = choices; *p; p++) {
+		if (*p != '|')
+			sb_addch(sb, *p);
+		else
+			sb_adds(sb, p == last ? "' or '" : "', '");
+	}
+	sb_addch(sb, '\'');
 }
 
-static void set_str(struct config *cfg, const struct field *f, const char *v)
+static int parse_bool(const char *s, int *out)
 {
-	char **p = str_at(cfg, f);
-	free(*p);
-	*p = xstrdup(v);
+	static const char *const yes[] = { "true", "yes", "on" }, *const no[] = { "false", "no", "off" };
+
+	for (size_t i = 0; i < ARRAY_SIZE(yes); i++) {
+		if (!strcmp(s, yes[i]) || !strcmp(s, no[i])) {
+			*out = !strcmp(s, yes[i]);
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* "a, b,c" -> a b c; empty items are errors (a stray comma is a typo). */
+static int parse_list(const char *s, struct strvec *out, struct strbuf *why)
+{
+	struct strvec v = STRVEC_INIT;
+	const char *p = s;
+
+	while (*s) {
+		size_t n = strcspn(p, ",");
+		const char *b = p, *e = p + n;
+		while (b < e && isspace((unsigned char)*b))
+			b++;
+		while (e > b && isspace((unsigned char)e[-1]))
+			e--;
+		if (b == e) {
+			strvec_clear(&v);
+			sb_addf(why, "expected a comma-separated list without empty items, got '%s'", s);
+			return -1;
+		}
+		strvec_pushf(&v, "%.*s", (int)(e - b), b);
+		if (!p[n])
+			break;
+		p += n + 1;
+	}
+	strvec_clear(out);
+	*out = v;
+	return 0;
+}
+
+int config_parse_value(enum config_type type, const char *choices, const char *text, void *out,
+		       struct strbuf *why)
+{
+	char *end;
+	long long n;
+	int64_t ms;
+	int b;
+
+	switch (type) {
+	case CFG_STRING:
+		free(*(char **)out);
+		*(char **)out = xstrdup(text);
+		return 0;
+	case CFG_CHOICE:
+		for (const char *p = choices; *p;) {
+			size_t len = strcspn(p, "|");
+			if (len == strlen(text) && !strncmp(p, text, len)) {
+				free(*(char **)out);
+				*(char **)out = xstrdup(text);
+				return 0;
+			}
+			p += len + (p[len] == '|');
+		}
+		sb_adds(why, "expected ");
+		add_choices(why, choices);
+		sb_addf(why, ", got '%s'", text);
+		return -1;
+	case CFG_INT:
+		errno = 0;
+		n = strtoll(text, &end, 10);
+		if (errno || !*text || *end || n < INT_MIN || n > INT_MAX) {
+			sb_addf(why, "expected an integer, got '%s'", text);
+			return -1;
+		}
+		*(int *)out = (int)n;
+		return 0;
+	case CFG_DURATION:
+		ms = duration_parse_ms(text);
+		if (ms < 0) {
+			sb_addf(why, "expected a duration such as 500ms, 30s, 10m, 2h or 1d, got '%s'", text);
+			return -1;
+		}
+		*(int64_t *)out = ms;
+		return 0;
+	case CFG_BOOL:
+		if (parse_bool(text, &b) < 0) {
+			sb_addf(why, "expected true or false, got '%s'", text);
+			return -1;
+		}
+		*(int *)out = b;
+		return 0;
+	case CFG_LIST:
+		return parse_list(text, out, why);
+	}
+	BUG("config type %d", (int)type);
+}
+
+/* Parses text into the key's member, then checks its range and its own rule. */
+static int set_key(struct config *cfg, const struct key *k, const char *text, struct strbuf *why)
+{
+	long long v;
+
+	if (config_parse_value(k->type, k->choices, text, member(cfg, k), why) < 0)
+		return -1;
+	if (k->type != CFG_INT && k->type != CFG_DURATION)
+		return k->check ? k->check(text, why) : 0;
+	v = k->type == CFG_INT ? *(int *)member(cfg, k) : *(int64_t *)member(cfg, k);
+	if (v >= k->min && (!k->max || v <= k->max))
+		return k->check ? k->check(text, why) : 0;
+	if (k->type == CFG_DURATION)
+		sb_addf(why, "expected a duration of at least %lldms, got '%s'", k->min, text);
+	else if (k->max)
+		sb_addf(why, "expected an integer from %lld to %lld, got '%s'", k->min, k->max, text);
+	else
+		sb_addf(why, "expected an integer of at least %lld, got '%s'", k->min, text);
+	return -1;
 }
 
 void config_defaults(struct config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->ws_engine = xstrdup("docker");
-	cfg->ws_base_image = xstrdup("pytorch/pytorch:latest");
-	cfg->ws_gpus = xstrdup("auto");
-	cfg->ws_user = xstrdup("anon");
-	cfg->port_web = 8881;
-	cfg->port_jupyter = 8888;
-	cfg->flow_store = xstrdup("sqlite:flow/synthflow.db");
-	cfg->flow_executor = xstrdup("local");
-	cfg->flow_parallelism = 0;
-	cfg->web_bind = xstrdup("127.0.0.1");
-	cfg->web_port = 8881;
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		struct strbuf why = STRBUF_INIT;
+		if (set_key(cfg, &keys[i], keys[i].def, &why) < 0)
+			BUG("default of '%s.%s': %s", keys[i].section, keys[i].key, why.buf);
+		sb_release(&why);
+	}
 }
 
 void config_release(struct config *cfg)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(fields); i++)
-		if (fields[i].type == F_STR)
-			free(*str_at(cfg, &fields[i]));
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		if (keys[i].type == CFG_STRING || keys[i].type == CFG_CHOICE)
+			free(*(char **)member(cfg, &keys[i]));
+		else if (keys[i].type == CFG_LIST)
+			strvec_clear(member(cfg, &keys[i]));
+	}
 	free(cfg->data_dir);
 	memset(cfg, 0, sizeof(*cfg));
 }
 
-static int parse_int(const char *s, int *out)
+static const struct key *find_key(const char *section, const char *key)
 {
-	char *end;
-	long v;
-	errno = 0;
-	v = strtol(s, &end, 10);
-	if (errno || !*s || *end || v < 0 || v > INT_MAX)
-		return -1;
-	*out = (int)v;
-	return 0;
-}
-
-static int check_value(const struct field *f, const char *v, struct strbuf *why)
-{
-	int n;
-	if (f->type == F_INT) {
-		if (parse_int(v, &n) < 0) {
-			sb_addf(why, "expected a non-negative integer, got '%s'", v);
-			return -1;
-		}
-		/* web.port 0: serve listens on any free port (tests run many at once). */
-		int any_port = !strcmp(f->section, "web") && !strcmp(f->key, "port");
-		if ((!strcmp(f->section, "ports") || !strcmp(f->key, "port")) &&
-		    (n < !any_port || n > 65535)) {
-			sb_addf(why, "port %d is outside %d..65535", n, !any_port);
-			return -1;
-		}
-		return 0;
-	}
-	if (!strcmp(f->key, "engine") && strcmp(v, "docker") && strcmp(v, "podman")) {
-		sb_addf(why, "engine must be 'docker' or 'podman', got '%s'", v);
-		return -1;
-	}
-	if (!strcmp(f->key, "gpus") && strcmp(v, "auto") && strcmp(v, "all") && strcmp(v, "none")) {
-		sb_addf(why, "gpus must be 'auto', 'all' or 'none', got '%s'", v);
-		return -1;
-	}
-	if (!strcmp(f->key, "executor") && strcmp(v, "local") && strcmp(v, "slurm")) {
-		sb_addf(why, "executor must be 'local' or 'slurm', got '%s'", v);
-		return -1;
-	}
-	if (!strcmp(f->key, "store") && strncmp(v, "sqlite:", 7) && strncmp(v, "postgresql://", 13) &&
-	    strncmp(v, "postgres://", 11)) {
-		sb_addf(why, "store must be 'sqlite:PATH' or 'postgresql://...', got '%s'", v);
-		return -1;
-	}
-	return 0;
-}
-
-static void apply(struct config *cfg, const struct field *f, const char *v)
-{
-	if (f->type == F_INT)
-		parse_int(v, int_at(cfg, f));
-	else
-		set_str(cfg, f, v);
-}
-
-static const struct field *find_field(const char *section, const char *key)
-{
-	for (size_t i = 0; i < ARRAY_SIZE(fields); i++)
-		if (!strcmp(fields[i].section, section) && !strcmp(fields[i].key, key))
-			return &fields[i];
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (!strcmp(keys[i].section, section) && !strcmp(keys[i].key, key))
+			return &keys[i];
 	return NULL;
 }
 
-static void unknown(struct diag_list *dl, const struct ynode *k, const char *what,
-		    const char *section)
+static const struct section *find_section(const char *name)
 {
-	const char *cands[ARRAY_SIZE(fields)];
-	size_t n = 0;
+	for (size_t i = 0; i < ARRAY_SIZE(sections); i++)
+		if (!strcmp(sections[i].name, name))
+			return &sections[i];
+	return NULL;
+}
+
+static void unknown(struct diag_list *dl, const struct ynode *k, const char *section)
+{
+	const char *cands[ARRAY_SIZE(keys) + ARRAY_SIZE(sections)];
 	const char *best;
-	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
-		const char *c = section ? fields[i].key : fields[i].section;
-		if (section && strcmp(fields[i].section, section))
-			continue;
-		if (!section && n && !strcmp(cands[n - 1], c))
-			continue;
-		cands[n++] = c;
+	size_t n = 0;
+
+	if (section) {
+		for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+			if (!strcmp(keys[i].section, section))
+				cands[n++] = keys[i].key;
+	} else {
+		for (size_t i = 0; i < ARRAY_SIZE(sections); i++)
+			cands[n++] = sections[i].name;
 	}
 	best = suggest_closest(k->str, cands, n);
 	if (best)
-		diag_error(dl, k->line, k->col, "unknown %s '%s' (did you mean '%s'?)", what, k->str, best);
+		diag_error(dl, k->line, k->col, "unknown %s '%s'%s%s%s (did you mean '%s'?)",
+			   section ? "key" : "section", k->str, section ? " in '" : "",
+			   section ? section : "", section ? "'" : "", best);
 	else
-		diag_error(dl, k->line, k->col, "unknown %s '%s'", what, k->str);
+		diag_error(dl, k->line, k->col, "unknown %s '%s'%s%s%s", section ? "key" : "section",
+			   k->str, section ? " in '" : "", section ? section : "", section ? "'" : "");
+}
+
+static void not_acted_on(struct diag_list *dl, const struct ynode *v, const struct key *k)
+{
+	diag_add(dl, DIAG_WARNING, v->line, v->col, "'%s.%s' is not acted on yet", k->section,
+		 k->key);
+}
+
+/* A list key's YAML sequence as the text "a,b" (items must be scalars without commas). */
+static int seq_text(const struct ynode *v, struct strbuf *text, struct diag_list *dl)
+{
+	for (size_t i = 0; i < v->n; i++) {
+		const struct ynode *it = v->vals[i];
+		if (it->type != YN_SCALAR || strchr(it->str, ',')) {
+			diag_error(dl, it->line, it->col, "expected a list of names without commas");
+			return -1;
+		}
+		sb_addf(text, "%s%s", i ? "," : "", it->str);
+	}
+	return 0;
+}
+
+static void load_key(struct config *cfg, const struct key *k, const struct ynode *v,
+		     struct diag_list *dl)
+{
+	struct strbuf why = STRBUF_INIT, text = STRBUF_INIT;
+
+	if (k->type == CFG_LIST && v->type == YN_SEQ) {
+		if (seq_text(v, &text, dl) < 0)
+			goto out;
+	} else if (v->type != YN_SCALAR) {
+		diag_error(dl, v->line, v->col, "'%s.%s' must be a scalar, got %s", k->section, k->key,
+			   ynode_type_name(v));
+		goto out;
+	} else {
+		sb_adds(&text, v->str);
+	}
+	if (set_key(cfg, k, text.buf, &why) < 0)
+		diag_error(dl, v->line, v->col, "'%s.%s': %s", k->section, k->key, why.buf);
+	else if (k->flags & KEY_NOT_YET)
+		not_acted_on(dl, v, k);
+out:
+	sb_release(&why);
+	sb_release(&text);
 }
 
 static void load_tree(struct config *cfg, const struct ynode *root, struct diag_list *dl)
@@ -171,11 +339,8 @@ static void load_tree(struct config *cfg, const struct ynode *root, struct diag_
 	}
 	for (size_t i = 0; i < root->n; i++) {
 		const struct ynode *sk = root->keys[i], *sv = root->vals[i];
-		int known = 0;
-		for (size_t j = 0; j < ARRAY_SIZE(fields); j++)
-			known |= !strcmp(fields[j].section, sk->str);
-		if (!known) {
-			unknown(dl, sk, "section", NULL);
+		if (!find_section(sk->str)) {
+			unknown(dl, sk, NULL);
 			continue;
 		}
 		if (ynode_is_null(sv))
@@ -186,23 +351,11 @@ static void load_tree(struct config *cfg, const struct ynode *root, struct diag_
 			continue;
 		}
 		for (size_t j = 0; j < sv->n; j++) {
-			const struct ynode *k = sv->keys[j], *v = sv->vals[j];
-			const struct field *f = find_field(sk->str, k->str);
-			struct strbuf why = STRBUF_INIT;
-			if (!f) {
-				unknown(dl, k, "key", sk->str);
-				continue;
-			}
-			if (v->type != YN_SCALAR) {
-				diag_error(dl, v->line, v->col, "'%s.%s' must be a scalar, got %s", sk->str,
-					   k->str, ynode_type_name(v));
-				continue;
-			}
-			if (check_value(f, v->str, &why) < 0)
-				diag_error(dl, v->line, v->col, "'%s.%s': %s", sk->str, k->str, why.buf);
+			const struct key *k = find_key(sk->str, sv->keys[j]->str);
+			if (k)
+				load_key(cfg, k, sv->vals[j], dl);
 			else
-				apply(cfg, f, v->str);
-			sb_release(&why);
+				unknown(dl, sv->keys[j], sk->str);
 		}
 	}
 }
@@ -210,22 +363,22 @@ static void load_tree(struct config *cfg, const struct ynode *root, struct diag_
 static int load_env(struct config *cfg)
 {
 	int ret = 0;
-	for (size_t i = 0; i < ARRAY_SIZE(fields); i++) {
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
 		struct strbuf name = STRBUF_INIT, why = STRBUF_INIT;
 		const char *v;
 		sb_adds(&name, "SYNTHFLOW_");
-		for (const char *p = fields[i].section; *p; p++)
+		for (const char *p = keys[i].section; *p; p++)
 			sb_addch(&name, toupper((unsigned char)*p));
 		sb_addch(&name, '_');
-		for (const char *p = fields[i].key; *p; p++)
+		for (const char *p = keys[i].key; *p; p++)
 			sb_addch(&name, toupper((unsigned char)*p));
 		v = getenv(name.buf);
-		if (v) {
-			if (check_value(&fields[i], v, &why) < 0)
-				ret = error("$%s: %s", name.buf, why.buf);
-			else
-				apply(cfg, &fields[i], v);
-		}
+		if (v && set_key(cfg, &keys[i], v, &why) < 0)
+			ret = error("$%s: %s", name.buf, why.buf);
+		else if (v && (keys[i].flags & KEY_NOT_YET))
+			warning("$%s: '%s.%s' is not acted on yet", name.buf, keys[i].section,
+				keys[i].key);
 		sb_release(&name);
 		sb_release(&why);
 	}
@@ -260,6 +413,50 @@ int config_load(struct config *cfg, const char *data_dir)
 	sb_release(&sb);
 	free(path);
 	return ret;
+}
+
+/* A default as YAML: quoted when empty or when it holds ':' or '#'. */
+static void add_yaml_value(struct strbuf *sb, const char *v)
+{
+	if (*v && !strpbrk(v, ":#'\"") && !isspace((unsigned char)*v))
+		sb_adds(sb, v);
+	else
+		sb_addf(sb, "\"%s\"", v);
+}
+
+void config_write_default(struct strbuf *out)
+{
+	sb_adds(out, "# SynthFlow configuration.  Every key is optional: what is commented out\n"
+		     "# shows the built-in default.  Environment variables override this file:\n"
+		     "# SYNTHFLOW_<SECTION>_<KEY>, e.g. SYNTHFLOW_WEB_PORT=9000.\n");
+	for (size_t s = 0; s < ARRAY_SIZE(sections); s++) {
+		size_t start;
+		sb_addf(out, "\n%s:", sections[s].name);
+		if (sections[s].comment)
+			sb_addf(out, "%*s# %s", 39 - (int)strlen(sections[s].name) - 1, "",
+				sections[s].comment);
+		sb_addch(out, '\n');
+		for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+			const struct key *k = &keys[i];
+			if (strcmp(k->section, sections[s].name))
+				continue;
+			start = out->len;
+			sb_addf(out, "  # %s: ", k->key);
+			add_yaml_value(out, k->def);
+			if (k->choices || k->comment) {
+				int pad = 39 - (int)(out->len - start);
+				sb_addf(out, "%*s# ", pad > 1 ? pad : 1, "");
+				if (k->choices)
+					for (const char *p = k->choices; *p; p++)
+						sb_adds(out, *p == '|' ? " | " : (char[]){ *p, 0 });
+				else
+					sb_adds(out, k->comment);
+				if (k->flags & KEY_NOT_YET)
+					sb_adds(out, "; not acted on yet");
+			}
+			sb_addch(out, '\n');
+		}
+	}
 }
 
 char *config_path(const struct config *cfg, const char *rel)

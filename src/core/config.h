@@ -1,10 +1,23 @@
 #ifndef SF_CONFIG_H
 #define SF_CONFIG_H
 
+#include <stdint.h>
+
+#include "util/spawn.h"
+
 /*
- * run-data/synthflow.yaml (DESIGN.md section 6).  Every field has an embedded
- * default, the file overrides it, and SYNTHFLOW_<SECTION>_<KEY> environment
- * variables override the file (e.g. SYNTHFLOW_WEB_PORT=9000).
+ * run-data/synthflow.yaml.  Every key is in one table in config.c with its
+ * type, default, range and comment; that table also writes the commented
+ * synthflow.yaml of `synthflow init` (config_write_default), so a key is
+ * added in one place.  The file overrides the defaults and
+ * SYNTHFLOW_<SECTION>_<KEY> environment variables override the file
+ * (e.g. SYNTHFLOW_WEB_PORT=9000).  An unknown section or key, or a bad
+ * value, is an error at file:line:col (with "did you mean").
+ *
+ * Value types: strings, integers in a range, durations as in DAG files
+ * ("500ms", "30s", "10m", "2h", "1d"; stored in ms), booleans
+ * (true|false|yes|no|on|off), comma-separated lists ("a, b"; a YAML
+ * sequence works too) and choices ("docker|podman").
  */
 struct config {
 	char *data_dir; /* absolute path of run-data/ */
@@ -24,10 +37,31 @@ struct config {
 	char *flow_executor; /* local | slurm */
 	int flow_parallelism; /* 0 = number of CPUs */
 
+	/* slurm: the Slurm executor (read, and warned "not acted on yet", until it lands) */
+	int64_t slurm_poll_ms;
+	int64_t slurm_fs_grace_ms;
+	char *slurm_partition; /* "" = the cluster's default */
+	char *slurm_account;   /* "" = the user's default */
+
 	/* web: */
 	char *web_bind;
 	int web_port;
 };
+
+/* The types a key can have; config_parse_value() checks and converts one. */
+enum config_type { CFG_STRING, CFG_INT, CFG_DURATION, CFG_BOOL, CFG_LIST, CFG_CHOICE };
+
+/*
+ * Parses text as a value of type into *out (char **, int *, int64_t *,
+ * int * or struct strvec *); for CHOICE, choices is "a|b|c".  Returns 0, or
+ * -1 with the reason in why ("expected a duration such as 30s, got 'x'").
+ * Ranges are checked by the caller.
+ */
+int config_parse_value(enum config_type type, const char *choices, const char *text, void *out,
+		       struct strbuf *why);
+
+/* The commented synthflow.yaml that `synthflow init` writes: every key with its default. */
+void config_write_default(struct strbuf *out);
 
 void config_defaults(struct config *cfg);
 /* Loads DATA_DIR/synthflow.yaml (missing file = defaults) and the environment. */
