@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # make check: installs what is missing, builds, runs every suite on the
-# development build, runs unit+CLI again under AddressSanitizer and
+# development build (the store's suites on SQLite and on PostgreSQL), runs
+# unit+CLI (and the store's unit tests on PostgreSQL) again under AddressSanitizer and
 # UndefinedBehaviorSanitizer, runs each fuzzer briefly, and prints one
 # closing line "N passed, N failed, N skipped" (a skip is a check this
 # machine cannot make, e.g. no Docker engine; each one says why in its log).
@@ -80,7 +81,8 @@ fi
 step "build"
 if configure build; then
 	step "tests: development build"
-	tests/run.sh build unit cli e2e
+	# unit-pg, cli-pg: the store's tests again on a PostgreSQL the suite starts
+	tests/run.sh build unit cli e2e unit-pg cli-pg
 	add_counts build/test-counts
 else
 	total_f=$((total_f + 1))
@@ -89,7 +91,7 @@ fi
 step "tests: AddressSanitizer + UndefinedBehaviorSanitizer build"
 if configure build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug; then
 	SF_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		tests/run.sh build-asan unit cli
+		tests/run.sh build-asan unit cli unit-pg
 	add_counts build-asan/test-counts
 else
 	total_f=$((total_f + 1))

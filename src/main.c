@@ -21,6 +21,7 @@ static const struct cmd_entry *const commands[] = {
 	&cmd_runs_entry,
 	&cmd_tasks_entry,
 	&cmd_vars_entry,
+	&cmd_store_entry,
 	&cmd_serve_entry,
 	&cmd_new_entry,
 	&cmd_build_entry,

@@ -26,6 +26,16 @@ unset SYNTHFLOW_DATA
 for v in $(env | sed -n 's/^\(SYNTHFLOW_[A-Z_]*\)=.*/\1/p'); do
 	[ "$v" = SYNTHFLOW_BUILD ] || unset "$v"
 done
+# With SF_TEST_PG (the socket folder of a PostgreSQL server started by
+# tests/pg.sh, as tests/run.sh's cli-pg suite does) the same tests run with
+# a PostgreSQL store (SYNTHFLOW_FLOW_STORE) instead of the SQLite file of
+# their data folder: one database per test script, and a fresh one per test
+# body (as each body has its own data folder) unless the script shares one
+# data folder between bodies (TEST_STORE_SHARED=1, the web tests).
+if [ -n "${SF_TEST_PG:-}" ]; then
+	. "$TEST_ROOT/pg.sh"
+	PG_SOCKDIR=$SF_TEST_PG PG_PORT=5432
+fi
 # Every `serve` a test starts listens on a free port, never on the default
 # 8881 that another test (or the user's own serve) may hold.
 export SYNTHFLOW_WEB_PORT=0
@@ -44,7 +54,8 @@ run_body() {
 	TRASH="$TRASH_BASE/$test_count"
 	mkdir -p "$TRASH"
 	log="$TRASH_BASE/$test_count.log"
-	(cd "$TRASH" && TRASH="$TRASH" && export TRASH && set -e && eval "$3") >"$log" 2>&1
+	(cd "$TRASH" && TRASH="$TRASH" && export TRASH && test_store_setup && set -e && eval "$3") \
+		>"$log" 2>&1
 	status=$?
 	if [ $status -eq 77 ] && [ -f "$TRASH/.skip" ]; then
 		echo "ok $test_count - $2 # SKIP $(cat "$TRASH/.skip")"
@@ -59,6 +70,33 @@ run_body() {
 	fi
 	return 0
 }
+
+# test_store_fresh: a new empty PostgreSQL store for what follows (no-op on SQLite).
+test_store_fresh() {
+	[ -n "${SF_TEST_PG:-}" ] || return 0
+	test_store_dbs=$((${test_store_dbs:-0} + 1))
+	db=$(echo "sf_${TEST_NAME}_$$_${test_count}_$test_store_dbs" | tr -c 'a-zA-Z0-9_\n' _)
+	pg_createdb "$db" || return 1
+	SYNTHFLOW_FLOW_STORE=$(pg_url "$db")
+	export SYNTHFLOW_FLOW_STORE
+}
+
+test_store_setup() {
+	[ "${TEST_STORE_SHARED:-0}" = 1 ] || test_store_fresh
+}
+
+# store_sql SQL: one query on the test's store (run-data's SQLite file, or its
+# PostgreSQL database), rows printed as '|'-separated fields.
+store_sql() {
+	if [ -n "${SYNTHFLOW_FLOW_STORE:-}" ]; then
+		"$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -d "$SYNTHFLOW_FLOW_STORE" -c "$1"
+	else
+		sqlite3 run-data/flow/synthflow.db "$1"
+	fi
+}
+
+# The script's own store, for what it starts outside test bodies.
+test_store_fresh || { echo "not ok 1 - cannot create a PostgreSQL database"; exit 1; }
 
 expect_success() { run_body success "$1" "$2"; }
 # test_skip REASON: inside a body, ends it as skipped (say why).

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Runs the test suites against one build directory and prints a count.
-#   tests/run.sh BUILD_DIR [unit] [cli] [e2e]   (default: unit cli)
+#   tests/run.sh BUILD_DIR [unit] [cli] [e2e] [unit-pg] [cli-pg]   (default: unit cli)
+# unit-pg and cli-pg run the store's unit tests and the CLI tests that use
+# the store (PG_CLI_TESTS) again with a PostgreSQL store: a server started
+# here (tests/pg.sh) and stopped at the end.
 # Writes "PASSED FAILED SKIPPED" to BUILD_DIR/test-counts for the caller to
 # add up.  A TAP "ok ... # SKIP" (a check this machine cannot make) and a
 # script's "1..0 # SKIP" count as skipped, never as passed.
@@ -28,10 +31,28 @@ count_tap() {
 	skipped=$((skipped + s))
 }
 
+# The CLI tests whose results depend on the store backend.
+PG_CLI_TESTS="t0201 t0202 t0203 t0401 t0402 t0403 t1101 t1402"
+
+pg_dir=""
+pg_up() {
+	[ -n "$pg_dir" ] && return 0
+	. "$root/tests/pg.sh"
+	pg_dir=$(mktemp -d /tmp/sf-pg.XXXXXX)
+	trap 'pg_stop "$pg_dir"; rm -rf "$pg_dir"' EXIT
+	if ! pg_start "$pg_dir" >"$TEST_OUT/pg-start.log" 2>&1; then
+		echo "cannot start PostgreSQL for the -pg suites:"
+		sed 's/^/    /' "$TEST_OUT/pg-start.log"
+		return 1
+	fi
+}
+
 run_unit() {
-	for exe in "$build"/tests/unit/test-*; do
+	# $1 = suite name, $2 = glob of test programs
+	ran=""
+	for exe in "$build"/tests/unit/${2:-test-*}; do
 		[ -f "$exe" ] && [ -x "$exe" ] || continue
-		log="$TEST_OUT/$(basename "$exe").log"
+		log="$TEST_OUT/${1:-unit}-$(basename "$exe").log"
 		# cmocka's TAP output gives one line per test case.
 		(cd "$root" && CMOCKA_MESSAGE_OUTPUT=TAP timeout 300 "$exe") >"$log" 2>&1
 		status=$?
@@ -41,11 +62,11 @@ run_unit() {
 			f=1 # crashed or timed out before reporting
 			failed=$((before_f + 1))
 		fi
-		echo "unit $(basename "$exe"): $p passed, $f failed, $s skipped"
+		echo "${1:-unit} $(basename "$exe"): $p passed, $f failed, $s skipped"
 		[ "$f" -gt 0 ] && sed 's/^/    /' "$log" | tail -n 40
 		ran=1
 	done
-	if [ -z "${ran:-}" ]; then
+	if [ -z "$ran" ]; then
 		# asked for and absent: the build was configured without cmocka
 		echo "unit: no test programs in $build (cmocka was not found when it was configured:"
 		echo "  scripts/install-deps.sh test, then meson configure $build -Dunit_tests=enabled)"
@@ -54,9 +75,12 @@ run_unit() {
 }
 
 run_shell_dir() {
-	# $1 = suite name, $2 = directory of t*.sh
+	# $1 = suite name, $2 = directory of t*.sh, $3 = only these numbers (tNNNN ...)
 	for t in "$root/tests/$2"/t[0-9]*.sh; do
 		[ -f "$t" ] || continue
+		if [ -n "${3:-}" ]; then
+			case " $3 " in *" $(basename "$t" | cut -d- -f1) "*) ;; *) continue ;; esac
+		fi
 		log="$TEST_OUT/$1-$(basename "$t" .sh).log"
 		timeout "${TEST_TIMEOUT:-900}" bash "$t" >"$log" 2>&1
 		status=$?
@@ -76,6 +100,17 @@ for s in $suites; do
 	unit) run_unit ;;
 	cli) run_shell_dir cli cli ;;
 	e2e) run_shell_dir e2e e2e ;;
+	unit-pg | cli-pg)
+		if ! pg_up; then
+			failed=$((failed + 1))
+			continue
+		fi
+		if [ "$s" = unit-pg ]; then
+			SF_TEST_PG=$pg_dir run_unit unit-pg test-store
+		else
+			SF_TEST_PG=$pg_dir run_shell_dir cli-pg cli "$PG_CLI_TESTS"
+		fi
+		;;
 	*) echo "unknown suite '$s'" >&2; exit 2 ;;
 	esac
 done

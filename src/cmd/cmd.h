@@ -197,6 +197,7 @@ extern const struct cmd_entry cmd_trigger_entry;
 extern const struct cmd_entry cmd_runs_entry;
 extern const struct cmd_entry cmd_tasks_entry;
 extern const struct cmd_entry cmd_vars_entry;
+extern const struct cmd_entry cmd_store_entry;
 extern const struct cmd_entry cmd_serve_entry;
 extern const struct cmd_entry cmd_new_entry;
 extern const struct cmd_entry cmd_build_entry;

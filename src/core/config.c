@@ -10,6 +10,7 @@
 #include <limits.h>
 #include <unistd.h>
 
+#include "store/store.h"
 #include "util/common.h"
 #include "util/fs.h"
 #include "util/suggest.h"
@@ -48,7 +49,9 @@ static int check_store(const char *v, struct strbuf *why)
 	if (!strncmp(v, "sqlite:", 7) || !strncmp(v, "postgresql://", 13) ||
 	    !strncmp(v, "postgres://", 11))
 		return 0;
-	sb_addf(why, "expected 'sqlite:PATH' or 'postgresql://...', got '%s'", v);
+	char *shown = store_url_redact(v); /* a mistyped url may still hold a password */
+	sb_addf(why, "expected 'sqlite:PATH' or 'postgresql://...', got '%s'", shown);
+	free(shown);
 	return -1;
 }
 

@@ -983,6 +983,7 @@ struct sched *sched_new(const struct sched_opts *opts)
 	struct sched *s = xcalloc(1, sizeof(*s));
 	uint64_t start = 0;
 	size_t env_alloc = 0;
+	int lock;
 
 	s->opts = *opts;
 	s->lock_fd = -1;
@@ -1006,6 +1007,13 @@ struct sched *sched_new(const struct sched_opts *opts)
 	s->wake_write_fd = wake_fd[1];
 	s->store = store_open(opts->cfg->flow_store, s->data_dir);
 	if (!s->store) {
+		sched_free(s);
+		return NULL;
+	}
+	/* One scheduler per database too: a PostgreSQL store is shared beyond this folder. */
+	if (opts->serve && (lock = store_lock_scheduler(s->store)) != 0) {
+		if (lock == STORE_NOT_FOUND)
+			error("another 'synthflow serve' is using the store of '%s'", s->data_dir);
 		sched_free(s);
 		return NULL;
 	}
@@ -1104,14 +1112,20 @@ static void wait_events(struct sched *s)
 {
 	size_t n = 0;
 	char buf[256];
+	int store_fd = store_changes_fd(s->store);
 
-	ALLOC_GROW(s->pfds, s->nprocs + 1, s->pfds_alloc);
+	ALLOC_GROW(s->pfds, s->nprocs + 2, s->pfds_alloc);
 	s->pfds[n++] = (struct pollfd){ .fd = wake_fd[0], .events = POLLIN };
 	for (size_t i = 0; i < s->nprocs; i++)
 		if (s->procs[i]->ep.out_fd >= 0)
 			s->pfds[n++] = (struct pollfd){ .fd = s->procs[i]->ep.out_fd, .events = POLLIN };
+	/* PostgreSQL: another process's commit wakes us (the poll reads it at once). */
+	if (store_fd >= 0)
+		s->pfds[n++] = (struct pollfd){ .fd = store_fd, .events = POLLIN };
 	if (poll(s->pfds, n, poll_timeout(s)) <= 0)
 		return;
+	if (store_fd >= 0 && s->pfds[n - 1].revents)
+		s->next_poll = 0;
 	/* A short read emptied the pipe: no second read to learn it. */
 	if (s->pfds[0].revents)
 		while (read(wake_fd[0], buf, sizeof(buf)) == (ssize_t)sizeof(buf))

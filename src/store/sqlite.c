@@ -1018,6 +1018,11 @@ static int sq_changed_elsewhere(struct store *s)
 	return changed;
 }
 
+static int sq_changes_fd(struct store *s)
+{
+	return -1;
+}
+
 /* ---- DAG flags and statistics (rare calls: statements are not kept) ---- */
 
 static int sq_dag_set_paused(struct store *s, const char *dag_id, int paused)
@@ -1142,58 +1147,45 @@ static int sq_ti_counts(struct store *s, char *const *run_ids, size_t n, store_t
 
 /* ---- per-item metrics ---- */
 
+struct metrics_row {
+	struct sqlite_store *q;
+	sqlite3_stmt *ins;
+	const char *run_id, *task_id;
+	int index, try_number;
+};
+
+static int metrics_row_put(int line, const char *item, const char *text, size_t len, void *arg)
+{
+	struct metrics_row *m = arg;
+	sqlite3_bind_text(m->ins, 1, m->run_id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(m->ins, 2, m->task_id, -1, SQLITE_STATIC);
+	sqlite3_bind_int(m->ins, 3, m->index);
+	sqlite3_bind_int(m->ins, 4, line);
+	sqlite3_bind_int(m->ins, 5, m->try_number);
+	bind_text(m->ins, 6, item);
+	sqlite3_bind_text(m->ins, 7, text, (int)len, SQLITE_STATIC);
+	return write_stmt(m->q, m->ins, "writing metrics") < 0 ? -1 : 0;
+}
+
 static int sq_metrics_put(struct store *s, const char *run_id, const char *task_id, int index,
 			  int try_number, const char *item, const char *jsonl, size_t len, size_t *bad)
 {
 	struct sqlite_store *q = ss(s);
-	sqlite3_stmt *del = stmt(q, ST_METRICS_DELETE), *ins = stmt(q, ST_METRICS_INSERT);
-	size_t p = 0;
-	int line = 0;
+	sqlite3_stmt *del = stmt(q, ST_METRICS_DELETE);
+	struct metrics_row m = { q, stmt(q, ST_METRICS_INSERT), run_id, task_id, index, try_number };
 
 	*bad = 0;
-	if (!del || !ins || sq_begin(s) < 0)
+	if (!del || !m.ins || sq_begin(s) < 0)
 		return -1;
 	sqlite3_bind_text(del, 1, run_id, -1, SQLITE_STATIC);
 	sqlite3_bind_text(del, 2, task_id, -1, SQLITE_STATIC);
 	sqlite3_bind_int(del, 3, index);
-	if (write_stmt(q, del, "replacing metrics") < 0)
-		goto fail;
-	while (p < len) {
-		const char *nl = memchr(jsonl + p, '\n', len - p);
-		size_t l = nl ? (size_t)(nl - (jsonl + p)) : len - p;
-		json_t *o;
-		const char *it;
-
-		if (strspn(jsonl + p, " \t\r") >= l) {
-			p += l + 1;
-			continue;
-		}
-		o = json_loadb(jsonl + p, l, JSON_REJECT_DUPLICATES, NULL);
-		if (!json_is_object(o)) {
-			(*bad)++;
-			json_decref(o);
-			p += l + 1;
-			continue;
-		}
-		it = json_string_value(json_object_get(o, "item"));
-		sqlite3_bind_text(ins, 1, run_id, -1, SQLITE_STATIC);
-		sqlite3_bind_text(ins, 2, task_id, -1, SQLITE_STATIC);
-		sqlite3_bind_int(ins, 3, index);
-		sqlite3_bind_int(ins, 4, line++);
-		sqlite3_bind_int(ins, 5, try_number);
-		bind_text(ins, 6, it ? it : item);
-		sqlite3_bind_text(ins, 7, jsonl + p, (int)l, SQLITE_STATIC);
-		if (write_stmt(q, ins, "writing metrics") < 0) {
-			json_decref(o);
-			goto fail;
-		}
-		json_decref(o);
-		p += l + 1;
+	if (write_stmt(q, del, "replacing metrics") < 0 ||
+	    store_metrics_lines(jsonl, len, item, metrics_row_put, &m, bad) < 0) {
+		sq_rollback(s);
+		return -1;
 	}
 	return sq_commit(s);
-fail:
-	sq_rollback(s);
-	return -1;
 }
 
 /* The SQL for a key: a column, or the metric out of the JSON (path bound as a parameter). */
@@ -1336,6 +1328,118 @@ out:
 	return ret;
 }
 
+static int sq_lock_scheduler(struct store *s)
+{
+	return 0;
+}
+
+/* ---- whole tables, for store_copy() (names come from the schema, quoted anyway) ---- */
+
+static int sq_tables(struct store *s, char ***names, size_t *n)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st;
+	size_t alloc = 0;
+	int rc;
+
+	*names = NULL;
+	*n = 0;
+	if (sqlite3_prepare_v2(q->db,
+			       "SELECT name FROM sqlite_master WHERE type = 'table'"
+			       " AND name NOT LIKE 'sqlite_%' ORDER BY name",
+			       -1, &st, NULL) != SQLITE_OK)
+		return db_error(q, "listing tables");
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		ALLOC_GROW(*names, *n + 1, alloc);
+		(*names)[(*n)++] = col_strdup(st, 0);
+	}
+	sqlite3_finalize(st);
+	return rc == SQLITE_DONE ? 0 : db_error(q, "listing tables");
+}
+
+static int sq_table_count(struct store *s, const char *table, int64_t *n)
+{
+	struct sqlite_store *q = ss(s);
+	char *sql = xasprintf("SELECT count(*) FROM \"%s\"", table);
+	sqlite3_stmt *st;
+	int rc;
+
+	rc = sqlite3_prepare_v2(q->db, sql, -1, &st, NULL);
+	free(sql);
+	if (rc != SQLITE_OK)
+		return db_error(q, "counting rows");
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*n = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	return rc == SQLITE_ROW ? 0 : db_error(q, "counting rows");
+}
+
+static int sq_table_rows(struct store *s, const char *table, store_row_fn fn, void *arg)
+{
+	struct sqlite_store *q = ss(s);
+	char *sql = xasprintf("SELECT * FROM \"%s\"", table);
+	const char **cols, **vals;
+	sqlite3_stmt *st;
+	int rc, ncols, stopped = 0;
+
+	rc = sqlite3_prepare_v2(q->db, sql, -1, &st, NULL);
+	free(sql);
+	if (rc != SQLITE_OK)
+		return db_error(q, "reading a table");
+	ncols = sqlite3_column_count(st);
+	cols = xcalloc((size_t)ncols + 1, sizeof(*cols));
+	vals = xcalloc((size_t)ncols + 1, sizeof(*vals));
+	for (int i = 0; i < ncols; i++)
+		cols[i] = sqlite3_column_name(st, i);
+	while (!stopped && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		for (int i = 0; i < ncols; i++)
+			vals[i] = (const char *)sqlite3_column_text(st, i);
+		stopped = fn((size_t)ncols, cols, vals, arg) != 0;
+	}
+	sqlite3_finalize(st);
+	free(cols);
+	free(vals);
+	if (stopped)
+		return -1;
+	return rc == SQLITE_DONE ? 0 : db_error(q, "reading a table");
+}
+
+static int sq_table_load(struct store *s, const char *table, size_t ncols,
+			 const char *const *cols, const char *const *vals)
+{
+	struct sqlite_store *q = ss(s);
+	struct strbuf sql = STRBUF_INIT;
+	sqlite3_stmt *st;
+	int rc;
+
+	sb_addf(&sql, "INSERT OR REPLACE INTO \"%s\"(", table);
+	for (size_t i = 0; i < ncols; i++)
+		sb_addf(&sql, "%s\"%s\"", i ? ", " : "", cols[i]);
+	sb_adds(&sql, ") VALUES(");
+	for (size_t i = 0; i < ncols; i++)
+		sb_adds(&sql, i ? ", ?" : "?");
+	sb_adds(&sql, ")");
+	rc = sqlite3_prepare_v2(q->db, sql.buf, -1, &st, NULL);
+	sb_release(&sql);
+	if (rc != SQLITE_OK)
+		return db_error(q, "loading a row");
+	for (size_t i = 0; i < ncols; i++)
+		bind_text(st, (int)i + 1, vals[i]);
+	if (write_stmt(q, st, "loading a row") < 0) {
+		sqlite3_finalize(st);
+		return -1;
+	}
+	sqlite3_finalize(st);
+	return 0;
+}
+
+/* AUTOINCREMENT follows explicit ids by itself. */
+static int sq_load_done(struct store *s)
+{
+	return 0;
+}
+
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.close = sq_close,
@@ -1362,6 +1466,7 @@ static const struct store_ops sqlite_ops = {
 	.seq = sq_seq,
 	.changes_since = sq_changes_since,
 	.changed_elsewhere = sq_changed_elsewhere,
+	.changes_fd = sq_changes_fd,
 	.dag_set_paused = sq_dag_set_paused,
 	.dag_paused_all = sq_dag_paused_all,
 	.ti_stats = sq_ti_stats,
@@ -1371,4 +1476,10 @@ static const struct store_ops sqlite_ops = {
 	.prov_put = sq_prov_put,
 	.prov_get = sq_prov_get,
 	.prov_list = sq_prov_list,
+	.lock_scheduler = sq_lock_scheduler,
+	.tables = sq_tables,
+	.table_count = sq_table_count,
+	.table_rows = sq_table_rows,
+	.table_load = sq_table_load,
+	.load_done = sq_load_done,
 };

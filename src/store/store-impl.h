@@ -11,6 +11,12 @@
 
 #include "store/store.h"
 
+/*
+ * Every member after `name` is a function pointer and every backend sets
+ * all of them: store_ops_check() verifies it when a store opens (and the
+ * unit tests do for each backend), so adding an op to one backend only
+ * fails at once instead of calling NULL later.
+ */
 struct store_ops {
 	const char *name;
 	void (*close)(struct store *s);
@@ -50,6 +56,7 @@ struct store_ops {
 	int (*changes_since)(struct store *s, int64_t since, size_t limit, store_change_fn fn,
 			     void *arg, int64_t *last);
 	int (*changed_elsewhere)(struct store *s);
+	int (*changes_fd)(struct store *s);
 
 	int (*dag_set_paused)(struct store *s, const char *dag_id, int paused);
 	int (*dag_paused_all)(struct store *s, json_t **paused);
@@ -69,7 +76,33 @@ struct store_ops {
 	int (*prov_get)(struct store *s, const char *run_id, const char *task_id, int index,
 			char **doc);
 	int (*prov_list)(struct store *s, const char *run_id, store_prov_fn fn, void *arg);
+	int (*lock_scheduler)(struct store *s);
+
+	/*
+	 * Whole tables as text, for store_copy(): the names of the data tables
+	 * (not the schema version's), their row counts and rows (column names
+	 * and values, NULL for SQL NULL), a row loaded as it is (replacing the
+	 * row with its primary key: every table has one), and load_done after
+	 * the last row (PostgreSQL moves its id sequences past the loaded ids).
+	 */
+	int (*tables)(struct store *s, char ***names, size_t *n);
+	int (*table_count)(struct store *s, const char *table, int64_t *n);
+	int (*table_rows)(struct store *s, const char *table, store_row_fn fn, void *arg);
+	int (*table_load)(struct store *s, const char *table, size_t ncols, const char *const *cols,
+			  const char *const *vals);
+	int (*load_done)(struct store *s);
 };
+
+/*
+ * The lines of a metrics file for metrics_put, parsed once for every
+ * backend: fn gets each JSON object line (numbered from 0) with its item
+ * (the object's "item" string, else `item`); blank lines are skipped, other
+ * lines counted in *bad.  fn returning non-zero stops it: -1.
+ */
+typedef int (*store_metrics_line_fn)(int line, const char *item, const char *text, size_t len,
+				     void *arg);
+int store_metrics_lines(const char *jsonl, size_t len, const char *item,
+			store_metrics_line_fn fn, void *arg, size_t *bad);
 
 /* Every backend's connection struct begins with this. */
 struct store {
@@ -77,6 +110,12 @@ struct store {
 };
 
 struct store *store_sqlite_open(const char *path);
+#ifdef HAVE_LIBPQ
+/* `url` goes to libpq as it is (postgresql://...). */
+struct store *store_pg_open(const char *url);
+#endif
+/* 0 when every op of the table is set, else -1 after naming the first missing one. */
+int store_ops_check(const struct store_ops *ops);
 
 /* A new run id: UTC time and 24 random bits, "20261129T001946-3fa2c1". */
 char *store_new_run_id(void);

@@ -5,6 +5,7 @@
  */
 #include "store/store-impl.h"
 
+#include <stddef.h>
 #include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,16 +27,83 @@ struct store *store_open(const char *url, const char *data_dir)
 		path = *p == '/' ? xstrdup(p) : xasprintf("%s/%s", data_dir, p);
 		s = store_sqlite_open(path);
 		free(path);
+		if (s && store_ops_check(s->ops) < 0)
+			BUG("store backend '%s' lacks an operation", s->ops->name);
 		return s;
 	}
 	if (!strncmp(url, "postgresql://", 13) || !strncmp(url, "postgres://", 11)) {
-		error("store url '%s': PostgreSQL stores are not available in this build; "
-		      "use flow.store: \"sqlite:flow/synthflow.db\"",
-		      url);
+#ifdef HAVE_LIBPQ
+		s = store_pg_open(url);
+		if (s && store_ops_check(s->ops) < 0)
+			BUG("store backend '%s' lacks an operation", s->ops->name);
+		return s;
+#else
+		char *shown = store_url_redact(url);
+		error("store url '%s': PostgreSQL stores are not available in this build (built "
+		      "without libpq); use flow.store: \"sqlite:flow/synthflow.db\"",
+		      shown);
+		free(shown);
 		return NULL;
+#endif
 	}
-	error("unknown store url '%s' (expected sqlite:PATH or postgresql://...)", url);
+	path = store_url_redact(url);
+	error("unknown store url '%s' (expected sqlite:PATH or postgresql://...)", path);
+	free(path);
 	return NULL;
+}
+
+int store_ops_check(const struct store_ops *ops)
+{
+	/* Every member after `name` is a function pointer (store-impl.h). */
+	const unsigned char *p = (const unsigned char *)ops + offsetof(struct store_ops, close);
+	size_t n = (sizeof(*ops) - offsetof(struct store_ops, close)) / sizeof(void (*)(void));
+
+	for (size_t i = 0; i < n; i++) {
+		void (*fn)(void);
+		memcpy(&fn, p + i * sizeof(fn), sizeof(fn));
+		if (!fn)
+			return error("store backend '%s': operation %zu of %zu is missing", ops->name,
+				     i + 1, n);
+	}
+	return 0;
+}
+
+char *store_url_redact(const char *url)
+{
+	struct strbuf sb = STRBUF_INIT;
+	const char *scheme = strstr(url, "://");
+	const char *p, *end, *at = NULL;
+
+	if (!scheme)
+		return xstrdup(url);
+	/* user:password@host: the userinfo ends at the last '@' before any '/' or '?' */
+	p = scheme + 3;
+	end = p + strcspn(p, "/?");
+	for (const char *c = p; c < end; c++)
+		if (*c == '@')
+			at = c;
+	if (at && memchr(p, ':', (size_t)(at - p))) {
+		const char *colon = memchr(p, ':', (size_t)(at - p));
+		sb_add(&sb, url, (size_t)(colon + 1 - url));
+		sb_adds(&sb, "***");
+		p = at;
+	} else {
+		sb_add(&sb, url, (size_t)(p - url));
+	}
+	/* and password=... among the parameters */
+	while (*p) {
+		size_t n = strcspn(p, "?&");
+		sb_add(&sb, p, n);
+		p += n;
+		if (!*p)
+			break;
+		sb_addch(&sb, *p++);
+		if (!strncmp(p, "password=", 9)) {
+			sb_adds(&sb, "password=***");
+			p += 9 + strcspn(p + 9, "&");
+		}
+	}
+	return sb_detach(&sb, NULL);
 }
 
 void store_close(struct store *s)
@@ -154,6 +222,7 @@ int store_changes_since(struct store *s, int64_t since, size_t limit, store_chan
 }
 
 int store_changed_elsewhere(struct store *s) { return s->ops->changed_elsewhere(s); }
+int store_changes_fd(struct store *s) { return s->ops->changes_fd(s); }
 
 void store_run_release(struct store_run *r)
 {
@@ -393,6 +462,107 @@ int store_ti_stats(struct store *s, struct store_ti_stats *out)
 	return s->ops->ti_stats(s, out);
 }
 
+int store_lock_scheduler(struct store *s) { return s->ops->lock_scheduler(s); }
+
+static void free_names(char **names, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+static int has_name(char *const *names, size_t n, const char *name)
+{
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(names[i], name))
+			return 1;
+	return 0;
+}
+
+struct load_ctx {
+	struct store *to;
+	const char *table;
+};
+
+static int load_row(size_t ncols, const char *const *cols, const char *const *vals, void *arg)
+{
+	struct load_ctx *l = arg;
+	return l->to->ops->table_load(l->to, l->table, ncols, cols, vals) < 0 ? -1 : 0;
+}
+
+/* The rows of every table of `to` but the change number's: 0 for a new store. */
+static int check_empty(struct store *to, char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		int64_t rows = 0;
+		/* `meta` holds the change number, which a new store already has. */
+		if (!strcmp(names[i], "meta"))
+			continue;
+		if (to->ops->table_count(to, names[i], &rows) < 0)
+			return -1;
+		if (rows)
+			return error("the target store is not empty: table '%s' has %lld rows", names[i],
+				     (long long)rows);
+	}
+	return 0;
+}
+
+static int copy_tables(struct store *from, struct store *to, char *const *names, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		struct load_ctx l = { to, names[i] };
+		if (from->ops->table_rows(from, names[i], load_row, &l) < 0)
+			return -1;
+	}
+	return to->ops->load_done(to);
+}
+
+int store_copy(struct store *from, struct store *to, store_copied_fn fn, void *arg)
+{
+	char **src = NULL, **dst = NULL;
+	size_t nsrc = 0, ndst = 0;
+	int ret = -1;
+
+	if (from->ops->tables(from, &src, &nsrc) < 0 || to->ops->tables(to, &dst, &ndst) < 0)
+		goto out;
+	for (size_t i = 0; i < nsrc; i++)
+		if (!has_name(dst, ndst, src[i])) {
+			error("the target store has no table '%s' (another version of synthflow?)", src[i]);
+			goto out;
+		}
+	if (check_empty(to, dst, ndst) < 0 || store_begin(from) < 0)
+		goto out;
+	if (store_begin(to) < 0) {
+		store_rollback(from);
+		goto out;
+	}
+	if (copy_tables(from, to, src, nsrc) < 0 || store_commit(to) < 0) {
+		store_rollback(to);
+		store_rollback(from);
+		error("the copy was not made; the target store is unchanged");
+		goto out;
+	}
+	store_rollback(from); /* it only read */
+	ret = 0;
+	for (size_t i = 0; i < nsrc; i++) {
+		int64_t a = -1, b = -1;
+		if (from->ops->table_count(from, src[i], &a) < 0 ||
+		    to->ops->table_count(to, src[i], &b) < 0) {
+			ret = -1;
+			break;
+		}
+		if (fn)
+			fn(src[i], a, b, arg);
+		if (a != b)
+			ret = error("table '%s': %lld rows in the source, %lld in the copy", src[i],
+				    (long long)a, (long long)b);
+	}
+out:
+	free_names(src, nsrc);
+	free_names(dst, ndst);
+	return ret;
+}
+
 int store_ti_counts(struct store *s, char *const *run_ids, size_t n, store_ti_count_fn fn,
 		    void *arg)
 {
@@ -407,6 +577,41 @@ int store_metrics_put(struct store *s, const char *run_id, const char *task_id, 
 	size_t ignored;
 	return s->ops->metrics_put(s, run_id, task_id, index, try_number, item, jsonl, len,
 				   bad ? bad : &ignored);
+}
+
+int store_metrics_lines(const char *jsonl, size_t len, const char *item,
+			store_metrics_line_fn fn, void *arg, size_t *bad)
+{
+	size_t p = 0;
+	int line = 0;
+
+	*bad = 0;
+	while (p < len) {
+		const char *nl = memchr(jsonl + p, '\n', len - p);
+		size_t l = nl ? (size_t)(nl - (jsonl + p)) : len - p;
+		json_t *o;
+		const char *it;
+		int stop;
+
+		if (strspn(jsonl + p, " \t\r") >= l) {
+			p += l + 1;
+			continue;
+		}
+		o = json_loadb(jsonl + p, l, JSON_REJECT_DUPLICATES, NULL);
+		if (!json_is_object(o)) {
+			(*bad)++;
+			json_decref(o);
+			p += l + 1;
+			continue;
+		}
+		it = json_string_value(json_object_get(o, "item"));
+		stop = fn(line++, it ? it : item, jsonl + p, l, arg);
+		json_decref(o);
+		if (stop)
+			return -1;
+		p += l + 1;
+	}
+	return 0;
 }
 
 int store_metrics_key_ok(const char *key)

@@ -5,7 +5,7 @@
  * The metadata store: DAG runs, their task instances, every try of every
  * task instance, variables, and control requests (cancel, clear).  The
  * scheduler, the CLI and the HTTP API use only this interface; a backend
- * (sqlite.c now, postgres.c later) fills in `struct store_ops`
+ * (sqlite.c, postgres.c) fills in `struct store_ops`
  * (store-impl.h) and nothing above it changes.
  *
  * Threads: a `struct store` is a connection; use it from one thread at a
@@ -45,11 +45,17 @@ struct store;
 /*
  * Opens the store named by `url` (flow.store in synthflow.yaml):
  *   sqlite:PATH            PATH relative to data_dir unless absolute
- *   postgresql://...       reported as not available in this build
- * Creates the database and migrates its schema (PRAGMA user_version) as
- * needed.  NULL after an error naming the url.
+ *   postgresql://...       a PostgreSQL database, the url handed to libpq
+ *                          (postgres://... too)
+ * Creates the database (SQLite) or the tables and migrates the schema as
+ * needed.  NULL after an error naming the url (its password hidden).
  */
 struct store *store_open(const char *url, const char *data_dir);
+/*
+ * `url` with any password replaced by "***" (user:PASSWORD@ and
+ * ?password=), malloc'd: the only form of a store url that may be printed.
+ */
+char *store_url_redact(const char *url);
 void store_close(struct store *s);
 
 int store_begin(struct store *s);
@@ -206,6 +212,13 @@ int store_changes_since(struct store *s, int64_t since, size_t limit, store_chan
  * notice triggers and requests quickly.
  */
 int store_changed_elsewhere(struct store *s);
+/*
+ * A descriptor that becomes readable when another connection commits, for
+ * poll(2) beside store_changed_elsewhere() (which consumes what it reads),
+ * or -1 when the backend has none (SQLite: poll store_changed_elsewhere).
+ * PostgreSQL: the connection's socket, where notifications arrive.
+ */
+int store_changes_fd(struct store *s);
 
 /* ---- DAG flags (the UI's pause toggle) ---- */
 
@@ -236,6 +249,36 @@ typedef void (*store_ti_count_fn)(const struct store_ti_count *c, void *arg);
  */
 int store_ti_counts(struct store *s, char *const *run_ids, size_t n, store_ti_count_fn fn,
 		    void *arg);
+
+/* ---- the scheduler's lock ---- */
+
+/*
+ * Makes this connection the one scheduler (`serve`) of the store for as
+ * long as it lives: 0 taken, STORE_NOT_FOUND when another holds it.
+ * SQLite: always 0 (flow/serve.lock in the data folder does this job).
+ * PostgreSQL: a session advisory lock, so two `serve` processes on one
+ * database, from any folder or machine, never run the same runs; it is
+ * taken again after a reconnect, and the store refuses to work when another
+ * scheduler took it meanwhile.
+ */
+int store_lock_scheduler(struct store *s);
+
+/* ---- copying a whole store (synthflow store copy) ---- */
+
+typedef int (*store_row_fn)(size_t ncols, const char *const *cols, const char *const *vals,
+			    void *arg);
+/* Called once per table after the copy: its rows in the source and in the copy. */
+typedef void (*store_copied_fn)(const char *table, int64_t from_rows, int64_t to_rows, void *arg);
+
+/*
+ * Copies every row of every table of `from` into `to`, which must hold no
+ * rows yet (besides a new store's change number), in one transaction of
+ * `to`, while `from` is held in one transaction (SQLite: no writer gets in
+ * meanwhile).  Then counts the rows of each table on both sides: 0 when
+ * every count agrees, -1 after reporting otherwise (a failed copy leaves
+ * `to` as it was).  Both stores must have the same schema version.
+ */
+int store_copy(struct store *from, struct store *to, store_copied_fn fn, void *arg);
 
 /* ---- statistics, for GET /metrics ---- */
 

@@ -7,6 +7,8 @@
 #   wait_for SECONDS CMD...       polls CMD every 0.1 s until it succeeds
 
 WEB_PIDS=""
+# The bodies share one data folder and its serve, so one store too.
+TEST_STORE_SHARED=1
 
 web_stop_all() {
 	for p in $WEB_PIDS; do

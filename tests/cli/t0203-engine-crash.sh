@@ -52,19 +52,20 @@ expect_success "kill -9 of serve mid-run loses nothing ($N tasks, 10+ kills)" '
 	test "$(jq -r .state r.json)" = success &&
 	test "$(jq "[.tasks[] | select(.state == \"success\")] | length" r.json)" = $(('$N' + 2)) &&
 	test "$(cat run-data/generated/crash/$run/count)" = '$N' &&
-	db=run-data/flow/synthflow.db &&
 	# exactly one successful try per instance, and it is the last one
-	test "$(sqlite3 $db "SELECT count(*) FROM tries WHERE run_id = '\''$run'\'' AND exit_code = 0")" = $(('$N' + 2)) &&
-	test "$(sqlite3 $db "SELECT count(*) FROM tis i JOIN tries t USING(run_id, task_id, idx)
+	test "$(store_sql "SELECT count(*) FROM tries WHERE run_id = '\''$run'\'' AND exit_code = 0")" = $(('$N' + 2)) &&
+	test "$(store_sql "SELECT count(*) FROM tis i JOIN tries t USING(run_id, task_id, idx)
 		WHERE i.run_id = '\''$run'\'' AND t.exit_code = 0 AND t.try <> i.try")" = 0 &&
 	# every try recorded and ended; numbered 1..n without gaps
-	test "$(sqlite3 $db "SELECT count(*) FROM tries WHERE run_id = '\''$run'\'' AND ended_at = 0")" = 0 &&
-	test "$(sqlite3 $db "SELECT count(*) FROM tis i WHERE i.run_id = '\''$run'\'' AND i.try <>
+	test "$(store_sql "SELECT count(*) FROM tries WHERE run_id = '\''$run'\'' AND ended_at = 0")" = 0 &&
+	test "$(store_sql "SELECT count(*) FROM tis i WHERE i.run_id = '\''$run'\'' AND i.try <>
 		(SELECT count(*) FROM tries t WHERE t.run_id = i.run_id AND t.task_id = i.task_id AND t.idx = i.idx)")" = 0 &&
-	lost=$(sqlite3 $db "SELECT count(*) FROM tries WHERE run_id = '\''$run'\'' AND reason LIKE '\''lost:%'\''") &&
+	lost=$(store_sql "SELECT count(*) FROM tries WHERE run_id = '\''$run'\'' AND reason LIKE '\''lost:%'\''") &&
 	echo "tries lost to kills and run again: $lost" &&
 	test "$lost" -ge 1 &&
-	sqlite3 $db "PRAGMA integrity_check" >ic && must_contain ic "^ok$"
+	if [ -z "${SF_TEST_PG:-}" ]; then
+		sqlite3 run-data/flow/synthflow.db "PRAGMA integrity_check" >ic && must_contain ic "^ok$"
+	fi
 '
 
 test_done

@@ -305,6 +305,7 @@ expect_success 'serve listens on loopback only by default' '
 '
 
 expect_success '--bind to a public address warns; a taken port is a clear error' '
+	test_store_fresh # other data folders, other stores
 	synthflow init other >/dev/null
 	synthflow --data other serve --bind 0.0.0.0 --port 0 >o.out 2>o.err &
 	pid=$!

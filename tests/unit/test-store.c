@@ -1,28 +1,76 @@
-/* Unit tests for src/store: the SQLite backend through the store.h interface. */
+/*
+ * Unit tests for src/store through the store.h interface.  By default they
+ * run on SQLite; with SF_TEST_PG set to the socket folder of a PostgreSQL
+ * server (tests/pg.sh, as tests/run.sh's unit-pg suite does) the same tests
+ * run on PostgreSQL, each on a fresh database.
+ */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
+#include <poll.h>
 #include <sqlite3.h>
 #include <unistd.h>
+#ifdef HAVE_LIBPQ
+#include <libpq-fe.h>
+#endif
 
-#include "store/store.h"
+#include "store/store-impl.h"
 #include "util/common.h"
+#include "util/timeutil.h"
 
 struct fixture {
 	char dir[64];
+	char *url;
 	struct store *s;
 };
 
+static const char *pg_dir(void)
+{
+	const char *d = getenv("SF_TEST_PG");
+	return d && *d ? d : NULL;
+}
+
+#ifdef HAVE_LIBPQ
+/* Runs one statement on database `db` of the test server. */
+static void pg_exec(const char *db, const char *sql)
+{
+	char *conninfo = xasprintf("host=%s user=postgres dbname=%s", pg_dir(), db);
+	PGconn *c = PQconnectdb(conninfo);
+	PGresult *res;
+
+	free(conninfo);
+	assert_int_equal(PQstatus(c), CONNECTION_OK);
+	res = PQexec(c, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK)
+		fail_msg("%s: %s", sql, PQresultErrorMessage(res));
+	PQclear(res);
+	PQfinish(c);
+}
+#endif
+
 static int setup(void **state)
 {
+	static int count;
 	struct fixture *f = xcalloc(1, sizeof(*f));
-	char *url;
+
 	snprintf(f->dir, sizeof(f->dir), "/tmp/sf-store-XXXXXX");
 	assert_non_null(mkdtemp(f->dir));
-	url = xasprintf("sqlite:%s/flow/x.db", f->dir);
-	f->s = store_open(url, "/nonexistent");
-	free(url);
+	if (pg_dir()) {
+#ifdef HAVE_LIBPQ
+		char *db = xasprintf("sf_unit_%d_%d", (int)getpid(), ++count);
+		char *sql = xasprintf("CREATE DATABASE %s", db);
+		pg_exec("postgres", sql);
+		f->url = xasprintf("postgresql:///%s?host=%s&user=postgres", db, pg_dir());
+		free(sql);
+		free(db);
+#else
+		fail_msg("SF_TEST_PG is set but this build has no libpq");
+#endif
+	} else {
+		f->url = xasprintf("sqlite:%s/flow/x.db", f->dir);
+	}
+	f->s = store_open(f->url, "/nonexistent");
 	assert_non_null(f->s);
 	*state = f;
 	return 0;
@@ -35,14 +83,41 @@ static int teardown(void **state)
 	store_close(f->s);
 	assert_int_equal(system(cmd), 0);
 	free(cmd);
+	free(f->url);
 	free(f);
 	return 0;
+}
+
+static void every_op_is_set(void **state)
+{
+	struct fixture *f = *state;
+	assert_int_equal(store_ops_check(f->s->ops), 0);
+	assert_string_equal(f->s->ops->name, pg_dir() ? "postgresql" : "sqlite");
+}
+
+static void urls_are_redacted(void **state)
+{
+	static const char *const cases[][2] = {
+		{ "postgresql://u:secret@h:5432/db", "postgresql://u:***@h:5432/db" },
+		{ "postgresql://u@h/db?password=secret&sslmode=require",
+		  "postgresql://u@h/db?password=***&sslmode=require" },
+		{ "postgres://u:p%40ss@h/db?sslmode=verify-full&password=x",
+		  "postgres://u:***@h/db?sslmode=verify-full&password=***" },
+		{ "postgresql:///db?host=/tmp/s", "postgresql:///db?host=/tmp/s" },
+		{ "sqlite:flow/x.db", "sqlite:flow/x.db" },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *r = store_url_redact(cases[i][0]);
+		assert_string_equal(r, cases[i][1]);
+		free(r);
+	}
 }
 
 static void urls(void **state)
 {
 	error_set_quiet(1);
-	assert_null(store_open("postgresql://u@h/db", "/tmp"));
+	/* nothing listens there: refused at once, the password never shown */
+	assert_null(store_open("postgresql://u:pw@127.0.0.1:1/db?connect_timeout=5", "/tmp"));
 	assert_null(store_open("mysql://x", "/tmp"));
 	assert_null(store_open("sqlite:", "/tmp"));
 	error_set_quiet(0);
@@ -228,36 +303,137 @@ static void vars_and_requests(void **state)
 	store_req_list_free(reqs, n);
 }
 
+static void add_count(const struct store_ti_count *c, void *arg)
+{
+	size_t *sums = arg;
+	sums[c->foreach * TI_NSTATES + c->state] += c->n;
+}
+
+static void stats_and_counts(void **state)
+{
+	struct fixture *f = *state;
+	struct store_ti ti = { .task_id = "t", .index = -1, .state = TI_SUCCESS, .exit_code = 0 };
+	struct store_try tr = { .try_number = 1, .started_at = 1000, .ended_at = 1300, .exit_code = 0 };
+	struct store_ti_stats st;
+	size_t sums[2 * TI_NSTATES] = { 0 };
+	char *id;
+
+	assert_int_equal(store_run_create(f->s, "d", NULL, NULL, &id), 0);
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(store_ti_put(f->s, id, &ti), 0);
+	assert_int_equal(store_try_put(f->s, id, "t", -1, &tr), 0);
+	ti.task_id = "u";
+	for (int i = 0; i < 3; i++) {
+		ti.index = i;
+		ti.state = i ? TI_FAILED : TI_SUCCESS;
+		assert_int_equal(store_ti_put(f->s, id, &ti), 0);
+	}
+	assert_int_equal(store_commit(f->s), 0);
+	assert_int_equal(store_ti_stats(f->s, &st), 0);
+	assert_int_equal(st.by_state[TI_SUCCESS], 2);
+	assert_int_equal(st.by_state[TI_FAILED], 2);
+	assert_int_equal(st.duration_count, 1);
+	assert_true(st.duration_sum_ms == 300.0);
+	assert_int_equal(st.duration_le[0], 0); /* <= 100 ms */
+	assert_int_equal(st.duration_le[1], 1); /* <= 500 ms */
+	assert_int_equal(store_ti_counts(f->s, &id, 1, add_count, sums), 0);
+	assert_int_equal(sums[TI_SUCCESS], 1);
+	assert_int_equal(sums[TI_NSTATES + TI_SUCCESS], 1);
+	assert_int_equal(sums[TI_NSTATES + TI_FAILED], 2);
+	assert_int_equal(store_dag_paused(f->s, "d"), 0);
+	assert_int_equal(store_dag_set_paused(f->s, "d", 1), 0);
+	assert_int_equal(store_dag_paused(f->s, "d"), 1);
+	assert_int_equal(store_dag_set_paused(f->s, "d", 0), 0);
+	assert_int_equal(store_dag_paused(f->s, "d"), 0);
+	free(id);
+}
+
+/*
+ * SQLite notices another connection's commit at once; PostgreSQL's
+ * notification reaches this connection's socket a moment after the commit
+ * returns, so wait for it (up to 10 s) rather than assume it is there.
+ */
+static int changed_within(struct store *s, int64_t ms)
+{
+	int64_t end = time_mono_ms() + ms;
+	for (;;) {
+		if (store_changed_elsewhere(s))
+			return 1;
+		if (time_mono_ms() >= end)
+			return 0;
+		poll(NULL, 0, 5);
+	}
+}
+
 static void other_connection_is_noticed(void **state)
 {
 	struct fixture *f = *state;
-	char *url = xasprintf("sqlite:%s/flow/x.db", f->dir);
-	struct store *s2 = store_open(url, "/");
-	free(url);
+	struct store *s2 = store_open(f->url, "/");
+	int64_t seq;
+
 	assert_non_null(s2);
 	store_changed_elsewhere(f->s);
 	assert_int_equal(store_changed_elsewhere(f->s), 0);
-	assert_int_equal(store_var_set(s2, "a", "b"), 0);
-	assert_int_equal(store_changed_elsewhere(f->s), 1);
+	/* its own writes are not news */
+	assert_int_equal(store_var_set(f->s, "x", "y"), 0);
+	assert_int_equal(store_seq(f->s, &seq), 0);
 	assert_int_equal(store_changed_elsewhere(f->s), 0);
+	assert_int_equal(store_var_set(s2, "a", "b"), 0);
+	assert_int_equal(changed_within(f->s, 10000), 1);
+	assert_int_equal(store_changed_elsewhere(f->s), 0);
+	store_close(s2);
+}
+
+/* Two connections each take change numbers in their own transactions: all distinct. */
+static void concurrent_batches_get_distinct_changes(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s2 = store_open(f->url, "/");
+	struct store_ti ti = { .task_id = "t", .index = -1, .state = TI_RUNNING, .exit_code = -1 };
+	struct store_run a = { 0 }, b = { 0 };
+	char *ida, *idb;
+
+	assert_non_null(s2);
+	assert_int_equal(store_run_create(f->s, "d", NULL, NULL, &ida), 0);
+	assert_int_equal(store_run_create(s2, "d", NULL, NULL, &idb), 0);
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(store_ti_put(f->s, ida, &ti), 0);
+	assert_int_equal(store_run_set_state(f->s, ida, RUN_RUNNING, 1, 0, NULL), 0);
+	assert_int_equal(store_commit(f->s), 0);
+	assert_int_equal(store_run_set_state(s2, idb, RUN_RUNNING, 1, 0, NULL), 0);
+	assert_int_equal(store_run_get(f->s, ida, &a), 0);
+	assert_int_equal(store_run_get(f->s, idb, &b), 0);
+	assert_true(b.seq > a.seq);
+	store_run_release(&a);
+	store_run_release(&b);
+	free(ida);
+	free(idb);
 	store_close(s2);
 }
 
 static void newer_schema_refused(void **state)
 {
 	struct fixture *f = *state;
-	char *url = xasprintf("sqlite:%s/flow/x.db", f->dir);
-	char *path = xasprintf("%s/flow/x.db", f->dir);
-	sqlite3 *db;
 
-	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
-	assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL), SQLITE_OK);
-	sqlite3_close(db);
+	if (pg_dir()) {
+#ifdef HAVE_LIBPQ
+		const char *db = f->url + strlen("postgresql:///");
+		char *name = xstrndup(db, strcspn(db, "?"));
+		pg_exec(name, "UPDATE schema_version SET v = 99");
+		free(name);
+#endif
+	} else {
+		char *path = xasprintf("%s/flow/x.db", f->dir);
+		sqlite3 *db;
+		assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+		assert_int_equal(sqlite3_exec(db, "PRAGMA user_version = 99", NULL, NULL, NULL),
+				 SQLITE_OK);
+		sqlite3_close(db);
+		free(path);
+	}
 	error_set_quiet(1);
-	assert_null(store_open(url, "/"));
+	assert_null(store_open(f->url, "/"));
 	error_set_quiet(0);
-	free(path);
-	free(url);
 }
 
 static void metrics_filter_parse(void **state)
@@ -359,12 +535,16 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(urls),
+		cmocka_unit_test(urls_are_redacted),
+		cmocka_unit_test_setup_teardown(every_op_is_set, setup, teardown),
 		cmocka_unit_test_setup_teardown(runs_create_get_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(tis_tries_and_json, setup, teardown),
 		cmocka_unit_test_setup_teardown(rollback_discards_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(changes_feed, setup, teardown),
 		cmocka_unit_test_setup_teardown(vars_and_requests, setup, teardown),
 		cmocka_unit_test_setup_teardown(other_connection_is_noticed, setup, teardown),
+		cmocka_unit_test_setup_teardown(stats_and_counts, setup, teardown),
+		cmocka_unit_test_setup_teardown(concurrent_batches_get_distinct_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(newer_schema_refused, setup, teardown),
 		cmocka_unit_test(metrics_filter_parse),
 		cmocka_unit_test_setup_teardown(metrics_put_replace_list, setup, teardown),
