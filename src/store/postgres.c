@@ -330,39 +330,40 @@ static void check_lost(struct pg_store *q)
 }
 
 /*
- * Runs a prepared statement; NULL after reporting.  A read outside a
- * transaction is tried again once on a fresh connection.
+ * Runs statement `id` (prepared once per connection), or with id < 0 the
+ * one-off `sql` (built at run time); NULL after reporting.  A statement
+ * outside a transaction is tried again once on a fresh connection.
  */
-static PGresult *exec_stmt(struct pg_store *q, enum stmt_id id, const struct pgargs *a,
-			   const char *what)
+static PGresult *exec_retry(struct pg_store *q, int id, const char *sql, int n,
+			    const char *const *vals, const char *what)
 {
 	char name[16];
 	PGresult *res;
 
-	snprintf(name, sizeof(name), "sf%d", (int)id);
+	snprintf(name, sizeof(name), "sf%d", id);
 	for (int attempt = 0;; attempt++) {
+		const char *doing = what;
 		if (ensure_conn(q) < 0)
 			break;
-		if (!q->prepared[id]) {
+		res = NULL;
+		if (id >= 0 && !q->prepared[id]) {
 			res = PQprepare(q->conn, name, stmts[id].sql, 0, NULL);
-			if (!result_ok(res)) {
-				check_lost(q);
-				if (!q->lost)
-					db_error(q, "preparing a statement", res);
+			if (result_ok(res)) {
 				PQclear(res);
-				if (q->lost && !q->depth && !attempt)
-					continue;
-				break;
+				res = NULL;
+				q->prepared[id] = 1;
+			} else {
+				doing = "preparing a statement";
 			}
-			PQclear(res);
-			q->prepared[id] = 1;
 		}
-		res = PQexecPrepared(q->conn, name, a ? a->n : 0, a ? a->v : NULL, NULL, NULL, 0);
+		if (!res)
+			res = id >= 0 ? PQexecPrepared(q->conn, name, n, vals, NULL, NULL, 0)
+				      : PQexecParams(q->conn, sql, n, NULL, vals, NULL, NULL, 0);
 		if (result_ok(res))
 			return res;
 		check_lost(q);
 		if (!q->lost)
-			db_error(q, what, res);
+			db_error(q, doing, res);
 		PQclear(res);
 		if (q->lost && !q->depth && !attempt)
 			continue;
@@ -373,28 +374,16 @@ static PGresult *exec_stmt(struct pg_store *q, enum stmt_id id, const struct pga
 	return NULL;
 }
 
-/* A one-off statement (SQL built at run time): NULL after reporting. */
+static PGresult *exec_stmt(struct pg_store *q, enum stmt_id id, const struct pgargs *a,
+			   const char *what)
+{
+	return exec_retry(q, (int)id, NULL, a ? a->n : 0, a ? a->v : NULL, what);
+}
+
 static PGresult *exec_params(struct pg_store *q, const char *sql, int n, const char *const *vals,
 			     const char *what)
 {
-	PGresult *res;
-	for (int attempt = 0;; attempt++) {
-		if (ensure_conn(q) < 0)
-			break;
-		res = PQexecParams(q->conn, sql, n, NULL, vals, NULL, NULL, 0);
-		if (result_ok(res))
-			return res;
-		check_lost(q);
-		if (!q->lost)
-			db_error(q, what, res);
-		PQclear(res);
-		if (q->lost && !q->depth && !attempt)
-			continue;
-		break;
-	}
-	if (q->depth)
-		q->failed = 1;
-	return NULL;
+	return exec_retry(q, -1, sql, n, vals, what);
 }
 
 static PGresult *exec_sql(struct pg_store *q, const char *sql, const struct pgargs *a,
