@@ -176,7 +176,7 @@ expect_success 'store copy refuses a database that is not empty, and a bad url, 
 	mkdir other && (cd other && data_with_store "sqlite:flow/synthflow.db" && synthflow test steps >/dev/null) &&
 	before=$(psql_q "$db" "SELECT count(*) FROM runs") &&
 	test_exit 1 synthflow --data other/run-data store copy --to "$url" >out 2>err &&
-	cat err && grep -q "the target store is not empty: table .runs. has 1 rows" err &&
+	cat err && grep -q "the target store is not empty: table .[a-z_]*. has [1-9][0-9]* rows" err &&
 	test "$(psql_q "$db" "SELECT count(*) FROM runs")" = "$before" &&
 	test_exit 1 synthflow --data other/run-data store copy \
 		--to "postgresql://postgres:$SECRET@127.0.0.1:1/x" 2>err &&
