@@ -7,7 +7,8 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib-web.sh"
 . "$TEST_ROOT/pg.sh"
-# This script's bodies each use their own data folder and database.
+# This script's bodies each use their own data folder and database, and
+# stop the serve they start (trap web_stop_all EXIT: bodies are subshells).
 TEST_STORE_SHARED=0
 
 SECRET="sf-Pw-$$-$RANDOM"
@@ -106,7 +107,7 @@ expect_success 'one serve per database: a second one, from another folder, is re
 	url="$(pg_url "$db")" &&
 	mkdir a b &&
 	(cd a && data_with_store "$url") && (cd b && data_with_store "$url") &&
-	web_start "$PWD/a/run-data" &&
+	trap web_stop_all EXIT && web_start "$PWD/a/run-data" &&
 	test_exit 1 synthflow --data b/run-data serve --port 0 2>err &&
 	grep -q "another .synthflow serve. is using the store" err
 '
@@ -114,8 +115,8 @@ expect_success 'one serve per database: a second one, from another folder, is re
 expect_success 'the event stream of serve shows a run made by another process' '
 	db=$(newdb) &&
 	data_with_store "$(pg_url "$db")" &&
-	web_start "$PWD/run-data" &&
-	curl -s -N -H "$WEB_AUTH" "$WEB_BASE/api/v1/events" >ev &
+	trap "kill \$stream 2>/dev/null; web_stop_all" EXIT && web_start "$PWD/run-data" &&
+	{ curl -s -N -H "$WEB_AUTH" "$WEB_BASE/api/v1/events" >ev & stream=$!; } &&
 	wait_for 20 grep -q "event: hello" ev &&
 	run=$(synthflow test steps) &&
 	wait_for 20 grep -qF "\"run_id\":\"$run\",\"dag_id\":\"steps\",\"state\":\"success\"}" ev ||
@@ -125,7 +126,7 @@ expect_success 'the event stream of serve shows a run made by another process' '
 expect_success 'the database going away for 3 s mid-run fails nothing' '
 	db=$(newdb) &&
 	data_with_store "$(pg_url "$db")" &&
-	web_start "$PWD/run-data" &&
+	trap web_stop_all EXIT && web_start "$PWD/run-data" &&
 	run=$(synthflow trigger steps -p n=12 -p pause=0.3) &&
 	wait_for 30 ti_is "$db" "$run" first success &&
 	pg_stop "$PG" fast &&
