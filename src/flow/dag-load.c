@@ -36,7 +36,7 @@ static const char *const top_keys[] = {
 };
 static const char *const task_keys[] = {
 	"run", "needs", "trigger", "foreach", "retries", "retry_delay", "timeout",
-	"env", "workdir", "inputs", "outputs", "max_active",
+	"env", "workdir", "inputs", "outputs", "max_active", "batch",
 };
 static const char *const param_keys[] = {
 	"type", "default", "description", "minimum", "maximum", "values",
@@ -620,15 +620,17 @@ static void check_task_templates(struct loader *L, const struct ynode *spec, int
 {
 	unsigned scope = TMPL_TASK | (has_foreach ? TMPL_ITEM : 0);
 	const struct ynode *env = ynode_get(spec, "env");
+	/* one process for several items: no single item, {{ items }} in the command */
+	unsigned proc = has_foreach && ynode_get(spec, "batch") ? TMPL_TASK | TMPL_BATCH : scope;
 
-	check_tmpl(L, ynode_get(spec, "run"), scope | TMPL_SHELL);
+	check_tmpl(L, ynode_get(spec, "run"), proc | TMPL_SHELL);
 	check_tmpl(L, ynode_get(spec, "foreach"), TMPL_TASK | TMPL_GLOB);
-	check_tmpl(L, ynode_get(spec, "workdir"), scope);
+	check_tmpl(L, ynode_get(spec, "workdir"), proc & ~TMPL_BATCH);
 	check_tmpl_list(L, ynode_get(spec, "inputs"), scope);
 	check_tmpl_list(L, ynode_get(spec, "outputs"), scope);
 	if (env && env->type == YN_MAP)
 		for (size_t i = 0; i < env->n; i++)
-			check_tmpl(L, env->vals[i], scope);
+			check_tmpl(L, env->vals[i], proc & ~TMPL_BATCH);
 }
 
 static void parse_task_fields(struct loader *L, const struct ynode *spec, struct dag_task *t)
@@ -652,6 +654,12 @@ static void parse_task_fields(struct loader *L, const struct ynode *spec, struct
 		get_string_list(L, v, "outputs", &t->outputs, &t->noutputs);
 	if ((v = ynode_get(spec, "max_active")))
 		get_int(L, v, "max_active", 1000000, &t->max_active);
+	if ((v = ynode_get(spec, "batch")) && get_int(L, v, "batch", 100000, &t->batch) == 0) {
+		if (!t->batch)
+			err_at(L, v, "'batch' must be at least 1 (items per process)");
+		else if (!t->foreach)
+			err_at(L, v, "'batch' needs 'foreach': it groups the foreach items");
+	}
 }
 
 static void parse_task(struct loader *L, const struct ynode *key, const struct ynode *spec,

@@ -66,6 +66,7 @@ struct dag_task {
 	char **inputs, **outputs; /* templates */
 	size_t ninputs, noutputs;
 	int max_active;         /* 0 = unlimited */
+	int batch;              /* foreach items per process; 0 = one process per item */
 	int line, col;
 };
 

@@ -81,7 +81,9 @@ struct srun {
 };
 
 struct sproc {
-	struct sti *ti;
+	struct sti *ti;         /* a batch: its first instance, whose log and timers it uses */
+	struct sti **batch;     /* batch: every instance it runs (ti first), else NULL */
+	size_t nbatch;
 	struct exec_proc ep;
 	int64_t started_mono;
 	uint64_t start_time;    /* /proc/PID/stat field 22, read when its try is first written */

@@ -384,9 +384,39 @@ static void tmpl_ctx_for(struct sti *ti, struct tmpl_ctx *ctx, int quote)
 	};
 }
 
-/* The command, environment and folder of a try; -1 with a message in err. */
-static int prepare(struct sti *ti, const char *key, struct strbuf *cmd, char ***envp,
-		   char **workdir, struct strbuf *err)
+/* A batch's files beside its log: $SF_ITEMS (written here) and $SF_RESULTS. */
+static char *batch_path_for(struct sti *ti, const char *ext)
+{
+	char *log = log_path_for(ti), *path = xasprintf("%.*s.%s",
+							(int)(strlen(log) - strlen(".log")), log, ext);
+	free(log);
+	return path;
+}
+
+/* Writes the batch's item paths, NUL-separated, to its $SF_ITEMS file. */
+static int write_items(struct sti *lead, char *const *items, size_t n, struct strbuf *err)
+{
+	char *path = batch_path_for(lead, "items");
+	struct strbuf sb = STRBUF_INIT;
+	int ret = 0;
+
+	for (size_t i = 0; i < n; i++)
+		sb_add(&sb, items[i], strlen(items[i]) + 1);
+	if (write_file_atomic(path, sb.buf, sb.len, 0644) < 0) {
+		sb_addf(err, "cannot write the batch's items to '%s'", path);
+		ret = -1;
+	}
+	sb_release(&sb);
+	free(path);
+	return ret;
+}
+
+/*
+ * The command, environment and folder of a try; -1 with a message in err.
+ * For a batch, `items` are its items' paths ({{ items }}, $SF_ITEMS).
+ */
+static int prepare(struct sti *ti, const char *key, char *const *items, size_t nitems,
+		   struct strbuf *cmd, char ***envp, char **workdir, struct strbuf *err)
 {
 	struct sched *s = ti->task->run->s;
 	const struct dag_task *def = ti->task->def;
@@ -395,6 +425,11 @@ static int prepare(struct sti *ti, const char *key, struct strbuf *cmd, char ***
 	struct strbuf wd = STRBUF_INIT;
 
 	tmpl_ctx_for(ti, &ctx, 1);
+	if (items) {
+		ctx.item = NULL;
+		ctx.items = items;
+		ctx.nitems = nitems;
+	}
 	if (tmpl_expand(def->run, &ctx, cmd, err) < 0)
 		return -1;
 	ctx.quote = 0;
@@ -433,6 +468,22 @@ static int prepare(struct sti *ti, const char *key, struct strbuf *cmd, char ***
 	ALLOC_GROW(*envp, n + 2, alloc);
 	(*envp)[n++] = xasprintf("SF_TRY_KEY=%s", key);
 	(*envp)[n] = NULL;
+	if (items) {
+		char *in = batch_path_for(ti, "items"), *res = batch_path_for(ti, "results");
+		if (write_items(ti, items, nitems, err) < 0) {
+			free(in);
+			free(res);
+			sb_release(&wd);
+			return -1;
+		}
+		unlink(res);
+		ALLOC_GROW(*envp, n + 3, alloc);
+		(*envp)[n++] = xasprintf("SF_ITEMS=%s", in);
+		(*envp)[n++] = xasprintf("SF_RESULTS=%s", res);
+		(*envp)[n] = NULL;
+		free(in);
+		free(res);
+	}
 	for (size_t i = 0; i < def->nenv; i++) {
 		struct strbuf v = STRBUF_INIT;
 		if (tmpl_expand(def->env[i].value, &ctx, &v, err) < 0) {
@@ -510,7 +561,7 @@ static void start_try(struct sched *s, struct sti *ti)
 	t.started_at = ti->started_at;
 	t.exit_code = -1;
 	t.log_path = log_path;
-	if (prepare(ti, p->key, &cmd, &envp, &workdir, &err) == 0) {
+	if (prepare(ti, p->key, NULL, 0, &cmd, &envp, &workdir, &err) == 0) {
 		spec = (struct exec_spec){ .cmd = cmd.buf, .envp = envp, .workdir = workdir,
 					   .log_path = log_path };
 		if (exec_spawn(&spec, &p->ep, &err) == 0) {
@@ -560,6 +611,99 @@ static int task_blocked(struct sti *ti)
 	return 0;
 }
 
+static int cmp_sti_index(const void *a, const void *b)
+{
+	const struct sti *x = *(struct sti *const *)a, *y = *(struct sti *const *)b;
+	return (x->index > y->index) - (x->index < y->index);
+}
+
+/*
+ * A batch: `ti` and up to batch - 1 more ready instances of its task, in
+ * one process.  Each instance still has its own try (sharing the batch's
+ * log), so the UI and 'runs show' keep one row per item; the process counts
+ * once for parallelism and max_active.
+ */
+static void start_batch(struct sched *s, struct sti *ti)
+{
+	struct stask *t = ti->task;
+	size_t cap = (size_t)t->def->batch, n = 0;
+	struct sti **m = xcalloc(cap, sizeof(*m));
+	char **items = xcalloc(cap, sizeof(*items));
+	struct strbuf cmd = STRBUF_INIT, err = STRBUF_INIT;
+	char **envp = NULL, *workdir = NULL, *log_path;
+	struct sproc *p = xcalloc(1, sizeof(*p));
+	struct store_try tr = { 0 };
+	int64_t now = time_now_ms();
+
+	m[n++] = ti;
+	for (size_t k = 0; k < t->ninst && n < cap; k++) {
+		struct sti *o = &t->inst[k];
+		if (o != ti && o->in_ready && (o->state == TI_QUEUED || o->state == TI_UP_FOR_RETRY))
+			m[n++] = o;
+	}
+	/* $SF_ITEMS in item order; the first instance's log is the batch's */
+	qsort(m, n, sizeof(*m), cmp_sti_index);
+	for (size_t i = 0; i < n; i++) {
+		m[i]->try_number++;
+		m[i]->started_at = now;
+		m[i]->ended_at = 0;
+		m[i]->exit_code = -1;
+		m[i]->kill = KILL_NONE;
+		items[i] = t->items[m[i]->index];
+	}
+	ti = m[0];
+	log_path = log_path_for(ti);
+	p->key = procs_try_key(s->id, t->run->run_id, t->def->id, ti->index, ti->try_number);
+	tr = (struct store_try){ .started_at = now, .exit_code = -1, .log_path = log_path };
+	if (prepare(ti, p->key, items, n, &cmd, &envp, &workdir, &err) == 0) {
+		struct exec_spec spec = { .cmd = cmd.buf, .envp = envp, .workdir = workdir,
+					  .log_path = log_path };
+		if (exec_spawn(&spec, &p->ep, &err) == 0) {
+			procs_attach(p->ep.pid, t->run->run_id, p->key);
+			s->spawned = 1;
+			p->ti = ti;
+			/* provenance: one record per batch, on its first item */
+			sprov_start(p, cmd.buf, envp + s->nbase_env, workdir);
+			p->batch = m;
+			p->nbatch = n;
+			p->started_mono = time_mono_ms();
+			tr.pid = p->ep.pid;
+			ALLOC_GROW(s->procs, s->nprocs + 1, s->procs_alloc);
+			s->procs[s->nprocs++] = p;
+			t->running++;
+			for (size_t i = 0; i < n; i++) {
+				m[i]->proc = p;
+				tr.try_number = m[i]->try_number;
+				sched_set_state(m[i], TI_RUNNING, NULL);
+				queue_try(s, m[i], &tr);
+			}
+			if (t->def->timeout_ms > 0)
+				sched_timer_add(s, ti, TM_TIMEOUT, p->started_mono + t->def->timeout_ms);
+			p = NULL;
+			m = NULL;
+		}
+	}
+	if (p) {
+		free(p->key);
+		free(p);
+		tr.ended_at = time_now_ms();
+		tr.reason = err.buf;
+		for (size_t i = 0; i < n; i++) {
+			m[i]->ended_at = tr.ended_at;
+			tr.try_number = m[i]->try_number;
+			queue_try(s, m[i], &tr);
+			finish_failure(s, m[i], err.buf);
+		}
+	}
+	free(m);
+	free(items);
+	free(log_path);
+	free(workdir);
+	free_env(s, envp);
+	sb_release(&cmd);
+	sb_release(&err);
+}
+
 static void start_ready(struct sched *s)
 {
 	while (s->nprocs < (size_t)s->parallelism && !s->stopping) {
@@ -572,7 +716,10 @@ static void start_ready(struct sched *s)
 			continue;
 		if (task_blocked(ti))
 			continue;
-		start_try(s, ti);
+		if (ti->task->def->batch && ti->index >= 0 && ti->task->items)
+			start_batch(s, ti);
+		else
+			start_try(s, ti);
 	}
 }
 
@@ -660,6 +807,174 @@ static void kill_group(pid_t pgid)
 	}
 }
 
+/*
+ * A batch's $SF_RESULTS: "INDEX<TAB>ok" or "INDEX<TAB>failed[<TAB>reason]"
+ * per line.  out[i] becomes 1 (ok) or 2 (failed, reason in why[i]); lines
+ * that do not parse are noted in the log.
+ */
+static void read_results(struct sti *lead, struct exec_proc *ep, size_t n, int *out, char **why)
+{
+	char *path = batch_path_for(lead, "results");
+	struct strbuf sb = STRBUF_INIT;
+	size_t bad = 0, line = 0, first = 0;
+
+	sb.max = STORE_METRICS_MAX_BYTES;
+	if (sb_read_file(&sb, path) < 0 && errno != ENOENT)
+		exec_log_note(ep, "cannot read $SF_RESULTS '%s': %s", path, strerror(errno));
+	for (char *p = sb.buf, *end = sb.buf + sb.len; p < end; line++) {
+		char *nl = memchr(p, '\n', (size_t)(end - p)), *tab, *num_end;
+		unsigned long idx;
+
+		if (nl)
+			*nl = '\0';
+		errno = 0;
+		idx = strtoul(p, &num_end, 10);
+		tab = num_end;
+		if (num_end == p || *tab != '\t' || errno || idx >= n) {
+			if (*p && !bad++)
+				first = line + 1;
+		} else if (!strcmp(tab + 1, "ok")) {
+			out[idx] = 1;
+		} else if (!strncmp(tab + 1, "failed", 6) && (!tab[7] || tab[7] == '\t')) {
+			out[idx] = 2;
+			free(why[idx]);
+			why[idx] = tab[7] ? xstrdup(tab + 8) : NULL;
+		} else if (!bad++) {
+			first = line + 1;
+		}
+		p = nl ? nl + 1 : end;
+	}
+	if (bad)
+		exec_log_note(ep, "$SF_RESULTS: %zu line(s) are not 'INDEX<TAB>ok|failed[<TAB>reason]' "
+			      "with INDEX under %zu, and are ignored (the first is line %zu)",
+			      bad, n, first);
+	sb_release(&sb);
+	free(path);
+}
+
+/* The batch's metrics lines, each to the instance its "item" names (else the first). */
+static void split_metrics(struct sproc *p, struct strbuf *all, struct strbuf **per)
+{
+	char *const *items = p->ti->task->items;
+
+	for (const char *l = all->buf, *end = all->buf + all->len; l < end;) {
+		const char *nl = memchr(l, '\n', (size_t)(end - l));
+		size_t len = nl ? (size_t)(nl - l) : (size_t)(end - l), to = 0;
+		json_t *o = json_loadb(l, len, 0, NULL);
+		const char *item = json_string_value(json_object_get(o, "item"));
+
+		for (size_t i = 0; item && i < p->nbatch; i++)
+			if (!strcmp(items[p->batch[i]->index], item)) {
+				to = i;
+				break;
+			}
+		json_decref(o);
+		if (!per[to]) {
+			per[to] = xcalloc(1, sizeof(*per[to]));
+			sb_init(per[to], 0);
+		}
+		sb_add(per[to], l, len);
+		sb_addch(per[to], '\n');
+		l = nl ? nl + 1 : end;
+	}
+	sb_release(all);
+	free(all);
+}
+
+static void finish_batch(struct sched *s, struct sproc *p, int status)
+{
+	struct sti *lead = p->ti;
+	size_t n = p->nbatch;
+	int *res = xcalloc(n, sizeof(*res));
+	char **res_why = xcalloc(n, sizeof(*res_why)), *log_path = log_path_for(lead);
+	struct strbuf why = STRBUF_INIT, **metrics = xcalloc(n, sizeof(*metrics)), *all;
+	enum kill_why kill_why = KILL_NONE;
+	int exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+	int64_t now = time_now_ms();
+
+	int left = 0;
+
+	for (size_t i = 0; i < n && kill_why == KILL_NONE; i++)
+		kill_why = p->batch[i]->kill;
+	if (kill_why != KILL_NONE) {
+		kill_group(p->ep.pid);
+		left = procs_kill_try(lead->task->run->run_id, p->key, p->ep.pid, KILL_CONFIRM_MS);
+	} else {
+		procs_try_done(lead->task->run->run_id, p->key);
+	}
+	exec_finish(&p->ep);
+	lead->kill = kill_why;
+	lead->exit_code = exit_code;
+	lead->ended_at = now;
+	if (kill_why != KILL_NONE) {
+		describe_end(lead, status, &why);
+		if (left)
+			sb_addf(&why, "; %d process(es) of it could not be killed", left);
+		exec_log_note(&p->ep, "%s", why.buf);
+		sb_reset(&why);
+	}
+	describe_end(lead, status, &why);
+	if ((all = read_metrics(lead, &p->ep)))
+		split_metrics(p, all, metrics);
+	read_results(lead, &p->ep, n, res, res_why);
+	exec_release(&p->ep);
+	sprov_finish(s, p);
+	lead->task->running--;
+	unblock(s, lead->task);
+	for (size_t i = 0; i < n; i++) {
+		struct sti *ti = p->batch[i];
+		struct strbuf r = STRBUF_INIT;
+		struct store_try t;
+
+		/* an item reported ok before its batch ended badly keeps its success */
+		if (kill_why != KILL_NONE && !(res[i] == 1 && kill_why == KILL_TIMEOUT))
+			sb_adds(&r, why.buf);
+		else if (res[i] == 2)
+			sb_addf(&r, "failed in its batch%s%s", res_why[i] ? ": " : "",
+				res_why[i] ? res_why[i] : "");
+		else if (!res[i])
+			sb_addf(&r, "its batch ended without reporting it (%s)",
+				why.len ? why.buf : "exit code 0");
+		ti->exit_code = exit_code;
+		ti->ended_at = now;
+		t = (struct store_try){ .try_number = ti->try_number, .started_at = ti->started_at,
+					.ended_at = now, .exit_code = exit_code, .log_path = log_path,
+					.pid = p->ep.pid, .pid_start = p->start_time,
+					.reason = r.len ? r.buf : NULL };
+		queue_try(s, ti, &t);
+		s->tries[ti->pending_try - 1].metrics = metrics[i];
+		ti->proc = NULL;
+		ti->kill = KILL_NONE;
+		switch (kill_why) {
+		case KILL_CANCEL:
+			sched_set_state(ti, TI_CANCELLED, r.buf);
+			break;
+		case KILL_CLEAR:
+		case KILL_STOP:
+			ti->max_tries++;
+			sched_set_state(ti, TI_QUEUED, r.buf);
+			if (kill_why == KILL_CLEAR && ti->task->decided)
+				sched_ready_push(s, ti);
+			break;
+		default:
+			if (res[i] == 1)
+				sched_set_state(ti, TI_SUCCESS, r.len ? r.buf : NULL);
+			else
+				finish_failure(s, ti, r.buf);
+		}
+		sb_release(&r);
+		free(res_why[i]);
+	}
+	free(res);
+	free(res_why);
+	free(metrics);
+	free(log_path);
+	sb_release(&why);
+	free(p->batch);
+	free(p->key);
+	free(p);
+}
+
 static void finish_try(struct sched *s, struct sproc *p, int status)
 {
 	struct sti *ti = p->ti;
@@ -739,7 +1054,10 @@ static void reap(struct sched *s)
 				continue;
 			struct sproc *p = s->procs[i];
 			s->procs[i] = s->procs[--s->nprocs];
-			finish_try(s, p, status);
+			if (p->batch)
+				finish_batch(s, p, status);
+			else
+				finish_try(s, p, status);
 			break;
 		}
 	}
@@ -1032,6 +1350,7 @@ void sched_free(struct sched *s)
 		exec_release(&s->procs[i]->ep);
 		sprov_drop(s->procs[i]);
 		free(s->procs[i]->key);
+		free(s->procs[i]->batch);
 		free(s->procs[i]);
 	}
 	sprov_free(s);

@@ -14,7 +14,7 @@
 /* What a name inside {{ }} refers to. */
 enum tmpl_kind {
 	TK_PARAM, TK_VAR, TK_RUN_ID, TK_RUN_DIR, TK_RUN_DATE, TK_DAG_ID, TK_TASK_ID,
-	TK_ITEM, TK_ITEM_NAME, TK_ITEM_STEM, TK_ITEM_DIR, TK_DATA, TK_UNKNOWN,
+	TK_ITEM, TK_ITEM_NAME, TK_ITEM_STEM, TK_ITEM_DIR, TK_ITEMS, TK_DATA, TK_UNKNOWN,
 };
 
 static const struct {
@@ -24,7 +24,7 @@ static const struct {
 	{ "run.id", TK_RUN_ID }, { "run.dir", TK_RUN_DIR }, { "run.date", TK_RUN_DATE },
 	{ "dag.id", TK_DAG_ID }, { "task.id", TK_TASK_ID }, { "item", TK_ITEM },
 	{ "item.name", TK_ITEM_NAME }, { "item.stem", TK_ITEM_STEM }, { "item.dir", TK_ITEM_DIR },
-	{ "data", TK_DATA },
+	{ "items", TK_ITEMS }, { "data", TK_DATA },
 };
 
 /* One {{ expression }}: offsets into the template. */
@@ -146,7 +146,7 @@ static void unknown_name(const char *name, struct strbuf *msg)
 		sb_addf(msg, " (did you mean '%s'?)", hint);
 	else
 		sb_adds(msg, "; known: params.NAME, vars.NAME, run.id, run.dir, run.date, dag.id,"
-			     " task.id, item, item.name, item.stem, item.dir, data");
+			     " task.id, item, item.name, item.stem, item.dir, items, data");
 	sb_release(&guess);
 }
 
@@ -195,7 +195,10 @@ static int check_expr(const struct tmpl_expr *e, const char *const *params, size
 	case TK_ITEM_DIR:
 		if (scope & TMPL_ITEM)
 			return 0;
-		if (scope & TMPL_GLOB)
+		if (scope & TMPL_BATCH)
+			sb_addf(msg, "'{{ %s }}' is refused in a batched task (one process for several "
+				"items): use '{{ items }}' or the file named by $SF_ITEMS", e->name);
+		else if (scope & TMPL_GLOB)
 			sb_addf(msg, "'{{ %s }}' cannot be used in 'foreach': the items come from it",
 				e->name);
 		else if (scope & TMPL_TASK)
@@ -203,6 +206,14 @@ static int check_expr(const struct tmpl_expr *e, const char *const *params, size
 		else
 			sb_addf(msg, "'{{ %s }}' is not available here (only in a task with 'foreach')",
 				e->name);
+		return -1;
+	case TK_ITEMS:
+		if ((scope & TMPL_BATCH) && (scope & TMPL_SHELL))
+			return 0;
+		if (scope & TMPL_BATCH)
+			sb_adds(msg, "'{{ items }}' is only available in the command ('run') of a batched task");
+		else
+			sb_adds(msg, "'{{ items }}' is only available in a task with 'batch'");
 		return -1;
 	case TK_TASK_ID:
 		if (scope & TMPL_TASK)
@@ -235,6 +246,7 @@ static const char *raw_refused(enum tmpl_kind k)
 	case TK_ITEM_NAME:
 	case TK_ITEM_STEM:
 	case TK_ITEM_DIR:
+	case TK_ITEMS:
 		return "a file name";
 	case TK_VAR:
 		return "a variable set outside the DAG file";
@@ -478,6 +490,11 @@ static int resolve(const char *name, const struct tmpl_ctx *ctx, struct strbuf *
 			break;
 		item_part(ctx->item, k, out);
 		return 0;
+	case TK_ITEMS:
+		/* words of their own: tmpl_expand quotes each (quoted commands only) */
+		if (!ctx->items || !ctx->quote)
+			break;
+		return 0;
 	case TK_UNKNOWN:
 		sb_addf(err, "unknown template name '%s'", name);
 		return -1;
@@ -541,6 +558,17 @@ int tmpl_expand(const char *tmpl, const struct tmpl_ctx *ctx, struct strbuf *out
 		} else if (slots[i].where == SHW_REFUSED) {
 			refused_msg(ex[i].name, slots[i].why, err);
 			goto out;
+		} else if (name_kind(ex[i].name, &from) == TK_ITEMS) {
+			if (slots[i].where != SHW_WORD) {
+				sb_adds(err, "'{{ items }}' must stand outside quotes: it becomes one "
+					     "word per item");
+				goto out;
+			}
+			for (size_t k = 0; k < ctx->nitems; k++) {
+				if (k)
+					sb_addch(out, ' ');
+				sh_quote_for(out, SHW_WORD, ctx->items[k]);
+			}
 		} else {
 			sh_quote_for(out, slots[i].where, val.buf);
 		}

@@ -4,7 +4,7 @@
 /*
  * {{ ... }} templates (DESIGN.md section 4).  Names: params.X, vars.X,
  * run.id, run.dir, run.date, dag.id, task.id, item, item.name, item.stem,
- * item.dir, data.  In a command every substitution is quoted for the shell
+ * item.dir, items (a batch's items, as separate words), data.  In a command every substitution is quoted for the shell
  * context it sits in (shctx.h), or refused where no quoting is safe, unless
  * written {{ X | raw }}, which only values fixed by the DAG file may use.
  */
@@ -23,6 +23,8 @@ struct tmpl_ctx {
 	const char *run_date;   /* ISO date of the run's logical date */
 	const char *task_id;
 	const char *item;       /* absolute path of a foreach item, or NULL */
+	char *const *items;     /* a batch's items ({{ items }}), or NULL */
+	size_t nitems;
 	const char *data_dir;   /* absolute */
 	int quote;              /* 1: shell-quote (commands); 0: plain (globs, paths, env) */
 };
@@ -48,6 +50,7 @@ void tmpl_env(const struct tmpl_ctx *ctx, char ***envp, size_t *n, size_t *alloc
 #define TMPL_TASK 2u /* task.id: only inside a task */
 #define TMPL_GLOB 4u /* the foreach glob itself: item is what it produces */
 #define TMPL_SHELL 8u /* a shell command: where each template sits, '| raw' */
+#define TMPL_BATCH 16u /* a batched task's command: items, not item */
 typedef void (*tmpl_report_fn)(void *data, size_t offset, const char *msg);
 int tmpl_check(const char *tmpl, const char *const *params, size_t nparams, unsigned scope,
 	       tmpl_report_fn report, void *data);
