@@ -807,6 +807,29 @@ static void kill_group(pid_t pgid)
 	}
 }
 
+/* The state an instance takes when its try ended; `why` may be "" (no reason). */
+static void settle(struct sched *s, struct sti *ti, enum kill_why kill_why, int ok, const char *why)
+{
+	switch (kill_why) {
+	case KILL_CANCEL:
+		sched_set_state(ti, TI_CANCELLED, why);
+		break;
+	case KILL_CLEAR:
+	case KILL_STOP:
+		/* Not the task's failure: the try does not count against its retries. */
+		ti->max_tries++;
+		sched_set_state(ti, TI_QUEUED, why);
+		if (kill_why == KILL_CLEAR && ti->task->decided)
+			sched_ready_push(s, ti);
+		break;
+	default:
+		if (ok)
+			sched_set_state(ti, TI_SUCCESS, *why ? why : NULL);
+		else
+			finish_failure(s, ti, why);
+	}
+}
+
 /*
  * A batch's $SF_RESULTS: "INDEX<TAB>ok" or "INDEX<TAB>failed[<TAB>reason]"
  * per line.  out[i] becomes 1 (ok) or 2 (failed, reason in why[i]); lines
@@ -945,23 +968,7 @@ static void finish_batch(struct sched *s, struct sproc *p, int status)
 		s->tries[ti->pending_try - 1].metrics = metrics[i];
 		ti->proc = NULL;
 		ti->kill = KILL_NONE;
-		switch (kill_why) {
-		case KILL_CANCEL:
-			sched_set_state(ti, TI_CANCELLED, r.buf);
-			break;
-		case KILL_CLEAR:
-		case KILL_STOP:
-			ti->max_tries++;
-			sched_set_state(ti, TI_QUEUED, r.buf);
-			if (kill_why == KILL_CLEAR && ti->task->decided)
-				sched_ready_push(s, ti);
-			break;
-		default:
-			if (res[i] == 1)
-				sched_set_state(ti, TI_SUCCESS, r.len ? r.buf : NULL);
-			else
-				finish_failure(s, ti, r.buf);
-		}
+		settle(s, ti, kill_why, res[i] == 1, r.buf);
 		sb_release(&r);
 		free(res_why[i]);
 	}
@@ -1019,24 +1026,7 @@ static void finish_try(struct sched *s, struct sproc *p, int status)
 	ti->kill = KILL_NONE;
 	ti->task->running--;
 	unblock(s, ti->task);
-	switch (kill_why) {
-	case KILL_CANCEL:
-		sched_set_state(ti, TI_CANCELLED, why.buf);
-		break;
-	case KILL_CLEAR:
-	case KILL_STOP:
-		/* Not the task's failure: the try does not count against its retries. */
-		ti->max_tries++;
-		sched_set_state(ti, TI_QUEUED, why.buf);
-		if (kill_why == KILL_CLEAR && ti->task->decided)
-			sched_ready_push(s, ti);
-		break;
-	default:
-		if (ti->exit_code == 0 && kill_why == KILL_NONE)
-			sched_set_state(ti, TI_SUCCESS, why.len ? why.buf : NULL);
-		else
-			finish_failure(s, ti, why.buf);
-	}
+	settle(s, ti, kill_why, ti->exit_code == 0 && kill_why == KILL_NONE, why.buf);
 	free(log_path);
 	sb_release(&why);
 	free(p->key);
