@@ -12,6 +12,8 @@ build_pkgs="gcc make meson ninja-build pkg-config libyaml-dev libjansson-dev lib
 test_pkgs="libcmocka-dev clang libclang-rt-14-dev sqlite3 espeak-ng sox libsox-fmt-all
   docker.io debootstrap postgresql chromium wrk curl jq procps iproute2 python3 nodejs npm
   ninja-build snakemake time slurm-wlm munge ffmpeg"
+# t0953 renders the generated man pages
+test_pkgs="$test_pkgs groff-base"
 bench_pkgs="gcc make ninja-build snakemake time python3"
 demo_pkgs="sox libsox-fmt-all espeak-ng python3"
 

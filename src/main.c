@@ -7,6 +7,7 @@
 
 #include "cmd/cmd.h"
 #include "util/common.h"
+#include "util/suggest.h"
 
 /*
  * Every command, in the order `synthflow --help` lists them.  Each entry
@@ -53,13 +54,46 @@ static void print_help(FILE *out)
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		fprintf(out, "  %-10s %s\n", commands[i]->name, commands[i]->summary);
 	fputs("\nThe data folder is --data DIR, else $SYNTHFLOW_DATA, else the nearest run-data/\n"
-	      "at or above the current directory.  'synthflow COMMAND --help' describes a command.\n",
+	      "at or above the current directory.  'synthflow COMMAND --help' describes a command.\n"
+	      "'synthflow --man COMMAND' prints its man page (roff; 'make install' installs them\n"
+	      "as synthflow-COMMAND(1)), 'synthflow --completion' the bash completion script.\n",
 	      out);
+}
+
+static void unknown_command(const char *name)
+{
+	const char *names[ARRAY_SIZE(commands)];
+	const char *hint;
+
+	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
+		names[i] = commands[i]->name;
+	hint = strlen(name) <= 128 ? suggest_closest(name, names, ARRAY_SIZE(names)) : NULL;
+	if (hint)
+		error("unknown command '%s' (did you mean '%s'?); see 'synthflow --help'", name, hint);
+	else
+		error("unknown command '%s'; see 'synthflow --help'", name);
 }
 
 static void print_command_help(const struct cmd_entry *c, FILE *out)
 {
 	fprintf(out, "usage: %s", c->usage);
+}
+
+/* synthflow(1) for "synthflow", else the command's page. */
+static int print_man(const char *name)
+{
+	const struct cmd_entry *c = find_command(name);
+
+	if (!strcmp(name, "synthflow")) {
+		cmd_write_man_index(commands, ARRAY_SIZE(commands), stdout);
+		return 0;
+	}
+	if (!c) {
+		unknown_command(name);
+		return 2;
+	}
+	cmd_write_man(c, stdout);
+	return 0;
 }
 
 /* --help anywhere before a "--" asks for the command's help. */
@@ -80,6 +114,9 @@ int main(int argc, char **argv)
 		{ "data", required_argument, NULL, 'd' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "man", required_argument, NULL, 'm' },
+		{ "completion", no_argument, NULL, 'c' },
+		{ "complete", required_argument, NULL, 'k' },
 		{ NULL, 0, NULL, 0 },
 	};
 	struct sf_ctx ctx = { 0 };
@@ -98,6 +135,16 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("synthflow %s\n", SF_VERSION);
 			return 0;
+		case 'm':
+			return print_man(optarg);
+		case 'c':
+			cmd_write_completion(commands, ARRAY_SIZE(commands), stdout);
+			return 0;
+		case 'k':
+			ret = cmd_complete(commands, ARRAY_SIZE(commands), &ctx, optarg);
+			if (ctx.cfg.data_dir)
+				config_release(&ctx.cfg);
+			return ret;
 		default:
 			print_help(stderr);
 			return 2;
@@ -117,7 +164,7 @@ int main(int argc, char **argv)
 	}
 	c = find_command(argv[optind]);
 	if (!c) {
-		error("unknown command '%s'; see 'synthflow --help'", argv[optind]);
+		unknown_command(argv[optind]);
 		return 2;
 	}
 	argc -= optind;

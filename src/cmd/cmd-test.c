@@ -136,7 +136,7 @@ const struct cmd_entry cmd_test_entry = {
 	.args = "DAG",
 	.flags = CMD_NEEDS_DATA,
 	.options = (const struct cmd_option[]){
-		CMD_LIST("param", 'p', "KEY=VALUE", "a param of the run (repeatable)"),
+		CMD_LIST("param", 'p', "KEY=VALUE", "a param of the run"),
 		CMD_STRING("task", 0, "TASK", "run only TASK, without its upstream"),
 		CMD_FLAG("json", 0, "print only the final run object as JSON"),
 		CMD_END,

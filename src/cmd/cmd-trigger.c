@@ -55,7 +55,7 @@ const struct cmd_entry cmd_trigger_entry = {
 	.args = "DAG",
 	.flags = CMD_NEEDS_DATA,
 	.options = (const struct cmd_option[]){
-		CMD_LIST("param", 'p', "KEY=VALUE", "a param of the run (repeatable)"),
+		CMD_LIST("param", 'p', "KEY=VALUE", "a param of the run"),
 		CMD_FLAG("wait", 0, "wait for the end; exit 0 only when the run succeeded"),
 		CMD_END,
 	},

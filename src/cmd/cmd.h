@@ -5,7 +5,8 @@
  * The command framework (as tmux's cmd_entry and git's parse_options): each
  * command describes itself once, in a `struct cmd_entry` beside its code,
  * and everything users see about it comes from that entry: `--help`, the
- * uniform usage errors.
+ * uniform usage errors, the man page (`synthflow --man NAME`, installed as
+ * synthflow-NAME(1)) and the bash completion (`synthflow --completion`).
  *
  * How to add a command NAME:
  *  1. write src/cmd/cmd-NAME.c; everything in it is static except
@@ -84,12 +85,11 @@ struct cmd_option {
 	const char *arg;        /* the value's name in usage and man page ("N"); NULL for a flag */
 	const char *help;       /* one line for the man page */
 	long min, max;          /* CMD_OPT_INT: the range (max 0: no upper bound) */
-	const char *choices;    /* CMD_OPT_CHOICE: "auto|all|none" (also completed by bash) */
 	/*
-	 * What bash completes for the value: "dag", "run", "workspace",
-	 * "file", "dir", or NULL (nothing; choices are always completed).
+	 * CMD_OPT_CHOICE: "auto|all|none".  Bash completes choices, and values
+	 * named DAG, RUN, NAME, FILE, DIR or OUTDIR (as operands).
 	 */
-	const char *complete;
+	const char *choices;
 };
 
 /* Option table rows, as git's OPT_BOOL(): one per line, the table ends with CMD_END. */
@@ -189,6 +189,18 @@ void cmd_print_json(json_t *j);
  * Install it before anything can learn our pid, remove it before freeing s.
  */
 void cmd_stop_on_signals(struct sched *s);
+
+/*
+ * Generated from the entries (generate.c): the man page of a command, the
+ * overview page synthflow(1), the bash completion script, and the words it
+ * completes: KIND is commands, dag, run or workspace (exit status 2 for
+ * another kind; nothing printed when there is no data folder).
+ */
+void cmd_write_man(const struct cmd_entry *e, FILE *out);
+void cmd_write_man_index(const struct cmd_entry *const *entries, size_t n, FILE *out);
+void cmd_write_completion(const struct cmd_entry *const *entries, size_t n, FILE *out);
+int cmd_complete(const struct cmd_entry *const *entries, size_t n, struct sf_ctx *ctx,
+		 const char *kind);
 
 extern const struct cmd_entry cmd_init_entry;
 extern const struct cmd_entry cmd_dags_entry;
