@@ -157,6 +157,11 @@ static int get_int(struct loader *L, const struct ynode *n, const char *what, lo
 {
 	long long v;
 
+	if (n->type == YN_SCALAR && n->plain && ynode_is_int_literal(n) && ynode_to_int(n, &v) < 0) {
+		err_at(L, n, "'%s' is out of range: it must be between 0 and %lld, found %s", what, max,
+		       n->str);
+		return -1;
+	}
 	if (n->type != YN_SCALAR || !n->plain || ynode_to_int(n, &v) < 0) {
 		err_at(L, n, "'%s' must be an integer, found %s", what, ynode_type_name(n));
 		return -1;
@@ -615,6 +620,59 @@ static void parse_trigger(struct loader *L, const struct ynode *n, struct dag_ta
 	sb_release(&sb);
 }
 
+/*
+ * inputs and outputs name files of the data folder, never the engine's own
+ * (flow/: the store, the token, logs): relative, or under {{ data }} or
+ * {{ run.dir }}, with no '..'.  The files API checks the real path again.
+ */
+static void check_paths(struct loader *L, const struct ynode *list, const char *what)
+{
+	if (!list || list->type != YN_SEQ)
+		return;
+	for (size_t i = 0; i < list->n; i++) {
+		const struct ynode *n = list->vals[i];
+		const char *p, *seg;
+		int first = 1;
+
+		if (n->type != YN_SCALAR)
+			continue;
+		p = n->str;
+		if (!strncmp(p, "{{", 2)) {
+			const char *close = strstr(p, "}}");
+			char *name = close ? xstrndup(p + 2, (size_t)(close - p - 2)) : NULL;
+			char *t = name;
+			while (t && isspace((unsigned char)*t))
+				t++;
+			if (t && (!strncmp(t, "data", 4) && (isspace((unsigned char)t[4]) || !t[4])))
+				p = close + 2;
+			else if (t && !strncmp(t, "run.dir", 7))
+				p = close + 2, first = 0;
+			free(name);
+		} else if (*p == '/') {
+			err_at(L, n, "'%s' entry '%s' is absolute: write it relative to the data folder",
+			       what, n->str);
+			continue;
+		}
+		for (seg = p; *seg;) {
+			size_t len;
+			while (*seg == '/')
+				seg++;
+			len = strcspn(seg, "/");
+			if ((len == 2 && !strncmp(seg, "..", 2)) ||
+			    (first && len == 4 && !strncmp(seg, "flow", 4))) {
+				err_at(L, n, "'%s' entry '%s' %s", what, n->str,
+				       len == 2 ? "leaves its folder ('..'): name a file in the data folder"
+						: "names the engine's folder flow/ (its store, token and "
+						  "logs): name a file of your own");
+				break;
+			}
+			if (len && !(len == 1 && *seg == '.'))
+				first = 0;
+			seg += len;
+		}
+	}
+}
+
 /* Templates of one task, once we know whether it has a foreach. */
 static void check_task_templates(struct loader *L, const struct ynode *spec, int has_foreach)
 {
@@ -628,6 +686,8 @@ static void check_task_templates(struct loader *L, const struct ynode *spec, int
 	check_tmpl(L, ynode_get(spec, "workdir"), proc & ~TMPL_BATCH);
 	check_tmpl_list(L, ynode_get(spec, "inputs"), scope);
 	check_tmpl_list(L, ynode_get(spec, "outputs"), scope);
+	check_paths(L, ynode_get(spec, "inputs"), "inputs");
+	check_paths(L, ynode_get(spec, "outputs"), "outputs");
 	if (env && env->type == YN_MAP)
 		for (size_t i = 0; i < env->n; i++)
 			check_tmpl(L, env->vals[i], proc & ~TMPL_BATCH);

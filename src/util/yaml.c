@@ -1,5 +1,6 @@
 #include "util/yaml.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <math.h>
 #include <yaml.h>
@@ -13,6 +14,8 @@ struct builder {
 	yaml_parser_t parser;
 	struct diag_list *dl;
 	int failed;
+	const char *buf;        /* the input, to place reader errors */
+	size_t len;
 };
 
 static struct ynode *node_new(enum ynode_type t, const yaml_mark_t *m)
@@ -52,11 +55,30 @@ static void append(struct ynode *parent, struct ynode *key, struct ynode *val)
 	parent->vals[parent->n++] = val;
 }
 
+static yaml_mark_t offset_mark(const char *buf, size_t len, size_t off)
+{
+	yaml_mark_t m = { off, 0, 0 };
+
+	for (size_t i = 0; i < off && i < len; i++) {
+		if (buf[i] == '\n') {
+			m.line++;
+			m.column = 0;
+		} else if (((unsigned char)buf[i] & 0xc0) != 0x80) {
+			m.column++; /* columns count characters, not UTF-8 continuation bytes */
+		}
+	}
+	return m;
+}
+
 static int next_event(struct builder *b, yaml_event_t *ev)
 {
 	if (!yaml_parser_parse(&b->parser, ev)) {
 		const char *prob = b->parser.problem ? b->parser.problem : "malformed YAML";
 		yaml_mark_t m = b->parser.problem_mark;
+
+		/* A reader error (bad UTF-8, a control character) only knows its byte offset. */
+		if (b->parser.error == YAML_READER_ERROR)
+			m = offset_mark(b->buf, b->len, b->parser.problem_offset);
 		if (b->parser.context)
 			diag_error(b->dl, (int)m.line + 1, (int)m.column + 1, "%s %s", prob,
 				   b->parser.context);
@@ -247,6 +269,8 @@ struct ynode *yaml_parse(const char *buf, size_t len, struct diag_list *dl)
 	if (!yaml_parser_initialize(&b.parser))
 		die("out of memory");
 	yaml_parser_set_input_string(&b.parser, (const unsigned char *)buf, len);
+	b.buf = buf;
+	b.len = len;
 	while (!done && !b.failed) {
 		if (next_event(&b, &ev) < 0)
 			break;
@@ -255,6 +279,18 @@ struct ynode *yaml_parse(const char *buf, size_t len, struct diag_list *dl)
 		case YAML_DOCUMENT_START_EVENT:
 			break;
 		case YAML_DOCUMENT_END_EVENT:
+			/* What follows must be the end: a second document would be dropped unseen. */
+			yaml_event_delete(&ev);
+			if (next_event(&b, &ev) < 0)
+				continue;
+			if (ev.type == YAML_DOCUMENT_START_EVENT) {
+				diag_error(dl, (int)ev.start_mark.line + 1, (int)ev.start_mark.column + 1,
+					   "a second YAML document ('---'): one DAG per file; put it "
+					   "in a file of its own");
+				b.failed = 1;
+			}
+			done = 1;
+			break;
 		case YAML_STREAM_END_EVENT:
 			done = 1;
 			break;
@@ -337,6 +373,20 @@ int ynode_to_bool(const struct ynode *n, int *out)
 		}
 	}
 	return -1;
+}
+
+int ynode_is_int_literal(const struct ynode *n)
+{
+	const char *p = n->type == YN_SCALAR ? n->str : "";
+
+	if (*p == '-' || *p == '+')
+		p++;
+	if (!*p)
+		return 0;
+	for (; *p; p++)
+		if (!isdigit((unsigned char)*p))
+			return 0;
+	return 1;
 }
 
 int ynode_to_int(const struct ynode *n, long long *out)

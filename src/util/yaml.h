@@ -39,6 +39,8 @@ const char *ynode_type_name(const struct ynode *n);
 /* Scalar conversions: 0 on success, -1 when the text is not of that type. */
 int ynode_to_bool(const struct ynode *n, int *out);
 int ynode_to_int(const struct ynode *n, long long *out);
+/* 1 when the scalar is written as a whole number (perhaps too big for ynode_to_int). */
+int ynode_is_int_literal(const struct ynode *n);
 int ynode_to_double(const struct ynode *n, double *out);
 
 #endif

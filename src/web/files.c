@@ -164,6 +164,8 @@ static void add_outputs(struct file_list *fl, const struct dag *d, const struct 
 	struct tmpl_ctx tc = { .dag = d, .params = r->params, .vars = vars, .run_id = r->run_id,
 			       .run_dir = run_dir, .run_date = date, .data_dir = fl->root };
 	struct strbuf pat = STRBUF_INIT, err = STRBUF_INIT;
+	/* The engine's own files (store, token, logs) are never an output, whatever a DAG says. */
+	char *engine = path_join(fl->root, "flow");
 
 	time_format_iso(r->created_at, date, sizeof(date));
 	date[10] = '\0';
@@ -187,7 +189,8 @@ static void add_outputs(struct file_list *fl, const struct dag *d, const struct 
 			for (size_t i = 0; i < g.gl_pathc; i++) {
 				char *real = path_real(g.gl_pathv[i]);
 				struct stat st;
-				if (real && path_is_within(fl->root, real) && !stat(real, &st) &&
+				if (real && path_is_within(fl->root, real) &&
+				    !path_is_within(engine, real) && !stat(real, &st) &&
 				    S_ISREG(st.st_mode) && !path_is_within(run_dir, real)) {
 					if (list)
 						add_file(fl, real, &st, d->tasks[t].id);
@@ -202,6 +205,7 @@ static void add_outputs(struct file_list *fl, const struct dag *d, const struct 
 	}
 	sb_release(&pat);
 	sb_release(&err);
+	free(engine);
 }
 
 static void file_list_release(struct file_list *fl)
