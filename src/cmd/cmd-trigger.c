@@ -17,8 +17,20 @@ static int trigger(struct sf_ctx *ctx, const struct dag *d, json_t *params, int 
 		printf("%s\n", run_id);
 		fflush(stdout);
 		ret = 0;
-		if (wait)
+		/* Queued with nobody to run it: say so, and never wait for nothing. */
+		if (!sched_serve_running(ctx->cfg.data_dir)) {
+			if (wait) {
+				error("no scheduler is running for '%s': run %s stays queued; start one "
+				      "with 'synthflow serve' (or run the DAG now with 'synthflow test %s')",
+				      ctx->cfg.data_dir, run_id, d->id);
+				ret = 1;
+			} else {
+				warning("no scheduler is running for '%s': run %s stays queued until "
+					"'synthflow serve' starts there", ctx->cfg.data_dir, run_id);
+			}
+		} else if (wait) {
 			ret = run_wait(st, run_id, &state) == 0 && state == RUN_SUCCESS ? 0 : 1;
+		}
 	}
 	free(run_id);
 	store_close(st);
@@ -50,8 +62,9 @@ const struct cmd_entry cmd_trigger_entry = {
 	.usage = "synthflow trigger DAG [-p KEY=VALUE]... [--wait]\n"
 		 "\n"
 		 "Queues a run of DAG and prints only its run id.  'synthflow serve' starts it\n"
-		 "(within 100 ms when it is running).  --wait blocks until the run has ended\n"
-		 "and exits 0 when it succeeded, 1 when not.\n",
+		 "(within 100 ms when it is running; without one, trigger says so on stderr).\n"
+		 "--wait blocks until the run has ended and exits 0 when it succeeded, 1 when\n"
+		 "not, or at once when no 'serve' runs for the data folder.\n",
 	.args = "DAG",
 	.flags = CMD_NEEDS_DATA,
 	.options = (const struct cmd_option[]){

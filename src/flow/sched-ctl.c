@@ -5,11 +5,30 @@
  * nobody runs is changed here directly (cancel) or queued again for `serve`
  * (clear).
  */
+#include <errno.h>
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include "flow/sched-int.h"
 #include "util/common.h"
 #include "util/timeutil.h"
+
+int sched_serve_running(const char *data_dir)
+{
+	char *path = xasprintf("%s/flow/serve.lock", data_dir);
+	int fd = open(path, O_RDONLY | O_CLOEXEC), held = 0;
+
+	free(path);
+	if (fd < 0)
+		return 0;
+	/* serve holds it exclusively for as long as it runs (the kernel drops it when it dies) */
+	if (flock(fd, LOCK_SH | LOCK_NB) < 0)
+		held = errno == EWOULDBLOCK;
+	close(fd);
+	return held;
+}
 
 int sched_trigger(struct store *st, const struct dag *d, json_t *params, char **run_id)
 {

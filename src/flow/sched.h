@@ -74,6 +74,8 @@ void sched_stop(struct sched *s);
  *   run is queued again and continues.
  */
 int sched_trigger(struct store *st, const struct dag *d, json_t *params, char **run_id);
+/* 1 when a `serve` runs for this data folder (it holds flow/serve.lock). */
+int sched_serve_running(const char *data_dir);
 int sched_cancel(struct store *st, const char *run_id);
 int sched_clear(struct store *st, const char *run_id, const char *task_id, int downstream);
 
