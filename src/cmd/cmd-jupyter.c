@@ -46,7 +46,7 @@ static int exec_jupyter(const struct cmd_args *a, struct sf_ctx *ctx)
 
 	if (engine_open_running(&ctx->cfg, &e, &c) < 0)
 		return 1;
-	if (ws_http_get(c.port_jupyter, "/api", 1000, NULL) != 200 && start_jupyter(&e, &c) < 0)
+	if (ws_http_get(c.port_jupyter, "/api", 1000, NULL) == 0 && start_jupyter(&e, &c) < 0)
 		ret = 1;
 	else
 		printf("http://127.0.0.1:%d/?token=%s\n", c.port_jupyter, c.jupyter_token);

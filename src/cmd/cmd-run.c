@@ -145,8 +145,13 @@ static int wait_healthy(const struct engine *e, const struct ws *ws, int port)
 	while (time_mono_ms() < deadline) {
 		struct ws_container c;
 		int r, running;
-		if (ws_http_get(port, "/api/v1/health", 1000, NULL) == 200)
-			return 0;
+		struct strbuf why = STRBUF_INIT;
+		int st = ws_engine_health(port, 1000, &why);
+		if (st > 0 && st != 200)
+			warning("the engine answers but is unhealthy: %s", why.buf);
+		sb_release(&why);
+		if (st > 0)
+			return 0; /* any answer: it is up (a 503 says what to look at) */
 		r = engine_inspect_container(e, ws->container, &c);
 		running = r == 0 && c.running;
 		if (r == 0)

@@ -16,6 +16,11 @@ static void scheduler_metrics(struct strbuf *out, void *sched)
 	sched_metrics(sched, out);
 }
 
+static int64_t scheduler_tick_age(void *sched)
+{
+	return sched_tick_age_ms(sched);
+}
+
 static struct web *start_web(struct web_opts *wo)
 {
 	struct web *w = web_start(wo);
@@ -48,6 +53,7 @@ static int exec_serve(const struct cmd_args *a, struct sf_ctx *ctx)
 	/* After the handlers: a client may stop us as soon as it reads the URL. */
 	wo.metrics = scheduler_metrics;
 	wo.metrics_arg = s;
+	wo.tick_age_ms = scheduler_tick_age;
 	w = start_web(&wo);
 	if (!w) {
 		cmd_stop_on_signals(NULL);

@@ -10,22 +10,35 @@
 #include "workspace/engine.h"
 #include "workspace/ws.h"
 
-static void print_text(const struct ws_container *c, const char *image_id, int healthy)
+/* health: the engine's answer (0: none, 200: healthy, else why says what is wrong). */
+static const char *engine_word(const struct ws_container *c, int health)
+{
+	if (!c->running)
+		return "stopped";
+	return health == 200 ? "healthy" : health ? "unhealthy" : "not answering";
+}
+
+static void print_text(const struct ws_container *c, const char *image_id, int health,
+		       const char *why)
 {
 	printf("workspace  %s\n", c->workspace);
 	printf("container  %s (%s)\n", c->name, c->state);
 	printf("image      %s (%.19s)\n", c->image, image_id ? image_id : "missing");
 	printf("ports      web 127.0.0.1:%d, jupyter 127.0.0.1:%d\n", c->port_web, c->port_jupyter);
 	printf("gpus       %s\n", c->gpus);
-	if (c->running)
+	if (c->running && health && health != 200)
+		printf("engine     unhealthy: %s (http://127.0.0.1:%d/api/v1/health)\n", why,
+		       c->port_web);
+	else if (c->running)
 		printf("engine     %s (http://127.0.0.1:%d/api/v1/health)\n",
-		       healthy ? "healthy" : "not answering", c->port_web);
+		       engine_word(c, health), c->port_web);
 	else
 		printf("engine     stopped; start the workspace with 'synthflow run %s'\n",
 		       c->workspace);
 }
 
-static void print_json(const struct ws_container *c, const char *image_id, int healthy)
+static void print_json(const struct ws_container *c, const char *image_id, int health,
+		       const char *why)
 {
 	json_t *o = json_object();
 	if (c) {
@@ -37,8 +50,9 @@ static void print_json(const struct ws_container *c, const char *image_id, int h
 		json_object_set_new(o, "ports", json_pack("{s:i,s:i}", "web", c->port_web, "jupyter",
 							  c->port_jupyter));
 		json_object_set_new(o, "gpus", json_string(c->gpus));
-		json_object_set_new(o, "engine", json_string(!c->running ? "stopped" :
-							     healthy ? "healthy" : "not answering"));
+		json_object_set_new(o, "engine", json_string(engine_word(c, health)));
+		if (c->running && health && health != 200)
+			json_object_set_new(o, "engine_reason", json_string(why));
 	} else {
 		json_object_set_new(o, "state", json_string("none"));
 	}
@@ -66,13 +80,14 @@ static int exec_status(const struct cmd_args *a, struct sf_ctx *ctx)
 	struct ws_container c;
 	char *image_id = NULL;
 	bool json = cmd_flag(a, "json");
-	int r, healthy = 0;
+	struct strbuf why = STRBUF_INIT;
+	int r, health = 0;
 
 	if (engine_open(&ctx->cfg, &e, NULL) < 0 || (r = find(&e, ctx->cfg.data_dir, &c)) < 0)
 		return 1;
 	if (r == 1) {
 		if (json)
-			print_json(NULL, NULL, 0);
+			print_json(NULL, NULL, 0, NULL);
 		else
 			printf("no workspace container for '%s'; start one with 'synthflow run NAME'\n",
 			       ctx->cfg.data_dir);
@@ -80,11 +95,12 @@ static int exec_status(const struct cmd_args *a, struct sf_ctx *ctx)
 	}
 	image_id = engine_image_format(&e, c.image, "{{.Id}}");
 	if (c.running)
-		healthy = ws_http_get(c.port_web, "/api/v1/health", 2000, NULL) == 200;
+		health = ws_engine_health(c.port_web, 2000, &why);
 	if (json)
-		print_json(&c, image_id, healthy);
+		print_json(&c, image_id, health, why.buf);
 	else
-		print_text(&c, image_id, healthy);
+		print_text(&c, image_id, health, why.buf);
+	sb_release(&why);
 	free(image_id);
 	ws_container_release(&c);
 	return 0;

@@ -12,9 +12,16 @@
 
 #define SERVE_TIMEOUT_MS 30000
 
-static int healthy(int port)
+/* Any answer is a live engine: a second serve would only fail on its port. */
+static int answers(int port)
 {
-	return ws_http_get(port, "/api/v1/health", 1000, NULL) == 200;
+	struct strbuf why = STRBUF_INIT;
+	int st = ws_engine_health(port, 1000, &why);
+
+	if (st > 0 && st != 200)
+		warning("the engine answers but is unhealthy: %s", why.buf);
+	sb_release(&why);
+	return st > 0;
 }
 
 static int start_serve(const struct engine *e, const struct ws_container *c)
@@ -55,7 +62,7 @@ static int exec_web(const struct cmd_args *a, struct sf_ctx *ctx)
 
 	if (engine_open_running(&ctx->cfg, &e, &c) < 0)
 		return 1;
-	if (!healthy(c.port_web) && start_serve(&e, &c) < 0) {
+	if (!answers(c.port_web) && start_serve(&e, &c) < 0) {
 		ws_container_release(&c);
 		return 1;
 	}

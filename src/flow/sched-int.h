@@ -168,6 +168,7 @@ struct sched {
 	/* Loop statistics for sched_metrics(), which other threads call. */
 	_Atomic uint64_t loops, loop_busy_us, loop_max_us;
 	_Atomic size_t running_now, ready_now;
+	_Atomic int64_t last_tick_ms; /* monotonic: the end of the last iteration */
 };
 
 /* sched.c */
@@ -185,6 +186,12 @@ int srun_expand(struct stask *t, struct strbuf *err);
 void srun_try_lost(struct sti *ti, const struct store_try *last);
 void srun_apply_request(struct srun *run, const struct store_req *req);
 void srun_cancel(struct srun *run);
+/*
+ * The run cannot start (its folder cannot be made, its record cannot be
+ * restored): it fails with reason (taken), and so does every instance that
+ * had not started, so none is left queued under a finished run.
+ */
+void srun_fail(struct srun *run, char *reason);
 int sched_flush(struct sched *s);
 int sched_poll_store(struct sched *s);
 int owner_alive(const char *owner);

@@ -8,6 +8,7 @@
 
 #include "flow/sched-int.h"
 #include "util/common.h"
+#include "util/timeutil.h"
 
 int64_t sched_loop_begin(void)
 {
@@ -26,6 +27,12 @@ void sched_loop_end(struct sched *s, int64_t busy_from)
 		atomic_store(&s->loop_max_us, us);
 	atomic_store(&s->running_now, s->nprocs);
 	atomic_store(&s->ready_now, s->ready_len);
+	atomic_store(&s->last_tick_ms, time_mono_ms());
+}
+
+int64_t sched_tick_age_ms(struct sched *s)
+{
+	return time_mono_ms() - atomic_load(&s->last_tick_ms);
 }
 
 void sched_metrics(struct sched *s, struct strbuf *out)

@@ -381,13 +381,31 @@ struct srun *srun_load(struct sched *s, const struct store_run *r, struct dag *d
 			if (run->tasks[i].active)
 				sched_mark_dirty(&run->tasks[i].placeholder);
 	} else if (restore(run, &why) < 0) {
-		run->state = RUN_FAILED;
-		run->reason = sb_detach(&why, NULL);
-		run->ended_at = time_now_ms();
+		srun_fail(run, sb_detach(&why, NULL));
 	}
 	run->dirty = 1;
 	sb_release(&why);
 	return run;
+}
+
+void srun_fail(struct srun *run, char *reason)
+{
+	run->state = RUN_FAILED;
+	free(run->reason);
+	run->reason = reason;
+	run->ended_at = time_now_ms();
+	run->dirty = 1;
+	for (size_t i = 0; i < run->ntasks; i++) {
+		struct stask *t = &run->tasks[i];
+		if (!t->active)
+			continue;
+		t->decided = 1;
+		for (size_t k = 0; k < t->ninst; k++) {
+			struct sti *ti = &t->inst[k];
+			if (!ti_state_is_final(ti->state) && ti->state != TI_RUNNING)
+				sched_set_state(ti, TI_FAILED, reason);
+		}
+	}
 }
 
 /* ---- requests ---- */

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
@@ -1167,12 +1168,8 @@ static void start_runs(struct sched *s)
 		if (run->dag->max_active_runs > 0 && active >= (size_t)run->dag->max_active_runs)
 			continue;
 		if (mkdir_p(run->run_dir, 0755) < 0) {
-			run->state = RUN_FAILED;
-			free(run->reason);
-			run->reason = xasprintf("cannot create the run folder '%s': %s", run->run_dir,
-						strerror(errno));
-			run->ended_at = time_now_ms();
-			run->dirty = 1;
+			srun_fail(run, xasprintf("cannot create the run folder '%s': %s", run->run_dir,
+						 strerror(errno)));
 			continue;
 		}
 		run->state = RUN_RUNNING;
@@ -1296,6 +1293,7 @@ struct sched *sched_new(const struct sched_opts *opts)
 	s->opts = *opts;
 	s->lock_fd = -1;
 	s->id = xasprintf("%d-%lld", (int)getpid(), (long long)time_now_ms());
+	atomic_store(&s->last_tick_ms, time_mono_ms());
 	s->data_dir = xstrdup(opts->cfg->data_dir);
 	s->parallelism = config_parallelism(opts->cfg);
 	if (s->parallelism < 1)

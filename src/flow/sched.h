@@ -85,6 +85,11 @@ int sched_clear(struct store *st, const char *run_id, const char *task_id, int d
  * server's /metrics.  Safe to call from any thread while sched_run() runs.
  */
 void sched_metrics(struct sched *s, struct strbuf *out);
+/*
+ * Milliseconds since the loop last went round (it does at least every
+ * 50 ms in serve, and when it was made), for /api/v1/health.  Any thread.
+ */
+int64_t sched_tick_age_ms(struct sched *s);
 
 /* ---- pure parts, exposed for unit tests ---- */
 

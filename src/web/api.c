@@ -21,6 +21,7 @@
 #define GRID_DEFAULT 25
 #define GRID_MAX 200
 #define METRICS_MAX_LIMIT 100000   /* the dataset view pages through 100,000 clips */
+#define HEALTH_TICK_MS 10000
 
 static struct store *store_or_500(struct web *w, struct http_resp *resp)
 {
@@ -69,9 +70,32 @@ static int load_run(struct store *s, const char *run_id, struct store_run *r, st
 	return rc ? -1 : 0;
 }
 
+/*
+ * Healthy: the store answers a read, and the scheduler beside the server
+ * went round its loop within HEALTH_TICK_MS (it does every 50 ms).  Public,
+ * like any liveness check: it says nothing about runs.
+ */
 void api_health(void *ctx, struct http_req *req, struct http_resp *resp)
 {
-	http_json(resp, 200, json_pack("{s:s}", "status", "ok"));
+	struct web *w = ctx;
+	struct store *s = web_store(w);
+	int64_t seq, age = w->o.tick_age_ms ? w->o.tick_age_ms(w->o.metrics_arg) : -1;
+	json_t *tick = age >= 0 ? json_integer(age) : json_null();
+
+	if (!s || store_seq(s, &seq) < 0) {
+		json_decref(tick);
+		http_json(resp, 503, json_pack("{s:s,s:s}", "status", "unhealthy", "reason",
+					       "the store cannot be read (see serve's output)"));
+	} else if (age > HEALTH_TICK_MS) {
+		char *why = xasprintf("the scheduler loop has not ticked for %lld ms (limit %d ms)",
+				      (long long)age, HEALTH_TICK_MS);
+		json_decref(tick);
+		http_json(resp, 503, json_pack("{s:s,s:s}", "status", "unhealthy", "reason", why));
+		free(why);
+	} else {
+		http_json(resp, 200, json_pack("{s:s,s:s,s:o}", "status", "ok", "store", "ok",
+					       "scheduler_tick_ms_ago", tick));
+	}
 }
 
 /* The newest runs of a DAG, as little as the list shows of them. */

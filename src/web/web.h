@@ -21,6 +21,11 @@ struct web_opts {
 	/* Appends the caller's own Prometheus lines (scheduler timing) to /metrics. */
 	void (*metrics)(struct strbuf *out, void *arg);
 	void *metrics_arg;
+	/*
+	 * Milliseconds since the scheduler's loop last went round, for
+	 * /api/v1/health (arg: metrics_arg); NULL when no scheduler runs beside.
+	 */
+	int64_t (*tick_age_ms)(void *arg);
 };
 
 /* NULL after error() (address taken, unreadable secret, store error). */

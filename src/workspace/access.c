@@ -92,6 +92,20 @@ static void acl_grant(struct acl *acl, uint32_t uid, uint16_t perm)
 	qsort(acl->e, acl->n, sizeof(acl->e[0]), entry_cmp);
 }
 
+/* Already there (uid's entry and the mask both allow perm)?  Then nothing is written. */
+static int acl_allows(const struct acl *acl, uint32_t uid, uint16_t perm)
+{
+	int user = 0, mask = 0;
+
+	for (size_t i = 0; i < acl->n; i++) {
+		if (acl->e[i].tag == TAG_USER && acl->e[i].id == uid)
+			user = (acl->e[i].perm & perm) == perm;
+		else if (acl->e[i].tag == TAG_MASK)
+			mask = (acl->e[i].perm & perm) == perm;
+	}
+	return user && mask;
+}
+
 static int acl_write(const char *path, const char *attr, const struct acl *acl)
 {
 	unsigned char buf[4 + ACL_MAX_ENTRIES * 8] = { ACL_VERSION, 0, 0, 0 };
@@ -120,14 +134,18 @@ static int grant_one(const char *path, uid_t uid)
 	dir = S_ISDIR(st.st_mode);
 	if (acl_read(path, "system.posix_acl_access", st.st_mode, &acl) < 0)
 		return -1;
-	acl_grant(&acl, (uint32_t)uid, dir ? 7 : 6);
-	if (acl_write(path, "system.posix_acl_access", &acl) < 0)
-		return -1;
+	if (!acl_allows(&acl, (uint32_t)uid, dir ? 7 : 6)) {
+		acl_grant(&acl, (uint32_t)uid, dir ? 7 : 6);
+		if (acl_write(path, "system.posix_acl_access", &acl) < 0)
+			return -1;
+	}
 	if (!dir)
 		return 0;
 	/* New files and folders inside inherit the grant. */
 	if (acl_read(path, "system.posix_acl_default", st.st_mode, &acl) < 0)
 		return -1;
+	if (acl_allows(&acl, (uint32_t)uid, 7))
+		return 0;
 	acl_grant(&acl, (uint32_t)uid, 7);
 	return acl_write(path, "system.posix_acl_default", &acl);
 }
@@ -152,19 +170,24 @@ static int grant_tree(const char *path, uid_t uid)
 	return ret;
 }
 
+/*
+ * Everything already in the three folders, not only their tops: a DAG run
+ * on the host before the workspace started (make demo does one) made
+ * generated/DAG/ and uploadable/DATASET/ as root, and the workspace's runs
+ * of the same DAG write there.  'run' calls this each time, so whatever
+ * the host made since is covered too; entries already there are not
+ * written again.  What the host makes later inside a granted folder
+ * inherits the grant from its default ACL.
+ */
 int ws_grant_access(const char *data_dir, uid_t uid)
 {
-	/* The engine's own state entirely; the shared folders only at the top. */
-	static const struct {
-		const char *rel;
-		int recursive;
-	} parts[] = { { "flow", 1 }, { "generated", 0 }, { "uploadable", 0 } };
+	static const char *const parts[] = { "flow", "generated", "uploadable" };
 
 	for (size_t i = 0; i < ARRAY_SIZE(parts); i++) {
-		char *p = path_join(data_dir, parts[i].rel);
+		char *p = path_join(data_dir, parts[i]);
 		int r = 0;
 		if (is_dir(p))
-			r = parts[i].recursive ? grant_tree(p, uid) : grant_one(p, uid);
+			r = grant_tree(p, uid);
 		if (r < 0) {
 			error_errno("cannot give UID %u write access to '%s' with an ACL; give it "
 				    "yourself ('chown -R %u %s') or run synthflow as a non-root user",

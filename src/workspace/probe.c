@@ -7,6 +7,7 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <jansson.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -118,9 +119,27 @@ int ws_http_wait(int port, const char *path, int timeout_ms)
 {
 	int64_t deadline = time_mono_ms() + timeout_ms;
 	while (time_mono_ms() < deadline) {
-		if (ws_http_get(port, path, 1000, NULL) == 200)
+		if (ws_http_get(port, path, 1000, NULL) > 0)
 			return 0;
 		usleep(250 * 1000);
 	}
 	return -1;
+}
+
+int ws_engine_health(int port, int timeout_ms, struct strbuf *why)
+{
+	struct strbuf body = STRBUF_INIT;
+	int status = ws_http_get(port, "/api/v1/health", timeout_ms, &body);
+	json_t *j;
+
+	if (status > 0 && status != 200) {
+		j = json_loadb(body.buf, body.len, 0, NULL);
+		if (json_is_string(json_object_get(j, "reason")))
+			sb_adds(why, json_string_value(json_object_get(j, "reason")));
+		else
+			sb_addf(why, "HTTP status %d", status);
+		json_decref(j);
+	}
+	sb_release(&body);
+	return status;
 }

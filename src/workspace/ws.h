@@ -141,8 +141,17 @@ int ws_port_free(int port);
  * status (0 when nothing answered); the body is appended to body if non-NULL.
  */
 int ws_http_get(int port, const char *path, int timeout_ms, struct strbuf *body);
-/* Polls ws_http_get until it answers 200; 0 then, -1 after timeout_ms. */
+/*
+ * Polls ws_http_get until the server answers at all (any HTTP status: it is
+ * alive); 0 then, -1 after timeout_ms.
+ */
 int ws_http_wait(int port, const char *path, int timeout_ms);
+/*
+ * The engine's GET /api/v1/health: 0 when nothing answered, else the HTTP
+ * status.  Any answer means a server is alive (never start a second one);
+ * for one other than 200, why gets its "reason" (or the status).
+ */
+int ws_engine_health(int port, int timeout_ms, struct strbuf *why);
 
 /* rm -rf below a folder we own (build contexts, debootstrap roots). */
 int ws_remove_tree(const char *path);

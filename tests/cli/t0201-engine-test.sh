@@ -199,6 +199,20 @@ expect_success 'a missing variable fails the task with a reason' '
 	must_contain out.json "greeting"
 '
 
+expect_success 'a run whose folder cannot be made fails with every instance failed, none queued' '
+	setup fan &&
+	# generated/fan is a file: the run folder generated/fan/RUN cannot be made
+	mkdir -p run-data/generated && echo x >run-data/generated/fan &&
+	test_exit 1 synthflow test fan --json >out.json &&
+	test "$(jq -r .state out.json)" = failed &&
+	jq -r .reason out.json | grep -q "cannot create the run folder" &&
+	test "$(jq -r "[.tasks[] | select(.state != \"failed\")] | length" out.json)" = 0 &&
+	test "$(jq -r "[.tasks[].task_id] | unique | length" out.json)" = 3 &&
+	run=$(jq -r .run_id out.json) &&
+	synthflow runs show "$run" --json >shown.json &&
+	test "$(jq -r "[.tasks[] | select(.state == \"queued\")] | length" shown.json)" = 0
+'
+
 expect_success 'a full disk while writing a log is reported in the try' '
 	setup fulldisk &&
 	# A private mount namespace with a tiny tmpfs over flow/logs; machines

@@ -10,7 +10,9 @@ web_start "$DATA" || { echo "not ok 1 - serve did not start"; exit 1; }
 
 expect_success 'health needs no token and has the contract shape' '
 	curl -s "$WEB_BASE/api/v1/health" >h &&
-	test "$(cat h)" = "{\"status\":\"ok\"}"
+	jq -e "keys == [\"scheduler_tick_ms_ago\", \"status\", \"store\"] and .status == \"ok\"
+		and .store == \"ok\" and .scheduler_tick_ms_ago >= 0
+		and .scheduler_tick_ms_ago < 10000" h
 '
 
 expect_success 'serve printed the URL with the token from flow/secret (0600)' '

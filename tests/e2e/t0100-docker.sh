@@ -141,6 +141,25 @@ expect_success 'a post-install change rebuilds only the layers after it' '
 	test "$same" -lt "$n" && test "$same" -ge $((n - 5))
 '
 
+# A DAG that writes where the example does: its run folder in generated/
+# and a folder of uploadable/ that each run replaces.
+write_share_dag() {
+	cat >src/$WS/dags/share.yaml <<-\X
+	id: share
+	tasks:
+	  write:
+	    run: mkdir -p {{ run.dir }}/out && echo {{ run.id }} >{{ run.dir }}/out/f && rm -rf {{ data }}/uploadable/share && mkdir -p {{ data }}/uploadable/share && cp {{ run.dir }}/out/f {{ data }}/uploadable/share/
+	X
+}
+
+expect_success 'a DAG run on the host before the workspace starts (as make demo does)' '
+	cd "$DATA" && write_share_dag &&
+	synthflow test share --json >out.json &&
+	test "$(jq -r .state out.json)" = success &&
+	test -d generated/share && test -d uploadable/share &&
+	test "$(stat -c %u generated/share)" = "$(id -u)"
+'
+
 expect_success 'run --detach: the engine answers, user UID, /data, read-only downloaded/' '
 	cd "$DATA" && echo data >downloaded/d.txt &&
 	find . -path ./build-data -prune -o -printf "%U:%G %p\n" | LC_ALL=C sort -k2 >"$W/owners-before" &&
@@ -178,6 +197,27 @@ expect_success 'web prints the UI URL with its token, and the API accepts it' '
 	token=$(sed "s/.*token=//" url) &&
 	curl -fsS -H "Authorization: Bearer $token" http://127.0.0.1:$WEB/api/v1/dags >dags &&
 	must_contain dags "$WS-example"
+'
+
+# The workspace user writes into the folders the host run made (as root on
+# CI: grants on what already existed), and the host then runs over what the
+# workspace made.
+expect_success 'the same DAG through the container API succeeds, then on the host again' '
+	cd "$DATA" && token=$(synthflow web | sed "s/.*token=//") &&
+	curl -fsS -H "Authorization: Bearer $token" -H "Content-Type: application/json" -d "{}" \
+		http://127.0.0.1:$WEB/api/v1/dags/share/runs >trig &&
+	run=$(jq -r .run_id trig) &&
+	run_ended() {
+		curl -fsS -H "Authorization: Bearer $token" http://127.0.0.1:$WEB/api/v1/runs/$run >r.json &&
+			jq -e ".state == \"success\" or .state == \"failed\"" r.json
+	} &&
+	wait_for 60 run_ended &&
+	jq -e ".state == \"success\"" r.json || { cat r.json; false; } &&
+	test "$(cat uploadable/share/f)" = "$run" &&
+	test "$(stat -c %u generated/share/$run)" = "$want_uid" &&
+	synthflow test share --json >host.json &&
+	test "$(jq -r .state host.json)" = success &&
+	test "$(cat uploadable/share/f)" = "$(jq -r .run_id host.json)"
 '
 
 expect_success 'web starts the engine again after it stopped' '

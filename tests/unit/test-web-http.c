@@ -1,7 +1,7 @@
 /*
  * Unit tests for the socket-free parts of src/web: request parsing and
- * routing (http.c), token, cookie and CSRF checks (auth.c), and path
- * safety (paths.c).
+ * routing (http.c), token, cookie and CSRF checks (auth.c), path
+ * safety (paths.c), and the health check's contract (api.c).
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -16,6 +16,10 @@
 #include "web/auth.h"
 #include "web/http.h"
 #include "web/paths.h"
+#include "web/web-impl.h"
+
+#include <jansson.h>
+#include <sqlite3.h>
 
 static void unescape_cases(void **state)
 {
@@ -374,9 +378,90 @@ static void path_safety(void **state)
 	free(dir);
 }
 
+static int64_t tick_age;
+
+static int64_t fake_tick_age(void *arg)
+{
+	return tick_age;
+}
+
+/* GET /api/v1/health through the handler; returns the status, *body its JSON. */
+static int health(struct web *w, json_t **body)
+{
+	struct http_req req;
+	struct http_resp resp;
+	int status;
+
+	http_req_init(&req);
+	http_resp_init(&resp);
+	req.method = http_method_parse("GET");
+	assert_int_equal(http_req_set_target(&req, "/api/v1/health"), 0);
+	web_handle(w, &req, &resp);
+	status = resp.status;
+	*body = json_loadb(resp.body.buf, resp.body.len, 0, NULL);
+	assert_non_null(*body);
+	http_resp_release(&resp);
+	http_req_release(&req);
+	return status;
+}
+
+/*
+ * 200 {"status": "ok", "store": "ok", "scheduler_tick_ms_ago": N} while the
+ * store reads and the scheduler ticked within 10 s; 503 {"status":
+ * "unhealthy", "reason": ...} otherwise.
+ */
+static void health_contract(void **state)
+{
+	char *dir = scratch(), *flow = path_join(dir, "flow"), *db = path_join(dir, "flow/synthflow.db");
+	struct config cfg;
+	struct web_opts o = { .cfg = &cfg, .port = 8881, .tick_age_ms = fake_tick_age };
+	struct web *w;
+	json_t *j;
+	sqlite3 *q;
+
+	assert_int_equal(mkdir_p(flow, 0755), 0);
+	assert_int_equal(config_load(&cfg, dir), 0);
+	w = web_open(&o);
+	assert_non_null(w);
+
+	tick_age = 42;
+	assert_int_equal(health(w, &j), 200);
+	assert_string_equal(json_string_value(json_object_get(j, "status")), "ok");
+	assert_string_equal(json_string_value(json_object_get(j, "store")), "ok");
+	assert_int_equal(json_integer_value(json_object_get(j, "scheduler_tick_ms_ago")), 42);
+	json_decref(j);
+
+	tick_age = 10001;
+	assert_int_equal(health(w, &j), 503);
+	assert_string_equal(json_string_value(json_object_get(j, "status")), "unhealthy");
+	assert_non_null(strstr(json_string_value(json_object_get(j, "reason")),
+			       "scheduler loop has not ticked for 10001 ms"));
+	json_decref(j);
+
+	/* A store that cannot be read: its table of counters is gone. */
+	tick_age = 0;
+	assert_int_equal(sqlite3_open(db, &q), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(q, "DROP TABLE meta", NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(q);
+	error_set_quiet(1);
+	assert_int_equal(health(w, &j), 503);
+	error_set_quiet(0);
+	assert_string_equal(json_string_value(json_object_get(j, "status")), "unhealthy");
+	assert_non_null(strstr(json_string_value(json_object_get(j, "reason")), "store"));
+	json_decref(j);
+
+	web_close(w);
+	config_release(&cfg);
+	cleanup(dir);
+	free(flow);
+	free(db);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(health_contract),
 		cmocka_unit_test(unescape_cases),
 		cmocka_unit_test(target_parsing),
 		cmocka_unit_test(routing),

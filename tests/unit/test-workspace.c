@@ -14,6 +14,7 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/xattr.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "util/common.h"
@@ -494,9 +495,22 @@ static void open_errors(void **state)
 	ws_remove_tree(data);
 }
 
+/* Does path's ACL (attr) give uid at least perm? */
+static int acl_has(const char *path, const char *attr, unsigned uid, unsigned perm)
+{
+	unsigned char buf[256];
+	ssize_t n = getxattr(path, attr, buf, sizeof(buf));
+
+	for (ssize_t off = 4; off + 8 <= n; off += 8)
+		if (buf[off] == 0x02 && (unsigned)(buf[off + 4] | buf[off + 5] << 8) == uid &&
+		    (buf[off + 2] & perm) == perm)
+			return 1;
+	return 0;
+}
+
 static void acl_grant(void **state)
 {
-	char tmpl[] = "/tmp/sf-acl.XXXXXX", *data = mkdtemp(tmpl), *gen, *flow, *f;
+	char tmpl[] = "/tmp/sf-acl.XXXXXX", *data = mkdtemp(tmpl), *gen, *flow, *f, *old, *up;
 	unsigned char buf[256];
 	ssize_t n;
 	int found = 0;
@@ -505,9 +519,17 @@ static void acl_grant(void **state)
 	gen = path_join(data, "generated");
 	flow = path_join(data, "flow");
 	f = path_join(data, "flow/synthflow.db");
+	/* made by a host run before the workspace started (as make demo does) */
+	old = path_join(data, "generated/ppp-preprocess/run1");
+	up = path_join(data, "uploadable/espeak-sample/filelist_train.txt");
 	mkdir_p(gen, 0755);
 	mkdir_p(flow, 0755);
+	mkdir_p(old, 0755);
+	*strrchr(up, '/') = '\0';
+	mkdir_p(up, 0755);
+	up[strlen(up)] = '/';
 	write_hook(data, "flow/synthflow.db", "x", 0644);
+	write_hook(data, "uploadable/espeak-sample/filelist_train.txt", "x", 0644);
 	stat(gen, &before);
 	error_set_quiet(1);
 	if (ws_grant_access(data, 4242) < 0) {
@@ -525,13 +547,24 @@ static void acl_grant(void **state)
 	assert_true(found);
 	assert_true(getxattr(gen, "system.posix_acl_default", buf, sizeof(buf)) > 4);
 	assert_true(getxattr(f, "system.posix_acl_access", buf, sizeof(buf)) > 4);
+	assert_true(acl_has(old, "system.posix_acl_access", 4242, 7));
+	assert_true(acl_has(old, "system.posix_acl_default", 4242, 7));
+	assert_true(acl_has(up, "system.posix_acl_access", 4242, 6));
 	stat(gen, &after);
 	assert_int_equal(before.st_uid, after.st_uid); /* nothing re-owned */
 	assert_int_equal(before.st_gid, after.st_gid);
+	/* run grants at every start: what is already granted is not written again */
+	stat(old, &before);
+	assert_int_equal(ws_grant_access(data, 4242), 0);
+	stat(old, &after);
+	assert_true(before.st_ctim.tv_sec == after.st_ctim.tv_sec &&
+		    before.st_ctim.tv_nsec == after.st_ctim.tv_nsec);
 	ws_remove_tree(data);
 	free(gen);
 	free(flow);
 	free(f);
+	free(old);
+	free(up);
 }
 
 static void probes(void **state)
@@ -551,6 +584,52 @@ static void probes(void **state)
 	close(fd);
 	assert_int_equal(ws_port_free(port), 1);
 	assert_int_equal(ws_http_get(port, "/", 200, NULL), 0);
+}
+
+/* A child that answers each of n connections with one canned HTTP answer. */
+static pid_t answer_with(int fd, int n, const char *answer)
+{
+	pid_t pid = fork();
+	char buf[1024];
+
+	assert_true(pid >= 0);
+	if (pid)
+		return pid;
+	for (int i = 0; i < n; i++) {
+		int c = accept(fd, NULL, NULL);
+		if (c < 0)
+			_exit(1);
+		if (read(c, buf, sizeof(buf)) < 0 || write(c, answer, strlen(answer)) < 0)
+			_exit(1);
+		close(c);
+	}
+	_exit(0);
+}
+
+/* An engine that answers 503 is alive: reported unhealthy with its reason, never "down". */
+static void unhealthy_engine_is_alive(void **state)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0), port, status;
+	struct strbuf why = STRBUF_INIT;
+	pid_t pid;
+
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(fd, 4), 0);
+	getsockname(fd, (struct sockaddr *)&sa, &len);
+	port = ntohs(sa.sin_port);
+	pid = answer_with(fd, 2,
+			  "HTTP/1.0 503 Service Unavailable\r\nContent-Type: application/json\r\n\r\n"
+			  "{\"status\": \"unhealthy\", \"reason\": \"the store cannot be read\"}");
+	assert_int_equal(ws_engine_health(port, 5000, &why), 503);
+	assert_string_equal(why.buf, "the store cannot be read");
+	assert_int_equal(ws_http_wait(port, "/api/v1/health", 5000), 0);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	close(fd);
+	sb_release(&why);
 }
 
 static void spawn_helpers(void **state)
@@ -578,6 +657,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(names),
+		cmocka_unit_test(unhealthy_engine_is_alive),
 		cmocka_unit_test(ws_paths),
 		cmocka_unit_test(packages),
 		cmocka_unit_test(requirements),
