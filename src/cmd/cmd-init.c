@@ -1,5 +1,5 @@
 /*
- * synthflow init [DIR]: lays down the data folder of DESIGN.md section 2.
+ * synthflow init [DIR]: lays down the data folder (docs/guide.md, section 2).
  * Idempotent by construction: directories are created with mkdir -p and
  * files only with O_EXCL, so a second run (or a user's edited file) is
  * never touched.

@@ -2,7 +2,7 @@
 #define SF_DAG_H
 
 /*
- * The DAG model (DESIGN.md section 4): what a DAG file means once loaded and
+ * The DAG model (docs/dags.md): what a DAG file means once loaded and
  * validated.  Everything else (scheduler, store, web UI, CLI) works on this
  * model, never on YAML.  A `struct dag` is only handed out when its file had
  * no errors, so consumers may rely on every invariant below.

@@ -3,7 +3,7 @@
 
 /*
  * The scheduler: runs DAG runs to the end, the way Airflow does (states of
- * DESIGN.md section 5, trigger rules, retries, timeouts, foreach, limits),
+ * docs/engine.md, trigger rules, retries, timeouts, foreach, limits),
  * with the local executor (exec.h).  All state lives in memory and is
  * mirrored to the store in one transaction per loop iteration.
  *

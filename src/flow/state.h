@@ -2,7 +2,7 @@
 #define SF_STATE_H
 
 /*
- * The states of DESIGN.md section 5 (contract).  The names are what users,
+ * The states of docs/engine.md (contract).  The names are what users,
  * the store, the JSON and the API see; the enums are the scheduler's.
  */
 

@@ -2,7 +2,7 @@
 #define SF_TEMPLATE_H
 
 /*
- * {{ ... }} templates (DESIGN.md section 4).  Names: params.X, vars.X,
+ * {{ ... }} templates (docs/dags.md).  Names: params.X, vars.X,
  * run.id, run.dir, run.date, dag.id, task.id, item, item.name, item.stem,
  * item.dir, items (a batch's items, as separate words), data.  In a command every substitution is quoted for the shell
  * context it sits in (shctx.h), or refused where no quoting is safe, unless

@@ -1,7 +1,7 @@
 /*
  * The backend-independent half of the store: opening by URL, dispatch to
- * the backend's ops, releasing records, and the JSON of a run (DESIGN.md
- * section 5), which the CLI and the HTTP API share so they never differ.
+ * the backend's ops, releasing records, and the JSON of a run (docs/api.md,
+ * a contract), which the CLI and the HTTP API share so they never differ.
  */
 #include "store/store-impl.h"
 

@@ -368,7 +368,7 @@ char *store_prov_key(const char *task_id, int index);
 /* Backend iteration: doc is JSON text; non-zero from fn stops (and is returned). */
 typedef int (*store_prov_fn)(const char *task_id, int index, const char *doc, void *arg);
 
-/* ---- JSON (DESIGN.md section 5, contract) ---- */
+/* ---- JSON (docs/api.md, contract) ---- */
 
 /*
  * {"run_id","dag_id","state","params","created_at","started_at","ended_at",

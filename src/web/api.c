@@ -1,5 +1,5 @@
 /*
- * The JSON API of DESIGN.md section 7 (contract: paths and shapes) and the
+ * The JSON API of docs/api.md (contract: paths and shapes) and the
  * few additions the UI needs (grid, pause, tries).  Handlers validate
  * everything they are given and answer {"error": "..."} with the status
  * that names the problem; they never exit and never trust ids as paths.

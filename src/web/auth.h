@@ -2,7 +2,7 @@
 #define SF_AUTH_H
 
 /*
- * Token auth (DESIGN.md section 7).  The secret lives in flow/secret (mode
+ * Token auth (docs/api.md).  The secret lives in flow/secret (mode
  * 0600), created at the first start.  API clients send
  * "Authorization: Bearer TOKEN"; a browser visits /?token=TOKEN once and
  * gets it back as an HttpOnly SameSite=Strict cookie.  Requests that change

@@ -12,7 +12,7 @@
 #include "util/timeutil.h"
 #include "web/assets.h"
 
-/* The API of DESIGN.md section 7 (contract) and the UI's own additions. */
+/* The API of docs/api.md (contract) and the UI's own additions. */
 const struct http_route web_routes[] = {
 	{ "GET", "/api/v1/health", api_health, ROUTE_PUBLIC },
 	{ "GET", "/api/v1/dags", api_dags, 0 },

@@ -2,7 +2,7 @@
 #define SF_WEB_H
 
 /*
- * The web UI and JSON API of `synthflow serve` (DESIGN.md section 7).
+ * The web UI and JSON API of `synthflow serve` (docs/api.md, docs/ui.md).
  * web_start() opens the listening socket, the token and the store, and
  * serves from its own threads until web_stop(); the scheduler runs beside
  * it and meets it only in the store (the web side writes runs and control

@@ -1,6 +1,6 @@
 /*
  * The generated Dockerfile and the small scripts it runs.  Layers go from
- * what changes least to what changes most (DESIGN.md section 8), so editing
+ * what changes least to what changes most (docs/workspaces.md), so editing
  * post-install.sh rebuilds only the layers after it.  Every instruction that
  * carries user input uses the exec form (a JSON array), so package names
  * and paths reach their program as argv elements, never through a shell.

@@ -9,7 +9,7 @@
 #include "util/strbuf.h"
 
 /*
- * Workspaces (DESIGN.md section 8): a repository under run-data/src/NAME
+ * Workspaces (docs/workspaces.md): a repository under run-data/src/NAME
  * with a container/ folder of hooks, built into an image and run as a
  * container.  This header covers names and folders, the hooks, the
  * generated Dockerfile and the build context with its content hash; the

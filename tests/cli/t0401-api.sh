@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The JSON API of DESIGN.md section 7 against a real `synthflow serve`:
+# The JSON API of docs/api.md against a real `synthflow serve`:
 # every route, shapes, auth failures, bad input, unknown ids.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib-web.sh"
