@@ -214,7 +214,8 @@ async function pageDags() {
       el('td', {}, el('a', { href: '#/dags/' + enc(d.dag_id), class: 'dag-link', text: d.dag_id }),
         d.workspace ? el('div', { class: 'muted', text: d.workspace }) : null),
       el('td', { text: d.description || '' }),
-      el('td', { class: 'mono', text: d.schedule || (d.on_file ? 'on file ' + d.on_file : '') }),
+      el('td', { class: 'mono', text: d.schedule || (d.on_file ? 'on file ' + d.on_file : '') },
+        (d.warnings || []).length ? el('div', { class: 'notyet', title: d.warnings.join('\n'), text: 'not acted on yet' }) : null),
       el('td', {}, d.recent_runs.slice().reverse().map(r =>
         el('a', { href: '#/runs/' + enc(r.run_id), title: r.run_id + ': ' + r.state + ' ' + fmtTime(r.created_at) },
           el('span', { class: 'dot st-' + r.state })))),
@@ -432,7 +433,9 @@ async function pageDag(dagId, query) {
       el('h1', {}, el('span', { text: dagId }), pausedSwitch(dagId, dag.paused), el('span', { class: 'spacer' }),
         el('a', { class: 'button primary', href: '#/dags/' + enc(dagId) + '/trigger', text: 'Trigger' })),
       el('p', { class: 'muted', text: [dag.description, dag.schedule && 'schedule ' + dag.schedule,
-        dag.on_file && 'on file ' + dag.on_file, dag.tasks.length + ' tasks'].filter(Boolean).join(' · ') }));
+        dag.on_file && 'on file ' + dag.on_file, dag.tasks.length + ' tasks'].filter(Boolean).join(' · ') }),
+      // keys the DAG file sets that nothing acts on yet (src/flow/notyet.c)
+      (dag.warnings || []).map(w => el('p', { class: 'notyet', text: 'warning: ' + w })));
   }
 
   [dag, grid] = await Promise.all([api('/api/v1/dags/' + enc(dagId)), api('/api/v1/dags/' + enc(dagId) + '/grid?limit=25')]);

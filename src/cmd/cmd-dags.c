@@ -4,6 +4,7 @@
 
 #include "cmd/cmd.h"
 #include "flow/dag.h"
+#include "flow/notyet.h"
 #include "flow/run.h"
 #include "util/common.h"
 #include "util/fs.h"
@@ -301,6 +302,7 @@ static int dags_validate(const struct cmd_args *a, struct sf_ctx *ctx)
 	} else if (load_all(ctx, &set, stderr) < 0) {
 		return 1;
 	}
+	notyet_config_warn(&ctx->cfg);
 	printf("%zu DAG(s) valid\n", set.n);
 	if (set.bad_files)
 		error("%zu DAG file(s) invalid", set.bad_files);

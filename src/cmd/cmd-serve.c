@@ -7,6 +7,8 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "flow/dag.h"
+#include "flow/notyet.h"
 #include "flow/sched.h"
 #include "util/common.h"
 #include "web/web.h"
@@ -14,6 +16,23 @@
 static void scheduler_metrics(struct strbuf *out, void *sched)
 {
 	sched_metrics(sched, out);
+}
+
+/* What the settings and the DAGs ask for that nothing does yet (notyet.h). */
+static void warn_not_acted_on(const struct config *cfg)
+{
+	struct dag_set set = { 0 };
+	struct strvec w = STRVEC_INIT;
+
+	notyet_config_warn(cfg);
+	dagset_load(&set, cfg->data_dir, NULL);
+	for (size_t i = 0; i < set.n; i++) {
+		notyet_dag(set.dags[i], &w);
+		for (size_t j = 0; j < w.nr; j++)
+			warning("DAG '%s': %s", set.dags[i]->id, w.v[j]);
+		strvec_clear(&w);
+	}
+	dagset_release(&set);
 }
 
 static int64_t scheduler_tick_age(void *sched)
@@ -46,6 +65,7 @@ static int exec_serve(const struct cmd_args *a, struct sf_ctx *ctx)
 	struct web *w;
 	int ret;
 
+	warn_not_acted_on(&ctx->cfg);
 	s = sched_new(&so);
 	if (!s)
 		return 1;

@@ -1,5 +1,6 @@
 /* The JSON form of a DAG (dags show --json, GET /api/v1/dags/{dag}). */
 #include "flow/dag.h"
+#include "flow/notyet.h"
 #include "util/common.h"
 
 /* Strings of a loaded DAG come from libyaml, which accepts only UTF-8. */
@@ -7,6 +8,19 @@ static json_t *str_or_null(const char *s)
 {
 	json_t *v = s ? json_string(s) : NULL;
 	return v ? v : json_null();
+}
+
+/* What the DAG asks for that is not acted on yet, for the UI to show. */
+static json_t *notyet_json(const struct dag *d)
+{
+	struct strvec w = STRVEC_INIT;
+	json_t *arr = json_array();
+
+	notyet_dag(d, &w);
+	for (size_t i = 0; i < w.nr; i++)
+		json_array_append_new(arr, json_string(w.v[i]));
+	strvec_clear(&w);
+	return arr;
 }
 
 static json_t *strv(char **v, size_t n)
@@ -73,6 +87,7 @@ json_t *dag_to_json(const struct dag *d)
 	json_object_set_new(o, "max_active_runs", json_integer(d->max_active_runs));
 	json_object_set_new(o, "on_success", str_or_null(d->on_success));
 	json_object_set_new(o, "on_failure", str_or_null(d->on_failure));
+	json_object_set_new(o, "warnings", notyet_json(d));
 	for (size_t i = 0; i < d->nparams; i++)
 		json_object_set_new(params, d->params[i].name, param_json(&d->params[i]));
 	json_object_set_new(o, "params", params);

@@ -11,6 +11,7 @@
 
 #include "flow/cron.h"
 #include "flow/dag.h"
+#include "flow/notyet.h"
 #include "flow/template.h"
 #include "util/common.h"
 #include "util/suggest.h"
@@ -1095,6 +1096,12 @@ static void parse_dag(struct loader *L, const struct ynode *root, const char *pa
 		return;
 	}
 	check_keys(L, root, top_keys, ARRAY_SIZE(top_keys), "");
+	for (size_t i = 0; i < root->n; i++) {
+		char *why = notyet_dag_key(root->keys[i]->str);
+		if (why)
+			diag_add(L->dl, DIAG_WARNING, root->keys[i]->line, root->keys[i]->col, "%s", why);
+		free(why);
+	}
 	parse_id(L, root, path);
 	d->workspace = workspace_of(path);
 	if ((v = ynode_get(root, "description")))

@@ -143,7 +143,8 @@ int dag_param_check(const struct dag_param *p, json_t *v, struct strbuf *err);
 /*
  * JSON of a DAG for `dags show --json` and GET /api/v1/dags/{dag}:
  * {"dag_id","description","path","workspace","schedule","on_file",
- *  "max_active_runs","params":{NAME:{"type","default","description",
+ *  "max_active_runs","on_success","on_failure","warnings":["... not acted on
+ *  yet: ..."],"params":{NAME:{"type","default","description",
  *  "minimum","maximum","values","required"}},"tasks":[{"task_id","run",
  *  "needs","trigger","foreach","retries","retry_delay_ms","timeout_ms",
  *  "outputs"}],"edges":[["from","to"]]}

@@ -125,7 +125,7 @@ static json_t *recent_runs(struct store *s, const char *dag_id)
 static json_t *dag_summary(json_t *full, int paused, json_t *recent)
 {
 	static const char *const keep[] = { "dag_id", "description", "workspace", "schedule",
-					    "on_file", "max_active_runs" };
+					    "on_file", "max_active_runs", "warnings" };
 	json_t *o = json_object();
 
 	for (size_t i = 0; i < ARRAY_SIZE(keep); i++) {

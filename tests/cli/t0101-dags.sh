@@ -128,4 +128,37 @@ expect_success 'validate of a missing file fails with a message' '
 	must_contain err "nope.yaml: error: cannot read: No such file or directory"
 '
 
+# Keys and settings the docs list before they work: accepted (exit 0, the
+# DAG is valid) with a warning "not acted on yet" each (src/flow/notyet.c).
+expect_success 'schedule, on_file, callbacks, executor slurm and postgresql:// are not acted on yet' '
+	setup_data &&
+	SYNTHFLOW_FLOW_EXECUTOR=slurm synthflow dags validate >out 2>err &&
+	must_contain out "DAG(s) valid" &&
+	f="$PWD/run-data/src/ws/dags/all-features.yaml" &&
+	must_contain err "^$f:15:1: warning: .schedule. is not acted on yet: runs start only when triggered" &&
+	must_contain err "^$f:16:1: warning: .on_file. is not acted on yet" &&
+	must_contain err "^$f:18:1: warning: .on_success. is not acted on yet" &&
+	must_contain err "^$f:19:1: warning: .on_failure. is not acted on yet" &&
+	must_contain err "warning: synthflow.yaml: flow.executor .slurm. is not acted on yet: tasks run on this machine" &&
+	synthflow dags show all.features_1 --json >show.json &&
+	test "$(jq -r ".warnings | length" show.json)" = 4 &&
+	SYNTHFLOW_FLOW_STORE=postgresql://localhost/x synthflow dags validate >out 2>err &&
+	must_contain err "flow.store .postgresql://localhost/x. is not acted on yet"
+'
+
+expect_success 'serve and the web API say so too' '
+	setup_data || exit 1
+	SYNTHFLOW_FLOW_EXECUTOR=slurm synthflow serve --port 0 >serve.out 2>serve.err &
+	pid=$! &&
+	n=0 && while ! grep -q "^http://" serve.out && [ $n -lt 300 ]; do sleep 0.1; n=$((n + 1)); done &&
+	url=$(grep -m1 "^http://" serve.out) && base=${url%%/?token=*} && token=${url##*token=} &&
+	curl -fsS -H "Authorization: Bearer $token" "$base/api/v1/dags/all.features_1" >dag.json &&
+	curl -fsS -H "Authorization: Bearer $token" "$base/api/v1/dags" >list.json &&
+	kill $pid && wait $pid &&
+	must_contain serve.err "warning: DAG .all.features_1.: .schedule. is not acted on yet" &&
+	must_contain serve.err "warning: synthflow.yaml: flow.executor .slurm. is not acted on yet" &&
+	jq -e ".warnings | length == 4" dag.json &&
+	jq -e "[.dags[] | select(.dag_id == \"all.features_1\") | .warnings[]] | length == 4" list.json
+'
+
 test_done

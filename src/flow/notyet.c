@@ -1,0 +1,83 @@
+/*
+ * The one table of what is accepted but not acted on yet (see notyet.h).
+ * When a feature lands, its issue deletes its rows here; nothing else
+ * needs to change for the warnings to stop.
+ */
+#include "flow/notyet.h"
+
+#include "flow/dag.h"
+#include "util/common.h"
+
+static const char *executor(const struct config *c) { return c->flow_executor; }
+static const char *store(const struct config *c) { return c->flow_store; }
+
+static const struct row {
+	const char *key;         /* a DAG's top-level key, or a setting as section.key */
+	const char *(*value)(const struct config *c); /* settings: their value */
+	const char *prefix;      /* settings: the values (by prefix) not acted on */
+	const char *meanwhile;   /* what happens instead, until it is */
+} rows[] = {
+	/* events: schedules and file triggers */
+	{ "schedule", NULL, NULL,
+	  "runs start only when triggered (synthflow trigger or test, the web UI)" },
+	{ "on_file", NULL, NULL,
+	  "new files in downloaded/ start no run; trigger the DAG yourself" },
+	/* run callbacks */
+	{ "on_success", NULL, NULL, "the command does not run when a run succeeds" },
+	{ "on_failure", NULL, NULL, "the command does not run when a run fails" },
+	/* the Slurm executor */
+	{ "flow.executor", executor, "slurm", "tasks run on this machine, as with 'local'" },
+	/* the PostgreSQL store */
+	{ "flow.store", store, "postgresql://",
+	  "serve, test and trigger refuse to open it; use \"sqlite:flow/synthflow.db\"" },
+	{ "flow.store", store, "postgres://",
+	  "serve, test and trigger refuse to open it; use \"sqlite:flow/synthflow.db\"" },
+};
+
+char *notyet_dag_key(const char *key)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
+		if (!rows[i].value && !strcmp(rows[i].key, key))
+			return xasprintf("'%s' is not acted on yet: %s", key, rows[i].meanwhile);
+	return NULL;
+}
+
+void notyet_dag(const struct dag *d, struct strvec *out)
+{
+	const struct {
+		const char *key;
+		const char *set;
+	} keys[] = {
+		{ "schedule", d->schedule },
+		{ "on_file", d->on_file },
+		{ "on_success", d->on_success },
+		{ "on_failure", d->on_failure },
+	};
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
+		char *why = keys[i].set ? notyet_dag_key(keys[i].key) : NULL;
+		if (why)
+			strvec_push(out, why);
+		free(why);
+	}
+}
+
+void notyet_config(const struct config *cfg, struct strvec *out)
+{
+	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+		const char *v = rows[i].value ? rows[i].value(cfg) : NULL;
+		if (v && !strncmp(v, rows[i].prefix, strlen(rows[i].prefix)))
+			strvec_pushf(out, "synthflow.yaml: %s '%s' is not acted on yet: %s", rows[i].key,
+				     v, rows[i].meanwhile);
+	}
+}
+
+void notyet_config_warn(const struct config *cfg)
+{
+	struct strvec w = STRVEC_INIT;
+
+	notyet_config(cfg, &w);
+	for (size_t i = 0; i < w.nr; i++)
+		warning("%s", w.v[i]);
+	strvec_clear(&w);
+}
