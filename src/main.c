@@ -34,6 +34,7 @@ static const struct cmd_entry *const commands[] = {
 	&cmd_jupyter_entry,
 	&cmd_web_entry,
 	&cmd_audio_entry,
+	&cmd_doctor_entry,
 	&cmd_base_entry,
 };
 

@@ -136,6 +136,7 @@ static int build(struct sf_ctx *ctx, const char *name, bool no_cache, bool pull)
 	engine_init(&e, ctx->cfg.ws_engine, geteuid() != 0);
 	if (!spawn_in_path(e.cli)) {
 		engine_probe(&e, &info); /* says what to install */
+		cmd_doctor_hint();
 		goto out;
 	}
 	spec.name = ws.name;
@@ -154,8 +155,10 @@ static int build(struct sf_ctx *ctx, const char *name, bool no_cache, bool pull)
 		goto out;
 	}
 	/* Only now the full probe: the skip above needs two engine calls, not three. */
-	if (engine_probe(&e, &info) < 0)
+	if (engine_probe(&e, &info) < 0) {
+		cmd_doctor_hint();
 		goto out;
+	}
 	if (!base && !pull)
 		note("the base image '%s' is not here; the engine will try to pull it (offline, build "
 		     "one with 'synthflow base' and set workspace.base_image)", spec.base_image);

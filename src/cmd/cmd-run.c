@@ -250,8 +250,12 @@ static int run(struct sf_ctx *ctx, const char *name, bool detach, const char *gp
 		      ctx->cfg.data_dir);
 		goto out;
 	}
-	if (ws_open(&ws, ctx->cfg.data_dir, name) < 0 || engine_open(&ctx->cfg, &e, &info) < 0)
+	if (ws_open(&ws, ctx->cfg.data_dir, name) < 0)
 		goto out;
+	if (engine_open(&ctx->cfg, &e, &info) < 0) {
+		cmd_doctor_hint();
+		goto out;
+	}
 	/* The image's own user (uid:gid), whatever workspace.user says now. */
 	user = engine_image_format(&e, ws.image, "{{.Config.User}}");
 	if (!user) {
@@ -259,10 +263,18 @@ static int run(struct sf_ctx *ctx, const char *name, bool detach, const char *gp
 		      ws.name);
 		goto out;
 	}
-	if (decide_gpus(gpus, info.buf, &gpu) < 0 || clear_name(&e, &ws) < 0 ||
-	    check_ports(&ctx->cfg) < 0 || grant_if_root(&e, &ws, user) < 0 ||
-	    start(&e, &ws, &ctx->cfg, user, gpu) < 0)
+	if (decide_gpus(gpus, info.buf, &gpu) < 0 || clear_name(&e, &ws) < 0)
 		goto out;
+	/* Machine trouble: a port taken, no ACLs on the data folder, GPUs the engine cannot pass. */
+	if (check_ports(&ctx->cfg) < 0 || grant_if_root(&e, &ws, user) < 0) {
+		cmd_doctor_hint();
+		goto out;
+	}
+	if (start(&e, &ws, &ctx->cfg, user, gpu) < 0) {
+		if (gpu != WS_GPU_NONE)
+			cmd_doctor_hint();
+		goto out;
+	}
 	print_urls(&ws, &ctx->cfg, gpu);
 	fflush(stdout);
 	ret = detach ? 0 : attach(&e, &ws, user);

@@ -19,17 +19,39 @@ void engine_init(struct engine *e, const char *name, bool rootless)
 	e->rootless = e->kind == ENGINE_PODMAN && rootless;
 }
 
+void engine_trouble(const struct engine *e, const char *client_err, const char **what,
+		    const char **fix)
+{
+	if (!spawn_in_path(e->cli)) {
+		*what = e->kind == ENGINE_PODMAN ? "no container engine: 'podman' is not installed"
+						 : "no container engine: 'docker' is not installed";
+		*fix = e->kind == ENGINE_PODMAN
+			       ? "install it with 'sudo apt-get install podman' (or set workspace.engine: "
+				 "docker)"
+			       : "install it with 'sudo apt-get install docker.io' and start it with 'sudo "
+				 "systemctl start docker' (or set workspace.engine: podman)";
+	} else if (e->kind == ENGINE_PODMAN) {
+		*what = "podman does not answer";
+		*fix = "install it with 'sudo apt-get install podman' and check 'podman info'";
+	} else if (client_err && strstr(client_err, "permission denied")) {
+		*what = "no permission to talk to the Docker engine";
+		*fix = "add yourself to the docker group ('sudo usermod -aG docker $USER', then log in "
+		       "again), run rootless Podman (workspace.engine: podman), or run as root";
+	} else {
+		*what = "the Docker engine is not running";
+		*fix = "start it with 'sudo systemctl start docker', or 'sudo dockerd &' where there "
+		       "is no systemd";
+	}
+}
+
 static int explain_no_engine(const struct engine *e, const char *msg)
 {
-	if (e->kind == ENGINE_PODMAN)
-		return error("podman does not answer (%s); install it with 'sudo apt-get install "
-			     "podman' and check 'podman info'", msg);
-	if (strstr(msg, "permission denied"))
-		return error("no permission to talk to the Docker engine (%s); add yourself to the "
-			     "docker group ('sudo usermod -aG docker $USER', then log in again) or "
-			     "run as root", msg);
-	return error("the Docker engine is not running (%s); start it with 'sudo systemctl start "
-		     "docker', or 'sudo dockerd &' where there is no systemd", msg);
+	const char *what, *fix;
+
+	engine_trouble(e, msg, &what, &fix);
+	if (msg)
+		return error("%s (%s); %s", what, msg, fix);
+	return error("%s; %s", what, fix);
 }
 
 int engine_probe(const struct engine *e, struct strbuf *info)
@@ -38,14 +60,8 @@ int engine_probe(const struct engine *e, struct strbuf *info)
 	struct strbuf err = STRBUF_INIT;
 	int st;
 
-	if (!spawn_in_path(e->cli)) {
-		if (e->kind == ENGINE_PODMAN)
-			return error("no container engine: 'podman' is not installed; install it with "
-				     "'sudo apt-get install podman' (or set workspace.engine: docker)");
-		return error("no container engine: 'docker' is not installed; install it with 'sudo "
-			     "apt-get install docker.io' and start it with 'sudo systemctl start docker' "
-			     "(or set workspace.engine: podman)");
-	}
+	if (!spawn_in_path(e->cli))
+		return explain_no_engine(e, NULL);
 	st = spawn_capture(args, info, &err);
 	if (st != 0) {
 		sb_rtrim(&err);
@@ -180,6 +196,22 @@ void engine_build_args(const struct engine *e, const struct engine_build_opts *o
 	strvec_push(av, o->context);
 }
 
+static void gpu_args(enum ws_gpu gpu, struct strvec *av)
+{
+	if (gpu == WS_GPU_RUNTIME)
+		strvec_pushv(av, (const char *const[]){ "--gpus", "all", NULL });
+	else if (gpu == WS_GPU_CDI)
+		strvec_pushv(av, (const char *const[]){ "--device", "nvidia.com/gpu=all", NULL });
+}
+
+void engine_gpu_test_args(const struct engine *e, enum ws_gpu gpu, const char *image,
+			  struct strvec *av)
+{
+	strvec_pushv(av, (const char *const[]){ e->cli, "run", "--rm", NULL });
+	gpu_args(gpu, av);
+	strvec_pushv(av, (const char *const[]){ image, "nvidia-smi", "-L", NULL });
+}
+
 void engine_run_args(const struct engine *e, const struct engine_run_opts *o, struct strvec *av)
 {
 	const char *ro = e->kind == ENGINE_PODMAN ? "ro=true" : "readonly";
@@ -210,10 +242,7 @@ void engine_run_args(const struct engine *e, const struct engine_run_opts *o, st
 	strvec_pushf(av, "SYNTHFLOW_WORKSPACE=%s", o->workspace);
 	strvec_push(av, "--env");
 	strvec_pushf(av, "SYNTHFLOW_IMAGE=%s", o->image);
-	if (o->gpu == WS_GPU_RUNTIME)
-		strvec_pushv(av, (const char *const[]){ "--gpus", "all", NULL });
-	else if (o->gpu == WS_GPU_CDI)
-		strvec_pushv(av, (const char *const[]){ "--device", "nvidia.com/gpu=all", NULL });
+	gpu_args(o->gpu, av);
 	if (e->kind == ENGINE_PODMAN) {
 		/* Rootless podman maps the host user to the same UID inside, so files stay theirs. */
 		if (e->rootless)

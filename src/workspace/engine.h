@@ -29,6 +29,12 @@ void engine_init(struct engine *e, const char *name, bool rootless);
  * not, says what to install or how to start it.
  */
 int engine_probe(const struct engine *e, struct strbuf *info);
+/*
+ * Why the engine does not answer, from its client's stderr (NULL when it
+ * did not run): what is wrong, and the fix on Debian/Ubuntu (static text).
+ */
+void engine_trouble(const struct engine *e, const char *client_err, const char **what,
+		    const char **fix);
 
 /* How GPUs are passed to the container. */
 enum ws_gpu {
@@ -70,6 +76,9 @@ struct engine_run_opts {
 };
 /* `ENGINE run --detach ...`: the container starts pre-run.sh and the engine. */
 void engine_run_args(const struct engine *e, const struct engine_run_opts *o, struct strvec *av);
+/* `ENGINE run --rm` of image with the GPUs as gpu passes them, running nvidia-smi -L. */
+void engine_gpu_test_args(const struct engine *e, enum ws_gpu gpu, const char *image,
+			  struct strvec *av);
 
 struct engine_exec_opts {
 	const char *container;
