@@ -1,7 +1,9 @@
 /*
- * The one table of what is accepted but not acted on yet (see notyet.h).
- * When a feature lands, its issue deletes its rows here; nothing else
- * needs to change for the warnings to stop.
+ * The one table of what is accepted but not acted on yet (see notyet.h):
+ * DAG keys, and setting values (a key whose every value is inert, such as
+ * the slurm: section, is flagged KEY_NOT_YET in config.c's key table
+ * instead).  When a feature lands, its issue deletes its rows here; nothing
+ * else needs to change for the warnings to stop.
  */
 #include "flow/notyet.h"
 
