@@ -17,7 +17,7 @@ build: deps $(BUILD)/build.ninja
 	ninja -C $(BUILD)
 
 # Everything: unit + CLI + end-to-end tests, again under ASan+UBSan, and the
-# fuzzers for a short fixed time.  Ends with "N passed, N failed".
+# fuzzers for a short fixed time.  Ends with "N passed, N failed, N skipped".
 check:
 	@scripts/check.sh
 
