@@ -68,7 +68,7 @@ static void unknown_command(const char *name)
 
 	for (size_t i = 0; i < ARRAY_SIZE(commands); i++)
 		names[i] = commands[i]->name;
-	hint = strlen(name) <= 128 ? suggest_closest(name, names, ARRAY_SIZE(names)) : NULL;
+	hint = suggest_closest(name, names, ARRAY_SIZE(names));
 	if (hint)
 		error("unknown command '%s' (did you mean '%s'?); see 'synthflow --help'", name, hint);
 	else

@@ -36,7 +36,7 @@ static int find_instances(struct store *st, const char *run_id, const char *task
 	ids = xcalloc(*n + 1, sizeof(char *));
 	for (size_t i = 0; i < *n; i++)
 		ids[i] = (*tis)[i].task_id;
-	hint = strlen(task_id) <= 128 ? suggest_closest(task_id, ids, *n) : NULL;
+	hint = suggest_closest(task_id, ids, *n);
 	if (hint)
 		error("run '%s' has no task '%s' (did you mean '%s'?)", run_id, task_id, hint);
 	else

@@ -146,7 +146,7 @@ static int unknown_option(const struct sf_ctx *ctx, const struct cmd_option *opt
 	for (size_t i = 0; i < n; i++)
 		cands[i] = xasprintf("--%s", opts[i].name);
 	sb_add(&name, word, strcspn(word, "="));
-	hint = name.len <= 128 ? suggest_closest(name.buf, cands, n) : NULL;
+	hint = suggest_closest(name.buf, cands, n);
 	if (hint)
 		ret = cmd_usage_error(ctx, "unknown option '%s' for '%s' (did you mean '%s'?)", name.buf,
 				      display_name(ctx, &cmd), hint);
@@ -407,7 +407,7 @@ static const struct cmd_entry *find_sub(const struct sf_ctx *ctx, const struct c
 	}
 	if (argc < 2)
 		cmd_usage_error(ctx, "missing subcommand (%s)", list.buf);
-	else if ((hint = strlen(argv[1]) <= 128 ? suggest_closest(argv[1], names, n) : NULL))
+	else if ((hint = suggest_closest(argv[1], names, n)))
 		cmd_usage_error(ctx, "unknown subcommand '%s %s' (did you mean '%s'?)", e->name, argv[1],
 				hint);
 	else

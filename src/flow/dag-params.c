@@ -152,7 +152,7 @@ static void unknown_param(const struct dag *d, const char *key, struct strbuf *e
 
 	for (size_t i = 0; i < d->nparams; i++)
 		names[i] = d->params[i].name;
-	hint = strlen(key) <= 128 ? suggest_closest(key, names, d->nparams) : NULL;
+	hint = suggest_closest(key, names, d->nparams);
 	sb_addf(err, "unknown param '%s'", key);
 	if (hint)
 		sb_addf(err, " (did you mean '%s'?)", hint);

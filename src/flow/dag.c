@@ -8,6 +8,7 @@
 #include <glob.h>
 
 #include "util/common.h"
+#include "util/suggest.h"
 
 static void free_strv(char **v, size_t n)
 {
@@ -160,24 +161,110 @@ size_t dagset_load_files(struct dag_set *set, char **paths, size_t n, FILE *diag
 	return set->bad_files;
 }
 
-size_t dagset_load(struct dag_set *set, const char *data_dir, FILE *diag_out)
+/*
+ * The one place that knows where DAG files are: src/WORKSPACE/dags/NAME.yaml
+ * or .yml under the data folder.  name is "*" for all of them.
+ */
+static void dag_glob(const char *data_dir, const char *name, glob_t *g)
 {
 	static const char *const exts[] = { "yaml", "yml" };
-	glob_t g;
 	int flags = 0;
 
-	memset(&g, 0, sizeof(g));
+	memset(g, 0, sizeof(*g));
 	for (size_t i = 0; i < ARRAY_SIZE(exts); i++) {
-		char *pat = xasprintf("%s/src/*/dags/*.%s", data_dir, exts[i]);
-		glob(pat, flags, NULL, &g);
+		char *pat = xasprintf("%s/src/*/dags/%s.%s", data_dir, name, exts[i]);
+		glob(pat, flags, NULL, g);
 		flags = GLOB_APPEND;
 		free(pat);
 	}
-	if (g.gl_pathc)
-		qsort(g.gl_pathv, g.gl_pathc, sizeof(char *), cmp_str);
+	if (g->gl_pathc)
+		qsort(g->gl_pathv, g->gl_pathc, sizeof(char *), cmp_str);
+}
+
+char **dag_files(const char *data_dir, size_t *n)
+{
+	glob_t g;
+	char **v;
+
+	dag_glob(data_dir, "*", &g);
+	*n = g.gl_pathc;
+	v = xcalloc(*n + 1, sizeof(*v));
+	for (size_t i = 0; i < *n; i++)
+		v[i] = xstrdup(g.gl_pathv[i]);
+	globfree(&g);
+	return v;
+}
+
+size_t dagset_load(struct dag_set *set, const char *data_dir, FILE *diag_out)
+{
+	glob_t g;
+
+	dag_glob(data_dir, "*", &g);
 	dagset_load_files(set, g.gl_pathv, g.gl_pathc, diag_out);
 	globfree(&g);
 	return set->bad_files;
+}
+
+/* The DAG in path when it parses and has the id, else NULL (silently). */
+static struct dag *load_if_id(const char *path, const char *id)
+{
+	struct diag_list dl;
+	struct dag *d;
+
+	diag_init(&dl, path);
+	d = dag_load_file(path, &dl);
+	diag_release(&dl);
+	if (d && strcmp(d->id, id)) {
+		dag_free(d);
+		d = NULL;
+	}
+	return d;
+}
+
+struct dag *dag_load_id(const char *data_dir, const char *id, const char *path_hint)
+{
+	struct dag_set set = { 0 };
+	struct dag *d = path_hint ? load_if_id(path_hint, id) : NULL, *found;
+	glob_t g;
+
+	if (!d && dag_id_valid(id)) {
+		dag_glob(data_dir, id, &g);
+		for (size_t i = 0; i < g.gl_pathc && !d; i++)
+			d = load_if_id(g.gl_pathv[i], id);
+		globfree(&g);
+	}
+	if (d)
+		return d;
+	dagset_load(&set, data_dir, NULL);
+	found = dagset_find(&set, id);
+	if (found)
+		d = load_if_id(found->path, id);
+	dagset_release(&set);
+	return d;
+}
+
+const char *dagset_closest(const struct dag_set *set, const char *id)
+{
+	const char **ids = xcalloc(set->n + 1, sizeof(*ids));
+	const char *near;
+
+	for (size_t i = 0; i < set->n; i++)
+		ids[i] = set->dags[i]->id;
+	near = suggest_closest(id, ids, set->n);
+	free(ids);
+	return near;
+}
+
+const char *dag_closest_task(const struct dag *d, const char *task_id)
+{
+	const char **ids = xcalloc(d->ntasks + 1, sizeof(*ids));
+	const char *near;
+
+	for (size_t i = 0; i < d->ntasks; i++)
+		ids[i] = d->tasks[i].id;
+	near = suggest_closest(task_id, ids, d->ntasks);
+	free(ids);
+	return near;
 }
 
 struct dag *dagset_find(const struct dag_set *set, const char *id)

@@ -1,7 +1,6 @@
 /* Helpers shared by the run commands and the API (see run.h). */
 #include "flow/run.h"
 
-#include <glob.h>
 #include <poll.h>
 
 #include "util/common.h"
@@ -14,15 +13,11 @@
 struct dag *run_find_dag(struct dag_set *set, const char *id)
 {
 	struct dag *d = dagset_find(set, id);
-	const char **ids;
 	const char *hint;
 
 	if (d)
 		return d;
-	ids = xcalloc(set->n + 1, sizeof(char *));
-	for (size_t i = 0; i < set->n; i++)
-		ids[i] = set->dags[i]->id;
-	hint = strlen(id) <= 128 ? suggest_closest(id, ids, set->n) : NULL;
+	hint = dagset_closest(set, id);
 	if (hint)
 		error("unknown DAG '%s' (did you mean '%s'?)", id, hint);
 	else
@@ -30,67 +25,35 @@ struct dag *run_find_dag(struct dag_set *set, const char *id)
 	if (set->bad_files)
 		note("%zu DAG file(s) have errors and were skipped; see 'synthflow dags validate'",
 		     set->bad_files);
-	free(ids);
 	return NULL;
-}
-
-static struct dag *load_file(const char *path, const char *id)
-{
-	struct diag_list dl;
-	struct dag *d;
-
-	diag_init(&dl, path);
-	d = dag_load_file(path, &dl);
-	diag_release(&dl);
-	if (d && strcmp(d->id, id)) {
-		dag_free(d);
-		d = NULL;
-	}
-	return d;
 }
 
 struct dag *run_load_dag(const char *data_dir, const char *id)
 {
 	struct dag_set set = { 0 };
-	struct dag *d = NULL, *found;
-	glob_t g;
+	struct dag *d = dag_load_id(data_dir, id, NULL);
 
-	if (dag_id_valid(id)) {
-		char *pat = xasprintf("%s/src/*/dags/%s.y*ml", data_dir, id);
-		if (glob(pat, 0, NULL, &g) == 0) {
-			for (size_t i = 0; i < g.gl_pathc && !d; i++)
-				d = load_file(g.gl_pathv[i], id);
-			globfree(&g);
-		}
-		free(pat);
-	}
 	if (d)
 		return d;
+	/* Not found: load the set again only to say what is there. */
 	dagset_load(&set, data_dir, NULL);
-	found = run_find_dag(&set, id);
-	if (found)
-		d = load_file(found->path, id);
+	run_find_dag(&set, id);
 	dagset_release(&set);
-	return d;
+	return NULL;
 }
 
 const struct dag_task *run_find_task(const struct dag *d, const char *task_id)
 {
 	const struct dag_task *t = dag_task(d, task_id);
-	const char **ids;
 	const char *hint;
 
 	if (t)
 		return t;
-	ids = xcalloc(d->ntasks + 1, sizeof(char *));
-	for (size_t i = 0; i < d->ntasks; i++)
-		ids[i] = d->tasks[i].id;
-	hint = strlen(task_id) <= 128 ? suggest_closest(task_id, ids, d->ntasks) : NULL;
+	hint = dag_closest_task(d, task_id);
 	if (hint)
 		error("unknown task '%s' in DAG '%s' (did you mean '%s'?)", task_id, d->id, hint);
 	else
 		error("unknown task '%s' in DAG '%s'", task_id, d->id);
-	free(ids);
 	return NULL;
 }
 
@@ -110,7 +73,7 @@ int run_find(struct store *st, const char *run_id, struct store_run *out)
 	ids = xcalloc(n + 1, sizeof(char *));
 	for (size_t i = 0; i < n; i++)
 		ids[i] = runs[i].run_id;
-	hint = strlen(run_id) <= 128 ? suggest_closest(run_id, ids, n) : NULL;
+	hint = suggest_closest(run_id, ids, n);
 	if (hint)
 		error("unknown run '%s' (did you mean '%s'?)", run_id, hint);
 	else

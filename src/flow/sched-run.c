@@ -12,7 +12,6 @@
  * the store, but it may run again after a crash: tasks should be idempotent.
  */
 #include <errno.h>
-#include <glob.h>
 #include <signal.h>
 #include <time.h>
 
@@ -605,50 +604,12 @@ int sched_flush(struct sched *s)
 
 /* ---- the store: new runs, runs left behind, requests ---- */
 
-/* The DAG in `path` when it parses and has the id `dag_id`, else NULL. */
-static struct dag *load_dag_file(const char *path, const char *dag_id)
-{
-	struct diag_list dl;
-	struct dag *d;
-
-	diag_init(&dl, path);
-	d = dag_load_file(path, &dl);
-	diag_release(&dl);
-	if (d && strcmp(d->id, dag_id)) {
-		dag_free(d);
-		d = NULL;
-	}
-	return d;
-}
-
-/*
- * A run's DAG, parsed afresh (a DAG file may change while runs go on).
- * Usually it is src/NAME/dags/ID.yaml: that file alone is parsed, so taking
- * a run does not cost a parse of every DAG of the data folder; only a DAG
- * whose id differs from its file name needs the whole set.
- */
+/* A run's DAG, parsed afresh (a DAG file may change while runs go on). */
 static struct dag *load_dag(struct sched *s, const char *dag_id, const char *path,
 			    struct strbuf *why)
 {
-	struct dag_set set = { 0 };
-	struct dag *found, *d = path ? load_dag_file(path, dag_id) : NULL;
-	glob_t g;
-	char *pat;
+	struct dag *d = dag_load_id(s->data_dir, dag_id, path);
 
-	pat = xasprintf("%s/src/*/dags/%s.y*ml", s->data_dir, dag_id);
-	if (!d && glob(pat, 0, NULL, &g) == 0) {
-		for (size_t i = 0; i < g.gl_pathc && !d; i++)
-			d = load_dag_file(g.gl_pathv[i], dag_id);
-		globfree(&g);
-	}
-	free(pat);
-	if (!d) {
-		dagset_load(&set, s->data_dir, NULL);
-		found = dagset_find(&set, dag_id);
-		if (found)
-			d = load_dag_file(found->path, dag_id);
-		dagset_release(&set);
-	}
 	if (!d)
 		sb_addf(why, "DAG '%s' cannot be loaded: it is gone or its file has errors now "
 			     "(see 'synthflow dags validate')",

@@ -43,6 +43,9 @@ const char *suggest_closest(const char *word, const char *const *candidates, siz
 	const char *best = NULL;
 	size_t best_d = (size_t)-1;
 
+	/* The distance is quadratic: a long word (untrusted input) gets no hint. */
+	if (strlen(word) > SUGGEST_MAX_WORD)
+		return NULL;
 	if (limit < 1)
 		limit = 1;
 	for (size_t i = 0; i < n; i++) {

@@ -11,7 +11,6 @@
 
 #include "flow/sched.h"
 #include "util/common.h"
-#include "util/suggest.h"
 #include "util/timeutil.h"
 #include "web/paths.h"
 
@@ -34,20 +33,15 @@ static struct store *store_or_500(struct web *w, struct http_resp *resp)
 static const struct dag *find_dag(struct dag_snap *snap, const char *id, struct http_resp *resp)
 {
 	const struct dag *d = dagset_find(&snap->set, id);
-	const char **ids;
 	const char *near;
 
 	if (d)
 		return d;
-	ids = xcalloc(snap->set.n + 1, sizeof(*ids));
-	for (size_t i = 0; i < snap->set.n; i++)
-		ids[i] = snap->set.dags[i]->id;
-	near = suggest_closest(id, ids, snap->set.n);
+	near = dagset_closest(&snap->set, id);
 	if (near)
 		http_error(resp, 404, "unknown DAG '%s' (did you mean '%s'?)", id, near);
 	else
 		http_error(resp, 404, "unknown DAG '%s'", id);
-	free(ids);
 	return NULL;
 }
 

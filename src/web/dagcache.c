@@ -4,7 +4,6 @@
  */
 #include "web/web-impl.h"
 
-#include <glob.h>
 #include <sys/stat.h>
 
 #include "util/common.h"
@@ -12,24 +11,18 @@
 /* Names, sizes and modification times of every DAG file. */
 static char *dag_files_signature(const char *data_dir)
 {
-	static const char *const patterns[] = { "src/*/dags/*.yaml", "src/*/dags/*.yml" };
 	struct strbuf sb = STRBUF_INIT;
+	size_t n;
+	char **files = dag_files(data_dir, &n);
 
-	for (size_t p = 0; p < ARRAY_SIZE(patterns); p++) {
-		char *pat = xasprintf("%s/%s", data_dir, patterns[p]);
-		glob_t g;
-		if (!glob(pat, 0, NULL, &g)) {
-			for (size_t i = 0; i < g.gl_pathc; i++) {
-				struct stat st;
-				if (stat(g.gl_pathv[i], &st))
-					continue;
-				sb_addf(&sb, "%s %lld %lld.%09ld\n", g.gl_pathv[i], (long long)st.st_size,
-					(long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-			}
-			globfree(&g);
-		}
-		free(pat);
+	for (size_t i = 0; i < n; i++) {
+		struct stat st;
+		if (stat(files[i], &st) == 0)
+			sb_addf(&sb, "%s %lld %lld.%09ld\n", files[i], (long long)st.st_size,
+				(long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+		free(files[i]);
 	}
+	free(files);
 	return sb_detach(&sb, NULL);
 }
 
