@@ -469,6 +469,17 @@ static int prepare(struct sti *ti, const char *key, char *const *items, size_t n
 	ALLOC_GROW(*envp, n + 2, alloc);
 	(*envp)[n++] = xasprintf("SF_TRY_KEY=%s", key);
 	(*envp)[n] = NULL;
+	{
+		/* the running engine, so tasks can call 'synthflow audio' without PATH */
+		static char self[4096];
+		if (!self[0] && readlink("/proc/self/exe", self, sizeof(self) - 1) < 0)
+			self[0] = '\0';
+		if (self[0]) {
+			ALLOC_GROW(*envp, n + 2, alloc);
+			(*envp)[n++] = xasprintf("SF_SYNTHFLOW=%s", self);
+			(*envp)[n] = NULL;
+		}
+	}
 	if (items) {
 		char *in = batch_path_for(ti, "items"), *res = batch_path_for(ti, "results");
 		if (write_items(ti, items, nitems, err) < 0) {

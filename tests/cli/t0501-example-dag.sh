@@ -60,7 +60,14 @@ expect_success 'ppp-preprocess speaks a sample, cleans each clip, writes filelis
 	test -z "$(ls -A run-data/downloaded)" &&
 	run_id=$(python3 -c "import json; print(json.load(open(\"run.json\"))[\"run_id\"])") &&
 	test -d "run-data/generated/ppp-preprocess/$run_id/sample/espeak-sample" &&
-	test -d "run-data/flow/logs/ppp-preprocess/$run_id"
+	test -d "run-data/flow/logs/ppp-preprocess/$run_id" &&
+	# the six clips were cleaned by one process, and each has its numbers
+	test "$(ls "run-data/flow/logs/ppp-preprocess/$run_id" | grep -c "^clean")" = 1 &&
+	synthflow runs show "$run_id" --json >show &&
+	test "$(jq "[.metrics[] | select(.task_id == \"clean\")] | length" show)" = 6 &&
+	test "$(jq "[.metrics[] | select(.metrics.dropped == \"Very Noisy\")] | length" show)" = 1 &&
+	jq -e "[.metrics[] | select(.metrics.output) | .metrics] | length == 5 and
+		all(.[]; .rate == 22050 and .peak_db <= -1 and .character != \"\" and .transcript != \"\")" show
 '
 
 expect_success 'bad params are refused before anything runs' '
