@@ -128,6 +128,7 @@ static int exec_runs(const struct cmd_args *a, struct sf_ctx *ctx)
 
 	if (!st)
 		return 1;
+	sched_end_dead_runs(st, ctx->cfg.data_dir);
 	if (!strcmp(ctx->sub, "list"))
 		ret = runs_list(ctx, st, a->argc ? a->argv[0] : NULL,
 				(size_t)cmd_int(a, "limit", DEFAULT_LIMIT), cmd_flag(a, "json"));

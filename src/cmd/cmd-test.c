@@ -69,6 +69,8 @@ static int run_test(struct sf_ctx *ctx, const struct cmd_args *a, const struct d
 	if (!s)
 		return 1;
 	st = store_open(ctx->cfg.flow_store, ctx->cfg.data_dir);
+	if (st)
+		sched_end_dead_runs(st, ctx->cfg.data_dir);
 	if (!st || store_run_create(st, d->id, params, sched_owner(s), &run_id) < 0)
 		goto out;
 	if (!json) {

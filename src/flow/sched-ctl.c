@@ -11,6 +11,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "flow/procs.h"
 #include "flow/sched-int.h"
 #include "util/common.h"
 #include "util/timeutil.h"
@@ -60,6 +61,8 @@ static int cancel_here(struct store *st, const struct store_run *r)
 	size_t n;
 	int ret = 0;
 
+	/* Every process of it, also what left its process group, before it is marked ended. */
+	procs_kill_run(r->run_id, 10000, NULL);
 	if (store_begin(st) < 0)
 		return -1;
 	if (store_ti_list(st, r->run_id, &tis, &n) < 0) {
@@ -85,6 +88,67 @@ static int cancel_here(struct store *st, const struct store_run *r)
 		return -1;
 	}
 	return store_commit(st);
+}
+
+/* Ends a run whose runner is gone: what did not finish failed, with the reason. */
+static int end_dead_run(struct store *st, const struct store_run *r, const char *why)
+{
+	struct store_ti *tis;
+	size_t n;
+	int ret = 0;
+
+	if (store_begin(st) < 0)
+		return -1;
+	/* Unless someone (a serve starting now) took it meanwhile. */
+	ret = store_run_claim(st, r->run_id, r->owner, NULL);
+	if (!ret)
+		ret = store_ti_list(st, r->run_id, &tis, &n);
+	if (ret) {
+		store_rollback(st);
+		return ret < 0 ? -1 : 0;
+	}
+	for (size_t i = 0; i < n && !ret; i++) {
+		if (ti_state_is_final(tis[i].state))
+			continue;
+		tis[i].state = TI_FAILED;
+		free(tis[i].reason);
+		tis[i].reason = xstrdup(why);
+		ret = store_ti_put(st, r->run_id, &tis[i]);
+	}
+	store_ti_list_free(tis, n);
+	if (!ret)
+		ret = store_run_set_state(st, r->run_id, RUN_FAILED, r->started_at, time_now_ms(), why);
+	if (ret) {
+		store_rollback(st);
+		return -1;
+	}
+	return store_commit(st);
+}
+
+int sched_end_dead_runs(struct store *st, const char *data_dir)
+{
+	struct store_run_filter f = { .states = 1u << RUN_RUNNING };
+	struct store_run *runs = NULL;
+	size_t n = 0;
+	int ended = 0;
+
+	/* A running serve adopts them and carries them on instead. */
+	if (sched_serve_running(data_dir) || store_run_list(st, &f, &runs, &n, NULL) < 0)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		char *why;
+		const char *tail = runs[i].owner ? strrchr(runs[i].owner, ':') : NULL;
+		if (!tail || strcmp(tail, ":test") || owner_alive(runs[i].owner))
+			continue;
+		why = xasprintf("runner died: process %.*s that ran it is gone",
+				(int)strcspn(runs[i].owner, ":"), runs[i].owner);
+		procs_kill_run(runs[i].run_id, 10000, NULL);
+		if (end_dead_run(st, &runs[i], why) == 0)
+			ended++;
+		free(why);
+	}
+	store_run_list_free(runs, n);
+	return ended;
 }
 
 int sched_cancel(struct store *st, const char *run_id)

@@ -1310,7 +1310,9 @@ struct sched *sched_new(const struct sched_opts *opts)
 	if (s->parallelism < 1)
 		s->parallelism = 1;
 	exec_proc_start_time(getpid(), &start);
-	snprintf(s->owner, sizeof(s->owner), "%d:%llu", (int)getpid(), (unsigned long long)start);
+	/* ":test": a run whose `test` died is ended by the next command, not adopted (sched.h). */
+	snprintf(s->owner, sizeof(s->owner), "%d:%llu%s", (int)getpid(), (unsigned long long)start,
+		 opts->serve ? "" : ":test");
 	/* Tasks get their own SF_* variables, never the scheduler's. */
 	for (char **e = environ; *e; e++)
 		if (strncmp(*e, "SF_", 3)) {

@@ -76,6 +76,13 @@ void sched_stop(struct sched *s);
 int sched_trigger(struct store *st, const struct dag *d, json_t *params, char **run_id);
 /* 1 when a `serve` runs for this data folder (it holds flow/serve.lock). */
 int sched_serve_running(const char *data_dir);
+/*
+ * Runs left `running` by a `synthflow test` that died, when no serve runs to
+ * adopt them (a dead serve's runs wait for the next serve): their unfinished instances and the run end
+ * `failed`, reason "runner died ...", and leftover processes are killed.
+ * Called by the commands that open the store read-write; returns how many.
+ */
+int sched_end_dead_runs(struct store *st, const char *data_dir);
 int sched_cancel(struct store *st, const char *run_id);
 int sched_clear(struct store *st, const char *run_id, const char *task_id, int downstream);
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # trigger when no `serve` runs for the data folder: it says so (the run stays
 # queued) and --wait exits 1 at once instead of waiting forever; once serve
-# starts, the run runs.  DAGs: tests/cli/data/engine/.
+# starts, the run runs.  A killed `synthflow test` does not leave its run
+# running forever.  DAGs: tests/cli/data/engine/ and security/.
 . "$(dirname "$0")/../lib.sh"
 . "$TEST_ROOT/cli/lib-web.sh"
 
@@ -20,6 +21,22 @@ expect_success 'trigger without serve: a warning; --wait exits 1 instead of hang
 	synthflow trigger order --wait >/dev/null 2>err3 &&
 	! test -s err3 &&
 	web_stop "$PWD/run-data"
+'
+
+expect_success 'a killed synthflow test: the next command ends its run, runner died' '
+	synthflow init >/dev/null &&
+	mkdir -p run-data/src/t/dags && cp "$TEST_ROOT/cli/data/security/hang.yaml" run-data/src/t/dags/ || exit 1
+	synthflow test hang -p n=8321 --json >/dev/null 2>&1 &
+	tpid=$!
+	wait_for 60 pgrep -x -f "sleep 83211" &&
+	run=$(synthflow runs list --json | jq -r ".runs[0].run_id") &&
+	test "$(synthflow runs show "$run" --json | jq -r .state)" = running &&
+	kill -9 "$tpid" && { wait "$tpid" || true; } &&
+	synthflow runs show "$run" --json >r.json &&
+	test "$(jq -r .state r.json)" = failed &&
+	jq -r .reason r.json | grep -q "^runner died: process $tpid " &&
+	test "$(jq -r ".tasks[0].state" r.json)" = failed &&
+	wait_for 20 sh -c "! pgrep -x -f \"sleep 8321\" && ! pgrep -x -f \"sleep 83211\""
 '
 
 test_done
