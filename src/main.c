@@ -23,6 +23,7 @@ static const struct cmd_entry *const commands[] = {
 	&cmd_tasks_entry,
 	&cmd_vars_entry,
 	&cmd_store_entry,
+	&cmd_files_entry,
 	&cmd_serve_entry,
 	&cmd_new_entry,
 	&cmd_build_entry,

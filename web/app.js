@@ -351,6 +351,7 @@ async function pageDag(dagId, query) {
   const graphBox = el('div', { class: 'graph-wrap' });
   const gridBox = el('div', { class: 'grid-wrap' });
   const histBox = el('div');
+  const filesBox = el('div');
   const head = el('div');
   const runInfo = el('div', { class: 'row muted' });
 
@@ -427,6 +428,27 @@ async function pageDag(dagId, query) {
       el('span', { class: 'muted', text: res.total ? `${offset + 1}–${Math.min(offset + 25, res.total)} of ${res.total}` : '' }),
       el('button', { text: 'Older ›', disabled: offset + 25 >= res.total, onclick: () => { offset += 25; renderHistory(); } })));
   }
+  // Files in downloaded/ this DAG took (on_file), with a retry per file.
+  async function renderFiles() {
+    if (!dag.on_file) return;
+    const res = await api('/api/v1/dags/' + enc(dagId) + '/files');
+    const rows = res.files.map(f => el('tr', {},
+      el('td', { class: 'mono', text: f.path + (f.dir ? '/' : '') }),
+      el('td', {}, f.run_id
+        ? el('span', {}, 'run ', el('a', { class: 'mono', href: '#/runs/' + enc(f.run_id), text: f.run_id }))
+        : el('span', { text: f.status })),
+      el('td', { title: f.at, text: fmtTime(f.at) }),
+      el('td', {}, f.dag_id ? el('button', { text: 'Retry', title: 'a new run for this file', onclick: async (ev) => {
+        ev.target.disabled = true;
+        try {
+          await api('/api/v1/dags/' + enc(dagId) + '/files/retry', { method: 'POST', body: { path: f.path } });
+          await renderFiles();
+        } catch (e) { alert(e.message); ev.target.disabled = false; }
+      } }) : '')));
+    put(filesBox, el('table', { class: 'list' },
+      el('thead', {}, el('tr', {}, ['File in downloaded/', 'Status', 'At', ''].map(h => el('th', { text: h })))),
+      el('tbody', {}, rows.length ? rows : el('tr', {}, el('td', { colspan: 4, class: 'muted', text: 'No files matching ' + dag.on_file + ' yet.' })))));
+  }
   function renderHead() {
     put(head,
       el('div', { class: 'crumbs' }, el('a', { href: '#/', text: 'DAGs' }), ' / ' + dagId),
@@ -444,10 +466,12 @@ async function pageDag(dagId, query) {
   renderHead();
   mount(head, el('h2', { text: 'Graph' }), runInfo, graphBox, legend(),
     el('h2', { text: 'Grid (recent runs × tasks)' }), gridBox,
-    el('h2', { text: 'Run history' }), histBox);
+    el('h2', { text: 'Run history' }), histBox,
+    dag.on_file ? el('h2', { text: 'Files' }) : '', filesBox);
   renderGraph();
   renderGrid();
   await renderHistory();
+  await renderFiles();
   const t0 = performance.now();
   document.body.dataset.rendered = String(t0);
 
@@ -458,6 +482,7 @@ async function pageDag(dagId, query) {
       renderGraph();
       renderGrid();
       renderHistory();
+      renderFiles();
     } catch (e) { /* the next event retries */ }
   }, 400);
   return {

@@ -6,6 +6,7 @@
 #include "flow/dag.h"
 #include "flow/notyet.h"
 #include "flow/run.h"
+#include "store/store.h"
 #include "util/common.h"
 #include "util/fs.h"
 
@@ -318,6 +319,26 @@ static int dags_validate(const struct cmd_args *a, struct sf_ctx *ctx)
 	return ret;
 }
 
+/* pause / unpause: file arrivals wait (schedules later too); manual triggers still run. */
+static int dags_pause(const struct cmd_args *a, struct sf_ctx *ctx)
+{
+	int paused = !strcmp(ctx->sub, "pause");
+	struct store *st;
+	struct dag *d;
+	int ret;
+
+	if (cmd_load_data(ctx) < 0 || !(d = run_load_dag(ctx->cfg.data_dir, a->argv[0])))
+		return 1;
+	st = store_open(ctx->cfg.flow_store, ctx->cfg.data_dir);
+	ret = !st || store_dag_set_paused(st, d->id, paused) < 0;
+	if (!ret)
+		printf("%s %s\n", d->id, paused ? "paused" : "unpaused");
+	if (st)
+		store_close(st);
+	dag_free(d);
+	return ret;
+}
+
 static const struct cmd_option json_option[] = {
 	CMD_FLAG("json", 0, "print JSON (the web API's objects)"),
 	CMD_END,
@@ -325,8 +346,9 @@ static const struct cmd_option json_option[] = {
 
 const struct cmd_entry cmd_dags_entry = {
 	.name = "dags",
-	.summary = "list, show, validate and graph DAG files",
+	.summary = "list, show, validate, graph, pause and unpause DAGs",
 	.usage = "synthflow dags list [--json] | show ID [--json] | validate [FILE...] | graph ID\n"
+		 "               | pause ID | unpause ID\n"
 		 "\n"
 		 "  list [--json]       every DAG under run-data/src/*/dags/*.yaml|yml: id, tasks,\n"
 		 "                      schedule, description and file.  Files with errors are\n"
@@ -336,6 +358,9 @@ const struct cmd_entry cmd_dags_entry = {
 		 "                      or every DAG file of the data folder; prints problems as\n"
 		 "                      FILE:LINE:COL: error: MESSAGE and exits 1 if any\n"
 		 "  graph ID            the DAG as Graphviz DOT (pipe it to 'dot -Tsvg')\n"
+		 "  pause ID            new files in downloaded/ wait for it (see 'synthflow\n"
+		 "                      files'); runs triggered by hand still run\n"
+		 "  unpause ID          the files that waited get their runs\n"
 		 "\n"
 		 "The DAG language is described in docs/dags.md.\n",
 	.subs = (const struct cmd_entry[]){
@@ -347,6 +372,10 @@ const struct cmd_entry cmd_dags_entry = {
 		  .args = "[FILE...]", .exec = dags_validate },
 		{ .name = "graph", .summary = "the DAG as Graphviz DOT", .args = "DAG",
 		  .exec = dags_graph },
+		{ .name = "pause", .summary = "new files wait; manual triggers still run",
+		  .args = "DAG", .exec = dags_pause },
+		{ .name = "unpause", .summary = "resume; the files that waited get their runs",
+		  .args = "DAG", .exec = dags_pause },
 		CMD_END,
 	},
 };

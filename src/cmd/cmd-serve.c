@@ -10,12 +10,21 @@
 #include "flow/dag.h"
 #include "flow/notyet.h"
 #include "flow/sched.h"
+#include "flow/watch-serve.h"
 #include "util/common.h"
 #include "web/web.h"
 
-static void scheduler_metrics(struct strbuf *out, void *sched)
+struct serve_parts {
+	struct sched *sched;
+	struct watcher *watcher;
+};
+
+static void serve_metrics(struct strbuf *out, void *arg)
 {
-	sched_metrics(sched, out);
+	struct serve_parts *p = arg;
+
+	sched_metrics(p->sched, out);
+	watcher_metrics(p->watcher, out);
 }
 
 /* What the settings and the DAGs ask for that nothing does yet (notyet.h). */
@@ -61,6 +70,8 @@ static int exec_serve(const struct cmd_args *a, struct sf_ctx *ctx)
 	struct sched_opts so = { .cfg = &ctx->cfg, .serve = 1 };
 	struct web_opts wo = { .cfg = &ctx->cfg, .bind = cmd_str(a, "bind", NULL),
 			       .port = (int)cmd_int(a, "port", -1) };
+	struct serve_parts parts;
+	struct watcher *fw;
 	struct sched *s;
 	struct web *w;
 	int ret;
@@ -70,13 +81,23 @@ static int exec_serve(const struct cmd_args *a, struct sf_ctx *ctx)
 	if (!s)
 		return 1;
 	cmd_stop_on_signals(s);
+	/* New files in downloaded/ become runs through the store, like triggers. */
+	fw = watcher_start(&ctx->cfg);
+	if (!fw) {
+		cmd_stop_on_signals(NULL);
+		sched_free(s);
+		return 1;
+	}
 	/* After the handlers: a client may stop us as soon as it reads the URL. */
-	wo.metrics = scheduler_metrics;
-	wo.metrics_arg = s;
+	parts.sched = s;
+	parts.watcher = fw;
+	wo.metrics = serve_metrics;
+	wo.metrics_arg = &parts;
 	wo.tick_age_ms = scheduler_tick_age;
 	w = start_web(&wo);
 	if (!w) {
 		cmd_stop_on_signals(NULL);
+		watcher_stop(fw);
 		sched_free(s);
 		return 1;
 	}
@@ -85,6 +106,7 @@ static int exec_serve(const struct cmd_args *a, struct sf_ctx *ctx)
 	ret = sched_run(s);
 	cmd_stop_on_signals(NULL);
 	web_stop(w);
+	watcher_stop(fw);
 	sched_free(s);
 	fprintf(stderr, "synthflow serve: stopped\n");
 	return ret < 0 ? 1 : 0;
@@ -95,8 +117,9 @@ const struct cmd_entry cmd_serve_entry = {
 	.summary = "the engine daemon: runs queued DAG runs",
 	.usage = "synthflow serve [--bind ADDR] [--port N]\n"
 		 "\n"
-		 "Runs every queued DAG run (from 'trigger', the web UI, schedules) and takes\n"
-		 "over runs left behind by a scheduler that stopped.  One per data folder.\n"
+		 "Runs every queued DAG run (from 'trigger', the web UI) and takes over runs\n"
+		 "left behind by a scheduler that stopped.  One per data folder.  New files\n"
+		 "in downloaded/ start the DAGs whose on_file takes them (docs/events.md).\n"
 		 "SIGINT/SIGTERM stop it; running tasks are stopped and run again next time.\n"
 		 "\n"
 		 "It also serves the web UI and the JSON API (docs/api.md) on web.bind and\n"

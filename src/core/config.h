@@ -36,6 +36,8 @@ struct config {
 	char *flow_store;    /* sqlite:PATH (relative to data_dir) | postgresql://... */
 	char *flow_executor; /* local | slurm */
 	int flow_parallelism; /* 0 = number of CPUs */
+	int64_t flow_rescan_ms; /* rescan of downloaded/ by serve */
+	int flow_inotify;     /* serve also watches downloaded/ with inotify */
 
 	/* slurm: the Slurm executor (read, and warned "not acted on yet", until it lands) */
 	int64_t slurm_poll_ms;

@@ -1071,17 +1071,117 @@ static void parse_schedule(struct loader *L, const struct ynode *n)
 	sb_release(&why);
 }
 
-static void parse_on_file(struct loader *L, const struct ynode *n)
-{
-	char *s;
+static const char *const on_file_keys[] = { "glob", "quiet", "on_change", "dirs", "params" };
 
-	if (get_string(L, n, "on_file", &L->d->on_file) < 0)
-		return;
-	s = L->d->on_file;
+static void check_on_file_glob(struct loader *L, const struct ynode *n, const char *s)
+{
 	if (!*s || *s == '/' || !strcmp(s, "..") || !strncmp(s, "../", 3) || strstr(s, "/../") ||
 	    (strlen(s) >= 3 && !strcmp(s + strlen(s) - 3, "/..")))
 		err_at(L, n, "'on_file' must be a glob relative to downloaded/ (no leading '/' or '..'),"
 			     " found '%s'", s);
+}
+
+/* on_file.params: NAME: template of the file, NAME a declared param. */
+static void parse_on_file_params(struct loader *L, const struct ynode *n)
+{
+	struct dag_on_file *f = &L->d->file_trigger;
+
+	if (n->type != YN_MAP) {
+		err_at(L, n, "'on_file.params' must be a mapping of param names to templates such as"
+			     " \"{{ file.name }}\", found %s", ynode_type_name(n));
+		return;
+	}
+	f->params = xcalloc(n->n ? n->n : 1, sizeof(*f->params));
+	for (size_t i = 0; i < n->n; i++) {
+		const struct ynode *k = n->keys[i], *v = n->vals[i];
+
+		if (!dag_param(L->d, k->str)) {
+			struct strbuf sb = STRBUF_INIT;
+			sb_addf(&sb, "'on_file.params' names '%s', which is not a param of this DAG",
+				k->str);
+			add_hint(&sb, k->str, L->pnames, L->npnames, "params");
+			err_at(L, k, "%s", sb.buf);
+			sb_release(&sb);
+		}
+		if (v->type != YN_SCALAR || ynode_is_null(v)) {
+			err_at(L, v, "value of on_file param '%s' must be a template string, found %s",
+			       k->str, ynode_type_name(v));
+			continue;
+		}
+		check_tmpl(L, v, TMPL_FILE);
+		f->params[f->nparams].key = xstrdup(k->str);
+		f->params[f->nparams++].value = xstrdup(v->str);
+	}
+}
+
+/* A run started by a file must be complete: every required param gets a value. */
+static void check_on_file_required(struct loader *L, const struct ynode *n)
+{
+	const struct dag_on_file *f = &L->d->file_trigger;
+
+	for (size_t i = 0; i < L->d->nparams; i++) {
+		const struct dag_param *p = &L->d->params[i];
+		size_t j;
+
+		if (p->def)
+			continue;
+		if (!f->mapping) {
+			if (strcmp(p->name, "file"))
+				err_at(L, n, "required param '%s' has no value in runs started by on_file"
+					     " (give it a default, or use the mapping form with"
+					     " params: {%s: ...})", p->name, p->name);
+			continue;
+		}
+		for (j = 0; j < f->nparams && strcmp(f->params[j].key, p->name); j++)
+			;
+		if (j == f->nparams)
+			err_at(L, n, "required param '%s' is not set by 'on_file.params' (map it, e.g."
+				     " %s: \"{{ file }}\", or give it a default)", p->name, p->name);
+	}
+}
+
+static void parse_on_file(struct loader *L, const struct ynode *n)
+{
+	struct dag_on_file *f = &L->d->file_trigger;
+	const struct ynode *v;
+	int64_t quiet = 5000;
+
+	f->quiet_ms = quiet;
+	if (n->type != YN_MAP) {
+		if (get_string(L, n, "on_file", &L->d->on_file) < 0)
+			return;
+		check_on_file_glob(L, n, L->d->on_file);
+		check_on_file_required(L, n);
+		return;
+	}
+	f->mapping = 1;
+	check_keys(L, n, on_file_keys, ARRAY_SIZE(on_file_keys), " in 'on_file'");
+	v = ynode_get(n, "glob");
+	if (!v) {
+		err_at(L, n, "'on_file' needs 'glob' (relative to downloaded/), e.g. glob: \"*.zip\"");
+		return;
+	}
+	if (get_string(L, v, "on_file.glob", &L->d->on_file) < 0)
+		return;
+	check_on_file_glob(L, v, L->d->on_file);
+	if ((v = ynode_get(n, "quiet")) && !get_duration(L, v, "on_file.quiet", &quiet))
+		f->quiet_ms = quiet;
+	if ((v = ynode_get(n, "on_change"))) {
+		if (v->type == YN_SCALAR && !strcmp(v->str, "rerun"))
+			f->on_change = ON_CHANGE_RERUN;
+		else if (v->type == YN_SCALAR && !strcmp(v->str, "ignore"))
+			f->on_change = ON_CHANGE_IGNORE;
+		else
+			err_at(L, v, "'on_file.on_change' must be 'rerun' or 'ignore', found '%s'",
+			       v->type == YN_SCALAR ? v->str : ynode_type_name(v));
+	}
+	if ((v = ynode_get(n, "dirs")) &&
+	    (v->type != YN_SCALAR || !v->plain || ynode_to_bool(v, &f->dirs) < 0))
+		err_at(L, v, "'on_file.dirs' must be true or false, found %s",
+		       v->type == YN_SCALAR ? v->str : ynode_type_name(v));
+	if ((v = ynode_get(n, "params")))
+		parse_on_file_params(L, v);
+	check_on_file_required(L, n);
 }
 
 static void parse_dag(struct loader *L, const struct ynode *root, const char *path)

@@ -6,6 +6,7 @@
 #include "flow/dag.h"
 
 #include <glob.h>
+#include <sys/stat.h>
 
 #include "util/common.h"
 #include "util/suggest.h"
@@ -56,6 +57,11 @@ void dag_free(struct dag *d)
 	free(d->description);
 	free(d->schedule);
 	free(d->on_file);
+	for (size_t i = 0; i < d->file_trigger.nparams; i++) {
+		free(d->file_trigger.params[i].key);
+		free(d->file_trigger.params[i].value);
+	}
+	free(d->file_trigger.params);
 	free(d->on_success);
 	free(d->on_failure);
 	free(d);
@@ -281,4 +287,22 @@ void dagset_release(struct dag_set *set)
 		dag_free(set->dags[i]);
 	free(set->dags);
 	memset(set, 0, sizeof(*set));
+}
+
+/* Names, sizes and modification times of every DAG file. */
+char *dagset_signature(const char *data_dir)
+{
+	struct strbuf sb = STRBUF_INIT;
+	size_t n;
+	char **files = dag_files(data_dir, &n);
+
+	for (size_t i = 0; i < n; i++) {
+		struct stat st;
+		if (stat(files[i], &st) == 0)
+			sb_addf(&sb, "%s %lld %lld.%09ld\n", files[i], (long long)st.st_size,
+				(long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
+		free(files[i]);
+	}
+	free(files);
+	return sb_detach(&sb, NULL);
 }

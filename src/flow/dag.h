@@ -70,6 +70,22 @@ struct dag_task {
 	int line, col;
 };
 
+/*
+ * on_file (docs/dags.md): arrivals in downloaded/ that start runs.  The
+ * string form is a glob alone (params.file = the path); the mapping form
+ * adds the rest.
+ */
+enum on_change { ON_CHANGE_RERUN, ON_CHANGE_IGNORE };
+
+struct dag_on_file {
+	int64_t quiet_ms;       /* size and mtime unchanged this long = arrived (default 5 s) */
+	enum on_change on_change;
+	int dirs;               /* the glob matches folders, each one arrival */
+	struct dag_env *params; /* NAME: template of {{ file.* }}; mapping form only */
+	size_t nparams;
+	int mapping;            /* written as a mapping: params come from `params` only */
+};
+
 struct dag {
 	char *id;
 	char *path;             /* the file it came from */
@@ -79,6 +95,7 @@ struct dag {
 	size_t nparams;
 	char *schedule;         /* cron text as written, or NULL */
 	char *on_file;          /* glob relative to downloaded/, or NULL */
+	struct dag_on_file file_trigger; /* the rest of on_file, when on_file is set */
 	int max_active_runs;    /* 0 = unlimited */
 	char *on_success, *on_failure; /* callback commands (templates), or NULL */
 	struct dag_task *tasks; /* in file order */
@@ -139,6 +156,11 @@ const char *dag_closest_task(const struct dag *d, const char *task_id);
 size_t dagset_load_files(struct dag_set *set, char **paths, size_t n, FILE *diag_out);
 struct dag *dagset_find(const struct dag_set *set, const char *id);
 void dagset_release(struct dag_set *set);
+/*
+ * Names, sizes and modification times of every DAG file of the data folder
+ * (malloc'd): when it differs from the last one, the set needs reloading.
+ */
+char *dagset_signature(const char *data_dir);
 
 /*
  * Params given when triggering (from -p KEY=VALUE as strings, or from the

@@ -19,11 +19,9 @@ static const struct row {
 	const char *prefix;      /* settings: the values (by prefix) not acted on */
 	const char *meanwhile;   /* what happens instead, until it is */
 } rows[] = {
-	/* events: schedules and file triggers */
+	/* events: schedules (file triggers are acted on: docs/events.md) */
 	{ "schedule", NULL, NULL,
 	  "runs start only when triggered (synthflow trigger or test, the web UI)" },
-	{ "on_file", NULL, NULL,
-	  "new files in downloaded/ start no run; trigger the DAG yourself" },
 	/* run callbacks */
 	{ "on_success", NULL, NULL, "the command does not run when a run succeeds" },
 	{ "on_failure", NULL, NULL, "the command does not run when a run fails" },

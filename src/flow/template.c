@@ -14,7 +14,8 @@
 /* What a name inside {{ }} refers to. */
 enum tmpl_kind {
 	TK_PARAM, TK_VAR, TK_RUN_ID, TK_RUN_DIR, TK_RUN_DATE, TK_DAG_ID, TK_TASK_ID,
-	TK_ITEM, TK_ITEM_NAME, TK_ITEM_STEM, TK_ITEM_DIR, TK_ITEMS, TK_DATA, TK_UNKNOWN,
+	TK_ITEM, TK_ITEM_NAME, TK_ITEM_STEM, TK_ITEM_DIR, TK_ITEMS, TK_DATA,
+	TK_FILE, TK_FILE_NAME, TK_FILE_STEM, TK_FILE_DIR, TK_FILE_REL, TK_UNKNOWN,
 };
 
 static const struct {
@@ -24,7 +25,8 @@ static const struct {
 	{ "run.id", TK_RUN_ID }, { "run.dir", TK_RUN_DIR }, { "run.date", TK_RUN_DATE },
 	{ "dag.id", TK_DAG_ID }, { "task.id", TK_TASK_ID }, { "item", TK_ITEM },
 	{ "item.name", TK_ITEM_NAME }, { "item.stem", TK_ITEM_STEM }, { "item.dir", TK_ITEM_DIR },
-	{ "items", TK_ITEMS }, { "data", TK_DATA },
+	{ "items", TK_ITEMS }, { "data", TK_DATA }, { "file", TK_FILE }, { "file.name", TK_FILE_NAME },
+	{ "file.stem", TK_FILE_STEM }, { "file.dir", TK_FILE_DIR }, { "file.rel", TK_FILE_REL },
 };
 
 /* One {{ expression }}: offsets into the template. */
@@ -146,7 +148,8 @@ static void unknown_name(const char *name, struct strbuf *msg)
 		sb_addf(msg, " (did you mean '%s'?)", hint);
 	else
 		sb_adds(msg, "; known: params.NAME, vars.NAME, run.id, run.dir, run.date, dag.id,"
-			     " task.id, item, item.name, item.stem, item.dir, items, data");
+			     " task.id, item, item.name, item.stem, item.dir, items, data, file, file.name,"
+			     " file.stem, file.dir, file.rel");
 	sb_release(&guess);
 }
 
@@ -220,6 +223,23 @@ static int check_expr(const struct tmpl_expr *e, const char *const *params, size
 			return 0;
 		sb_adds(msg, "'{{ task.id }}' is not available here (only inside a task)");
 		return -1;
+	case TK_FILE:
+	case TK_FILE_NAME:
+	case TK_FILE_STEM:
+	case TK_FILE_DIR:
+	case TK_FILE_REL:
+		if (scope & TMPL_FILE)
+			return 0;
+		sb_addf(msg, "'{{ %s }}' is only available in 'on_file.params'", e->name);
+		return -1;
+	case TK_RUN_ID:
+	case TK_RUN_DIR:
+	case TK_RUN_DATE:
+		if (!(scope & TMPL_FILE))
+			return 0;
+		sb_addf(msg, "'{{ %s }}' is not available in 'on_file.params' (the run does not exist"
+			     " yet)", e->name);
+		return -1;
 	default:
 		return 0;
 	}
@@ -247,6 +267,11 @@ static const char *raw_refused(enum tmpl_kind k)
 	case TK_ITEM_STEM:
 	case TK_ITEM_DIR:
 	case TK_ITEMS:
+	case TK_FILE:
+	case TK_FILE_NAME:
+	case TK_FILE_STEM:
+	case TK_FILE_DIR:
+	case TK_FILE_REL:
 		return "a file name";
 	case TK_VAR:
 		return "a variable set outside the DAG file";
@@ -418,6 +443,7 @@ static void json_text(json_t *v, struct strbuf *out)
 	}
 }
 
+/* item.* and file.*: the same parts of a path. */
 static void item_part(const char *item, enum tmpl_kind k, struct strbuf *out)
 {
 	const char *slash = strrchr(item, '/');
@@ -426,14 +452,17 @@ static void item_part(const char *item, enum tmpl_kind k, struct strbuf *out)
 
 	switch (k) {
 	case TK_ITEM_NAME:
+	case TK_FILE_NAME:
 		sb_adds(out, name);
 		break;
 	case TK_ITEM_STEM:
+	case TK_FILE_STEM:
 		dot = strrchr(name, '.');
 		/* ".bashrc" has no extension: its stem is the whole name */
 		sb_add(out, name, dot && dot != name ? (size_t)(dot - name) : strlen(name));
 		break;
 	case TK_ITEM_DIR:
+	case TK_FILE_DIR:
 		if (!slash)
 			sb_addch(out, '.');
 		else if (slash == item)
@@ -495,6 +524,15 @@ static int resolve(const char *name, const struct tmpl_ctx *ctx, struct strbuf *
 		if (!ctx->items || !ctx->quote)
 			break;
 		return 0;
+	case TK_FILE:
+	case TK_FILE_NAME:
+	case TK_FILE_STEM:
+	case TK_FILE_DIR:
+		if (!ctx->file)
+			break;
+		item_part(ctx->file, k, out);
+		return 0;
+	case TK_FILE_REL: s = ctx->file_rel; break;
 	case TK_UNKNOWN:
 		sb_addf(err, "unknown template name '%s'", name);
 		return -1;

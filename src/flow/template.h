@@ -4,7 +4,9 @@
 /*
  * {{ ... }} templates (docs/dags.md).  Names: params.X, vars.X,
  * run.id, run.dir, run.date, dag.id, task.id, item, item.name, item.stem,
- * item.dir, items (a batch's items, as separate words), data.  In a command every substitution is quoted for the shell
+ * item.dir, items (a batch's items, as separate words), data, and in
+ * on_file.params file, file.name, file.stem, file.dir, file.rel.  In a
+ * command every substitution is quoted for the shell
  * context it sits in (shctx.h), or refused where no quoting is safe, unless
  * written {{ X | raw }}, which only values fixed by the DAG file may use.
  */
@@ -26,6 +28,8 @@ struct tmpl_ctx {
 	char *const *items;     /* a batch's items ({{ items }}), or NULL */
 	size_t nitems;
 	const char *data_dir;   /* absolute */
+	const char *file;       /* on_file.params: the arrival's absolute path, else NULL */
+	const char *file_rel;   /* the same relative to downloaded/ */
 	int quote;              /* 1: shell-quote (commands); 0: plain (globs, paths, env) */
 };
 
@@ -51,6 +55,7 @@ void tmpl_env(const struct tmpl_ctx *ctx, char ***envp, size_t *n, size_t *alloc
 #define TMPL_GLOB 4u /* the foreach glob itself: item is what it produces */
 #define TMPL_SHELL 8u /* a shell command: where each template sits, '| raw' */
 #define TMPL_BATCH 16u /* a batched task's command: items, not item */
+#define TMPL_FILE 32u /* on_file.params: file and file.*, no run yet */
 typedef void (*tmpl_report_fn)(void *data, size_t offset, const char *msg);
 int tmpl_check(const char *tmpl, const char *const *params, size_t nparams, unsigned scope,
 	       tmpl_report_fn report, void *data);

@@ -77,6 +77,14 @@ static const char *const migrations[] = {
 	/* 4: provenance of task instances (task_id '' = the run's own record), JSON text */
 	"CREATE TABLE provenance(run_id TEXT COLLATE \"C\" NOT NULL, task_id TEXT COLLATE \"C\" NOT NULL,"
 	" idx INTEGER NOT NULL, doc TEXT NOT NULL, PRIMARY KEY(run_id, task_id, idx));",
+	/* 5: files seen in downloaded/ and what each DAG made of them (one row per identity) */
+	"CREATE TABLE files(rel TEXT COLLATE \"C\" PRIMARY KEY, ident TEXT NOT NULL,"
+	" dir INTEGER NOT NULL, state TEXT NOT NULL, seen_at BIGINT NOT NULL, note TEXT);"
+	"CREATE TABLE arrivals(dag_id TEXT COLLATE \"C\" NOT NULL, rel TEXT COLLATE \"C\" NOT NULL,"
+	" ident TEXT COLLATE \"C\" NOT NULL, attempt INTEGER NOT NULL, state TEXT NOT NULL,"
+	" run_id TEXT, params TEXT, note TEXT, at BIGINT NOT NULL,"
+	" PRIMARY KEY(dag_id, rel, ident, attempt));"
+	"CREATE INDEX arrivals_state ON arrivals(state, at);",
 };
 
 enum stmt_id {
@@ -108,6 +116,14 @@ enum stmt_id {
 	ST_PROV_PUT,
 	ST_PROV_GET,
 	ST_PROV_LIST,
+	ST_FILE_PUT,
+	ST_FILE_LIST,
+	ST_ARRIVAL_ATTEMPT,
+	ST_ARRIVAL_INSERT,
+	ST_ARRIVAL_SEEN,
+	ST_ARRIVAL_LIST,
+	ST_ARRIVAL_GET,
+	ST_ARRIVAL_SET,
 	ST_COUNT
 };
 
@@ -177,6 +193,23 @@ static const struct {
 	[ST_PROV_GET] = { "SELECT doc FROM provenance WHERE run_id = $1 AND task_id = $2 AND idx = $3" },
 	[ST_PROV_LIST] = { "SELECT task_id, idx, doc FROM provenance WHERE run_id = $1"
 			   " ORDER BY task_id, idx" },
+	[ST_FILE_PUT] = { "INSERT INTO files(rel, ident, dir, state, seen_at, note)"
+			  " VALUES($1, $2, $3, $4, $5, $6) ON CONFLICT(rel) DO UPDATE SET"
+			  " ident = EXCLUDED.ident, dir = EXCLUDED.dir, state = EXCLUDED.state,"
+			  " seen_at = EXCLUDED.seen_at, note = EXCLUDED.note" },
+	[ST_FILE_LIST] = { "SELECT rel, ident, dir, state, seen_at, note FROM files ORDER BY rel" },
+	[ST_ARRIVAL_ATTEMPT] = { "SELECT max(attempt) FROM arrivals WHERE dag_id = $1 AND rel = $2"
+				 " AND ident = $3" },
+	[ST_ARRIVAL_INSERT] = { "INSERT INTO arrivals(dag_id, rel, ident, attempt, state, run_id,"
+				" params, at, note) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9)" },
+	[ST_ARRIVAL_SEEN] = { "SELECT 1 FROM arrivals WHERE dag_id = $1 AND rel = $2 LIMIT 1" },
+	[ST_ARRIVAL_LIST] = { "SELECT dag_id, rel, ident, attempt, state, run_id, params, at, note"
+			      " FROM arrivals WHERE ($1::text IS NULL OR dag_id = $1)"
+			      " AND ($2::text IS NULL OR state = $2) ORDER BY rel, dag_id, at, attempt" },
+	[ST_ARRIVAL_GET] = { "SELECT params FROM arrivals WHERE dag_id = $1 AND rel = $2"
+			     " AND ident = $3 AND attempt = $4 AND state = 'pending' FOR UPDATE" },
+	[ST_ARRIVAL_SET] = { "UPDATE arrivals SET state = 'run', run_id = $5 WHERE dag_id = $1"
+			     " AND rel = $2 AND ident = $3 AND attempt = $4 AND state = 'pending'" },
 };
 
 struct pg_store {
@@ -1601,6 +1634,216 @@ static int pg_load_done(struct store *s)
 	return ret;
 }
 
+/* ---- files in downloaded/ and their arrivals ---- */
+
+static int pg_file_put(struct store *s, const struct store_file *f)
+{
+	struct pgargs a = { 0 };
+	arg_text(&a, f->rel);
+	arg_text(&a, f->ident);
+	arg_int(&a, f->dir);
+	arg_text(&a, f->state);
+	arg_int(&a, f->seen_at);
+	arg_text(&a, f->note);
+	return write_stmt(ps(s), ST_FILE_PUT, &a, "recording a file", NULL);
+}
+
+static int pg_file_list(struct store *s, struct store_file **files, size_t *n)
+{
+	PGresult *res = exec_stmt(ps(s), ST_FILE_LIST, NULL, "listing files");
+
+	*files = NULL;
+	*n = 0;
+	if (!res)
+		return -1;
+	*files = xcalloc((size_t)PQntuples(res) + 1, sizeof(**files));
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct store_file *f = &(*files)[(*n)++];
+		f->rel = get_str(res, i, 0);
+		f->ident = get_str(res, i, 1);
+		f->dir = (int)get_int(res, i, 2);
+		f->state = get_str(res, i, 3);
+		f->seen_at = get_int(res, i, 4);
+		f->note = get_str(res, i, 5);
+	}
+	PQclear(res);
+	return 0;
+}
+
+/* A queued run inside the open transaction (ON CONFLICT: a colliding id takes a fresh one). */
+static int insert_run(struct pg_store *q, const char *dag_id, const char *params, char **run_id)
+{
+	for (int attempt = 0; attempt < 8; attempt++) {
+		struct pgargs a = { 0 };
+		char *id = store_new_run_id();
+		long changed = 0;
+
+		arg_text(&a, id);
+		arg_text(&a, dag_id);
+		arg_text(&a, params ? params : "{}");
+		arg_int(&a, time_now_ms());
+		arg_text(&a, NULL);
+		if (write_stmt(q, ST_RUN_INSERT, &a, "creating a run", &changed) < 0) {
+			free(id);
+			return -1;
+		}
+		if (changed) {
+			*run_id = id;
+			return 0;
+		}
+		free(id);
+	}
+	return error("store '%s': no free run id after 8 tries", q->shown);
+}
+
+/* Ends an arrival op's transaction: ret > 0 wrote nothing by design (not an error). */
+static int end_tx(struct store *s, int ret)
+{
+	if (ret < 0) {
+		pg_rollback(s);
+		return ret;
+	}
+	if (pg_commit(s) < 0)
+		return -1;
+	return ret;
+}
+
+static int pg_arrival_add(struct store *s, struct store_arrival *a, int again)
+{
+	struct pg_store *q = ps(s);
+	char *params = a->params ? json_dumps(a->params, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	struct pgargs k = { 0 }, ins = { 0 };
+	PGresult *res;
+	int last = -1, ret = -1;
+
+	if (pg_begin(s) < 0) {
+		free(params);
+		return -1;
+	}
+	arg_text(&k, a->dag_id);
+	arg_text(&k, a->rel);
+	arg_text(&k, a->ident);
+	res = exec_stmt(q, ST_ARRIVAL_ATTEMPT, &k, "reading arrivals");
+	if (!res)
+		goto out;
+	if (PQntuples(res) && !PQgetisnull(res, 0, 0))
+		last = (int)get_int(res, 0, 0);
+	PQclear(res);
+	if (last >= 0 && !again) {
+		ret = STORE_EXISTS;
+		goto out;
+	}
+	a->attempt = last + 1;
+	if (!a->at)
+		a->at = time_now_ms();
+	free(a->run_id);
+	a->run_id = NULL;
+	if (!strcmp(a->state, "run") && insert_run(q, a->dag_id, params, &a->run_id) < 0)
+		goto out;
+	arg_text(&ins, a->dag_id);
+	arg_text(&ins, a->rel);
+	arg_text(&ins, a->ident);
+	arg_int(&ins, a->attempt);
+	arg_text(&ins, a->state);
+	arg_text(&ins, a->run_id);
+	arg_text(&ins, params);
+	arg_int(&ins, a->at);
+	arg_text(&ins, a->note);
+	ret = write_stmt(q, ST_ARRIVAL_INSERT, &ins, "recording an arrival", NULL);
+out:
+	free(params);
+	return end_tx(s, ret);
+}
+
+static int pg_arrival_list(struct store *s, const char *dag_id, const char *state,
+			   struct store_arrival **v, size_t *n)
+{
+	struct pgargs a = { 0 };
+	PGresult *res;
+
+	*v = NULL;
+	*n = 0;
+	arg_text(&a, dag_id);
+	arg_text(&a, state);
+	res = exec_stmt(ps(s), ST_ARRIVAL_LIST, &a, "listing arrivals");
+	if (!res)
+		return -1;
+	*v = xcalloc((size_t)PQntuples(res) + 1, sizeof(**v));
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct store_arrival *r = &(*v)[(*n)++];
+		const char *params = get_cstr(res, i, 6);
+		r->dag_id = get_str(res, i, 0);
+		r->rel = get_str(res, i, 1);
+		r->ident = get_str(res, i, 2);
+		r->attempt = (int)get_int(res, i, 3);
+		r->state = get_str(res, i, 4);
+		r->run_id = get_str(res, i, 5);
+		r->params = params ? json_loads(params, 0, NULL) : NULL;
+		r->at = get_int(res, i, 7);
+		r->note = get_str(res, i, 8);
+	}
+	PQclear(res);
+	return 0;
+}
+
+static void arrival_key(struct pgargs *k, const struct store_arrival *a)
+{
+	arg_text(k, a->dag_id);
+	arg_text(k, a->rel);
+	arg_text(k, a->ident);
+	arg_int(k, a->attempt);
+}
+
+static int pg_arrival_start(struct store *s, struct store_arrival *a)
+{
+	struct pg_store *q = ps(s);
+	struct pgargs k = { 0 }, set = { 0 };
+	char *params = NULL;
+	PGresult *res;
+	int ret = -1;
+
+	if (pg_begin(s) < 0)
+		return -1;
+	/* FOR UPDATE: two callers cannot both see it pending */
+	arrival_key(&k, a);
+	res = exec_stmt(q, ST_ARRIVAL_GET, &k, "reading an arrival");
+	if (!res)
+		goto out;
+	if (!PQntuples(res)) {
+		PQclear(res);
+		ret = STORE_NOT_FOUND;
+		goto out;
+	}
+	params = get_str(res, 0, 0);
+	PQclear(res);
+	free(a->run_id);
+	a->run_id = NULL;
+	if (insert_run(q, a->dag_id, params, &a->run_id) < 0)
+		goto out;
+	arrival_key(&set, a);
+	arg_text(&set, a->run_id);
+	ret = write_stmt(q, ST_ARRIVAL_SET, &set, "starting an arrival", NULL);
+out:
+	free(params);
+	return end_tx(s, ret);
+}
+
+static int pg_arrival_seen(struct store *s, const char *dag_id, const char *rel)
+{
+	struct pgargs a = { 0 };
+	PGresult *res;
+	int ret;
+
+	arg_text(&a, dag_id);
+	arg_text(&a, rel);
+	res = exec_stmt(ps(s), ST_ARRIVAL_SEEN, &a, "reading arrivals");
+	if (!res)
+		return -1;
+	ret = PQntuples(res) > 0;
+	PQclear(res);
+	return ret;
+}
+
 static const struct store_ops pg_ops = {
 	.name = "postgresql",
 	.close = pg_close,
@@ -1643,6 +1886,12 @@ static const struct store_ops pg_ops = {
 	.table_rows = pg_table_rows,
 	.table_load = pg_table_load,
 	.load_done = pg_load_done,
+	.file_put = pg_file_put,
+	.file_list = pg_file_list,
+	.arrival_add = pg_arrival_add,
+	.arrival_list = pg_arrival_list,
+	.arrival_start = pg_arrival_start,
+	.arrival_seen = pg_arrival_seen,
 };
 
 #endif /* HAVE_LIBPQ */

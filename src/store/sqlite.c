@@ -56,6 +56,13 @@ static const char *const migrations[] = {
 	/* 4: provenance of task instances (task_id '' = the run's own record), JSON text */
 	"CREATE TABLE provenance(run_id TEXT NOT NULL, task_id TEXT NOT NULL, idx INTEGER NOT NULL,"
 	" doc TEXT NOT NULL, PRIMARY KEY(run_id, task_id, idx)) WITHOUT ROWID;",
+	/* 5: files seen in downloaded/ and what each DAG made of them (one row per identity) */
+	"CREATE TABLE files(rel TEXT PRIMARY KEY, ident TEXT NOT NULL, dir INTEGER NOT NULL,"
+	" state TEXT NOT NULL, seen_at INTEGER NOT NULL, note TEXT) WITHOUT ROWID;"
+	"CREATE TABLE arrivals(dag_id TEXT NOT NULL, rel TEXT NOT NULL, ident TEXT NOT NULL,"
+	" attempt INTEGER NOT NULL, state TEXT NOT NULL, run_id TEXT, params TEXT, note TEXT,"
+	" at INTEGER NOT NULL, PRIMARY KEY(dag_id, rel, ident, attempt)) WITHOUT ROWID;"
+	"CREATE INDEX arrivals_state ON arrivals(state, at);",
 };
 
 enum stmt_id {
@@ -88,6 +95,14 @@ enum stmt_id {
 	ST_PROV_PUT,
 	ST_PROV_GET,
 	ST_PROV_LIST,
+	ST_FILE_PUT,
+	ST_FILE_LIST,
+	ST_ARRIVAL_ATTEMPT,
+	ST_ARRIVAL_INSERT,
+	ST_ARRIVAL_SEEN,
+	ST_ARRIVAL_LIST,
+	ST_ARRIVAL_GET,
+	ST_ARRIVAL_SET,
 	ST_COUNT
 };
 
@@ -138,6 +153,21 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_PROV_PUT] = "INSERT OR REPLACE INTO provenance(run_id, task_id, idx, doc) VALUES(?1, ?2, ?3, ?4)",
 	[ST_PROV_GET] = "SELECT doc FROM provenance WHERE run_id = ?1 AND task_id = ?2 AND idx = ?3",
 	[ST_PROV_LIST] = "SELECT task_id, idx, doc FROM provenance WHERE run_id = ?1 ORDER BY task_id, idx",
+	[ST_FILE_PUT] = "INSERT OR REPLACE INTO files(rel, ident, dir, state, seen_at, note)"
+			" VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_FILE_LIST] = "SELECT rel, ident, dir, state, seen_at, note FROM files ORDER BY rel",
+	[ST_ARRIVAL_ATTEMPT] = "SELECT max(attempt) FROM arrivals WHERE dag_id = ?1 AND rel = ?2"
+			       " AND ident = ?3",
+	[ST_ARRIVAL_INSERT] = "INSERT INTO arrivals(dag_id, rel, ident, attempt, state, run_id,"
+			      " params, at, note) VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+	[ST_ARRIVAL_SEEN] = "SELECT 1 FROM arrivals WHERE dag_id = ?1 AND rel = ?2 LIMIT 1",
+	[ST_ARRIVAL_LIST] = "SELECT dag_id, rel, ident, attempt, state, run_id, params, at, note"
+			    " FROM arrivals WHERE (?1 IS NULL OR dag_id = ?1)"
+			    " AND (?2 IS NULL OR state = ?2) ORDER BY rel, dag_id, at, attempt",
+	[ST_ARRIVAL_GET] = "SELECT params FROM arrivals WHERE dag_id = ?1 AND rel = ?2"
+			   " AND ident = ?3 AND attempt = ?4 AND state = 'pending'",
+	[ST_ARRIVAL_SET] = "UPDATE arrivals SET state = 'run', run_id = ?5 WHERE dag_id = ?1"
+			   " AND rel = ?2 AND ident = ?3 AND attempt = ?4 AND state = 'pending'",
 };
 
 struct sqlite_store {
@@ -386,54 +416,70 @@ struct store *store_sqlite_open(const char *path)
 
 /* ---- runs ---- */
 
-static int sq_run_create(struct store *s, const char *dag_id, json_t *params, const char *owner,
-			 char **run_id)
+/*
+ * Inserts a queued run inside the open transaction.  24 random bits per
+ * second: a colliding id fails only its own statement (SQLite keeps the
+ * transaction), so the next try takes a fresh id.
+ */
+static int insert_run(struct sqlite_store *q, const char *dag_id, const char *params_text,
+		      const char *owner, char **run_id)
 {
-	struct sqlite_store *q = ss(s);
-	char *text = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
-	int ret = -1;
+	int64_t seq = cur_seq(q);
 
-	/* 24 random bits per second: retry the rare collision with a fresh id. */
-	for (int attempt = 0; attempt < 8 && ret < 0; attempt++) {
+	if (seq < 0)
+		return -1;
+	for (int attempt = 0; attempt < 8; attempt++) {
 		sqlite3_stmt *st = stmt(q, ST_RUN_INSERT);
-		int64_t seq;
-		int rc;
 		char *id = store_new_run_id();
+		int rc;
 
-		if (!st || sq_begin(s) < 0) {
+		if (!st) {
 			free(id);
-			break;
+			return -1;
 		}
-		seq = cur_seq(q);
 		sqlite3_bind_text(st, 1, id, -1, SQLITE_TRANSIENT);
 		sqlite3_bind_text(st, 2, dag_id, -1, SQLITE_TRANSIENT);
-		sqlite3_bind_text(st, 3, text ? text : "{}", -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 3, params_text ? params_text : "{}", -1, SQLITE_TRANSIENT);
 		sqlite3_bind_int64(st, 4, time_now_ms());
 		bind_text(st, 5, owner);
 		sqlite3_bind_int64(st, 6, seq);
 		rc = sqlite3_step(st);
 		sqlite3_reset(st);
 		sqlite3_clear_bindings(st);
-		if (seq > 0 && rc == SQLITE_DONE) {
-			if (sq_commit(s) == 0) {
-				*run_id = id;
-				ret = 0;
-			} else {
-				free(id);
-				break;
-			}
-		} else {
-			int collision = rc == SQLITE_CONSTRAINT_PRIMARYKEY;
-			if (!collision)
-				db_error(q, "creating a run");
-			sq_rollback(s);
-			free(id);
-			if (!collision)
-				break;
+		if (rc == SQLITE_DONE) {
+			*run_id = id;
+			return 0;
 		}
+		free(id);
+		if (rc != SQLITE_CONSTRAINT_PRIMARYKEY)
+			return db_error(q, "creating a run");
 	}
+	return error("store '%s': no free run id after 8 tries", q->path);
+}
+
+static int sq_run_create(struct store *s, const char *dag_id, json_t *params, const char *owner,
+			 char **run_id)
+{
+	struct sqlite_store *q = ss(s);
+	char *text = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
+	int ret;
+
+	if (sq_begin(s) < 0) {
+		free(text);
+		return -1;
+	}
+	ret = insert_run(q, dag_id, text, owner, run_id);
 	free(text);
-	return ret;
+	if (ret < 0) {
+		sq_rollback(s);
+		return -1;
+	}
+	if (sq_commit(s) < 0) {
+		free(*run_id);
+		*run_id = NULL;
+		return -1;
+	}
+	return 0;
 }
 
 static void run_from_row(sqlite3_stmt *st, struct store_run *r)
@@ -1440,6 +1486,245 @@ static int sq_load_done(struct store *s)
 	return 0;
 }
 
+/* ---- files in downloaded/ and their arrivals ---- */
+
+static int sq_file_put(struct store *s, const struct store_file *f)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_FILE_PUT);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, f->rel, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, f->ident, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 3, f->dir);
+	sqlite3_bind_text(st, 4, f->state, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 5, f->seen_at);
+	bind_text(st, 6, f->note);
+	return write_stmt(q, st, "recording a file");
+}
+
+static int sq_file_list(struct store *s, struct store_file **files, size_t *n)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_FILE_LIST);
+	size_t alloc = 0;
+	int rc;
+
+	*files = NULL;
+	*n = 0;
+	if (!st)
+		return -1;
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_file *f;
+		ALLOC_GROW(*files, *n + 1, alloc);
+		f = &(*files)[(*n)++];
+		f->rel = col_strdup(st, 0);
+		f->ident = col_strdup(st, 1);
+		f->dir = sqlite3_column_int(st, 2);
+		f->state = col_strdup(st, 3);
+		f->seen_at = sqlite3_column_int64(st, 4);
+		f->note = col_strdup(st, 5);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		store_file_list_free(*files, *n);
+		*files = NULL;
+		*n = 0;
+		return db_error(q, "listing files");
+	}
+	return 0;
+}
+
+/*
+ * Ends a transaction of an arrival op: committed when it wrote, or when it
+ * wrote nothing by design (ret > 0, not an error for an enclosing batch).
+ */
+static int end_tx(struct store *s, int ret)
+{
+	if (ret < 0) {
+		sq_rollback(s);
+		return ret;
+	}
+	if (sq_commit(s) < 0)
+		return -1;
+	return ret;
+}
+
+/* The highest attempt of (dag, rel, ident): -1 when there is none, -2 on error. */
+static int arrival_attempt(struct sqlite_store *q, const struct store_arrival *a)
+{
+	sqlite3_stmt *st = stmt(q, ST_ARRIVAL_ATTEMPT);
+	int rc, ret = -1;
+
+	if (!st)
+		return -2;
+	sqlite3_bind_text(st, 1, a->dag_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, a->rel, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, a->ident, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL)
+		ret = sqlite3_column_int(st, 0);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		db_error(q, "reading arrivals");
+		return -2;
+	}
+	return ret;
+}
+
+static int arrival_insert(struct sqlite_store *q, const struct store_arrival *a, const char *params)
+{
+	sqlite3_stmt *st = stmt(q, ST_ARRIVAL_INSERT);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, a->dag_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, a->rel, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, a->ident, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 4, a->attempt);
+	sqlite3_bind_text(st, 5, a->state, -1, SQLITE_TRANSIENT);
+	bind_text(st, 6, a->run_id);
+	bind_text(st, 7, params);
+	sqlite3_bind_int64(st, 8, a->at);
+	bind_text(st, 9, a->note);
+	return exec_stmt(q, st, "recording an arrival");
+}
+
+static int sq_arrival_add(struct store *s, struct store_arrival *a, int again)
+{
+	struct sqlite_store *q = ss(s);
+	char *params = a->params ? json_dumps(a->params, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	int last, ret = -1;
+
+	if (sq_begin(s) < 0) {
+		free(params);
+		return -1;
+	}
+	last = arrival_attempt(q, a);
+	if (last == -2)
+		goto out;
+	if (last >= 0 && !again) {
+		ret = STORE_EXISTS;
+		goto out;
+	}
+	a->attempt = last + 1;
+	if (!a->at)
+		a->at = time_now_ms();
+	free(a->run_id);
+	a->run_id = NULL;
+	if (!strcmp(a->state, "run") && insert_run(q, a->dag_id, params, NULL, &a->run_id) < 0)
+		goto out;
+	ret = arrival_insert(q, a, params);
+out:
+	free(params);
+	return end_tx(s, ret);
+}
+
+static int sq_arrival_list(struct store *s, const char *dag_id, const char *state,
+			   struct store_arrival **v, size_t *n)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_ARRIVAL_LIST);
+	size_t alloc = 0;
+	int rc;
+
+	*v = NULL;
+	*n = 0;
+	if (!st)
+		return -1;
+	bind_text(st, 1, dag_id);
+	bind_text(st, 2, state);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_arrival *a;
+		const char *params = (const char *)sqlite3_column_text(st, 6);
+		ALLOC_GROW(*v, *n + 1, alloc);
+		a = &(*v)[(*n)++];
+		memset(a, 0, sizeof(*a));
+		a->dag_id = col_strdup(st, 0);
+		a->rel = col_strdup(st, 1);
+		a->ident = col_strdup(st, 2);
+		a->attempt = sqlite3_column_int(st, 3);
+		a->state = col_strdup(st, 4);
+		a->run_id = col_strdup(st, 5);
+		a->params = params ? json_loads(params, 0, NULL) : NULL;
+		a->at = sqlite3_column_int64(st, 7);
+		a->note = col_strdup(st, 8);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		store_arrival_list_free(*v, *n);
+		*v = NULL;
+		*n = 0;
+		return db_error(q, "listing arrivals");
+	}
+	return 0;
+}
+
+static int sq_arrival_seen(struct store *s, const char *dag_id, const char *rel)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_ARRIVAL_SEEN);
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, dag_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, rel, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(q, "reading arrivals");
+	return rc == SQLITE_ROW;
+}
+
+static void bind_arrival_key(sqlite3_stmt *st, const struct store_arrival *a)
+{
+	sqlite3_bind_text(st, 1, a->dag_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, a->rel, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 3, a->ident, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 4, a->attempt);
+}
+
+static int sq_arrival_start(struct store *s, struct store_arrival *a)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *get = stmt(q, ST_ARRIVAL_GET), *set = stmt(q, ST_ARRIVAL_SET);
+	char *params = NULL;
+	int rc, ret = -1;
+
+	if (!get || !set || sq_begin(s) < 0)
+		return -1;
+	/* Read inside the write transaction: two callers cannot both see it pending. */
+	bind_arrival_key(get, a);
+	rc = sqlite3_step(get);
+	if (rc == SQLITE_ROW)
+		params = col_strdup(get, 0);
+	sqlite3_reset(get);
+	sqlite3_clear_bindings(get);
+	if (rc == SQLITE_DONE) {
+		ret = STORE_NOT_FOUND;
+		goto out;
+	}
+	if (rc != SQLITE_ROW) {
+		db_error(q, "reading an arrival");
+		goto out;
+	}
+	free(a->run_id);
+	a->run_id = NULL;
+	if (insert_run(q, a->dag_id, params, NULL, &a->run_id) < 0)
+		goto out;
+	bind_arrival_key(set, a);
+	sqlite3_bind_text(set, 5, a->run_id, -1, SQLITE_TRANSIENT);
+	ret = exec_stmt(q, set, "starting an arrival");
+out:
+	free(params);
+	return end_tx(s, ret);
+}
+
 static const struct store_ops sqlite_ops = {
 	.name = "sqlite",
 	.close = sq_close,
@@ -1468,6 +1753,12 @@ static const struct store_ops sqlite_ops = {
 	.changed_elsewhere = sq_changed_elsewhere,
 	.changes_fd = sq_changes_fd,
 	.dag_set_paused = sq_dag_set_paused,
+	.file_put = sq_file_put,
+	.file_list = sq_file_list,
+	.arrival_add = sq_arrival_add,
+	.arrival_list = sq_arrival_list,
+	.arrival_start = sq_arrival_start,
+	.arrival_seen = sq_arrival_seen,
 	.dag_paused_all = sq_dag_paused_all,
 	.ti_stats = sq_ti_stats,
 	.ti_counts = sq_ti_counts,

@@ -61,6 +61,13 @@ struct store_ops {
 	int (*dag_set_paused)(struct store *s, const char *dag_id, int paused);
 	int (*dag_paused_all)(struct store *s, json_t **paused);
 	int (*ti_stats)(struct store *s, struct store_ti_stats *out);
+	int (*file_put)(struct store *s, const struct store_file *f);
+	int (*file_list)(struct store *s, struct store_file **files, size_t *n);
+	int (*arrival_add)(struct store *s, struct store_arrival *a, int again);
+	int (*arrival_list)(struct store *s, const char *dag_id, const char *state,
+			    struct store_arrival **v, size_t *n);
+	int (*arrival_start)(struct store *s, struct store_arrival *a);
+	int (*arrival_seen)(struct store *s, const char *dag_id, const char *rel);
 	int (*ti_counts)(struct store *s, char *const *run_ids, size_t n, store_ti_count_fn fn,
 			 void *arg);
 	int (*metrics_put)(struct store *s, const char *run_id, const char *task_id, int index,

@@ -440,6 +440,67 @@ int store_dag_paused_all(struct store *s, json_t **paused)
 	return s->ops->dag_paused_all(s, paused);
 }
 
+int store_file_put(struct store *s, const struct store_file *f)
+{
+	return s->ops->file_put(s, f);
+}
+
+int store_file_list(struct store *s, struct store_file **files, size_t *n)
+{
+	return s->ops->file_list(s, files, n);
+}
+
+void store_file_list_free(struct store_file *files, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(files[i].rel);
+		free(files[i].ident);
+		free(files[i].state);
+		free(files[i].note);
+	}
+	free(files);
+}
+
+void store_arrival_release(struct store_arrival *a)
+{
+	free(a->dag_id);
+	free(a->rel);
+	free(a->ident);
+	free(a->state);
+	free(a->run_id);
+	free(a->note);
+	json_decref(a->params);
+	memset(a, 0, sizeof(*a));
+}
+
+void store_arrival_list_free(struct store_arrival *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_arrival_release(&v[i]);
+	free(v);
+}
+
+int store_arrival_add(struct store *s, struct store_arrival *a, int again)
+{
+	return s->ops->arrival_add(s, a, again);
+}
+
+int store_arrival_list(struct store *s, const char *dag_id, const char *state,
+		       struct store_arrival **v, size_t *n)
+{
+	return s->ops->arrival_list(s, dag_id, state, v, n);
+}
+
+int store_arrival_start(struct store *s, struct store_arrival *a)
+{
+	return s->ops->arrival_start(s, a);
+}
+
+int store_arrival_seen(struct store *s, const char *dag_id, const char *rel)
+{
+	return s->ops->arrival_seen(s, dag_id, rel);
+}
+
 int store_dag_paused(struct store *s, const char *dag_id)
 {
 	json_t *all = NULL;

@@ -39,6 +39,7 @@
 #include "util/strbuf.h"
 
 #define STORE_NOT_FOUND 1
+#define STORE_EXISTS 2
 
 struct store;
 
@@ -231,6 +232,62 @@ int store_dag_set_paused(struct store *s, const char *dag_id, int paused);
 int store_dag_paused(struct store *s, const char *dag_id);
 /* A new JSON object {"DAG_ID": true, ...} of every paused DAG. */
 int store_dag_paused_all(struct store *s, json_t **paused);
+
+/* ---- files in downloaded/ (the watcher in serve, `synthflow files`) ---- */
+
+/*
+ * A file (or a `dirs: true` folder) seen in downloaded/.  ident is its
+ * identity as text: "SIZE:MTIME_NS:INODE" for a file, "dir:FILES:SIZE:MTIME_NS"
+ * for a folder; a different ident is a different arrival.
+ */
+struct store_file {
+	char *rel;              /* relative to downloaded/ */
+	char *ident;
+	int dir;
+	char *state;            /* "waiting" (being written), "arrived", "gone", "unreadable" */
+	int64_t seen_at;
+	char *note;             /* why it is gone or unreadable, or NULL */
+};
+/* Inserts or replaces the row of f->rel. */
+int store_file_put(struct store *s, const struct store_file *f);
+/* Every file, by path. */
+int store_file_list(struct store *s, struct store_file **files, size_t *n);
+void store_file_list_free(struct store_file *files, size_t n);
+
+/*
+ * What one DAG made of one identity of a file: exactly one row per
+ * (dag, rel, ident, attempt); attempt 0 is the arrival, 1.. are retries.
+ */
+struct store_arrival {
+	char *dag_id, *rel, *ident;
+	int attempt;
+	char *state;            /* "run" (run_id set), "pending" (DAG paused), "ignored", "failed" */
+	char *run_id;
+	json_t *params;         /* the run's typed params (owned) */
+	char *note;             /* why it was ignored or failed, or NULL */
+	int64_t at;
+};
+void store_arrival_release(struct store_arrival *a);
+void store_arrival_list_free(struct store_arrival *v, size_t n);
+/*
+ * Records an arrival: with state "run" a new queued run with a->params is
+ * created in the same transaction (a->run_id receives its id), so a crash
+ * can neither lose the file nor run it twice.  Returns STORE_EXISTS
+ * without writing when the identity already has a row and `again` is 0;
+ * with `again` the row is a new attempt.  a->attempt is set.
+ */
+int store_arrival_add(struct store *s, struct store_arrival *a, int again);
+/* Rows of one DAG (NULL = all) in one state (NULL = any), by path. */
+int store_arrival_list(struct store *s, const char *dag_id, const char *state,
+		       struct store_arrival **v, size_t *n);
+/*
+ * A pending arrival (dag_id, rel, ident, attempt) gets its run, created in
+ * the same transaction; a->run_id receives the id.  STORE_NOT_FOUND when it
+ * is not pending (any more).
+ */
+int store_arrival_start(struct store *s, struct store_arrival *a);
+/* 1 when the DAG has any row for rel (any identity), 0 when not, -1 on error. */
+int store_arrival_seen(struct store *s, const char *dag_id, const char *rel);
 
 /* ---- summaries, for the web UI's grid ---- */
 

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "flow/sched.h"
+#include "flow/watch.h"
 #include "util/common.h"
 #include "util/timeutil.h"
 #include "web/paths.h"
@@ -434,6 +435,63 @@ void api_dag_pause(void *ctx, struct http_req *req, struct http_resp *resp)
 	}
 	http_json(resp, 200, json_pack("{s:s,s:b}", "dag_id", d->id, "paused", json_is_true(paused)));
 out:
+	json_decref(body);
+	dags_put(snap);
+}
+
+/* GET /api/v1/dags/{dag}/files: what `synthflow files DAG --json` prints. */
+void api_dag_files(void *ctx, struct http_req *req, struct http_resp *resp)
+{
+	struct web *w = ctx;
+	struct store *s = store_or_500(w, resp);
+	struct dag_snap *snap;
+	const struct dag *d;
+	json_t *rows;
+
+	if (!s)
+		return;
+	snap = dags_get(w);
+	if ((d = find_dag(snap, req->arg[0], resp))) {
+		rows = watch_files_json(s, d);
+		if (rows)
+			http_json(resp, 200, json_pack("{s:s,s:o}", "dag_id", d->id, "files", rows));
+		else
+			http_error(resp, 500, "cannot read the store");
+	}
+	dags_put(snap);
+}
+
+/* POST /api/v1/dags/{dag}/files/retry {"path": "..."}: a new arrival of the file. */
+void api_dag_files_retry(void *ctx, struct http_req *req, struct http_resp *resp)
+{
+	static const char *const keys[] = { "path" };
+	struct web *w = ctx;
+	struct store *s = store_or_500(w, resp);
+	struct strbuf err = STRBUF_INIT;
+	struct dag_snap *snap;
+	const struct dag *d;
+	json_t *body = NULL, *path, *runs;
+
+	if (!s)
+		return;
+	snap = dags_get(w);
+	d = find_dag(snap, req->arg[0], resp);
+	if (!d || !(body = http_json_body(req, resp)) ||
+	    only_keys(body, keys, ARRAY_SIZE(keys), resp) < 0)
+		goto out;
+	path = json_object_get(body, "path");
+	if (!json_is_string(path) || !json_string_length(path) ||
+	    json_string_value(path)[0] == '/') {
+		http_error(resp, 400, "'path' must be a path relative to downloaded/");
+		goto out;
+	}
+	runs = watch_retry(s, &snap->set, w->data_dir, json_string_value(path), d->id, &err);
+	if (runs)
+		http_json(resp, 200, json_pack("{s:o}", "runs", runs));
+	else
+		http_error(resp, 400, "%s", err.buf);
+out:
+	sb_release(&err);
 	json_decref(body);
 	dags_put(snap);
 }

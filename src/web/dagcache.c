@@ -4,27 +4,7 @@
  */
 #include "web/web-impl.h"
 
-#include <sys/stat.h>
-
 #include "util/common.h"
-
-/* Names, sizes and modification times of every DAG file. */
-static char *dag_files_signature(const char *data_dir)
-{
-	struct strbuf sb = STRBUF_INIT;
-	size_t n;
-	char **files = dag_files(data_dir, &n);
-
-	for (size_t i = 0; i < n; i++) {
-		struct stat st;
-		if (stat(files[i], &st) == 0)
-			sb_addf(&sb, "%s %lld %lld.%09ld\n", files[i], (long long)st.st_size,
-				(long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec);
-		free(files[i]);
-	}
-	free(files);
-	return sb_detach(&sb, NULL);
-}
 
 static void snap_free(struct dag_snap *snap)
 {
@@ -55,7 +35,7 @@ struct dag_snap *dags_get(struct web *w)
 
 int dags_refresh(struct web *w)
 {
-	char *sig = dag_files_signature(w->data_dir);
+	char *sig = dagset_signature(w->data_dir);
 	struct dag_snap *snap, *old;
 
 	if (w->dags && !strcmp(sig, w->dags->signature)) {

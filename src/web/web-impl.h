@@ -112,6 +112,8 @@ void api_dag_runs(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_dag_trigger(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_dag_grid(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_dag_pause(void *ctx, struct http_req *req, struct http_resp *resp);
+void api_dag_files(void *ctx, struct http_req *req, struct http_resp *resp);
+void api_dag_files_retry(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_run(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_run_cancel(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_task_clear(void *ctx, struct http_req *req, struct http_resp *resp);

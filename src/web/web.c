@@ -21,6 +21,8 @@ const struct http_route web_routes[] = {
 	{ "POST", "/api/v1/dags/*/runs", api_dag_trigger, 0 },
 	{ "GET", "/api/v1/dags/*/grid", api_dag_grid, 0 },
 	{ "POST", "/api/v1/dags/*/pause", api_dag_pause, 0 },
+	{ "GET", "/api/v1/dags/*/files", api_dag_files, 0 },
+	{ "POST", "/api/v1/dags/*/files/retry", api_dag_files_retry, 0 },
 	{ "GET", "/api/v1/runs/*", api_run, 0 },
 	{ "POST", "/api/v1/runs/*/cancel", api_run_cancel, 0 },
 	{ "GET", "/api/v1/runs/*/files", api_run_files, 0 },

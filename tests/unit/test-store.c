@@ -531,6 +531,70 @@ static void provenance_records(void **state)
 	free(run_id);
 }
 
+/* Arrivals: one row and one run per identity, written together; pending ones start once. */
+static void arrivals_once_per_identity(void **state)
+{
+	struct fixture *f = *state;
+	struct store_arrival a = { 0 }, *v;
+	struct store_file file = { "ds", "dir:1:1:1.000000000", 1, "arrived", 5, NULL };
+	struct store_run_filter flt = { .dag_id = "d" };
+	struct store_file *files;
+	struct store_run r, *runs;
+	size_t n, total;
+
+	a.dag_id = xstrdup("d");
+	a.rel = xstrdup("ds");
+	a.ident = xstrdup("dir:1:1:1.000000000");
+	a.state = xstrdup("run");
+	a.params = json_pack("{s:s}", "dataset", "ds");
+	assert_int_equal(store_arrival_add(f->s, &a, 0), 0);
+	assert_non_null(a.run_id);
+	assert_int_equal(a.attempt, 0);
+	assert_int_equal(store_run_get(f->s, a.run_id, &r), 0);
+	assert_string_equal(json_string_value(json_object_get(r.params, "dataset")), "ds");
+	store_run_release(&r);
+	/* the same identity again: nothing written, also inside a batch */
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(store_arrival_add(f->s, &a, 0), STORE_EXISTS);
+	assert_int_equal(store_file_put(f->s, &file), 0);
+	assert_int_equal(store_commit(f->s), 0);
+	assert_int_equal(store_run_list(f->s, &flt, &runs, &n, &total), 0);
+	store_run_list_free(runs, n);
+	assert_int_equal(total, 1);
+	/* a retry is a new attempt with a new run */
+	assert_int_equal(store_arrival_add(f->s, &a, 1), 0);
+	assert_int_equal(a.attempt, 1);
+	assert_int_equal(store_arrival_seen(f->s, "d", "ds"), 1);
+	assert_int_equal(store_arrival_seen(f->s, "d", "other"), 0);
+	/* a paused DAG: pending, started exactly once */
+	free(a.state);
+	a.state = xstrdup("pending");
+	free(a.ident);
+	a.ident = xstrdup("dir:2:2:2.000000000");
+	assert_int_equal(store_arrival_add(f->s, &a, 0), 0);
+	assert_null(a.run_id);
+	assert_int_equal(store_arrival_list(f->s, NULL, "pending", &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(store_arrival_start(f->s, &v[0]), 0);
+	assert_non_null(v[0].run_id);
+	assert_int_equal(store_arrival_start(f->s, &v[0]), STORE_NOT_FOUND);
+	store_arrival_list_free(v, n);
+	assert_int_equal(store_arrival_list(f->s, "d", NULL, &v, &n), 0);
+	assert_int_equal(n, 3);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(v[i].state, "run");
+	store_arrival_list_free(v, n);
+	assert_int_equal(store_run_list(f->s, &flt, &runs, &n, &total), 0);
+	store_run_list_free(runs, n);
+	assert_int_equal(total, 3);
+	assert_int_equal(store_file_list(f->s, &files, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(files[0].ident, "dir:1:1:1.000000000");
+	assert_true(files[0].dir);
+	store_file_list_free(files, n);
+	store_arrival_release(&a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -549,6 +613,7 @@ int main(void)
 		cmocka_unit_test(metrics_filter_parse),
 		cmocka_unit_test_setup_teardown(metrics_put_replace_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(provenance_records, setup, teardown),
+		cmocka_unit_test_setup_teardown(arrivals_once_per_identity, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,679 @@
+/*
+ * The downloaded/ watcher inside `synthflow serve` (watch.h): one thread
+ * with its own store connection.  inotify on every folder of the tree tells
+ * it quickly that something changed; a full rescan every flow.rescan (and at
+ * start) finds what inotify cannot see (NFS, a full event queue, files that
+ * came while serve was down).  Either way a file only counts once it stayed
+ * unchanged for its quiet period, and each arrival is written together with
+ * its run (store_arrival_add), so the scheduler, which polls the store,
+ * starts it within ~50 ms.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <sys/inotify.h>
+#include <unistd.h>
+
+#include "flow/watch-serve.h"
+#include "store/store.h"
+#include "util/common.h"
+#include "util/fs.h"
+#include "util/timeutil.h"
+
+#define DEFAULT_QUIET_MS 5000
+#define PENDING_CHECK_MS 1000
+#define DAGS_CHECK_MS 1000
+
+struct watcher {
+	const struct config *cfg;
+	pthread_t thread;
+	int stop_pipe[2];
+	char *root;             /* downloaded/, resolved */
+	struct store *st;
+	struct dag_set dags;
+	char *dags_sig;
+	int64_t dags_checked;
+	struct watch_tracker t;
+	int ino;                /* inotify fd, -1 when off */
+	char **wds;             /* folder (relative) of each watch descriptor */
+	size_t nwds;
+	int ino_full_warned;
+	int64_t next_rescan, next_pending;
+	int in_batch;
+	/* metrics (read by other threads without locks: counters only grow) */
+	_Atomic uint64_t seen_total, runs_total, rescans;
+	_Atomic int64_t lag_ms, rescan_ms, pending;
+};
+
+/* ---- the DAGs (reloaded when a DAG file changed, checked once a second) ---- */
+
+static void dags_refresh(struct watcher *w, int64_t now)
+{
+	char *sig;
+
+	if (w->dags_sig && now - w->dags_checked < DAGS_CHECK_MS)
+		return;
+	w->dags_checked = now;
+	sig = dagset_signature(w->cfg->data_dir);
+	if (w->dags_sig && !strcmp(sig, w->dags_sig)) {
+		free(sig);
+		return;
+	}
+	free(w->dags_sig);
+	w->dags_sig = sig;
+	dagset_release(&w->dags);
+	dagset_load(&w->dags, w->cfg->data_dir, NULL);
+}
+
+/* The longest quiet period of the DAGs that take rel; the default when none does. */
+static int64_t quiet_of(struct watcher *w, const char *rel, int dir)
+{
+	int64_t q = -1;
+
+	for (size_t i = 0; i < w->dags.n; i++) {
+		const struct dag *d = w->dags.dags[i];
+		if (d->file_trigger.quiet_ms > q && watch_dag_takes(d, rel, dir))
+			q = d->file_trigger.quiet_ms;
+	}
+	return q < 0 ? DEFAULT_QUIET_MS : q;
+}
+
+/* 1 when some DAG takes rel as a folder. */
+static int is_dir_unit(struct watcher *w, const char *rel)
+{
+	for (size_t i = 0; i < w->dags.n; i++)
+		if (watch_dag_takes(w->dags.dags[i], rel, 1))
+			return 1;
+	return 0;
+}
+
+/* 1 when rel lies inside a folder that some DAG takes whole. */
+static int inside_dir_unit(struct watcher *w, const char *rel)
+{
+	char *p = xstrdup(rel), *slash;
+	int in = 0;
+
+	while (!in && (slash = strrchr(p, '/'))) {
+		*slash = '\0';
+		in = is_dir_unit(w, p);
+	}
+	free(p);
+	return in;
+}
+
+/* ---- store writes, batched per loop iteration ---- */
+
+static void batch_begin(struct watcher *w)
+{
+	if (!w->in_batch && store_begin(w->st) == 0)
+		w->in_batch = 1;
+}
+
+static void restore(struct watcher *w);
+
+/*
+ * A batch that cannot be committed leaves the tracker ahead of the store:
+ * start again from what the store holds, and look at everything now.
+ */
+static void batch_end(struct watcher *w)
+{
+	if (w->in_batch && store_commit(w->st) < 0) {
+		watch_tracker_release(&w->t);
+		watch_tracker_init(&w->t);
+		restore(w);
+		w->next_rescan = 0;
+	}
+	w->in_batch = 0;
+}
+
+static void put_file(struct watcher *w, const char *rel, int dir, const char *ident,
+		     const char *state, const char *note)
+{
+	struct store_file f = { (char *)rel, (char *)(ident ? ident : ""), dir, (char *)state,
+				time_now_ms(), (char *)note };
+
+	batch_begin(w);
+	store_file_put(w->st, &f);
+}
+
+static int utf8_valid(const char *s)
+{
+	json_t *j = json_string(s);
+	int ok = j != NULL;
+
+	json_decref(j);
+	return ok;
+}
+
+/* One DAG's share of an arrival: a run, pending while paused, ignored or failed. */
+static void arrive_for(struct watcher *w, const struct dag *d, const char *rel, const char *ident,
+		       json_t *paused, json_t *vars)
+{
+	struct store_arrival a = { 0 };
+	struct strbuf err = STRBUF_INIT;
+	char *abs = path_join(w->root, rel);
+	int ret;
+
+	a.dag_id = xstrdup(d->id);
+	a.rel = xstrdup(rel);
+	a.ident = xstrdup(ident);
+	if (d->file_trigger.on_change == ON_CHANGE_IGNORE && store_arrival_seen(w->st, d->id, rel) > 0) {
+		a.state = xstrdup("ignored");
+		a.note = xstrdup("changed, and the DAG has on_change: ignore");
+	} else if (watch_params(d, abs, rel, w->cfg->data_dir, vars, &a.params, &err) < 0) {
+		a.state = xstrdup("failed");
+		a.note = xstrdup(err.buf);
+		warning("file '%s': no run of DAG '%s': %s", rel, d->id, err.buf);
+	} else {
+		a.state = xstrdup(json_is_true(json_object_get(paused, d->id)) ? "pending" : "run");
+	}
+	batch_begin(w);
+	ret = store_arrival_add(w->st, &a, 0);
+	if (ret == 0 && a.run_id) {
+		w->runs_total++;
+		fprintf(stderr, "synthflow serve: file '%s': run %s of DAG '%s'\n", rel, a.run_id, d->id);
+	}
+	store_arrival_release(&a);
+	sb_release(&err);
+	free(abs);
+}
+
+static void arrive(struct watcher *w, struct watch_entry *e, int64_t lag_ms)
+{
+	json_t *paused = NULL, *vars = NULL;
+	size_t matched = 0;
+
+	w->lag_ms = lag_ms;
+	if (store_dag_paused_all(w->st, &paused) < 0 || store_var_all(w->st, &vars) < 0) {
+		json_decref(paused);
+		return;
+	}
+	for (size_t i = 0; i < w->dags.n; i++) {
+		const struct dag *d = w->dags.dags[i];
+		if (!watch_dag_takes(d, e->rel, e->dir))
+			continue;
+		matched++;
+		arrive_for(w, d, e->rel, e->done, paused, vars);
+	}
+	if (matched || e->dir || !inside_dir_unit(w, e->rel))
+		put_file(w, e->rel, e->dir, e->done, "arrived", matched ? NULL : "no DAG matches");
+	json_decref(paused);
+	json_decref(vars);
+}
+
+/* ---- measuring files and folders ---- */
+
+struct agg {
+	uint64_t files, bytes;
+	int64_t newest_ns;
+};
+
+static void agg_add(struct agg *a, const struct stat *st)
+{
+	int64_t ns = (int64_t)st->st_mtim.tv_sec * 1000000000 + st->st_mtim.tv_nsec;
+
+	a->files++;
+	a->bytes += (uint64_t)st->st_size;
+	if (ns > a->newest_ns)
+		a->newest_ns = ns;
+}
+
+static void add_watch(struct watcher *w, const char *rel);
+static void noted(struct watcher *w, const char *rel, int dir, const char *ident, int64_t now);
+
+/*
+ * Walks the folder rel (its fd `dfd`, closed here), totalling its files into
+ * *a: every file and every folder some DAG takes is noted in the tracker,
+ * and new folders are watched.  Symbolic links are not followed (a link
+ * loop cannot trap the walk); what cannot be read is skipped.
+ */
+static void walk(struct watcher *w, int dfd, const char *rel, struct agg *a, int64_t now)
+{
+	DIR *dir = fdopendir(dfd);
+	struct dirent *de;
+
+	if (!dir) {
+		close(dfd);
+		return;
+	}
+	add_watch(w, rel);
+	while ((de = readdir(dir))) {
+		struct stat st;
+		char *crel;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		if (fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		crel = *rel ? xasprintf("%s/%s", rel, de->d_name) : xstrdup(de->d_name);
+		if (S_ISREG(st.st_mode)) {
+			char *ident = watch_ident_file(&st);
+			agg_add(a, &st);
+			noted(w, crel, 0, ident, now);
+			free(ident);
+		} else if (S_ISDIR(st.st_mode)) {
+			struct agg sub = { 0 };
+			int cfd = openat(dirfd(dir), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (cfd >= 0)
+				walk(w, cfd, crel, &sub, now);
+			a->files += sub.files;
+			a->bytes += sub.bytes;
+			if (sub.newest_ns > a->newest_ns)
+				a->newest_ns = sub.newest_ns;
+			if (is_dir_unit(w, crel)) {
+				char *ident = watch_ident_dir(sub.files, sub.bytes, sub.newest_ns);
+				noted(w, crel, 1, ident, now);
+				free(ident);
+			}
+		}
+		free(crel);
+	}
+	closedir(dir);
+}
+
+static int open_rel(struct watcher *w, const char *rel)
+{
+	char *abs = *rel ? path_join(w->root, rel) : xstrdup(w->root);
+	int fd = open(abs, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+
+	free(abs);
+	return fd;
+}
+
+static char *measure(struct watcher *w, const char *rel, int dir)
+{
+	return watch_measure(w->root, rel, dir);
+}
+
+/* ---- the tracker, fed by the walk and by inotify ---- */
+
+static void noted(struct watcher *w, const char *rel, int dir, const char *ident, int64_t now)
+{
+	struct watch_entry *e = watch_find(&w->t, rel);
+	int was_waiting = e && e->state == WS_WAITING;
+
+	if (!e)
+		w->seen_total++;
+	if (!utf8_valid(rel)) {
+		if (!e) {
+			warning("'%s' in downloaded/: its name is not valid UTF-8; rename it to have it"
+				" handled", rel);
+			watch_restore(&w->t, rel, dir, "");
+			watch_find(&w->t, rel)->seen = 1;
+		} else {
+			e->seen = 1;
+		}
+		return;
+	}
+	if (watch_note(&w->t, rel, dir, ident, quiet_of(w, rel, dir), now) == WN_WAITING &&
+	    !was_waiting && (dir || !inside_dir_unit(w, rel)))
+		put_file(w, rel, dir, ident, "waiting", NULL);
+}
+
+static void gone(struct watcher *w, const char *rel)
+{
+	struct watch_entry *e = watch_find(&w->t, rel);
+
+	if (!e)
+		return;
+	if (e->state == WS_WAITING && utf8_valid(rel) && (e->dir || !inside_dir_unit(w, rel)))
+		put_file(w, rel, e->dir, e->ident, "gone", "deleted before it stayed unchanged for its"
+			 " quiet period");
+	else if (e->done && utf8_valid(rel) && (e->dir || !inside_dir_unit(w, rel)))
+		put_file(w, rel, e->dir, e->done, "gone", "deleted");
+	watch_forget(&w->t, rel);
+}
+
+/* Every folder that some DAG takes whole and that contains rel changed. */
+static void touch_dir_units(struct watcher *w, const char *rel, int64_t now)
+{
+	char *p = xstrdup(rel), *slash;
+
+	while ((slash = strrchr(p, '/'))) {
+		*slash = '\0';
+		if (is_dir_unit(w, p))
+			noted(w, p, 1, NULL, now);
+	}
+	free(p);
+}
+
+/* A full walk; entries not found any more are gone. */
+static void rescan(struct watcher *w, int64_t now)
+{
+	struct agg a = { 0 };
+	int64_t t0 = time_mono_ms();
+	int fd = open_rel(w, "");
+	char **lost = NULL;
+	size_t nlost = 0, alloc = 0;
+
+	if (fd < 0) {
+		warning("cannot read '%s': %s; files there are not picked up until it is back",
+			w->root, strerror(errno));
+		return;
+	}
+	for (size_t i = 0; i < w->t.nslots; i++)
+		if (w->t.slots[i])
+			w->t.slots[i]->seen = 0;
+	walk(w, fd, "", &a, now);
+	for (size_t i = 0; i < w->t.nslots; i++) {
+		if (w->t.slots[i] && !w->t.slots[i]->seen) {
+			ALLOC_GROW(lost, nlost + 1, alloc);
+			lost[nlost++] = xstrdup(w->t.slots[i]->rel);
+		}
+	}
+	for (size_t i = 0; i < nlost; i++) {
+		gone(w, lost[i]);
+		free(lost[i]);
+	}
+	free(lost);
+	w->rescans++;
+	w->rescan_ms = time_mono_ms() - t0;
+}
+
+static void add_watch(struct watcher *w, const char *rel)
+{
+	char *abs;
+	int wd;
+
+	if (w->ino < 0)
+		return;
+	abs = *rel ? path_join(w->root, rel) : xstrdup(w->root);
+	wd = inotify_add_watch(w->ino, abs, IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO |
+				  IN_MOVED_FROM | IN_DELETE | IN_ATTRIB | IN_DONT_FOLLOW |
+				  IN_ONLYDIR);
+	free(abs);
+	if (wd < 0) {
+		if (errno == ENOSPC && !w->ino_full_warned) {
+			warning("inotify: no more watches (fs.inotify.max_user_watches); folders beyond"
+				" the limit are found by the rescan every %llds",
+				(long long)(w->cfg->flow_rescan_ms / 1000));
+			w->ino_full_warned = 1;
+		}
+		return;
+	}
+	if ((size_t)wd >= w->nwds) {
+		size_t n = (size_t)wd * 2 + 16;
+		w->wds = xrealloc(w->wds, n * sizeof(*w->wds));
+		memset(w->wds + w->nwds, 0, (n - w->nwds) * sizeof(*w->wds));
+		w->nwds = n;
+	}
+	free(w->wds[wd]);
+	w->wds[wd] = xstrdup(rel);
+}
+
+/* Everything below rel (a folder that went away) is gone. */
+static void gone_below(struct watcher *w, const char *rel)
+{
+	size_t len = strlen(rel);
+	char **lost = NULL;
+	size_t n = 0, alloc = 0;
+
+	for (size_t i = 0; i < w->t.nslots; i++) {
+		struct watch_entry *e = w->t.slots[i];
+		if (e && (!strcmp(e->rel, rel) || (!strncmp(e->rel, rel, len) && e->rel[len] == '/'))) {
+			ALLOC_GROW(lost, n + 1, alloc);
+			lost[n++] = xstrdup(e->rel);
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		gone(w, lost[i]);
+		free(lost[i]);
+	}
+	free(lost);
+}
+
+static void on_event(struct watcher *w, const struct inotify_event *ev, int64_t now)
+{
+	const char *dir;
+	char *rel;
+
+	if (ev->mask & IN_Q_OVERFLOW) {
+		w->next_rescan = now; /* events were lost: look at everything */
+		return;
+	}
+	if (ev->wd < 0 || (size_t)ev->wd >= w->nwds || !(dir = w->wds[ev->wd]))
+		return;
+	if (ev->mask & IN_IGNORED) {
+		free(w->wds[ev->wd]);
+		w->wds[ev->wd] = NULL;
+		return;
+	}
+	if (!ev->len)
+		return;
+	rel = *dir ? xasprintf("%s/%s", dir, ev->name) : xstrdup(ev->name);
+	touch_dir_units(w, rel, now);
+	if (ev->mask & (IN_DELETE | IN_MOVED_FROM)) {
+		gone_below(w, rel);
+	} else if (ev->mask & IN_ISDIR) {
+		/* a new folder: watch it and everything already in it */
+		int fd = open_rel(w, rel);
+		if (fd >= 0) {
+			struct agg a = { 0 };
+			walk(w, fd, rel, &a, now);
+			if (is_dir_unit(w, rel))
+				noted(w, rel, 1, NULL, now);
+		}
+	} else {
+		char *ident = measure(w, rel, 0);
+		if (ident)
+			noted(w, rel, 0, ident, now);
+		free(ident);
+	}
+	free(rel);
+}
+
+static void read_events(struct watcher *w, int64_t now)
+{
+	char buf[64 * 1024] __attribute__((aligned(__alignof__(struct inotify_event))));
+	ssize_t len;
+
+	while ((len = read(w->ino, buf, sizeof(buf))) > 0) {
+		for (char *p = buf; p < buf + len;) {
+			const struct inotify_event *ev = (const struct inotify_event *)p;
+			on_event(w, ev, now);
+			p += sizeof(*ev) + ev->len;
+		}
+	}
+}
+
+/* Entries whose quiet period ended: measured again, and arrived when unchanged. */
+static void settle_due(struct watcher *w, int64_t now)
+{
+	char **due = NULL;
+	size_t n = 0, alloc = 0;
+
+	for (size_t i = 0; i < w->t.nwaiting; i++) {
+		struct watch_entry *e = w->t.waiting[i];
+		if (e->since + e->quiet_ms <= now) {
+			ALLOC_GROW(due, n + 1, alloc);
+			due[n++] = xstrdup(e->rel);
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct watch_entry *e = watch_find(&w->t, due[i]);
+		int64_t quiet_end;
+		char *ident;
+
+		if (!e) {
+			free(due[i]);
+			continue;
+		}
+		quiet_end = e->since + e->quiet_ms;
+		ident = measure(w, e->rel, e->dir);
+		if (!ident)
+			gone(w, due[i]);
+		else if (watch_settle(&w->t, e, ident, now) == WSET_ARRIVED)
+			arrive(w, e, now - quiet_end);
+		free(ident);
+		free(due[i]);
+	}
+	free(due);
+}
+
+/* Arrivals kept while their DAG was paused get their runs once it is not. */
+static void start_pending(struct watcher *w)
+{
+	struct store_arrival *v;
+	json_t *paused = NULL;
+	size_t n;
+
+	if (store_arrival_list(w->st, NULL, "pending", &v, &n) < 0)
+		return;
+	w->pending = (int64_t)n;
+	if (n && store_dag_paused_all(w->st, &paused) == 0) {
+		for (size_t i = 0; i < n; i++) {
+			if (json_is_true(json_object_get(paused, v[i].dag_id)))
+				continue;
+			batch_begin(w);
+			if (store_arrival_start(w->st, &v[i]) == 0) {
+				w->runs_total++;
+				w->pending--;
+				fprintf(stderr, "synthflow serve: file '%s': run %s of DAG '%s' (was pending)\n",
+					v[i].rel, v[i].run_id, v[i].dag_id);
+			}
+		}
+	}
+	json_decref(paused);
+	store_arrival_list_free(v, n);
+}
+
+static void restore(struct watcher *w)
+{
+	struct store_file *f;
+	size_t n;
+
+	if (store_file_list(w->st, &f, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(f[i].state, "arrived"))
+			watch_restore(&w->t, f[i].rel, f[i].dir, f[i].ident);
+	store_file_list_free(f, n);
+}
+
+static int64_t min64(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
+
+static void *watcher_main(void *arg)
+{
+	struct watcher *w = arg;
+	int64_t now = time_mono_ms();
+
+	dags_refresh(w, now);
+	restore(w);
+	rescan(w, now);
+	batch_end(w);
+	w->next_rescan = now + w->cfg->flow_rescan_ms;
+	for (;;) {
+		struct pollfd pfd[2] = { { w->stop_pipe[0], POLLIN, 0 }, { w->ino, POLLIN, 0 } };
+		int64_t due;
+
+		now = time_mono_ms();
+		due = min64(min64(watch_next_due(&w->t), w->next_rescan), w->next_pending);
+		poll(pfd, w->ino >= 0 ? 2 : 1, due <= now ? 0 : (int)min64(due - now, 60000));
+		if (pfd[0].revents)
+			break;
+		now = time_mono_ms();
+		dags_refresh(w, now);
+		if (w->ino >= 0 && pfd[1].revents)
+			read_events(w, now);
+		if (now >= w->next_rescan) {
+			rescan(w, now);
+			w->next_rescan = time_mono_ms() + w->cfg->flow_rescan_ms;
+		}
+		settle_due(w, time_mono_ms());
+		if (now >= w->next_pending) {
+			start_pending(w);
+			w->next_pending = now + PENDING_CHECK_MS;
+		}
+		batch_end(w);
+	}
+	return NULL;
+}
+
+struct watcher *watcher_start(const struct config *cfg)
+{
+	struct watcher *w = xcalloc(1, sizeof(*w));
+	char *dl = config_path(cfg, "downloaded");
+	struct stat st;
+
+	w->cfg = cfg;
+	w->ino = -1;
+	if (lstat(dl, &st) == 0 && S_ISLNK(st.st_mode))
+		fprintf(stderr, "synthflow serve: '%s' is a symbolic link; watching what it points to\n",
+			dl);
+	if (mkdir_p(dl, 0755) < 0 || !(w->root = path_real(dl))) {
+		error_errno("cannot use '%s' for new files", dl);
+		free(dl);
+		free(w);
+		return NULL;
+	}
+	free(dl);
+	w->st = store_open(cfg->flow_store, cfg->data_dir);
+	if (!w->st || pipe2(w->stop_pipe, O_CLOEXEC) < 0) {
+		if (w->st)
+			store_close(w->st);
+		free(w->root);
+		free(w);
+		return NULL;
+	}
+	watch_tracker_init(&w->t);
+	if (cfg->flow_inotify) {
+		w->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+		if (w->ino < 0)
+			warning("inotify is not available (%s): new files are found by the rescan every"
+				" %llds", strerror(errno), (long long)(cfg->flow_rescan_ms / 1000));
+	}
+	if (pthread_create(&w->thread, NULL, watcher_main, w)) {
+		error("cannot start the file watcher thread");
+		watcher_stop(w);
+		return NULL;
+	}
+	return w;
+}
+
+void watcher_stop(struct watcher *w)
+{
+	if (!w)
+		return;
+	if (w->thread) {
+		ssize_t r = write(w->stop_pipe[1], "x", 1);
+		(void)r;
+		pthread_join(w->thread, NULL);
+	}
+	close(w->stop_pipe[0]);
+	close(w->stop_pipe[1]);
+	if (w->ino >= 0)
+		close(w->ino);
+	for (size_t i = 0; i < w->nwds; i++)
+		free(w->wds[i]);
+	free(w->wds);
+	watch_tracker_release(&w->t);
+	dagset_release(&w->dags);
+	free(w->dags_sig);
+	store_close(w->st);
+	free(w->root);
+	free(w);
+}
+
+void watcher_metrics(struct watcher *w, struct strbuf *out)
+{
+	sb_addf(out, "# HELP synthflow_files_seen_total Files and folders seen in downloaded/.\n"
+		     "# TYPE synthflow_files_seen_total counter\nsynthflow_files_seen_total %llu\n",
+		(unsigned long long)w->seen_total);
+	sb_addf(out, "# HELP synthflow_files_pending Arrivals kept for paused DAGs.\n"
+		     "# TYPE synthflow_files_pending gauge\nsynthflow_files_pending %lld\n",
+		(long long)w->pending);
+	sb_addf(out, "# HELP synthflow_file_runs_created_total Runs created for arrivals in"
+		     " downloaded/.\n# TYPE synthflow_file_runs_created_total counter\n"
+		     "synthflow_file_runs_created_total %llu\n", (unsigned long long)w->runs_total);
+	sb_addf(out, "# HELP synthflow_watcher_lag_seconds From the end of the last arrival's quiet"
+		     " period to its run being recorded.\n# TYPE synthflow_watcher_lag_seconds gauge\n"
+		     "synthflow_watcher_lag_seconds %.3f\n", (double)w->lag_ms / 1000.0);
+	sb_addf(out, "# HELP synthflow_watcher_rescan_seconds Duration of the last full rescan of"
+		     " downloaded/.\n# TYPE synthflow_watcher_rescan_seconds gauge\n"
+		     "synthflow_watcher_rescan_seconds %.3f\n", (double)w->rescan_ms / 1000.0);
+}

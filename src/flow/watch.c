@@ -1,0 +1,353 @@
+/*
+ * The pure part of the downloaded/ watcher (watch.h): matching, identities,
+ * the arrival tracker and the params of a run started by a file.
+ */
+#include "flow/watch.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <unistd.h>
+
+#include "flow/template.h"
+#include "util/common.h"
+
+/* Matches components [p, pend) of the glob against [r, rend) of the path. */
+static int match_from(char **pc, size_t np, char **rc, size_t nr)
+{
+	if (!np)
+		return nr == 0;
+	if (!strcmp(pc[0], "**")) {
+		for (size_t skip = 0; skip <= nr; skip++)
+			if (match_from(pc + 1, np - 1, rc + skip, nr - skip))
+				return 1;
+		return 0;
+	}
+	if (!nr || fnmatch(pc[0], rc[0], FNM_PERIOD))
+		return 0;
+	return match_from(pc + 1, np - 1, rc + 1, nr - 1);
+}
+
+/* Splits at '/' in place (empty components dropped); *n gets the count. */
+static char **split_path(char *s, size_t *n)
+{
+	size_t alloc = 0;
+	char **v = NULL;
+
+	*n = 0;
+	for (char *tok = strtok(s, "/"); tok; tok = strtok(NULL, "/")) {
+		ALLOC_GROW(v, *n + 1, alloc);
+		v[(*n)++] = tok;
+	}
+	return v;
+}
+
+int watch_glob_match(const char *glob, const char *rel)
+{
+	char *g = xstrdup(glob), *r = xstrdup(rel);
+	size_t ng, nr;
+	char **gc = split_path(g, &ng), **rc = split_path(r, &nr);
+	int ok = nr > 0 && match_from(gc, ng, rc, nr);
+
+	free(gc);
+	free(rc);
+	free(g);
+	free(r);
+	return ok;
+}
+
+int watch_dag_takes(const struct dag *d, const char *rel, int is_dir)
+{
+	return d->on_file && !d->file_trigger.dirs == !is_dir && watch_glob_match(d->on_file, rel);
+}
+
+char *watch_ident_file(const struct stat *st)
+{
+	return xasprintf("%llu:%lld.%09ld:%llu", (unsigned long long)st->st_size,
+			 (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec,
+			 (unsigned long long)st->st_ino);
+}
+
+char *watch_ident_dir(uint64_t files, uint64_t bytes, int64_t newest_mtime_ns)
+{
+	return xasprintf("dir:%llu:%llu:%lld.%09lld", (unsigned long long)files,
+			 (unsigned long long)bytes, (long long)(newest_mtime_ns / 1000000000),
+			 (long long)(newest_mtime_ns % 1000000000));
+}
+
+/* Adds up the files below the folder `dfd` (closed here). */
+static void dir_total(int dfd, uint64_t *files, uint64_t *bytes, int64_t *newest)
+{
+	DIR *dir = fdopendir(dfd);
+	struct dirent *de;
+
+	if (!dir) {
+		close(dfd);
+		return;
+	}
+	while ((de = readdir(dir))) {
+		struct stat st;
+
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, "..") ||
+		    fstatat(dirfd(dir), de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+			continue;
+		if (S_ISREG(st.st_mode)) {
+			int64_t ns = (int64_t)st.st_mtim.tv_sec * 1000000000 + st.st_mtim.tv_nsec;
+			(*files)++;
+			*bytes += (uint64_t)st.st_size;
+			if (ns > *newest)
+				*newest = ns;
+		} else if (S_ISDIR(st.st_mode)) {
+			int cfd = openat(dirfd(dir), de->d_name,
+					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+			if (cfd >= 0)
+				dir_total(cfd, files, bytes, newest);
+		}
+	}
+	closedir(dir);
+}
+
+char *watch_measure(const char *root, const char *rel, int dir)
+{
+	char *abs = xasprintf("%s/%s", root, rel);
+	uint64_t files = 0, bytes = 0;
+	int64_t newest = 0;
+	struct stat st;
+	int fd;
+
+	if (lstat(abs, &st) < 0 || (dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))) {
+		free(abs);
+		return NULL;
+	}
+	if (!dir) {
+		free(abs);
+		return watch_ident_file(&st);
+	}
+	fd = open(abs, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+	free(abs);
+	if (fd < 0)
+		return NULL;
+	dir_total(fd, &files, &bytes, &newest);
+	return watch_ident_dir(files, bytes, newest);
+}
+
+int watch_params(const struct dag *d, const char *abs, const char *rel, const char *data_dir,
+		 json_t *vars, json_t **out, struct strbuf *err)
+{
+	const struct dag_on_file *f = &d->file_trigger;
+	struct tmpl_ctx ctx = { .dag = d, .vars = vars, .data_dir = data_dir, .file = abs,
+				.file_rel = rel };
+	struct strbuf val = STRBUF_INIT;
+	char **kv = NULL;
+	size_t n = 0;
+	int ret = 0;
+
+	if (!f->mapping) {
+		if (dag_param(d, "file")) {
+			kv = xcalloc(1, sizeof(*kv));
+			kv[n++] = xasprintf("file=%s", abs);
+		}
+	} else {
+		kv = xcalloc(f->nparams + 1, sizeof(*kv));
+		for (size_t i = 0; i < f->nparams && !ret; i++) {
+			sb_reset(&val);
+			if (tmpl_expand(f->params[i].value, &ctx, &val, err) < 0) {
+				ret = -1;
+				break;
+			}
+			kv[n++] = xasprintf("%s=%s", f->params[i].key, val.buf);
+		}
+	}
+	if (!ret)
+		ret = dag_params_from_kv(d, kv, n, out, err);
+	for (size_t i = 0; i < n; i++)
+		free(kv[i]);
+	free(kv);
+	sb_release(&val);
+	return ret < 0 ? -1 : 0;
+}
+
+/* ---- the tracker: a hash table of entries by path, and the waiting list ---- */
+
+static uint64_t hash_str(const char *s)
+{
+	uint64_t h = 1469598103934665603ull; /* FNV-1a */
+	for (; *s; s++)
+		h = (h ^ (unsigned char)*s) * 1099511628211ull;
+	return h;
+}
+
+void watch_tracker_init(struct watch_tracker *t)
+{
+	memset(t, 0, sizeof(*t));
+	t->nslots = 1024;
+	t->slots = xcalloc(t->nslots, sizeof(*t->slots));
+}
+
+static void entry_free(struct watch_entry *e)
+{
+	free(e->rel);
+	free(e->ident);
+	free(e->done);
+	free(e);
+}
+
+void watch_tracker_release(struct watch_tracker *t)
+{
+	for (size_t i = 0; i < t->nslots; i++)
+		if (t->slots[i])
+			entry_free(t->slots[i]);
+	free(t->slots);
+	free(t->waiting);
+	memset(t, 0, sizeof(*t));
+}
+
+static size_t slot_of(const struct watch_tracker *t, const char *rel)
+{
+	size_t i = hash_str(rel) & (t->nslots - 1);
+	while (t->slots[i] && strcmp(t->slots[i]->rel, rel))
+		i = (i + 1) & (t->nslots - 1);
+	return i;
+}
+
+struct watch_entry *watch_find(struct watch_tracker *t, const char *rel)
+{
+	return t->slots[slot_of(t, rel)];
+}
+
+static void grow(struct watch_tracker *t)
+{
+	struct watch_entry **old = t->slots;
+	size_t nold = t->nslots;
+
+	t->nslots *= 2;
+	t->slots = xcalloc(t->nslots, sizeof(*t->slots));
+	for (size_t i = 0; i < nold; i++)
+		if (old[i])
+			t->slots[slot_of(t, old[i]->rel)] = old[i];
+	free(old);
+}
+
+static struct watch_entry *entry_get(struct watch_tracker *t, const char *rel, int dir)
+{
+	size_t i = slot_of(t, rel);
+	struct watch_entry *e;
+
+	if (t->slots[i])
+		return t->slots[i];
+	if ((t->n + 1) * 2 > t->nslots) {
+		grow(t);
+		i = slot_of(t, rel);
+	}
+	e = xcalloc(1, sizeof(*e));
+	e->rel = xstrdup(rel);
+	e->dir = dir;
+	e->state = WS_ARRIVED;
+	t->slots[i] = e;
+	t->n++;
+	return e;
+}
+
+static void wait_add(struct watch_tracker *t, struct watch_entry *e)
+{
+	if (e->state == WS_WAITING)
+		return;
+	e->state = WS_WAITING;
+	ALLOC_GROW(t->waiting, t->nwaiting + 1, t->awaiting);
+	e->wpos = t->nwaiting;
+	t->waiting[t->nwaiting++] = e;
+}
+
+static void wait_remove(struct watch_tracker *t, struct watch_entry *e)
+{
+	if (e->state != WS_WAITING)
+		return;
+	t->waiting[e->wpos] = t->waiting[--t->nwaiting];
+	t->waiting[e->wpos]->wpos = e->wpos;
+	e->state = WS_ARRIVED;
+}
+
+static void set_str(char **p, const char *v)
+{
+	free(*p);
+	*p = v ? xstrdup(v) : NULL;
+}
+
+static int same(const char *a, const char *b)
+{
+	return a && b && !strcmp(a, b);
+}
+
+void watch_restore(struct watch_tracker *t, const char *rel, int dir, const char *ident)
+{
+	struct watch_entry *e = entry_get(t, rel, dir);
+
+	wait_remove(t, e);
+	set_str(&e->ident, ident);
+	set_str(&e->done, ident);
+}
+
+enum watch_note watch_note(struct watch_tracker *t, const char *rel, int dir, const char *ident,
+			   int64_t quiet_ms, int64_t now)
+{
+	struct watch_entry *e = entry_get(t, rel, dir);
+
+	e->seen = 1;
+	e->dir = dir;
+	e->quiet_ms = quiet_ms;
+	if (ident && e->state == WS_ARRIVED && same(ident, e->done))
+		return WN_SAME;
+	if (ident && e->state == WS_WAITING && same(ident, e->ident))
+		return WN_SAME;
+	set_str(&e->ident, ident);
+	e->since = now;
+	wait_add(t, e);
+	return WN_WAITING;
+}
+
+void watch_forget(struct watch_tracker *t, const char *rel)
+{
+	size_t i = slot_of(t, rel), j;
+	struct watch_entry *e = t->slots[i];
+
+	if (!e)
+		return;
+	wait_remove(t, e);
+	entry_free(e);
+	t->slots[i] = NULL;
+	t->n--;
+	/* re-insert the rest of the cluster (linear probing without tombstones) */
+	for (j = (i + 1) & (t->nslots - 1); t->slots[j]; j = (j + 1) & (t->nslots - 1)) {
+		struct watch_entry *m = t->slots[j];
+		t->slots[j] = NULL;
+		t->slots[slot_of(t, m->rel)] = m;
+	}
+}
+
+int64_t watch_next_due(const struct watch_tracker *t)
+{
+	int64_t due = INT64_MAX;
+
+	for (size_t i = 0; i < t->nwaiting; i++) {
+		const struct watch_entry *e = t->waiting[i];
+		if (e->since + e->quiet_ms < due)
+			due = e->since + e->quiet_ms;
+	}
+	return due;
+}
+
+enum watch_settled watch_settle(struct watch_tracker *t, struct watch_entry *e, const char *ident,
+				int64_t now)
+{
+	if (e->ident && !same(ident, e->ident)) {
+		set_str(&e->ident, ident);
+		e->since = now;
+		return WSET_WAIT;
+	}
+	set_str(&e->ident, ident);
+	wait_remove(t, e);
+	if (same(ident, e->done))
+		return WSET_UNCHANGED;
+	set_str(&e->done, ident);
+	return WSET_ARRIVED;
+}

@@ -1,0 +1,133 @@
+#ifndef SF_WATCH_H
+#define SF_WATCH_H
+
+/*
+ * Files arriving in downloaded/ (docs/events.md).  Two layers:
+ *  - the pure part (watch.c): glob matching with `**`, identities, the
+ *    tracker that decides when a file or folder has arrived (unchanged for
+ *    its quiet period), and the params a DAG's run gets from a file; no
+ *    I/O besides stat, so unit tests drive it with their own clock;
+ *  - the watcher (watch-serve.c): inotify on the whole tree plus a periodic
+ *    rescan, in a thread of `synthflow serve`, writing arrivals and their
+ *    runs to the store in one transaction each.
+ */
+
+#include <jansson.h>
+#include <stdint.h>
+#include <sys/stat.h>
+
+#include "core/config.h"
+#include "flow/dag.h"
+#include "util/strbuf.h"
+
+/*
+ * 1 when `rel` (relative to downloaded/) matches `glob`: components are
+ * matched one by one with fnmatch (a leading '.' only by a leading '.'),
+ * and a `**` component matches any number of components, none included.
+ */
+int watch_glob_match(const char *glob, const char *rel);
+
+/* 1 when the DAG's on_file takes `rel`, a folder when is_dir. */
+int watch_dag_takes(const struct dag *d, const char *rel, int is_dir);
+
+/* Identities (store.h, struct store_file): malloc'd text. */
+char *watch_ident_file(const struct stat *st);
+char *watch_ident_dir(uint64_t files, uint64_t bytes, int64_t newest_mtime_ns);
+
+/*
+ * The identity of downloaded/rel now (a folder's when dir), malloc'd; NULL
+ * when it is gone or not a regular file (a folder).  Folders are walked
+ * without following symbolic links.
+ */
+char *watch_measure(const char *root, const char *rel, int dir);
+
+/*
+ * The typed params of the run `d` gets for the file at `abs` (`rel` below
+ * downloaded/): the string form sets the declared `file` param, the mapping
+ * form expands on_file.params (vars: for {{ vars.X }}, may be NULL).  -1
+ * with the reason in err.
+ */
+int watch_params(const struct dag *d, const char *abs, const char *rel, const char *data_dir,
+		 json_t *vars, json_t **out, struct strbuf *err);
+
+/* ---- shared by `synthflow files` and the web API (watch-files.c) ---- */
+
+struct store;
+/*
+ * Every file seen (one DAG's when `only`), as an array of {"path", "dir",
+ * "dag_id", "state", "status", "run_id", "note", "at"}: per DAG the latest
+ * row of the file's current identity, or the file's own state.  NULL when
+ * the store cannot be read (reported).
+ */
+json_t *watch_files_json(struct store *st, const struct dag *only);
+/*
+ * A new arrival of `path` (absolute, relative to downloaded/, or to the
+ * current folder) for every DAG of `set` that takes it, or only `dag_id`:
+ * an array of {"dag_id", "state": "run"|"pending", "run_id"}.  NULL with
+ * the reason in err (nothing written).
+ */
+json_t *watch_retry(struct store *st, const struct dag_set *set, const char *data_dir,
+		    const char *path, const char *dag_id, struct strbuf *err);
+
+/* ---- the tracker ---- */
+
+enum watch_state {
+	WS_WAITING,     /* seen, not yet unchanged for its quiet period */
+	WS_ARRIVED,     /* handled with `ident` */
+};
+
+struct watch_entry {
+	char *rel;
+	int dir;
+	enum watch_state state;
+	char *ident;            /* last seen; NULL = changed, not measured yet */
+	char *done;             /* the identity last handled, or NULL */
+	int64_t since;          /* when ident was last seen to change (ms, caller's clock) */
+	int64_t quiet_ms;
+	int seen;               /* found by the current rescan */
+	size_t wpos;            /* index in the waiting list while waiting */
+};
+
+struct watch_tracker {
+	struct watch_entry **slots; /* open addressing by rel */
+	size_t nslots, n;
+	struct watch_entry **waiting;
+	size_t nwaiting, awaiting;
+};
+
+void watch_tracker_init(struct watch_tracker *t);
+void watch_tracker_release(struct watch_tracker *t);
+struct watch_entry *watch_find(struct watch_tracker *t, const char *rel);
+
+/* A file or folder handled before (from the store): arrived with `ident`. */
+void watch_restore(struct watch_tracker *t, const char *rel, int dir, const char *ident);
+
+enum watch_note {
+	WN_SAME,        /* nothing new (waiting on, or handled with this identity) */
+	WN_WAITING,     /* new or changed: waits for its quiet period from now */
+};
+/*
+ * The entry of `rel` was seen with `ident` (NULL: it changed, identity not
+ * measured yet) at `now`.
+ */
+enum watch_note watch_note(struct watch_tracker *t, const char *rel, int dir, const char *ident,
+			   int64_t quiet_ms, int64_t now);
+/* `rel` is gone: its entry is dropped (a waiting one never arrives). */
+void watch_forget(struct watch_tracker *t, const char *rel);
+
+/* The earliest time a waiting entry's quiet period ends; INT64_MAX when none waits. */
+int64_t watch_next_due(const struct watch_tracker *t);
+enum watch_settled {
+	WSET_WAIT,      /* it changed meanwhile: waits again from now */
+	WSET_ARRIVED,   /* arrived with a new identity (done = ident): act on it */
+	WSET_UNCHANGED, /* quiet again, with the identity already handled */
+};
+/*
+ * The entry's quiet period ended and it measures `ident` now.  It has
+ * arrived when it was unchanged since it was last noted, or it was noted
+ * as changed (NULL, an inotify event) and nothing was noted since.
+ */
+enum watch_settled watch_settle(struct watch_tracker *t, struct watch_entry *e, const char *ident,
+				int64_t now);
+
+#endif
