@@ -681,7 +681,8 @@ async function pageRun(runId) {
     run.tasks.sort(byStart);
     put(head,
       el('div', { class: 'crumbs' }, el('a', { href: '#/', text: 'DAGs' }), ' / ',
-        el('a', { href: '#/dags/' + enc(run.dag_id) + '?run=' + enc(run.run_id), text: run.dag_id }), ' / run'),
+        el('a', { href: '#/dags/' + enc(run.dag_id) + '?run=' + enc(run.run_id), text: run.dag_id }), ' / run',
+        ' · ', el('a', { href: '#/runs/' + enc(run.run_id) + '/dataset', id: 'dataset-link', text: 'dataset view' })),
       el('h1', {}, el('span', { class: 'mono', text: run.run_id }), badge(run.state), el('span', { class: 'spacer' }),
         final ? null : el('button', { class: 'danger', text: 'Cancel run', onclick: async () => {
           if (!confirm('Cancel run ' + run.run_id + '?')) return;
@@ -815,6 +816,120 @@ async function pageLog(runId, task, query) {
   };
 }
 
+// ---- dataset view: a run's per-clip metrics (docs/ui.md) ----
+
+const DS_ROW = 40, DS_PAGE = 200;
+const DS_COLS = [['name', 'Clip'], ['character', 'Character'], ['emotion', 'Emotion'], ['noise', 'Noise'],
+  ['transcript', 'Transcript'], ['duration', 'Dur (s)'], ['lufs', 'LUFS'], ['rms_db', 'RMS dB'],
+  ['peak_db', 'Peak dB'], ['snr_db', 'SNR dB'], ['flags', 'Flags'], ['play', '']];
+
+// Clipper's HH_MM_SS_Character_Emotion_Noise_Transcript, for clips whose metrics lack the fields.
+function clipperFields(path) {
+  const name = (path || '').split('/').pop().replace(/\.[^.]*$/, '');
+  const p = name.split('_');
+  if (p.length < 7 || !p.slice(0, 3).every(x => /^\d+$/.test(x))) return { name };
+  return { name, character: p[3], emotion: p[4], noise: p[5], transcript: p.slice(6).join('_').replace(/_/g, '?') };
+}
+
+async function pageDataset(runId, query) {
+  const base = '/api/v1/runs/' + enc(runId) + '/metrics';
+  const runDir = (await api('/api/v1/runs/' + enc(runId) + '/files')).run_dir;
+  let filter = query.get('filter') || '', sort = query.get('sort') || '', task = query.get('task') || '';
+  let total = 0, pages = new Map(), gen = 0;
+  const status = el('span', { class: 'muted', id: 'ds-status' });
+  const input = el('input', { type: 'text', id: 'ds-filter', class: 'ds-filter', value: filter,
+    placeholder: 'e.g. character=Fluttershy,lufs<-30,duration>8', 'aria-label': 'filter' });
+  const spacer = el('div', { class: 'ds-spacer' });
+  const scroller = el('div', { class: 'ds-scroll', id: 'ds-scroll' }, spacer);
+  const head = el('div', { class: 'ds-row ds-head' }, DS_COLS.map(([k, h]) => el('div', {
+    text: h + (sort === k ? ' ▲' : sort === '-' + k ? ' ▼' : ''), class: k === 'play' ? '' : 'sortable',
+    onclick: k === 'play' || k === 'flags' ? null : () => { sort = sort === k ? '-' + k : k; reload(); },
+  })));
+
+  const qs = (offset, limit) => '?limit=' + limit + '&offset=' + offset + (task ? '&task=' + enc(task) : '') +
+    (filter ? '&filter=' + enc(filter) : '') + (sort ? '&sort=' + enc(sort.replace(/^(-?)name$/, '$1item')) : '');
+  function fetchPage(n) {
+    if (!pages.has(n)) pages.set(n, api(base + qs(n * DS_PAGE, DS_PAGE)).then(r => { total = r.total; return r.items; }));
+    return pages.get(n);
+  }
+  function row(it, i) {
+    const m = it.metrics || {}, f = Object.assign(clipperFields(it.item), m);
+    const out = m.output && runDir ? runDir + '/' + m.output : null;
+    const cells = DS_COLS.map(([k]) => {
+      if (k === 'play') return el('div', {}, out ? el('audio', { controls: true, preload: 'none',
+        src: '/api/v1/runs/' + enc(runId) + '/file?path=' + enc(out) }) : null);
+      if (k === 'name') return el('div', { class: 'mono', title: it.item || '', text: clipperFields(it.item).name });
+      if (k === 'flags') return el('div', { text: m.error ? 'error: ' + m.error : m.dropped ? 'dropped: ' + m.dropped : (m.flags || []).join(' ') });
+      const v = f[k];
+      return el('div', { class: typeof v === 'number' ? 'num' : '', title: v === undefined || v === null ? '' : String(v),
+        text: typeof v === 'number' ? (Math.round(v * 100) / 100).toString() : (v || '') });
+    });
+    const r = el('div', { class: 'ds-row', 'data-i': i }, cells);
+    r.style.transform = 'translateY(' + (i * DS_ROW) + 'px)';
+    return r;
+  }
+  async function paint() {
+    const my = gen;
+    const first = Math.floor(scroller.scrollTop / DS_ROW), count = Math.ceil(scroller.clientHeight / DS_ROW) + 1;
+    const want = [];
+    for (let p = Math.floor(first / DS_PAGE); p <= Math.floor((first + count) / DS_PAGE); p++) want.push(p);
+    const got = await Promise.all(want.map(fetchPage));
+    if (my !== gen) return;
+    const rows = [];
+    for (let i = first; i < Math.min(first + count, total); i++) {
+      const it = got[Math.floor(i / DS_PAGE) - want[0]][i % DS_PAGE];
+      if (it) rows.push(row(it, i));
+    }
+    spacer.style.height = (total * DS_ROW) + 'px';
+    put(spacer, rows);
+    status.textContent = total + ' clips';
+  }
+  // Times the server's answer and the DOM update, for the browser test (window.sfDataset).
+  async function reload() {
+    const t0 = performance.now();
+    gen++;
+    pages = new Map();
+    filter = input.value.trim();
+    head.childNodes.forEach((c, k) => { const key = DS_COLS[k][0]; c.textContent = DS_COLS[k][1] + (sort === key ? ' ▲' : sort === '-' + key ? ' ▼' : ''); });
+    try {
+      scroller.scrollTop = 0;
+      await paint();
+      window.sfDataset = { total, ms: performance.now() - t0, filter, sort };
+    } catch (e) {
+      status.textContent = e.message;
+      window.sfDataset = { error: e.message, filter, sort };
+    }
+  }
+  async function download() {
+    const r = await api(base + qs(0, 100000));
+    const lines = r.items.filter(it => it.metrics && it.metrics.output).map(it => {
+      const f = Object.assign(clipperFields(it.item), it.metrics);
+      return [it.metrics.output, f.transcript || '', f.speaker || f.character || ''].join('|');
+    });
+    const a = el('a', { href: URL.createObjectURL(new Blob([lines.join('\n') + '\n'], { type: 'text/plain' })),
+      download: 'filelist_' + runId + '.txt' });
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+  }
+  let ticking = false;
+  scroller.addEventListener('scroll', () => {
+    if (ticking) return;
+    ticking = true;
+    requestAnimationFrame(() => { ticking = false; paint().catch(() => {}); });
+  });
+  input.addEventListener('keydown', ev => { if (ev.key === 'Enter') reload(); });
+  mount(el('div', { class: 'crumbs' }, el('a', { href: '#/', text: 'DAGs' }), ' / ',
+    el('a', { href: '#/runs/' + enc(runId), class: 'mono', text: runId }), ' / dataset'),
+  el('h1', {}, el('span', { text: 'Dataset' }), status),
+  el('div', { class: 'pager' }, input, el('button', { text: 'Filter', onclick: reload }),
+    el('button', { text: 'Download filelist', id: 'ds-download', onclick: () => download().catch(e => alert(e.message)) })),
+  el('p', { class: 'muted', text: 'KEY OP VALUE, comma-separated; OP one of = != < <= > >= ~ (contains). Keys: any metric, item, task. Click a heading to sort.' }),
+  head, scroller);
+  await reload();
+  return {};
+}
+
 // ---- router ----
 
 async function route() {
@@ -830,6 +945,7 @@ async function route() {
     else if (parts[0] === 'dags' && parts[2] === 'trigger') view = await pageTrigger(parts[1]);
     else if (parts[0] === 'runs' && parts.length === 2) view = await pageRun(parts[1]);
     else if (parts[0] === 'runs' && parts[2] === 'log') view = await pageLog(parts[1], parts[3], query);
+    else if (parts[0] === 'runs' && parts[2] === 'dataset') view = await pageDataset(parts[1], query);
     else mount(el('h1', { text: 'Not found' }), el('p', {}, el('a', { href: '#/', text: 'Back to the DAGs' })));
   } catch (e) {
     if (e.status !== 401) mount(failure(e), el('p', {}, el('a', { href: '#/', text: 'Back to the DAGs' })));

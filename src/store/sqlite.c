@@ -1301,7 +1301,7 @@ static int sq_metrics_list(struct store *s, const char *run_id,
 	struct strbuf sql = STRBUF_INIT, where = STRBUF_INIT, sort_path = STRBUF_INIT;
 	struct strbuf *paths = xcalloc(n ? n : 1, sizeof(*paths));
 	sqlite3_stmt *st = NULL;
-	int rc, k = 0, ret = -1;
+	int rc, k = 0, ret = -1, window;
 
 	*rows = json_array();
 	for (size_t i = 0; i < n; i++) {
@@ -1309,22 +1309,14 @@ static int sq_metrics_list(struct store *s, const char *run_id,
 		sb_addf(&paths[i], "$.%s", conds[i].key);
 	}
 	metrics_where(&where, mq, conds, n);
-	sb_addf(&sql, "SELECT count(*)%s", where.buf);
-	if (sqlite3_prepare_v2(q->db, sql.buf, -1, &st, NULL) != SQLITE_OK) {
-		db_error(q, "preparing a metrics query");
-		goto out;
-	}
-	metrics_bind(st, &k, run_id, mq, conds, n, paths);
-	if (sqlite3_step(st) != SQLITE_ROW) {
-		db_error(q, "counting metrics");
-		goto out;
-	}
-	*total = (size_t)sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
-	st = NULL;
-
-	sb_reset(&sql);
-	sb_addf(&sql, "SELECT task_id, idx, item, data%s ORDER BY ", where.buf);
+	*total = 0;
+	/*
+	 * Filtered or sorted: the count rides along, one scan for everything.
+	 * Neither: the primary key's order, a page read directly, counted apart.
+	 */
+	window = n || sort_key;
+	sb_addf(&sql, "SELECT task_id, idx, item, data, %s%s ORDER BY ",
+		window ? "count(*) OVER ()" : "0", where.buf);
 	if (sort_key) {
 		const char *col = metric_column(sort_key);
 		sb_addf(&sql, "%s %s NULLS LAST, ", col ? col : "json_extract(data, ?)",
@@ -1336,7 +1328,6 @@ static int sq_metrics_list(struct store *s, const char *run_id,
 		db_error(q, "preparing a metrics query");
 		goto out;
 	}
-	k = 0;
 	metrics_bind(st, &k, run_id, mq, conds, n, paths);
 	if (sort_key && !metric_column(sort_key))
 		sqlite3_bind_text(st, ++k, sort_path.buf, -1, SQLITE_STATIC);
@@ -1347,6 +1338,8 @@ static int sq_metrics_list(struct store *s, const char *run_id,
 		const char *item = (const char *)sqlite3_column_text(st, 2);
 		json_t *data = json_loadb((const char *)sqlite3_column_text(st, 3),
 					  (size_t)sqlite3_column_bytes(st, 3), 0, NULL);
+		if (window)
+			*total = (size_t)sqlite3_column_int64(st, 4);
 		json_array_append_new(*rows, json_pack("{s:s, s:o, s:o, s:o}",
 						       "task_id", sqlite3_column_text(st, 0),
 						       "index", idx >= 0 ? json_integer(idx) : json_null(),
@@ -1356,6 +1349,24 @@ static int sq_metrics_list(struct store *s, const char *run_id,
 	if (rc != SQLITE_DONE) {
 		db_error(q, "reading metrics");
 		goto out;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	/* past the last match a window counts nothing */
+	if (!window || (!json_array_size(*rows) && mq->offset)) {
+		sb_reset(&sql);
+		sb_addf(&sql, "SELECT count(*)%s", where.buf);
+		if (sqlite3_prepare_v2(q->db, sql.buf, -1, &st, NULL) != SQLITE_OK) {
+			db_error(q, "preparing a metrics query");
+			goto out;
+		}
+		k = 0;
+		metrics_bind(st, &k, run_id, mq, conds, n, paths);
+		if (sqlite3_step(st) != SQLITE_ROW) {
+			db_error(q, "counting metrics");
+			goto out;
+		}
+		*total = (size_t)sqlite3_column_int64(st, 0);
 	}
 	ret = 0;
 out:
