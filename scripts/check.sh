@@ -5,11 +5,41 @@
 # UndefinedBehaviorSanitizer, runs each fuzzer briefly, and prints one
 # closing line "N passed, N failed, N skipped" (a skip is a check this
 # machine cannot make, e.g. no Docker engine; each one says why in its log).
-#   scripts/check.sh [all|fuzz]
+#   scripts/check.sh [all|fuzz|--under-load [N]]
+# --under-load: the proof of stability, run by hand (not part of CI's
+# budget): `make check` N times in a row (default 3) while two processes
+# burn a CPU each, stopping at the first run that is not green.  Each run's
+# closing line, with its start time and duration, goes to stdout and to
+# build/under-load.log; exit status 0 only when all N were green.
 set -u
 cd "$(dirname "$0")/.."
 root=$(pwd)
 mode=${1:-all}
+
+if [ "$mode" = --under-load ]; then
+	runs=${2:-3}
+	mkdir -p build
+	log=build/under-load.log
+	burners=""
+	for _ in 1 2; do
+		sh -c 'while :; do :; done' &
+		burners="$burners $!"
+	done
+	# shellcheck disable=SC2064,SC2086
+	trap "kill $burners 2>/dev/null" EXIT
+	echo "== $(date -u +%FT%TZ): make check x$runs beside two busy CPU loops (pids$burners), $(nproc) CPUs" |
+		tee -a "$log"
+	for i in $(seq "$runs"); do
+		t0=$(date +%s)
+		start=$(date -u +%FT%TZ)
+		scripts/check.sh all >"build/under-load-$i.out" 2>&1
+		status=$?
+		echo "run $i/$runs at $start: $(tail -n 1 "build/under-load-$i.out") ($(($(date +%s) - t0)) s; build/under-load-$i.out)" |
+			tee -a "$log"
+		[ $status -eq 0 ] || exit 1
+	done
+	exit 0
+fi
 total_p=0
 total_f=0
 total_s=0

@@ -323,6 +323,31 @@ expect_success '--bind to a public address warns; a taken port is a clear error'
 	test_exit 2 synthflow --data third serve extra
 '
 
+# docs/api.md lists the answers libmicrohttpd gives itself (HTML, before our
+# handler); anything that reaches the handler is JSON.
+expect_success 'protocol errors: libmicrohttpd'\''s own answers are the documented ones' '
+	python3 - "${WEB_BASE##*:}" >out <<-\X &&
+	import socket, sys
+	def ask(raw):
+	    s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=10)
+	    s.sendall(raw)
+	    data = b""
+	    while True:
+	        d = s.recv(65536)
+	        if not d:
+	            break
+	        data += d
+	    s.close()
+	    return data.split(b"\r\n")[0].decode()
+	print("colon:", ask(b"GET /api/v1/health HTTP/1.1\r\nHost: x\r\nNoColon\r\n\r\n"))
+	print("version:", ask(b"GET /api/v1/health HTTP/2.0\r\nHost: x\r\n\r\n"))
+	print("nohost:", ask(b"GET /api/v1/dags HTTP/1.1\r\nConnection: close\r\n\r\n"))
+	X
+	must_contain out "^colon: HTTP/1.1 400 " &&
+	must_contain out "^version: HTTP/1.1 505 " &&
+	must_contain out "^nohost: HTTP/1.1 400 "
+'
+
 expect_success 'serve stops cleanly on SIGTERM' '
 	web_stop "$DATA" || { cat "$DATA/serve.err"; exit 1; }
 '
