@@ -39,7 +39,10 @@ enum tr_verdict sched_trigger_eval(enum trigger_rule rule, const struct upstream
 			return TR_UPSTREAM_FAILED;
 		if (c->skipped)
 			return TR_SKIP;
-		return c->success == c->total ? TR_RUN : TR_WAIT;
+		if (c->success == c->total)
+			return TR_RUN;
+		/* an upstream that ended otherwise (cancelled) can never succeed now */
+		return all_done ? TR_UPSTREAM_FAILED : TR_WAIT;
 	case TR_ALL_FAILED:
 		if (c->success || c->skipped)
 			return TR_SKIP;

@@ -270,8 +270,9 @@ static void eval_task(struct sched *s, struct stask *t)
 		decide_all(t, TI_SKIPPED, msg.buf);
 		break;
 	case TR_UPSTREAM_FAILED:
-		sb_addf(&msg, "trigger rule %s: an upstream task failed",
-			trigger_rule_name(t->def->trigger));
+		sb_addf(&msg, "trigger rule %s: an upstream task %s",
+			trigger_rule_name(t->def->trigger),
+			t->up.failed + t->up.upstream_failed ? "failed" : "was cancelled");
 		decide_all(t, TI_UPSTREAM_FAILED, msg.buf);
 		break;
 	case TR_WAIT:
@@ -1132,6 +1133,50 @@ static int leaves_ok(struct srun *run)
 	return 1;
 }
 
+/*
+ * The end state of a run that was not cancelled as a whole follows from its
+ * instances (also after a cancel and then a clear): success when every leaf
+ * succeeded or was skipped; else failed, naming the first failed instance;
+ * else cancelled, naming the first cancelled one.  Never failed without why.
+ */
+static void settle_run(struct srun *run)
+{
+	const struct sti *failed = NULL, *cancelled = NULL, *other = NULL;
+	const struct sti *pick;
+	struct strbuf why = STRBUF_INIT;
+
+	if (leaves_ok(run)) {
+		run->state = RUN_SUCCESS;
+		return;
+	}
+	for (size_t i = 0; i < run->ntasks; i++) {
+		const struct stask *t = &run->tasks[i];
+		for (size_t j = 0; t->active && j < t->ninst; j++) {
+			const struct sti *ti = &t->inst[j];
+			if (!failed && (ti->state == TI_FAILED || ti->state == TI_UPSTREAM_FAILED))
+				failed = ti;
+			else if (!cancelled && ti->state == TI_CANCELLED)
+				cancelled = ti;
+			else if (!other && ti->state != TI_SUCCESS && ti->state != TI_SKIPPED)
+				other = ti;
+		}
+	}
+	pick = failed ? failed : cancelled ? cancelled : other;
+	run->state = !failed && cancelled ? RUN_CANCELLED : RUN_FAILED;
+	if (pick) {
+		sb_addf(&why, "task '%s'", pick->task->def->id);
+		if (pick->index >= 0)
+			sb_addf(&why, " [%d]", pick->index);
+		sb_addf(&why, " %s", ti_state_name(pick->state));
+		if (pick->reason)
+			sb_addf(&why, ": %s", pick->reason);
+	} else {
+		sb_adds(&why, "a task did not succeed");
+	}
+	free(run->reason);
+	run->reason = sb_detach(&why, NULL);
+}
+
 /* Ends the runs with nothing left to do; returns how many. */
 static int finish_runs(struct sched *s)
 {
@@ -1148,7 +1193,7 @@ static int finish_runs(struct sched *s)
 		if (run->cancelling)
 			run->state = RUN_CANCELLED;
 		else
-			run->state = leaves_ok(run) ? RUN_SUCCESS : RUN_FAILED;
+			settle_run(run);
 		run->ended_at = time_now_ms();
 		run->dirty = 1;
 		ended++;
