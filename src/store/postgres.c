@@ -635,7 +635,6 @@ fail:
 	return -1;
 }
 
-static const struct store_ops pg_ops;
 
 static void pg_close(struct store *s)
 {
@@ -649,7 +648,7 @@ struct store *store_pg_open(const char *url)
 {
 	struct pg_store *q = xcalloc(1, sizeof(*q));
 
-	q->base.ops = &pg_ops;
+	q->base.ops = &store_pg_ops;
 	q->shown = store_url_redact(url);
 	q->conn = connect_url(url);
 	if (!q->conn) {
@@ -1844,7 +1843,7 @@ static int pg_arrival_seen(struct store *s, const char *dag_id, const char *rel)
 	return ret;
 }
 
-static const struct store_ops pg_ops = {
+const struct store_ops store_pg_ops = {
 	.name = "postgresql",
 	.close = pg_close,
 	.begin = pg_begin,

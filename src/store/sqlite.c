@@ -366,7 +366,6 @@ fail:
 	return -1;
 }
 
-static const struct store_ops sqlite_ops;
 
 static void sq_close(struct store *s)
 {
@@ -384,7 +383,7 @@ struct store *store_sqlite_open(const char *path)
 	char *dir = xstrdup(path);
 	char *slash = strrchr(dir, '/');
 
-	q->base.ops = &sqlite_ops;
+	q->base.ops = &store_sqlite_ops;
 	q->path = xstrdup(path);
 	if (slash && slash != dir) {
 		*slash = '\0';
@@ -1736,7 +1735,7 @@ out:
 	return end_tx(s, ret);
 }
 
-static const struct store_ops sqlite_ops = {
+const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.close = sq_close,
 	.begin = sq_begin,

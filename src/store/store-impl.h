@@ -117,9 +117,16 @@ struct store {
 };
 
 struct store *store_sqlite_open(const char *path);
+/*
+ * The backends' tables, public so that the unit tests check every one of
+ * them is complete (store_ops_check) even where no PostgreSQL server runs:
+ * an op added to one backend only fails `tests/run.sh build unit` at once.
+ */
+extern const struct store_ops store_sqlite_ops;
 #ifdef HAVE_LIBPQ
 /* `url` goes to libpq as it is (postgresql://...). */
 struct store *store_pg_open(const char *url);
+extern const struct store_ops store_pg_ops;
 #endif
 /* 0 when every op of the table is set, else -1 after naming the first missing one. */
 int store_ops_check(const struct store_ops *ops);

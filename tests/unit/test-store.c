@@ -91,6 +91,11 @@ static int teardown(void **state)
 static void every_op_is_set(void **state)
 {
 	struct fixture *f = *state;
+	/* both backends' tables, whichever this run opens */
+	assert_int_equal(store_ops_check(&store_sqlite_ops), 0);
+#ifdef HAVE_LIBPQ
+	assert_int_equal(store_ops_check(&store_pg_ops), 0);
+#endif
 	assert_int_equal(store_ops_check(f->s->ops), 0);
 	assert_string_equal(f->s->ops->name, pg_dir() ? "postgresql" : "sqlite");
 }
