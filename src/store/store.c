@@ -62,8 +62,10 @@ int store_ops_check(const struct store_ops *ops)
 		void (*fn)(void);
 		memcpy(&fn, p + i * sizeof(fn), sizeof(fn));
 		if (!fn)
-			return error("store backend '%s': operation %zu of %zu is missing", ops->name,
-				     i + 1, n);
+			return error("store backend '%s': operation %zu of %zu (in the order of struct "
+				     "store_ops, src/store/store-impl.h) is missing: every backend "
+				     "implements every operation",
+				     ops->name, i + 1, n);
 	}
 	return 0;
 }
