@@ -3,7 +3,7 @@
 PREFIX ?= /usr/local
 BUILD  ?= build
 
-.PHONY: all deps build check test demo install bench bench-web fuzz clean
+.PHONY: all deps build check test demo install bench bench-web bench-slurm fuzz clean
 
 all: build
 
@@ -38,6 +38,10 @@ bench: build
 # The web server's figures (API and page timings, wrk); see bench/web.sh.
 bench-web: build
 	@bench/web.sh
+
+# The Slurm executor against raw sbatch --array on a local cluster; see bench/slurm.sh.
+bench-slurm: build
+	@bench/slurm.sh
 
 fuzz:
 	@scripts/check.sh fuzz

@@ -81,6 +81,7 @@ ReturnToService=2
 MaxArraySize=$SLURM_MAX_ARRAY
 MaxJobCount=100000
 MinJobAge=30
+SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
 KillWait=2
 SlurmctldTimeout=30
 SlurmdTimeout=30

@@ -39,7 +39,7 @@ struct config {
 	int64_t flow_rescan_ms; /* rescan of downloaded/ by serve */
 	int flow_inotify;     /* serve also watches downloaded/ with inotify */
 
-	/* slurm: the Slurm executor (read, and warned "not acted on yet", until it lands) */
+	/* slurm: the Slurm executor (docs/slurm.md) */
 	int64_t slurm_poll_ms;
 	int64_t slurm_fs_grace_ms;
 	char *slurm_partition; /* "" = the cluster's default */

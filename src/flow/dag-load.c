@@ -33,11 +33,14 @@ struct loader {
 
 static const char *const top_keys[] = {
 	"id", "description", "params", "schedule", "on_file", "max_active_runs",
-	"on_success", "on_failure", "defaults", "tasks",
+	"on_success", "on_failure", "defaults", "tasks", "executor",
 };
 static const char *const task_keys[] = {
 	"run", "needs", "trigger", "foreach", "retries", "retry_delay", "timeout",
-	"env", "workdir", "inputs", "outputs", "max_active", "batch",
+	"env", "workdir", "inputs", "outputs", "max_active", "batch", "executor", "resources",
+};
+static const char *const resource_keys[] = {
+	"cpus", "mem", "gpus", "time", "partition", "account", "extra",
 };
 static const char *const param_keys[] = {
 	"type", "default", "description", "minimum", "maximum", "values",
@@ -694,6 +697,87 @@ static void check_task_templates(struct loader *L, const struct ynode *spec, int
 			check_tmpl(L, env->vals[i], proc & ~TMPL_BATCH);
 }
 
+static void parse_executor(struct loader *L, const struct ynode *n, enum dag_executor *out)
+{
+	if (n->type == YN_SCALAR && !strcmp(n->str, "local"))
+		*out = DAG_EXEC_LOCAL;
+	else if (n->type == YN_SCALAR && !strcmp(n->str, "slurm"))
+		*out = DAG_EXEC_SLURM;
+	else
+		err_at(L, n, "'executor' must be 'local' or 'slurm', found %s%s%s",
+		       n->type == YN_SCALAR ? "'" : "", n->type == YN_SCALAR ? n->str : ynode_type_name(n),
+		       n->type == YN_SCALAR ? "'" : "");
+}
+
+/* Slurm's memory sizes: a number of MB, or with a unit K, M, G or T. */
+static int64_t parse_mem_mb(const char *s)
+{
+	char *end;
+	unsigned long long v;
+	int shift;
+
+	if (!isdigit((unsigned char)*s))
+		return -1;
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || v == 0)
+		return -1;
+	switch (toupper((unsigned char)*end)) {
+	case 'K': shift = -10; break;
+	case '\0': case 'M': shift = 0; break;
+	case 'G': shift = 10; break;
+	case 'T': shift = 20; break;
+	default: return -1;
+	}
+	if (*end && end[1] && !((end[1] == 'B' || end[1] == 'b') && !end[2]))
+		return -1;
+	if (shift < 0)
+		return (int64_t)((v + 1023) >> 10);
+	if (v > (1ULL << 40) >> shift)
+		return -1;
+	return (int64_t)(v << shift);
+}
+
+static void parse_resources(struct loader *L, const struct ynode *n, struct dag_task *t)
+{
+	struct dag_resources *r = &t->res;
+	const struct ynode *v;
+	char *where;
+
+	if (n->type != YN_MAP) {
+		err_at(L, n, "'resources' must be a mapping such as {cpus: 4, mem: 8G}, found %s",
+		       ynode_type_name(n));
+		return;
+	}
+	where = xasprintf(" in the resources of task '%s'", t->id);
+	check_keys(L, n, resource_keys, ARRAY_SIZE(resource_keys), where);
+	free(where);
+	if ((v = ynode_get(n, "cpus")) && get_int(L, v, "cpus", 100000, &r->cpus) == 0 && !r->cpus)
+		err_at(L, v, "'cpus' must be at least 1");
+	if ((v = ynode_get(n, "gpus")))
+		get_int(L, v, "gpus", 1024, &r->gpus);
+	if ((v = ynode_get(n, "mem"))) {
+		if (v->type != YN_SCALAR || (r->mem_mb = parse_mem_mb(v->str)) <= 0) {
+			r->mem_mb = 0;
+			err_at(L, v, "bad size for 'mem': write a number and a unit (512M, 4G, 1T)");
+		}
+	}
+	if ((v = ynode_get(n, "time")) && get_duration(L, v, "time", &r->time_ms) == 0 &&
+	    !r->time_ms)
+		err_at(L, v, "'time' must be longer than 0");
+	if ((v = ynode_get(n, "partition")))
+		get_string(L, v, "partition", &r->partition);
+	if ((v = ynode_get(n, "account")))
+		get_string(L, v, "account", &r->account);
+	if ((v = ynode_get(n, "extra")) &&
+	    get_string_list(L, v, "extra", &r->extra, &r->nextra) == 0) {
+		for (size_t i = 0; i < v->n; i++)
+			if (v->vals[i]->str[0] != '-')
+				err_at(L, v->vals[i], "items of 'extra' must be sbatch options "
+						      "starting with '-', found '%s'", v->vals[i]->str);
+	}
+}
+
 static void parse_task_fields(struct loader *L, const struct ynode *spec, struct dag_task *t)
 {
 	const struct ynode *v;
@@ -721,6 +805,10 @@ static void parse_task_fields(struct loader *L, const struct ynode *spec, struct
 		else if (!t->foreach)
 			err_at(L, v, "'batch' needs 'foreach': it groups the foreach items");
 	}
+	if ((v = ynode_get(spec, "executor")))
+		parse_executor(L, v, &t->executor);
+	if ((v = ynode_get(spec, "resources")))
+		parse_resources(L, v, t);
 }
 
 static void parse_task(struct loader *L, const struct ynode *key, const struct ynode *spec,
@@ -1214,6 +1302,8 @@ static void parse_dag(struct loader *L, const struct ynode *root, const char *pa
 		parse_on_file(L, v);
 	if ((v = ynode_get(root, "max_active_runs")))
 		get_int(L, v, "max_active_runs", 1000000, &d->max_active_runs);
+	if ((v = ynode_get(root, "executor")))
+		parse_executor(L, v, &d->executor);
 	if ((v = ynode_get(root, "on_success")) && !get_string(L, v, "on_success", &d->on_success))
 		check_tmpl(L, v, TMPL_SHELL);
 	if ((v = ynode_get(root, "on_failure")) && !get_string(L, v, "on_failure", &d->on_failure))

@@ -33,6 +33,14 @@ static void task_release(struct dag_task *t)
 	free(t->workdir);
 	free_strv(t->inputs, t->ninputs);
 	free_strv(t->outputs, t->noutputs);
+	free(t->res.partition);
+	free(t->res.account);
+	free_strv(t->res.extra, t->res.nextra);
+}
+
+const char *dag_executor_name(enum dag_executor e)
+{
+	return e == DAG_EXEC_SLURM ? "slurm" : e == DAG_EXEC_LOCAL ? "local" : "default";
 }
 
 void dag_free(struct dag *d)

@@ -49,6 +49,20 @@ struct dag_env {
 	char *value;            /* a template */
 };
 
+/* Where tasks run: flow.executor in synthflow.yaml, else the DAG's, else the task's. */
+enum dag_executor { DAG_EXEC_DEFAULT, DAG_EXEC_LOCAL, DAG_EXEC_SLURM };
+const char *dag_executor_name(enum dag_executor e);
+
+/* A task's `resources:`; 0 / NULL = not asked for. */
+struct dag_resources {
+	int cpus, gpus;
+	int64_t mem_mb;
+	int64_t time_ms;
+	char *partition, *account;
+	char **extra;           /* more sbatch options, as written */
+	size_t nextra;
+};
+
 struct dag_task {
 	char *id;
 	char *run;              /* the command, a template */
@@ -67,6 +81,8 @@ struct dag_task {
 	size_t ninputs, noutputs;
 	int max_active;         /* 0 = unlimited */
 	int batch;              /* foreach items per process; 0 = one process per item */
+	enum dag_executor executor;
+	struct dag_resources res;
 	int line, col;
 };
 
@@ -97,6 +113,7 @@ struct dag {
 	char *on_file;          /* glob relative to downloaded/, or NULL */
 	struct dag_on_file file_trigger; /* the rest of on_file, when on_file is set */
 	int max_active_runs;    /* 0 = unlimited */
+	enum dag_executor executor;
 	char *on_success, *on_failure; /* callback commands (templates), or NULL */
 	struct dag_task *tasks; /* in file order */
 	size_t ntasks;

@@ -1,8 +1,7 @@
 /*
  * The one table of what is accepted but not acted on yet (see notyet.h):
- * DAG keys, and setting values (a key whose every value is inert, such as
- * the slurm: section, is flagged KEY_NOT_YET in config.c's key table
- * instead).  When a feature lands, its issue deletes its rows here; nothing
+ * DAG keys, and setting values (a key whose every value is inert is
+ * flagged KEY_NOT_YET in config.c's key table instead).  When a feature lands, its issue deletes its rows here; nothing
  * else needs to change for the warnings to stop.
  */
 #include "flow/notyet.h"
@@ -10,7 +9,6 @@
 #include "flow/dag.h"
 #include "util/common.h"
 
-static const char *executor(const struct config *c) { return c->flow_executor; }
 static const char *store(const struct config *c) { return c->flow_store; }
 
 static const struct row {
@@ -25,8 +23,6 @@ static const struct row {
 	/* run callbacks */
 	{ "on_success", NULL, NULL, "the command does not run when a run succeeds" },
 	{ "on_failure", NULL, NULL, "the command does not run when a run fails" },
-	/* the Slurm executor */
-	{ "flow.executor", executor, "slurm", "tasks run on this machine, as with 'local'" },
 	/* the PostgreSQL store */
 	{ "flow.store", store, "postgresql://",
 	  "serve, test and trigger refuse to open it; use \"sqlite:flow/synthflow.db\"" },

@@ -231,6 +231,8 @@ static int cg_remove(const char *dir)
  * (exactly, or as a prefix); returns how many it found.  A zombie has no
  * environment left to read: it is gone as far as running goes.
  */
+#define SLURM_MARK "SF_EXECUTOR=slurm"
+
 static int kill_marked(const char *want, int is_prefix)
 {
 	DIR *dir = opendir("/proc");
@@ -247,7 +249,9 @@ static int kill_marked(const char *want, int is_prefix)
 			continue;
 		snprintf(path, sizeof(path), "/proc/%ld/environ", pid);
 		env.max = 1 << 20;
-		if (sb_read_file(&env, path) == 0) {
+		/* A Slurm job's processes are Slurm's to end, with scancel (docs/slurm.md). */
+		if (sb_read_file(&env, path) == 0 &&
+		    !memmem(env.buf, env.len, SLURM_MARK, sizeof(SLURM_MARK))) {
 			for (size_t i = 0; i < env.len; i += strlen(env.buf + i) + 1) {
 				if (env.len - i < wl || memcmp(env.buf + i, want, wl) ||
 				    (!is_prefix && env.buf[i + wl] != '\0'))

@@ -16,7 +16,14 @@
 #include "flow/exec.h"
 #include "flow/sched.h"
 
-enum kill_why { KILL_NONE, KILL_TIMEOUT, KILL_CANCEL, KILL_CLEAR, KILL_STOP };
+/* How long a stopped try's processes get to be confirmed gone after SIGKILL. */
+#define KILL_CONFIRM_MS 10000
+
+enum kill_why {
+	KILL_NONE, KILL_TIMEOUT, KILL_CANCEL, KILL_CLEAR, KILL_STOP,
+	KILL_PREEMPT,           /* the cluster took its node back (Slurm PREEMPTED) */
+	KILL_LOST,              /* re-attached after a restart, but its job was gone */
+};
 
 struct stask;
 struct srun;
@@ -84,7 +91,10 @@ struct sproc {
 	struct sti *ti;         /* a batch: its first instance, whose log and timers it uses */
 	struct sti **batch;     /* batch: every instance it runs (ti first), else NULL */
 	size_t nbatch;
-	struct exec_proc ep;
+	const struct exec_ops *ops; /* its executor (exec-impl.h) */
+	struct exec_proc ep;    /* the local executor's process; the log path for others */
+	struct slurm_job *job;  /* the Slurm executor's job */
+	char *why;              /* the executor's words on how it ended ("out of memory"), or NULL */
 	int64_t started_mono;
 	uint64_t start_time;    /* /proc/PID/stat field 22, read when its try is first written */
 	json_t *prov;           /* its provenance document, finished when it ends */
@@ -128,6 +138,7 @@ struct sched {
 
 	struct sproc **procs;   /* running */
 	size_t nprocs, procs_alloc;
+	size_t nremote;         /* of which on other machines (Slurm): not held to parallelism */
 
 	struct sti **ready;     /* ring buffer of instances ready to start */
 	size_t ready_head, ready_len, ready_alloc;
@@ -145,6 +156,8 @@ struct sched {
 
 	struct pollfd *pfds;
 	size_t pfds_alloc;
+
+	struct exec_slurm *slurm; /* the Slurm executor's state, once it is used */
 
 	char **base_env;        /* the scheduler's environment, copied once */
 	size_t nbase_env;
@@ -178,6 +191,7 @@ void sched_ready_push(struct sched *s, struct sti *ti);
 void sched_timer_add(struct sched *s, struct sti *ti, enum timer_kind kind, int64_t when);
 void sched_mark_dirty(struct sti *ti);
 void sched_kill(struct sched *s, struct sti *ti, enum kill_why why);
+int sched_reattach(struct sti *ti, const struct store_try *last);
 
 /* sched-run.c */
 struct srun *srun_load(struct sched *s, const struct store_run *r, struct dag *d);

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <time.h>
 
+#include "flow/exec-impl.h"
 #include "flow/procs.h"
 #include "flow/sched-int.h"
 #include "flow/template.h"
@@ -302,6 +303,10 @@ static void recover_running(struct srun *run)
 			    !n) {
 				struct store_try none = { .try_number = ti->try_number, .exit_code = -1 };
 				srun_try_lost(ti, &none);
+			} else if (sched_reattach(ti, &tries[n - 1]) == 0) {
+				/* Its executor follows it again (Slurm): not lost. */
+				store_try_list_free(tries, n);
+				continue;
 			} else {
 				srun_try_lost(ti, &tries[n - 1]);
 			}
@@ -376,6 +381,7 @@ struct srun *srun_load(struct sched *s, const struct store_run *r, struct dag *d
 	int fresh = !r->started_at;
 
 	if (fresh) {
+		exec_warn_unused(d, s->opts.cfg->flow_executor);
 		for (size_t i = 0; i < run->ntasks; i++)
 			if (run->tasks[i].active)
 				sched_mark_dirty(&run->tasks[i].placeholder);
@@ -534,7 +540,8 @@ static int flush_all(struct sched *s)
 		 * Only a try still running at the write needs its start time (for
 		 * recovery); it is our unreaped child, so its pid cannot be reused yet.
 		 */
-		if (!p->t.ended_at && !p->t.pid_start && proc && proc->ep.pid == p->t.pid) {
+		if (!p->t.ended_at && !p->t.pid_start && proc && p->t.pid > 0 &&
+		    proc->ep.pid == p->t.pid) {
 			if (!proc->start_time)
 				exec_proc_start_time(proc->ep.pid, &proc->start_time);
 			p->t.pid_start = proc->start_time;

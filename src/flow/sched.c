@@ -22,6 +22,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "flow/exec-impl.h"
 #include "flow/procs.h"
 #include "flow/sched-int.h"
 #include "flow/template.h"
@@ -31,8 +32,6 @@
 
 #define STORE_POLL_MS 50
 #define KILL_GRACE_MS 5000
-/* How long a stopped try's processes get to be confirmed gone after SIGKILL. */
-#define KILL_CONFIRM_MS 10000
 #define PROGRESS_MS 100
 /*
  * Changes are written at most this long after they happen while tasks run
@@ -574,23 +573,24 @@ static void start_try(struct sched *s, struct sti *ti)
 	t.started_at = ti->started_at;
 	t.exit_code = -1;
 	t.log_path = log_path;
+	p->ti = ti;
+	p->ops = exec_ops_for(ti->task->run->dag, ti->task->def, s->opts.cfg->flow_executor);
+	p->started_mono = time_mono_ms();
 	if (prepare(ti, p->key, NULL, 0, &cmd, &envp, &workdir, &err) == 0) {
 		spec = (struct exec_spec){ .cmd = cmd.buf, .envp = envp, .workdir = workdir,
 					   .log_path = log_path };
-		if (exec_spawn(&spec, &p->ep, &err) == 0) {
-			procs_attach(p->ep.pid, ti->task->run->run_id, p->key);
-			s->spawned = 1;
-			p->ti = ti;
+		if (p->ops->start(s, p, &spec, &err) == 0) {
+			s->spawned |= !p->ops->remote;
 			sprov_start(p, cmd.buf, envp + s->nbase_env, workdir);
-			p->started_mono = time_mono_ms();
 			ti->proc = p;
 			t.pid = p->ep.pid;
 			ALLOC_GROW(s->procs, s->nprocs + 1, s->procs_alloc);
 			s->procs[s->nprocs++] = p;
 			ti->task->running++;
+			s->nremote += p->ops->remote;
 			sched_set_state(ti, TI_RUNNING, NULL);
 			queue_try(s, ti, &t);
-			if (ti->task->def->timeout_ms > 0)
+			if (ti->task->def->timeout_ms > 0 && p->ops->times_from_start)
 				sched_timer_add(s, ti, TM_TIMEOUT,
 						p->started_mono + ti->task->def->timeout_ms);
 			p = NULL;
@@ -668,13 +668,16 @@ static void start_batch(struct sched *s, struct sti *ti)
 	log_path = log_path_for(ti);
 	p->key = procs_try_key(s->id, t->run->run_id, t->def->id, ti->index, ti->try_number);
 	tr = (struct store_try){ .started_at = now, .exit_code = -1, .log_path = log_path };
-	if (prepare(ti, p->key, items, n, &cmd, &envp, &workdir, &err) == 0) {
+	p->ti = ti;
+	p->ops = &exec_local_ops;
+	if (exec_ops_for(t->run->dag, t->def, s->opts.cfg->flow_executor) != &exec_local_ops)
+		sb_adds(&err, "'batch' is not supported by the slurm executor yet: remove 'batch' "
+			      "or give the task 'executor: local'");
+	else if (prepare(ti, p->key, items, n, &cmd, &envp, &workdir, &err) == 0) {
 		struct exec_spec spec = { .cmd = cmd.buf, .envp = envp, .workdir = workdir,
 					  .log_path = log_path };
-		if (exec_spawn(&spec, &p->ep, &err) == 0) {
-			procs_attach(p->ep.pid, t->run->run_id, p->key);
+		if (p->ops->start(s, p, &spec, &err) == 0) {
 			s->spawned = 1;
-			p->ti = ti;
 			/* provenance: one record per batch, on its first item */
 			sprov_start(p, cmd.buf, envp + s->nbase_env, workdir);
 			p->batch = m;
@@ -719,7 +722,7 @@ static void start_batch(struct sched *s, struct sti *ti)
 
 static void start_ready(struct sched *s)
 {
-	while (s->nprocs < (size_t)s->parallelism && !s->stopping) {
+	while (s->nprocs - s->nremote < (size_t)s->parallelism && !s->stopping) {
 		struct sti *ti = ready_pop(s);
 		if (!ti)
 			return;
@@ -772,6 +775,7 @@ static void unblock(struct sched *s, struct stask *t)
 static void describe_end(struct sti *ti, int status, struct strbuf *why)
 {
 	const struct exec_proc *ep = &ti->proc->ep;
+	const char *said = ti->proc->why;
 	char dur[32];
 
 	switch (ti->kill) {
@@ -785,8 +789,14 @@ static void describe_end(struct sti *ti, int status, struct strbuf *why)
 	case KILL_CANCEL: sb_adds(why, "cancelled"); break;
 	case KILL_CLEAR: sb_adds(why, "cleared while running"); break;
 	case KILL_STOP: sb_adds(why, "the scheduler stopped while it ran"); break;
+	case KILL_PREEMPT: sb_addf(why, "%s; tried again", said ? said : "preempted"); break;
+	case KILL_LOST:
+		sb_adds(why, "lost: the scheduler following it stopped and its job is gone");
+		break;
 	case KILL_NONE:
-		if (WIFSIGNALED(status))
+		if (said)
+			sb_adds(why, said);
+		else if (WIFSIGNALED(status))
 			sb_addf(why, "killed by signal %d (%s)", WTERMSIG(status),
 				strsignal(WTERMSIG(status)));
 		else if (WEXITSTATUS(status))
@@ -801,25 +811,6 @@ static void describe_end(struct sti *ti, int status, struct strbuf *why)
 			strerror(ep->log_errno));
 }
 
-/*
- * After a timeout or a cancel, what is left of the try's process group is
- * killed and, since the scheduler is their subreaper, reaped here: when
- * the try is recorded as ended, none of its processes exists any more, not
- * even as a zombie.  Bounded (100 ms), as a process in uninterruptible
- * sleep dies only when it wakes.
- */
-static void kill_group(pid_t pgid)
-{
-	kill(-pgid, SIGKILL);
-	for (int i = 0; i < 100; i++) {
-		while (waitpid(-pgid, NULL, WNOHANG) > 0)
-			;
-		if (kill(-pgid, 0) < 0 && errno == ESRCH)
-			return;
-		poll(NULL, 0, 1);
-	}
-}
-
 /* The state an instance takes when its try ended; `why` may be "" (no reason). */
 static void settle(struct sched *s, struct sti *ti, enum kill_why kill_why, int ok, const char *why)
 {
@@ -829,10 +820,12 @@ static void settle(struct sched *s, struct sti *ti, enum kill_why kill_why, int 
 		break;
 	case KILL_CLEAR:
 	case KILL_STOP:
+	case KILL_PREEMPT:
+	case KILL_LOST:
 		/* Not the task's failure: the try does not count against its retries. */
 		ti->max_tries++;
 		sched_set_state(ti, TI_QUEUED, why);
-		if (kill_why == KILL_CLEAR && ti->task->decided)
+		if (kill_why != KILL_STOP && ti->task->decided)
 			sched_ready_push(s, ti);
 		break;
 	default:
@@ -932,12 +925,7 @@ static void finish_batch(struct sched *s, struct sproc *p, int status)
 
 	for (size_t i = 0; i < n && kill_why == KILL_NONE; i++)
 		kill_why = p->batch[i]->kill;
-	if (kill_why != KILL_NONE) {
-		kill_group(p->ep.pid);
-		left = procs_kill_try(lead->task->run->run_id, p->key, p->ep.pid, KILL_CONFIRM_MS);
-	} else {
-		procs_try_done(lead->task->run->run_id, p->key);
-	}
+	left = p->ops->reap(p, kill_why != KILL_NONE);
 	exec_finish(&p->ep);
 	lead->kill = kill_why;
 	lead->exit_code = exit_code;
@@ -953,7 +941,7 @@ static void finish_batch(struct sched *s, struct sproc *p, int status)
 	if ((all = read_metrics(lead, &p->ep)))
 		split_metrics(p, all, metrics);
 	read_results(lead, &p->ep, n, res, res_why);
-	exec_release(&p->ep);
+	p->ops->release(p);
 	sprov_finish(s, p);
 	lead->task->running--;
 	unblock(s, lead->task);
@@ -992,6 +980,7 @@ static void finish_batch(struct sched *s, struct sproc *p, int status)
 	sb_release(&why);
 	free(p->batch);
 	free(p->key);
+	free(p->why);
 	free(p);
 }
 
@@ -1009,12 +998,7 @@ static void finish_try(struct sched *s, struct sproc *p, int status)
 	 * A try that was stopped ends only once every process of it is gone,
 	 * also those that left its process group (setsid, double fork).
 	 */
-	if (kill_why != KILL_NONE) {
-		kill_group(p->ep.pid);
-		left = procs_kill_try(ti->task->run->run_id, p->key, p->ep.pid, KILL_CONFIRM_MS);
-	} else {
-		procs_try_done(ti->task->run->run_id, p->key);
-	}
+	left = p->ops->reap(p, kill_why != KILL_NONE);
 	ti->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	ti->ended_at = time_now_ms();
 	exec_finish(&p->ep); /* its last output, before the reason is known */
@@ -1027,8 +1011,9 @@ static void finish_try(struct sched *s, struct sproc *p, int status)
 		sb_reset(&why);
 	}
 	describe_end(ti, status, &why);
-	exec_release(&p->ep);
+	p->ops->release(p);
 	sprov_finish(s, p);
+	free(p->why);
 	t = (struct store_try){ .try_number = ti->try_number, .started_at = ti->started_at,
 				.ended_at = ti->ended_at, .exit_code = ti->exit_code,
 				.log_path = log_path, .pid = p->ep.pid,
@@ -1038,6 +1023,7 @@ static void finish_try(struct sched *s, struct sproc *p, int status)
 	ti->proc = NULL;
 	ti->kill = KILL_NONE;
 	ti->task->running--;
+	s->nremote -= p->ops->remote;
 	unblock(s, ti->task);
 	settle(s, ti, kill_why, ti->exit_code == 0 && kill_why == KILL_NONE, why.buf);
 	free(log_path);
@@ -1066,13 +1052,68 @@ static void reap(struct sched *s)
 	}
 }
 
+void sched_try_ended(struct sched *s, struct sproc *p, int status)
+{
+	for (size_t i = 0; i < s->nprocs; i++) {
+		if (s->procs[i] == p) {
+			s->procs[i] = s->procs[--s->nprocs];
+			finish_try(s, p, status);
+			return;
+		}
+	}
+}
+
+/* serve stops and the executor keeps the try running for the next serve to follow. */
+static int detach(struct sched *s, struct sproc *p)
+{
+	if (!p->ops->detach || !p->ops->detach(s, p))
+		return 0;
+	for (size_t i = 0; i < s->nprocs; i++)
+		if (s->procs[i] == p)
+			s->procs[i] = s->procs[--s->nprocs];
+	p->ti->proc = NULL;
+	p->ti->task->running--;
+	s->nremote -= p->ops->remote;
+	p->ops->release(p);
+	sprov_drop(p);
+	free(p->key);
+	free(p->why);
+	free(p);
+	return 1;
+}
+
 void sched_kill(struct sched *s, struct sti *ti, enum kill_why why)
 {
 	if (!ti->proc || ti->kill != KILL_NONE)
 		return;
+	if (why == KILL_STOP && detach(s, ti->proc))
+		return;
 	ti->kill = why;
-	kill(-ti->proc->ep.pid, SIGTERM);
+	ti->proc->ops->kill(s, ti->proc, 0);
 	sched_timer_add(s, ti, TM_KILL, time_mono_ms() + KILL_GRACE_MS);
+}
+
+int sched_reattach(struct sti *ti, const struct store_try *last)
+{
+	struct sched *s = ti->task->run->s;
+	struct sproc *p = xcalloc(1, sizeof(*p));
+	struct strbuf why = STRBUF_INIT;
+
+	p->ti = ti;
+	p->ops = exec_ops_for(ti->task->run->dag, ti->task->def, s->opts.cfg->flow_executor);
+	p->started_mono = time_mono_ms();
+	if (!p->ops->reattach || p->ops->reattach(s, p, last, &why) < 0) {
+		sb_release(&why);
+		free(p);
+		return -1;
+	}
+	sb_release(&why);
+	ti->proc = p;
+	ti->task->running++;
+	s->nremote += p->ops->remote;
+	ALLOC_GROW(s->procs, s->nprocs + 1, s->procs_alloc);
+	s->procs[s->nprocs++] = p;
+	return 0;
 }
 
 /* A retry's timer fired: due by the recorded clock (see finish_failure)? */
@@ -1112,7 +1153,7 @@ static void fire_timers(struct sched *s)
 			break;
 		case TM_KILL:
 			if (ti->proc)
-				kill(-ti->proc->ep.pid, SIGKILL);
+				ti->proc->ops->kill(s, ti->proc, 1);
 			break;
 		}
 	}
@@ -1303,7 +1344,7 @@ static int install_signals(void)
 		return error_errno("cannot install the SIGCHLD handler");
 	/* A task closing its pipe must not kill the scheduler. */
 	signal(SIGPIPE, SIG_IGN);
-	/* Orphaned descendants of tasks become ours to reap (see kill_group). */
+	/* Orphaned descendants of tasks become ours to reap (local_reap, exec-local.c). */
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
 	return 0;
 }
@@ -1393,10 +1434,11 @@ void sched_free(struct sched *s)
 		srun_free(s->runs[i]);
 	free(s->runs);
 	for (size_t i = 0; i < s->nprocs; i++) {
-		exec_release(&s->procs[i]->ep);
+		s->procs[i]->ops->release(s->procs[i]);
 		sprov_drop(s->procs[i]);
 		free(s->procs[i]->key);
 		free(s->procs[i]->batch);
+		free(s->procs[i]->why);
 		free(s->procs[i]);
 	}
 	sprov_free(s);
@@ -1405,6 +1447,9 @@ void sched_free(struct sched *s)
 		procs_kill_sched(s->id, KILL_CONFIRM_MS);
 	free(s->id);
 	free(s->procs);
+	for (size_t i = 0; i < exec_nbackends; i++)
+		if (exec_backends[i]->shutdown)
+			exec_backends[i]->shutdown(s);
 	free(s->ready);
 	free(s->evalq);
 	free(s->timers);
@@ -1466,6 +1511,11 @@ static int poll_timeout(struct sched *s)
 	if (s->opts.progress && s->nprocs) {
 		int64_t w = s->last_progress + PROGRESS_MS - now;
 		if (wait < 0 || w < wait)
+			wait = w;
+	}
+	for (size_t i = 0; i < exec_nbackends; i++) {
+		int64_t w = exec_backends[i]->wait_ms ? exec_backends[i]->wait_ms(s) : -1;
+		if (w >= 0 && (wait < 0 || w < wait))
 			wait = w;
 	}
 	if (wait < 0 && (s->ntimers || s->opts.serve || s->nruns))
@@ -1540,6 +1590,9 @@ int sched_run(struct sched *s)
 		if (s->stop && !s->stopping)
 			handle_stop(s);
 		fire_timers(s);
+		for (size_t i = 0; i < exec_nbackends; i++)
+			if (exec_backends[i]->tick)
+				exec_backends[i]->tick(s);
 		if (time_mono_ms() >= s->next_poll) {
 			s->next_poll = time_mono_ms() + STORE_POLL_MS;
 			sched_poll_store(s);

@@ -1,0 +1,84 @@
+#ifndef SF_EXEC_IMPL_H
+#define SF_EXEC_IMPL_H
+
+/*
+ * What an executor provides to the scheduler (sched.c), which holds a try
+ * as a `struct sproc` and never needs to know where it runs.  Two backends:
+ * the local one (exec-local.c: a process group on this machine, its output
+ * drained through a pipe, its end learnt from SIGCHLD) and Slurm
+ * (exec-slurm.c: a batch job whose node-side wrapper writes the log and an
+ * exit-code file, its end learnt by polling).  A task's executor is its own
+ * `executor:`, else its DAG's, else flow.executor.
+ *
+ * An executor reports a try's end with sched_try_ended(); the scheduler then
+ * records it exactly as for any other executor (retries, trigger rules).
+ */
+
+#include "flow/dag.h"
+#include "flow/exec.h"
+#include "store/store.h"
+
+struct sched;
+struct sproc;
+
+struct exec_ops {
+	const char *name;
+	/*
+	 * 1: a task's timeout counts from the start; 0: the executor starts the
+	 * clock itself (sched_timer_add) once the try really runs (Slurm: not
+	 * while the job waits in the queue).
+	 */
+	int times_from_start;
+	/* 1: tries run on other machines, so flow.parallelism does not hold them back. */
+	int remote;
+	/* Starts a try (p->ti is set); -1 with a message in err: it never started. */
+	int (*start)(struct sched *s, struct sproc *p, const struct exec_spec *spec,
+		     struct strbuf *err);
+	/* Asks a running try to stop (timeout, cancel); hard = the grace is over. */
+	void (*kill)(struct sched *s, struct sproc *p, int hard);
+	/*
+	 * The try ended; `killed`: after a timeout or cancel, so nothing of it may
+	 * be left running once it is recorded.  Returns how many of its
+	 * processes could not be confirmed gone.
+	 */
+	int (*reap)(struct sproc *p, int killed);
+	/*
+	 * serve stops while the try runs: 1 when the try keeps running, for the
+	 * next serve to re-attach (p is then released by the caller); 0 when it
+	 * must be killed.  NULL = 0.
+	 */
+	int (*detach)(struct sched *s, struct sproc *p);
+	/*
+	 * A try a scheduler that died recorded as running: 0 when it was found
+	 * again and p follows it; -1 with the reason in why (it is then lost).
+	 * NULL = never re-attached.
+	 */
+	int (*reattach)(struct sched *s, struct sproc *p, const struct store_try *last,
+			struct strbuf *why);
+	/* Once per loop iteration: may end tries (sched_try_ended).  NULL = none. */
+	void (*tick)(struct sched *s);
+	/* Milliseconds until tick wants to run again; -1 = no wish. */
+	int64_t (*wait_ms)(struct sched *s);
+	/* Frees what start or reattach allocated in p. */
+	void (*release)(struct sproc *p);
+	/* Frees the backend's state at sched_free. */
+	void (*shutdown)(struct sched *s);
+};
+
+extern const struct exec_ops exec_local_ops;
+extern const struct exec_ops exec_slurm_ops;
+/* Every backend, for the loop's tick and wait_ms. */
+extern const struct exec_ops *const exec_backends[];
+extern const size_t exec_nbackends;
+
+/* The executor of a task: its own, else its DAG's, else `dflt` (flow.executor). */
+const struct exec_ops *exec_ops_for(const struct dag *d, const struct dag_task *t,
+				    const char *dflt);
+
+/* Warns about the resources of tasks that will run locally, which it ignores. */
+void exec_warn_unused(const struct dag *d, const char *dflt);
+
+/* sched.c: a try ended; status as waitpid's.  Removes p from the running set. */
+void sched_try_ended(struct sched *s, struct sproc *p, int status);
+
+#endif

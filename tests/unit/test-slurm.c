@@ -1,0 +1,280 @@
+/*
+ * Unit tests for src/flow/slurm.c: the job-state mapping, squeue and sbatch
+ * output (lines recorded from Slurm 22.05), the sbatch command line,
+ * and the node-side batch script, which is run here with bash exactly as a
+ * node would run it (no cluster needed): log, cap, exit-code file, env.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "flow/slurm.h"
+#include "util/common.h"
+#include "util/fs.h"
+
+static void states_map(void **state)
+{
+	static const struct {
+		const char *state;
+		enum slurm_class cls;
+		const char *reason;
+	} cases[] = {
+		{ "PENDING", SLURM_WAITING, NULL },
+		{ "CONFIGURING", SLURM_WAITING, NULL },
+		{ "RUNNING", SLURM_RUNNING, NULL },
+		{ "COMPLETING", SLURM_ENDED, NULL },
+		{ "COMPLETED", SLURM_ENDED, NULL },
+		{ "FAILED", SLURM_ENDED, NULL },
+		{ "CANCELLED", SLURM_KILLED, "cancelled in Slurm" },
+		{ "CANCELLED by 0", SLURM_KILLED, "cancelled in Slurm" },
+		{ "TIMEOUT", SLURM_KILLED, "time limit" },
+		{ "OUT_OF_MEMORY", SLURM_KILLED, "out of memory" },
+		{ "NODE_FAIL", SLURM_KILLED, "node failure" },
+		{ "BOOT_FAIL", SLURM_KILLED, "node failed to boot" },
+		{ "PREEMPTED", SLURM_REQUEUE, "preempted" },
+		{ "RUNNING+", SLURM_RUNNING, NULL },
+		{ "RUNNINGX", SLURM_UNKNOWN, NULL },
+		{ "", SLURM_UNKNOWN, NULL },
+	};
+	(void)state;
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		const char *reason = "unset";
+		enum slurm_class c = slurm_state_class(cases[i].state, &reason);
+		if (c != cases[i].cls)
+			fail_msg("'%s': class %d, want %d", cases[i].state, c, cases[i].cls);
+		if (cases[i].reason)
+			assert_string_equal(reason, cases[i].reason);
+		else
+			assert_null(reason);
+	}
+}
+
+static void squeue_rows(void **state)
+{
+	/* squeue --noheader --array --states=all --me --format=%i|%T|%j */
+	char l1[] = "17|RUNNING|sf-0a1b2c3d-20261130T090501-d3b773:flaky:-1:3\n";
+	char l2[] = "23_4|PENDING|sf-0a1b2c3d-r:each:4:1";
+	char l3[] = "12|COMPLETED|name|with|bars";
+	char bad1[] = "JOBID|STATE|NAME";
+	char bad2[] = "17|RUNNING";
+	char bad3[] = "17||x";
+	struct slurm_row r;
+	(void)state;
+
+	assert_int_equal(slurm_parse_row(l1, &r), 0);
+	assert_string_equal(r.id, "17");
+	assert_string_equal(r.state, "RUNNING");
+	assert_string_equal(r.name, "sf-0a1b2c3d-20261130T090501-d3b773:flaky:-1:3");
+	assert_int_equal(slurm_parse_row(l2, &r), 0);
+	assert_string_equal(r.id, "23_4");
+	assert_int_equal(slurm_parse_row(l3, &r), 0);
+	assert_string_equal(r.name, "name|with|bars");
+	assert_int_equal(slurm_parse_row(bad1, &r), -1);
+	assert_int_equal(slurm_parse_row(bad2, &r), -1);
+	assert_int_equal(slurm_parse_row(bad3, &r), -1);
+}
+
+static void sbatch_output_and_minutes(void **state)
+{
+	(void)state;
+	assert_int_equal(slurm_parse_jobid("123\n"), 123);
+	assert_int_equal(slurm_parse_jobid("124;cluster\n"), 124);
+	assert_int_equal(slurm_parse_jobid("Submitted batch job 5\n"), -1);
+	assert_int_equal(slurm_parse_jobid(""), -1);
+	/* scontrol show config */
+	assert_int_equal(slurm_parse_max_array("MaxArraySize            = 11\nMaxBatchRequeue = 5\n"), 11);
+	assert_int_equal(slurm_parse_max_array("AccountingStorageType = none\nMaxArraySize = 1001\n"), 1001);
+	assert_int_equal(slurm_parse_max_array("MaxArraySizeX = 3\n"), -1);
+	assert_int_equal(slurm_parse_max_array(""), -1);
+	assert_int_equal(slurm_parse_jobid("12x"), -1);
+	assert_int_equal(slurm_minutes(1), 1);
+	assert_int_equal(slurm_minutes(500), 1);
+	assert_int_equal(slurm_minutes(60000), 1);
+	assert_int_equal(slurm_minutes(60001), 2);
+	assert_int_equal(slurm_minutes(2 * 3600 * 1000LL), 120);
+}
+
+static char *joined(struct strvec *v)
+{
+	struct strbuf sb = STRBUF_INIT;
+	for (size_t i = 0; i < v->nr; i++)
+		sb_addf(&sb, "%s%s", i ? " " : "", v->v[i]);
+	return sb_detach(&sb, NULL);
+}
+
+static void sbatch_argv(void **state)
+{
+	char *extra[] = { "--qos=high", "--constraint=a100" };
+	struct dag_resources none = { 0 };
+	struct dag_resources all = { .cpus = 4, .gpus = 2, .mem_mb = 8192, .time_ms = 7200000,
+				     .partition = "gpu", .extra = extra, .nextra = 2 };
+	struct slurm_submit sub = { .key = "sf-k", .workdir = "/w d", .script = "/l/try-1.sbatch",
+				    .res = &none, .timeout_ms = 90000, .partition = "",
+				    .account = "lab" };
+	struct strvec v = STRVEC_INIT;
+	char *s;
+	(void)state;
+
+	slurm_sbatch_argv(&v, &sub);
+	s = joined(&v);
+	assert_string_equal(s, "sbatch --parsable --job-name=sf-k --chdir=/w d --output=/dev/null "
+			       "--export=ALL --no-requeue --time=2 --account=lab /l/try-1.sbatch");
+	free(s);
+	strvec_clear(&v);
+	/* resources win over the defaults; time over the timeout */
+	sub.res = &all;
+	slurm_sbatch_argv(&v, &sub);
+	s = joined(&v);
+	assert_string_equal(s, "sbatch --parsable --job-name=sf-k --chdir=/w d --output=/dev/null "
+			       "--export=ALL --no-requeue --time=120 --cpus-per-task=4 --mem=8192M "
+			       "--gres=gpu:2 --partition=gpu --account=lab --qos=high "
+			       "--constraint=a100 /l/try-1.sbatch");
+	free(s);
+	strvec_clear(&v);
+	/* a job array, throttled */
+	sub.res = &none;
+	sub.timeout_ms = 0;
+	sub.array_n = 11;
+	sub.throttle = 3;
+	slurm_sbatch_argv(&v, &sub);
+	s = joined(&v);
+	assert_string_equal(s, "sbatch --parsable --job-name=sf-k --chdir=/w d --output=/dev/null "
+			       "--export=ALL --no-requeue --array=0-10%3 --account=lab /l/try-1.sbatch");
+	free(s);
+	strvec_clear(&v);
+}
+
+struct scratch {
+	char dir[64];
+};
+
+static int setup_dir(void **state)
+{
+	struct scratch *sc = xcalloc(1, sizeof(*sc));
+	snprintf(sc->dir, sizeof(sc->dir), "/tmp/sf-test-slurm.XXXXXX");
+	if (!mkdtemp(sc->dir))
+		return -1;
+	*state = sc;
+	return 0;
+}
+
+static int teardown_dir(void **state)
+{
+	struct scratch *sc = *state;
+	char *cmd = xasprintf("rm -rf '%s'", sc->dir);
+	int rc = system(cmd);
+	free(cmd);
+	free(sc);
+	return rc == 0 ? 0 : -1;
+}
+
+/* Writes the script for `cmd` and runs it with bash as a node would; returns its status. */
+static int run_script(const char *dir, const char *cmd, uint64_t cap, char **env, size_t nenv)
+{
+	struct strbuf text = STRBUF_INIT;
+	char *log = xasprintf("%s/logs/t/try-1.log", dir);
+	char *exitp = xasprintf("%s/logs/t/try-1.exit", dir);
+	char *script = xasprintf("%s/try-1.sbatch", dir);
+	struct slurm_script sc = { .cmd = cmd, .workdir = dir, .log_path = log, .exit_path = exitp,
+				   .log_max = cap, .env = env, .nenv = nenv };
+	char *run;
+	int rc;
+
+	slurm_script_text(&text, &sc);
+	assert_int_equal(write_file_atomic(script, text.buf, text.len, 0755), 0);
+	/* The scheduler's own SF_* variables must not reach the task. */
+	run = xasprintf("cd / && SF_LEAK=1 bash '%s' >/dev/null 2>&1", script);
+	rc = system(run);
+	free(run);
+	free(script);
+	free(log);
+	free(exitp);
+	sb_release(&text);
+	return WEXITSTATUS(rc);
+}
+
+static char *slurp(const char *dir, const char *rel)
+{
+	struct strbuf sb = STRBUF_INIT;
+	char *path = path_join(dir, rel);
+	if (sb_read_file(&sb, path) < 0)
+		fail_msg("cannot read '%s'", path);
+	free(path);
+	return sb_detach(&sb, NULL);
+}
+
+static void script_runs_like_local(void **state)
+{
+	struct scratch *sc = *state;
+	char *env[] = { "SF_TASK_ID=t", "GREETING=it's \"quoted\" $HOME\nline 2" };
+	char *s;
+
+	assert_int_equal(run_script(sc->dir,
+				    "echo out; echo err >&2; printf '%s|%s|%s' \"$SF_TASK_ID\" "
+				    "\"$GREETING\" \"${SF_LEAK-none}\" > env; exit 7",
+				    1000, env, ARRAY_SIZE(env)), 7);
+	s = slurp(sc->dir, "logs/t/try-1.log");
+	assert_string_equal(s, "out\nerr\n");
+	free(s);
+	s = slurp(sc->dir, "logs/t/try-1.exit");
+	assert_string_equal(s, "7\n");
+	free(s);
+	s = slurp(sc->dir, "env");
+	assert_string_equal(s, "t|it's \"quoted\" $HOME\nline 2|none");
+	free(s);
+	/* It ran in its own folder, whatever the job's. */
+	s = slurp(sc->dir, "env");
+	free(s);
+	/* A program that does not exist: the shell's 127, as locally. */
+	assert_int_equal(run_script(sc->dir, "no-such-program-sf", 1000, NULL, 0), 127);
+	s = slurp(sc->dir, "logs/t/try-1.exit");
+	assert_string_equal(s, "127\n");
+	free(s);
+}
+
+static void script_caps_the_log(void **state)
+{
+	struct scratch *sc = *state;
+	char *s;
+
+	/* 100 bytes of output past a cap of 10: cut, noted, and the command still runs to its end. */
+	assert_int_equal(run_script(sc->dir, "head -c 100 /dev/zero | tr '\\0' x; echo done > after",
+				    10, NULL, 0), 0);
+	s = slurp(sc->dir, "logs/t/try-1.log");
+	assert_string_equal(s, "xxxxxxxxxx\n[synthflow] log truncated at 10 bytes; "
+			       "further output discarded\n");
+	free(s);
+	s = slurp(sc->dir, "after");
+	assert_string_equal(s, "done\n");
+	free(s);
+}
+
+static void env_names(void **state)
+{
+	(void)state;
+	assert_true(slurm_env_name_ok("A_1=x"));
+	assert_true(slurm_env_name_ok("_=x"));
+	assert_false(slurm_env_name_ok("1A=x"));
+	assert_false(slurm_env_name_ok("A-B=x"));
+	assert_false(slurm_env_name_ok("=x"));
+	assert_false(slurm_env_name_ok("NOEQ"));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(states_map),
+		cmocka_unit_test(squeue_rows),
+		cmocka_unit_test(sbatch_output_and_minutes),
+		cmocka_unit_test(sbatch_argv),
+		cmocka_unit_test_setup_teardown(script_runs_like_local, setup_dir, teardown_dir),
+		cmocka_unit_test_setup_teardown(script_caps_the_log, setup_dir, teardown_dir),
+		cmocka_unit_test(env_names),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
