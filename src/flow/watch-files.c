@@ -145,7 +145,6 @@ static int retry_one(struct store *st, const struct dag *d, const char *root, co
 
 	if (watch_params(d, abs, rel, data_dir, vars, &a.params, &why) < 0) {
 		sb_addf(err, "DAG '%s': %s", d->id, why.buf);
-		sb_release(&why);
 		goto out;
 	}
 	a.dag_id = xstrdup(d->id);
@@ -161,6 +160,7 @@ static int retry_one(struct store *st, const struct dag *d, const char *root, co
 	ret = 0;
 out:
 	store_arrival_release(&a);
+	sb_release(&why);
 	free(abs);
 	return ret;
 }
