@@ -44,9 +44,12 @@ static void warn_not_acted_on(const struct config *cfg)
 	dagset_release(&set);
 }
 
-static int64_t scheduler_tick_age(void *sched)
+/* The web server's health check: called with metrics_arg, i.e. the parts. */
+static int64_t scheduler_tick_age(void *arg)
 {
-	return sched_tick_age_ms(sched);
+	struct serve_parts *p = arg;
+
+	return sched_tick_age_ms(p->sched);
 }
 
 static struct web *start_web(struct web_opts *wo)

@@ -9,7 +9,6 @@
 #include "flow/dag.h"
 #include "util/common.h"
 
-static const char *store(const struct config *c) { return c->flow_store; }
 
 static const struct row {
 	const char *key;         /* a DAG's top-level key, or a setting as section.key */
@@ -23,11 +22,6 @@ static const struct row {
 	/* run callbacks */
 	{ "on_success", NULL, NULL, "the command does not run when a run succeeds" },
 	{ "on_failure", NULL, NULL, "the command does not run when a run fails" },
-	/* the PostgreSQL store */
-	{ "flow.store", store, "postgresql://",
-	  "serve, test and trigger refuse to open it; use \"sqlite:flow/synthflow.db\"" },
-	{ "flow.store", store, "postgres://",
-	  "serve, test and trigger refuse to open it; use \"sqlite:flow/synthflow.db\"" },
 };
 
 char *notyet_dag_key(const char *key)
