@@ -24,6 +24,10 @@ running() {
 	done
 }
 
+# is_running N: some live process runs 'sleep N' (for wait_for, which must
+# re-check it on every poll, not a pid list read once before polling).
+is_running() { test -n "$(running "$1")"; }
+
 # gone PID: no such process any more, or only its zombie.
 gone() {
 	st=$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)
@@ -58,8 +62,8 @@ expect_success 'cancel: every process of the try is gone when the run is cancell
 	setup hang daemon &&
 	web_start "$PWD/run-data" &&
 	run=$(trigger hang "{\"params\": {\"n\": 8315}}") &&
-	wait_for "$WEB_WAIT" test -n "$(running 8315)" &&
-	wait_for "$WEB_WAIT" test -n "$(running 83151)" &&
+	wait_for "$WEB_WAIT" is_running 8315 &&
+	wait_for "$WEB_WAIT" is_running 83151 &&
 	api POST "/api/v1/runs/$run/cancel" >/dev/null && expect_status 202 &&
 	wait_for "$WEB_WAIT" run_is "$run" cancelled &&
 	none_running 8315 && none_running 83151 &&
@@ -74,8 +78,8 @@ expect_success 'crash: children of a dead task process are killed before the run
 	setup orphans &&
 	web_start "$PWD/run-data" &&
 	run=$(trigger orphans "{\"params\": {\"n\": 8317}}") &&
-	wait_for "$WEB_WAIT" test -n "$(running 8317)" &&
-	wait_for "$WEB_WAIT" test -n "$(running 83171)" &&
+	wait_for "$WEB_WAIT" is_running 8317 &&
+	wait_for "$WEB_WAIT" is_running 83171 &&
 	old="$(running 8317) $(running 83171)" &&
 	main=$(awk "{print \$4}" "/proc/$(running 8317)/stat") &&
 	kill -9 "$WEB_PID" &&
@@ -83,7 +87,7 @@ expect_success 'crash: children of a dead task process are killed before the run
 	kill -9 "$main" &&
 	for p in $old; do ! gone "$p" || exit 1; done &&
 	web_start "$PWD/run-data" &&
-	wait_for "$WEB_WAIT" test -n "$(running 8317)" &&
+	wait_for "$WEB_WAIT" is_running 8317 &&
 	for p in $old; do gone "$p" || exit 1; done &&
 	test "$(running 8317 | wc -l)" = 1 &&
 	api POST "/api/v1/runs/$run/cancel" >/dev/null &&
