@@ -114,7 +114,15 @@ async function main() {
       }
       a.muted = true;
       await a.play();
-      await new Promise(ok => setTimeout(ok, 300));
+      // Playing means the clock moves: wait for it (bounded), not a fixed
+      // 300 ms, which a loaded machine can spend before the first frame.
+      await new Promise(ok => {
+        const done = () => { if (a.currentTime > 0 || a.ended) ok(); };
+        a.addEventListener('timeupdate', done);
+        a.addEventListener('ended', done);
+        setTimeout(ok, 15000);
+        done();
+      });
       return { duration: a.duration, time: a.currentTime, src: a.currentSrc };
     });
     console.log('audio: ' + JSON.stringify(audio));
