@@ -209,6 +209,8 @@ void srun_fail(struct srun *run, char *reason);
 int sched_flush(struct sched *s);
 int sched_poll_store(struct sched *s);
 int owner_alive(const char *owner);
+/* Our pid namespace's inode: owners carry it after "@" (see owner_alive). */
+unsigned long long owner_pidns(void);
 
 /* sched-prov.c */
 void sprov_start(struct sproc *p, const char *cmd, char **env_tail, const char *workdir);

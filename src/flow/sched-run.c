@@ -17,19 +17,38 @@
 
 #include "flow/exec-impl.h"
 #include "flow/procs.h"
+#include <sys/stat.h>
+
 #include "flow/sched-int.h"
 #include "flow/template.h"
 #include "util/common.h"
 #include "util/fs.h"
 #include "util/timeutil.h"
 
+unsigned long long owner_pidns(void)
+{
+	struct stat st;
+
+	return stat("/proc/self/ns/pid", &st) == 0 ? (unsigned long long)st.st_ino : 0;
+}
+
+/*
+ * An owner in another pid namespace (the host's `test` seen from a serve in
+ * a workspace container, or the other way round) cannot be looked up in our
+ * /proc: it counts as alive, so its run is never taken over while it may
+ * still be running (docs/engine.md).
+ */
 int owner_alive(const char *owner)
 {
-	unsigned long long start;
+	unsigned long long start, ns;
+	const char *at;
 	int pid;
 
 	if (!owner || sscanf(owner, "%d:%llu", &pid, &start) != 2)
 		return 0;
+	at = strchr(owner, '@');
+	if (at && sscanf(at + 1, "%llu", &ns) == 1 && ns != owner_pidns())
+		return 1;
 	return exec_proc_alive((pid_t)pid, (uint64_t)start);
 }
 

@@ -1397,8 +1397,9 @@ struct sched *sched_new(const struct sched_opts *opts)
 		s->parallelism = 1;
 	exec_proc_start_time(getpid(), &start);
 	/* ":test": a run whose `test` died is ended by the next command, not adopted (sched.h). */
-	snprintf(s->owner, sizeof(s->owner), "%d:%llu%s", (int)getpid(), (unsigned long long)start,
-		 opts->serve ? "" : ":test");
+	/* "@NS": our pid namespace, so a serve in a workspace container never judges a host pid dead. */
+	snprintf(s->owner, sizeof(s->owner), "%d:%llu@%llu%s", (int)getpid(), (unsigned long long)start,
+		 owner_pidns(), opts->serve ? "" : ":test");
 	/* Tasks get their own SF_* variables, never the scheduler's. */
 	for (char **e = environ; *e; e++)
 		if (strncmp(*e, "SF_", 3)) {
