@@ -12,6 +12,7 @@
 #include "flow/exec.h"
 #include "flow/procs.h"
 #include "flow/sched.h"
+#include "flow/sched-int.h"
 #include "flow/state.h"
 #include "util/common.h"
 #include "util/fs.h"
@@ -369,6 +370,22 @@ static void retry_gaps_follow_policy(void **state)
 	scratch_done(dir, &cfg, s, st, run_id);
 }
 
+/* An owner in another pid namespace cannot be looked up: it counts as alive. */
+static void owners_across_namespaces(void **state)
+{
+	char buf[64];
+	unsigned long long ns = owner_pidns();
+
+	(void)state;
+	assert_true(ns != 0);
+	/* pid 1 with a start time it never had: dead here, alive when foreign */
+	assert_int_equal(owner_alive("1:12345678901"), 0);
+	snprintf(buf, sizeof(buf), "1:12345678901@%llu", ns);
+	assert_int_equal(owner_alive(buf), 0);
+	snprintf(buf, sizeof(buf), "1:12345678901@%llu:test", ns + 1);
+	assert_int_equal(owner_alive(buf), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -385,6 +402,7 @@ int main(void)
 		cmocka_unit_test(orphans_of_a_run_are_killed),
 		cmocka_unit_test(run_states),
 		cmocka_unit_test(retry_gaps_follow_policy),
+		cmocka_unit_test(owners_across_namespaces),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
