@@ -176,7 +176,8 @@ static int list_jobs(struct exec_slurm *st)
 		ALLOC_GROW(st->rows, st->nrows + 1, st->rows_alloc);
 		st->rows[st->nrows++] = row;
 	}
-	qsort(st->rows, st->nrows, sizeof(*st->rows), cmp_row);
+	if (st->nrows)	/* qsort must not be handed a null array, even with no rows */
+		qsort(st->rows, st->nrows, sizeof(*st->rows), cmp_row);
 	st->listed = 1;
 	return 0;
 }

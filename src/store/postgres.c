@@ -134,11 +134,11 @@ static const struct {
 	const char *sql;
 	int seq_last;
 } stmts[ST_COUNT] = {
-	[ST_NEXT_SEQ] = { "UPDATE meta SET v = v + 1 WHERE k = 'seq' RETURNING v" },
-	[ST_SEQ] = { "SELECT v FROM meta WHERE k = 'seq'" },
+	[ST_NEXT_SEQ] = { "UPDATE meta SET v = v + 1 WHERE k = 'seq' RETURNING v", 0 },
+	[ST_SEQ] = { "SELECT v FROM meta WHERE k = 'seq'", 0 },
 	[ST_RUN_INSERT] = { "INSERT INTO runs(run_id, dag_id, state, params, created_at, owner, seq)"
 			    " VALUES($1, $2, 'queued', $3, $4, $5, $6) ON CONFLICT DO NOTHING", 1 },
-	[ST_RUN_GET] = { "SELECT " RUN_COLS " FROM runs WHERE run_id = $1" },
+	[ST_RUN_GET] = { "SELECT " RUN_COLS " FROM runs WHERE run_id = $1", 0 },
 	[ST_RUN_SET_STATE] = { "UPDATE runs SET state = $2, started_at = $3, ended_at = $4,"
 			       " reason = $5, seq = $6 WHERE run_id = $1", 1 },
 	[ST_RUN_CLAIM] = { "UPDATE runs SET owner = $3, seq = $4"
@@ -151,65 +151,65 @@ static const struct {
 			" started_at = EXCLUDED.started_at, ended_at = EXCLUDED.ended_at,"
 			" next_try_at = EXCLUDED.next_try_at, max_tries = EXCLUDED.max_tries,"
 			" item = EXCLUDED.item, reason = EXCLUDED.reason, seq = EXCLUDED.seq", 1 },
-	[ST_TI_DELETE] = { "DELETE FROM tis WHERE run_id = $1 AND task_id = $2 AND idx = $3" },
+	[ST_TI_DELETE] = { "DELETE FROM tis WHERE run_id = $1 AND task_id = $2 AND idx = $3", 0 },
 	[ST_TI_LIST] = { "SELECT task_id, idx, state, try, exit_code, started_at, ended_at,"
 			 " next_try_at, max_tries, item, reason, seq FROM tis WHERE run_id = $1"
-			 " ORDER BY task_id, idx" },
+			 " ORDER BY task_id, idx", 0 },
 	[ST_TRY_PUT] = { "INSERT INTO tries(run_id, task_id, idx, try, started_at, ended_at,"
 			 " exit_code, log_path, pid, pid_start, reason)"
 			 " VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 			 " ON CONFLICT(run_id, task_id, idx, try) DO UPDATE SET"
 			 " started_at = EXCLUDED.started_at, ended_at = EXCLUDED.ended_at,"
 			 " exit_code = EXCLUDED.exit_code, log_path = EXCLUDED.log_path,"
-			 " pid = EXCLUDED.pid, pid_start = EXCLUDED.pid_start, reason = EXCLUDED.reason" },
+			 " pid = EXCLUDED.pid, pid_start = EXCLUDED.pid_start, reason = EXCLUDED.reason", 0 },
 	[ST_TRY_LIST] = { "SELECT try, started_at, ended_at, exit_code, log_path, pid, pid_start,"
 			  " reason FROM tries WHERE run_id = $1 AND task_id = $2 AND idx = $3"
-			  " ORDER BY try" },
-	[ST_VAR_GET] = { "SELECT value FROM vars WHERE key = $1" },
+			  " ORDER BY try", 0 },
+	[ST_VAR_GET] = { "SELECT value FROM vars WHERE key = $1", 0 },
 	[ST_VAR_SET] = { "INSERT INTO vars(key, value) VALUES($1, $2)"
-			 " ON CONFLICT(key) DO UPDATE SET value = EXCLUDED.value" },
-	[ST_VAR_UNSET] = { "DELETE FROM vars WHERE key = $1" },
-	[ST_VAR_ALL] = { "SELECT key, value FROM vars ORDER BY key" },
+			 " ON CONFLICT(key) DO UPDATE SET value = EXCLUDED.value", 0 },
+	[ST_VAR_UNSET] = { "DELETE FROM vars WHERE key = $1", 0 },
+	[ST_VAR_ALL] = { "SELECT key, value FROM vars ORDER BY key", 0 },
 	[ST_REQ_ADD] = { "INSERT INTO requests(run_id, kind, task_id, downstream, created_at)"
-			 " VALUES($1, $2, $3, $4, $5)" },
+			 " VALUES($1, $2, $3, $4, $5)", 0 },
 	[ST_REQ_LIST_RUN] = { "SELECT id, run_id, kind, task_id, downstream FROM requests"
-			      " WHERE run_id = $1 ORDER BY id" },
-	[ST_REQ_LIST_ALL] = { "SELECT id, run_id, kind, task_id, downstream FROM requests ORDER BY id" },
-	[ST_REQ_DONE] = { "DELETE FROM requests WHERE id = $1" },
+			      " WHERE run_id = $1 ORDER BY id", 0 },
+	[ST_REQ_LIST_ALL] = { "SELECT id, run_id, kind, task_id, downstream FROM requests ORDER BY id", 0 },
+	[ST_REQ_DONE] = { "DELETE FROM requests WHERE id = $1", 0 },
 	[ST_CHANGES] = { "SELECT seq, run_id, dag_id, NULL::text, -1, state, 0 FROM runs WHERE seq > $1"
 			 " UNION ALL"
 			 " SELECT t.seq, t.run_id, r.dag_id, t.task_id, t.idx, t.state, t.try"
 			 " FROM tis t JOIN runs r ON r.run_id = t.run_id WHERE t.seq > $1"
-			 " ORDER BY 1 LIMIT $2" },
+			 " ORDER BY 1 LIMIT $2", 0 },
 	[ST_DAG_SET_PAUSED] = { "INSERT INTO dag_flags(dag_id, paused) VALUES($1, $2)"
-				" ON CONFLICT(dag_id) DO UPDATE SET paused = EXCLUDED.paused" },
-	[ST_DAG_PAUSED_ALL] = { "SELECT dag_id FROM dag_flags WHERE paused <> 0" },
-	[ST_TI_STATES] = { "SELECT state, count(*) FROM tis GROUP BY state" },
-	[ST_METRICS_DELETE] = { "DELETE FROM metrics WHERE run_id = $1 AND task_id = $2 AND idx = $3" },
+				" ON CONFLICT(dag_id) DO UPDATE SET paused = EXCLUDED.paused", 0 },
+	[ST_DAG_PAUSED_ALL] = { "SELECT dag_id FROM dag_flags WHERE paused <> 0", 0 },
+	[ST_TI_STATES] = { "SELECT state, count(*) FROM tis GROUP BY state", 0 },
+	[ST_METRICS_DELETE] = { "DELETE FROM metrics WHERE run_id = $1 AND task_id = $2 AND idx = $3", 0 },
 	[ST_METRICS_INSERT] = { "INSERT INTO metrics(run_id, task_id, idx, line, try, item, data)"
-				" VALUES($1, $2, $3, $4, $5, $6, $7)" },
+				" VALUES($1, $2, $3, $4, $5, $6, $7)", 0 },
 	[ST_PROV_PUT] = { "INSERT INTO provenance(run_id, task_id, idx, doc) VALUES($1, $2, $3, $4)"
-			  " ON CONFLICT(run_id, task_id, idx) DO UPDATE SET doc = EXCLUDED.doc" },
-	[ST_PROV_GET] = { "SELECT doc FROM provenance WHERE run_id = $1 AND task_id = $2 AND idx = $3" },
+			  " ON CONFLICT(run_id, task_id, idx) DO UPDATE SET doc = EXCLUDED.doc", 0 },
+	[ST_PROV_GET] = { "SELECT doc FROM provenance WHERE run_id = $1 AND task_id = $2 AND idx = $3", 0 },
 	[ST_PROV_LIST] = { "SELECT task_id, idx, doc FROM provenance WHERE run_id = $1"
-			   " ORDER BY task_id, idx" },
+			   " ORDER BY task_id, idx", 0 },
 	[ST_FILE_PUT] = { "INSERT INTO files(rel, ident, dir, state, seen_at, note)"
 			  " VALUES($1, $2, $3, $4, $5, $6) ON CONFLICT(rel) DO UPDATE SET"
 			  " ident = EXCLUDED.ident, dir = EXCLUDED.dir, state = EXCLUDED.state,"
-			  " seen_at = EXCLUDED.seen_at, note = EXCLUDED.note" },
-	[ST_FILE_LIST] = { "SELECT rel, ident, dir, state, seen_at, note FROM files ORDER BY rel" },
+			  " seen_at = EXCLUDED.seen_at, note = EXCLUDED.note", 0 },
+	[ST_FILE_LIST] = { "SELECT rel, ident, dir, state, seen_at, note FROM files ORDER BY rel", 0 },
 	[ST_ARRIVAL_ATTEMPT] = { "SELECT max(attempt) FROM arrivals WHERE dag_id = $1 AND rel = $2"
-				 " AND ident = $3" },
+				 " AND ident = $3", 0 },
 	[ST_ARRIVAL_INSERT] = { "INSERT INTO arrivals(dag_id, rel, ident, attempt, state, run_id,"
-				" params, at, note) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9)" },
-	[ST_ARRIVAL_SEEN] = { "SELECT 1 FROM arrivals WHERE dag_id = $1 AND rel = $2 LIMIT 1" },
+				" params, at, note) VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9)", 0 },
+	[ST_ARRIVAL_SEEN] = { "SELECT 1 FROM arrivals WHERE dag_id = $1 AND rel = $2 LIMIT 1", 0 },
 	[ST_ARRIVAL_LIST] = { "SELECT dag_id, rel, ident, attempt, state, run_id, params, at, note"
 			      " FROM arrivals WHERE ($1::text IS NULL OR dag_id = $1)"
-			      " AND ($2::text IS NULL OR state = $2) ORDER BY rel, dag_id, at, attempt" },
+			      " AND ($2::text IS NULL OR state = $2) ORDER BY rel, dag_id, at, attempt", 0 },
 	[ST_ARRIVAL_GET] = { "SELECT params FROM arrivals WHERE dag_id = $1 AND rel = $2"
-			     " AND ident = $3 AND attempt = $4 AND state = 'pending' FOR UPDATE" },
+			     " AND ident = $3 AND attempt = $4 AND state = 'pending' FOR UPDATE", 0 },
 	[ST_ARRIVAL_SET] = { "UPDATE arrivals SET state = 'run', run_id = $5 WHERE dag_id = $1"
-			     " AND rel = $2 AND ident = $3 AND attempt = $4 AND state = 'pending'" },
+			     " AND rel = $2 AND ident = $3 AND attempt = $4 AND state = 'pending'", 0 },
 };
 
 struct pg_store {
