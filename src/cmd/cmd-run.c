@@ -7,14 +7,15 @@
  */
 #include <dirent.h>
 #include <errno.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include "cmd/cmd.h"
 #include "util/common.h"
 #include "util/fs.h"
+#include "util/random.h"
 #include "util/timeutil.h"
+#include "web/auth.h"
 #include "workspace/engine.h"
 #include "workspace/ws.h"
 
@@ -44,21 +45,6 @@ static char *last_built(const char *data_dir)
 		closedir(d);
 	free(dir);
 	return best;
-}
-
-static void random_token(char out[49])
-{
-	unsigned char b[24];
-	size_t got = 0;
-	while (got < sizeof(b)) {
-		ssize_t n = getrandom(b + got, sizeof(b) - got, 0);
-		if (n < 0 && errno != EINTR)
-			die("cannot get random bytes: %s", strerror(errno));
-		if (n > 0)
-			got += (size_t)n;
-	}
-	for (size_t i = 0; i < sizeof(b); i++)
-		snprintf(out + 2 * i, 3, "%02x", b[i]);
 }
 
 /* A container already using our name: refuse when it runs, clear it away when it is ours and stopped. */
@@ -178,7 +164,8 @@ static int start(const struct engine *e, const struct ws *ws, const struct confi
 	struct strbuf err = STRBUF_INIT;
 	int st, ret = 0;
 
-	random_token(token);
+	if (random_hex(token, 24) < 0)
+		die("cannot get random bytes: %s", strerror(errno));
 	if (!is_dir(downloaded) && mkdir_p(downloaded, 0755) < 0) {
 		ret = error_errno("cannot create '%s'", downloaded);
 		goto out;
@@ -204,7 +191,7 @@ out:
 
 static void print_urls(const struct ws *ws, const struct config *cfg, enum ws_gpu gpu)
 {
-	char *token = ws_ui_token(ws->data_dir);
+	char *token = auth_token_load(ws->data_dir, 0);
 	printf("workspace '%s' is running (container %s, GPUs: %s)\n", ws->name, ws->container,
 	       ws_gpu_name(gpu));
 	if (token)

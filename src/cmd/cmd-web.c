@@ -8,6 +8,7 @@
 #include "cmd/cmd.h"
 #include "util/common.h"
 #include "workspace/engine.h"
+#include "web/auth.h"
 #include "workspace/ws.h"
 
 #define SERVE_TIMEOUT_MS 30000
@@ -67,7 +68,7 @@ static int exec_web(const struct cmd_args *a, struct sf_ctx *ctx)
 		return 1;
 	}
 	/* The engine in the container keeps its token in the shared data folder. */
-	token = ws_ui_token(ctx->cfg.data_dir);
+	token = auth_token_load(ctx->cfg.data_dir, 0);
 	if (token)
 		printf("http://127.0.0.1:%d/?token=%s\n", c.port_web, token);
 	else

@@ -6,11 +6,11 @@
 #include "store/store-impl.h"
 
 #include <stddef.h>
-#include <sys/random.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "util/common.h"
+#include "util/random.h"
 #include "util/timeutil.h"
 
 struct store *store_open(const char *url, const char *data_dir)
@@ -121,7 +121,7 @@ char *store_new_run_id(void)
 	struct tm tm;
 	char stamp[32];
 
-	if (getrandom(rnd, sizeof(rnd), 0) != (ssize_t)sizeof(rnd)) {
+	if (random_bytes(rnd, sizeof(rnd)) < 0) {
 		/* Only uniqueness matters: the store retries on a collision. */
 		uint64_t t = (uint64_t)time_mono_ms() ^ (uint64_t)getpid() << 8;
 		memcpy(rnd, &t, sizeof(rnd));

@@ -3,10 +3,10 @@
 
 #include <errno.h>
 #include <strings.h>
-#include <sys/random.h>
 #include <sys/stat.h>
 
 #include "util/common.h"
+#include "util/random.h"
 #include "util/fs.h"
 
 #define TOKEN_BYTES 32
@@ -21,19 +21,10 @@ static int token_is_valid(const char *t)
 
 static int create_secret(const char *path)
 {
-	unsigned char raw[TOKEN_BYTES];
 	char hex[2 * TOKEN_BYTES + 2];
-	size_t got = 0;
 
-	while (got < sizeof(raw)) {
-		ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
-		if (n < 0 && errno != EINTR)
-			return error_errno("cannot get random bytes for '%s'", path);
-		if (n > 0)
-			got += (size_t)n;
-	}
-	for (size_t i = 0; i < sizeof(raw); i++)
-		snprintf(hex + 2 * i, 3, "%02x", raw[i]);
+	if (random_hex(hex, TOKEN_BYTES) < 0)
+		return error_errno("cannot get random bytes for '%s'", path);
 	hex[2 * TOKEN_BYTES] = '\n';
 	hex[2 * TOKEN_BYTES + 1] = '\0';
 	/* O_EXCL: when two servers start at once, both end up with one secret. */
@@ -67,18 +58,26 @@ fail:
 	return NULL;
 }
 
+char *auth_token_load(const char *data_dir, int create)
+{
+	char *path = path_join(data_dir, AUTH_SECRET_FILE), *token = NULL;
+
+	if (create && !is_file(path) && create_secret(path) < 0)
+		goto out;
+	if (!create && !is_file(path))
+		goto out;
+	token = read_secret(path);
+out:
+	free(path);
+	return token;
+}
+
 int auth_init(struct web_auth *a, const char *data_dir)
 {
-	char *path = path_join(data_dir, "flow/secret");
 	char *mac;
 
 	memset(a, 0, sizeof(*a));
-	if (!is_file(path) && create_secret(path) < 0) {
-		free(path);
-		return -1;
-	}
-	a->token = read_secret(path);
-	free(path);
+	a->token = auth_token_load(data_dir, 1);
 	if (!a->token)
 		return -1;
 	mac = xasprintf("csrf:%s", a->token);

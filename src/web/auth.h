@@ -22,10 +22,17 @@ struct web_auth {
 	char csrf_cookie[32];
 };
 
+/* The token's file under the data folder; only auth.c reads or writes it. */
+#define AUTH_SECRET_FILE "flow/secret"
+
 /*
- * Reads DATA_DIR/flow/secret, creating it (0600, 32 random bytes as hex)
- * when missing, and tightening its mode when it is readable by others.
+ * The token in DATA_DIR/flow/secret (malloc'd), checked, and its mode
+ * tightened when others could read it.  A missing file is created (0600,
+ * 32 random bytes as hex) when create is set, else NULL without a message
+ * (no server has started yet); NULL after an error otherwise.
  */
+char *auth_token_load(const char *data_dir, int create);
+/* auth_token_load(create) and the cookies and CSRF token derived from it. */
 int auth_init(struct web_auth *a, const char *data_dir);
 /* Names the cookies after the port: browsers share cookies across ports. */
 void auth_set_port(struct web_auth *a, int port);

@@ -175,23 +175,6 @@ int ws_read_hooks(const struct ws *ws, struct ws_spec *spec, struct strvec *pkgs
 	return ret;
 }
 
-char *ws_ui_token(const char *data_dir)
-{
-	char *p = path_join(data_dir, "flow/secret");
-	struct strbuf sb = STRBUF_INIT;
-	char *t = NULL;
-
-	sb.max = 1 << 16;
-	if (sb_read_file(&sb, p) == 0) {
-		sb_rtrim(&sb);
-		if (sb.len)
-			t = sb_detach(&sb, NULL);
-	}
-	sb_release(&sb);
-	free(p);
-	return t;
-}
-
 const char *ws_source_dir(void)
 {
 	const char *env = getenv("SYNTHFLOW_SOURCE");

@@ -110,8 +110,6 @@ int ws_prepare(const struct ws *ws, const struct ws_spec *spec, const char *sour
 /* Reads the hooks folder into spec (packages are pushed onto pkgs, which spec points into). */
 int ws_read_hooks(const struct ws *ws, struct ws_spec *spec, struct strvec *pkgs);
 
-/* The web UI's token, which the engine keeps in DATA/flow/secret (malloc'd; NULL when none yet). */
-char *ws_ui_token(const char *data_dir);
 
 /*
  * The synthflow source tree the engine stage compiles: $SYNTHFLOW_SOURCE,
