@@ -54,6 +54,7 @@ static int import(const struct engine *e, const char *root, const char *image)
 {
 	struct spawn_io tar_io = { SPAWN_NULL, -1, SPAWN_INHERIT };
 	struct spawn_io imp_io = { -1, SPAWN_NULL, SPAWN_INHERIT };
+	struct strvec imp_av = STRVEC_INIT;
 	int p[2], st_tar, st_imp;
 	pid_t tar, imp;
 
@@ -64,11 +65,9 @@ static int import(const struct engine *e, const char *root, const char *image)
 	tar = spawn_start((const char *const[]){ "tar", "--numeric-owner", "-C", root, "-c", ".",
 						 NULL },
 			  &tar_io);
-	imp = tar < 0 ? -1 :
-		       spawn_start((const char *const[]){ e->cli, "import", "--change", "ENV LANG=C.UTF-8",
-						    "--change", "CMD [\"/bin/bash\"]", "-", image,
-						    NULL },
-				   &imp_io);
+	engine_import_args(e, image, &imp_av);
+	imp = tar < 0 ? -1 : spawn_start(strvec_argv(&imp_av), &imp_io);
+	strvec_clear(&imp_av);
 	close(p[0]);
 	close(p[1]);
 	st_tar = tar < 0 ? -1 : spawn_wait(tar);

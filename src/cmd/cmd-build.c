@@ -173,7 +173,7 @@ static int build(struct sf_ctx *ctx, const char *name, bool no_cache, bool pull)
 	 * refuses (quietly) while a container still uses it.
 	 */
 	if (old_id)
-		engine_quiet(&e, (const char *const[]){ "rmi", old_id, NULL }, NULL);
+		engine_rmi(&e, old_id);
 	printf("built %s in %.1fs\n", ws.image, (double)(time_mono_ms() - t0) / 1000.0);
 	ret = 0;
 out:

@@ -17,12 +17,14 @@ static int start_jupyter(const struct engine *e, const struct ws_container *c)
 {
 	struct strbuf out = STRBUF_INIT, port = STRBUF_INIT;
 	const char *cat[] = { "cat", "/tmp/synthflow-jupyter.log", NULL };
+	const char *start[] = { WS_IMAGE_DIR "/bin/sf-jupyter", NULL, NULL };
 	int st, ret = 0;
 
 	sb_addf(&port, "%d", c->port_jupyter);
-	st = spawn_capture((const char *const[]){ e->cli, "exec", "--user", c->user, c->name,
-						  WS_IMAGE_DIR "/bin/sf-jupyter", port.buf, NULL },
-			   &out, &out);
+	start[1] = port.buf;
+	st = engine_exec_capture(e, &(struct engine_exec_opts){ c->name, c->user, NULL, false, false,
+							      false, start },
+				 NULL, &out, &out);
 	sb_rtrim(&out);
 	if (st != 0) {
 		ret = error("cannot start Jupyter in '%s': %s", c->name, out.len ? out.buf : "no message");

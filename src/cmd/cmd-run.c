@@ -117,7 +117,7 @@ static int start_failed(const struct engine *e, const struct ws *ws)
 {
 	struct strbuf out = STRBUF_INIT;
 	int failed;
-	spawn_capture((const char *const[]){ e->cli, "logs", ws->container, NULL }, &out, &out);
+	engine_logs(e, ws->container, &out);
 	failed = strstr(out.buf, "==> synthflow: the engine exited") ||
 		 strstr(out.buf, "==> synthflow: hook pre-run.sh failed");
 	sb_release(&out);
@@ -216,7 +216,7 @@ static int attach(const struct engine *e, const struct ws *ws, const char *user)
 	engine_exec_args(e, &o, &av);
 	st = spawn_interactive(strvec_argv(&av));
 	fprintf(stderr, "stopping workspace '%s'\n", ws->name);
-	spawn_capture((const char *const[]){ e->cli, "stop", ws->container, NULL }, NULL, NULL);
+	engine_stop(e, ws->container, NULL);
 	engine_remove(e, ws->container);
 	strvec_clear(&av);
 	free(wd);

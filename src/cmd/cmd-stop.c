@@ -20,8 +20,7 @@ static int exec_stop(const struct cmd_args *a, struct sf_ctx *ctx)
 		printf("no workspace container for '%s'; nothing to stop\n", ctx->cfg.data_dir);
 	for (size_t i = 0; i < names.nr; i++) {
 		struct strbuf err = STRBUF_INIT;
-		if (engine_quiet(&e, (const char *const[]){ "stop", names.v[i], NULL }, &err) != 0 ||
-		    engine_quiet(&e, (const char *const[]){ "rm", names.v[i], NULL }, &err) != 0) {
+		if (engine_stop(&e, names.v[i], &err) != 0 || engine_rm(&e, names.v[i], &err) != 0) {
 			sb_rtrim(&err);
 			ret = error("cannot stop '%s': %s", names.v[i], err.buf);
 		} else {

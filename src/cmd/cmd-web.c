@@ -27,17 +27,17 @@ static int answers(int port)
 
 static int start_serve(const struct engine *e, const struct ws_container *c)
 {
+	static const char *const serve[] = { "synthflow", "serve", NULL };
 	struct strbuf port = STRBUF_INIT, err = STRBUF_INIT;
 	int st, ret = -1;
 
 	/* As sf-start does: all addresses inside, published on 127.0.0.1 only by the host. */
 	sb_addf(&port, "SYNTHFLOW_WEB_PORT=%d", c->port_web);
 	fprintf(stderr, "the engine in '%s' does not answer; starting it\n", c->name);
-	st = spawn_capture((const char *const[]){ e->cli, "exec", "--detach", "--user", c->user,
-						  "--workdir", "/data", "--env",
-						  "SYNTHFLOW_WEB_BIND=0.0.0.0", "--env", port.buf,
-						  c->name, "synthflow", "serve", NULL },
-			   NULL, &err);
+	st = engine_exec_capture(e, &(struct engine_exec_opts){ c->name, c->user, "/data", false,
+							      false, true, serve },
+				 (const char *const[]){ "SYNTHFLOW_WEB_BIND=0.0.0.0", port.buf, NULL },
+				 NULL, &err);
 	if (st != 0) {
 		sb_rtrim(&err);
 		error("cannot start the engine in '%s': %s", c->name, err.buf);

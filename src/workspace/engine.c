@@ -254,7 +254,9 @@ void engine_run_args(const struct engine *e, const struct engine_run_opts *o, st
 	strvec_pushf(av, "%d", o->port_web);
 }
 
-void engine_exec_args(const struct engine *e, const struct engine_exec_opts *o, struct strvec *av)
+/* `ENGINE exec` with o's settings, env ("K=V", NULL-terminated, may be NULL) and command. */
+static void exec_args(const struct engine *e, const struct engine_exec_opts *o,
+		      const char *const *env, struct strvec *av)
 {
 	strvec_pushv(av, (const char *const[]){ e->cli, "exec", NULL });
 	if (o->detach)
@@ -266,19 +268,53 @@ void engine_exec_args(const struct engine *e, const struct engine_exec_opts *o, 
 	strvec_pushv(av, (const char *const[]){ "--user", o->user, NULL });
 	if (o->workdir)
 		strvec_pushv(av, (const char *const[]){ "--workdir", o->workdir, NULL });
+	for (; env && *env; env++)
+		strvec_pushv(av, (const char *const[]){ "--env", *env, NULL });
 	strvec_push(av, o->container);
 	strvec_pushv(av, o->cmd);
 }
 
-int engine_quiet(const struct engine *e, const char *const *args, struct strbuf *err)
+void engine_exec_args(const struct engine *e, const struct engine_exec_opts *o, struct strvec *av)
+{
+	exec_args(e, o, NULL, av);
+}
+
+int engine_exec_capture(const struct engine *e, const struct engine_exec_opts *o,
+			const char *const *env, struct strbuf *out, struct strbuf *err)
 {
 	struct strvec av = STRVEC_INIT;
 	int st;
-	strvec_push(&av, e->cli);
-	strvec_pushv(&av, args);
-	st = spawn_capture(strvec_argv(&av), NULL, err);
+
+	exec_args(e, o, env, &av);
+	st = spawn_capture(strvec_argv(&av), out, err);
 	strvec_clear(&av);
 	return st;
+}
+
+int engine_stop(const struct engine *e, const char *container, struct strbuf *err)
+{
+	return spawn_capture((const char *const[]){ e->cli, "stop", container, NULL }, NULL, err);
+}
+
+int engine_rm(const struct engine *e, const char *container, struct strbuf *err)
+{
+	return spawn_capture((const char *const[]){ e->cli, "rm", container, NULL }, NULL, err);
+}
+
+void engine_rmi(const struct engine *e, const char *image)
+{
+	spawn_capture((const char *const[]){ e->cli, "rmi", image, NULL }, NULL, NULL);
+}
+
+void engine_logs(const struct engine *e, const char *container, struct strbuf *out)
+{
+	spawn_capture((const char *const[]){ e->cli, "logs", container, NULL }, out, out);
+}
+
+void engine_import_args(const struct engine *e, const char *image, struct strvec *av)
+{
+	strvec_pushv(av, (const char *const[]){ e->cli, "import", "--change", "ENV LANG=C.UTF-8",
+						"--change", "CMD [\"/bin/bash\"]", "-", image, NULL });
 }
 
 int engine_find_containers(const struct engine *e, const char *data_dir, struct strvec *names)

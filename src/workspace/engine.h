@@ -127,7 +127,20 @@ void engine_logs_tail(const struct engine *e, const char *container, int lines);
 /* Removes a container, running or not, ignoring errors (cleanup after a failure). */
 void engine_remove(const struct engine *e, const char *container);
 
-/* Runs `ENGINE ARGS...` quietly; returns its status, its stderr in err when non-NULL. */
-int engine_quiet(const struct engine *e, const char *const *args, struct strbuf *err);
+/*
+ * `ENGINE exec` of o, with env ("K=V" strings, NULL-terminated; may be
+ * NULL), its output captured; returns the command's exit status.
+ */
+int engine_exec_capture(const struct engine *e, const struct engine_exec_opts *o,
+			const char *const *env, struct strbuf *out, struct strbuf *err);
+/* `ENGINE stop`, `ENGINE rm`: the exit status, the engine's message in err when non-NULL. */
+int engine_stop(const struct engine *e, const char *container, struct strbuf *err);
+int engine_rm(const struct engine *e, const char *container, struct strbuf *err);
+/* Removes an image, ignoring errors (an old build's image still in use stays). */
+void engine_rmi(const struct engine *e, const char *image);
+/* A container's whole output (stdout and stderr) appended to out. */
+void engine_logs(const struct engine *e, const char *container, struct strbuf *out);
+/* `ENGINE import` of a root file system tar read from stdin as image. */
+void engine_import_args(const struct engine *e, const char *image, struct strvec *av);
 
 #endif
