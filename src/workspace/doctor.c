@@ -62,17 +62,8 @@ static int check_engine(struct doctor_report *r, const struct engine *e, struct 
 	struct strbuf err = STRBUF_INIT;
 	const char *what, *fix;
 	json_t *j;
-	int st = -1;
 
-	if (spawn_in_path(e->cli))
-		st = spawn_capture((const char *const[]){ e->cli, "info", "--format", "{{json .}}",
-							  NULL },
-				   info, &err);
-	if (st != 0) {
-		char *nl;
-		sb_rtrim(&err);
-		if ((nl = strchr(err.buf, '\n')))
-			*nl = '\0';
+	if (engine_info(e, info, &err) != 0) {
 		engine_trouble(e, err.len ? err.buf : NULL, &what, &fix);
 		add(r, "engine", DOCTOR_FAIL, fix, "%s%s%s%s", what, err.len ? " (" : "", err.buf,
 		    err.len ? ")" : "");
@@ -196,20 +187,16 @@ out:
 /* The base image's CUDA_VERSION: 0 when it has none, -1 when the image is not here. */
 static int image_cuda(const struct engine *e, const char *image, char **version)
 {
-	struct strbuf out = STRBUF_INIT;
+	char *out;
 	json_t *env;
 	size_t i;
 	json_t *v;
 	int cuda = 0;
 
 	*version = NULL;
-	if (spawn_capture((const char *const[]){ e->cli, "image", "inspect", "--format",
-						 "{{json .Config.Env}}", image, NULL },
-			  &out, NULL) != 0) {
-		sb_release(&out);
+	if (!(out = engine_image_format(e, image, "{{json .Config.Env}}")))
 		return -1;
-	}
-	env = json_loads(out.buf, 0, NULL);
+	env = json_loads(out, 0, NULL);
 	json_array_foreach(env, i, v) {
 		const char *s = json_string_value(v);
 		if (s && !strncmp(s, "CUDA_VERSION=", 13)) {
@@ -218,7 +205,7 @@ static int image_cuda(const struct engine *e, const char *image, char **version)
 		}
 	}
 	json_decref(env);
-	sb_release(&out);
+	free(out);
 	return cuda;
 }
 

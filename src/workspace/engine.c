@@ -54,24 +54,37 @@ static int explain_no_engine(const struct engine *e, const char *msg)
 	return error("%s; %s", what, fix);
 }
 
-int engine_probe(const struct engine *e, struct strbuf *info)
+int engine_info(const struct engine *e, struct strbuf *info, struct strbuf *why)
 {
 	const char *args[] = { e->cli, "info", "--format", "{{json .}}", NULL };
 	struct strbuf err = STRBUF_INIT;
-	int st;
+	char *nl;
 
 	if (!spawn_in_path(e->cli))
-		return explain_no_engine(e, NULL);
-	st = spawn_capture(args, info, &err);
-	if (st != 0) {
-		sb_rtrim(&err);
-		/* The client's first line says why (no daemon, permission denied, ...). */
-		char *nl = strchr(err.buf, '\n');
-		if (nl)
-			*nl = '\0';
-		st = explain_no_engine(e, err.len ? err.buf : "no answer");
+		return -1;
+	if (spawn_capture(args, info, &err) == 0) {
+		sb_release(&err);
+		return 0;
 	}
+	sb_rtrim(&err);
+	/* The client's first line says why (no daemon, permission denied, ...). */
+	if ((nl = strchr(err.buf, '\n')))
+		*nl = '\0';
+	sb_adds(why, err.buf);
 	sb_release(&err);
+	return 1;
+}
+
+int engine_probe(const struct engine *e, struct strbuf *info)
+{
+	struct strbuf why = STRBUF_INIT;
+	int st = engine_info(e, info, &why);
+
+	if (st < 0)
+		st = explain_no_engine(e, NULL);
+	else if (st > 0)
+		st = explain_no_engine(e, why.len ? why.buf : "no answer");
+	sb_release(&why);
 	return st ? -1 : 0;
 }
 

@@ -30,6 +30,12 @@ void engine_init(struct engine *e, const char *name, bool rootless);
  */
 int engine_probe(const struct engine *e, struct strbuf *info);
 /*
+ * `ENGINE info` without the advice: 0 with its JSON in info; -1 when the
+ * client is not installed; 1 when it failed, the first line of its stderr
+ * (possibly empty) appended to why.
+ */
+int engine_info(const struct engine *e, struct strbuf *info, struct strbuf *why);
+/*
  * Why the engine does not answer, from its client's stderr (NULL when it
  * did not run): what is wrong, and the fix on Debian/Ubuntu (static text).
  */
