@@ -35,7 +35,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include "flow/state.h"
+#include "core/state.h"
 #include "util/strbuf.h"
 
 #define STORE_NOT_FOUND 1

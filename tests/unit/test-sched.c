@@ -9,11 +9,11 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "core/state.h"
 #include "flow/exec.h"
 #include "flow/procs.h"
 #include "flow/sched.h"
 #include "flow/sched-int.h"
-#include "flow/state.h"
 #include "util/common.h"
 #include "util/fs.h"
 

@@ -1,4 +1,4 @@
-#include "flow/state.h"
+#include "core/state.h"
 
 #include "util/common.h"
 
