@@ -70,6 +70,8 @@ static json_t *task_json(const struct dag_task *t)
 	json_object_set_new(o, "outputs", strv(t->outputs, t->noutputs));
 	json_object_set_new(o, "max_active", json_integer(t->max_active));
 	json_object_set_new(o, "batch", t->batch ? json_integer(t->batch) : json_null());
+	json_object_set_new(o, "skip_exit_code",
+			    t->skip_exit_code < 0 ? json_null() : json_integer(t->skip_exit_code));
 	return o;
 }
 

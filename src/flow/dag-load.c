@@ -38,6 +38,7 @@ static const char *const top_keys[] = {
 static const char *const task_keys[] = {
 	"run", "needs", "trigger", "foreach", "retries", "retry_delay", "timeout",
 	"env", "workdir", "inputs", "outputs", "max_active", "batch", "executor", "resources",
+	"skip_exit_code",
 };
 static const char *const resource_keys[] = {
 	"cpus", "mem", "gpus", "time", "partition", "account", "extra",
@@ -49,6 +50,7 @@ static const char *const default_keys[] = { "retries", "retry_delay", "timeout" 
 static const char *const param_types[] = { "string", "integer", "number", "boolean", "enum", "path" };
 static const char *const trigger_names[] = {
 	"all_success", "all_done", "all_failed", "one_success", "one_failed", "none_failed", "always",
+	"none_failed_min_one_success", "none_skipped", "all_skipped", "one_done",
 };
 
 const char *trigger_rule_name(enum trigger_rule r)
@@ -809,6 +811,16 @@ static void parse_task_fields(struct loader *L, const struct ynode *spec, struct
 		parse_executor(L, v, &t->executor);
 	if ((v = ynode_get(spec, "resources")))
 		parse_resources(L, v, t);
+	if ((v = ynode_get(spec, "skip_exit_code")) &&
+	    !get_int(L, v, "skip_exit_code", 255, &t->skip_exit_code)) {
+		if (t->skip_exit_code == 0)
+			err_at(L, v, "'skip_exit_code' must be between 1 and 255 (0 is success)");
+		else if (t->batch)
+			/* a batch's items end through $SF_RESULTS, not one exit code each */
+			err_at(L, v, "'skip_exit_code' does not apply to a 'batch' task");
+		if (t->skip_exit_code == 0 || t->batch)
+			t->skip_exit_code = -1;
+	}
 }
 
 static void parse_task(struct loader *L, const struct ynode *key, const struct ynode *spec,
@@ -821,6 +833,7 @@ static void parse_task(struct loader *L, const struct ynode *key, const struct y
 	t->line = key->line;
 	t->col = key->col;
 	t->retries = td->retries;
+	t->skip_exit_code = -1;
 	t->retry_delay_ms = td->retry_delay_ms;
 	t->timeout_ms = td->timeout_ms;
 	if (!dag_id_valid(t->id))

@@ -25,6 +25,10 @@ enum trigger_rule {
 	TR_ONE_FAILED,
 	TR_NONE_FAILED,
 	TR_ALWAYS,
+	TR_NONE_FAILED_MIN_ONE_SUCCESS,
+	TR_NONE_SKIPPED,
+	TR_ALL_SKIPPED,
+	TR_ONE_DONE,
 };
 const char *trigger_rule_name(enum trigger_rule r);
 int trigger_rule_parse(const char *s, enum trigger_rule *out);
@@ -83,6 +87,7 @@ struct dag_task {
 	int batch;              /* foreach items per process; 0 = one process per item */
 	enum dag_executor executor;
 	struct dag_resources res;
+	int skip_exit_code;     /* this exit code ends the task skipped; -1 = none */
 	int line, col;
 };
 

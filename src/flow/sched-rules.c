@@ -65,6 +65,24 @@ enum tr_verdict sched_trigger_eval(enum trigger_rule rule, const struct upstream
 		return all_done ? TR_RUN : TR_WAIT;
 	case TR_ALWAYS:
 		return TR_RUN;
+	case TR_NONE_FAILED_MIN_ONE_SUCCESS:
+		if (failed)
+			return TR_UPSTREAM_FAILED;
+		if (!all_done)
+			return TR_WAIT;
+		return c->success ? TR_RUN : TR_SKIP;
+	case TR_NONE_SKIPPED:
+		if (c->skipped)
+			return TR_SKIP;
+		return all_done ? TR_RUN : TR_WAIT;
+	case TR_ALL_SKIPPED:
+		if (c->done > c->skipped)
+			return TR_SKIP;
+		return all_done ? TR_RUN : TR_WAIT;
+	case TR_ONE_DONE:
+		if (c->success || c->failed)
+			return TR_RUN;
+		return all_done ? TR_SKIP : TR_WAIT;
 	}
 	BUG("unknown trigger rule %d", (int)rule);
 }

@@ -992,7 +992,7 @@ static void finish_try(struct sched *s, struct sproc *p, int status)
 	char *log_path = log_path_for(ti);
 	enum kill_why kill_why = ti->kill;
 	struct strbuf *metrics;
-	int left = 0;
+	int left = 0, skip;
 
 	/*
 	 * A try that was stopped ends only once every process of it is gone,
@@ -1011,6 +1011,9 @@ static void finish_try(struct sched *s, struct sproc *p, int status)
 		sb_reset(&why);
 	}
 	describe_end(ti, status, &why);
+	/* an exit the executor explains (a Slurm node failure) is never the task's own skip */
+	skip = kill_why == KILL_NONE && WIFEXITED(status) && !p->why &&
+	       ti->task->def->skip_exit_code > 0 && ti->exit_code == ti->task->def->skip_exit_code;
 	p->ops->release(p);
 	sprov_finish(s, p);
 	free(p->why);
@@ -1025,7 +1028,11 @@ static void finish_try(struct sched *s, struct sproc *p, int status)
 	ti->task->running--;
 	s->nremote -= p->ops->remote;
 	unblock(s, ti->task);
-	settle(s, ti, kill_why, ti->exit_code == 0 && kill_why == KILL_NONE, why.buf);
+	if (skip)
+		/* the task said it has nothing to do: no retry, its downstream decides */
+		sched_set_state(ti, TI_SKIPPED, "exited with its skip_exit_code");
+	else
+		settle(s, ti, kill_why, ti->exit_code == 0 && kill_why == KILL_NONE, why.buf);
 	free(log_path);
 	sb_release(&why);
 	free(p->key);

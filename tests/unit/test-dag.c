@@ -406,7 +406,8 @@ static void trigger_rules_round_trip(void **state)
 {
 	enum trigger_rule r;
 	const char *names[] = { "all_success", "all_done", "all_failed", "one_success",
-				"one_failed", "none_failed", "always" };
+				"one_failed", "none_failed", "always", "none_failed_min_one_success",
+				"none_skipped", "all_skipped", "one_done" };
 
 	for (size_t i = 0; i < ARRAY_SIZE(names); i++) {
 		assert_int_equal(trigger_rule_parse(names[i], &r), 0);

@@ -35,7 +35,7 @@ static enum tr_verdict ev(enum trigger_rule r, size_t total, size_t success, siz
 
 static void no_upstream_runs(void **state)
 {
-	for (int r = TR_ALL_SUCCESS; r <= TR_ALWAYS; r++)
+	for (int r = TR_ALL_SUCCESS; r <= TR_ONE_DONE; r++)
 		assert_int_equal(ev((enum trigger_rule)r, 0, 0, 0, 0, 0), TR_RUN);
 }
 
@@ -70,6 +70,27 @@ static void one_success_one_failed(void **state)
 	assert_int_equal(ev(TR_ONE_FAILED, 3, 0, 0, 1, 0), TR_RUN);
 	assert_int_equal(ev(TR_ONE_FAILED, 2, 1, 0, 0, 0), TR_WAIT);
 	assert_int_equal(ev(TR_ONE_FAILED, 2, 1, 0, 0, 1), TR_SKIP);
+}
+
+static void join_and_skip_rules(void **state)
+{
+	/* the usual join after a branch: one path ran, the others were skipped */
+	assert_int_equal(ev(TR_NONE_FAILED_MIN_ONE_SUCCESS, 3, 1, 0, 0, 2), TR_RUN);
+	assert_int_equal(ev(TR_NONE_FAILED_MIN_ONE_SUCCESS, 3, 1, 0, 0, 1), TR_WAIT);
+	assert_int_equal(ev(TR_NONE_FAILED_MIN_ONE_SUCCESS, 2, 0, 0, 0, 2), TR_SKIP);
+	assert_int_equal(ev(TR_NONE_FAILED_MIN_ONE_SUCCESS, 3, 1, 1, 0, 0), TR_UPSTREAM_FAILED);
+	assert_int_equal(ev(TR_NONE_FAILED_MIN_ONE_SUCCESS, 3, 0, 0, 1, 0), TR_UPSTREAM_FAILED);
+	assert_int_equal(ev(TR_NONE_SKIPPED, 2, 1, 1, 0, 0), TR_RUN);
+	assert_int_equal(ev(TR_NONE_SKIPPED, 2, 1, 0, 0, 0), TR_WAIT);
+	assert_int_equal(ev(TR_NONE_SKIPPED, 3, 1, 0, 0, 1), TR_SKIP);
+	assert_int_equal(ev(TR_ALL_SKIPPED, 2, 0, 0, 0, 2), TR_RUN);
+	assert_int_equal(ev(TR_ALL_SKIPPED, 2, 0, 0, 0, 1), TR_WAIT);
+	assert_int_equal(ev(TR_ALL_SKIPPED, 3, 0, 1, 0, 1), TR_SKIP);
+	assert_int_equal(ev(TR_ALL_SKIPPED, 3, 1, 0, 0, 0), TR_SKIP);
+	assert_int_equal(ev(TR_ONE_DONE, 3, 0, 1, 0, 0), TR_RUN);
+	assert_int_equal(ev(TR_ONE_DONE, 3, 1, 0, 0, 0), TR_RUN);
+	assert_int_equal(ev(TR_ONE_DONE, 2, 0, 0, 0, 1), TR_WAIT);
+	assert_int_equal(ev(TR_ONE_DONE, 2, 0, 0, 1, 1), TR_SKIP);
 }
 
 static void none_failed_and_always(void **state)
@@ -394,6 +415,7 @@ int main(void)
 		cmocka_unit_test(all_failed_and_all_done),
 		cmocka_unit_test(one_success_one_failed),
 		cmocka_unit_test(none_failed_and_always),
+		cmocka_unit_test(join_and_skip_rules),
 		cmocka_unit_test(retry_delays),
 		cmocka_unit_test(state_names),
 		cmocka_unit_test(globs),
