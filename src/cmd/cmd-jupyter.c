@@ -13,7 +13,7 @@
 
 #define JUPYTER_TIMEOUT_MS 60000
 
-static int start_jupyter(const struct engine *e, const struct ws_container *c)
+static int start_jupyter(const struct engine *e, const struct engine_container *c)
 {
 	struct strbuf out = STRBUF_INIT, port = STRBUF_INIT;
 	const char *cat[] = { "cat", "/tmp/synthflow-jupyter.log", NULL };
@@ -43,7 +43,7 @@ static int start_jupyter(const struct engine *e, const struct ws_container *c)
 static int exec_jupyter(const struct cmd_args *a, struct sf_ctx *ctx)
 {
 	struct engine e;
-	struct ws_container c;
+	struct engine_container c;
 	int ret = 0;
 
 	if (engine_open_running(&ctx->cfg, &e, &c) < 0)
@@ -52,7 +52,7 @@ static int exec_jupyter(const struct cmd_args *a, struct sf_ctx *ctx)
 		ret = 1;
 	else
 		printf("http://127.0.0.1:%d/?token=%s\n", c.port_jupyter, c.jupyter_token);
-	ws_container_release(&c);
+	engine_container_release(&c);
 	return ret;
 }
 

@@ -9,7 +9,7 @@ static int exec_rshell(const struct cmd_args *a, struct sf_ctx *ctx)
 {
 	static const char *const bash[] = { "bash", NULL };
 	struct engine e;
-	struct ws_container c;
+	struct engine_container c;
 	const char *const *cmd = bash;
 	int st;
 
@@ -25,7 +25,7 @@ static int exec_rshell(const struct cmd_args *a, struct sf_ctx *ctx)
 		return 1;
 	st = engine_exec(&e, &(struct engine_exec_opts){ c.name, "0", "/data", true,
 							   isatty(0) && isatty(1), false, cmd });
-	ws_container_release(&c);
+	engine_container_release(&c);
 	return st < 0 ? 1 : st;
 }
 

@@ -50,7 +50,7 @@ static char *last_built(const char *data_dir)
 /* A container already using our name: refuse when it runs, clear it away when it is ours and stopped. */
 static int clear_name(const struct engine *e, const struct ws *ws)
 {
-	struct ws_container c;
+	struct engine_container c;
 	int r = engine_inspect_container(e, ws->container, &c), ret = 0;
 
 	if (r != 0)
@@ -63,7 +63,7 @@ static int clear_name(const struct engine *e, const struct ws *ws)
 			    "with '%s rm %s'", c.name, e->cli, c.name);
 	else
 		engine_remove(e, ws->container);
-	ws_container_release(&c);
+	engine_container_release(&c);
 	return ret;
 }
 
@@ -97,14 +97,14 @@ static int grant_if_root(const struct engine *e, const struct ws *ws, const char
 	return ret;
 }
 
-static int decide_gpus(const char *mode, const char *info, enum ws_gpu *gpu)
+static int decide_gpus(const char *mode, const char *info, enum engine_gpu *gpu)
 {
 	struct strvec dirs = STRVEC_INIT;
 	struct strbuf why = STRBUF_INIT;
 	int r;
 
-	ws_cdi_dirs(info, &dirs);
-	r = ws_gpu_decide(mode, info, ws_host_has_cdi_nvidia(&dirs), gpu, &why);
+	engine_cdi_dirs(info, &dirs);
+	r = engine_gpu_decide(mode, info, engine_host_has_cdi_nvidia(&dirs), gpu, &why);
 	if (!r && why.len)
 		warning("%s", why.buf);
 	strvec_clear(&dirs);
@@ -129,7 +129,7 @@ static int wait_healthy(const struct engine *e, const struct ws *ws, int port)
 {
 	int64_t deadline = time_mono_ms() + START_TIMEOUT_MS;
 	while (time_mono_ms() < deadline) {
-		struct ws_container c;
+		struct engine_container c;
 		int r, running;
 		struct strbuf why = STRBUF_INIT;
 		int st = ws_engine_health(port, 1000, &why);
@@ -141,7 +141,7 @@ static int wait_healthy(const struct engine *e, const struct ws *ws, int port)
 		r = engine_inspect_container(e, ws->container, &c);
 		running = r == 0 && c.running;
 		if (r == 0)
-			ws_container_release(&c);
+			engine_container_release(&c);
 		if (!running || start_failed(e, ws)) {
 			engine_logs_tail(e, ws->container, 30);
 			return error("the workspace failed to start (see its output above)");
@@ -154,7 +154,7 @@ static int wait_healthy(const struct engine *e, const struct ws *ws, int port)
 }
 
 static int start(const struct engine *e, const struct ws *ws, const struct config *cfg,
-		 const char *user, enum ws_gpu gpu)
+		 const char *user, enum engine_gpu gpu)
 {
 	char token[49], *downloaded = path_join(ws->data_dir, "downloaded");
 	struct engine_run_opts o = { ws->container, ws->image, ws->name, user,
@@ -189,11 +189,11 @@ out:
 	return ret;
 }
 
-static void print_urls(const struct ws *ws, const struct config *cfg, enum ws_gpu gpu)
+static void print_urls(const struct ws *ws, const struct config *cfg, enum engine_gpu gpu)
 {
 	char *token = auth_token_load(ws->data_dir, 0);
 	printf("workspace '%s' is running (container %s, GPUs: %s)\n", ws->name, ws->container,
-	       ws_gpu_name(gpu));
+	       engine_gpu_name(gpu));
 	if (token)
 		printf("  web UI:  http://127.0.0.1:%d/?token=%s\n", cfg->port_web, token);
 	else
@@ -228,7 +228,7 @@ static int run(struct sf_ctx *ctx, const char *name, bool detach, const char *gp
 	struct engine e;
 	struct ws ws = { 0 };
 	struct strbuf info = STRBUF_INIT;
-	enum ws_gpu gpu;
+	enum engine_gpu gpu;
 	char *user = NULL, *last = NULL;
 	int ret = 1;
 
@@ -258,7 +258,7 @@ static int run(struct sf_ctx *ctx, const char *name, bool detach, const char *gp
 		goto out;
 	}
 	if (start(&e, &ws, &ctx->cfg, user, gpu) < 0) {
-		if (gpu != WS_GPU_NONE)
+		if (gpu != ENGINE_GPU_NONE)
 			cmd_doctor_hint();
 		goto out;
 	}

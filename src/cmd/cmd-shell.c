@@ -12,7 +12,7 @@ static int exec_shell(const struct cmd_args *a, struct sf_ctx *ctx)
 {
 	static const char *const bash[] = { "bash", NULL };
 	struct engine e;
-	struct ws_container c;
+	struct engine_container c;
 	const char *const *cmd = bash;
 	char *wd;
 	int st;
@@ -29,7 +29,7 @@ static int exec_shell(const struct cmd_args *a, struct sf_ctx *ctx)
 	st = engine_exec(&e, &(struct engine_exec_opts){ c.name, c.user, wd, true,
 							   isatty(0) && isatty(1), false, cmd });
 	free(wd);
-	ws_container_release(&c);
+	engine_container_release(&c);
 	return st < 0 ? 1 : st;
 }
 

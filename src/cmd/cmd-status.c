@@ -11,14 +11,14 @@
 #include "workspace/ws.h"
 
 /* health: the engine's answer (0: none, 200: healthy, else why says what is wrong). */
-static const char *engine_word(const struct ws_container *c, int health)
+static const char *engine_word(const struct engine_container *c, int health)
 {
 	if (!c->running)
 		return "stopped";
 	return health == 200 ? "healthy" : health ? "unhealthy" : "not answering";
 }
 
-static void print_text(const struct ws_container *c, const char *image_id, int health,
+static void print_text(const struct engine_container *c, const char *image_id, int health,
 		       const char *why)
 {
 	printf("workspace  %s\n", c->workspace);
@@ -37,7 +37,7 @@ static void print_text(const struct ws_container *c, const char *image_id, int h
 		       c->workspace);
 }
 
-static void print_json(const struct ws_container *c, const char *image_id, int health,
+static void print_json(const struct engine_container *c, const char *image_id, int health,
 		       const char *why)
 {
 	json_t *o = json_object();
@@ -61,7 +61,7 @@ static void print_json(const struct ws_container *c, const char *image_id, int h
 }
 
 /* The running container if any, else the first one of this data folder. */
-static int find(const struct engine *e, const char *data_dir, struct ws_container *c)
+static int find(const struct engine *e, const char *data_dir, struct engine_container *c)
 {
 	struct strvec names = STRVEC_INIT;
 	int r = engine_running_workspace(e, data_dir, c);
@@ -77,7 +77,7 @@ static int find(const struct engine *e, const char *data_dir, struct ws_containe
 static int exec_status(const struct cmd_args *a, struct sf_ctx *ctx)
 {
 	struct engine e;
-	struct ws_container c;
+	struct engine_container c;
 	char *image_id = NULL;
 	bool json = cmd_flag(a, "json");
 	struct strbuf why = STRBUF_INIT;
@@ -102,7 +102,7 @@ static int exec_status(const struct cmd_args *a, struct sf_ctx *ctx)
 		print_text(&c, image_id, health, why.buf);
 	sb_release(&why);
 	free(image_id);
-	ws_container_release(&c);
+	engine_container_release(&c);
 	return 0;
 }
 

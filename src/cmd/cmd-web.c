@@ -25,7 +25,7 @@ static int answers(int port)
 	return st > 0;
 }
 
-static int start_serve(const struct engine *e, const struct ws_container *c)
+static int start_serve(const struct engine *e, const struct engine_container *c)
 {
 	static const char *const serve[] = { "synthflow", "serve", NULL };
 	struct strbuf port = STRBUF_INIT, err = STRBUF_INIT;
@@ -57,14 +57,14 @@ out:
 static int exec_web(const struct cmd_args *a, struct sf_ctx *ctx)
 {
 	struct engine e;
-	struct ws_container c;
+	struct engine_container c;
 	char *token;
 	int ret = 0;
 
 	if (engine_open_running(&ctx->cfg, &e, &c) < 0)
 		return 1;
 	if (!answers(c.port_web) && start_serve(&e, &c) < 0) {
-		ws_container_release(&c);
+		engine_container_release(&c);
 		return 1;
 	}
 	/* The engine in the container keeps its token in the shared data folder. */
@@ -74,7 +74,7 @@ static int exec_web(const struct cmd_args *a, struct sf_ctx *ctx)
 	else
 		ret = error("cannot read the UI token in '%s/flow/secret'", ctx->cfg.data_dir);
 	free(token);
-	ws_container_release(&c);
+	engine_container_release(&c);
 	return ret ? 1 : 0;
 }
 

@@ -239,19 +239,19 @@ static void check_cuda(struct doctor_report *r, const struct engine *e, const ch
 	sb_release(&fix);
 }
 
-/* How the engine passes GPUs (WS_GPU_NONE: it cannot). */
-static enum ws_gpu check_gpu_runtime(struct doctor_report *r, const struct strbuf *info)
+/* How the engine passes GPUs (ENGINE_GPU_NONE: it cannot). */
+static enum engine_gpu check_gpu_runtime(struct doctor_report *r, const struct strbuf *info)
 {
 	struct strvec dirs = STRVEC_INIT;
 	struct strbuf why = STRBUF_INIT;
-	enum ws_gpu gpu = WS_GPU_NONE;
+	enum engine_gpu gpu = ENGINE_GPU_NONE;
 
-	ws_cdi_dirs(info->buf, &dirs);
-	ws_gpu_decide("auto", info->buf, ws_host_has_cdi_nvidia(&dirs), &gpu, &why);
-	if (gpu == WS_GPU_RUNTIME)
+	engine_cdi_dirs(info->buf, &dirs);
+	engine_gpu_decide("auto", info->buf, engine_host_has_cdi_nvidia(&dirs), &gpu, &why);
+	if (gpu == ENGINE_GPU_RUNTIME)
 		add(r, "gpu-runtime", DOCTOR_OK, NULL, "the engine has the NVIDIA runtime "
 		    "(containers get --gpus all)");
-	else if (gpu == WS_GPU_CDI)
+	else if (gpu == ENGINE_GPU_CDI)
 		add(r, "gpu-runtime", DOCTOR_OK, NULL, "a CDI spec declares nvidia.com/gpu "
 		    "(containers get --device nvidia.com/gpu=all)");
 	else
@@ -266,7 +266,7 @@ static enum ws_gpu check_gpu_runtime(struct doctor_report *r, const struct strbu
 	return gpu;
 }
 
-static void check_gpu_test(struct doctor_report *r, const struct engine *e, enum ws_gpu gpu,
+static void check_gpu_test(struct doctor_report *r, const struct engine *e, enum engine_gpu gpu,
 			   const char *image)
 {
 	struct strvec av = STRVEC_INIT;
@@ -357,10 +357,10 @@ void doctor_run(const struct doctor_opts *o, struct doctor_report *r)
 	check_port(r, "port-jupyter", "ports.jupyter", cfg->port_jupyter);
 	driver_cuda = check_driver(r, &driver);
 	if (driver_cuda && engine_ok) {
-		enum ws_gpu gpu;
+		enum engine_gpu gpu;
 		check_cuda(r, &e, cfg->ws_base_image, driver_cuda);
 		gpu = check_gpu_runtime(r, &info);
-		if (o->gpu_test && gpu != WS_GPU_NONE)
+		if (o->gpu_test && gpu != ENGINE_GPU_NONE)
 			check_gpu_test(r, &e, gpu, cfg->ws_base_image);
 	} else if (o->gpu_test) {
 		add(r, "gpu-test", DOCTOR_WARN, "fix the findings above first",

@@ -88,12 +88,12 @@ int engine_probe(const struct engine *e, struct strbuf *info)
 	return st ? -1 : 0;
 }
 
-const char *ws_gpu_name(enum ws_gpu g)
+const char *engine_gpu_name(enum engine_gpu g)
 {
 	switch (g) {
-	case WS_GPU_RUNTIME:
+	case ENGINE_GPU_RUNTIME:
 		return "all";
-	case WS_GPU_CDI:
+	case ENGINE_GPU_CDI:
 		return "cdi";
 	default:
 		return "none";
@@ -125,8 +125,8 @@ static int info_has_cdi_nvidia(json_t *info)
 	return 0;
 }
 
-int ws_gpu_decide(const char *mode, const char *info_json, bool host_cdi_nvidia, enum ws_gpu *out,
-		  struct strbuf *why)
+int engine_gpu_decide(const char *mode, const char *info_json, bool host_cdi_nvidia,
+		      enum engine_gpu *out, struct strbuf *why)
 {
 	json_t *info = info_json ? json_loads(info_json, 0, NULL) : NULL;
 	int runtime = info && info_has_nvidia_runtime(info);
@@ -134,19 +134,19 @@ int ws_gpu_decide(const char *mode, const char *info_json, bool host_cdi_nvidia,
 
 	json_decref(info);
 	if (!strcmp(mode, "none")) {
-		*out = WS_GPU_NONE;
+		*out = ENGINE_GPU_NONE;
 		return 0;
 	}
 	if (strcmp(mode, "auto") && strcmp(mode, "all"))
 		return error("--gpus must be 'auto', 'all' or 'none', got '%s'", mode);
 	if (runtime)
-		*out = WS_GPU_RUNTIME;
+		*out = ENGINE_GPU_RUNTIME;
 	else if (cdi)
-		*out = WS_GPU_CDI;
+		*out = ENGINE_GPU_CDI;
 	else if (!strcmp(mode, "all"))
-		*out = WS_GPU_RUNTIME; /* the engine's own error names what is missing */
+		*out = ENGINE_GPU_RUNTIME; /* the engine's own error names what is missing */
 	else {
-		*out = WS_GPU_NONE;
+		*out = ENGINE_GPU_NONE;
 		sb_adds(why, "no GPUs: the engine has no NVIDIA runtime and there is no CDI spec for "
 			     "nvidia.com/gpu; install nvidia-container-toolkit to use them "
 			     "(continuing without)");
@@ -154,7 +154,7 @@ int ws_gpu_decide(const char *mode, const char *info_json, bool host_cdi_nvidia,
 	return 0;
 }
 
-void ws_cdi_dirs(const char *info_json, struct strvec *dirs)
+void engine_cdi_dirs(const char *info_json, struct strvec *dirs)
 {
 	json_t *info = info_json ? json_loads(info_json, 0, NULL) : NULL;
 	json_t *list = json_object_get(info, "CDISpecDirs");
@@ -170,7 +170,7 @@ void ws_cdi_dirs(const char *info_json, struct strvec *dirs)
 	}
 }
 
-int ws_host_has_cdi_nvidia(const struct strvec *dirs)
+int engine_host_has_cdi_nvidia(const struct strvec *dirs)
 {
 	int found = 0;
 	for (size_t i = 0; i < dirs->nr && !found; i++) {
@@ -209,15 +209,15 @@ void engine_build_args(const struct engine *e, const struct engine_build_opts *o
 	strvec_push(av, o->context);
 }
 
-static void gpu_args(enum ws_gpu gpu, struct strvec *av)
+static void gpu_args(enum engine_gpu gpu, struct strvec *av)
 {
-	if (gpu == WS_GPU_RUNTIME)
+	if (gpu == ENGINE_GPU_RUNTIME)
 		strvec_pushv(av, (const char *const[]){ "--gpus", "all", NULL });
-	else if (gpu == WS_GPU_CDI)
+	else if (gpu == ENGINE_GPU_CDI)
 		strvec_pushv(av, (const char *const[]){ "--device", "nvidia.com/gpu=all", NULL });
 }
 
-void engine_gpu_test_args(const struct engine *e, enum ws_gpu gpu, const char *image,
+void engine_gpu_test_args(const struct engine *e, enum engine_gpu gpu, const char *image,
 			  struct strvec *av)
 {
 	strvec_pushv(av, (const char *const[]){ e->cli, "run", "--rm", NULL });
@@ -235,7 +235,7 @@ void engine_run_args(const struct engine *e, const struct engine_run_opts *o, st
 	strvec_pushf(av, "--label=" WS_LABEL_WORKSPACE "=%s", o->workspace);
 	strvec_pushf(av, "--label=" WS_LABEL_DATA "=%s", o->data_dir);
 	strvec_pushf(av, "--label=" WS_LABEL_USER "=%s", o->user);
-	strvec_pushf(av, "--label=" WS_LABEL_GPUS "=%s", ws_gpu_name(o->gpu));
+	strvec_pushf(av, "--label=" WS_LABEL_GPUS "=%s", engine_gpu_name(o->gpu));
 	strvec_pushf(av, "--label=" WS_LABEL_WEB "=%d", o->port_web);
 	strvec_pushf(av, "--label=" WS_LABEL_JUPYTER "=%d", o->port_jupyter);
 	/* pre-run.sh needs root; sf-start drops to the image's user for the engine. */
@@ -378,7 +378,7 @@ static char *env_value(json_t *env, const char *key)
 	return xstrdup("");
 }
 
-int ws_container_parse(const char *json, struct ws_container *c)
+int engine_container_parse(const char *json, struct engine_container *c)
 {
 	json_t *arr = json_loads(json, 0, NULL);
 	json_t *o = json_array_get(arr, 0);
@@ -408,7 +408,7 @@ int ws_container_parse(const char *json, struct ws_container *c)
 	return 0;
 }
 
-void ws_container_release(struct ws_container *c)
+void engine_container_release(struct engine_container *c)
 {
 	free(c->name);
 	free(c->image);
@@ -420,7 +420,7 @@ void ws_container_release(struct ws_container *c)
 	memset(c, 0, sizeof(*c));
 }
 
-int engine_inspect_container(const struct engine *e, const char *name, struct ws_container *c)
+int engine_inspect_container(const struct engine *e, const char *name, struct engine_container *c)
 {
 	const char *args[] = { e->cli, "container", "inspect", name, NULL };
 	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
@@ -430,7 +430,7 @@ int engine_inspect_container(const struct engine *e, const char *name, struct ws
 		ret = strstr(err.buf, "o such") ? 1 : error("'%s inspect %s' failed: %s", e->cli, name,
 							     err.buf);
 	else
-		ret = ws_container_parse(out.buf, c);
+		ret = engine_container_parse(out.buf, c);
 	sb_release(&out);
 	sb_release(&err);
 	return ret;
@@ -466,7 +466,8 @@ char *engine_image_label(const struct engine *e, const char *image, const char *
 	return ret;
 }
 
-int engine_running_workspace(const struct engine *e, const char *data_dir, struct ws_container *c)
+int engine_running_workspace(const struct engine *e, const char *data_dir,
+			     struct engine_container *c)
 {
 	struct strvec names = STRVEC_INIT;
 	int ret = 1;
@@ -480,7 +481,7 @@ int engine_running_workspace(const struct engine *e, const char *data_dir, struc
 		else if (r == 0 && c->running)
 			ret = 0;
 		else if (r == 0)
-			ws_container_release(c);
+			engine_container_release(c);
 	}
 	strvec_clear(&names);
 	return ret;
@@ -496,7 +497,7 @@ int engine_open(const struct config *cfg, struct engine *e, struct strbuf *info)
 	return r;
 }
 
-int engine_open_running(const struct config *cfg, struct engine *e, struct ws_container *c)
+int engine_open_running(const struct config *cfg, struct engine *e, struct engine_container *c)
 {
 	int r = engine_open(cfg, e, NULL);
 	if (r == 0)

@@ -43,12 +43,12 @@ void engine_trouble(const struct engine *e, const char *client_err, const char *
 		    const char **fix);
 
 /* How GPUs are passed to the container. */
-enum ws_gpu {
-	WS_GPU_NONE,
-	WS_GPU_RUNTIME, /* --gpus all: the NVIDIA container runtime */
-	WS_GPU_CDI,     /* --device nvidia.com/gpu=all: a CDI spec */
+enum engine_gpu {
+	ENGINE_GPU_NONE,
+	ENGINE_GPU_RUNTIME, /* --gpus all: the NVIDIA container runtime */
+	ENGINE_GPU_CDI,     /* --device nvidia.com/gpu=all: a CDI spec */
 };
-const char *ws_gpu_name(enum ws_gpu g);
+const char *engine_gpu_name(enum engine_gpu g);
 
 /*
  * The GPU decision for --gpus MODE (auto | all | none), from the engine's
@@ -59,12 +59,12 @@ const char *ws_gpu_name(enum ws_gpu g);
  * the runtime flag even when nothing was found, so the engine says what is
  * missing.  Returns -1 on an unknown MODE.
  */
-int ws_gpu_decide(const char *mode, const char *info_json, bool host_cdi_nvidia, enum ws_gpu *out,
-		  struct strbuf *why);
+int engine_gpu_decide(const char *mode, const char *info_json, bool host_cdi_nvidia,
+		      enum engine_gpu *out, struct strbuf *why);
 /* The CDI spec folders the engine reports (else /etc/cdi and /var/run/cdi). */
-void ws_cdi_dirs(const char *info_json, struct strvec *dirs);
+void engine_cdi_dirs(const char *info_json, struct strvec *dirs);
 /* 1 when a spec file in one of dirs declares kind nvidia.com/gpu. */
-int ws_host_has_cdi_nvidia(const struct strvec *dirs);
+int engine_host_has_cdi_nvidia(const struct strvec *dirs);
 
 struct engine_build_opts {
 	const char *dockerfile, *context, *image;
@@ -77,13 +77,13 @@ struct engine_run_opts {
 	const char *data_dir;       /* host run-data/, mounted at /data */
 	const char *downloaded_dir; /* host run-data/downloaded, read-only over /data/downloaded */
 	int port_web, port_jupyter; /* published on 127.0.0.1 only, same number inside */
-	enum ws_gpu gpu;
+	enum engine_gpu gpu;
 	const char *jupyter_token;
 };
 /* `ENGINE run --detach ...`: the container starts pre-run.sh and the engine. */
 void engine_run_args(const struct engine *e, const struct engine_run_opts *o, struct strvec *av);
 /* `ENGINE run --rm` of image with the GPUs as gpu passes them, running nvidia-smi -L. */
-void engine_gpu_test_args(const struct engine *e, enum ws_gpu gpu, const char *image,
+void engine_gpu_test_args(const struct engine *e, enum engine_gpu gpu, const char *image,
 			  struct strvec *av);
 
 struct engine_exec_opts {
@@ -101,20 +101,21 @@ int engine_exec(const struct engine *e, const struct engine_exec_opts *o);
 int engine_find_containers(const struct engine *e, const char *data_dir, struct strvec *names);
 
 /* A container as `ENGINE inspect` shows it, reduced to what synthflow uses. */
-struct ws_container {
+struct engine_container {
 	char *name, *image, *state, *workspace, *user, *gpus;
 	int port_web, port_jupyter;
 	char *jupyter_token; /* from the container's environment */
 	bool running;
 };
 /* 0 and filled; 1 when there is no such container; -1 on error. */
-int engine_inspect_container(const struct engine *e, const char *name, struct ws_container *c);
+int engine_inspect_container(const struct engine *e, const char *name, struct engine_container *c);
 /* Parses inspect JSON (an array of one object) into c; pure. */
-int ws_container_parse(const char *json, struct ws_container *c);
-void ws_container_release(struct ws_container *c);
+int engine_container_parse(const char *json, struct engine_container *c);
+void engine_container_release(struct engine_container *c);
 
 /* The running workspace container of data_dir: 0 and filled, 1 when none runs, -1 on error. */
-int engine_running_workspace(const struct engine *e, const char *data_dir, struct ws_container *c);
+int engine_running_workspace(const struct engine *e, const char *data_dir,
+			     struct engine_container *c);
 
 /* `ENGINE image inspect --format TMPL IMAGE`, trimmed (malloc'd); NULL when there is no such image. */
 char *engine_image_format(const struct engine *e, const char *image, const char *tmpl);
@@ -127,7 +128,7 @@ char *engine_image_label(const struct engine *e, const char *image, const char *
 /* engine_init() from workspace.engine, then engine_probe(). */
 int engine_open(const struct config *cfg, struct engine *e, struct strbuf *info);
 /* engine_open(), then the data folder's running workspace, or an error saying how to start one. */
-int engine_open_running(const struct config *cfg, struct engine *e, struct ws_container *c);
+int engine_open_running(const struct config *cfg, struct engine *e, struct engine_container *c);
 /* Shows the last lines of a container's output on stderr (after a failed start). */
 void engine_logs_tail(const struct engine *e, const char *container, int lines);
 /* Removes a container, running or not, ignoring errors (cleanup after a failure). */

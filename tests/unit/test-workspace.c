@@ -212,7 +212,7 @@ static void build_args(void **state)
 	strvec_clear(&av);
 }
 
-static char *run_args(const char *engine, bool rootless, enum ws_gpu gpu)
+static char *run_args(const char *engine, bool rootless, enum engine_gpu gpu)
 {
 	struct engine e;
 	struct strvec av = STRVEC_INIT;
@@ -228,7 +228,7 @@ static char *run_args(const char *engine, bool rootless, enum ws_gpu gpu)
 
 static void run_args_docker(void **state)
 {
-	char *s = run_args("docker", false, WS_GPU_NONE);
+	char *s = run_args("docker", false, ENGINE_GPU_NONE);
 	assert_in_order(s, (const char *const[]){
 		"docker|run|--detach|--init|--name|synthflow-w|--hostname|synthflow",
 		"--label=synthflow.workspace=w", "--label=synthflow.data=/d/run-data",
@@ -247,11 +247,11 @@ static void run_args_docker(void **state)
 
 static void run_args_gpus(void **state)
 {
-	char *s = run_args("docker", false, WS_GPU_RUNTIME);
+	char *s = run_args("docker", false, ENGINE_GPU_RUNTIME);
 	assert_non_null(strstr(s, "|--gpus|all|synthflow/w:latest|"));
 	assert_non_null(strstr(s, "--label=synthflow.gpus=all"));
 	free(s);
-	s = run_args("docker", false, WS_GPU_CDI);
+	s = run_args("docker", false, ENGINE_GPU_CDI);
 	assert_non_null(strstr(s, "|--device|nvidia.com/gpu=all|synthflow/w:latest|"));
 	assert_null(strstr(s, "--gpus"));
 	free(s);
@@ -259,13 +259,13 @@ static void run_args_gpus(void **state)
 
 static void run_args_podman(void **state)
 {
-	char *s = run_args("podman", true, WS_GPU_NONE);
+	char *s = run_args("podman", true, ENGINE_GPU_NONE);
 	assert_in_order(s, (const char *const[]){
 		"podman|run|", "target=/data/downloaded,ro=true|",
 		"|--userns=keep-id|--security-opt|label=disable|synthflow/w:latest|", NULL });
 	free(s);
 	/* Rootful podman has no host user to keep: the image's UID is used as is. */
-	s = run_args("podman", false, WS_GPU_CDI);
+	s = run_args("podman", false, ENGINE_GPU_CDI);
 	assert_null(strstr(s, "--userns"));
 	assert_non_null(strstr(s, "|--device|nvidia.com/gpu=all|--security-opt|label=disable|"));
 	free(s);
@@ -307,10 +307,10 @@ static const char info_plain[] =
 	"{\"Runtimes\":{\"io.containerd.runc.v2\":{\"path\":\"runc\"},\"runc\":{\"path\":\"runc\"}},"
 	"\"CDISpecDirs\":null}";
 
-static enum ws_gpu decide(const char *mode, const char *info, bool host_cdi, struct strbuf *why)
+static enum engine_gpu decide(const char *mode, const char *info, bool host_cdi, struct strbuf *why)
 {
-	enum ws_gpu g = (enum ws_gpu)-1;
-	assert_int_equal(ws_gpu_decide(mode, info, host_cdi, &g, why), 0);
+	enum engine_gpu g = (enum engine_gpu)-1;
+	assert_int_equal(engine_gpu_decide(mode, info, host_cdi, &g, why), 0);
 	return g;
 }
 
@@ -319,27 +319,27 @@ static void gpu_decisions(void **state)
 	struct strbuf why = STRBUF_INIT;
 
 	/* auto, for each answer of docker info */
-	assert_int_equal(decide("auto", info_nvidia, false, &why), WS_GPU_RUNTIME);
-	assert_int_equal(decide("auto", info_cdi, false, &why), WS_GPU_CDI);
-	assert_int_equal(decide("auto", info_plain, true, &why), WS_GPU_CDI);
+	assert_int_equal(decide("auto", info_nvidia, false, &why), ENGINE_GPU_RUNTIME);
+	assert_int_equal(decide("auto", info_cdi, false, &why), ENGINE_GPU_CDI);
+	assert_int_equal(decide("auto", info_plain, true, &why), ENGINE_GPU_CDI);
 	assert_int_equal(why.len, 0);
-	assert_int_equal(decide("auto", info_plain, false, &why), WS_GPU_NONE);
+	assert_int_equal(decide("auto", info_plain, false, &why), ENGINE_GPU_NONE);
 	assert_non_null(strstr(why.buf, "no NVIDIA runtime"));
 	sb_reset(&why);
 	/* a broken or missing answer counts as no GPUs, not as an error */
-	assert_int_equal(decide("auto", "not json", false, &why), WS_GPU_NONE);
-	assert_int_equal(decide("auto", NULL, false, &why), WS_GPU_NONE);
+	assert_int_equal(decide("auto", "not json", false, &why), ENGINE_GPU_NONE);
+	assert_int_equal(decide("auto", NULL, false, &why), ENGINE_GPU_NONE);
 	sb_reset(&why);
 	/* the runtime wins over CDI when both are there */
-	assert_int_equal(decide("all", info_nvidia, true, &why), WS_GPU_RUNTIME);
+	assert_int_equal(decide("all", info_nvidia, true, &why), ENGINE_GPU_RUNTIME);
 	/* all insists even without either: the engine then says what is missing */
-	assert_int_equal(decide("all", info_plain, false, &why), WS_GPU_RUNTIME);
-	assert_int_equal(decide("none", info_nvidia, true, &why), WS_GPU_NONE);
+	assert_int_equal(decide("all", info_plain, false, &why), ENGINE_GPU_RUNTIME);
+	assert_int_equal(decide("none", info_nvidia, true, &why), ENGINE_GPU_NONE);
 	assert_int_equal(why.len, 0);
 	error_set_quiet(1);
 	{
-		enum ws_gpu g;
-		assert_int_equal(ws_gpu_decide("some", info_plain, false, &g, &why), -1);
+		enum engine_gpu g;
+		assert_int_equal(engine_gpu_decide("some", info_plain, false, &g, &why), -1);
 	}
 	error_set_quiet(0);
 	sb_release(&why);
@@ -350,21 +350,21 @@ static void cdi_dirs(void **state)
 	struct strvec d = STRVEC_INIT;
 	char tmpl[] = "/tmp/sf-cdi.XXXXXX", *dir = mkdtemp(tmpl), *spec;
 
-	ws_cdi_dirs(info_cdi, &d);
+	engine_cdi_dirs(info_cdi, &d);
 	assert_int_equal(d.nr, 1);
 	assert_string_equal(d.v[0], "/etc/cdi");
 	strvec_clear(&d);
-	ws_cdi_dirs(info_plain, &d);
+	engine_cdi_dirs(info_plain, &d);
 	assert_int_equal(d.nr, 2); /* the defaults */
 	strvec_clear(&d);
 
 	assert_non_null(dir);
 	strvec_push(&d, dir);
-	assert_int_equal(ws_host_has_cdi_nvidia(&d), 0);
+	assert_int_equal(engine_host_has_cdi_nvidia(&d), 0);
 	spec = path_join(dir, "nvidia.yaml");
 	assert_int_equal(write_file_atomic(spec, "cdiVersion: 0.5.0\nkind: nvidia.com/gpu\n", 39,
 					   0644), 0);
-	assert_int_equal(ws_host_has_cdi_nvidia(&d), 1);
+	assert_int_equal(engine_host_has_cdi_nvidia(&d), 1);
 	unlink(spec);
 	rmdir(dir);
 	free(spec);
@@ -405,9 +405,9 @@ static void inspect_parse(void **state)
 		"\"JUPYTER_TOKEN=abc\"],\"Labels\":{\"synthflow.workspace\":\"w\","
 		"\"synthflow.user\":\"anon\",\"synthflow.gpus\":\"none\","
 		"\"synthflow.port.web\":\"9881\",\"synthflow.port.jupyter\":\"9888\"}}}]";
-	struct ws_container c;
+	struct engine_container c;
 
-	assert_int_equal(ws_container_parse(json, &c), 0);
+	assert_int_equal(engine_container_parse(json, &c), 0);
 	assert_string_equal(c.name, "synthflow-w");
 	assert_string_equal(c.state, "running");
 	assert_true(c.running);
@@ -416,11 +416,11 @@ static void inspect_parse(void **state)
 	assert_string_equal(c.jupyter_token, "abc");
 	assert_int_equal(c.port_web, 9881);
 	assert_int_equal(c.port_jupyter, 9888);
-	ws_container_release(&c);
+	engine_container_release(&c);
 	error_set_quiet(1);
-	assert_int_equal(ws_container_parse("[]", &c), -1);
+	assert_int_equal(engine_container_parse("[]", &c), -1);
 	error_set_quiet(0);
-	ws_container_release(&c);
+	engine_container_release(&c);
 }
 
 static void write_hook(const char *dir, const char *name, const char *text, mode_t mode)
