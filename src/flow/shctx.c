@@ -528,6 +528,12 @@ static void body_line(struct lexer *L)
 		L->in_body = 0;
 }
 
+/* Whether a word of a command ends before byte i: a blank, an operator or the end. */
+static int word_ends(const struct lexer *L, size_t i)
+{
+	return i >= L->len || (!at_slot(L, i) && strchr(" \t\n;&|<>()", L->s[i]));
+}
+
 static void template_at(struct lexer *L, int was_dollar)
 {
 	struct frame *f = &L->st[L->depth - 1], *cmd = nearest_cmd(L);
@@ -560,9 +566,11 @@ static void template_at(struct lexer *L, int was_dollar)
 		slot_set(L, SHW_REFUSED, why_case);
 	else if (cmd->eval)
 		slot_set(L, SHW_REFUSED, why_eval);
-	else
+	else {
 		slot_set(L, f->kind == F_CMD ? SHW_WORD : f->kind == F_DQ ? SHW_DQUOTE : SHW_SQUOTE,
 			 NULL);
+		L->slots[L->next - 1].alone = f->kind == F_CMD && f->wstart && word_ends(L, L->i + 1);
+	}
 	if (f->kind == F_CMD && !f->comment)
 		word_part(L, f, 0);
 }

@@ -21,6 +21,8 @@ struct sh_slot {
 	enum sh_where where;    /* out */
 	const char *why;        /* out when refused: why and what to write instead;
 				   "{{}}" stands for the template */
+	int alone;              /* out, SHW_WORD: the template is a whole word by itself
+				   (nothing glued before or after it) */
 };
 
 /* Classifies every slot (given in increasing pos order) of the text. */

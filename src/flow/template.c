@@ -326,8 +326,27 @@ static void free_exprs(struct tmpl_expr *ex, size_t n)
 	free(ex);
 }
 
-/* The shell checks of a command whose syntax is fine; returns the problems. */
-static int check_shell(const char *tmpl, const struct tmpl_expr *ex, size_t n,
+/*
+ * '{{ items }}' becomes one word per item, so it must be a whole word:
+ * inside quotes the items would merge into one, and glued to other text
+ * (x{{ items }}, v={{ items }}) only the first or last item would get it.
+ */
+static const char *items_misplaced(const struct sh_slot *slot)
+{
+	if (slot->where == SHW_WORD && slot->alone)
+		return NULL;
+	return slot->where == SHW_WORD
+		? "'{{ items }}' must be a word of its own, with nothing glued to it: it becomes "
+		  "one word per item"
+		: "'{{ items }}' must stand outside quotes: it becomes one word per item";
+}
+
+/*
+ * The shell checks of a command whose syntax is fine; returns the problems.
+ * The place of '{{ items }}' is checked where it is allowed at all (a batched
+ * task): elsewhere check_expr has said so already.
+ */
+static int check_shell(const char *tmpl, const struct tmpl_expr *ex, size_t n, unsigned scope,
 		       tmpl_report_fn report, void *data)
 {
 	struct sh_slot *slots = shell_places(tmpl, ex, n);
@@ -344,6 +363,9 @@ static int check_shell(const char *tmpl, const struct tmpl_expr *ex, size_t n,
 			raw_refused_msg(ex[i].name, from, &msg);
 		} else if (slots[i].where == SHW_REFUSED) {
 			refused_msg(ex[i].name, slots[i].why, &msg);
+		} else if ((scope & TMPL_BATCH) && name_kind(ex[i].name, &rest) == TK_ITEMS &&
+			   items_misplaced(&slots[i])) {
+			sb_adds(&msg, items_misplaced(&slots[i]));
 		} else {
 			continue;
 		}
@@ -385,7 +407,7 @@ int tmpl_check(const char *tmpl, const char *const *params, size_t nparams, unsi
 	}
 	/* Where the syntax is broken, the shell text between templates is unknown. */
 	if ((scope & TMPL_SHELL) && !bad_syntax)
-		problems += check_shell(tmpl, ex, n, report, data);
+		problems += check_shell(tmpl, ex, n, scope, report, data);
 	free_exprs(ex, n);
 	sb_release(&msg);
 	return problems;
@@ -597,9 +619,8 @@ int tmpl_expand(const char *tmpl, const struct tmpl_ctx *ctx, struct strbuf *out
 			refused_msg(ex[i].name, slots[i].why, err);
 			goto out;
 		} else if (name_kind(ex[i].name, &from) == TK_ITEMS) {
-			if (slots[i].where != SHW_WORD) {
-				sb_adds(err, "'{{ items }}' must stand outside quotes: it becomes one "
-					     "word per item");
+			if (items_misplaced(&slots[i])) {
+				sb_adds(err, items_misplaced(&slots[i]));
 				goto out;
 			}
 			for (size_t k = 0; k < ctx->nitems; k++) {

@@ -102,19 +102,22 @@ expect_success 'metrics of a batch go to the instance each line names' '
 	jq -e "all(.metrics[]; .item == .metrics.item and .index == .metrics.n)" s
 '
 
-expect_success '{{ items }} inside quotes is refused when the command is made' '
+expect_success '{{ items }} inside quotes or glued to a word is refused by the validator' '
 	setup && dag <<-"YAML" &&
 	id: b
 	tasks:
 	  each:
 	    foreach: "{{ data }}/downloaded/in/f 01.txt"
 	    batch: 2
-	    run: echo "{{ items }}"
+	    run: echo "{{ items }}" x{{ items }}
 	YAML
 	test_exit 1 synthflow --data d test b >out 2>err &&
-	log=$(ls d/flow/logs/b/*/each/try-1.log 2>/dev/null || true) &&
-	synthflow --data d runs show "$(head -n1 out)" --json | jq -r ".tasks[0].reason" >r &&
-	must_contain r "must stand outside quotes"
+	must_contain err "have errors and were skipped" &&
+	test_exit 1 synthflow --data d dags validate >out 2>err &&
+	must_contain err "b.yaml:6:16: error: .{{ items }}. must stand outside quotes" &&
+	must_contain err "b.yaml:6:30: error: .{{ items }}. must be a word of its own" &&
+	synthflow --data d runs list >runs &&
+	must_contain runs "no runs yet"
 '
 
 test_done

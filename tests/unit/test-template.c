@@ -481,6 +481,54 @@ static void static_checks(void **state)
 	assert_non_null(strstr(f.msg[1], "unclosed"));
 }
 
+/* '{{ items }}' is one word per item: a word of its own, outside quotes, or refused. */
+static void items_whole_word(void **state)
+{
+	static const char *const good[] = {
+		"printf '<%s>' {{ items }}", "printf '<%s>' {{ items }};", "(printf '<%s>' {{ items }})",
+		"printf '<%s>' {{ items }}|cat", "printf '<%s>' {{ items }}>&1",
+	};
+	static const char *const glued[] = {
+		"echo x{{ items }}", "echo {{ items }}x", "v={{ items }}", "echo {{ items }}{{ run.id }}",
+		"echo \"a\"{{ items }}", "echo {{ items }}'a'", "echo $x{{ items }}",
+	};
+	static const char *const quoted[] = { "echo \"{{ items }}\"", "echo '{{ items }}'" };
+	static char a[] = "a b", b[] = "it's", e[] = "";
+	char *const items[] = { a, b, e };
+	struct tmpl_ctx c = ctx_with(NULL);
+	unsigned scope = TMPL_TASK | TMPL_BATCH | TMPL_SHELL;
+	struct found f;
+	char *cmd, *out;
+	size_t len;
+
+	(void)state;
+	c.items = items;
+	c.nitems = ARRAY_SIZE(items);
+	for (size_t i = 0; i < ARRAY_SIZE(good); i++) {
+		memset(&f, 0, sizeof(f));
+		if (tmpl_check(good[i], NULL, 0, scope, collect, &f))
+			fail_msg("'%s' refused: %s", good[i], f.msg[0]);
+		cmd = expand(good[i], &c);
+		out = run_sh(".", cmd, &len);
+		assert_string_equal(out, "<a b><it's><>");
+		free(out);
+		free(cmd);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(glued) + ARRAY_SIZE(quoted); i++) {
+		int g = i < ARRAY_SIZE(glued);
+		const char *t = g ? glued[i] : quoted[i - ARRAY_SIZE(glued)];
+		const char *want = g ? "must be a word of its own" : "must stand outside quotes";
+		memset(&f, 0, sizeof(f));
+		if (tmpl_check(t, NULL, 0, scope, collect, &f) != 1 || !strstr(f.msg[0], want))
+			fail_msg("'%s': %zu problems, first '%s', wanted '%s'", t, f.n, f.msg[0], want);
+		expect_expand_error(t, &c, want);
+	}
+	/* outside a batched task the one error says so, not where it stands */
+	memset(&f, 0, sizeof(f));
+	assert_int_equal(tmpl_check("echo x{{ items }}", NULL, 0, TMPL_TASK | TMPL_SHELL, collect, &f), 1);
+	assert_non_null(strstr(f.msg[0], "only available in a task with 'batch'"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -492,6 +540,7 @@ int main(void)
 		cmocka_unit_test(static_checks),
 		cmocka_unit_test(every_byte_every_context),
 		cmocka_unit_test(unsafe_contexts_refused),
+		cmocka_unit_test(items_whole_word),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
