@@ -226,6 +226,7 @@ static void add_value(char ***vals, size_t *n, size_t *alloc, const char *v)
 /* Single bytes 1-255, all of them in a row, the nasty ones, and seeded random mixes. */
 static char **byte_values(size_t *n)
 {
+	static const char special[] = "'\"\\$`(){};|&<>#\n *?~!=%";
 	char **vals = NULL, buf[256];
 	size_t alloc = 0;
 	uint32_t seed = 8;
@@ -250,7 +251,7 @@ static char **byte_values(size_t *n)
 		for (size_t j = 0; j < len; j++) {
 			seed = seed * 1103515245u + 12345u;
 			/* half of the bytes from the shell's special ones */
-			buf[j] = (seed >> 16) & 1 ? "'\"\\$`(){};|&<>#\n *?~!=%"[(seed >> 17) % 25]
+			buf[j] = (seed >> 16) & 1 ? special[(seed >> 17) % (sizeof(special) - 1)]
 					: (char)(1 + (seed >> 17) % 255);
 		}
 		buf[len] = '\0';
