@@ -25,6 +25,7 @@ static const struct cmd_entry *const commands[] = {
 	&cmd_store_entry,
 	&cmd_files_entry,
 	&cmd_serve_entry,
+	&cmd_schedulers_entry,
 	&cmd_new_entry,
 	&cmd_build_entry,
 	&cmd_run_entry,

@@ -212,6 +212,7 @@ extern const struct cmd_entry cmd_vars_entry;
 extern const struct cmd_entry cmd_store_entry;
 extern const struct cmd_entry cmd_files_entry;
 extern const struct cmd_entry cmd_serve_entry;
+extern const struct cmd_entry cmd_schedulers_entry;
 extern const struct cmd_entry cmd_new_entry;
 extern const struct cmd_entry cmd_build_entry;
 extern const struct cmd_entry cmd_run_entry;

@@ -160,7 +160,7 @@ int sched_cancel(struct store *st, const char *run_id)
 		return ret;
 	if (run_state_is_final(r.state))
 		ret = error("run '%s' has already ended (%s)", run_id, run_state_name(r.state));
-	else if (r.owner && owner_alive(r.owner))
+	else if (r.owner && sched_owner_alive(st, r.owner))
 		ret = store_req_add(st, run_id, REQ_CANCEL, NULL, 0);
 	else
 		ret = cancel_here(st, &r);
@@ -181,7 +181,7 @@ int sched_clear(struct store *st, const char *run_id, const char *task_id, int d
 	}
 	ret = store_req_add(st, run_id, REQ_CLEAR, task_id, downstream);
 	/* Nobody runs it: `serve` takes it up, applies the request and continues. */
-	if (!ret && !(r.owner && owner_alive(r.owner))) {
+	if (!ret && !(r.owner && sched_owner_alive(st, r.owner))) {
 		ret = store_run_claim(st, run_id, r.owner, NULL);
 		if (!ret && run_state_is_final(r.state))
 			ret = store_run_set_state(st, run_id, RUN_QUEUED, r.started_at, 0, NULL);

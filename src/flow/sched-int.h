@@ -127,7 +127,10 @@ struct sched {
 	struct sched_opts opts;
 	struct store *store;
 	char *data_dir;
-	char owner[64];
+	char owner[128];        /* runs.owner: "PID:START@PIDNS", then "#EPOCH" (serve) */
+	int64_t epoch;          /* serve: its lease in the store (sched-lease.c), else 0 */
+	int64_t next_beat, beat_ok_at; /* monotonic ms */
+	int lease_lost;
 	int parallelism;
 	int lock_fd;
 	char *id;               /* "<pid>-<start ms>": the prefix of its tries' SF_TRY_KEY */
@@ -211,6 +214,16 @@ int sched_poll_store(struct sched *s);
 int owner_alive(const char *owner);
 /* Our pid namespace's inode: owners carry it after "@" (see owner_alive). */
 unsigned long long owner_pidns(void);
+
+/* sched-lease.c */
+/* SYNTHFLOW_HOST_ID, else /etc/machine-id, else the host name. */
+const char *sched_host_id(void);
+/* The owner of a run still runs it: by its lease, and on this host by /proc. */
+int sched_owner_alive(struct store *st, const char *owner);
+int sched_lease_take(struct sched *s);
+/* The heartbeat, when it is due. */
+void sched_lease_tick(struct sched *s);
+void sched_lease_drop(struct sched *s);
 
 /* sched-prov.c */
 void sprov_start(struct sproc *p, const char *cmd, char **env_tail, const char *workdir);

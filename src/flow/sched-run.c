@@ -697,7 +697,7 @@ static void claim_runs(struct sched *s)
 		struct store_run *r = &runs[i];
 		if (find_run(s, r->run_id))
 			continue;
-		if (r->owner && owner_alive(r->owner))
+		if (r->owner && sched_owner_alive(s->store, r->owner))
 			continue;
 		if (store_run_claim(s->store, r->run_id, r->owner, s->owner) == 0)
 			take_run(s, r, NULL);
@@ -716,7 +716,7 @@ static struct srun *reload_run(struct sched *s, const char *run_id)
 
 	if (store_run_get(s->store, run_id, &r))
 		return NULL;
-	if ((!r.owner || !strcmp(r.owner, s->owner) || !owner_alive(r.owner)) &&
+	if ((!r.owner || !strcmp(r.owner, s->owner) || !sched_owner_alive(s->store, r.owner)) &&
 	    store_run_claim(s->store, run_id, r.owner, s->owner) == 0 && take_run(s, &r, NULL) == 0)
 		run = s->runs[s->nruns - 1];
 	store_run_release(&r);

@@ -1430,6 +1430,10 @@ struct sched *sched_new(const struct sched_opts *opts)
 		sched_free(s);
 		return NULL;
 	}
+	if (opts->serve && sched_lease_take(s) < 0) {
+		sched_free(s);
+		return NULL;
+	}
 	store_changed_elsewhere(s->store);
 	return s;
 }
@@ -1474,6 +1478,8 @@ void sched_free(struct sched *s)
 	for (size_t i = 0; i < s->nbase_env; i++)
 		free(s->base_env[i]);
 	free(s->base_env);
+	if (s->store)
+		sched_lease_drop(s);
 	store_close(s->store);
 	if (s->lock_fd >= 0)
 		close(s->lock_fd);
@@ -1516,6 +1522,8 @@ static int poll_timeout(struct sched *s)
 		if (wait < 0 || w < wait)
 			wait = w;
 	}
+	if (s->epoch && (wait < 0 || s->next_beat - now < wait))
+		wait = s->next_beat - now;
 	if (s->opts.progress && s->nprocs) {
 		int64_t w = s->last_progress + PROGRESS_MS - now;
 		if (wait < 0 || w < wait)
@@ -1601,6 +1609,7 @@ int sched_run(struct sched *s)
 		for (size_t i = 0; i < exec_nbackends; i++)
 			if (exec_backends[i]->tick)
 				exec_backends[i]->tick(s);
+		sched_lease_tick(s);
 		if (time_mono_ms() >= s->next_poll) {
 			s->next_poll = time_mono_ms() + STORE_POLL_MS;
 			sched_poll_store(s);

@@ -31,6 +31,16 @@
 
 struct sched;
 
+/*
+ * Every `serve` holds a lease in the store (docs/engine.md): a heartbeat
+ * every LEASE_BEAT_MS; it is live while its heartbeat is younger than
+ * LEASE_TTL_MS, and on another machine its owner counts as dead once the
+ * heartbeat is LEASE_TTL_MS + LEASE_GRACE_MS old.
+ */
+#define LEASE_BEAT_MS 2000
+#define LEASE_TTL_MS 10000
+#define LEASE_GRACE_MS 5000
+
 struct sched_progress {
 	size_t total, done, running, failed; /* task instances of the run */
 	const char *run_id;
@@ -53,7 +63,7 @@ void sched_free(struct sched *s);
  * dag_path, when known, saves looking for the DAG's file (NULL: by its id).
  */
 int sched_add_run(struct sched *s, const char *run_id, const char *dag_path);
-/* "PID:STARTTIME" of this process, as stored in runs.owner. */
+/* "PID:STARTTIME@PIDNS" of this process (serve: then "#EPOCH"), as stored in runs.owner. */
 const char *sched_owner(const struct sched *s);
 /* Runs the loop; 0 when it ended normally (stopped, or nothing left for test). */
 int sched_run(struct sched *s);

@@ -85,7 +85,15 @@ static const char *const migrations[] = {
 	" run_id TEXT, params TEXT, note TEXT, at BIGINT NOT NULL,"
 	" PRIMARY KEY(dag_id, rel, ident, attempt));"
 	"CREATE INDEX arrivals_state ON arrivals(state, at);",
+	/* 6: schedulers' leases; the sequence never gives an epoch twice */
+	"CREATE TABLE schedulers(epoch BIGSERIAL PRIMARY KEY, host TEXT NOT NULL,"
+	" pid INTEGER NOT NULL, owner TEXT NOT NULL, started_at BIGINT NOT NULL,"
+	" beat_at BIGINT NOT NULL, duties TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX runs_owner ON runs(owner);",
 };
+
+/* The server's clock in ms: every lease's times, so machines' clocks need not agree. */
+#define DB_NOW_MS "(extract(epoch FROM clock_timestamp()) * 1000)::bigint"
 
 enum stmt_id {
 	ST_NEXT_SEQ,
@@ -124,6 +132,10 @@ enum stmt_id {
 	ST_ARRIVAL_LIST,
 	ST_ARRIVAL_GET,
 	ST_ARRIVAL_SET,
+	ST_LEASE_TAKE,
+	ST_LEASE_BEAT,
+	ST_LEASE_DROP,
+	ST_LEASE_LIST,
 	ST_COUNT
 };
 
@@ -210,6 +222,16 @@ static const struct {
 			     " AND ident = $3 AND attempt = $4 AND state = 'pending' FOR UPDATE", 0 },
 	[ST_ARRIVAL_SET] = { "UPDATE arrivals SET state = 'run', run_id = $5 WHERE dag_id = $1"
 			     " AND rel = $2 AND ident = $3 AND attempt = $4 AND state = 'pending'", 0 },
+	[ST_LEASE_TAKE] = { "INSERT INTO schedulers(epoch, host, pid, owner, started_at, beat_at)"
+			    " SELECT e, $1, $2, $3::text || '#' || e, " DB_NOW_MS ", " DB_NOW_MS
+			    " FROM nextval('schedulers_epoch_seq') e RETURNING epoch", 0 },
+	[ST_LEASE_BEAT] = { "UPDATE schedulers SET beat_at = " DB_NOW_MS ", duties = $2"
+			    " WHERE epoch = $1", 0 },
+	[ST_LEASE_DROP] = { "DELETE FROM schedulers WHERE epoch = $1", 0 },
+	[ST_LEASE_LIST] = { "SELECT epoch, host, pid, owner, started_at, beat_at, " DB_NOW_MS
+			    " - beat_at, duties, (SELECT count(*) FROM runs r WHERE r.owner = l.owner"
+			    " AND r.state IN ('queued', 'running'))"
+			    " FROM schedulers l WHERE $1 = 0 OR epoch = $1 ORDER BY epoch", 0 },
 };
 
 struct pg_store {
@@ -1234,6 +1256,86 @@ static int pg_lock_scheduler(struct store *s)
 	return ret;
 }
 
+/*
+ * ---- schedulers' leases ----
+ * Written outside any batch and without NOTIFY: a heartbeat every two
+ * seconds is no news to the schedulers and web pages that listen.
+ */
+
+static int pg_lease_take(struct store *s, const char *host, int pid, const char *owner_prefix,
+			 int64_t *epoch)
+{
+	struct pgargs a = { 0 };
+	PGresult *res;
+
+	*epoch = 0;
+	arg_text(&a, host);
+	arg_int(&a, pid);
+	arg_text(&a, owner_prefix);
+	res = exec_stmt(ps(s), ST_LEASE_TAKE, &a, "taking a scheduler lease");
+	if (!res)
+		return -1;
+	if (PQntuples(res) == 1)
+		*epoch = get_int(res, 0, 0);
+	PQclear(res);
+	return *epoch > 0 ? 0 : error("store '%s': no epoch for a new scheduler lease", ps(s)->shown);
+}
+
+static int pg_lease_beat(struct store *s, int64_t epoch, const char *duties)
+{
+	struct pgargs a = { 0 };
+	PGresult *res;
+	long changed;
+
+	arg_int(&a, epoch);
+	arg_text(&a, duties);
+	res = exec_stmt(ps(s), ST_LEASE_BEAT, &a, "renewing a scheduler lease");
+	if (!res)
+		return -1;
+	changed = strtol(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return changed ? 0 : STORE_NOT_FOUND;
+}
+
+static int pg_lease_drop(struct store *s, int64_t epoch)
+{
+	struct pgargs a = { 0 };
+	PGresult *res;
+
+	arg_int(&a, epoch);
+	res = exec_stmt(ps(s), ST_LEASE_DROP, &a, "ending a scheduler lease");
+	PQclear(res);
+	return res ? 0 : -1;
+}
+
+static int pg_lease_list(struct store *s, int64_t epoch, struct store_lease **v, size_t *n)
+{
+	struct pgargs a = { 0 };
+	PGresult *res;
+
+	*v = NULL;
+	*n = 0;
+	arg_int(&a, epoch);
+	res = exec_stmt(ps(s), ST_LEASE_LIST, &a, "listing schedulers");
+	if (!res)
+		return -1;
+	*v = xcalloc((size_t)PQntuples(res) + 1, sizeof(**v));
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct store_lease *l = &(*v)[(*n)++];
+		l->epoch = get_int(res, i, 0);
+		l->host = get_str(res, i, 1);
+		l->pid = (int)get_int(res, i, 2);
+		l->owner = get_str(res, i, 3);
+		l->started_at = get_int(res, i, 4);
+		l->beat_at = get_int(res, i, 5);
+		l->age_ms = get_int(res, i, 6);
+		l->duties = get_str(res, i, 7);
+		l->runs = get_int(res, i, 8);
+	}
+	PQclear(res);
+	return 0;
+}
+
 /* ---- provenance ---- */
 
 static int pg_prov_put(struct store *s, const char *run_id, const char *task_id, int index,
@@ -1880,6 +1982,10 @@ const struct store_ops store_pg_ops = {
 	.prov_get = pg_prov_get,
 	.prov_list = pg_prov_list,
 	.lock_scheduler = pg_lock_scheduler,
+	.lease_take = pg_lease_take,
+	.lease_beat = pg_lease_beat,
+	.lease_drop = pg_lease_drop,
+	.lease_list = pg_lease_list,
 	.tables = pg_tables,
 	.table_count = pg_table_count,
 	.table_rows = pg_table_rows,

@@ -63,6 +63,11 @@ static const char *const migrations[] = {
 	" attempt INTEGER NOT NULL, state TEXT NOT NULL, run_id TEXT, params TEXT, note TEXT,"
 	" at INTEGER NOT NULL, PRIMARY KEY(dag_id, rel, ident, attempt)) WITHOUT ROWID;"
 	"CREATE INDEX arrivals_state ON arrivals(state, at);",
+	/* 6: schedulers' leases; AUTOINCREMENT: an epoch is never given twice */
+	"CREATE TABLE schedulers(epoch INTEGER PRIMARY KEY AUTOINCREMENT, host TEXT NOT NULL,"
+	" pid INTEGER NOT NULL, owner TEXT NOT NULL, started_at INTEGER NOT NULL,"
+	" beat_at INTEGER NOT NULL, duties TEXT NOT NULL DEFAULT '');"
+	"CREATE INDEX runs_owner ON runs(owner);",
 };
 
 enum stmt_id {
@@ -103,6 +108,10 @@ enum stmt_id {
 	ST_ARRIVAL_LIST,
 	ST_ARRIVAL_GET,
 	ST_ARRIVAL_SET,
+	ST_LEASE_TAKE,
+	ST_LEASE_BEAT,
+	ST_LEASE_DROP,
+	ST_LEASE_LIST,
 	ST_COUNT
 };
 
@@ -168,6 +177,14 @@ static const char *const stmt_sql[ST_COUNT] = {
 			   " AND ident = ?3 AND attempt = ?4 AND state = 'pending'",
 	[ST_ARRIVAL_SET] = "UPDATE arrivals SET state = 'run', run_id = ?5 WHERE dag_id = ?1"
 			   " AND rel = ?2 AND ident = ?3 AND attempt = ?4 AND state = 'pending'",
+	[ST_LEASE_TAKE] = "INSERT INTO schedulers(host, pid, owner, started_at, beat_at)"
+			  " VALUES(?1, ?2, ?3, ?4, ?4) RETURNING epoch",
+	[ST_LEASE_BEAT] = "UPDATE schedulers SET beat_at = ?2, duties = ?3 WHERE epoch = ?1",
+	[ST_LEASE_DROP] = "DELETE FROM schedulers WHERE epoch = ?1",
+	[ST_LEASE_LIST] = "SELECT epoch, host, pid, owner, started_at, beat_at, ?1 - beat_at, duties,"
+			  " (SELECT count(*) FROM runs r WHERE r.owner = l.owner"
+			  " AND r.state IN ('queued', 'running'))"
+			  " FROM schedulers l WHERE ?2 = 0 OR epoch = ?2 ORDER BY epoch",
 };
 
 struct sqlite_store {
@@ -1389,6 +1406,112 @@ static int sq_lock_scheduler(struct store *s)
 	return 0;
 }
 
+/* ---- schedulers' leases ---- */
+
+static int sq_lease_take(struct store *s, const char *host, int pid, const char *owner_prefix,
+			 int64_t *epoch)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_LEASE_TAKE);
+	struct strbuf owner = STRBUF_INIT;
+	int ret = -1;
+
+	*epoch = 0;
+	if (!st || sq_begin(s) < 0)
+		return -1;
+	/* The owner names the epoch, which the insert gives: set in the same transaction. */
+	sqlite3_bind_text(st, 1, host, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 2, pid);
+	sqlite3_bind_text(st, 3, owner_prefix, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 4, time_now_ms());
+	if (sqlite3_step(st) == SQLITE_ROW)
+		*epoch = sqlite3_column_int64(st, 0);
+	if (exec_stmt(q, st, "taking a scheduler lease") == 0 && *epoch > 0) {
+		sqlite3_stmt *up;
+		sb_addf(&owner, "%s#%lld", owner_prefix, (long long)*epoch);
+		if (sqlite3_prepare_v2(q->db, "UPDATE schedulers SET owner = ?2 WHERE epoch = ?1", -1,
+				       &up, NULL) != SQLITE_OK) {
+			db_error(q, "preparing a statement");
+		} else {
+			sqlite3_bind_int64(up, 1, *epoch);
+			sqlite3_bind_text(up, 2, owner.buf, -1, SQLITE_TRANSIENT);
+			ret = exec_stmt(q, up, "naming a scheduler lease's owner");
+			sqlite3_finalize(up);
+		}
+	}
+	sb_release(&owner);
+	if (ret < 0) {
+		sq_rollback(s);
+		*epoch = 0;
+		return -1;
+	}
+	return sq_commit(s);
+}
+
+static int sq_lease_beat(struct store *s, int64_t epoch, const char *duties)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_LEASE_BEAT);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, epoch);
+	sqlite3_bind_int64(st, 2, time_now_ms());
+	sqlite3_bind_text(st, 3, duties, -1, SQLITE_TRANSIENT);
+	if (write_stmt(q, st, "renewing a scheduler lease") < 0)
+		return -1;
+	return sqlite3_changes(q->db) ? 0 : STORE_NOT_FOUND;
+}
+
+static int sq_lease_drop(struct store *s, int64_t epoch)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_LEASE_DROP);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, epoch);
+	return write_stmt(q, st, "ending a scheduler lease");
+}
+
+static int sq_lease_list(struct store *s, int64_t epoch, struct store_lease **v, size_t *n)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_LEASE_LIST);
+	size_t alloc = 0;
+	int rc;
+
+	*v = NULL;
+	*n = 0;
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, time_now_ms());
+	sqlite3_bind_int64(st, 2, epoch);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_lease *l;
+		ALLOC_GROW(*v, *n + 1, alloc);
+		l = &(*v)[(*n)++];
+		l->epoch = sqlite3_column_int64(st, 0);
+		l->host = col_strdup(st, 1);
+		l->pid = sqlite3_column_int(st, 2);
+		l->owner = col_strdup(st, 3);
+		l->started_at = sqlite3_column_int64(st, 4);
+		l->beat_at = sqlite3_column_int64(st, 5);
+		l->age_ms = sqlite3_column_int64(st, 6);
+		l->duties = col_strdup(st, 7);
+		l->runs = sqlite3_column_int64(st, 8);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		store_lease_list_free(*v, *n);
+		*v = NULL;
+		*n = 0;
+		return db_error(q, "listing schedulers");
+	}
+	return 0;
+}
+
 /* ---- whole tables, for store_copy() (names come from the schema, quoted anyway) ---- */
 
 static int sq_tables(struct store *s, char ***names, size_t *n)
@@ -1778,6 +1901,10 @@ const struct store_ops store_sqlite_ops = {
 	.prov_get = sq_prov_get,
 	.prov_list = sq_prov_list,
 	.lock_scheduler = sq_lock_scheduler,
+	.lease_take = sq_lease_take,
+	.lease_beat = sq_lease_beat,
+	.lease_drop = sq_lease_drop,
+	.lease_list = sq_lease_list,
 	.tables = sq_tables,
 	.table_count = sq_table_count,
 	.table_rows = sq_table_rows,

@@ -527,6 +527,75 @@ int store_ti_stats(struct store *s, struct store_ti_stats *out)
 
 int store_lock_scheduler(struct store *s) { return s->ops->lock_scheduler(s); }
 
+void store_lease_release(struct store_lease *l)
+{
+	free(l->host);
+	free(l->owner);
+	free(l->duties);
+	memset(l, 0, sizeof(*l));
+}
+
+void store_lease_list_free(struct store_lease *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_lease_release(&v[i]);
+	free(v);
+}
+
+int store_lease_take(struct store *s, const char *host, int pid, const char *owner_prefix,
+		     int64_t *epoch)
+{
+	return s->ops->lease_take(s, host, pid, owner_prefix, epoch);
+}
+
+int store_lease_beat(struct store *s, int64_t epoch, const char *duties)
+{
+	return s->ops->lease_beat(s, epoch, duties ? duties : "");
+}
+
+int store_lease_drop(struct store *s, int64_t epoch) { return s->ops->lease_drop(s, epoch); }
+
+int store_lease_get(struct store *s, int64_t epoch, struct store_lease *out)
+{
+	struct store_lease *v;
+	size_t n;
+
+	if (epoch <= 0)
+		return STORE_NOT_FOUND;
+	if (s->ops->lease_list(s, epoch, &v, &n) < 0)
+		return -1;
+	if (!n) {
+		free(v);
+		return STORE_NOT_FOUND;
+	}
+	*out = v[0];
+	free(v);
+	return 0;
+}
+
+int store_lease_list(struct store *s, struct store_lease **v, size_t *n)
+{
+	return s->ops->lease_list(s, 0, v, n);
+}
+
+json_t *store_lease_json(const struct store_lease *l, int64_t ttl_ms)
+{
+	json_t *duties = json_array();
+	const char *d = l->duties ? l->duties : "";
+
+	while (*d) {
+		size_t len = strcspn(d, ",");
+		if (len)
+			json_array_append_new(duties, json_stringn(d, len));
+		d += len + (d[len] == ',');
+	}
+	return json_pack("{s:I, s:s, s:i, s:o, s:o, s:I, s:b, s:I, s:o}", "epoch",
+			 (json_int_t)l->epoch, "host", l->host ? l->host : "", "pid", l->pid,
+			 "started_at", time_json(l->started_at), "heartbeat_at", time_json(l->beat_at),
+			 "heartbeat_age_ms", (json_int_t)l->age_ms, "alive", l->age_ms < ttl_ms,
+			 "runs", (json_int_t)l->runs, "duties", duties);
+}
+
 static void free_names(char **names, size_t n)
 {
 	for (size_t i = 0; i < n; i++)

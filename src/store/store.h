@@ -307,6 +307,47 @@ typedef void (*store_ti_count_fn)(const struct store_ti_count *c, void *arg);
 int store_ti_counts(struct store *s, char *const *run_ids, size_t n, store_ti_count_fn fn,
 		    void *arg);
 
+/* ---- schedulers: leases with fencing epochs (docs/engine.md) ---- */
+
+/*
+ * A `serve` holds a lease while it runs: a row renewed by a heartbeat.
+ * Its epoch is unique and increasing (never reused), so a scheduler that
+ * lost its lease can never pass for the one that holds it now.  Times are
+ * the store's clock (PostgreSQL: the server's), so machines whose clocks
+ * disagree still agree on a lease's age.
+ */
+struct store_lease {
+	int64_t epoch;
+	char *host;             /* SYNTHFLOW_HOST_ID, the machine id or the host name */
+	int pid;
+	char *owner;            /* what it writes in runs.owner: "PREFIX#EPOCH" */
+	int64_t started_at, beat_at;
+	int64_t age_ms;         /* since its last heartbeat, now */
+	char *duties;           /* the once-only duties it holds, comma-separated, "" none */
+	int64_t runs;           /* unfinished runs it owns */
+};
+void store_lease_release(struct store_lease *l);
+void store_lease_list_free(struct store_lease *v, size_t n);
+/*
+ * A new lease: *epoch gets its epoch, and its owner is `owner_prefix`
+ * followed by "#EPOCH".
+ */
+int store_lease_take(struct store *s, const char *host, int pid, const char *owner_prefix,
+		     int64_t *epoch);
+/* Renews it and records its duties: STORE_NOT_FOUND when the lease is gone (fenced). */
+int store_lease_beat(struct store *s, int64_t epoch, const char *duties);
+/* Ends it (a clean stop). */
+int store_lease_drop(struct store *s, int64_t epoch);
+/* STORE_NOT_FOUND when there is no such lease (ended, or taken from a dead scheduler). */
+int store_lease_get(struct store *s, int64_t epoch, struct store_lease *out);
+/* Every lease, oldest epoch first. */
+int store_lease_list(struct store *s, struct store_lease **v, size_t *n);
+/*
+ * {"epoch","host","pid","started_at","heartbeat_at","heartbeat_age_ms","alive",
+ *  "runs","duties":[...]}: alive while the heartbeat is younger than ttl_ms.
+ */
+json_t *store_lease_json(const struct store_lease *l, int64_t ttl_ms);
+
 /* ---- the scheduler's lock ---- */
 
 /*

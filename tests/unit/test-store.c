@@ -416,6 +416,67 @@ static void concurrent_batches_get_distinct_changes(void **state)
 	store_close(s2);
 }
 
+/*
+ * Leases: increasing epochs never given twice, the owner names the epoch, a
+ * heartbeat renews only a lease that exists, runs held are counted, a
+ * dropped lease is gone (and cannot be renewed: fenced).
+ */
+static void leases(void **state)
+{
+	struct fixture *f = *state;
+	struct store_lease *v, l = { 0 };
+	int64_t a, b, c;
+	size_t n;
+	char *run_id, *owner;
+	json_t *j;
+
+	assert_int_equal(store_lease_list(f->s, &v, &n), 0);
+	assert_int_equal(n, 0);
+	free(v);
+	assert_int_equal(store_lease_take(f->s, "host-a", 11, "11:5@9", &a), 0);
+	assert_int_equal(store_lease_take(f->s, "host-b", 22, "22:6@9", &b), 0);
+	assert_true(a > 0 && b > a);
+	assert_int_equal(store_lease_get(f->s, a, &l), 0);
+	assert_string_equal(l.host, "host-a");
+	assert_int_equal(l.pid, 11);
+	owner = xasprintf("11:5@9#%lld", (long long)a);
+	assert_string_equal(l.owner, owner);
+	assert_string_equal(l.duties, "");
+	assert_true(l.age_ms >= 0 && l.age_ms < 60000);
+	assert_int_equal(l.runs, 0);
+	store_lease_release(&l);
+
+	/* a run it owns is counted while it is not finished */
+	assert_int_equal(store_run_create(f->s, "d", NULL, owner, &run_id), 0);
+	assert_int_equal(store_lease_beat(f->s, a, "files,schedules"), 0);
+	assert_int_equal(store_lease_get(f->s, a, &l), 0);
+	assert_int_equal(l.runs, 1);
+	assert_string_equal(l.duties, "files,schedules");
+	j = store_lease_json(&l, 10000);
+	assert_int_equal(json_array_size(json_object_get(j, "duties")), 2);
+	assert_true(json_is_true(json_object_get(j, "alive")));
+	assert_string_equal(json_string_value(json_object_get(j, "host")), "host-a");
+	json_decref(j);
+	store_lease_release(&l);
+	assert_int_equal(store_run_set_state(f->s, run_id, RUN_SUCCESS, 1, 2, NULL), 0);
+	assert_int_equal(store_lease_get(f->s, a, &l), 0);
+	assert_int_equal(l.runs, 0);
+	store_lease_release(&l);
+
+	/* dropped: gone, cannot be renewed, and its epoch is never given again */
+	assert_int_equal(store_lease_drop(f->s, b), 0);
+	assert_int_equal(store_lease_get(f->s, b, &l), STORE_NOT_FOUND);
+	assert_int_equal(store_lease_beat(f->s, b, ""), STORE_NOT_FOUND);
+	assert_int_equal(store_lease_take(f->s, "host-b", 22, "22:6@9", &c), 0);
+	assert_true(c > b);
+	assert_int_equal(store_lease_list(f->s, &v, &n), 0);
+	assert_int_equal(n, 2);
+	assert_true(v[0].epoch == a && v[1].epoch == c);
+	store_lease_list_free(v, n);
+	free(owner);
+	free(run_id);
+}
+
 static void newer_schema_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -615,6 +676,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(stats_and_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(concurrent_batches_get_distinct_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(newer_schema_refused, setup, teardown),
+		cmocka_unit_test_setup_teardown(leases, setup, teardown),
 		cmocka_unit_test(metrics_filter_parse),
 		cmocka_unit_test_setup_teardown(metrics_put_replace_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(provenance_records, setup, teardown),
