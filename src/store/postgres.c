@@ -302,7 +302,7 @@ static int db_error(struct pg_store *q, const char *what, const PGresult *res)
 	const char *m = res ? PQresultErrorMessage(res) : "";
 	if (!*m)
 		m = PQerrorMessage(q->conn);
-	return error("store '%s': %s: %s", q->shown, what, pq_msg(m));
+	return store_error(&q->base, q->shown, what, pq_msg(m));
 }
 
 static int result_ok(const PGresult *res)
@@ -548,6 +548,7 @@ static int pg_commit(struct store *s)
 		pg_rollback(s);
 		return -1;
 	}
+	store_written(s);
 	return 0;
 }
 

@@ -205,7 +205,7 @@ static struct sqlite_store *ss(struct store *s)
 
 static int db_error(struct sqlite_store *q, const char *what)
 {
-	return error("store '%s': %s: %s", q->path, what, sqlite3_errmsg(q->db));
+	return store_error(&q->base, q->path, what, sqlite3_errmsg(q->db));
 }
 
 static sqlite3_stmt *stmt(struct sqlite_store *q, enum stmt_id id)
@@ -291,6 +291,7 @@ static int sq_commit(struct store *s)
 		sq_rollback(s);
 		return -1;
 	}
+	store_written(s);
 	return 0;
 }
 

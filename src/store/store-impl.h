@@ -120,7 +120,20 @@ int store_metrics_lines(const char *jsonl, size_t len, const char *item,
 /* Every backend's connection struct begins with this. */
 struct store {
 	const struct store_ops *ops;
+	/* store_error()'s last cause and its repeats (a connection has one user thread) */
+	char *err_name, *err_cause;
+	unsigned err_repeats;
 };
+
+/*
+ * A backend's error: prints "store 'NAME': WHAT: CAUSE" and returns -1.
+ * Loops retry failed writes (the scheduler once a second while the disk is
+ * full), so the same cause again is only counted; store_written() reports
+ * the count once a write succeeds, store_close() if none does.
+ */
+int store_error(struct store *s, const char *name, const char *what, const char *cause);
+/* A transaction was committed: reports and forgets the repeats of the last error. */
+void store_written(struct store *s);
 
 struct store *store_sqlite_open(const char *path);
 /*

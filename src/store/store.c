@@ -108,10 +108,42 @@ char *store_url_redact(const char *url)
 	return sb_detach(&sb, NULL);
 }
 
+/* The repeats of the last error, reported once: "until" says what ended them. */
+static void forget_error(struct store *s, const char *until)
+{
+	if (s->err_repeats)
+		note("store '%s': '%s' %u more time%s, %s", s->err_name, s->err_cause,
+		     s->err_repeats, s->err_repeats == 1 ? "" : "s", until);
+	free(s->err_name);
+	free(s->err_cause);
+	s->err_name = s->err_cause = NULL;
+	s->err_repeats = 0;
+}
+
+int store_error(struct store *s, const char *name, const char *what, const char *cause)
+{
+	if (s->err_cause && !strcmp(s->err_cause, cause)) {
+		s->err_repeats++;
+		return -1;
+	}
+	forget_error(s, "then another error");
+	s->err_name = xstrdup(name);
+	s->err_cause = xstrdup(cause);
+	return error("store '%s': %s: %s", name, what, cause);
+}
+
+void store_written(struct store *s)
+{
+	if (s->err_cause)
+		forget_error(s, "then it was written again");
+}
+
 void store_close(struct store *s)
 {
-	if (s)
-		s->ops->close(s);
+	if (!s)
+		return;
+	forget_error(s, "until it was closed");
+	s->ops->close(s);
 }
 
 char *store_new_run_id(void)
