@@ -48,7 +48,7 @@ static int files_list(struct sf_ctx *ctx, const char *dag_id, int json)
 
 	if (dag_id && !(only = run_load_dag(ctx->cfg.data_dir, dag_id)))
 		return 1;
-	st = store_open(ctx->cfg.flow_store, ctx->cfg.data_dir);
+	st = store_open_reader(ctx->cfg.flow_store, ctx->cfg.data_dir);
 	if (st)
 		rows = watch_files_json(st, only);
 	if (rows && json) {

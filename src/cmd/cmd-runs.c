@@ -123,7 +123,10 @@ static int runs_cancel(struct store *st, const char *run_id)
 /* One exec for every sub: they all work on the store. */
 static int exec_runs(const struct cmd_args *a, struct sf_ctx *ctx)
 {
-	struct store *st = store_open(ctx->cfg.flow_store, ctx->cfg.data_dir);
+	/* list and show only read: they work where this user cannot write the store */
+	struct store *st = strcmp(ctx->sub, "cancel")
+				   ? store_open_reader(ctx->cfg.flow_store, ctx->cfg.data_dir)
+				   : store_open(ctx->cfg.flow_store, ctx->cfg.data_dir);
 	int ret;
 
 	if (!st)

@@ -180,7 +180,7 @@ static int exec_logs(const struct cmd_args *a, struct sf_ctx *ctx)
 		.follow = cmd_flag(a, "follow"),
 	};
 	struct store_run r = { 0 };
-	struct store *st = store_open(ctx->cfg.flow_store, ctx->cfg.data_dir);
+	struct store *st = store_open_reader(ctx->cfg.flow_store, ctx->cfg.data_dir);
 	int ret = 1;
 
 	if (!st)

@@ -63,7 +63,10 @@ static int exec_vars(const struct cmd_args *a, struct sf_ctx *ctx)
 
 	if (a->argc && !valid_key(a->argv[0]))
 		return cmd_usage_error(ctx, "bad variable name '%s' (letters, digits, _ - .)", a->argv[0]);
-	st = store_open(ctx->cfg.flow_store, ctx->cfg.data_dir);
+	if (!strcmp(ctx->sub, "list") || !strcmp(ctx->sub, "get"))
+		st = store_open_reader(ctx->cfg.flow_store, ctx->cfg.data_dir);
+	else
+		st = store_open(ctx->cfg.flow_store, ctx->cfg.data_dir);
 	if (!st)
 		return 1;
 	if (!strcmp(ctx->sub, "list"))

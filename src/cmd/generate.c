@@ -330,7 +330,7 @@ int cmd_complete(const struct cmd_entry *const *entries, size_t n, struct sf_ctx
 		dagset_release(&set);
 	} else if (!strcmp(kind, "run")) {
 		struct store_run_filter f = { .limit = COMPLETE_RUNS };
-		struct store *st = store_open(ctx->cfg.flow_store, ctx->cfg.data_dir);
+		struct store *st = store_open_reader(ctx->cfg.flow_store, ctx->cfg.data_dir);
 		struct store_run *runs;
 		size_t nruns, total;
 		if (st && store_run_list(st, &f, &runs, &nruns, &total) == 0) {

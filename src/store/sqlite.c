@@ -12,6 +12,7 @@
  * Schema versions live in PRAGMA user_version; migrations[] holds one SQL
  * script per version, applied in order inside a transaction.
  */
+#include <errno.h>
 #include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -395,19 +396,120 @@ static void sq_close(struct store *s)
 	free(q);
 }
 
-struct store *store_sqlite_open(const char *path)
+/* path's folder, malloc'd ("." for a bare name). */
+static char *folder_of(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+	if (!slash)
+		return xstrdup(".");
+	return slash == path ? xstrdup("/") : xstrndup(path, (size_t)(slash - path));
+}
+
+/*
+ * Whether this user may write the store: the file (or, when it does not
+ * exist yet, its creation) and its folder, where SQLite keeps the -wal and
+ * -shm files.  A read-only mount answers EROFS, so root is covered too.
+ */
+static int can_write(const char *path)
+{
+	char *dir = folder_of(path);
+	int ok = access(dir, W_OK) == 0 && (access(path, W_OK) == 0 || errno == ENOENT);
+	int e = errno;
+
+	free(dir);
+	errno = e; /* why not, for the caller's message */
+	return ok;
+}
+
+static int file_exists(const char *path)
+{
+	struct stat st;
+	return stat(path, &st) == 0;
+}
+
+/* The "file:" URI of path ('?', '#' and '%' escaped) with its query. */
+static char *file_uri(const char *path, const char *query)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	sb_adds(&sb, "file:");
+	for (const char *p = path; *p; p++) {
+		if (*p == '?' || *p == '#' || *p == '%')
+			sb_addf(&sb, "%%%02X", (unsigned char)*p);
+		else
+			sb_add(&sb, p, 1);
+	}
+	sb_addf(&sb, "?%s", query);
+	return sb_detach(&sb, NULL);
+}
+
+/*
+ * A store this user cannot write, opened read-only.  A WAL database is read
+ * through its -shm file, which only a writer can create: while a writer has
+ * it open, both files exist and are shared; when none exist, the last writer
+ * closed the database cleanly (everything is in the main file) and nobody
+ * who could write it is using it now, so it is read as immutable.  A store
+ * that does not exist yet reads as empty (an in-memory schema).
+ */
+static int open_read_only(struct sqlite_store *q)
+{
+	int flags = SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX;
+	char *dir = folder_of(q->path), *wal = xasprintf("%s-wal", q->path);
+	char *shm = xasprintf("%s-shm", q->path), *uri;
+	int version = 0, ret = 0;
+
+	if (!file_exists(q->path))
+		uri = xstrdup(":memory:");
+	else if (access(dir, W_OK) < 0 && !(file_exists(wal) && file_exists(shm)))
+		uri = file_uri(q->path, "mode=ro&immutable=1");
+	else
+		uri = file_uri(q->path, "mode=ro");
+	q->base.read_only = 1;
+	if (!strcmp(uri, ":memory:"))
+		flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+	if (sqlite3_open_v2(uri, &q->db, flags, NULL) != SQLITE_OK) {
+		ret = error("cannot open store '%s' read-only: %s", q->path,
+			    q->db ? sqlite3_errmsg(q->db) : "out of memory");
+	} else {
+		sqlite3_busy_timeout(q->db, BUSY_TIMEOUT_MS);
+		sqlite3_extended_result_codes(q->db, 1);
+		if (!strcmp(uri, ":memory:")) {
+			if (migrate(q) < 0 ||
+			    sqlite3_exec(q->db, "PRAGMA query_only = 1", NULL, NULL, NULL) != SQLITE_OK)
+				ret = -1;
+		} else if (read_version(q, &version) < 0) {
+			ret = -1;
+		} else if (version != (int)ARRAY_SIZE(migrations)) {
+			ret = error("store '%s' has schema version %d and this synthflow uses %d; it "
+				    "cannot be migrated while this user cannot write it",
+				    q->path, version, (int)ARRAY_SIZE(migrations));
+		}
+	}
+	free(dir);
+	free(wal);
+	free(shm);
+	free(uri);
+	return ret;
+}
+
+struct store *store_sqlite_open(const char *path, int reader)
 {
 	struct sqlite_store *q = xcalloc(1, sizeof(*q));
-	char *dir = xstrdup(path);
-	char *slash = strrchr(dir, '/');
+	char *dir = folder_of(path);
 
 	q->base.ops = &store_sqlite_ops;
 	q->path = xstrdup(path);
-	if (slash && slash != dir) {
-		*slash = '\0';
-		if (mkdir_p(dir, 0755) < 0)
-			error_errno("cannot create '%s'", dir);
+	if (reader && !can_write(path)) {
+		free(dir);
+		if (open_read_only(q) < 0) {
+			sq_close(&q->base);
+			return NULL;
+		}
+		q->data_version = -1;
+		return &q->base;
 	}
+	if (mkdir_p(dir, 0755) < 0)
+		error_errno("cannot create '%s'", dir);
 	free(dir);
 	if (sqlite3_open_v2(path, &q->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX,
 			    NULL) != SQLITE_OK) {
@@ -422,7 +524,10 @@ struct store *store_sqlite_open(const char *path)
 			 " PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY;",
 			 NULL, NULL, NULL) != SQLITE_OK ||
 	    migrate(q) < 0) {
-		if (sqlite3_errcode(q->db) != SQLITE_OK)
+		if (!can_write(path))
+			error_errno("cannot open store '%s' for writing; commands that only read it "
+				    "(runs list, runs show, tasks logs) still work", path);
+		else if (sqlite3_errcode(q->db) != SQLITE_OK)
 			db_error(q, "opening");
 		sq_close(&q->base);
 		return NULL;

@@ -123,6 +123,7 @@ struct store {
 	/* store_error()'s last cause and its repeats (a connection has one user thread) */
 	char *err_name, *err_cause;
 	unsigned err_repeats;
+	int read_only; /* store_open_reader() could not open it for writing */
 };
 
 /*
@@ -135,7 +136,8 @@ int store_error(struct store *s, const char *name, const char *what, const char 
 /* A transaction was committed: reports and forgets the repeats of the last error. */
 void store_written(struct store *s);
 
-struct store *store_sqlite_open(const char *path);
+/* reader: store_open_reader()'s read-only open when this user cannot write path. */
+struct store *store_sqlite_open(const char *path, int reader);
 /*
  * The backends' tables, public so that the unit tests check every one of
  * them is complete (store_ops_check) even where no PostgreSQL server runs:

@@ -13,7 +13,7 @@
 #include "util/random.h"
 #include "util/timeutil.h"
 
-struct store *store_open(const char *url, const char *data_dir)
+static struct store *open_url(const char *url, const char *data_dir, int reader)
 {
 	struct store *s;
 	char *path;
@@ -25,7 +25,7 @@ struct store *store_open(const char *url, const char *data_dir)
 			return NULL;
 		}
 		path = *p == '/' ? xstrdup(p) : xasprintf("%s/%s", data_dir, p);
-		s = store_sqlite_open(path);
+		s = store_sqlite_open(path, reader);
 		free(path);
 		if (s && store_ops_check(s->ops) < 0)
 			BUG("store backend '%s' lacks an operation", s->ops->name);
@@ -50,6 +50,21 @@ struct store *store_open(const char *url, const char *data_dir)
 	error("unknown store url '%s' (expected sqlite:PATH or postgresql://...)", path);
 	free(path);
 	return NULL;
+}
+
+struct store *store_open(const char *url, const char *data_dir)
+{
+	return open_url(url, data_dir, 0);
+}
+
+struct store *store_open_reader(const char *url, const char *data_dir)
+{
+	return open_url(url, data_dir, 1);
+}
+
+int store_read_only(const struct store *s)
+{
+	return s->read_only;
 }
 
 int store_ops_check(const struct store_ops *ops)

@@ -53,6 +53,15 @@ struct store;
  */
 struct store *store_open(const char *url, const char *data_dir);
 /*
+ * For commands that only read (runs list and show, tasks logs, vars list
+ * and get, files): a SQLite store that this user cannot write (a data
+ * folder on read-only media, another user's folder) is opened read-only,
+ * and one that does not exist yet reads as empty; otherwise as store_open().
+ */
+struct store *store_open_reader(const char *url, const char *data_dir);
+/* 1 when s was opened read-only by store_open_reader(): every write fails. */
+int store_read_only(const struct store *s);
+/*
  * `url` with any password replaced by "***" (user:PASSWORD@ and
  * ?password=), malloc'd: the only form of a store url that may be printed.
  */
