@@ -3,7 +3,7 @@
 PREFIX ?= /usr/local
 BUILD  ?= build
 
-.PHONY: all deps build check test demo install bench bench-web bench-slurm fuzz clean
+.PHONY: all deps build check test demo install bench bench-web bench-dataset bench-slurm fuzz clean
 
 all: build
 
@@ -38,6 +38,10 @@ bench: build
 # The web server's figures (API and page timings, wrk); see bench/web.sh.
 bench-web: build
 	@bench/web.sh
+
+# The dataset view with 100,000 clips against its 200 ms goal; see bench/dataset.sh.
+bench-dataset: build
+	@bench/dataset.sh
 
 # The Slurm executor against raw sbatch --array on a local cluster; see bench/slurm.sh.
 bench-slurm: build

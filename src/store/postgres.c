@@ -124,6 +124,7 @@ enum stmt_id {
 	ST_PROV_PUT,
 	ST_PROV_GET,
 	ST_PROV_LIST,
+	ST_METRICS_EACH,
 	ST_FILE_PUT,
 	ST_FILE_LIST,
 	ST_ARRIVAL_ATTEMPT,
@@ -205,6 +206,8 @@ static const struct {
 	[ST_PROV_GET] = { "SELECT doc FROM provenance WHERE run_id = $1 AND task_id = $2 AND idx = $3", 0 },
 	[ST_PROV_LIST] = { "SELECT task_id, idx, doc FROM provenance WHERE run_id = $1"
 			   " ORDER BY task_id, idx", 0 },
+	[ST_METRICS_EACH] = { "SELECT task_id, idx, item, data FROM metrics WHERE run_id = $1"
+			      " ORDER BY task_id, idx, line", 0 },
 	[ST_FILE_PUT] = { "INSERT INTO files(rel, ident, dir, state, seen_at, note)"
 			  " VALUES($1, $2, $3, $4, $5, $6) ON CONFLICT(rel) DO UPDATE SET"
 			  " ident = EXCLUDED.ident, dir = EXCLUDED.dir, state = EXCLUDED.state,"
@@ -1553,6 +1556,23 @@ static void metrics_where(struct strbuf *sql, struct qparams *p, const char *run
 	}
 }
 
+static int pg_metrics_each(struct store *s, const char *run_id, store_metrics_fn fn, void *arg)
+{
+	struct pgargs a = { 0 };
+	PGresult *res;
+	int ret = 0;
+
+	arg_text(&a, run_id);
+	res = exec_stmt(ps(s), ST_METRICS_EACH, &a, "reading metrics");
+	if (!res)
+		return -1;
+	for (int i = 0; i < PQntuples(res) && !ret; i++)
+		ret = fn(PQgetvalue(res, i, 0), (int)get_int(res, i, 1), get_cstr(res, i, 2),
+			 PQgetvalue(res, i, 3), (size_t)PQgetlength(res, i, 3), arg);
+	PQclear(res);
+	return ret;
+}
+
 static int pg_metrics_list(struct store *s, const char *run_id,
 			   const struct store_metrics_query *mq, const struct store_metrics_cond *conds,
 			   size_t n, const char *sort_key, int sort_desc, json_t **rows, size_t *total)
@@ -1979,6 +1999,7 @@ const struct store_ops store_pg_ops = {
 	.ti_counts = pg_ti_counts,
 	.metrics_put = pg_metrics_put,
 	.metrics_list = pg_metrics_list,
+	.metrics_each = pg_metrics_each,
 	.prov_put = pg_prov_put,
 	.prov_get = pg_prov_get,
 	.prov_list = pg_prov_list,

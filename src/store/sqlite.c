@@ -101,6 +101,7 @@ enum stmt_id {
 	ST_PROV_PUT,
 	ST_PROV_GET,
 	ST_PROV_LIST,
+	ST_METRICS_EACH,
 	ST_FILE_PUT,
 	ST_FILE_LIST,
 	ST_ARRIVAL_ATTEMPT,
@@ -163,6 +164,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_PROV_PUT] = "INSERT OR REPLACE INTO provenance(run_id, task_id, idx, doc) VALUES(?1, ?2, ?3, ?4)",
 	[ST_PROV_GET] = "SELECT doc FROM provenance WHERE run_id = ?1 AND task_id = ?2 AND idx = ?3",
 	[ST_PROV_LIST] = "SELECT task_id, idx, doc FROM provenance WHERE run_id = ?1 ORDER BY task_id, idx",
+	[ST_METRICS_EACH] = "SELECT task_id, idx, item, data FROM metrics WHERE run_id = ?1"
+			    " ORDER BY task_id, idx, line",
 	[ST_FILE_PUT] = "INSERT OR REPLACE INTO files(rel, ident, dir, state, seen_at, note)"
 			" VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_FILE_LIST] = "SELECT rel, ident, dir, state, seen_at, note FROM files ORDER BY rel",
@@ -1415,6 +1418,29 @@ static void metrics_bind(sqlite3_stmt *st, int *k, const char *run_id,
 	}
 }
 
+static int sq_metrics_each(struct store *s, const char *run_id, store_metrics_fn fn, void *arg)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_METRICS_EACH);
+	int rc = SQLITE_DONE, ret = 0;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, run_id, -1, SQLITE_TRANSIENT);
+	while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		ret = fn((const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1),
+			 (const char *)sqlite3_column_text(st, 2),
+			 (const char *)sqlite3_column_text(st, 3),
+			 (size_t)sqlite3_column_bytes(st, 3), arg);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (ret)
+		return ret;
+	if (rc != SQLITE_DONE)
+		return db_error(q, "reading metrics");
+	return 0;
+}
+
 static int sq_metrics_list(struct store *s, const char *run_id,
 			   const struct store_metrics_query *mq, const struct store_metrics_cond *conds,
 			   size_t n, const char *sort_key, int sort_desc, json_t **rows, size_t *total)
@@ -2003,6 +2029,7 @@ const struct store_ops store_sqlite_ops = {
 	.ti_counts = sq_ti_counts,
 	.metrics_put = sq_metrics_put,
 	.metrics_list = sq_metrics_list,
+	.metrics_each = sq_metrics_each,
 	.prov_put = sq_prov_put,
 	.prov_get = sq_prov_get,
 	.prov_list = sq_prov_list,

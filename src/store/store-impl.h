@@ -76,6 +76,7 @@ struct store_ops {
 	int (*metrics_list)(struct store *s, const char *run_id, const struct store_metrics_query *q,
 			    const struct store_metrics_cond *conds, size_t nconds, const char *sort_key,
 			    int sort_desc, json_t **rows, size_t *total);
+	int (*metrics_each)(struct store *s, const char *run_id, store_metrics_fn fn, void *arg);
 
 	/* Provenance records as JSON text; store.c parses and prints them. */
 	int (*prov_put)(struct store *s, const char *run_id, const char *task_id, int index,

@@ -865,22 +865,38 @@ bad:
 	return -1;
 }
 
+int store_metrics_sort_parse(const char *sort, const char **key, int *desc, struct strbuf *err)
+{
+	*key = NULL;
+	*desc = 0;
+	if (!sort || !*sort)
+		return 0;
+	*desc = *sort == '-';
+	if (!store_metrics_key_ok(sort + *desc)) {
+		sb_addf(err, "bad sort key '%s' (a metric's name, or -NAME for descending)", sort);
+		return -1;
+	}
+	*key = sort + *desc;
+	return 0;
+}
+
 int store_metrics_list(struct store *s, const char *run_id, const struct store_metrics_query *q,
 		       json_t **rows, size_t *total, struct strbuf *err)
 {
 	struct store_metrics_cond *conds;
-	const char *sort = q->sort && *q->sort ? q->sort : NULL;
+	const char *sort;
 	size_t n;
-	int ret, desc = sort && *sort == '-';
+	int ret, desc;
 
-	if (sort && !store_metrics_key_ok(sort + desc)) {
-		sb_addf(err, "bad sort key '%s' (a metric's name, or -NAME for descending)", sort);
+	if (store_metrics_sort_parse(q->sort, &sort, &desc, err) < 0 ||
+	    store_metrics_filter_parse(q->filter, &conds, &n, err) < 0)
 		return -1;
-	}
-	if (store_metrics_filter_parse(q->filter, &conds, &n, err) < 0)
-		return -1;
-	ret = s->ops->metrics_list(s, run_id, q, conds, n, sort ? sort + desc : NULL, desc, rows,
-				   total);
+	ret = s->ops->metrics_list(s, run_id, q, conds, n, sort, desc, rows, total);
 	store_metrics_filter_free(conds, n);
 	return ret;
+}
+
+int store_metrics_each(struct store *s, const char *run_id, store_metrics_fn fn, void *arg)
+{
+	return s->ops->metrics_each(s, run_id, fn, arg);
 }

@@ -453,6 +453,17 @@ int store_metrics_key_ok(const char *key);
  */
 int store_metrics_list(struct store *s, const char *run_id, const struct store_metrics_query *q,
 		       json_t **rows, size_t *total, struct strbuf *err);
+/* A sort as the query takes it: NULL, KEY or -KEY; -1 with the problem in err. */
+int store_metrics_sort_parse(const char *sort, const char **key, int *desc, struct strbuf *err);
+
+/*
+ * Every metrics row of a run as stored, in the order of task, index, line
+ * (the default order of store_metrics_list): item may be NULL, data is the
+ * JSON text of the line.  Non-zero from fn stops (and is returned).
+ */
+typedef int (*store_metrics_fn)(const char *task_id, int index, const char *item,
+				const char *data, size_t len, void *arg);
+int store_metrics_each(struct store *s, const char *run_id, store_metrics_fn fn, void *arg);
 /* ---- provenance (docs/replication.md): what each task instance ran with ---- */
 
 /*

@@ -677,6 +677,7 @@ void api_run_metrics(void *ctx, struct http_req *req, struct http_resp *resp)
 	json_t *rows;
 	size_t total = 0;
 	long limit, offset;
+	int rc;
 
 	if (!s || http_query_uint(req, resp, "limit", 100, METRICS_MAX_LIMIT, &limit) < 0 ||
 	    http_query_uint(req, resp, "offset", 0, 1L << 30, &offset) < 0 ||
@@ -687,7 +688,10 @@ void api_run_metrics(void *ctx, struct http_req *req, struct http_resp *resp)
 	q.sort = http_query(req, "sort");
 	q.limit = (size_t)limit;
 	q.offset = (size_t)offset;
-	if (store_metrics_list(s, r.run_id, &q, &rows, &total, &err) < 0) {
+	rc = mcache_list(w, s, &r, &q, &rows, &total, &err);
+	if (!rc)
+		rc = store_metrics_list(s, r.run_id, &q, &rows, &total, &err);
+	if (rc < 0) {
 		if (err.len)
 			http_error(resp, 400, "%s", err.buf);
 		else

@@ -60,6 +60,22 @@ struct grid_cache {
 	json_t *rows;           /* {run_id: [seq, row]} */
 };
 
+/*
+ * The dataset view's queries over one finished run, in memory (mcache.c).
+ * The first plain page is read from the store while a loader thread reads
+ * the run into the table; a filter or sort waits for it.
+ */
+struct mtable;
+struct metrics_cache {
+	pthread_mutex_t lock;
+	pthread_cond_t loaded;
+	struct mtable *t;
+	int loading, joinable;
+	pthread_t loader;
+	char *load_run;         /* what the loader reads */
+	int64_t load_seq;
+};
+
 struct web {
 	struct web_opts o;
 	const char *data_dir;
@@ -78,6 +94,7 @@ struct web {
 	struct route_stats *stats;      /* one per route, plus one for the rest */
 	struct list_cache list;
 	struct grid_cache grid;
+	struct metrics_cache mcache;
 	int64_t started_ms;
 };
 
@@ -95,6 +112,11 @@ void web_handle(void *ctx, struct http_req *req, struct http_resp *resp);
 
 /* This thread's store connection (opened on first use); NULL after error(). */
 struct store *web_store(struct web *w);
+
+/* mcache.c: 1 when the cache answered, 0 when the store should, -1 as store_metrics_list. */
+int mcache_list(struct web *w, struct store *s, const struct store_run *run,
+		const struct store_metrics_query *q, json_t **rows, size_t *total, struct strbuf *err);
+void mcache_release(struct web *w);
 
 /* dagcache.c */
 struct dag_snap *dags_get(struct web *w);

@@ -186,6 +186,8 @@ struct web *web_open(const struct web_opts *o)
 	pthread_cond_init(&w->events_cond, NULL);
 	pthread_mutex_init(&w->list.lock, NULL);
 	pthread_mutex_init(&w->grid.lock, NULL);
+	pthread_mutex_init(&w->mcache.lock, NULL);
+	pthread_cond_init(&w->mcache.loaded, NULL);
 	w->grid.rows = json_object();
 	if (auth_init(&w->auth, w->data_dir) < 0 || !web_store(w)) {
 		web_close(w);
@@ -202,6 +204,7 @@ void web_close(struct web *w)
 
 	if (!w)
 		return;
+	mcache_release(w); /* joins its loader, which uses a store connection */
 	/* The key's destructor runs only at thread exit: close ours now. */
 	s = pthread_getspecific(w->store_key);
 	pthread_setspecific(w->store_key, NULL);
@@ -215,6 +218,8 @@ void web_close(struct web *w)
 	pthread_cond_destroy(&w->events_cond);
 	pthread_mutex_destroy(&w->list.lock);
 	pthread_mutex_destroy(&w->grid.lock);
+	pthread_mutex_destroy(&w->mcache.lock);
+	pthread_cond_destroy(&w->mcache.loaded);
 	free(w->stats);
 	free(w->url);
 	free(w);

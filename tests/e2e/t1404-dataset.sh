@@ -19,19 +19,7 @@ expect_success 'playwright-core and chromium are available' '
 DATA=$TRASH_BASE/run-data
 synthflow init "$DATA" >/dev/null
 mkdir -p "$DATA/src/ds/dags"
-# 100,000 clips: four characters, durations 1..12 s, loudness -45..-16 LUFS
-cat >"$DATA/src/ds/gen.py" <<'PY'
-import json, os
-chars = ["Fluttershy", "Rarity", "Twilight", "Spike"]
-with open(os.environ["SF_METRICS"], "w") as f:
-    for i in range(100000):
-        c = chars[i % 4]
-        name = "%02d_%02d_%02d_%s_Happy__Line %d." % (i // 3600 % 24, i // 60 % 60, i % 60, c, i)
-        f.write(json.dumps({"item": "/src/" + name + "flac", "output": "clean/" + name + "flac",
-                            "character": c, "emotion": "Happy", "noise": "", "transcript": "Line %d." % i,
-                            "duration": 1 + (i // 4) % 12, "lufs": -16 - (i // 48) % 30,
-                            "rms_db": -20.5, "peak_db": -1.0, "snr_db": 30, "flags": []}) + "\n")
-PY
+cp "$TEST_ROOT/e2e/dataset-gen.py" "$DATA/src/ds/gen.py"
 printf '%s\n' "id: ds" "tasks:" "  clean:" "    run: python3 src/ds/gen.py" >"$DATA/src/ds/dags/ds.yaml"
 RUN=$(synthflow --data "$DATA" test ds | head -n1)
 web_start "$DATA" || { echo "not ok - serve did not start"; exit 1; }

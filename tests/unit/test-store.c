@@ -571,6 +571,34 @@ static void metrics_put_replace_list(void **state)
 	sb_release(&err);
 }
 
+static int metrics_seen(const char *task_id, int index, const char *item, const char *data,
+			size_t len, void *arg)
+{
+	struct strbuf *sb = arg;
+
+	sb_addf(sb, "%s %d %s %.*s\n", task_id, index, item ? item : "-", (int)len, data);
+	return 0;
+}
+
+/* Every row as stored, in task, index, line order, other runs left out. */
+static void metrics_each_in_order(void **state)
+{
+	struct fixture *f = *state;
+	struct strbuf sb = STRBUF_INIT;
+	size_t bad;
+	const char *two = "{\"a\": 1}\n{\"a\":2}";
+
+	assert_int_equal(store_metrics_put(f->s, "r", "t", 1, 1, NULL, two, strlen(two), &bad), 0);
+	assert_int_equal(store_metrics_put(f->s, "r", "s", -1, 1, "/i", "{\"item\": \"x\"}", 13,
+					   &bad), 0);
+	assert_int_equal(store_metrics_put(f->s, "r", "t", 0, 1, "/j", "{}", 2, &bad), 0);
+	assert_int_equal(store_metrics_put(f->s, "q", "t", 0, 1, NULL, "{}", 2, &bad), 0);
+	assert_int_equal(store_metrics_each(f->s, "r", metrics_seen, &sb), 0);
+	assert_string_equal(sb.buf, "s -1 x {\"item\": \"x\"}\nt 0 /j {}\nt 1 - {\"a\": 1}\n"
+				    "t 1 - {\"a\":2}\n");
+	sb_release(&sb);
+}
+
 static void provenance_records(void **state)
 {
 	struct fixture *f = *state;
@@ -679,6 +707,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(leases, setup, teardown),
 		cmocka_unit_test(metrics_filter_parse),
 		cmocka_unit_test_setup_teardown(metrics_put_replace_list, setup, teardown),
+		cmocka_unit_test_setup_teardown(metrics_each_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(provenance_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(arrivals_once_per_identity, setup, teardown),
 	};

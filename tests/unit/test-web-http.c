@@ -1,13 +1,15 @@
 /*
  * Unit tests for the socket-free parts of src/web: request parsing and
  * routing (http.c), token, cookie and CSRF checks (auth.c), path
- * safety (paths.c), and the health check's contract (api.c).
+ * safety (paths.c), the health check's contract (api.c), and the dataset
+ * view's in-memory queries (mcache.c) against the store's own answers.
  */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <ctype.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -458,10 +460,159 @@ static void health_contract(void **state)
 	free(dir);
 }
 
+/* GET target through the handler with the token; returns the status, *body its JSON. */
+static int get_json(struct web *w, const char *target, json_t **body)
+{
+	struct strbuf auth = STRBUF_INIT;
+	struct http_req req;
+	struct http_resp resp;
+	int status;
+
+	http_req_init(&req);
+	http_resp_init(&resp);
+	req.method = http_method_parse("GET");
+	assert_int_equal(http_req_set_target(&req, target), 0);
+	sb_addf(&auth, "Bearer %s", w->auth.token);
+	http_req_add_header(&req, "Authorization", auth.buf);
+	web_handle(w, &req, &resp);
+	sb_release(&auth);
+	status = resp.status;
+	*body = json_loadb(resp.body.buf, resp.body.len, 0, NULL);
+	if (!*body)
+		fail_msg("%s: %d %.*s", target, status, (int)resp.body.len, resp.body.buf);
+	http_resp_release(&resp);
+	http_req_release(&req);
+	return status;
+}
+
+static void query_add(struct strbuf *sb, const char *name, const char *val)
+{
+	if (!val)
+		return;
+	sb_addf(sb, "&%s=", name);
+	for (const unsigned char *p = (const unsigned char *)val; *p; p++)
+		if (isalnum(*p))
+			sb_addch(sb, (char)*p);
+		else
+			sb_addf(sb, "%%%02X", *p);
+}
+
+/* One query through the API (the in-memory table) and the store: the same answer. */
+static void same_answer(struct web *w, struct store *s, const char *run_id,
+			const struct store_metrics_query *q)
+{
+	struct strbuf target = STRBUF_INIT, err = STRBUF_INIT;
+	json_t *body, *rows;
+	size_t total;
+
+	sb_addf(&target, "/api/v1/runs/%s/metrics?limit=%zu&offset=%zu", run_id, q->limit, q->offset);
+	query_add(&target, "task", q->task_id);
+	query_add(&target, "filter", q->filter);
+	query_add(&target, "sort", q->sort);
+	assert_int_equal(get_json(w, target.buf, &body), 200);
+	assert_int_equal(store_metrics_list(s, run_id, q, &rows, &total, &err), 0);
+	if (!json_equal(json_object_get(body, "items"), rows) ||
+	    json_integer_value(json_object_get(body, "total")) != (json_int_t)total) {
+		char *a = json_dumps(body, JSON_COMPACT), *b = json_dumps(rows, JSON_COMPACT);
+		fail_msg("%s\napi:   %s\nstore: %zu %s", target.buf, a, total, b);
+	}
+	json_decref(body);
+	json_decref(rows);
+	sb_release(&target);
+	sb_release(&err);
+}
+
+/*
+ * A finished run's metrics are queried in memory (mcache.c): every filter
+ * and sort must give the store's answer, types mixed under one key, missing
+ * and null values, arrays, booleans included; a clear (a new sequence
+ * number) makes the next query read the run again.
+ */
+static void dataset_cache_matches_store(void **state)
+{
+	static const char *const filters[] = {
+		"", "n<5", "n>=2.5", "n=3", "n!=3", "s=b", "s<b", "s~B", "n~1", "n~.5", "x>1",
+		"x=b", "x<zz", "arr~a", "flag=1", "item~x", "task=b", "index<1", "index>=0",
+		"missing=1", "n<abc", "s>5", "n>0,s~a,x!=2", "s~", "arr~",
+	};
+	static const char *const sorts[] = {
+		"", "n", "-n", "s", "-s", "x", "-x", "item", "-item", "-index", "task", "missing", "arr",
+		"flag",
+	};
+	static const char *const svals[] = { "a", "b", "Ba", "ab", "" };
+	char *dir = scratch(), *flow = path_join(dir, "flow"), *run_id = NULL;
+	struct config cfg;
+	struct web_opts o = { .cfg = &cfg, .port = 8881, .tick_age_ms = fake_tick_age };
+	struct strbuf lines = STRBUF_INIT;
+	struct web *w;
+	struct store *s;
+	json_t *params = json_object(), *body;
+	size_t bad, k = 0;
+
+	assert_int_equal(mkdir_p(flow, 0755), 0);
+	assert_int_equal(config_load(&cfg, dir), 0);
+	w = web_open(&o);
+	assert_non_null(w);
+	s = web_store(w);
+	assert_int_equal(store_run_create(s, "ds", params, "me", &run_id), 0);
+	for (int idx = -1; idx < 4; idx++) {
+		const char *task = idx < 0 ? "b" : "a";
+		sb_reset(&lines);
+		for (int i = 0; i < 6; i++) {
+			int v = idx * 6 + i + 6;
+			sb_addf(&lines, "{\"item\": \"/in/%cx%02d.wav\"", "xyz"[v % 3], v % 7);
+			if (v % 6 == 1)
+				sb_adds(&lines, ", \"n\": -1.25");
+			else if (v % 5)
+				sb_addf(&lines, ", \"n\": %s", v % 4 ? (v % 2 ? "2.5" : "10.0") : "3");
+			sb_addf(&lines, ", \"s\": \"%s\"", svals[v % 5]);
+			sb_addf(&lines, ", \"x\": %s", v % 3 == 0 ? "\"b\"" : v % 3 == 1 ? "2" : "null");
+			if (v % 4 == 1)
+				sb_adds(&lines, ", \"arr\": [\"a\", 1, {\"k\": true}]");
+			else if (v % 4 == 2)
+				sb_adds(&lines, ", \"arr\": []");
+			sb_addf(&lines, ", \"flag\": %s}\n", v % 2 ? "true" : "false");
+		}
+		assert_int_equal(store_metrics_put(s, run_id, task, idx < 0 ? -1 : idx, 1, NULL,
+						   lines.buf, lines.len, &bad), 0);
+		assert_int_equal(bad, 0);
+	}
+	assert_int_equal(store_run_set_state(s, run_id, RUN_SUCCESS, 1, 2, NULL), 0);
+	for (size_t f = 0; f < ARRAY_SIZE(filters); f++)
+		for (size_t t = 0; t < ARRAY_SIZE(sorts); t++, k++) {
+			struct store_metrics_query q = {
+				.filter = filters[f], .sort = sorts[t], .task_id = k % 5 == 4 ? "a" : NULL,
+				.limit = k % 3 ? 100 : 4, .offset = k % 3 == 2 ? 3 : 0,
+			};
+			same_answer(w, s, run_id, &q);
+		}
+
+	/* cleared and run again: new metrics, a new sequence number */
+	assert_int_equal(store_run_set_state(s, run_id, RUN_RUNNING, 1, 0, NULL), 0);
+	assert_int_equal(store_metrics_put(s, run_id, "b", -1, 2, NULL, "{\"n\": 7}", 8, &bad), 0);
+	assert_int_equal(store_run_set_state(s, run_id, RUN_FAILED, 1, 3, NULL), 0);
+	sb_reset(&lines);
+	sb_addf(&lines, "/api/v1/runs/%s/metrics?filter=n%%3D7", run_id);
+	assert_int_equal(get_json(w, lines.buf, &body), 200);
+	assert_int_equal(json_integer_value(json_object_get(body, "total")), 1);
+	json_decref(body);
+	same_answer(w, s, run_id, &(struct store_metrics_query){ .sort = "-n", .limit = 100 });
+
+	web_close(w);
+	config_release(&cfg);
+	cleanup(dir);
+	json_decref(params);
+	sb_release(&lines);
+	free(run_id);
+	free(flow);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(health_contract),
+		cmocka_unit_test(dataset_cache_matches_store),
 		cmocka_unit_test(unescape_cases),
 		cmocka_unit_test(target_parsing),
 		cmocka_unit_test(routing),

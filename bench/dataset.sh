@@ -1,0 +1,115 @@
+#!/usr/bin/env bash
+# make bench-dataset: the dataset view with 100,000 clips' metrics, printed
+# as Markdown.  Goal (issue 14): first render and each filter under 200 ms in
+# chromium.
+#
+# - The API (GET /api/v1/runs/RUN/metrics, 200 rows): the first page, a
+#   filter, a sort, a filter+sort; median and max of 10, once serve holds
+#   the finished run in memory (web/mcache.c).  "read" is the first filter
+#   after serve started: it waits for the run to be read into memory.
+# - The peer: the same filter and sort as SQL over the same store file with
+#   the sqlite3 shell (json_extract on every line: what serve does for a run
+#   still running, and did for every run before), median of 5.
+# - Chromium (tests/e2e/dataset.js, which also checks the answers): times
+#   measured in the page from the request to the rows in the document.  Cold:
+#   serve just started, the filter typed right after the first render (it may
+#   wait for the run to be read); warm: the same page again.
+#
+# Environment: SYNTHFLOW (build/synthflow), BENCH_KEEP=1 keeps the work folder.
+set -eu
+cd "$(dirname "$0")/.."
+root=$(pwd)
+sf=${SYNTHFLOW:-$root/build/synthflow}
+
+scripts/install-deps.sh test >/dev/null
+[ -d tests/e2e/node_modules/playwright-core ] ||
+	npm install --prefix tests/e2e --no-audit --no-fund --loglevel=error
+work=$(mktemp -d "${TMPDIR:-/tmp}/sf-bench-dataset.XXXXXX")
+pid=
+cleanup() {
+	[ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	[ "${BENCH_KEEP:-0}" = 1 ] || rm -rf "$work"
+}
+trap cleanup EXIT
+
+data=$work/data
+"$sf" init "$data" >/dev/null
+mkdir -p "$data/src/ds/dags"
+cp tests/e2e/dataset-gen.py "$data/src/ds/gen.py"
+printf '%s\n' "id: ds" "tasks:" "  clean:" "    run: python3 src/ds/gen.py" >"$data/src/ds/dags/ds.yaml"
+run=$("$sf" --data "$data" test ds | head -n1)
+want=$(python3 -c "print(sum(1 for i in range(0, 100000, 4) if 1 + (i // 4) % 12 > 8 and -16 - (i // 48) % 30 < -30))")
+
+"$sf" --data "$data" serve --port 0 >"$work/serve.out" 2>"$work/serve.err" &
+pid=$!
+for _ in $(seq 100); do grep -q '^http://' "$work/serve.out" && break; sleep 0.1; done
+url=$(grep -m1 '^http://' "$work/serve.out")
+base=${url%%/\?token=*}
+auth="Authorization: Bearer ${url##*token=}"
+for _ in $(seq 100); do curl -sf "$base/api/v1/health" >/dev/null && break; sleep 0.1; done
+
+filter='character%3DFluttershy%2Clufs%3C-30%2Cduration%3E8'
+# ms QUERY: wall time of one metrics request, in ms.
+ms() {
+	curl -s -o /dev/null -w '%{time_total}\n' -H "$auth" "$base/api/v1/runs/$run/metrics?limit=200&$1" |
+		awk '{ printf "%.1f\n", $1 * 1000 }'
+}
+# stats: median and max of numbers on stdin
+stats() { sort -n | awk '{ v[NR] = $1 } END { printf "%.1f %.1f\n", v[int((NR + 1) / 2)], v[NR] }'; }
+first_page=$(ms "offset=0")
+read_ms=$(ms "filter=$filter")
+read -r page_med page_max < <(for _ in $(seq 10); do ms "offset=0"; done | stats)
+read -r filt_med filt_max < <(for _ in $(seq 10); do ms "filter=$filter"; done | stats)
+read -r sort_med sort_max < <(for _ in $(seq 10); do ms "sort=-lufs&offset=50000"; done | stats)
+read -r both_med both_max < <(for _ in $(seq 10); do ms "filter=$filter&sort=duration"; done | stats)
+
+# sql SQL: wall time of the sqlite3 shell answering it over the store file, in ms.
+sql() {
+	local t0 t1
+	t0=$(date +%s%N)
+	sqlite3 "$data/flow/synthflow.db" "$1" >/dev/null
+	t1=$(date +%s%N)
+	echo "$(((t1 - t0) / 100000))" | awk '{ printf "%.1f\n", $1 / 10 }'
+}
+where="run_id = '$run' AND json_extract(data, '\$.character') = 'Fluttershy'
+	AND json_extract(data, '\$.lufs') < -30 AND json_extract(data, '\$.duration') > 8"
+read -r peer_filt _ < <(for _ in $(seq 5); do
+	sql "SELECT data, count(*) OVER () FROM metrics WHERE $where ORDER BY task_id, idx, line LIMIT 200"
+done | stats)
+read -r peer_sort _ < <(for _ in $(seq 5); do
+	sql "SELECT data FROM metrics WHERE run_id = '$run' ORDER BY json_extract(data, '\$.lufs') DESC LIMIT 200 OFFSET 50000"
+done | stats)
+
+# browser NAME: runs dataset.js, prints "first filter sort" in ms
+browser() {
+	node tests/e2e/dataset.js "$url" "$run" "$work" "$want" >"$work/$1.out" 2>&1 ||
+		{ cat "$work/$1.out" >&2; exit 1; }
+	for k in "first render" filter sort; do
+		awk -v k="$k:" 'index($0, k) == 1 { printf "%.0f ", $(NF - 1) }' "$work/$1.out"
+	done
+	echo
+}
+kill "$pid" && wait "$pid" || true
+"$sf" --data "$data" serve --port 0 >"$work/serve.out" 2>"$work/serve.err" &
+pid=$!
+for _ in $(seq 100); do grep -q '^http://' "$work/serve.out" && break; sleep 0.1; done
+url=$(grep -m1 '^http://' "$work/serve.out")
+read -r cold_first cold_filter cold_sort < <(browser cold)
+read -r warm_first warm_filter warm_sort < <(browser warm)
+
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0fx", a / (b > 0 ? b : 0.1) }'; }
+row() { printf '| %s ' "$@"; echo '|'; }
+echo "## Dataset view, 100,000 clips (make bench-dataset; $(date -u "+%Y-%m-%d %H:%M UTC"), $(nproc) CPUs, load $(cut -d' ' -f1 /proc/loadavg), $("$sf" --version))"
+echo
+row "API, 200 rows" "median" "max" "sqlite3 json_extract (peer)" "peer / serve"
+row "---" "---" "---" "---" "---"
+row "first page (first ever: $first_page ms)" "$page_med ms" "$page_max ms" "" ""
+row "filter character=Fluttershy,lufs<-30,duration>8 (first, reading the run: $read_ms ms)" "$filt_med ms" "$filt_max ms" "$peer_filt ms" "$(ratio "$peer_filt" "$filt_med")"
+row "sort -lufs, offset 50,000" "$sort_med ms" "$sort_max ms" "$peer_sort ms" "$(ratio "$peer_sort" "$sort_med")"
+row "filter + sort by duration" "$both_med ms" "$both_max ms" "" ""
+echo
+row "chromium (request to rows in the page)" "cold" "warm" "goal"
+row "---" "---" "---" "---"
+row "first render" "$cold_first ms" "$warm_first ms" "< 200 ms"
+row "filter" "$cold_filter ms" "$warm_filter ms" "< 200 ms"
+row "sort by LUFS" "$cold_sort ms" "$warm_sort ms" ""

@@ -1,0 +1,493 @@
+/*
+ * The dataset view's queries (GET /api/v1/runs/{run}/metrics) over a
+ * finished run, answered from memory: the run's metrics are read from the
+ * store once, every row's values parsed into one column per key, so that a
+ * filter or a sort over 100,000 clips costs milliseconds instead of parsing
+ * every row's JSON in the store again.  A finished run's metrics change only
+ * when a clear makes it active again, which changes its sequence number:
+ * the table is kept for (run, seq).  One run is kept, the last one asked for.
+ *
+ * The answers are the store's (store.h, docs/api.md): numbers order below
+ * text, text by bytes, arrays and objects as their compact JSON text, a
+ * missing or null value matches no condition and sorts last either way,
+ * ties in the order of task, index, line; tests/unit/test-web-http.c checks
+ * them against the store's own answers.
+ */
+#include "web/web-impl.h"
+
+#include <ctype.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "util/common.h"
+
+/* Bigger runs are queried in the store: the table holds about their JSON text. */
+#define MCACHE_MAX_ROWS 2000000
+
+enum mkind { MV_NULL, MV_NUM, MV_TEXT };
+
+struct mval {                   /* a cell as stored: text as an offset in the pool */
+	unsigned char kind, is_int;
+	double num;
+	size_t off;
+};
+
+struct mget {                   /* a cell as compared */
+	unsigned char kind, is_int;
+	double num;
+	const char *text;
+};
+
+struct mrow {
+	size_t task, item, data, data_len;      /* offsets in the pool; item SIZE_MAX: none */
+	int idx;
+};
+
+struct mcol {
+	char *key;
+	struct mval *v;         /* one per row, MV_NULL where the row lacks the key */
+};
+
+enum mref_kind { MR_COL, MR_ITEM, MR_TASK, MR_INDEX };
+struct mref {
+	enum mref_kind kind;
+	const struct mcol *col; /* MR_COL; NULL: no row has the key */
+};
+
+struct mtable {
+	char *run_id;
+	int64_t seq;
+	struct strbuf pool;
+	struct mrow *rows;
+	size_t n, alloc;
+	struct mcol *cols;
+	size_t ncols, cols_alloc;
+	int too_big;
+	/* every row in the order of the last sort, reused while the sort is the same */
+	char *sort_key;
+	int sort_desc;
+	uint32_t *order;
+};
+
+static void mtable_free(struct mtable *t)
+{
+	if (!t)
+		return;
+	for (size_t i = 0; i < t->ncols; i++) {
+		free(t->cols[i].key);
+		free(t->cols[i].v);
+	}
+	free(t->cols);
+	free(t->rows);
+	sb_release(&t->pool);
+	free(t->run_id);
+	free(t->sort_key);
+	free(t->order);
+	free(t);
+}
+
+static size_t pool_add(struct mtable *t, const char *s, size_t len)
+{
+	size_t off = t->pool.len;
+
+	sb_add(&t->pool, s, len);
+	sb_addch(&t->pool, '\0');
+	return off;
+}
+
+static int row_add(const char *task_id, int index, const char *item, const char *data, size_t len,
+		   void *arg)
+{
+	struct mtable *t = arg;
+	struct mrow *r;
+
+	if (t->n == MCACHE_MAX_ROWS) {
+		t->too_big = 1;
+		return 1;
+	}
+	ALLOC_GROW(t->rows, t->n + 1, t->alloc);
+	r = &t->rows[t->n];
+	/* rows come grouped by task: most share the previous row's name */
+	if (t->n && !strcmp(t->pool.buf + t->rows[t->n - 1].task, task_id))
+		r->task = t->rows[t->n - 1].task;
+	else
+		r->task = pool_add(t, task_id, strlen(task_id));
+	r->item = item ? pool_add(t, item, strlen(item)) : SIZE_MAX;
+	r->data = pool_add(t, data, len);
+	r->data_len = len;
+	r->idx = index;
+	t->n++;
+	return 0;
+}
+
+static struct mcol *col_for(struct mtable *t, const char *key, size_t *hint)
+{
+	struct mcol *c;
+
+	/* rows usually list their keys in the same order: try the next column first */
+	if (*hint < t->ncols && !strcmp(t->cols[*hint].key, key))
+		return &t->cols[(*hint)++];
+	for (size_t i = 0; i < t->ncols; i++)
+		if (!strcmp(t->cols[i].key, key)) {
+			*hint = i + 1;
+			return &t->cols[i];
+		}
+	ALLOC_GROW(t->cols, t->ncols + 1, t->cols_alloc);
+	c = &t->cols[t->ncols++];
+	c->key = xstrdup(key);
+	c->v = xcalloc(t->n ? t->n : 1, sizeof(*c->v));
+	*hint = t->ncols;
+	return c;
+}
+
+/* One value as SQLite's json_extract gives it: numbers, booleans as 1/0, text. */
+static struct mval value_of(struct mtable *t, json_t *v)
+{
+	struct mval m = { .kind = MV_NULL };
+	char *s;
+
+	switch (json_typeof(v)) {
+	case JSON_INTEGER:
+		m = (struct mval){ .kind = MV_NUM, .is_int = 1, .num = (double)json_integer_value(v) };
+		break;
+	case JSON_REAL:
+		m = (struct mval){ .kind = MV_NUM, .num = json_real_value(v) };
+		break;
+	case JSON_TRUE:
+	case JSON_FALSE:
+		m = (struct mval){ .kind = MV_NUM, .is_int = 1, .num = json_is_true(v) };
+		break;
+	case JSON_STRING:
+		m = (struct mval){ .kind = MV_TEXT,
+				   .off = pool_add(t, json_string_value(v), json_string_length(v)) };
+		break;
+	case JSON_ARRAY:
+	case JSON_OBJECT:
+		s = json_dumps(v, JSON_COMPACT);
+		m = (struct mval){ .kind = MV_TEXT, .off = pool_add(t, s, strlen(s)) };
+		free(s);
+		break;
+	case JSON_NULL:
+		break;
+	}
+	return m;
+}
+
+/*
+ * Reads the run's rows, then parses each once into the columns.  NULL when
+ * the store failed (*rc < 0) or the run changed meanwhile (a clear: the rows
+ * may mix two states).
+ */
+static struct mtable *mtable_load(struct store *s, const char *run_id, int64_t seq, int *rc)
+{
+	struct mtable *t = xcalloc(1, sizeof(*t));
+	struct store_run again = { 0 };
+
+	t->run_id = xstrdup(run_id);
+	t->seq = seq;
+	sb_init(&t->pool, 0);
+	*rc = store_metrics_each(s, run_id, row_add, t);
+	if (*rc >= 0 && (store_run_get(s, run_id, &again) || again.seq != seq))
+		*rc = 1;
+	store_run_release(&again);
+	if (*rc < 0 || (*rc && !t->too_big)) {
+		mtable_free(t);
+		return NULL;
+	}
+	if (t->too_big) {
+		/* kept empty, so the next query goes to the store without reading it again */
+		free(t->rows);
+		t->rows = NULL;
+		t->n = 0;
+		sb_release(&t->pool);
+		return t;
+	}
+	for (size_t i = 0; i < t->n; i++) {
+		json_t *obj = json_loadb(t->pool.buf + t->rows[i].data, t->rows[i].data_len, 0, NULL);
+		const char *key;
+		json_t *v;
+		size_t hint = 0;
+
+		json_object_foreach(obj, key, v) {
+			struct mval m = value_of(t, v);
+			col_for(t, key, &hint)->v[i] = m;
+		}
+		json_decref(obj);
+	}
+	return t;
+}
+
+static struct mref ref_for(const struct mtable *t, const char *key)
+{
+	if (!strcmp(key, "item"))
+		return (struct mref){ .kind = MR_ITEM };
+	if (!strcmp(key, "task"))
+		return (struct mref){ .kind = MR_TASK };
+	if (!strcmp(key, "index"))
+		return (struct mref){ .kind = MR_INDEX };
+	for (size_t i = 0; i < t->ncols; i++)
+		if (!strcmp(t->cols[i].key, key))
+			return (struct mref){ .kind = MR_COL, .col = &t->cols[i] };
+	return (struct mref){ .kind = MR_COL };
+}
+
+static struct mget get(const struct mtable *t, const struct mref *ref, size_t r)
+{
+	const struct mrow *row = &t->rows[r];
+	const struct mval *v;
+
+	switch (ref->kind) {
+	case MR_ITEM:
+		if (row->item == SIZE_MAX)
+			break;
+		return (struct mget){ .kind = MV_TEXT, .text = t->pool.buf + row->item };
+	case MR_TASK:
+		return (struct mget){ .kind = MV_TEXT, .text = t->pool.buf + row->task };
+	case MR_INDEX:
+		return (struct mget){ .kind = MV_NUM, .is_int = 1, .num = row->idx };
+	case MR_COL:
+		if (!ref->col)
+			break;
+		v = &ref->col->v[r];
+		return (struct mget){ .kind = v->kind, .is_int = v->is_int, .num = v->num,
+				      .text = v->kind == MV_TEXT ? t->pool.buf + v->off : NULL };
+	}
+	return (struct mget){ .kind = MV_NULL };
+}
+
+/* SQLite's order of two values that are not NULL: numbers below text, text by bytes. */
+static int cmp_vals(const struct mget *a, const struct mget *b)
+{
+	int c;
+
+	if (a->kind != b->kind)
+		return a->kind < b->kind ? -1 : 1;
+	if (a->kind == MV_NUM)
+		return (a->num > b->num) - (a->num < b->num);
+	c = strcmp(a->text, b->text);
+	return (c > 0) - (c < 0);
+}
+
+/* '~': the value as text (CAST(x AS TEXT)) holds want, ASCII case ignored. */
+static int contains(const struct mget *v, const char *want)
+{
+	char num[48];
+	const char *hay = v->text;
+	size_t n = strlen(want);
+
+	if (v->kind == MV_NUM) {
+		if (v->is_int)
+			snprintf(num, sizeof(num), "%.0f", v->num);
+		else if (snprintf(num, sizeof(num), "%.15g", v->num) > 0 && !strpbrk(num, ".eni"))
+			strncat(num, ".0", sizeof(num) - strlen(num) - 1);
+		hay = num;
+	}
+	for (; *hay; hay++)
+		if (!strncasecmp(hay, want, n))
+			return 1;
+	return !n;
+}
+
+static int cond_match(const struct mget *v, const struct store_metrics_cond *c)
+{
+	struct mget want = c->is_number ? (struct mget){ .kind = MV_NUM, .num = c->number }
+					: (struct mget){ .kind = MV_TEXT, .text = c->text };
+	int r;
+
+	if (v->kind == MV_NULL)
+		return 0;
+	if (c->op == SMO_CONTAINS)
+		return contains(v, c->text);
+	/* numbers against numbers only, as the store does */
+	if (c->is_number && c->op != SMO_EQ && c->op != SMO_NE && v->kind != MV_NUM)
+		return 0;
+	r = cmp_vals(v, &want);
+	switch (c->op) {
+	case SMO_EQ: return r == 0;
+	case SMO_NE: return r != 0;
+	case SMO_LT: return r < 0;
+	case SMO_LE: return r <= 0;
+	case SMO_GT: return r > 0;
+	case SMO_GE: return r >= 0;
+	case SMO_CONTAINS: break;
+	}
+	return 0;
+}
+
+struct sort_ctx {
+	const struct mtable *t;
+	struct mref ref;
+	int desc;
+};
+
+/* NULLs last either way; ties in row order (task, index, line). */
+static int cmp_rows(const void *pa, const void *pb, void *arg)
+{
+	const struct sort_ctx *c = arg;
+	uint32_t a = *(const uint32_t *)pa, b = *(const uint32_t *)pb;
+	struct mget va = get(c->t, &c->ref, a), vb = get(c->t, &c->ref, b);
+	int r;
+
+	if ((va.kind == MV_NULL) != (vb.kind == MV_NULL))
+		return va.kind == MV_NULL ? 1 : -1;
+	r = va.kind == MV_NULL ? 0 : cmp_vals(&va, &vb);
+	if (r)
+		return c->desc ? -r : r;
+	return (a > b) - (a < b);
+}
+
+static const uint32_t *sorted(struct mtable *t, const char *key, int desc)
+{
+	struct sort_ctx c = { t, ref_for(t, key), desc };
+
+	if (t->order && !strcmp(t->sort_key, key) && t->sort_desc == desc)
+		return t->order;
+	free(t->sort_key);
+	free(t->order);
+	t->sort_key = xstrdup(key);
+	t->sort_desc = desc;
+	t->order = xmalloc((t->n ? t->n : 1) * sizeof(*t->order));
+	for (size_t i = 0; i < t->n; i++)
+		t->order[i] = (uint32_t)i;
+	if (t->n)
+		qsort_r(t->order, t->n, sizeof(*t->order), cmp_rows, &c);
+	return t->order;
+}
+
+static json_t *row_json(const struct mtable *t, size_t r)
+{
+	const struct mrow *row = &t->rows[r];
+	json_t *data = json_loadb(t->pool.buf + row->data, row->data_len, 0, NULL);
+
+	return json_pack("{s:s, s:o, s:o, s:o}", "task_id", t->pool.buf + row->task,
+			 "index", row->idx >= 0 ? json_integer(row->idx) : json_null(),
+			 "item", row->item != SIZE_MAX ? json_string(t->pool.buf + row->item)
+						       : json_null(),
+			 "metrics", data ? data : json_object());
+}
+
+static void mtable_query(struct mtable *t, const struct store_metrics_query *q,
+			 const struct store_metrics_cond *conds, size_t n, const char *sort_key,
+			 int desc, json_t **rows, size_t *total)
+{
+	const uint32_t *order = sort_key ? sorted(t, sort_key, desc) : NULL;
+	struct mref *refs = xcalloc(n ? n : 1, sizeof(*refs));
+	size_t matched = 0;
+
+	*rows = json_array();
+	for (size_t k = 0; k < n; k++)
+		refs[k] = ref_for(t, conds[k].key);
+	for (size_t i = 0; i < t->n; i++) {
+		size_t r = order ? order[i] : i, k;
+		for (k = 0; k < n; k++) {
+			struct mget v = get(t, &refs[k], r);
+			if (!cond_match(&v, &conds[k]))
+				break;
+		}
+		if (k < n || (q->task_id && strcmp(q->task_id, t->pool.buf + t->rows[r].task)))
+			continue;
+		if (matched++ >= q->offset && (!q->limit || json_array_size(*rows) < q->limit))
+			json_array_append_new(*rows, row_json(t, r));
+	}
+	*total = matched;
+	free(refs);
+}
+
+static void *loader(void *arg)
+{
+	struct web *w = arg;
+	struct metrics_cache *c = &w->mcache;
+	struct store *s = web_store(w); /* this thread's; closed when it ends */
+	struct mtable *t = NULL;
+	int rc;
+
+	if (s)
+		t = mtable_load(s, c->load_run, c->load_seq, &rc);
+	pthread_mutex_lock(&c->lock);
+	if (t) {
+		mtable_free(c->t);
+		c->t = t;
+	}
+	c->loading = 0;
+	pthread_cond_broadcast(&c->loaded);
+	pthread_mutex_unlock(&c->lock);
+	return NULL;
+}
+
+static int is_cached(const struct metrics_cache *c, const struct store_run *run)
+{
+	return c->t && !strcmp(c->t->run_id, run->run_id) && c->t->seq == run->seq;
+}
+
+/* With c->lock held: the loader of the last run asked for is gone. */
+static void loader_join(struct metrics_cache *c)
+{
+	while (c->loading)
+		pthread_cond_wait(&c->loaded, &c->lock);
+	if (c->joinable) {
+		pthread_join(c->loader, NULL);
+		c->joinable = 0;
+	}
+}
+
+int mcache_list(struct web *w, struct store *s, const struct store_run *run,
+		const struct store_metrics_query *q, json_t **rows, size_t *total, struct strbuf *err)
+{
+	struct metrics_cache *c = &w->mcache;
+	struct store_metrics_cond *conds = NULL;
+	const char *sort;
+	size_t n = 0;
+	int desc, rc = 0, ret = 0, plain;
+
+	if (!run_state_is_final(run->state))
+		return 0;
+	if (store_metrics_sort_parse(q->sort, &sort, &desc, err) < 0 ||
+	    store_metrics_filter_parse(q->filter, &conds, &n, err) < 0)
+		return -1;
+	/* the first page as stored is one cheap read: the store answers it meanwhile */
+	plain = !sort && !n;
+	pthread_mutex_lock(&c->lock);
+	if (!is_cached(c, run)) {
+		if (c->loading && plain &&
+		    !strcmp(c->load_run, run->run_id) && c->load_seq == run->seq)
+			goto out;
+		loader_join(c);
+	}
+	if (!is_cached(c, run) && plain) {
+		free(c->load_run);
+		c->load_run = xstrdup(run->run_id);
+		c->load_seq = run->seq;
+		c->loading = !pthread_create(&c->loader, NULL, loader, w);
+		c->joinable = c->loading;
+		goto out;
+	}
+	if (!is_cached(c, run)) {
+		mtable_free(c->t);
+		c->t = mtable_load(s, run->run_id, run->seq, &rc);
+	}
+	if (rc < 0) {
+		ret = -1;
+	} else if (is_cached(c, run) && !c->t->too_big) {
+		mtable_query(c->t, q, conds, n, sort, desc, rows, total);
+		ret = 1;
+	}
+out:
+	pthread_mutex_unlock(&c->lock);
+	store_metrics_filter_free(conds, n);
+	return ret;
+}
+
+void mcache_release(struct web *w)
+{
+	struct metrics_cache *c = &w->mcache;
+
+	pthread_mutex_lock(&c->lock);
+	loader_join(c);
+	pthread_mutex_unlock(&c->lock);
+	mtable_free(c->t);
+	c->t = NULL;
+	free(c->load_run);
+	c->load_run = NULL;
+}
