@@ -23,7 +23,7 @@ sf=${SYNTHFLOW:-$root/build/synthflow}
 
 scripts/install-deps.sh test >/dev/null
 [ -d tests/e2e/node_modules/playwright-core ] ||
-	npm install --prefix tests/e2e --no-audit --no-fund --loglevel=error
+	npm install --prefix tests/e2e --no-audit --no-fund --loglevel=error >&2
 work=$(mktemp -d "${TMPDIR:-/tmp}/sf-bench-dataset.XXXXXX")
 pid=
 cleanup() {
