@@ -387,9 +387,10 @@ static int64_t fake_tick_age(void *arg)
 	return tick_age;
 }
 
-/* GET /api/v1/health through the handler; returns the status, *body its JSON. */
-static int health(struct web *w, json_t **body)
+/* GET target through the handler with the token; returns the status, *body its JSON. */
+static int get_json(struct web *w, const char *target, json_t **body)
 {
+	struct strbuf auth = STRBUF_INIT;
 	struct http_req req;
 	struct http_resp resp;
 	int status;
@@ -397,14 +398,24 @@ static int health(struct web *w, json_t **body)
 	http_req_init(&req);
 	http_resp_init(&resp);
 	req.method = http_method_parse("GET");
-	assert_int_equal(http_req_set_target(&req, "/api/v1/health"), 0);
+	assert_int_equal(http_req_set_target(&req, target), 0);
+	sb_addf(&auth, "Bearer %s", w->auth.token);
+	http_req_add_header(&req, "Authorization", auth.buf);
 	web_handle(w, &req, &resp);
+	sb_release(&auth);
 	status = resp.status;
 	*body = json_loadb(resp.body.buf, resp.body.len, 0, NULL);
-	assert_non_null(*body);
+	if (!*body)
+		fail_msg("%s: %d %.*s", target, status, (int)resp.body.len, resp.body.buf);
 	http_resp_release(&resp);
 	http_req_release(&req);
 	return status;
+}
+
+/* GET /api/v1/health through the handler; returns the status, *body its JSON. */
+static int health(struct web *w, json_t **body)
+{
+	return get_json(w, "/api/v1/health", body);
 }
 
 /*
@@ -458,31 +469,6 @@ static void health_contract(void **state)
 	free(flow);
 	free(db);
 	free(dir);
-}
-
-/* GET target through the handler with the token; returns the status, *body its JSON. */
-static int get_json(struct web *w, const char *target, json_t **body)
-{
-	struct strbuf auth = STRBUF_INIT;
-	struct http_req req;
-	struct http_resp resp;
-	int status;
-
-	http_req_init(&req);
-	http_resp_init(&resp);
-	req.method = http_method_parse("GET");
-	assert_int_equal(http_req_set_target(&req, target), 0);
-	sb_addf(&auth, "Bearer %s", w->auth.token);
-	http_req_add_header(&req, "Authorization", auth.buf);
-	web_handle(w, &req, &resp);
-	sb_release(&auth);
-	status = resp.status;
-	*body = json_loadb(resp.body.buf, resp.body.len, 0, NULL);
-	if (!*body)
-		fail_msg("%s: %d %.*s", target, status, (int)resp.body.len, resp.body.buf);
-	http_resp_release(&resp);
-	http_req_release(&req);
-	return status;
 }
 
 static void query_add(struct strbuf *sb, const char *name, const char *val)
