@@ -1,5 +1,6 @@
-/* synthflow vars list|get|set|unset: variables for {{ vars.X }} templates. */
+/* synthflow vars list|get|set|unset|history: variables for {{ vars.X }} templates. */
 #include "cmd/cmd.h"
+#include "flow/vars.h"
 #include "store/store.h"
 #include "util/common.h"
 
@@ -21,6 +22,50 @@ static int vars_list(struct store *st, int json)
 	return 0;
 }
 
+/* A value as JSON text, so that newlines and quotes stay visible on one line. */
+static void print_value(json_t *v)
+{
+	char *s;
+
+	if (json_is_null(v)) {
+		fputs("(unset)", stdout);
+		return;
+	}
+	s = json_dumps(v, JSON_ENCODE_ANY);
+	fputs(s, stdout);
+	free(s);
+}
+
+static int vars_history(struct store *st, const char *key, int json)
+{
+	struct store_var_change *v;
+	json_t *all = json_array();
+	size_t n;
+
+	if (store_var_history(st, key, &v, &n) < 0)
+		return 1;
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(all, vars_change_json(&v[i]));
+	store_var_history_free(v, n);
+	if (json) {
+		cmd_print_json(all);
+	} else {
+		size_t i;
+		json_t *c;
+
+		json_array_foreach(all, i, c) {
+			printf("%s  %-3s  ", json_string_value(json_object_get(c, "at")),
+			       json_string_value(json_object_get(c, "source")));
+			print_value(json_object_get(c, "old"));
+			fputs(" -> ", stdout);
+			print_value(json_object_get(c, "new"));
+			putchar('\n');
+		}
+	}
+	json_decref(all);
+	return 0;
+}
+
 static int vars_do(struct store *st, const char *sub, char **args)
 {
 	char *value;
@@ -37,22 +82,11 @@ static int vars_do(struct store *st, const char *sub, char **args)
 		return 0;
 	}
 	if (!strcmp(sub, "set"))
-		return store_var_set(st, args[0], args[1]) < 0 ? 1 : 0;
-	ret = store_var_unset(st, args[0]);
+		return vars_change(st, args[0], args[1], "cli", NULL) < 0 ? 1 : 0;
+	ret = vars_change(st, args[0], NULL, "cli", NULL);
 	if (ret == STORE_NOT_FOUND)
 		return error("variable '%s' is not set", args[0]), 1;
 	return ret < 0 ? 1 : 0;
-}
-
-static int valid_key(const char *k)
-{
-	if (!*k)
-		return 0;
-	for (; *k; k++)
-		if (!(*k == '_' || *k == '-' || *k == '.' || (*k >= 'a' && *k <= 'z') ||
-		      (*k >= 'A' && *k <= 'Z') || (*k >= '0' && *k <= '9')))
-			return 0;
-	return 1;
 }
 
 /* One exec for every sub: the store and the key check are the same. */
@@ -61,7 +95,7 @@ static int exec_vars(const struct cmd_args *a, struct sf_ctx *ctx)
 	struct store *st;
 	int ret;
 
-	if (a->argc && !valid_key(a->argv[0]))
+	if (a->argc && !vars_key_valid(a->argv[0]))
 		return cmd_usage_error(ctx, "bad variable name '%s' (letters, digits, _ - .)", a->argv[0]);
 	if (!strcmp(ctx->sub, "list") || !strcmp(ctx->sub, "get"))
 		st = store_open_reader(ctx->cfg.flow_store, ctx->cfg.data_dir);
@@ -71,6 +105,8 @@ static int exec_vars(const struct cmd_args *a, struct sf_ctx *ctx)
 		return 1;
 	if (!strcmp(ctx->sub, "list"))
 		ret = vars_list(st, cmd_flag(a, "json"));
+	else if (!strcmp(ctx->sub, "history"))
+		ret = vars_history(st, a->argv[0], cmd_flag(a, "json"));
 	else
 		ret = vars_do(st, ctx->sub, a->argv);
 	store_close(st);
@@ -79,8 +115,13 @@ static int exec_vars(const struct cmd_args *a, struct sf_ctx *ctx)
 
 const struct cmd_entry cmd_vars_entry = {
 	.name = "vars",
-	.summary = "list, get, set and unset variables ({{ vars.X }})",
-	.usage = "synthflow vars list [--json] | get KEY | set KEY VALUE | unset KEY\n",
+	.summary = "list, get, set and unset variables ({{ vars.X }}), with their history",
+	.usage = "synthflow vars list [--json] | get KEY | set KEY VALUE | unset KEY\n"
+		 "       synthflow vars history KEY [--json]\n"
+		 "\n"
+		 "Every set and unset is kept in the variable's history (old value, new value,\n"
+		 "time, source: cli, api or ui).  A run uses the variables as they were when it\n"
+		 "was created: changing one never changes a run that exists already.\n",
 	.flags = CMD_NEEDS_DATA,
 	.subs = (const struct cmd_entry[]){
 		{ .name = "list", .summary = "every variable as KEY=VALUE",
@@ -95,6 +136,13 @@ const struct cmd_entry cmd_vars_entry = {
 		{ .name = "set", .summary = "set a variable", .args = "KEY VALUE",
 		  .flags = CMD_OPTIONS_FIRST, .exec = exec_vars },
 		{ .name = "unset", .summary = "remove a variable", .args = "KEY", .exec = exec_vars },
+		{ .name = "history", .summary = "every change of a variable, oldest first",
+		  .args = "KEY",
+		  .options = (const struct cmd_option[]){
+			CMD_FLAG("json", 0, "print a JSON array of {key, old, new, at, source, runs}"),
+			CMD_END,
+		  },
+		  .exec = exec_vars },
 		CMD_END,
 	},
 };

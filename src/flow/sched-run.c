@@ -103,7 +103,10 @@ static struct srun *srun_new(struct sched *s, const struct store_run *r, struct 
 	run->state = RUN_QUEUED;
 	run->created_at = r->created_at;
 	run->started_at = r->started_at;
-	if (store_var_all(s->store, &run->vars) < 0)
+	/* The snapshot taken when the run was created: a later `vars set` never changes a run. */
+	if (r->vars)
+		run->vars = json_incref(r->vars);
+	else if (store_var_all(s->store, &run->vars) < 0) /* a run from before snapshots */
 		run->vars = json_object();
 	sprov_load_run(run);
 	run->ntasks = d->ntasks;

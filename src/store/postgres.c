@@ -90,6 +90,11 @@ static const char *const migrations[] = {
 	" pid INTEGER NOT NULL, owner TEXT NOT NULL, started_at BIGINT NOT NULL,"
 	" beat_at BIGINT NOT NULL, duties TEXT NOT NULL DEFAULT '');"
 	"CREATE INDEX runs_owner ON runs(owner);",
+	/* 7: each run's variable snapshot; the history of every variable change */
+	"ALTER TABLE runs ADD COLUMN vars TEXT;"
+	"CREATE TABLE var_history(id BIGSERIAL PRIMARY KEY, key TEXT COLLATE \"C\" NOT NULL,"
+	" old TEXT, new TEXT, at BIGINT NOT NULL, source TEXT NOT NULL, runs TEXT);"
+	"CREATE INDEX var_history_key ON var_history(key, id);",
 };
 
 /* The server's clock in ms: every lease's times, so machines' clocks need not agree. */
@@ -111,6 +116,8 @@ enum stmt_id {
 	ST_VAR_SET,
 	ST_VAR_UNSET,
 	ST_VAR_ALL,
+	ST_VAR_HISTORY_ADD,
+	ST_VAR_HISTORY,
 	ST_REQ_ADD,
 	ST_REQ_LIST_RUN,
 	ST_REQ_LIST_ALL,
@@ -140,7 +147,8 @@ enum stmt_id {
 	ST_COUNT
 };
 
-#define RUN_COLS "run_id, dag_id, state, params, created_at, started_at, ended_at, reason, owner, seq"
+#define RUN_COLS "run_id, dag_id, state, params, created_at, started_at, ended_at, reason, owner," \
+		 " seq, vars"
 
 /* A statement whose last parameter is the change number says so in `seq_last`. */
 static const struct {
@@ -149,8 +157,10 @@ static const struct {
 } stmts[ST_COUNT] = {
 	[ST_NEXT_SEQ] = { "UPDATE meta SET v = v + 1 WHERE k = 'seq' RETURNING v", 0 },
 	[ST_SEQ] = { "SELECT v FROM meta WHERE k = 'seq'", 0 },
-	[ST_RUN_INSERT] = { "INSERT INTO runs(run_id, dag_id, state, params, created_at, owner, seq)"
-			    " VALUES($1, $2, 'queued', $3, $4, $5, $6) ON CONFLICT DO NOTHING", 1 },
+	/* The variable snapshot is taken by the insert itself: the run sees what was committed. */
+	[ST_RUN_INSERT] = { "INSERT INTO runs(run_id, dag_id, state, params, created_at, owner, seq, vars)"
+			    " VALUES($1, $2, 'queued', $3, $4, $5, $6, (SELECT coalesce(json_object_agg(key,"
+			    " value ORDER BY key)::text, '{}') FROM vars)) ON CONFLICT DO NOTHING", 1 },
 	[ST_RUN_GET] = { "SELECT " RUN_COLS " FROM runs WHERE run_id = $1", 0 },
 	[ST_RUN_SET_STATE] = { "UPDATE runs SET state = $2, started_at = $3, ended_at = $4,"
 			       " reason = $5, seq = $6 WHERE run_id = $1", 1 },
@@ -183,6 +193,10 @@ static const struct {
 			 " ON CONFLICT(key) DO UPDATE SET value = EXCLUDED.value", 0 },
 	[ST_VAR_UNSET] = { "DELETE FROM vars WHERE key = $1", 0 },
 	[ST_VAR_ALL] = { "SELECT key, value FROM vars ORDER BY key", 0 },
+	[ST_VAR_HISTORY_ADD] = { "INSERT INTO var_history(key, old, new, at, source, runs)"
+				 " VALUES($1, $2, $3, $4, $5, $6)", 0 },
+	[ST_VAR_HISTORY] = { "SELECT id, key, old, new, at, source, runs FROM var_history"
+			     " WHERE key = $1 ORDER BY id", 0 },
 	[ST_REQ_ADD] = { "INSERT INTO requests(run_id, kind, task_id, downstream, created_at)"
 			 " VALUES($1, $2, $3, $4, $5)", 0 },
 	[ST_REQ_LIST_RUN] = { "SELECT id, run_id, kind, task_id, downstream FROM requests"
@@ -751,6 +765,7 @@ static void run_from_row(const PGresult *res, int row, struct store_run *r)
 	r->reason = get_str(res, row, 7);
 	r->owner = get_str(res, row, 8);
 	r->seq = get_int(res, row, 9);
+	r->vars = PQgetisnull(res, row, 10) ? NULL : json_loads(PQgetvalue(res, row, 10), 0, NULL);
 }
 
 static int pg_run_get(struct store *s, const char *run_id, struct store_run *out)
@@ -1023,6 +1038,53 @@ static int pg_var_all(struct store *s, json_t **vars)
 	*vars = json_object();
 	for (int i = 0; i < PQntuples(res); i++)
 		json_object_set_new(*vars, PQgetvalue(res, i, 0), json_string(PQgetvalue(res, i, 1)));
+	PQclear(res);
+	return 0;
+}
+
+static int pg_var_history_add(struct store *s, const struct store_var_change *c)
+{
+	struct pgargs a = { 0 };
+	char *runs = c->runs ? json_dumps(c->runs, JSON_COMPACT) : NULL;
+	int ret;
+
+	arg_text(&a, c->key);
+	arg_text(&a, c->old_value);
+	arg_text(&a, c->new_value);
+	arg_int(&a, c->at);
+	arg_text(&a, c->source);
+	arg_text(&a, runs);
+	ret = write_stmt(ps(s), ST_VAR_HISTORY_ADD, &a, "recording a variable change", NULL);
+	free(runs);
+	return ret;
+}
+
+static int pg_var_history(struct store *s, const char *key, struct store_var_change **v, size_t *n)
+{
+	struct pgargs a = { 0 };
+	PGresult *res;
+	int rows;
+
+	*v = NULL;
+	*n = 0;
+	arg_text(&a, key);
+	res = exec_stmt(ps(s), ST_VAR_HISTORY, &a, "reading a variable's history");
+	if (!res)
+		return -1;
+	rows = PQntuples(res);
+	if (rows)
+		*v = xcalloc((size_t)rows, sizeof(**v));
+	for (int i = 0; i < rows; i++) {
+		struct store_var_change *c = &(*v)[i];
+		c->id = get_int(res, i, 0);
+		c->key = get_str(res, i, 1);
+		c->old_value = get_str(res, i, 2);
+		c->new_value = get_str(res, i, 3);
+		c->at = get_int(res, i, 4);
+		c->source = get_str(res, i, 5);
+		c->runs = PQgetisnull(res, i, 6) ? NULL : json_loads(PQgetvalue(res, i, 6), 0, NULL);
+	}
+	*n = (size_t)rows;
 	PQclear(res);
 	return 0;
 }
@@ -1986,6 +2048,8 @@ const struct store_ops store_pg_ops = {
 	.var_set = pg_var_set,
 	.var_unset = pg_var_unset,
 	.var_all = pg_var_all,
+	.var_history_add = pg_var_history_add,
+	.var_history = pg_var_history,
 	.req_add = pg_req_add,
 	.req_list = pg_req_list,
 	.req_done = pg_req_done,

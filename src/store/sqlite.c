@@ -69,6 +69,11 @@ static const char *const migrations[] = {
 	" pid INTEGER NOT NULL, owner TEXT NOT NULL, started_at INTEGER NOT NULL,"
 	" beat_at INTEGER NOT NULL, duties TEXT NOT NULL DEFAULT '');"
 	"CREATE INDEX runs_owner ON runs(owner);",
+	/* 7: each run's variable snapshot; the history of every variable change */
+	"ALTER TABLE runs ADD COLUMN vars TEXT;"
+	"CREATE TABLE var_history(id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL,"
+	" old TEXT, new TEXT, at INTEGER NOT NULL, source TEXT NOT NULL, runs TEXT);"
+	"CREATE INDEX var_history_key ON var_history(key, id);",
 };
 
 enum stmt_id {
@@ -90,6 +95,8 @@ enum stmt_id {
 	ST_VAR_SET,
 	ST_VAR_UNSET,
 	ST_VAR_ALL,
+	ST_VAR_HISTORY_ADD,
+	ST_VAR_HISTORY,
 	ST_REQ_ADD,
 	ST_REQ_LIST_RUN,
 	ST_REQ_LIST_ALL,
@@ -117,6 +124,9 @@ enum stmt_id {
 	ST_COUNT
 };
 
+#define RUN_COLS "run_id, dag_id, state, params, created_at, started_at, ended_at, reason, owner," \
+		 " seq, vars"
+
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_METRICS_DELETE] = "DELETE FROM metrics WHERE run_id = ?1 AND task_id = ?2 AND idx = ?3",
 	[ST_METRICS_INSERT] = "INSERT INTO metrics(run_id, task_id, idx, line, try, item, data)"
@@ -126,10 +136,11 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_ROLLBACK] = "ROLLBACK",
 	[ST_NEXT_SEQ] = "UPDATE meta SET v = v + 1 WHERE k = 'seq' RETURNING v",
 	[ST_SEQ] = "SELECT v FROM meta WHERE k = 'seq'",
-	[ST_RUN_INSERT] = "INSERT INTO runs(run_id, dag_id, state, params, created_at, owner, seq)"
-			  " VALUES(?1, ?2, 'queued', ?3, ?4, ?5, ?6)",
-	[ST_RUN_GET] = "SELECT run_id, dag_id, state, params, created_at, started_at, ended_at,"
-		       " reason, owner, seq FROM runs WHERE run_id = ?1",
+	/* The variable snapshot is taken by the insert itself: the run sees what was committed. */
+	[ST_RUN_INSERT] = "INSERT INTO runs(run_id, dag_id, state, params, created_at, owner, seq, vars)"
+			  " VALUES(?1, ?2, 'queued', ?3, ?4, ?5, ?6, (SELECT json_group_object(key, value)"
+			  " FROM (SELECT key, value FROM vars ORDER BY key)))",
+	[ST_RUN_GET] = "SELECT " RUN_COLS " FROM runs WHERE run_id = ?1",
 	[ST_RUN_SET_STATE] = "UPDATE runs SET state = ?2, started_at = ?3, ended_at = ?4,"
 			     " reason = ?5, seq = ?6 WHERE run_id = ?1",
 	[ST_RUN_CLAIM] = "UPDATE runs SET owner = ?3, seq = ?4 WHERE run_id = ?1 AND owner IS ?2",
@@ -149,6 +160,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_VAR_SET] = "INSERT OR REPLACE INTO vars(key, value) VALUES(?1, ?2)",
 	[ST_VAR_UNSET] = "DELETE FROM vars WHERE key = ?1",
 	[ST_VAR_ALL] = "SELECT key, value FROM vars ORDER BY key",
+	[ST_VAR_HISTORY_ADD] = "INSERT INTO var_history(key, old, new, at, source, runs)"
+			       " VALUES(?1, ?2, ?3, ?4, ?5, ?6)",
+	[ST_VAR_HISTORY] = "SELECT id, key, old, new, at, source, runs FROM var_history"
+			   " WHERE key = ?1 ORDER BY id",
 	[ST_REQ_ADD] = "INSERT INTO requests(run_id, kind, task_id, downstream, created_at)"
 		       " VALUES(?1, ?2, ?3, ?4, ?5)",
 	[ST_REQ_LIST_RUN] = "SELECT id, run_id, kind, task_id, downstream FROM requests"
@@ -626,6 +641,8 @@ static void run_from_row(sqlite3_stmt *st, struct store_run *r)
 	r->reason = col_strdup(st, 7);
 	r->owner = col_strdup(st, 8);
 	r->seq = sqlite3_column_int64(st, 9);
+	r->vars = sqlite3_column_type(st, 10) == SQLITE_NULL ? NULL :
+		json_loads((const char *)sqlite3_column_text(st, 10), 0, NULL);
 }
 
 static int sq_run_get(struct store *s, const char *run_id, struct store_run *out)
@@ -705,8 +722,7 @@ static int sq_run_list(struct store *s, const struct store_run_filter *f, struct
 	*n = 0;
 	if (total && count_runs(q, f, total) < 0)
 		return -1;
-	sb_adds(&sql, "SELECT run_id, dag_id, state, params, created_at, started_at, ended_at,"
-		      " reason, owner, seq FROM runs");
+	sb_adds(&sql, "SELECT " RUN_COLS " FROM runs");
 	filter_sql(f, &sql);
 	sb_addf(&sql, " ORDER BY created_at DESC, run_id DESC LIMIT %lld OFFSET %lld",
 		f->limit ? (long long)f->limit : -1LL, (long long)f->offset);
@@ -997,6 +1013,65 @@ static int sq_var_all(struct store *s, json_t **vars)
 		json_decref(*vars);
 		*vars = NULL;
 		return db_error(q, "listing variables");
+	}
+	return 0;
+}
+
+static int sq_var_history_add(struct store *s, const struct store_var_change *c)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_VAR_HISTORY_ADD);
+	char *runs = c->runs ? json_dumps(c->runs, JSON_COMPACT) : NULL;
+	int ret;
+
+	if (!st) {
+		free(runs);
+		return -1;
+	}
+	bind_text(st, 1, c->key);
+	bind_text(st, 2, c->old_value);
+	bind_text(st, 3, c->new_value);
+	sqlite3_bind_int64(st, 4, c->at);
+	bind_text(st, 5, c->source);
+	bind_text(st, 6, runs);
+	ret = write_stmt(q, st, "recording a variable change");
+	free(runs);
+	return ret;
+}
+
+static int sq_var_history(struct store *s, const char *key, struct store_var_change **v, size_t *n)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_VAR_HISTORY);
+	size_t alloc = 0;
+	int rc;
+
+	*v = NULL;
+	*n = 0;
+	if (!st)
+		return -1;
+	bind_text(st, 1, key);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_var_change *c;
+		const char *runs = (const char *)sqlite3_column_text(st, 6);
+
+		ALLOC_GROW(*v, *n + 1, alloc);
+		c = &(*v)[(*n)++];
+		c->id = sqlite3_column_int64(st, 0);
+		c->key = col_strdup(st, 1);
+		c->old_value = col_strdup(st, 2);
+		c->new_value = col_strdup(st, 3);
+		c->at = sqlite3_column_int64(st, 4);
+		c->source = col_strdup(st, 5);
+		c->runs = runs ? json_loads(runs, 0, NULL) : NULL;
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		store_var_history_free(*v, *n);
+		*v = NULL;
+		*n = 0;
+		return db_error(q, "reading a variable's history");
 	}
 	return 0;
 }
@@ -2010,6 +2085,8 @@ const struct store_ops store_sqlite_ops = {
 	.var_set = sq_var_set,
 	.var_unset = sq_var_unset,
 	.var_all = sq_var_all,
+	.var_history_add = sq_var_history_add,
+	.var_history = sq_var_history,
 	.req_add = sq_req_add,
 	.req_list = sq_req_list,
 	.req_done = sq_req_done,

@@ -46,6 +46,8 @@ struct store_ops {
 	int (*var_set)(struct store *s, const char *key, const char *value);
 	int (*var_unset)(struct store *s, const char *key);
 	int (*var_all)(struct store *s, json_t **vars);
+	int (*var_history_add)(struct store *s, const struct store_var_change *c);
+	int (*var_history)(struct store *s, const char *key, struct store_var_change **v, size_t *n);
 
 	int (*req_add)(struct store *s, const char *run_id, enum store_req_kind kind,
 		       const char *task_id, int downstream);

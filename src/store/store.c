@@ -250,6 +250,28 @@ int store_var_set(struct store *s, const char *key, const char *value)
 int store_var_unset(struct store *s, const char *key) { return s->ops->var_unset(s, key); }
 int store_var_all(struct store *s, json_t **vars) { return s->ops->var_all(s, vars); }
 
+int store_var_history_add(struct store *s, const struct store_var_change *c)
+{
+	return s->ops->var_history_add(s, c);
+}
+
+int store_var_history(struct store *s, const char *key, struct store_var_change **v, size_t *n)
+{
+	return s->ops->var_history(s, key, v, n);
+}
+
+void store_var_history_free(struct store_var_change *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		free(v[i].key);
+		free(v[i].old_value);
+		free(v[i].new_value);
+		free(v[i].source);
+		json_decref(v[i].runs);
+	}
+	free(v);
+}
+
 int store_req_add(struct store *s, const char *run_id, enum store_req_kind kind,
 		  const char *task_id, int downstream)
 {
@@ -278,6 +300,7 @@ void store_run_release(struct store_run *r)
 	free(r->run_id);
 	free(r->dag_id);
 	json_decref(r->params);
+	json_decref(r->vars);
 	free(r->reason);
 	free(r->owner);
 	memset(r, 0, sizeof(*r));
@@ -381,6 +404,8 @@ json_t *store_run_json(const struct store_run *r, const struct store_ti *tis, si
 {
 	json_t *o = store_run_summary_json(r);
 	json_t *a = json_array();
+
+	json_object_set_new(o, "vars", r->vars ? json_incref(r->vars) : json_null());
 	for (size_t i = 0; i < ntis; i++)
 		json_array_append_new(a, ti_json(&tis[i]));
 	json_object_set_new(o, "tasks", a);

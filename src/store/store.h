@@ -83,11 +83,14 @@ struct store_run {
 	char *reason;           /* why it failed or was cancelled, or NULL */
 	char *owner;            /* the scheduler running it: "PID:STARTTIME", or NULL */
 	int64_t seq;            /* change sequence of its last write */
+	json_t *vars;           /* the variables when it was created (object), owned; NULL for
+				 * runs created before snapshots were kept */
 };
 void store_run_release(struct store_run *r);
 
 /*
- * A new run of `dag_id` in state `queued` with typed params (borrowed).
+ * A new run of `dag_id` in state `queued` with typed params (borrowed), and
+ * a snapshot of the variables as they are inside the same transaction.
  * *run_id receives the new id (malloc'd).  `owner` is NULL for a run that
  * `serve` should pick up, or the caller's owner string (`test` runs its own).
  */
@@ -171,6 +174,24 @@ int store_var_set(struct store *s, const char *key, const char *value);
 int store_var_unset(struct store *s, const char *key);
 /* Every variable as a new JSON object of strings, for tmpl_ctx.vars. */
 int store_var_all(struct store *s, json_t **vars);
+
+/*
+ * One change of a variable.  Written by vars_change() (flow/vars.h), which
+ * sets the value, starts the runs it triggers and records this in one
+ * transaction; store_var_set/unset alone keep no history.
+ */
+struct store_var_change {
+	int64_t id;             /* increasing */
+	char *key;
+	char *old_value, *new_value; /* NULL: was not set / was unset */
+	int64_t at;
+	char *source;           /* "cli", "api", "ui" */
+	json_t *runs;           /* [{"dag_id", "run_id"}] started by on_variable, or NULL */
+};
+int store_var_history_add(struct store *s, const struct store_var_change *c);
+/* The changes of `key`, oldest first. */
+int store_var_history(struct store *s, const char *key, struct store_var_change **v, size_t *n);
+void store_var_history_free(struct store_var_change *v, size_t n);
 
 /* ---- control requests, applied by the scheduler that owns the run ---- */
 

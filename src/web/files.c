@@ -237,7 +237,12 @@ static int collect(struct web *w, struct store *s, const struct store_run *r, st
 	/* A run dir reached through a symlink out of the data folder is not served. */
 	if (list && is_dir(*run_dir) && path_is_within(fl->root, *run_dir))
 		walk(fl, *run_dir, 0);
-	if (d && store_var_all(s, &vars) == 0)
+	/* the run's own snapshot: its outputs are where its tasks wrote them */
+	if (r->vars)
+		vars = json_incref(r->vars);
+	else if (store_var_all(s, &vars) < 0)
+		vars = NULL;
+	if (d && vars)
 		add_outputs(fl, d, r, vars, *run_dir, list);
 	json_decref(vars);
 	dags_put(snap);

@@ -38,7 +38,7 @@ expect_success 'operands are counted against the entry' '
 
 expect_success 'subcommands: missing, mistyped, unknown' '
 	synthflow init >/dev/null &&
-	test_exit 2 synthflow vars 2>err && must_contain err "missing subcommand (list, get, set or unset)" &&
+	test_exit 2 synthflow vars 2>err && must_contain err "missing subcommand (list, get, set, unset or history)" &&
 	test_exit 2 synthflow tasks lgos 2>err && must_contain err "unknown subcommand .tasks lgos. (did you mean .logs.?)" &&
 	test_exit 2 synthflow runs zzzzzz 2>err && must_contain err "unknown subcommand .runs zzzzzz. (list, show or cancel)"
 '

@@ -15,6 +15,7 @@
 #include <libpq-fe.h>
 #endif
 
+#include "flow/vars.h"
 #include "store/store-impl.h"
 #include "util/common.h"
 #include "util/timeutil.h"
@@ -477,6 +478,55 @@ static void leases(void **state)
 	free(run_id);
 }
 
+/* vars_change records each change; a run's snapshot is taken when it is created. */
+static void vars_history_and_snapshot(void **state)
+{
+	struct fixture *f = *state;
+	struct store_var_change *h;
+	struct store_run r;
+	char *a = NULL, *b = NULL;
+	json_t *params = json_object(), *out;
+	size_t n;
+
+	assert_int_equal(store_run_create(f->s, "d", params, NULL, &a), 0);
+	assert_int_equal(vars_change(f->s, "k", "1", "cli", &out), 0);
+	assert_string_equal(json_string_value(json_object_get(out, "new")), "1");
+	assert_true(json_is_null(json_object_get(out, "old")));
+	json_decref(out);
+	assert_int_equal(vars_change(f->s, "k", "1", "api", NULL), VARS_UNCHANGED);
+	assert_int_equal(vars_change(f->s, "j", "x", "ui", NULL), 0);
+	assert_int_equal(store_run_create(f->s, "d", params, NULL, &b), 0);
+	assert_int_equal(vars_change(f->s, "k", "2", "api", NULL), 0);
+	assert_int_equal(vars_change(f->s, "k", NULL, "ui", NULL), 0);
+	assert_int_equal(vars_change(f->s, "k", NULL, "ui", NULL), STORE_NOT_FOUND);
+
+	assert_int_equal(store_var_history(f->s, "k", &h, &n), 0);
+	assert_int_equal(n, 3);
+	assert_null(h[0].old_value);
+	assert_string_equal(h[0].new_value, "1");
+	assert_string_equal(h[0].source, "cli");
+	assert_string_equal(h[1].old_value, "1");
+	assert_string_equal(h[1].new_value, "2");
+	assert_string_equal(h[1].source, "api");
+	assert_string_equal(h[2].old_value, "2");
+	assert_null(h[2].new_value);
+	assert_string_equal(h[2].source, "ui");
+	assert_true(h[0].id < h[1].id && h[1].id < h[2].id && h[0].at <= h[2].at);
+	store_var_history_free(h, n);
+
+	assert_int_equal(store_run_get(f->s, a, &r), 0);
+	assert_true(json_is_object(r.vars) && json_object_size(r.vars) == 0);
+	store_run_release(&r);
+	assert_int_equal(store_run_get(f->s, b, &r), 0);
+	assert_int_equal(json_object_size(r.vars), 2);
+	assert_string_equal(json_string_value(json_object_get(r.vars, "k")), "1");
+	assert_string_equal(json_string_value(json_object_get(r.vars, "j")), "x");
+	store_run_release(&r);
+	json_decref(params);
+	free(a);
+	free(b);
+}
+
 static void newer_schema_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -700,6 +750,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(rollback_discards_batch, setup, teardown),
 		cmocka_unit_test_setup_teardown(changes_feed, setup, teardown),
 		cmocka_unit_test_setup_teardown(vars_and_requests, setup, teardown),
+		cmocka_unit_test_setup_teardown(vars_history_and_snapshot, setup, teardown),
 		cmocka_unit_test_setup_teardown(other_connection_is_noticed, setup, teardown),
 		cmocka_unit_test_setup_teardown(stats_and_counts, setup, teardown),
 		cmocka_unit_test_setup_teardown(concurrent_batches_get_distinct_changes, setup, teardown),
