@@ -4,6 +4,8 @@
 # also when serve is restarted (kill -9) in the middle of the run.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib-web.sh"
+# Each body has its own data folder, so its own store on PostgreSQL too.
+TEST_STORE_SHARED=0
 
 expect_success 'set and unset keep a history with old, new, time and source' '
 	synthflow init >/dev/null &&
