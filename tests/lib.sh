@@ -57,6 +57,10 @@ run_body() {
 	(cd "$TRASH" && TRASH="$TRASH" && export TRASH && test_store_setup && set -e && eval "$3") \
 		>"$log" 2>&1
 	status=$?
+	# What a body started and did not stop (a helper library defines it).
+	if [ "$(type -t test_body_done)" = function ]; then
+		test_body_done >>"$log" 2>&1
+	fi
 	if [ $status -eq 77 ] && [ -f "$TRASH/.skip" ]; then
 		echo "ok $test_count - $2 # SKIP $(cat "$TRASH/.skip")"
 		test_skipped=$((test_skipped + 1))

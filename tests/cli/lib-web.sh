@@ -6,16 +6,59 @@
 #   api METHOD PATH [CURL ARGS]   prints the body; the status goes to $TRASH/status
 #   wait_for SECONDS CMD...       polls CMD every 0.1 s until it succeeds
 
-WEB_PIDS=""
 # The bodies share one data folder and its serve, so one store too.
 TEST_STORE_SHARED=1
 
-web_stop_all() {
-	for p in $WEB_PIDS; do
-		kill "$p" 2>/dev/null
+# Every serve started is listed in this file, "PID START WHERE" (START: the
+# process's start time, so a pid reused since is never killed; WHERE:
+# "script", or "body" inside a test body).  Bodies are subshells: a
+# variable set there would be lost with them, and with it the serve of a
+# body that failed before its web_stop.
+WEB_PIDS_FILE=$TRASH_BASE/web-serves
+
+proc_start_time() {
+	awk '{print $22}' "/proc/$1/stat" 2>/dev/null
+}
+
+# serve_alive PID START: that very process still runs (not only its zombie).
+serve_alive() {
+	st=$(awk '{print $3 " " $22}' "/proc/$1/stat" 2>/dev/null)
+	[ "${st#* }" = "$2" ] && [ "${st%% *}" != Z ]
+}
+
+# web_stop_started [WHERE]: SIGTERM to every listed serve (only those
+# started in WHERE, when given) still running, and waits for them to end
+# (SIGKILL after 30 s); they are then off the list.
+web_stop_started() {
+	[ -f "$WEB_PIDS_FILE" ] || return 0
+	left=""
+	while read -r pid start where; do
+		if [ -n "${1:-}" ] && [ "$where" != "$1" ]; then
+			echo "$pid $start $where" >>"$WEB_PIDS_FILE.keep"
+		elif serve_alive "$pid" "$start"; then
+			kill -TERM "$pid" 2>/dev/null && left="$left $pid:$start"
+		fi
+	done <"$WEB_PIDS_FILE"
+	mv -f "$WEB_PIDS_FILE.keep" "$WEB_PIDS_FILE" 2>/dev/null || rm -f "$WEB_PIDS_FILE"
+	for ps in $left; do
+		n=300
+		while serve_alive "${ps%%:*}" "${ps#*:}" && [ "$n" -gt 0 ]; do
+			sleep 0.1
+			n=$((n - 1))
+		done
+		[ "$n" -gt 0 ] || kill -KILL "${ps%%:*}" 2>/dev/null
 	done
+	return 0
+}
+
+web_stop_all() {
+	web_stop_started
 	wait
-	WEB_PIDS=""
+}
+
+# lib.sh calls this after each body: the serves a body started end with it.
+test_body_done() {
+	web_stop_started body
 }
 
 # web_stop DIR: SIGTERM, then serve's exit status (0 = clean, no leaks under ASan).
@@ -62,7 +105,9 @@ web_start() {
 	) &
 	wait_for "$WEB_WAIT" test -s "$dir/serve.pid" || return 1
 	WEB_PID=$(cat "$dir/serve.pid")
-	WEB_PIDS="$WEB_PIDS $WEB_PID"
+	where=body
+	[ "$BASHPID" = "$$" ] && where=script
+	echo "$WEB_PID $(proc_start_time "$WEB_PID") $where" >>"$WEB_PIDS_FILE"
 	wait_for "$WEB_WAIT" grep -q '^http://' "$dir/serve.out" || { cat "$dir/serve.err" >&2; return 1; }
 	url=$(grep -m1 '^http://' "$dir/serve.out")
 	WEB_BASE=${url%%/\?token=*}
