@@ -40,6 +40,13 @@ fi
 # 8881 that another test (or the user's own serve) may hold.
 export SYNTHFLOW_WEB_PORT=0
 
+# For tests that find their processes by command line (pgrep -f "sleep N"):
+# a multiple of 10 that no other test script running on this machine now
+# uses (this script's pid, and random digits for scripts in other pid
+# namespaces, such as a container or another checkout's suite); a test adds
+# 0-9 to it.
+TEST_UNIQ=$(( (100000000 + ($$ % 1000000) * 100 + RANDOM % 100) * 10 ))
+
 TEST_OUT_BASE=${TEST_OUT:-$SYNTHFLOW_BUILD/test-output}
 mkdir -p "$TEST_OUT_BASE"
 TRASH_BASE=$(mktemp -d "${TMPDIR:-/tmp}/sf-$TEST_NAME.XXXXXX")

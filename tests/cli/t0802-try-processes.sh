@@ -4,12 +4,16 @@
 # before a run recovered after a crash starts anything again (also children
 # whose task's main process died).  With cgroups where the machine has them,
 # and without (SF_NO_CGROUPS=1: the environment marker and the subreaper).
-# DAGs: tests/cli/data/security/.  Each test uses its own sleep durations
-# (83xx) to find its processes by command line.
+# DAGs: tests/cli/data/security/.  Each test uses its own sleep durations,
+# $(n K) (TEST_UNIQ + K, see lib.sh: unique on this machine, so another
+# checkout's suite running beside this one is never mistaken for ours), to
+# find its processes by command line.
 . "$(dirname "$0")/../lib.sh"
 . "$TEST_ROOT/cli/lib-web.sh"
 
 DATA=$SRC_ROOT/tests/cli/data/security
+
+n() { echo $((TEST_UNIQ + $1)); }
 
 setup() {
 	synthflow init >/dev/null
@@ -41,59 +45,59 @@ none_running() {
 
 expect_success 'timeout: a setsid descendant dies with the try (cgroup, or marker when none)' '
 	setup escape &&
-	synthflow test escape -p n=8311 --json >out.json &&
+	synthflow test escape -p n=$(n 1) --json >out.json &&
 	test "$(jq -r ".tasks[] | select(.task_id == \"slow\") | .state" out.json)" = failed &&
 	test "$(jq -r ".tasks[] | select(.task_id == \"check\") | .state" out.json)" = success &&
-	none_running 8311 &&
-	SF_NO_CGROUPS=1 synthflow test escape -p n=8312 --json >out2.json &&
+	none_running $(n 1) &&
+	SF_NO_CGROUPS=1 synthflow test escape -p n=$(n 2) --json >out2.json &&
 	test "$(jq -r ".tasks[] | select(.task_id == \"check\") | .state" out2.json)" = success &&
-	none_running 8312
+	none_running $(n 2)
 '
 
 expect_success 'the end of synthflow test kills a daemon a task left behind' '
 	setup daemon &&
-	synthflow test daemon -p n=8313 >/dev/null &&
-	none_running 8313 &&
-	SF_NO_CGROUPS=1 synthflow test daemon -p n=8314 >/dev/null &&
-	none_running 8314
+	synthflow test daemon -p n=$(n 3) >/dev/null &&
+	none_running $(n 3) &&
+	SF_NO_CGROUPS=1 synthflow test daemon -p n=$(n 4) >/dev/null &&
+	none_running $(n 4)
 '
 
 expect_success 'cancel: every process of the try is gone when the run is cancelled' '
 	setup hang daemon &&
 	web_start "$PWD/run-data" &&
-	run=$(trigger hang "{\"params\": {\"n\": 8315}}") &&
-	wait_for "$WEB_WAIT" is_running 8315 &&
-	wait_for "$WEB_WAIT" is_running 83151 &&
+	run=$(trigger hang "{\"params\": {\"n\": $(n 5)}}") &&
+	wait_for "$WEB_WAIT" is_running $(n 5) &&
+	wait_for "$WEB_WAIT" is_running $(n 5)1 &&
 	api POST "/api/v1/runs/$run/cancel" >/dev/null && expect_status 202 &&
 	wait_for "$WEB_WAIT" run_is "$run" cancelled &&
-	none_running 8315 && none_running 83151 &&
-	run=$(trigger daemon "{\"params\": {\"n\": 8316}}") &&
+	none_running $(n 5) && none_running $(n 5)1 &&
+	run=$(trigger daemon "{\"params\": {\"n\": $(n 6)}}") &&
 	wait_for "$WEB_WAIT" run_is "$run" success &&
-	test -n "$(running 8316)" &&
+	test -n "$(running $(n 6))" &&
 	web_stop "$PWD/run-data" &&
-	none_running 8316
+	none_running $(n 6)
 '
 
 expect_success 'crash: children of a dead task process are killed before the run goes on' '
 	setup orphans &&
 	web_start "$PWD/run-data" &&
-	run=$(trigger orphans "{\"params\": {\"n\": 8317}}") &&
-	wait_for "$WEB_WAIT" is_running 8317 &&
-	wait_for "$WEB_WAIT" is_running 83171 &&
-	old="$(running 8317) $(running 83171)" &&
-	main=$(awk "{print \$4}" "/proc/$(running 8317)/stat") &&
+	run=$(trigger orphans "{\"params\": {\"n\": $(n 7)}}") &&
+	wait_for "$WEB_WAIT" is_running $(n 7) &&
+	wait_for "$WEB_WAIT" is_running $(n 7)1 &&
+	old="$(running $(n 7)) $(running $(n 7)1)" &&
+	main=$(awk "{print \$4}" "/proc/$(running $(n 7))/stat") &&
 	kill -9 "$WEB_PID" &&
 	wait_for "$WEB_WAIT" test -s run-data/serve.status &&
 	kill -9 "$main" &&
 	for p in $old; do ! gone "$p" || exit 1; done &&
 	web_start "$PWD/run-data" &&
-	wait_for "$WEB_WAIT" is_running 8317 &&
+	wait_for "$WEB_WAIT" is_running $(n 7) &&
 	for p in $old; do gone "$p" || exit 1; done &&
-	test "$(running 8317 | wc -l)" = 1 &&
+	test "$(running $(n 7) | wc -l)" = 1 &&
 	api POST "/api/v1/runs/$run/cancel" >/dev/null &&
 	wait_for "$WEB_WAIT" run_is "$run" cancelled &&
 	web_stop "$PWD/run-data" &&
-	none_running 8317 && none_running 83171
+	none_running $(n 7) && none_running $(n 7)1
 '
 
 test_done

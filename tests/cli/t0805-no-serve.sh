@@ -26,9 +26,9 @@ expect_success 'trigger without serve: a warning; --wait exits 1 instead of hang
 expect_success 'a killed synthflow test: the next command ends its run, runner died' '
 	synthflow init >/dev/null &&
 	mkdir -p run-data/src/t/dags && cp "$TEST_ROOT/cli/data/security/hang.yaml" run-data/src/t/dags/ || exit 1
-	synthflow test hang -p n=8321 --json >/dev/null 2>&1 &
+	synthflow test hang -p n=$((TEST_UNIQ + 1)) --json >/dev/null 2>&1 &
 	tpid=$!
-	wait_for 60 pgrep -x -f "sleep 83211" &&
+	wait_for 60 pgrep -x -f "sleep $((TEST_UNIQ + 1))1" &&
 	run=$(synthflow runs list --json | jq -r ".runs[0].run_id") &&
 	test "$(synthflow runs show "$run" --json | jq -r .state)" = running &&
 	kill -9 "$tpid" && { wait "$tpid" || true; } &&
@@ -36,7 +36,7 @@ expect_success 'a killed synthflow test: the next command ends its run, runner d
 	test "$(jq -r .state r.json)" = failed &&
 	jq -r .reason r.json | grep -q "^runner died: process $tpid " &&
 	test "$(jq -r ".tasks[0].state" r.json)" = failed &&
-	wait_for 20 sh -c "! pgrep -x -f \"sleep 8321\" && ! pgrep -x -f \"sleep 83211\""
+	wait_for 20 sh -c "! pgrep -x -f \"sleep $((TEST_UNIQ + 1))\" && ! pgrep -x -f \"sleep $((TEST_UNIQ + 1))1\""
 '
 
 test_done

@@ -22,8 +22,8 @@ expect_success 'cancel, then clear --downstream: the run ends failed, saying why
 	synthflow init >/dev/null &&
 	mkdir -p run-data/src/t/dags && cp "$TEST_ROOT/cli/data/security/cancelclear.yaml" run-data/src/t/dags/ &&
 	web_start "$PWD/run-data" &&
-	run=$(synthflow trigger cancelclear -p n=8331) &&
-	wait_for "$WEB_WAIT" pgrep -x -f "sleep 8331" &&
+	run=$(synthflow trigger cancelclear -p n=$((TEST_UNIQ + 1))) &&
+	wait_for "$WEB_WAIT" pgrep -x -f "sleep $((TEST_UNIQ + 1))" &&
 	synthflow runs cancel "$run" &&
 	wait_for "$WEB_WAIT" run_is "$run" cancelled &&
 	synthflow tasks clear "$run" t001 --downstream &&
@@ -38,8 +38,8 @@ expect_success 'cancel and clear at once: the run still ends, never failed witho
 	mkdir -p run-data/src/t/dags && cp "$TEST_ROOT/cli/data/security/cancelclear.yaml" run-data/src/t/dags/ &&
 	web_start "$PWD/run-data" || exit 1
 	for i in 1 2 3; do
-		run=$(synthflow trigger cancelclear -p n=833$((i + 1))) &&
-		wait_for "$WEB_WAIT" pgrep -x -f "sleep 833$((i + 1))" || exit 1
+		run=$(synthflow trigger cancelclear -p n=$((TEST_UNIQ + i + 1))) &&
+		wait_for "$WEB_WAIT" pgrep -x -f "sleep $((TEST_UNIQ + i + 1))" || exit 1
 		synthflow runs cancel "$run" >/dev/null &
 		synthflow tasks clear "$run" t001 --downstream >/dev/null
 		wait $! || true
