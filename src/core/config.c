@@ -55,6 +55,31 @@ static int check_store(const char *v, struct strbuf *why)
 	return -1;
 }
 
+/* flow.gpu_devices: device indices, each once, or the word none alone. */
+static int check_gpus(const char *v, struct strbuf *why)
+{
+	struct strvec l = STRVEC_INIT;
+	int ret = 0;
+
+	if (config_parse_value(CFG_LIST, NULL, v, &l, why) < 0)
+		return -1;
+	for (size_t i = 0; i < l.nr && !ret; i++) {
+		const char *d = l.v[i];
+		int dup = 0;
+		for (size_t j = 0; j < i; j++)
+			dup |= !strcmp(l.v[j], d);
+		if (!strcmp(d, "none") && l.nr == 1)
+			continue;
+		if (!*d || strspn(d, "0123456789") != strlen(d) || dup) {
+			sb_addf(why, "expected device indices such as \"0,1\" (each once) or 'none', "
+				     "got '%s'", v);
+			ret = -1;
+		}
+	}
+	strvec_clear(&l);
+	return ret;
+}
+
 #define K(sec_, key_, type_, member_, def_) \
 	.section = (sec_), .key = (key_), .type = (type_), .off = offsetof(struct config, member_), \
 	.def = (def_)
@@ -71,7 +96,9 @@ static const struct key keys[] = {
 	  .comment = "or postgresql://user@host/db", .check = check_store },
 	{ K("flow", "executor", CFG_CHOICE, flow_executor, "local"), .choices = "local|slurm" },
 	{ K("flow", "parallelism", CFG_INT, flow_parallelism, "0"),
-	  .comment = "tasks at once; 0 = number of CPUs" },
+	  .comment = "CPUs for local tasks (a task takes its 'cpus', else 1); 0 = all" },
+	{ K("flow", "gpu_devices", CFG_LIST, flow_gpu_devices, ""),
+	  .comment = "GPUs for local tasks, e.g. \"0,1\"; empty = nvidia-smi -L; none", .check = check_gpus },
 	{ K("flow", "rescan", CFG_DURATION, flow_rescan_ms, "60s"), .min = 100,
 	  .comment = "serve rescans downloaded/ this often (docs/events.md)" },
 	{ K("flow", "inotify", CFG_BOOL, flow_inotify, "true"),

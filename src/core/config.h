@@ -36,6 +36,7 @@ struct config {
 	char *flow_store;    /* sqlite:PATH (relative to data_dir) | postgresql://... */
 	char *flow_executor; /* local | slurm */
 	int flow_parallelism; /* 0 = number of CPUs */
+	struct strvec flow_gpu_devices; /* empty = nvidia-smi -L; "none" alone = no GPUs */
 	int64_t flow_rescan_ms; /* rescan of downloaded/ by serve */
 	int flow_inotify;     /* serve also watches downloaded/ with inotify */
 

@@ -17,6 +17,7 @@
 #include "flow/dag.h"
 #include "flow/exec.h"
 #include "store/store.h"
+#include "util/spawn.h"
 
 struct sched;
 struct sproc;
@@ -75,8 +76,37 @@ extern const size_t exec_nbackends;
 const struct exec_ops *exec_ops_for(const struct dag *d, const struct dag_task *t,
 				    const char *dflt);
 
-/* Warns about the resources of tasks that will run locally, which it ignores. */
+/* Warns about the resources of tasks that will run locally that only Slurm acts on. */
 void exec_warn_unused(const struct dag *d, const char *dflt);
+
+/*
+ * exec-pool.c: the local executor's cpus (flow.parallelism) and gpus
+ * (flow.gpu_devices, else nvidia-smi -L).  The scheduler's start_ready
+ * begins each pass with exec_pool_pass, starts the waiting tries that
+ * exec_pool_next_waiting hands it, then pops ready ones while
+ * exec_pool_room, each only when exec_pool_admit says so (else it waits in
+ * the pool, in_wait set).
+ */
+struct srun;
+/* -1 with the reason in err when a local task of d asks for more than there is. */
+int exec_pool_check(struct sched *s, const struct dag *d, struct strbuf *err);
+void exec_pool_pass(struct sched *s);
+int exec_pool_room(struct sched *s);
+struct sti *exec_pool_next_waiting(struct sched *s, size_t *cursor);
+/* 1: start ti now (or it does not run locally); 0: it waits in the pool. */
+int exec_pool_admit(struct sched *s, struct sti *ti);
+/* The run is freed: its waiting instances leave the pool. */
+void exec_pool_forget_run(struct sched *s, const struct srun *run);
+/*
+ * local_start: p takes its task's cpus and gpus.  With gpus, returns the
+ * try's environment with its CUDA_VISIBLE_DEVICES (to free, not its
+ * strings), else NULL.
+ */
+char **exec_pool_take(struct sched *s, struct sproc *p, char **envp);
+void exec_pool_give(struct sproc *p);
+void exec_pool_free(struct sched *s);
+/* The device indices in `nvidia-smi -L` output, appended to ids; how many. */
+int exec_pool_parse_smi(const char *out, struct strvec *ids);
 
 /* sched.c: a try ended; status as waitpid's.  Removes p from the running set. */
 void sched_try_ended(struct sched *s, struct sproc *p, int status);

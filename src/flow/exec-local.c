@@ -15,9 +15,18 @@
 static int local_start(struct sched *s, struct sproc *p, const struct exec_spec *spec,
 		       struct strbuf *err)
 {
-	(void)s;
-	if (exec_spawn(spec, &p->ep, err) < 0)
+	struct exec_spec mine = *spec;
+	char **envp = exec_pool_take(s, p, spec->envp);
+	int rc;
+
+	if (envp)
+		mine.envp = envp;
+	rc = exec_spawn(&mine, &p->ep, err);
+	free(envp);
+	if (rc < 0) {
+		exec_pool_give(p);
 		return -1;
+	}
 	procs_attach(p->ep.pid, p->ti->task->run->run_id, p->key);
 	return 0;
 }
@@ -58,6 +67,7 @@ static int local_reap(struct sproc *p, int killed)
 
 static void local_release(struct sproc *p)
 {
+	exec_pool_give(p);
 	exec_release(&p->ep);
 }
 
@@ -68,6 +78,7 @@ const struct exec_ops exec_local_ops = {
 	.kill = local_kill,
 	.reap = local_reap,
 	.release = local_release,
+	.shutdown = exec_pool_free,
 };
 
 const struct exec_ops *const exec_backends[] = { &exec_local_ops, &exec_slurm_ops };
@@ -92,10 +103,6 @@ void exec_warn_unused(const struct dag *d, const char *dflt)
 
 		if (exec_ops_for(d, t, dflt) != &exec_local_ops)
 			continue;
-		if (r->cpus)
-			sb_adds(&keys, ", cpus");
-		if (r->gpus)
-			sb_adds(&keys, ", gpus");
 		if (r->mem_mb)
 			sb_adds(&keys, ", mem");
 		if (r->time_ms)
@@ -107,8 +114,9 @@ void exec_warn_unused(const struct dag *d, const char *dflt)
 		if (r->nextra)
 			sb_adds(&keys, ", extra");
 		if (keys.len)
-			warning("DAG '%s', task '%s': the local executor does not act on resources (%s) "
-				"yet; only the slurm executor passes them on", d->id, t->id, keys.buf + 2);
+			warning("DAG '%s', task '%s': the local executor does not act on %s (only "
+				"cpus and gpus); the slurm executor passes them on", d->id, t->id,
+				keys.buf + 2);
 		sb_release(&keys);
 	}
 }

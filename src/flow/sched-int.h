@@ -35,6 +35,7 @@ struct sti {                    /* one task instance */
 	unsigned dirty : 1;     /* to be written at the next flush */
 	unsigned deleted : 1;   /* a foreach placeholder replaced by its items */
 	unsigned in_ready : 1;
+	unsigned in_wait : 1;   /* waits for the local executor's cpus or gpus (exec-pool.c) */
 	enum kill_why kill;     /* why we signalled its process, if we did */
 	int try_number, max_tries;
 	int exit_code;
@@ -99,6 +100,9 @@ struct sproc {
 	uint64_t start_time;    /* /proc/PID/stat field 22, read when its try is first written */
 	json_t *prov;           /* its provenance document, finished when it ends */
 	char *key;              /* SF_TRY_KEY (procs.h) */
+	struct exec_pool *pool; /* the local executor's pool while it holds cpus of it */
+	int cpus, ngpus;        /* what it holds of that pool */
+	char *gpu_env;          /* CUDA_VISIBLE_DEVICES=... of its gpus, or NULL */
 };
 
 enum timer_kind { TM_RETRY, TM_TIMEOUT, TM_KILL };
@@ -161,6 +165,7 @@ struct sched {
 	size_t pfds_alloc;
 
 	struct exec_slurm *slurm; /* the Slurm executor's state, once it is used */
+	struct exec_pool *res;  /* the local executor's cpus and gpus, once used */
 
 	char **base_env;        /* the scheduler's environment, copied once */
 	size_t nbase_env;

@@ -407,9 +407,10 @@ struct srun *srun_load(struct sched *s, const struct store_run *r, struct dag *d
 		for (size_t i = 0; i < run->ntasks; i++)
 			if (run->tasks[i].active)
 				sched_mark_dirty(&run->tasks[i].placeholder);
-	} else if (restore(run, &why) < 0) {
-		srun_fail(run, sb_detach(&why, NULL));
 	}
+	/* A local task asking for more cpus or gpus than there are would wait forever. */
+	if ((!fresh && restore(run, &why) < 0) || exec_pool_check(s, d, &why) < 0)
+		srun_fail(run, sb_detach(&why, NULL));
 	run->dirty = 1;
 	sb_release(&why);
 	return run;

@@ -137,7 +137,7 @@ static void timers_drop_run(struct sched *s, struct srun *run)
 
 void sched_ready_push(struct sched *s, struct sti *ti)
 {
-	if (ti->in_ready)
+	if (ti->in_ready || ti->in_wait)
 		return;
 	if (s->ready_len == s->ready_alloc) {
 		size_t n = s->ready_alloc ? s->ready_alloc * 2 : 64;
@@ -466,8 +466,11 @@ static int prepare(struct sti *ti, const char *key, char *const *items, size_t n
 		(*envp)[n] = NULL;
 		free(metrics);
 	}
-	ALLOC_GROW(*envp, n + 2, alloc);
+	ALLOC_GROW(*envp, n + 4, alloc);
 	(*envp)[n++] = xasprintf("SF_TRY_KEY=%s", key);
+	/* what the task may use, on either executor (docs/dags.md, resources) */
+	(*envp)[n++] = xasprintf("SF_CPUS=%d", def->res.cpus > 0 ? def->res.cpus : 1);
+	(*envp)[n++] = xasprintf("SF_GPUS=%d", def->res.gpus);
 	(*envp)[n] = NULL;
 	{
 		/* the running engine, so tasks can call 'synthflow audio' without PATH */
@@ -720,22 +723,35 @@ static void start_batch(struct sched *s, struct sti *ti)
 	sb_release(&err);
 }
 
+static void start_one(struct sched *s, struct sti *ti)
+{
+	if (ti->task->def->batch && ti->index >= 0 && ti->task->items)
+		start_batch(s, ti);
+	else
+		start_try(s, ti);
+}
+
+/* Local tries take cpus (flow.parallelism) and gpus: those that wait for them go first. */
 static void start_ready(struct sched *s)
 {
-	while (s->nprocs - s->nremote < (size_t)s->parallelism && !s->stopping) {
-		struct sti *ti = ready_pop(s);
+	struct sti *ti;
+	size_t cursor = 0;
+
+	exec_pool_pass(s);
+	while (!s->stopping && (ti = exec_pool_next_waiting(s, &cursor)))
+		if (!task_blocked(ti))
+			start_one(s, ti);
+	while (exec_pool_room(s) && !s->stopping) {
+		ti = ready_pop(s);
 		if (!ti)
 			return;
 		if (ti->state != TI_QUEUED && ti->state != TI_UP_FOR_RETRY)
 			continue;
 		if (ti->task->run->state != RUN_RUNNING || ti->task->run->cancelling)
 			continue;
-		if (task_blocked(ti))
+		if (task_blocked(ti) || !exec_pool_admit(s, ti))
 			continue;
-		if (ti->task->def->batch && ti->index >= 0 && ti->task->items)
-			start_batch(s, ti);
-		else
-			start_try(s, ti);
+		start_one(s, ti);
 	}
 }
 
@@ -1307,6 +1323,7 @@ static void drop_finished(struct sched *s)
 		struct srun *run = s->runs[i];
 		if (run_state_is_final(run->state) && !run->dirty && !s->ndirty && !s->nprovs) {
 			timers_drop_run(s, run);
+			exec_pool_forget_run(s, run);
 			srun_free(run);
 			continue;
 		}

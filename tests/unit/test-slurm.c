@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "flow/exec-impl.h"
 #include "flow/slurm.h"
 #include "util/common.h"
 #include "util/fs.h"
@@ -265,6 +266,29 @@ static void env_names(void **state)
 	assert_false(slurm_env_name_ok("NOEQ"));
 }
 
+/* The local executor's GPU pool from `nvidia-smi -L` (as printed by driver 535). */
+static void nvidia_smi_list(void **state)
+{
+	struct strvec ids = STRVEC_INIT;
+	(void)state;
+
+	assert_int_equal(exec_pool_parse_smi(
+		"GPU 0: NVIDIA GeForce RTX 3090 (UUID: GPU-5a8f2c1e-0b7d-4e8b-9f1a-2c3d4e5f6a7b)\n"
+		"  MIG 1g.5gb Device 0: (UUID: MIG-0d1e2f3a)\n"
+		"GPU 1: NVIDIA A100-SXM4-40GB (UUID: GPU-1b2c3d4e)\n"
+		"GPU 12: Tesla T4 (UUID: GPU-99)", &ids), 3);
+	assert_int_equal(ids.nr, 3);
+	assert_string_equal(ids.v[0], "0");
+	assert_string_equal(ids.v[1], "1");
+	assert_string_equal(ids.v[2], "12");
+	strvec_clear(&ids);
+	assert_int_equal(exec_pool_parse_smi("No devices were found\n", &ids), 0);
+	assert_int_equal(exec_pool_parse_smi("GPU x: odd\nGPU 3 no colon\n", &ids), 0);
+	assert_int_equal(exec_pool_parse_smi("", &ids), 0);
+	assert_int_equal(ids.nr, 0);
+	strvec_clear(&ids);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -275,6 +299,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(script_runs_like_local, setup_dir, teardown_dir),
 		cmocka_unit_test_setup_teardown(script_caps_the_log, setup_dir, teardown_dir),
 		cmocka_unit_test(env_names),
+		cmocka_unit_test(nvidia_smi_list),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
