@@ -231,10 +231,7 @@ static int read_array_file(struct slurm_job *job, const char *log_path)
 
 static void init_proc(struct sproc *p, struct slurm_job *job, const char *log_path)
 {
-	memset(&p->ep, 0, sizeof(p->ep));
-	p->ep.out_fd = p->ep.out_w = p->ep.log_fd = -1;
-	p->ep.log_max = exec_log_max();
-	p->ep.log_path = xstrdup(log_path);
+	exec_proc_init(&p->ep, log_path);
 	p->job = job;
 }
 

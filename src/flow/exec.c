@@ -150,16 +150,21 @@ static int spawn_child(const struct exec_spec *spec, int out_w, pid_t *pid, stru
 	return rc ? -1 : 0;
 }
 
-int exec_spawn(const struct exec_spec *spec, struct exec_proc *p, struct strbuf *err)
+void exec_proc_init(struct exec_proc *p, const char *log_path)
 {
-	int fds[2];
-
 	memset(p, 0, sizeof(*p));
 	p->out_fd = -1;
 	p->out_w = -1;
 	p->log_fd = -1;
 	p->log_max = exec_log_max();
-	p->log_path = xstrdup(spec->log_path);
+	p->log_path = xstrdup(log_path);
+}
+
+int exec_spawn(const struct exec_spec *spec, struct exec_proc *p, struct strbuf *err)
+{
+	int fds[2];
+
+	exec_proc_init(p, spec->log_path);
 	if (pipe2(fds, O_CLOEXEC) < 0) {
 		sb_addf(err, "cannot create a pipe: %s", strerror(errno));
 		exec_release(p);

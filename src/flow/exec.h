@@ -53,6 +53,11 @@ int exec_spawn(const struct exec_spec *spec, struct exec_proc *p, struct strbuf 
 int exec_drain(struct exec_proc *p);
 /* After the main process exited: takes what is left in the pipe and closes it. */
 void exec_finish(struct exec_proc *p);
+/*
+ * A try's log without a process of ours (exec_spawn starts with it; the
+ * Slurm executor uses it alone, for the notes it appends to a node's log).
+ */
+void exec_proc_init(struct exec_proc *p, const char *log_path);
 /* Closes the log and frees what exec_spawn allocated (after exec_finish, or instead). */
 void exec_release(struct exec_proc *p);
 /* Appends a line from the scheduler to the log ("[synthflow] timed out ..."). */

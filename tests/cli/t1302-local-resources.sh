@@ -118,16 +118,25 @@ expect_success 'a try waiting for a gpu holds back later gpu tries only: cpu-onl
 	tasks:
 	  hold:
 	    resources: {gpus: 1}
-	    run: i=0; while [ ! -e {{ data }}/../go ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done; test -e {{ data }}/../go
+	    run: touch {{ data }}/../held; i=0; while [ ! -e {{ data }}/../go ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done; test -e {{ data }}/../go
+	  gate:
+	    run: i=0; while [ ! -e {{ data }}/../held ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
 	  queued:
+	    needs: [gate]
 	    resources: {gpus: 1}
 	    run: "true"
+	  after_queued:
+	    needs: [gate]
+	    run: "true"
 	  free:
+	    needs: [after_queued]
 	    run: touch {{ data }}/../go
 	YAML
-	SYNTHFLOW_FLOW_GPU_DEVICES=0 synthflow --data d test r >out 2>err &&
+	SYNTHFLOW_FLOW_GPU_DEVICES=0 SYNTHFLOW_FLOW_PARALLELISM=2 synthflow --data d test r >out 2>err &&
 	run=$(head -n1 out) && show "$run" >s &&
-	test "$(jq "[.tasks[] | select(.state == \"success\")] | length" s)" = 3
+	test "$(jq "[.tasks[] | select(.state == \"success\")] | length" s)" = 5 &&
+	jq -r ".tasks[] | \"\(.started_at) \(.task_id)\"" s | sort | cut -d" " -f2 | tr "\n" " " >order &&
+	test "$(cut -d" " -f3- order)" = "after_queued free queued "
 '
 
 expect_success 'a gpu comes back when its try times out or fails, and the next try gets it' '
@@ -232,6 +241,53 @@ expect_success 'flow.gpu_devices is checked; slurm-only resources warn under the
 	cp d/src/r/dags/r.yaml e/src/r/dags/ &&
 	SYNTHFLOW_FLOW_GPU_DEVICES=0 synthflow --data e test r >out 2>err &&
 	must_contain err "task .t.: the local executor does not act on mem, partition (only cpus and gpus)"
+'
+
+expect_success 'serve: a run cancelled while its tries wait for cpus and gpus ends cancelled, and the pool serves the next run' '
+	synthflow init >/dev/null && mkdir -p run-data/src/r/dags run-data/downloaded/in &&
+	for i in 1 2 3 4; do printf x >run-data/downloaded/in/f$i.txt; done &&
+	cat >run-data/src/r/dags/hog.yaml <<-"YAML" &&
+	id: hog
+	tasks:
+	  hog:
+	    resources: {gpus: 1}
+	    run: touch {{ data }}/hog.started; i=0; while [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+	  gate:
+	    run: i=0; while [ ! -e {{ data }}/hog.started ] && [ $i -lt 200 ]; do sleep 0.1; i=$((i + 1)); done
+	  waiters:
+	    needs: [gate]
+	    foreach: "{{ data }}/downloaded/in/*.txt"
+	    resources: {gpus: 1}
+	    run: touch {{ data }}/waiter.started
+	  wide:
+	    needs: [gate]
+	    resources: {cpus: 2}
+	    run: touch {{ data }}/wide.started
+	YAML
+	cat >run-data/src/r/dags/next.yaml <<-"YAML" &&
+	id: next
+	tasks:
+	  use:
+	    resources: {gpus: 1, cpus: 2}
+	    run: echo "$CUDA_VISIBLE_DEVICES $SF_CPUS" >{{ data }}/next.out
+	YAML
+	export SYNTHFLOW_FLOW_GPU_DEVICES=4 SYNTHFLOW_FLOW_PARALLELISM=2 &&
+	{ synthflow serve 2>>serve.log & } && echo $! >serve.pid &&
+	trap "kill \$(cat serve.pid) 2>/dev/null" EXIT &&
+	for i in $(seq 100); do grep -q "scheduler running" serve.log && break; sleep 0.05; done &&
+	run=$(synthflow trigger hog) &&
+	for i in $(seq 200); do test -f run-data/hog.started && break; sleep 0.05; done &&
+	test -f run-data/hog.started &&
+	for i in $(seq 200); do synthflow runs show "$run" --json >s && jq -e ".tasks[] | select(.task_id == \"gate\") | .state == \"success\"" s >/dev/null && break; sleep 0.05; done &&
+	test "$(jq "[.tasks[] | select(.state == \"queued\")] | length" s)" = 5 &&
+	synthflow runs cancel "$run" >/dev/null &&
+	for i in $(seq 200); do test "$(synthflow runs show "$run" --json | jq -r .state)" = cancelled && break; sleep 0.05; done &&
+	synthflow runs show "$run" --json >s &&
+	test "$(jq -r .state s)" = cancelled &&
+	test "$(jq "[.tasks[] | select(.state == \"cancelled\")] | length" s)" = 6 &&
+	test ! -e run-data/waiter.started && test ! -e run-data/wide.started &&
+	synthflow trigger next --wait >/dev/null &&
+	test "$(cat run-data/next.out)" = "4 2"
 '
 
 test_done
