@@ -8,7 +8,8 @@ set -eu
 what=${1:-all}
 
 build_pkgs="gcc make meson ninja-build pkg-config libyaml-dev libjansson-dev libsqlite3-dev
-  libpq-dev libmicrohttpd-dev libssl-dev libsndfile1-dev libsoxr-dev libebur128-dev"
+  libpq-dev libmicrohttpd-dev libssl-dev libsndfile1-dev libsoxr-dev libebur128-dev
+  libarchive-dev"
 test_pkgs="libcmocka-dev clang libclang-rt-14-dev sqlite3 espeak-ng sox libsox-fmt-all
   docker.io debootstrap postgresql chromium wrk curl jq procps iproute2 python3 nodejs npm
   ninja-build snakemake time slurm-wlm munge ffmpeg"

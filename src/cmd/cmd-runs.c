@@ -45,31 +45,6 @@ static int runs_list(struct sf_ctx *ctx, struct store *st, const char *dag_id, s
 	return 0;
 }
 
-/*
- * "provenance" of the run (its host, variables, programs) and of each task
- * instance (docs/replication.md); null where none was recorded.
- */
-static int add_provenance(struct store *st, const char *run_id, json_t *run)
-{
-	json_t *prov, *tasks, *t;
-	size_t i;
-
-	if (store_prov_load(st, run_id, &prov) < 0)
-		return -1;
-	tasks = json_object_get(prov, "tasks");
-	json_array_foreach(json_object_get(run, "tasks"), i, t) {
-		json_t *idx = json_object_get(t, "index");
-		char *key = store_prov_key(json_string_value(json_object_get(t, "task_id")),
-					   json_is_integer(idx) ? (int)json_integer_value(idx) : -1);
-		json_t *doc = json_object_get(tasks, key);
-		json_object_set(t, "provenance", doc ? doc : json_null());
-		free(key);
-	}
-	json_object_set(run, "provenance", json_object_get(prov, "run"));
-	json_decref(prov);
-	return 0;
-}
-
 static int runs_show(struct store *st, const char *run_id, int json)
 {
 	struct store_run r = { 0 };
@@ -89,7 +64,7 @@ static int runs_show(struct store *st, const char *run_id, int json)
 		size_t total;
 		/* what the tasks wrote to $SF_METRICS, every line of every instance */
 		if (store_metrics_list(st, r.run_id, &q, &metrics, &total, &err) < 0 ||
-		    add_provenance(st, run_id, j) < 0) {
+		    run_add_provenance(st, run_id, j) < 0) {
 			json_decref(j);
 			sb_release(&err);
 			store_ti_list_free(tis, n);

@@ -227,5 +227,8 @@ extern const struct cmd_entry cmd_audio_entry;
 extern const struct cmd_entry cmd_doctor_entry;
 /* After a failure that may come from the machine (engine, GPUs, ports, disk): "see doctor". */
 void cmd_doctor_hint(void);
+extern const struct cmd_entry cmd_pack_entry;
+extern const struct cmd_entry cmd_verify_entry;
+extern const struct cmd_entry cmd_replay_entry;
 
 #endif

@@ -354,7 +354,7 @@ int prov_dpkg_owner(const char *root, const char *path, char **package, char **v
 	return 0;
 }
 
-static json_t *program_json(const char *prog, const char *path_env)
+json_t *prov_program_json(const char *prog, const char *path_env)
 {
 	char *where = find_in_path(prog, path_env), *real, *pkg, *ver;
 	json_t *o;
@@ -391,7 +391,7 @@ void prov_job_run(struct prov_job *job)
 	if (job->nprograms) {
 		json_t *progs = json_object();
 		for (size_t i = 0; i < job->nprograms; i++) {
-			json_t *o = program_json(job->programs[i], job->path_env);
+			json_t *o = prov_program_json(job->programs[i], job->path_env);
 			if (o)
 				json_object_set_new(progs, job->programs[i], o);
 		}

@@ -64,6 +64,13 @@ json_t *prov_host_json(void);
 char *prov_command_program(const char *cmd);
 
 /*
+ * Where `prog` is found in `path_env` and what it is: {"path", "package",
+ * "version"} for a Debian package's file, else {"path", "sha256"}; NULL
+ * when it is not found.
+ */
+json_t *prov_program_json(const char *prog, const char *path_env);
+
+/*
  * The Debian package owning an absolute path and its version, from dpkg's
  * database under `root` ("" for /).  0 found, 1 not a package's file.
  */

@@ -189,3 +189,27 @@ void run_print(FILE *out, const struct store_run *r, const struct store_ti *tis,
 			t->reason ? t->reason : "");
 	}
 }
+
+int run_add_provenance(struct store *st, const char *run_id, json_t *run)
+{
+	json_t *prov, *tasks, *t, *rdoc;
+	size_t i;
+
+	if (store_prov_load(st, run_id, &prov) < 0)
+		return -1;
+	tasks = json_object_get(prov, "tasks");
+	json_array_foreach(json_object_get(run, "tasks"), i, t) {
+		json_t *idx = json_object_get(t, "index");
+		char *key = store_prov_key(json_string_value(json_object_get(t, "task_id")),
+					   json_is_integer(idx) ? (int)json_integer_value(idx) : -1);
+		json_t *doc = json_object_get(tasks, key);
+		json_object_set(t, "provenance", doc ? doc : json_null());
+		free(key);
+	}
+	rdoc = json_object_get(prov, "run");
+	json_object_set(run, "provenance", rdoc);
+	t = json_object_get(rdoc, "replay_of");
+	json_object_set(run, "replay_of", json_is_string(t) ? t : json_null());
+	json_decref(prov);
+	return 0;
+}

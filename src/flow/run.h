@@ -30,6 +30,12 @@ const struct dag_task *run_find_task(const struct dag *d, const char *task_id);
  */
 int run_find(struct store *st, const char *run_id, struct store_run *out);
 
+/*
+ * Adds "provenance" to a run's JSON (store_run_json) and to each of its task
+ * instances (docs/replication.md), null where none was recorded, and
+ * "replay_of": the run it replays, or null.
+ */
+int run_add_provenance(struct store *st, const char *run_id, json_t *run);
 /* The first -p argument that is not KEY=VALUE (a usage error), or NULL. */
 const char *run_kv_malformed(char **kv, size_t n);
 /* Typed params from -p KEY=VALUE: 0, or -1 after an error naming the param. */

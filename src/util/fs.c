@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "util/error.h"
 #include "util/strbuf.h"
 #include "util/xalloc.h"
 
@@ -184,12 +185,45 @@ void sha256_hex(const void *data, size_t len, char out[65])
 	out[64] = '\0';
 }
 
+void sha256_begin(struct sha256 *h)
+{
+	h->ctx = EVP_MD_CTX_new();
+	if (!h->ctx || !EVP_DigestInit_ex(h->ctx, EVP_sha256(), NULL))
+		die("cannot start a SHA-256 digest");
+}
+
+void sha256_update(struct sha256 *h, const void *data, size_t len)
+{
+	EVP_DigestUpdate(h->ctx, data, len);
+}
+
+void sha256_end(struct sha256 *h, char out[65])
+{
+	unsigned char md[32];
+	unsigned int mdlen = 0;
+	EVP_DigestFinal_ex(h->ctx, md, &mdlen);
+	EVP_MD_CTX_free(h->ctx);
+	h->ctx = NULL;
+	for (int i = 0; i < 32; i++)
+		snprintf(out + 2 * i, 3, "%02x", md[i]);
+	out[64] = '\0';
+}
+
+/* Streamed: an audio file is hashed without being held in memory. */
 int sha256_file_hex(const char *path, char out[65])
 {
-	struct strbuf sb = STRBUF_INIT;
-	if (sb_read_file(&sb, path) < 0)
+	char buf[65536];
+	struct sha256 h;
+	ssize_t n;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
 		return -1;
-	sha256_hex(sb.buf, sb.len, out);
-	sb_release(&sb);
-	return 0;
+	sha256_begin(&h);
+	while ((n = read(fd, buf, sizeof(buf))) > 0 || (n < 0 && errno == EINTR))
+		if (n > 0)
+			sha256_update(&h, buf, (size_t)n);
+	sha256_end(&h, out);
+	close(fd);
+	return n < 0 ? -1 : 0;
 }

@@ -28,5 +28,12 @@ int copy_file(const char *src, const char *dst, mode_t mode);
 /* Hex SHA-256 (65 bytes incl. NUL) of a buffer / a file. */
 void sha256_hex(const void *data, size_t len, char out[65]);
 int sha256_file_hex(const char *path, char out[65]);
+/* A digest fed piece by piece (a file streamed out of an archive). */
+struct sha256 {
+	void *ctx;
+};
+void sha256_begin(struct sha256 *h);
+void sha256_update(struct sha256 *h, const void *data, size_t len);
+void sha256_end(struct sha256 *h, char out[65]);
 
 #endif
