@@ -412,18 +412,32 @@ async function pageDag(dagId, query) {
           href: '#/runs/' + enc(r.run_id) + '/log/' + enc(task.task_id) + '?index=' + x.index })))));
     tr.after(row);
   }
+  // Two runs ticked in the history: the Compare view (#/compare/A/B).
+  const picked = [];
+  const compareButton = el('button', { id: 'compare', text: 'Compare 2 runs', disabled: true,
+    onclick: () => { location.hash = '#/compare/' + enc(picked[0]) + '/' + enc(picked[1]); } });
+  function pickRun(id, on) {
+    const i = picked.indexOf(id);
+    if (on && i < 0) picked.push(id);
+    if (!on && i >= 0) picked.splice(i, 1);
+    while (picked.length > 2) picked.shift();
+    histBox.querySelectorAll('input[data-run]').forEach(c => { c.checked = picked.includes(c.dataset.run); });
+    compareButton.disabled = picked.length !== 2;
+  }
   async function renderHistory() {
     const res = await api('/api/v1/dags/' + enc(dagId) + '/runs?limit=25&offset=' + offset);
     const rows = res.runs.map(r => el('tr', {},
+      el('td', {}, el('input', { type: 'checkbox', 'aria-label': 'compare ' + r.run_id, 'data-run': r.run_id,
+        checked: picked.includes(r.run_id), onchange: e => pickRun(r.run_id, e.target.checked) })),
       el('td', {}, el('a', { class: 'mono', href: '#/runs/' + enc(r.run_id), text: r.run_id })),
       el('td', {}, badge(r.state)),
       el('td', { title: r.created_at, text: fmtTime(r.created_at) }),
       el('td', { class: 'num', text: fmtDur(duration(r)) }),
       el('td', { class: 'mono', text: JSON.stringify(r.params || {}) })));
     put(histBox, el('table', { class: 'list' },
-      el('thead', {}, el('tr', {}, ['Run', 'State', 'Created', 'Duration', 'Params'].map(h => el('th', { text: h })))),
-      el('tbody', {}, rows.length ? rows : el('tr', {}, el('td', { colspan: 5, class: 'muted', text: 'No runs yet.' })))),
-    el('div', { class: 'pager' },
+      el('thead', {}, el('tr', {}, ['', 'Run', 'State', 'Created', 'Duration', 'Params'].map(h => el('th', { text: h })))),
+      el('tbody', {}, rows.length ? rows : el('tr', {}, el('td', { colspan: 6, class: 'muted', text: 'No runs yet.' })))),
+    el('div', { class: 'pager' }, compareButton,
       el('button', { text: '‹ Newer', disabled: offset === 0, onclick: () => { offset = Math.max(0, offset - 25); renderHistory(); } }),
       el('span', { class: 'muted', text: res.total ? `${offset + 1}–${Math.min(offset + 25, res.total)} of ${res.total}` : '' }),
       el('button', { text: 'Older ›', disabled: offset + 25 >= res.total, onclick: () => { offset += 25; renderHistory(); } })));
@@ -713,7 +727,14 @@ async function pageRun(runId) {
     chart.replaceChildren(gantt(run));
   }
   run = await api('/api/v1/runs/' + enc(runId));
-  mount(head, el('h2', { text: 'Tasks' }), table, el('h2', { text: 'Timeline' }), chart, el('h2', { text: 'Results' }), files);
+  const replayBox = el('div');
+  api('/api/v1/runs/' + enc(runId) + '/provenance').then(p => {
+    const rec = p.provenance;
+    if (rec && rec.replay_of) replayBox.replaceChildren(el('p', {}, 'Replay of run ', el('span', { class: 'mono', text: rec.replay_of }),
+      rec.replay ? [' · ', el('a', { href: '#/runs/' + enc(runId) + '/replay', id: 'replay-link',
+        text: rec.replay.identical ? 'every output identical' : 'outputs differ: see the report' })] : null));
+  }).catch(() => {});
+  mount(head, replayBox, el('h2', { text: 'Tasks' }), table, el('h2', { text: 'Timeline' }), chart, el('h2', { text: 'Results' }), files);
   render();
   renderFiles().catch(e => files.replaceChildren(failure(e)));
   const refresh = throttle(async () => {
@@ -743,6 +764,61 @@ function provenanceView(doc) {
       row('Exit code', doc.exit_code), row('Started', doc.started_at), row('Ended', doc.ended_at),
       ...Object.entries(doc.env || {}).map(([k, v]) => row(k, v)))),
     files('Foreach item', doc.item ? [doc.item] : null), files('Inputs', doc.inputs), files('Outputs', doc.outputs));
+}
+
+function pairRows(obj) {
+  const show = v => v === null || v === undefined ? '—' : typeof v === 'string' ? v : JSON.stringify(v);
+  return Object.entries(obj || {}).map(([k, v]) => el('tr', {}, el('td', { class: 'mono', text: k }),
+    el('td', { class: 'mono', text: show(v[0]) }), el('td', { class: 'mono', text: show(v[1]) })));
+}
+
+// Two runs side by side (docs/ui.md): params, variables, per instance outputs and durations.
+async function pageCompare(a, b) {
+  const d = await api('/api/v1/runs/' + enc(a) + '/diff/' + enc(b));
+  const secs = ms => ms === null ? '—' : (ms / 1000).toFixed(2) + ' s';
+  const kv = (title, obj) => [el('h2', { text: title }), Object.keys(obj).length
+    ? el('table', { class: 'list' }, el('thead', {}, el('tr', {}, ['Name', 'Run A', 'Run B'].map(h => el('th', { text: h })))),
+      el('tbody', {}, pairRows(obj)))
+    : el('p', { class: 'muted', text: 'The same in both runs.' })];
+  const rows = d.tasks.map(t => el('tr', { class: t.outputs_differ.length ? 'differs' : '' },
+    el('td', { class: 'mono', text: t.key }),
+    el('td', {}, t.state[0] ? badge(t.state[0]) : '—'), el('td', {}, t.state[1] ? badge(t.state[1]) : '—'),
+    el('td', { class: 'num', text: secs(t.duration_ms[0]) }), el('td', { class: 'num', text: secs(t.duration_ms[1]) }),
+    el('td', { text: t.outputs_differ.length ? t.outputs_differ.length + ' of ' + t.outputs + ' differ: ' + t.outputs_differ.join(', ')
+      : t.outputs ? 'same' : '' })));
+  mount(el('div', { class: 'crumbs' }, el('a', { href: '#/', text: 'DAGs' }), ' / ',
+    el('a', { href: '#/dags/' + enc(d.dag_id), text: d.dag_id }), ' / compare'),
+  el('h1', {}, 'Compare ', el('a', { class: 'mono', href: '#/runs/' + enc(d.a), text: d.a }), ' and ',
+    el('a', { class: 'mono', href: '#/runs/' + enc(d.b), text: d.b })),
+  el('p', { class: 'muted', text: 'Duration ' + secs(d.duration_ms[0]) + ' and ' + secs(d.duration_ms[1]) }),
+  kv('Params', d.params), kv('Variables', d.vars),
+  el('h2', { text: 'Task instances' }),
+  el('table', { class: 'list', id: 'compare-tasks' },
+    el('thead', {}, el('tr', {}, ['Instance', 'State A', 'State B', 'Duration A', 'Duration B', 'Outputs'].map(h => el('th', { text: h })))),
+    el('tbody', {}, rows)));
+}
+
+// A replay's report (synthflow replay): every output of the bundle, identical or not.
+async function pageReplay(runId) {
+  const res = await api('/api/v1/runs/' + enc(runId) + '/provenance');
+  const rep = res.provenance && res.provenance.replay;
+  const head = el('div', { class: 'crumbs' }, el('a', { href: '#/', text: 'DAGs' }), ' / ',
+    el('a', { href: '#/runs/' + enc(runId), class: 'mono', text: runId }), ' / replay');
+  if (!rep) { mount(head, el('p', { class: 'muted', text: 'This run is not a replay with a report.' })); return; }
+  const count = k => rep.files.filter(f => f.result === k).length;
+  mount(head,
+    el('h1', {}, 'Replay of ', el('span', { class: 'mono', text: rep.replay_of }), ' ',
+      el('span', { class: 'badge ' + (rep.identical ? 'st-success' : 'st-failed'), id: 'replay-verdict',
+        text: rep.identical ? 'identical' : 'not identical' })),
+    el('p', { class: 'muted', text: `Run ${rep.run_id}: ${rep.state}; ${count('identical')} identical, ${count('different')} different, ` +
+      `${count('missing')} missing, ${count('extra')} extra. Bundle ${rep.bundle}.` }),
+    rep.warnings.length ? el('ul', { class: 'warnings' }, rep.warnings.map(w => el('li', { text: w }))) : null,
+    el('table', { class: 'list', id: 'replay-files' },
+      el('thead', {}, el('tr', {}, ['File', 'Size', 'Expected size', 'Result'].map(h => el('th', { text: h })))),
+      el('tbody', {}, rep.files.map(f => el('tr', { class: 'replay-' + f.result },
+        el('td', { class: 'mono', text: f.path }), el('td', { class: 'num', text: f.size === null ? '—' : String(f.size) }),
+        el('td', { class: 'num', text: f.expected_size === null ? '—' : String(f.expected_size) }),
+        el('td', { text: f.result }))))));
 }
 
 async function pageLog(runId, task, query) {
@@ -946,6 +1022,8 @@ async function route() {
     else if (parts[0] === 'runs' && parts.length === 2) view = await pageRun(parts[1]);
     else if (parts[0] === 'runs' && parts[2] === 'log') view = await pageLog(parts[1], parts[3], query);
     else if (parts[0] === 'runs' && parts[2] === 'dataset') view = await pageDataset(parts[1], query);
+    else if (parts[0] === 'runs' && parts[2] === 'replay') view = await pageReplay(parts[1]);
+    else if (parts[0] === 'compare' && parts.length === 3) view = await pageCompare(parts[1], parts[2]);
     else mount(el('h1', { text: 'Not found' }), el('p', {}, el('a', { href: '#/', text: 'Back to the DAGs' })));
   } catch (e) {
     if (e.status !== 401) mount(failure(e), el('p', {}, el('a', { href: '#/', text: 'Back to the DAGs' })));

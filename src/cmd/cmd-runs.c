@@ -95,6 +95,70 @@ static int runs_cancel(struct store *st, const char *run_id)
 	return 0;
 }
 
+static void print_pair(const char *what, json_t *diff)
+{
+	const char *k;
+	json_t *v;
+
+	json_object_foreach(diff, k, v) {
+		char *a = json_dumps(json_array_get(v, 0), JSON_ENCODE_ANY | JSON_COMPACT);
+		char *b = json_dumps(json_array_get(v, 1), JSON_ENCODE_ANY | JSON_COMPACT);
+		printf("%s %s: %s -> %s\n", what, k, a, b);
+		free(a);
+		free(b);
+	}
+}
+
+static void print_ms(json_t *v)
+{
+	if (json_is_integer(v))
+		printf("%10.3fs", (double)json_integer_value(v) / 1000);
+	else
+		printf("%11s", "-");
+}
+
+/* What differs first (params, variables, outputs), then every instance's durations. */
+static int runs_diff(struct store *st, const char *a, const char *b, int json)
+{
+	json_t *d, *t;
+	size_t i, differ = 0;
+
+	if (run_diff(st, a, b, &d) < 0)
+		return 1;
+	if (json) {
+		cmd_print_json(d);
+		json_decref(d);
+		return 0;
+	}
+	printf("a: %s  b: %s\n", json_string_value(json_object_get(d, "a")),
+	       json_string_value(json_object_get(d, "b")));
+	print_pair("param", json_object_get(d, "params"));
+	print_pair("var", json_object_get(d, "vars"));
+	printf("%-40s %-10s %-10s %11s %11s  %s\n", "TASK", "STATE A", "STATE B", "A", "B", "OUTPUTS");
+	json_array_foreach(json_object_get(d, "tasks"), i, t) {
+		json_t *st2 = json_object_get(t, "state"), *dur = json_object_get(t, "duration_ms");
+		size_t nd = json_array_size(json_object_get(t, "outputs_differ"));
+		printf("%-40s %-10s %-10s ", json_string_value(json_object_get(t, "key")),
+		       json_string_value(json_array_get(st2, 0)) ?: "-",
+		       json_string_value(json_array_get(st2, 1)) ?: "-");
+		print_ms(json_array_get(dur, 0));
+		putchar(' ');
+		print_ms(json_array_get(dur, 1));
+		if (nd)
+			printf("  %zu of %lld differ", nd,
+			       (long long)json_integer_value(json_object_get(t, "outputs")));
+		else if (json_integer_value(json_object_get(t, "outputs")))
+			printf("  same");
+		putchar('\n');
+		differ += nd;
+	}
+	printf("%zu params, %zu variables and %zu outputs differ\n",
+	       json_object_size(json_object_get(d, "params")),
+	       json_object_size(json_object_get(d, "vars")), differ);
+	json_decref(d);
+	return 0;
+}
+
 /* One exec for every sub: they all work on the store. */
 static int exec_runs(const struct cmd_args *a, struct sf_ctx *ctx)
 {
@@ -112,6 +176,8 @@ static int exec_runs(const struct cmd_args *a, struct sf_ctx *ctx)
 				(size_t)cmd_int(a, "limit", DEFAULT_LIMIT), cmd_flag(a, "json"));
 	else if (!strcmp(ctx->sub, "show"))
 		ret = runs_show(st, a->argv[0], cmd_flag(a, "json"));
+	else if (!strcmp(ctx->sub, "diff"))
+		ret = runs_diff(st, a->argv[0], a->argv[1], cmd_flag(a, "json"));
 	else
 		ret = runs_cancel(st, a->argv[0]);
 	store_close(st);
@@ -120,12 +186,15 @@ static int exec_runs(const struct cmd_args *a, struct sf_ctx *ctx)
 
 const struct cmd_entry cmd_runs_entry = {
 	.name = "runs",
-	.summary = "list, show and cancel DAG runs",
+	.summary = "list, show, cancel and compare DAG runs",
 	.usage = "synthflow runs list [DAG] [--limit N] [--json] | show RUN [--json] | cancel RUN\n"
+		 "                   | diff RUN_A RUN_B [--json]\n"
 		 "\n"
 		 "  list [DAG]    the newest runs first (50 unless --limit N; 0 = all)\n"
 		 "  show RUN      a run and its task instances (--json: the run object)\n"
-		 "  cancel RUN    ends the run as cancelled; running tasks are killed\n",
+		 "  cancel RUN    ends the run as cancelled; running tasks are killed\n"
+		 "  diff A B      params and variables that differ, per task instance the\n"
+		 "                outputs whose hashes differ, and durations side by side\n",
 	.flags = CMD_NEEDS_DATA,
 	.subs = (const struct cmd_entry[]){
 		{ .name = "list", .summary = "the newest runs first", .args = "[DAG]",
@@ -143,6 +212,13 @@ const struct cmd_entry cmd_runs_entry = {
 		  .exec = exec_runs },
 		{ .name = "cancel", .summary = "end the run as cancelled; running tasks are killed",
 		  .args = "RUN", .exec = exec_runs },
+		{ .name = "diff", .summary = "two runs side by side: params, variables, outputs, durations",
+		  .args = "RUN RUN",
+		  .options = (const struct cmd_option[]){
+			CMD_FLAG("json", 0, "print the comparison as JSON"),
+			CMD_END,
+		  },
+		  .exec = exec_runs },
 		CMD_END,
 	},
 };

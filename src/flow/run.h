@@ -36,6 +36,16 @@ int run_find(struct store *st, const char *run_id, struct store_run *out);
  * "replay_of": the run it replays, or null.
  */
 int run_add_provenance(struct store *st, const char *run_id, json_t *run);
+/*
+ * Two runs compared (runs diff, GET /api/v1/runs/{a}/diff/{b}): a new object
+ * {"a","b","dag_id","dag_id_b","params":{KEY:[A,B]},"vars":{KEY:[A,B]},
+ *  "duration_ms":[A,B],"tasks":[{"key","task_id","state":[A,B],
+ *  "duration_ms":[A,B],"outputs","outputs_differ":[PATH...]}]}, only the
+ * params and variables that differ; instances matched by task and foreach
+ * item (its path with the run id replaced by "{run}"), null on the side
+ * that lacks one.  -1 after an error naming an unknown run.
+ */
+int run_diff(struct store *st, const char *run_a, const char *run_b, json_t **out);
 /* The first -p argument that is not KEY=VALUE (a usage error), or NULL. */
 const char *run_kv_malformed(char **kv, size_t n);
 /* Typed params from -p KEY=VALUE: 0, or -1 after an error naming the param. */

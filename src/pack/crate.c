@@ -109,8 +109,9 @@ static void add_instances(struct crate *c, json_t *run, json_t *bundled, json_t 
 		}
 		objects = file_refs(c, json_object_get(prov, "inputs"), bundled);
 		if (json_is_object(item)) {
-			json_t *one = json_pack("[O]", item);
-			json_array_extend(objects, file_refs(c, one, bundled));
+			json_t *one = json_pack("[O]", item), *refs = file_refs(c, one, bundled);
+			json_array_extend(objects, refs);
+			json_decref(refs);
 			json_decref(one);
 		}
 		act = json_pack("{s:s, s:s, s:s, s:o, s:O, s:O, s:o, s:o, s:O, s:o}", "@id", id, "@type",

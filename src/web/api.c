@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include "flow/run.h"
 #include "flow/sched.h"
 #include "flow/watch.h"
 #include "util/common.h"
@@ -512,6 +513,46 @@ void api_run(void *ctx, struct http_req *req, struct http_resp *resp)
 		http_error(resp, 500, "cannot read run '%s' from the store", req->arg[0]);
 	else
 		http_json(resp, 200, j);
+}
+
+/* GET /api/v1/runs/{run}/provenance: the run's own record (host, variables, a replay's report). */
+void api_run_provenance(void *ctx, struct http_req *req, struct http_resp *resp)
+{
+	struct web *w = ctx;
+	struct store *s = store_or_500(w, resp);
+	struct store_run r = { 0 };
+	json_t *doc;
+	int rc;
+
+	if (!s || load_run(s, req->arg[0], &r, resp) < 0)
+		return;
+	rc = store_prov_get(s, r.run_id, "", -1, &doc);
+	if (rc < 0)
+		http_error(resp, 500, "cannot read the store");
+	else
+		http_json(resp, 200, json_pack("{s:s, s:o}", "run_id", r.run_id, "provenance",
+					       rc == STORE_NOT_FOUND ? json_null() : doc));
+	store_run_release(&r);
+}
+
+/* GET /api/v1/runs/{a}/diff/{b}: the Compare view (run_diff in flow/run.h). */
+void api_run_diff(void *ctx, struct http_req *req, struct http_resp *resp)
+{
+	struct web *w = ctx;
+	struct store *s = store_or_500(w, resp);
+	struct store_run a = { 0 }, b = { 0 };
+	json_t *d;
+
+	if (!s || load_run(s, req->arg[0], &a, resp) < 0)
+		return;
+	if (load_run(s, req->arg[1], &b, resp) == 0) {
+		if (run_diff(s, a.run_id, b.run_id, &d) < 0)
+			http_error(resp, 500, "cannot compare runs '%s' and '%s'", a.run_id, b.run_id);
+		else
+			http_json(resp, 200, d);
+	}
+	store_run_release(&a);
+	store_run_release(&b);
 }
 
 void api_run_cancel(void *ctx, struct http_req *req, struct http_resp *resp)

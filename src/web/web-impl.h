@@ -137,6 +137,8 @@ void api_dag_pause(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_dag_files(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_dag_files_retry(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_run(void *ctx, struct http_req *req, struct http_resp *resp);
+void api_run_diff(void *ctx, struct http_req *req, struct http_resp *resp);
+void api_run_provenance(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_run_cancel(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_task_clear(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_task_tries(void *ctx, struct http_req *req, struct http_resp *resp);

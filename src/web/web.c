@@ -24,6 +24,8 @@ const struct http_route web_routes[] = {
 	{ "GET", "/api/v1/dags/*/files", api_dag_files, 0 },
 	{ "POST", "/api/v1/dags/*/files/retry", api_dag_files_retry, 0 },
 	{ "GET", "/api/v1/runs/*", api_run, 0 },
+	{ "GET", "/api/v1/runs/*/diff/*", api_run_diff, 0 },
+	{ "GET", "/api/v1/runs/*/provenance", api_run_provenance, 0 },
 	{ "POST", "/api/v1/runs/*/cancel", api_run_cancel, 0 },
 	{ "GET", "/api/v1/runs/*/files", api_run_files, 0 },
 	{ "GET", "/api/v1/runs/*/file", api_run_file, 0 },
