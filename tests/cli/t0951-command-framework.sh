@@ -40,7 +40,7 @@ expect_success 'subcommands: missing, mistyped, unknown' '
 	synthflow init >/dev/null &&
 	test_exit 2 synthflow vars 2>err && must_contain err "missing subcommand (list, get, set, unset or history)" &&
 	test_exit 2 synthflow tasks lgos 2>err && must_contain err "unknown subcommand .tasks lgos. (did you mean .logs.?)" &&
-	test_exit 2 synthflow runs zzzzzz 2>err && must_contain err "unknown subcommand .runs zzzzzz. (list, show or cancel)"
+	test_exit 2 synthflow runs zzzzzz 2>err && must_contain err "unknown subcommand .runs zzzzzz. (list, show, cancel or diff)"
 '
 
 expect_success 'option spellings: --name=value, -pVALUE, options after operands, -- ends options' '
