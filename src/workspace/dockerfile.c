@@ -69,7 +69,7 @@ static const char sf_engine_deps[] =
 	"apt-get -q update\n"
 	"apt-get install -y -q --no-install-recommends gcc libc6-dev meson ninja-build pkg-config \\\n"
 	"\tlibyaml-dev libjansson-dev libsqlite3-dev libpq-dev libmicrohttpd-dev libssl-dev libcmocka-dev \\\n"
-	"\tlibsndfile1-dev libsoxr-dev libebur128-dev\n"
+	"\tlibsndfile1-dev libsoxr-dev libebur128-dev libarchive-dev\n"
 	"# Meson before 1.0 (e.g. Ubuntu 22.04) cannot read our build files: use pip's.\n"
 	"if ! meson --version | grep -q '^[1-9]'; then\n"
 	"\tapt-get install -y -q --no-install-recommends python3-pip\n"
