@@ -399,8 +399,8 @@ static int replay(struct sf_ctx *ctx, struct replay *rp)
 	for (i = 0; i < b.problems.nr; i++)
 		fprintf(stderr, "%s\n", b.problems.v[i]);
 	if (b.problems.nr) {
-		error("bundle '%s' is not sound (%zu problems): nothing was replayed", rp->file,
-		      b.problems.nr);
+		error("bundle '%s' is not sound (%zu problem%s): nothing was replayed", rp->file,
+		      b.problems.nr, b.problems.nr == 1 ? "" : "s");
 		goto out;
 	}
 	rp->meta = json_incref(b.meta);

@@ -329,8 +329,11 @@ int bundle_verify(const char *file, struct bundle *b)
 				b->run = j;
 			if (b->meta && !strcmp(name, SFPACK_META)) {
 				check_meta(b, file, b->meta);
-				if (b->problems.nr)
-					break; /* a newer format: nothing else is understood */
+				if (b->problems.nr) {
+					/* a newer format: nothing else is understood */
+					sb_release(&keep);
+					break;
+				}
 				nroots = roots_of(b->meta, roots);
 			}
 		} else if (want_text && !too_big && !strncmp(name, "outputs/", 8) && is_text(&keep)) {

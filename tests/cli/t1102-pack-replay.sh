@@ -10,6 +10,14 @@ REBUNDLE="$TEST_ROOT/cli/data/replication/rebundle.py"
 A="$TRASH_BASE/A"
 BUNDLE="$TRASH_BASE/a.sfpack"
 
+# exits_with CODE CMD...: CMD's stderr in ./err, shown when CMD does not exit
+# with CODE (a sanitizer's report lands there too)
+exits_with() {
+	code=$1
+	shift
+	test_exit "$code" "$@" 2>err || { cat err >&2; return 1; }
+}
+
 # The example in folder A with its workspace committed to git, run once, packed once.
 packed() {
 	[ -s "$BUNDLE" ] && return 0
@@ -65,7 +73,7 @@ expect_success 'a changed output is reported different and replay exits 1' '
 
 # verify_fails BUNDLE PATTERN: exit 1, and a line naming the file
 verify_fails() {
-	test_exit 1 synthflow verify "$1" 2>err &&
+	exits_with 1 synthflow verify "$1" &&
 	must_contain err "$2"
 }
 
@@ -73,14 +81,14 @@ expect_success 'one byte changed in the bundle: verify names the file; replay wr
 	packed &&
 	python3 "$REBUNDLE" "$BUNDLE" bad.sfpack flip-byte outputs/uploadable/espeak-sample/filelist_train.txt &&
 	verify_fails bad.sfpack "^bad.sfpack: outputs/uploadable/espeak-sample/filelist_train.txt: its sha256 differs from manifest.sha256" &&
-	test_exit 1 synthflow replay bad.sfpack --data "$TRASH/C" 2>err &&
+	exits_with 1 synthflow replay bad.sfpack --data "$TRASH/C" &&
 	must_contain err "nothing was replayed" &&
 	test ! -e "$TRASH/C" &&
 	# a byte flipped in the compressed stream
 	cp "$BUNDLE" flipped.sfpack &&
 	size=$(stat -c %s flipped.sfpack) &&
 	printf "\\001" | dd of=flipped.sfpack bs=1 seek=$((size / 2)) conv=notrunc 2>/dev/null &&
-	test_exit 1 synthflow verify flipped.sfpack 2>err &&
+	exits_with 1 synthflow verify flipped.sfpack &&
 	must_contain err "^flipped.sfpack: outputs/"
 '
 
@@ -109,7 +117,7 @@ expect_success 'bad bundles: traversal, outside symlink, newer format, truncated
 	echo "not a bundle" >plain.sfpack &&
 	verify_fails plain.sfpack "plain.sfpack. is not a SynthFlow bundle" &&
 	for b in dots link new cut plain; do
-		test_exit 1 synthflow replay $b.sfpack --data "$TRASH/R-$b" 2>/dev/null &&
+		exits_with 1 synthflow replay $b.sfpack --data "$TRASH/R-$b" &&
 		test ! -e "$TRASH/R-$b" || exit 1
 	done &&
 	test ! -e "$TRASH/evil.txt" && test ! -e "$TRASH_BASE/evil.txt"
@@ -120,14 +128,14 @@ expect_success 'pack refuses a workspace without git history, and an output a la
 	cp -R "$SRC_ROOT/examples/ppp-audio" run-data/src/ &&
 	synthflow test ppp-preprocess -p sample_clips=2 --json >one.json &&
 	one=$(python3 -c "import json; print(json.load(open(\"one.json\"))[\"run_id\"])") &&
-	test_exit 1 synthflow pack "$one" -o one.sfpack 2>err &&
+	exits_with 1 synthflow pack "$one" -o one.sfpack &&
 	must_contain err "workspace .*run-data/src/ppp-audio. has no git history" &&
 	test ! -e one.sfpack &&
 	git -C run-data/src/ppp-audio init -q && git -C run-data/src/ppp-audio add -A &&
 	git -C run-data/src/ppp-audio -c user.email=t@t -c user.name=t commit -qm x &&
 	synthflow test ppp-preprocess -p sample_clips=2 -p level_db=-20 --json >two.json &&
 	two=$(python3 -c "import json; print(json.load(open(\"two.json\"))[\"run_id\"])") &&
-	test_exit 1 synthflow pack "$one" -o one.sfpack 2>err &&
+	exits_with 1 synthflow pack "$one" -o one.sfpack &&
 	must_contain err "uploadable/espeak-sample/.* was changed by run .$two. after run .$one. wrote it" &&
 	test ! -e one.sfpack && ! ls one.sfpack.tmp* 2>/dev/null &&
 	echo "# local change" >>run-data/src/ppp-audio/README.md &&
