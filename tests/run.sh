@@ -34,7 +34,7 @@ count_tap() {
 # The CLI tests whose results depend on the store backend (t0402, a thousand
 # event streams, exercises the web server far more than the store: it is
 # left out to keep make check's time down).
-PG_CLI_TESTS="t0201 t0202 t0203 t0401 t0403 t1030 t1101 t1202 t1402"
+PG_CLI_TESTS="t0201 t0202 t0203 t0401 t0403 t1030 t1101 t1104 t1202 t1402"
 
 pg_dir=""
 pg_up() {
