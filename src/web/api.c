@@ -352,23 +352,54 @@ static int only_keys(json_t *body, const char *const *keys, size_t n, struct htt
 	return 0;
 }
 
-static void trigger(struct store *s, const struct dag *d, json_t *body, struct http_resp *resp)
+/*
+ * What a handler of /api/v1/dags/{dag}/... works on: the store, the DAG
+ * from the current snapshot, and for a POST its JSON body.
+ */
+struct dag_call {
+	struct web *w;
+	struct store *s;
+	struct dag_snap *snap;
+	const struct dag *d;
+	json_t *body;
+};
+
+/*
+ * Calls fn once the store opened, the DAG was found and, when keys is not
+ * NULL, the body is a JSON object with no field outside keys; otherwise
+ * answers why not (500, 404, 400).
+ */
+static void on_dag(void *ctx, struct http_req *req, struct http_resp *resp,
+		   const char *const *keys, size_t nkeys,
+		   void (*fn)(struct dag_call *c, struct http_resp *resp))
 {
-	static const char *const keys[] = { "params" };
+	struct dag_call c = { .w = ctx };
+
+	if (!(c.s = store_or_500(c.w, resp)))
+		return;
+	c.snap = dags_get(c.w);
+	if ((c.d = find_dag(c.snap, req->arg[0], resp)) &&
+	    (!keys || ((c.body = http_json_body(req, resp)) &&
+		       only_keys(c.body, keys, nkeys, resp) == 0)))
+		fn(&c, resp);
+	json_decref(c.body);
+	dags_put(c.snap);
+}
+
+static void trigger(struct dag_call *c, struct http_resp *resp)
+{
 	struct strbuf err = STRBUF_INIT;
-	json_t *given = json_object_get(body, "params"), *none = NULL, *typed = NULL;
+	json_t *given = json_object_get(c->body, "params"), *none = NULL, *typed = NULL;
 	char *run_id = NULL, *loc;
 	int rc;
 
-	if (only_keys(body, keys, ARRAY_SIZE(keys), resp) < 0)
-		return;
 	if (given && !json_is_object(given)) {
 		http_error(resp, 400, "'params' must be a JSON object");
 		return;
 	}
 	if (!given)
 		given = none = json_object(); /* nothing given: every default */
-	rc = dag_params_from_json(d, given, &typed, &err);
+	rc = dag_params_from_json(c->d, given, &typed, &err);
 	json_decref(none);
 	if (rc < 0) {
 		http_json(resp, 400, json_pack("{s:s,s:o}", "error", err.buf, "param",
@@ -377,9 +408,9 @@ static void trigger(struct store *s, const struct dag *d, json_t *body, struct h
 		return;
 	}
 	sb_release(&err);
-	if (sched_trigger(s, d, typed, &run_id) < 0) {
+	if (sched_trigger(c->s, c->d, typed, &run_id) < 0) {
 		json_decref(typed);
-		http_error(resp, 500, "cannot create a run of '%s'", d->id);
+		http_error(resp, 500, "cannot create a run of '%s'", c->d->id);
 		return;
 	}
 	json_decref(typed);
@@ -392,109 +423,69 @@ static void trigger(struct store *s, const struct dag *d, json_t *body, struct h
 
 void api_dag_trigger(void *ctx, struct http_req *req, struct http_resp *resp)
 {
-	struct web *w = ctx;
-	struct store *s = store_or_500(w, resp);
-	struct dag_snap *snap;
-	const struct dag *d;
-	json_t *body;
+	static const char *const keys[] = { "params" };
+	on_dag(ctx, req, resp, keys, ARRAY_SIZE(keys), trigger);
+}
 
-	if (!s)
-		return;
-	snap = dags_get(w);
-	d = find_dag(snap, req->arg[0], resp);
-	if (d && (body = http_json_body(req, resp))) {
-		trigger(s, d, body, resp);
-		json_decref(body);
-	}
-	dags_put(snap);
+static void set_paused(struct dag_call *c, struct http_resp *resp)
+{
+	json_t *paused = json_object_get(c->body, "paused");
+
+	if (!json_is_boolean(paused))
+		http_error(resp, 400, "'paused' must be true or false");
+	else if (store_dag_set_paused(c->s, c->d->id, json_is_true(paused)) < 0)
+		http_error(resp, 500, "cannot write the store");
+	else
+		http_json(resp, 200, json_pack("{s:s,s:b}", "dag_id", c->d->id, "paused",
+					       json_is_true(paused)));
 }
 
 void api_dag_pause(void *ctx, struct http_req *req, struct http_resp *resp)
 {
 	static const char *const keys[] = { "paused" };
-	struct web *w = ctx;
-	struct store *s = store_or_500(w, resp);
-	struct dag_snap *snap;
-	const struct dag *d;
-	json_t *body = NULL, *paused;
+	on_dag(ctx, req, resp, keys, ARRAY_SIZE(keys), set_paused);
+}
 
-	if (!s)
-		return;
-	snap = dags_get(w);
-	d = find_dag(snap, req->arg[0], resp);
-	if (!d || !(body = http_json_body(req, resp)) ||
-	    only_keys(body, keys, ARRAY_SIZE(keys), resp) < 0)
-		goto out;
-	paused = json_object_get(body, "paused");
-	if (!json_is_boolean(paused)) {
-		http_error(resp, 400, "'paused' must be true or false");
-		goto out;
-	}
-	if (store_dag_set_paused(s, d->id, json_is_true(paused)) < 0) {
-		http_error(resp, 500, "cannot write the store");
-		goto out;
-	}
-	http_json(resp, 200, json_pack("{s:s,s:b}", "dag_id", d->id, "paused", json_is_true(paused)));
-out:
-	json_decref(body);
-	dags_put(snap);
+static void files(struct dag_call *c, struct http_resp *resp)
+{
+	json_t *rows = watch_files_json(c->s, c->d);
+
+	if (rows)
+		http_json(resp, 200, json_pack("{s:s,s:o}", "dag_id", c->d->id, "files", rows));
+	else
+		http_error(resp, 500, "cannot read the store");
 }
 
 /* GET /api/v1/dags/{dag}/files: what `synthflow files DAG --json` prints. */
 void api_dag_files(void *ctx, struct http_req *req, struct http_resp *resp)
 {
-	struct web *w = ctx;
-	struct store *s = store_or_500(w, resp);
-	struct dag_snap *snap;
-	const struct dag *d;
-	json_t *rows;
+	on_dag(ctx, req, resp, NULL, 0, files);
+}
 
-	if (!s)
+static void files_retry(struct dag_call *c, struct http_resp *resp)
+{
+	struct strbuf err = STRBUF_INIT;
+	json_t *path = json_object_get(c->body, "path"), *runs;
+
+	if (!json_is_string(path) || !json_string_length(path) ||
+	    json_string_value(path)[0] == '/') {
+		http_error(resp, 400, "'path' must be a path relative to downloaded/");
 		return;
-	snap = dags_get(w);
-	if ((d = find_dag(snap, req->arg[0], resp))) {
-		rows = watch_files_json(s, d);
-		if (rows)
-			http_json(resp, 200, json_pack("{s:s,s:o}", "dag_id", d->id, "files", rows));
-		else
-			http_error(resp, 500, "cannot read the store");
 	}
-	dags_put(snap);
+	runs = watch_retry(c->s, &c->snap->set, c->w->data_dir, json_string_value(path), c->d->id,
+			   &err);
+	if (runs)
+		http_json(resp, 200, json_pack("{s:o}", "runs", runs));
+	else
+		http_error(resp, 400, "%s", err.buf);
+	sb_release(&err);
 }
 
 /* POST /api/v1/dags/{dag}/files/retry {"path": "..."}: a new arrival of the file. */
 void api_dag_files_retry(void *ctx, struct http_req *req, struct http_resp *resp)
 {
 	static const char *const keys[] = { "path" };
-	struct web *w = ctx;
-	struct store *s = store_or_500(w, resp);
-	struct strbuf err = STRBUF_INIT;
-	struct dag_snap *snap;
-	const struct dag *d;
-	json_t *body = NULL, *path, *runs;
-
-	if (!s)
-		return;
-	snap = dags_get(w);
-	d = find_dag(snap, req->arg[0], resp);
-	if (!d || !(body = http_json_body(req, resp)) ||
-	    only_keys(body, keys, ARRAY_SIZE(keys), resp) < 0)
-		goto out;
-	path = json_object_get(body, "path");
-	if (!json_is_string(path) || !json_string_length(path) ||
-	    json_string_value(path)[0] == '/') {
-		http_error(resp, 400, "'path' must be a path relative to downloaded/");
-		goto out;
-	}
-	runs = watch_retry(s, &snap->set, w->data_dir, json_string_value(path), d->id, &err);
-	if (runs)
-		http_json(resp, 200, json_pack("{s:o}", "runs", runs));
-	else
-		http_error(resp, 400, "%s", err.buf);
-out:
-	sb_release(&err);
-	json_decref(body);
-	dags_put(snap);
+	on_dag(ctx, req, resp, keys, ARRAY_SIZE(keys), files_retry);
 }
 
 void api_run(void *ctx, struct http_req *req, struct http_resp *resp)
