@@ -11,7 +11,6 @@
 #include <math.h>
 #include <sndfile.h>
 #include <soxr.h>
-#include <sys/stat.h>
 #include <unistd.h>
 
 #include "audio/audio.h"
@@ -206,25 +205,15 @@ static double *resample(double *x, size_t *n, int from, int to, struct audio_res
 static int encode(const char *path, const double *x, size_t n, int rate,
 		  const struct audio_opts *o, struct audio_result *r)
 {
-	struct strbuf tmp = STRBUF_INIT;
-	const char *slash = strrchr(path, '/');
+	char *tmp = NULL;
 	SF_INFO info = { 0 };
 	SNDFILE *sf;
 	sf_count_t wrote;
-	int fd, ret = -1;
+	int fd = fs_tmp_beside(path, 0644, &tmp), ret = -1;
 
-	if (slash)
-		sb_add(&tmp, path, (size_t)(slash - path + 1));
-	sb_addf(&tmp, ".%s.XXXXXX", slash ? slash + 1 : path);
-	fd = mkstemp(tmp.buf);
 	if (fd < 0) {
 		fail(r, "cannot create a file beside '%s' (%s)", path, strerror(errno));
 		goto out;
-	}
-	if (fchmod(fd, 0644) < 0) {
-		close(fd);
-		fail(r, "cannot set the mode of '%s' (%s)", tmp.buf, strerror(errno));
-		goto unlink;
 	}
 	info.samplerate = rate;
 	info.channels = 1;
@@ -264,16 +253,16 @@ static int encode(const char *path, const double *x, size_t n, int rate,
 		fail(r, "cannot write '%s'", path);
 		goto unlink;
 	}
-	if (rename(tmp.buf, path) < 0) {
-		fail(r, "cannot rename '%s' to '%s' (%s)", tmp.buf, path, strerror(errno));
+	if (rename(tmp, path) < 0) {
+		fail(r, "cannot rename '%s' to '%s' (%s)", tmp, path, strerror(errno));
 		goto unlink;
 	}
 	ret = 0;
 	goto out;
 unlink:
-	unlink(tmp.buf);
+	unlink(tmp);
 out:
-	sb_release(&tmp);
+	free(tmp);
 	return ret;
 }
 

@@ -5,6 +5,7 @@
 #include <libgen.h>
 #include <limits.h>
 #include <openssl/evp.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -118,10 +119,31 @@ static void fsync_dir_of(const char *path)
 	free(copy);
 }
 
+int fs_tmp_beside(const char *path, mode_t mode, char **tmp)
+{
+	/* unique within this process; O_EXCL settles it against every other one */
+	static atomic_uint counter;
+	const char *base = path_basename(path);
+
+	for (int tries = 0; tries < 100; tries++) {
+		char *name = xasprintf("%.*s.%s.%ld.%u", (int)(base - path), path, base,
+				       (long)getpid(), atomic_fetch_add(&counter, 1));
+		int fd = open(name, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode);
+		if (fd >= 0) {
+			*tmp = name;
+			return fd;
+		}
+		free(name);
+		if (errno != EEXIST)
+			return -1;
+	}
+	return -1;
+}
+
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode)
 {
-	char *tmp = xasprintf("%s.tmp.%ld", path, (long)getpid());
-	int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+	char *tmp = NULL;
+	int fd = fs_tmp_beside(path, mode, &tmp);
 	int saved;
 
 	if (fd < 0)

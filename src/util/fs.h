@@ -22,6 +22,13 @@ int path_is_within(const char *root, const char *path);
  * old or the new contents, never a mix.
  */
 int write_file_atomic(const char *path, const void *data, size_t len, mode_t mode);
+/*
+ * A new empty file beside `path` (same folder, so renaming it onto path is
+ * atomic), named ".NAME.PID.N", created with `mode` (less the umask) and
+ * never one that exists.  Returns its descriptor and *tmp its name
+ * (malloc'd); -1 with errno.
+ */
+int fs_tmp_beside(const char *path, mode_t mode, char **tmp);
 /* Creates the file only when it does not exist yet (never overwrites). 1 created, 0 existed, -1 error. */
 int write_file_if_missing(const char *path, const void *data, size_t len, mode_t mode);
 int copy_file(const char *src, const char *dst, mode_t mode);

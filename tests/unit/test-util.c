@@ -4,6 +4,11 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <dirent.h>
+#include <errno.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include "util/common.h"
 #include "util/fs.h"
 #include "util/suggest.h"
@@ -139,6 +144,64 @@ static void path_helpers(void **state)
 	assert_false(path_is_within("/data", "/database"));
 }
 
+/* Files in dir, for the temporary files left behind (none). */
+static int entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	assert_non_null(d);
+	while ((e = readdir(d)))
+		n += strcmp(e->d_name, ".") && strcmp(e->d_name, "..");
+	closedir(d);
+	return n;
+}
+
+/* Temporary files beside a path: new ones each time, the mode less the umask; atomic writes leave none. */
+static void tmp_beside_and_atomic_writes(void **state)
+{
+	char dir[] = "/tmp/sf-test-util.XXXXXX", *a, *b, *c = NULL, *path, *missing;
+	struct strbuf text = STRBUF_INIT;
+	struct stat st;
+	mode_t old = umask(027);
+	int fa, fb;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	path = path_join(dir, "out.flac");
+	fa = fs_tmp_beside(path, 0666, &a);
+	fb = fs_tmp_beside(path, 0666, &b);
+	umask(old);
+	assert_true(fa >= 0 && fb >= 0);
+	assert_string_not_equal(a, b);
+	assert_int_equal(strncmp(a, dir, strlen(dir)), 0);
+	assert_int_equal(strncmp(path_basename(a), ".out.flac.", 10), 0);
+	assert_int_equal(fstat(fa, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0640);
+	close(fa);
+	close(fb);
+	unlink(a);
+	unlink(b);
+	assert_int_equal(write_file_atomic(path, "one", 3, 0644), 0);
+	assert_int_equal(write_file_atomic(path, "two!", 4, 0644), 0);
+	assert_int_equal(entries(dir), 1);
+	assert_int_equal(sb_read_file(&text, path), 0);
+	assert_string_equal(text.buf, "two!");
+	/* a folder that does not exist: -1 with errno, nothing made */
+	missing = path_join(dir, "no/such");
+	assert_int_equal(fs_tmp_beside(missing, 0644, &c), -1);
+	assert_int_equal(errno, ENOENT);
+	assert_null(c);
+	unlink(path);
+	assert_int_equal(rmdir(dir), 0);
+	sb_release(&text);
+	free(missing);
+	free(path);
+	free(a);
+	free(b);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -152,6 +215,7 @@ int main(void)
 		cmocka_unit_test(yaml_positions_and_errors),
 		cmocka_unit_test(yaml_alias_refused),
 		cmocka_unit_test(path_helpers),
+		cmocka_unit_test(tmp_beside_and_atomic_writes),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
