@@ -45,6 +45,29 @@ static int runs_list(struct sf_ctx *ctx, struct store *st, const char *dag_id, s
 	return 0;
 }
 
+/* Under the task table: each callback, how it ended and where its output is. */
+static int print_callbacks(struct store *st, const char *run_id)
+{
+	struct store_delivery_filter f = { .run_id = run_id, .kind = "callback" };
+	struct store_delivery *v;
+	size_t n;
+
+	if (store_delivery_list(st, &f, &v, &n) < 0)
+		return -1;
+	if (n)
+		printf("\nCALLBACK   TASK                 STATE        EXIT  LOG\n");
+	for (size_t i = 0; i < n; i++) {
+		char exit_code[16] = "-";
+		if (v[i].exit_code >= 0)
+			snprintf(exit_code, sizeof(exit_code), "%d", v[i].exit_code);
+		printf("%-10s %-20s %-12s %4s  %s%s%s\n", v[i].event, v[i].task_id ? v[i].task_id : "-",
+		       v[i].state, exit_code, v[i].log_path ? v[i].log_path : "-",
+		       v[i].note ? ": " : "", v[i].note ? v[i].note : "");
+	}
+	store_delivery_list_free(v, n);
+	return 0;
+}
+
 static int runs_show(struct store *st, const char *run_id, int json)
 {
 	struct store_run r = { 0 };
@@ -64,7 +87,7 @@ static int runs_show(struct store *st, const char *run_id, int json)
 		size_t total;
 		/* what the tasks wrote to $SF_METRICS, every line of every instance */
 		if (store_metrics_list(st, r.run_id, &q, &metrics, &total, &err) < 0 ||
-		    run_add_provenance(st, run_id, j) < 0) {
+		    run_add_provenance(st, run_id, j) < 0 || store_run_add_callbacks(st, run_id, j) < 0) {
 			json_decref(j);
 			sb_release(&err);
 			store_ti_list_free(tis, n);
@@ -76,6 +99,11 @@ static int runs_show(struct store *st, const char *run_id, int json)
 		json_decref(j);
 	} else {
 		run_print(stdout, &r, tis, n);
+		if (print_callbacks(st, run_id) < 0) {
+			store_ti_list_free(tis, n);
+			store_run_release(&r);
+			return 1;
+		}
 	}
 	store_ti_list_free(tis, n);
 	store_run_release(&r);

@@ -39,6 +39,7 @@ struct config {
 	struct strvec flow_gpu_devices; /* empty = nvidia-smi -L; "none" alone = no GPUs */
 	int64_t flow_rescan_ms; /* rescan of downloaded/ by serve */
 	int flow_inotify;     /* serve also watches downloaded/ with inotify */
+	int64_t flow_delivery_timeout_ms; /* callbacks and event scripts are stopped after */
 
 	/* slurm: the Slurm executor (docs/slurm.md) */
 	int64_t slurm_poll_ms;

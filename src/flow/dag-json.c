@@ -62,6 +62,7 @@ static json_t *task_json(const struct dag_task *t)
 	json_object_set_new(o, "retries", json_integer(t->retries));
 	json_object_set_new(o, "retry_delay_ms", json_integer(t->retry_delay_ms));
 	json_object_set_new(o, "timeout_ms", json_integer(t->timeout_ms));
+	json_object_set_new(o, "on_retry", str_or_null(t->on_retry));
 	for (size_t i = 0; i < t->nenv; i++)
 		json_object_set_new(env, t->env[i].key, str_or_null(t->env[i].value));
 	json_object_set_new(o, "env", env);

@@ -38,7 +38,7 @@ static const char *const top_keys[] = {
 static const char *const task_keys[] = {
 	"run", "needs", "trigger", "foreach", "retries", "retry_delay", "timeout",
 	"env", "workdir", "inputs", "outputs", "max_active", "batch", "executor", "resources",
-	"skip_exit_code",
+	"skip_exit_code", "on_retry",
 };
 static const char *const resource_keys[] = {
 	"cpus", "mem", "gpus", "time", "partition", "account", "extra",
@@ -46,7 +46,7 @@ static const char *const resource_keys[] = {
 static const char *const param_keys[] = {
 	"type", "default", "description", "minimum", "maximum", "values",
 };
-static const char *const default_keys[] = { "retries", "retry_delay", "timeout" };
+static const char *const default_keys[] = { "retries", "retry_delay", "timeout", "on_retry" };
 static const char *const param_types[] = { "string", "integer", "number", "boolean", "enum", "path" };
 static const char *const trigger_names[] = {
 	"all_success", "all_done", "all_failed", "one_success", "one_failed", "none_failed", "always",
@@ -557,6 +557,7 @@ static void parse_params(struct loader *L, const struct ynode *n)
 struct task_defaults {
 	int retries;
 	int64_t retry_delay_ms, timeout_ms;
+	char *on_retry;         /* the callback of tasks without their own */
 };
 
 /* retries, retry_delay and timeout: the keys a task shares with 'defaults'. */
@@ -575,6 +576,7 @@ static void parse_policy(struct loader *L, const struct ynode *map, int *retries
 
 static void parse_defaults(struct loader *L, const struct ynode *n, struct task_defaults *td)
 {
+	const struct ynode *v;
 
 	if (n->type != YN_MAP) {
 		err_at(L, n, "'defaults' must be a mapping such as {retries: 2, timeout: 1h}, found %s",
@@ -583,6 +585,8 @@ static void parse_defaults(struct loader *L, const struct ynode *n, struct task_
 	}
 	check_keys(L, n, default_keys, ARRAY_SIZE(default_keys), " in defaults");
 	parse_policy(L, n, &td->retries, &td->retry_delay_ms, &td->timeout_ms);
+	if ((v = ynode_get(n, "on_retry")) && !get_string(L, v, "on_retry", &td->on_retry))
+		check_tmpl(L, v, TMPL_SHELL | TMPL_TASK);
 }
 
 static void parse_env(struct loader *L, const struct ynode *n, struct dag_task *t)
@@ -689,6 +693,8 @@ static void check_task_templates(struct loader *L, const struct ynode *spec, int
 
 	check_tmpl(L, ynode_get(spec, "run"), proc | TMPL_SHELL);
 	check_tmpl(L, ynode_get(spec, "foreach"), TMPL_TASK | TMPL_GLOB);
+	/* a batch's instances are retried one by one: each has its item */
+	check_tmpl(L, ynode_get(spec, "on_retry"), scope | TMPL_SHELL);
 	check_tmpl(L, ynode_get(spec, "workdir"), proc & ~TMPL_BATCH);
 	check_tmpl_list(L, ynode_get(spec, "inputs"), scope);
 	check_tmpl_list(L, ynode_get(spec, "outputs"), scope);
@@ -826,7 +832,7 @@ static void parse_task_fields(struct loader *L, const struct ynode *spec, struct
 static void parse_task(struct loader *L, const struct ynode *key, const struct ynode *spec,
 		       struct dag_task *t, const struct task_defaults *td)
 {
-	const struct ynode *run;
+	const struct ynode *run, *v;
 	char *where;
 
 	t->id = xstrdup(key->str);
@@ -852,6 +858,10 @@ static void parse_task(struct loader *L, const struct ynode *key, const struct y
 	else if (!get_string(L, run, "run", &t->run) && !t->run[strspn(t->run, " \t\n")])
 		err_at(L, run, "'run' of task '%s' is empty", t->id);
 	parse_task_fields(L, spec, t);
+	if ((v = ynode_get(spec, "on_retry")))
+		get_string(L, v, "on_retry", &t->on_retry);
+	else if (td->on_retry)
+		t->on_retry = xstrdup(td->on_retry);
 	check_task_templates(L, spec, ynode_get(spec, "foreach") != NULL);
 }
 
@@ -1288,7 +1298,7 @@ static void parse_on_file(struct loader *L, const struct ynode *n)
 static void parse_dag(struct loader *L, const struct ynode *root, const char *path)
 {
 	struct dag *d = L->d;
-	struct task_defaults td = { 0, 0, 0 };
+	struct task_defaults td = { .retries = 0 };
 	const struct ynode *v;
 
 	if (root->type != YN_MAP) {
@@ -1324,6 +1334,7 @@ static void parse_dag(struct loader *L, const struct ynode *root, const char *pa
 	if ((v = ynode_get(root, "defaults")))
 		parse_defaults(L, v, &td);
 	parse_tasks(L, root, &td);
+	free(td.on_retry);
 }
 
 /*

@@ -25,6 +25,7 @@ static void task_release(struct dag_task *t)
 	free_strv(t->needs, t->nneeds);
 	free(t->need_idx);
 	free(t->foreach);
+	free(t->on_retry);
 	for (size_t i = 0; i < t->nenv; i++) {
 		free(t->env[i].key);
 		free(t->env[i].value);

@@ -78,6 +78,7 @@ struct dag_task {
 	int retries;            /* extra tries after the first; 0 = none */
 	int64_t retry_delay_ms; /* before the first retry; doubles per try, capped at 1h */
 	int64_t timeout_ms;     /* 0 = none */
+	char *on_retry;         /* callback when a try failed and another follows, or NULL */
 	struct dag_env *env;
 	size_t nenv;
 	char *workdir;          /* template or NULL (= the data folder) */

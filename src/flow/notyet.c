@@ -19,9 +19,6 @@ static const struct row {
 	/* events: schedules (file triggers are acted on: docs/events.md) */
 	{ "schedule", NULL, NULL,
 	  "runs start only when triggered (synthflow trigger or test, the web UI)" },
-	/* run callbacks */
-	{ "on_success", NULL, NULL, "the command does not run when a run succeeds" },
-	{ "on_failure", NULL, NULL, "the command does not run when a run fails" },
 };
 
 char *notyet_dag_key(const char *key)
@@ -40,8 +37,6 @@ void notyet_dag(const struct dag *d, struct strvec *out)
 	} keys[] = {
 		{ "schedule", d->schedule },
 		{ "on_file", d->on_file },
-		{ "on_success", d->on_success },
-		{ "on_failure", d->on_failure },
 	};
 
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {

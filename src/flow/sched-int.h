@@ -186,6 +186,16 @@ struct sched {
 	int flush_failed;       /* the last write failed: retried every second */
 	int64_t flush_failed_at, flush_tried_at;
 
+	/* The outbox (sched-outbox.c): rows for the next flush, deliveries running. */
+	struct store_delivery *outq;
+	size_t noutq, outq_alloc;
+	struct sdelivery *dlv;
+	size_t ndlv, dlv_alloc;
+	int out_check;          /* look for rows to deliver at the next tick */
+	int64_t out_next_scan;  /* serve: monotonic ms of the next look anyway */
+	int64_t delivery_timeout_ms;
+	_Atomic uint64_t deliveries[2][3]; /* [callback, event][ok, failed, redelivered] */
+
 	/* Loop statistics for sched_metrics(), which other threads call. */
 	_Atomic uint64_t loops, loop_busy_us, loop_max_us;
 	_Atomic size_t running_now, ready_now;
@@ -242,6 +252,18 @@ void sprov_written(struct sched *s);
 void sprov_free(struct sched *s);
 void sprov_load_run(struct srun *run);
 void sprov_run_release(struct srun *run);
+
+/* sched-outbox.c: callbacks and event scripts (docs/events.md) */
+void sout_run_ended(struct srun *run);  /* the run just reached its final state */
+void sout_retry(struct sti *ti);        /* the instance is up for retry: its on_retry */
+int sout_write(struct sched *s);        /* inside the flush's transaction */
+void sout_written(struct sched *s);     /* after its commit */
+void sout_tick(struct sched *s);        /* starts rows due, enforces timeouts */
+int sout_reaped(struct sched *s, pid_t pid, int status); /* 1: the pid was a delivery */
+int64_t sout_wait_ms(struct sched *s);  /* until sout_tick has something to do; -1 never */
+int sout_busy(struct sched *s);         /* rows of ours not written or not delivered yet */
+void sout_free(struct sched *s);
+void sout_metrics(struct sched *s, struct strbuf *out);
 
 /* sched-metrics.c: time one loop iteration (begin returns a monotonic us stamp). */
 int64_t sched_loop_begin(void);

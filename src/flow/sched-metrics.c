@@ -56,4 +56,5 @@ void sched_metrics(struct sched *s, struct strbuf *out)
 		(unsigned long long)atomic_load(&s->loops), atomic_load(&s->loop_busy_us) / 1e6,
 		atomic_load(&s->loop_max_us) / 1e6, atomic_load(&s->running_now),
 		atomic_load(&s->ready_now));
+	sout_metrics(s, out);
 }

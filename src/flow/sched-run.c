@@ -423,6 +423,7 @@ void srun_fail(struct srun *run, char *reason)
 	run->reason = reason;
 	run->ended_at = time_now_ms();
 	run->dirty = 1;
+	sout_run_ended(run);
 	for (size_t i = 0; i < run->ntasks; i++) {
 		struct stask *t = &run->tasks[i];
 		if (!t->active)
@@ -462,6 +463,7 @@ void srun_cancel(struct srun *run)
 	if (run->state == RUN_QUEUED) {
 		run->state = RUN_CANCELLED;
 		run->ended_at = time_now_ms();
+		sout_run_ended(run);
 	}
 	run->dirty = 1;
 }
@@ -580,7 +582,7 @@ static int flush_all(struct sched *s)
 				      p->metrics->buf, p->metrics->len, NULL) < 0)
 			return -1;
 	}
-	if (sprov_write(s) < 0)
+	if (sprov_write(s) < 0 || sout_write(s) < 0)
 		return -1;
 	for (size_t i = 0; i < s->nruns; i++) {
 		struct srun *run = s->runs[i];
@@ -597,7 +599,7 @@ int sched_flush(struct sched *s)
 
 	for (size_t i = 0; i < s->nruns; i++)
 		dirty_runs |= s->runs[i]->dirty;
-	if (!s->ndirty && !s->ntries && !dirty_runs && !s->nprovs)
+	if (!s->ndirty && !s->ntries && !dirty_runs && !s->nprovs && !s->noutq)
 		return 0;
 	if (store_begin(s->store) < 0 || flush_all(s) < 0 ||
 	    store_commit(s->store) < 0) {
@@ -627,6 +629,7 @@ int sched_flush(struct sched *s)
 	}
 	s->ntries = 0;
 	sprov_written(s);
+	sout_written(s);
 	for (size_t i = 0; i < s->nruns; i++)
 		s->runs[i]->dirty = 0;
 	return 0;
@@ -751,6 +754,8 @@ int sched_poll_store(struct sched *s)
 	if (!store_changed_elsewhere(s->store) && s->polled)
 		return 0;
 	s->polled = 1;
+	/* rows another process wrote (a file's event, a dead test's callback) */
+	s->out_check = 1;
 	if (s->opts.serve && !s->stopping)
 		claim_runs(s);
 	apply_requests(s);

@@ -217,6 +217,8 @@ void sched_set_state(struct sti *ti, enum ti_state st, const char *reason)
 	run->cnt[old]--;
 	run->cnt[st]++;
 	ti->state = st;
+	if (st == TI_UP_FOR_RETRY && t->def->on_retry)
+		sout_retry(ti);
 	if (ti_state_is_final(old) != ti_state_is_final(st) || ti_state_is_final(st)) {
 		for (size_t i = 0; i < t->ndown; i++) {
 			struct stask *d = &run->tasks[t->down[i]];
@@ -1070,8 +1072,11 @@ static void reap(struct sched *s)
 				finish_batch(s, p, status);
 			else
 				finish_try(s, p, status);
+			pid = 0;
 			break;
 		}
+		if (pid > 0)
+			sout_reaped(s, pid, status);
 	}
 }
 
@@ -1260,6 +1265,7 @@ static int finish_runs(struct sched *s)
 			settle_run(run);
 		run->ended_at = time_now_ms();
 		run->dirty = 1;
+		sout_run_ended(run);
 		ended++;
 		if (s->opts.serve)
 			fprintf(stderr, "synthflow serve: run %s of '%s' ended: %s\n", run->run_id,
@@ -1321,7 +1327,8 @@ static void drop_finished(struct sched *s)
 	size_t w = 0;
 	for (size_t i = 0; i < s->nruns; i++) {
 		struct srun *run = s->runs[i];
-		if (run_state_is_final(run->state) && !run->dirty && !s->ndirty && !s->nprovs) {
+		if (run_state_is_final(run->state) && !run->dirty && !s->ndirty && !s->nprovs &&
+		    !s->noutq) {
 			timers_drop_run(s, run);
 			exec_pool_forget_run(s, run);
 			srun_free(run);
@@ -1417,6 +1424,8 @@ struct sched *sched_new(const struct sched_opts *opts)
 	atomic_store(&s->last_tick_ms, time_mono_ms());
 	s->data_dir = xstrdup(opts->cfg->data_dir);
 	s->parallelism = config_parallelism(opts->cfg);
+	s->delivery_timeout_ms = opts->cfg->flow_delivery_timeout_ms;
+	s->out_check = 1;
 	if (s->parallelism < 1)
 		s->parallelism = 1;
 	exec_proc_start_time(getpid(), &start);
@@ -1471,6 +1480,7 @@ void sched_free(struct sched *s)
 		free(s->procs[i]);
 	}
 	sprov_free(s);
+	sout_free(s);
 	/* What tries left running (daemons, setsid) ends with test and serve. */
 	if (s->spawned)
 		procs_kill_sched(s->id, KILL_CONFIRM_MS);
@@ -1533,7 +1543,12 @@ static int poll_timeout(struct sched *s)
 		if (wait < 0 || w < wait)
 			wait = w;
 	}
-	if (s->ndirty || s->ntries || s->nprovs) {
+	{
+		int64_t w = sout_wait_ms(s);
+		if (w >= 0 && (wait < 0 || w < wait))
+			wait = w;
+	}
+	if (s->ndirty || s->ntries || s->nprovs || s->noutq) {
 		int64_t w = s->flush_failed ? s->flush_tried_at + FLUSH_RETRY_MS - now
 					    : s->last_flush + FLUSH_MS - now;
 		if (wait < 0 || w < wait)
@@ -1643,12 +1658,13 @@ int sched_run(struct sched *s)
 			s->runs_changed = 1;
 		if (flush_due(s))
 			sched_flush(s);
+		sout_tick(s);
 		progress(s, ended);
 		drop_finished(s);
-		if (s->stopping && !s->nprocs && !s->prov_inflight && !s->nprovs)
+		if (s->stopping && !s->nprocs && !s->prov_inflight && !s->nprovs && !s->ndlv)
 			break;
 		if (!s->opts.serve && !active_runs(s) &&
-		    ((!s->ndirty && !s->nprovs) || (s->flush_failed &&
+		    ((!s->ndirty && !s->nprovs && !sout_busy(s)) || (s->flush_failed &&
 				    time_mono_ms() - s->flush_failed_at > FLUSH_GIVE_UP_MS)))
 			break;
 		sched_loop_end(s, busy_from);

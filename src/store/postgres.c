@@ -95,6 +95,15 @@ static const char *const migrations[] = {
 	"CREATE TABLE var_history(id BIGSERIAL PRIMARY KEY, key TEXT COLLATE \"C\" NOT NULL,"
 	" old TEXT, new TEXT, at BIGINT NOT NULL, source TEXT NOT NULL, runs TEXT);"
 	"CREATE INDEX var_history_key ON var_history(key, id);",
+	/* 8: the outbox of run callbacks and event scripts (store_delivery) */
+	"CREATE TABLE deliveries(id BIGSERIAL PRIMARY KEY, kind TEXT NOT NULL, event TEXT NOT NULL,"
+	" run_id TEXT COLLATE \"C\", dag_id TEXT COLLATE \"C\", task_id TEXT COLLATE \"C\","
+	" idx INTEGER NOT NULL, try INTEGER NOT NULL, workspace TEXT COLLATE \"C\", command TEXT,"
+	" payload TEXT NOT NULL, state TEXT NOT NULL, owner TEXT, attempts INTEGER NOT NULL,"
+	" created_at BIGINT NOT NULL, started_at BIGINT NOT NULL, ended_at BIGINT NOT NULL,"
+	" exit_code INTEGER NOT NULL, log_path TEXT, note TEXT);"
+	"CREATE INDEX deliveries_state ON deliveries(state, id);"
+	"CREATE INDEX deliveries_run ON deliveries(run_id, id);",
 };
 
 /* The server's clock in ms: every lease's times, so machines' clocks need not agree. */
@@ -144,9 +153,15 @@ enum stmt_id {
 	ST_LEASE_BEAT,
 	ST_LEASE_DROP,
 	ST_LEASE_LIST,
+	ST_DELIVERY_ADD,
+	ST_DELIVERY_LIST,
+	ST_DELIVERY_CLAIM,
+	ST_DELIVERY_END,
 	ST_COUNT
 };
 
+#define DELIVERY_COLS "id, kind, event, run_id, dag_id, task_id, idx, try, workspace, command," \
+	" payload, state, owner, attempts, created_at, started_at, ended_at, exit_code, log_path, note"
 #define RUN_COLS "run_id, dag_id, state, params, created_at, started_at, ended_at, reason, owner," \
 		 " seq, vars"
 
@@ -249,6 +264,23 @@ static const struct {
 			    " - beat_at, duties, (SELECT count(*) FROM runs r WHERE r.owner = l.owner"
 			    " AND r.state IN ('queued', 'running'))"
 			    " FROM schedulers l WHERE $1 = 0 OR epoch = $1 ORDER BY epoch", 0 },
+	[ST_DELIVERY_ADD] = { "INSERT INTO deliveries(kind, event, run_id, dag_id, task_id, idx, try,"
+			      " workspace, command, payload, state, owner, attempts, created_at,"
+			      " started_at, ended_at, exit_code, log_path, note) VALUES($1, $2, $3, $4,"
+			      " $5, $6, $7, $8, $9, $10, $11, $12, 0, $13, 0, $14, $15, NULL, $16)"
+			      " RETURNING id", 0 },
+	[ST_DELIVERY_LIST] = { "SELECT * FROM (SELECT " DELIVERY_COLS " FROM deliveries"
+			       " WHERE ($1::bigint = 0 OR id = $1) AND ($2::text IS NULL OR run_id = $2)"
+			       " AND ($3::text IS NULL OR kind = $3)"
+			       " AND ($4::text IS NULL OR workspace = $4)"
+			       " AND ($5::int = 0 OR state IN ('pending', 'running'))"
+			       " ORDER BY id DESC LIMIT $6::bigint) d ORDER BY id", 0 },
+	[ST_DELIVERY_CLAIM] = { "UPDATE deliveries SET owner = $4, state = 'running',"
+				" attempts = attempts + 1, started_at = $5, ended_at = 0, exit_code = -1"
+				" WHERE id = $1 AND owner IS NOT DISTINCT FROM $2 AND state = $3", 0 },
+	[ST_DELIVERY_END] = { "UPDATE deliveries SET state = $3, exit_code = $4, ended_at = $5,"
+			      " log_path = $6, note = $7 WHERE id = $1"
+			      " AND owner IS NOT DISTINCT FROM $2 AND state = 'running'", 0 },
 };
 
 struct pg_store {
@@ -1970,6 +2002,123 @@ static int pg_arrival_list(struct store *s, const char *dag_id, const char *stat
 	return 0;
 }
 
+/* ---- deliveries (the outbox of callbacks and event scripts) ---- */
+
+static int pg_delivery_add(struct store *s, struct store_delivery *d)
+{
+	struct pg_store *q = ps(s);
+	struct pgargs a = { 0 };
+	PGresult *res;
+
+	if (!d->created_at)
+		d->created_at = time_now_ms();
+	arg_text(&a, d->kind);
+	arg_text(&a, d->event);
+	arg_text(&a, d->run_id);
+	arg_text(&a, d->dag_id);
+	arg_text(&a, d->task_id);
+	arg_int(&a, d->index);
+	arg_int(&a, d->try_number);
+	arg_text(&a, d->workspace);
+	arg_text(&a, d->command);
+	arg_text(&a, d->payload ? d->payload : "{}");
+	arg_text(&a, d->state ? d->state : "pending");
+	arg_text(&a, d->owner);
+	arg_int(&a, d->created_at);
+	arg_int(&a, d->ended_at);
+	arg_int(&a, d->exit_code);
+	arg_text(&a, d->note);
+	if (pg_begin(s) < 0)
+		return -1;
+	res = exec_stmt(q, ST_DELIVERY_ADD, &a, "recording a delivery");
+	if (!res) {
+		pg_rollback(s);
+		return -1;
+	}
+	q->wrote = 1;
+	d->id = PQntuples(res) ? get_int(res, 0, 0) : 0;
+	PQclear(res);
+	return pg_commit(s);
+}
+
+static int pg_delivery_list(struct store *s, const struct store_delivery_filter *f,
+			    struct store_delivery **v, size_t *n)
+{
+	struct pgargs a = { 0 };
+	PGresult *res;
+
+	*v = NULL;
+	*n = 0;
+	arg_int(&a, f->id);
+	arg_text(&a, f->run_id);
+	arg_text(&a, f->kind);
+	arg_text(&a, f->workspace);
+	arg_int(&a, f->open);
+	if (f->limit)
+		arg_int(&a, (int64_t)f->limit);
+	else
+		arg_text(&a, NULL);
+	res = exec_stmt(ps(s), ST_DELIVERY_LIST, &a, "listing deliveries");
+	if (!res)
+		return -1;
+	*v = xcalloc((size_t)PQntuples(res) + 1, sizeof(**v));
+	for (int i = 0; i < PQntuples(res); i++) {
+		struct store_delivery *d = &(*v)[(*n)++];
+		d->id = get_int(res, i, 0);
+		d->kind = get_str(res, i, 1);
+		d->event = get_str(res, i, 2);
+		d->run_id = get_str(res, i, 3);
+		d->dag_id = get_str(res, i, 4);
+		d->task_id = get_str(res, i, 5);
+		d->index = (int)get_int(res, i, 6);
+		d->try_number = (int)get_int(res, i, 7);
+		d->workspace = get_str(res, i, 8);
+		d->command = get_str(res, i, 9);
+		d->payload = get_str(res, i, 10);
+		d->state = get_str(res, i, 11);
+		d->owner = get_str(res, i, 12);
+		d->attempts = (int)get_int(res, i, 13);
+		d->created_at = get_int(res, i, 14);
+		d->started_at = get_int(res, i, 15);
+		d->ended_at = get_int(res, i, 16);
+		d->exit_code = (int)get_int(res, i, 17);
+		d->log_path = get_str(res, i, 18);
+		d->note = get_str(res, i, 19);
+	}
+	PQclear(res);
+	return 0;
+}
+
+static int pg_delivery_claim(struct store *s, int64_t id, const char *expect,
+			     const char *expect_state, const char *owner)
+{
+	struct pgargs a = { 0 };
+	long changed = 0;
+
+	arg_int(&a, id);
+	arg_text(&a, expect);
+	arg_text(&a, expect_state);
+	arg_text(&a, owner);
+	arg_int(&a, time_now_ms());
+	if (write_stmt(ps(s), ST_DELIVERY_CLAIM, &a, "claiming a delivery", &changed) < 0)
+		return -1;
+	return changed ? 0 : STORE_NOT_FOUND;
+}
+
+static int pg_delivery_end(struct store *s, const struct store_delivery *d)
+{
+	struct pgargs a = { 0 };
+
+	arg_int(&a, d->id);
+	arg_text(&a, d->owner);
+	arg_text(&a, d->state);
+	arg_int(&a, d->exit_code);
+	arg_int(&a, d->ended_at);
+	arg_text(&a, d->log_path);
+	arg_text(&a, d->note);
+	return write_stmt(ps(s), ST_DELIVERY_END, &a, "recording a delivery's end", NULL);
+}
+
 static void arrival_key(struct pgargs *k, const struct store_arrival *a)
 {
 	arg_text(k, a->dag_id);
@@ -2083,6 +2232,10 @@ const struct store_ops store_pg_ops = {
 	.arrival_list = pg_arrival_list,
 	.arrival_start = pg_arrival_start,
 	.arrival_seen = pg_arrival_seen,
+	.delivery_add = pg_delivery_add,
+	.delivery_list = pg_delivery_list,
+	.delivery_claim = pg_delivery_claim,
+	.delivery_end = pg_delivery_end,
 };
 
 #endif /* HAVE_LIBPQ */

@@ -23,6 +23,8 @@
 #include "util/timeutil.h"
 
 #define BUSY_TIMEOUT_MS 30000
+#define DELIVERY_COLS "id, kind, event, run_id, dag_id, task_id, idx, try, workspace, command," \
+	" payload, state, owner, attempts, created_at, started_at, ended_at, exit_code, log_path, note"
 
 static const char *const migrations[] = {
 	/* 1: runs, task instances, tries, variables, requests, change sequence */
@@ -74,6 +76,15 @@ static const char *const migrations[] = {
 	"CREATE TABLE var_history(id INTEGER PRIMARY KEY AUTOINCREMENT, key TEXT NOT NULL,"
 	" old TEXT, new TEXT, at INTEGER NOT NULL, source TEXT NOT NULL, runs TEXT);"
 	"CREATE INDEX var_history_key ON var_history(key, id);",
+	/* 8: the outbox of run callbacks and event scripts (store_delivery) */
+	"CREATE TABLE deliveries(id INTEGER PRIMARY KEY AUTOINCREMENT, kind TEXT NOT NULL,"
+	" event TEXT NOT NULL, run_id TEXT, dag_id TEXT, task_id TEXT, idx INTEGER NOT NULL,"
+	" try INTEGER NOT NULL, workspace TEXT, command TEXT, payload TEXT NOT NULL,"
+	" state TEXT NOT NULL, owner TEXT, attempts INTEGER NOT NULL, created_at INTEGER NOT NULL,"
+	" started_at INTEGER NOT NULL, ended_at INTEGER NOT NULL, exit_code INTEGER NOT NULL,"
+	" log_path TEXT, note TEXT);"
+	"CREATE INDEX deliveries_state ON deliveries(state, id);"
+	"CREATE INDEX deliveries_run ON deliveries(run_id, id);",
 };
 
 enum stmt_id {
@@ -121,6 +132,10 @@ enum stmt_id {
 	ST_LEASE_BEAT,
 	ST_LEASE_DROP,
 	ST_LEASE_LIST,
+	ST_DELIVERY_ADD,
+	ST_DELIVERY_LIST,
+	ST_DELIVERY_CLAIM,
+	ST_DELIVERY_END,
 	ST_COUNT
 };
 
@@ -204,6 +219,22 @@ static const char *const stmt_sql[ST_COUNT] = {
 			  " (SELECT count(*) FROM runs r WHERE r.owner = l.owner"
 			  " AND r.state IN ('queued', 'running'))"
 			  " FROM schedulers l WHERE ?2 = 0 OR epoch = ?2 ORDER BY epoch",
+	[ST_DELIVERY_ADD] = "INSERT INTO deliveries(kind, event, run_id, dag_id, task_id, idx, try,"
+			    " workspace, command, payload, state, owner, attempts, created_at,"
+			    " started_at, ended_at, exit_code, log_path, note) VALUES(?1, ?2, ?3, ?4,"
+			    " ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, 0, ?13, 0, ?14, ?15, NULL, ?16)"
+			    " RETURNING id",
+	[ST_DELIVERY_LIST] = "SELECT * FROM (SELECT " DELIVERY_COLS " FROM deliveries"
+			     " WHERE (?1 = 0 OR id = ?1) AND (?2 IS NULL OR run_id = ?2)"
+			     " AND (?3 IS NULL OR kind = ?3) AND (?4 IS NULL OR workspace = ?4)"
+			     " AND (?5 = 0 OR state IN ('pending', 'running'))"
+			     " ORDER BY id DESC LIMIT ?6) ORDER BY id",
+	[ST_DELIVERY_CLAIM] = "UPDATE deliveries SET owner = ?4, state = 'running',"
+			      " attempts = attempts + 1, started_at = ?5, ended_at = 0, exit_code = -1"
+			      " WHERE id = ?1 AND owner IS ?2 AND state = ?3",
+	[ST_DELIVERY_END] = "UPDATE deliveries SET state = ?3, exit_code = ?4, ended_at = ?5,"
+			    " log_path = ?6, note = ?7 WHERE id = ?1 AND owner IS ?2"
+			    " AND state = 'running'",
 };
 
 struct sqlite_store {
@@ -2065,6 +2096,144 @@ out:
 	return end_tx(s, ret);
 }
 
+/* ---- deliveries (the outbox of callbacks and event scripts) ---- */
+
+static int sq_delivery_add(struct store *s, struct store_delivery *d)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_DELIVERY_ADD);
+	int rc;
+
+	if (!st || sq_begin(s) < 0)
+		return -1;
+	if (!d->created_at)
+		d->created_at = time_now_ms();
+	sqlite3_bind_text(st, 1, d->kind, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 2, d->event, -1, SQLITE_TRANSIENT);
+	bind_text(st, 3, d->run_id);
+	bind_text(st, 4, d->dag_id);
+	bind_text(st, 5, d->task_id);
+	sqlite3_bind_int(st, 6, d->index);
+	sqlite3_bind_int(st, 7, d->try_number);
+	bind_text(st, 8, d->workspace);
+	bind_text(st, 9, d->command);
+	sqlite3_bind_text(st, 10, d->payload ? d->payload : "{}", -1, SQLITE_TRANSIENT);
+	sqlite3_bind_text(st, 11, d->state ? d->state : "pending", -1, SQLITE_TRANSIENT);
+	bind_text(st, 12, d->owner);
+	sqlite3_bind_int64(st, 13, d->created_at);
+	sqlite3_bind_int64(st, 14, d->ended_at);
+	sqlite3_bind_int(st, 15, d->exit_code);
+	bind_text(st, 16, d->note);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		d->id = sqlite3_column_int64(st, 0);
+	while (rc == SQLITE_ROW)
+		rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		db_error(q, "recording a delivery");
+		sq_rollback(s);
+		return -1;
+	}
+	return sq_commit(s);
+}
+
+static int sq_delivery_list(struct store *s, const struct store_delivery_filter *f,
+			    struct store_delivery **v, size_t *n)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_DELIVERY_LIST);
+	size_t alloc = 0;
+	int rc;
+
+	*v = NULL;
+	*n = 0;
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, f->id);
+	bind_text(st, 2, f->run_id);
+	bind_text(st, 3, f->kind);
+	bind_text(st, 4, f->workspace);
+	sqlite3_bind_int(st, 5, f->open);
+	sqlite3_bind_int64(st, 6, f->limit ? (int64_t)f->limit : -1);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		struct store_delivery *d;
+		ALLOC_GROW(*v, *n + 1, alloc);
+		d = &(*v)[(*n)++];
+		d->id = sqlite3_column_int64(st, 0);
+		d->kind = col_strdup(st, 1);
+		d->event = col_strdup(st, 2);
+		d->run_id = col_strdup(st, 3);
+		d->dag_id = col_strdup(st, 4);
+		d->task_id = col_strdup(st, 5);
+		d->index = sqlite3_column_int(st, 6);
+		d->try_number = sqlite3_column_int(st, 7);
+		d->workspace = col_strdup(st, 8);
+		d->command = col_strdup(st, 9);
+		d->payload = col_strdup(st, 10);
+		d->state = col_strdup(st, 11);
+		d->owner = col_strdup(st, 12);
+		d->attempts = sqlite3_column_int(st, 13);
+		d->created_at = sqlite3_column_int64(st, 14);
+		d->started_at = sqlite3_column_int64(st, 15);
+		d->ended_at = sqlite3_column_int64(st, 16);
+		d->exit_code = sqlite3_column_int(st, 17);
+		d->log_path = col_strdup(st, 18);
+		d->note = col_strdup(st, 19);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE) {
+		store_delivery_list_free(*v, *n);
+		*v = NULL;
+		*n = 0;
+		return db_error(q, "listing deliveries");
+	}
+	return 0;
+}
+
+static int sq_delivery_claim(struct store *s, int64_t id, const char *expect,
+			     const char *expect_state, const char *owner)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_DELIVERY_CLAIM);
+	int changed;
+
+	if (!st || sq_begin(s) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, id);
+	bind_text(st, 2, expect);
+	sqlite3_bind_text(st, 3, expect_state, -1, SQLITE_TRANSIENT);
+	bind_text(st, 4, owner);
+	sqlite3_bind_int64(st, 5, time_now_ms());
+	if (exec_stmt(q, st, "claiming a delivery") < 0) {
+		sq_rollback(s);
+		return -1;
+	}
+	changed = sqlite3_changes(q->db);
+	if (sq_commit(s) < 0)
+		return -1;
+	return changed ? 0 : STORE_NOT_FOUND;
+}
+
+static int sq_delivery_end(struct store *s, const struct store_delivery *d)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_DELIVERY_END);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, d->id);
+	bind_text(st, 2, d->owner);
+	sqlite3_bind_text(st, 3, d->state, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int(st, 4, d->exit_code);
+	sqlite3_bind_int64(st, 5, d->ended_at);
+	bind_text(st, 6, d->log_path);
+	bind_text(st, 7, d->note);
+	return write_stmt(q, st, "recording a delivery's end");
+}
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.close = sq_close,
@@ -2101,6 +2270,10 @@ const struct store_ops store_sqlite_ops = {
 	.arrival_list = sq_arrival_list,
 	.arrival_start = sq_arrival_start,
 	.arrival_seen = sq_arrival_seen,
+	.delivery_add = sq_delivery_add,
+	.delivery_list = sq_delivery_list,
+	.delivery_claim = sq_delivery_claim,
+	.delivery_end = sq_delivery_end,
 	.dag_paused_all = sq_dag_paused_all,
 	.ti_stats = sq_ti_stats,
 	.ti_counts = sq_ti_counts,

@@ -70,6 +70,12 @@ struct store_ops {
 			    struct store_arrival **v, size_t *n);
 	int (*arrival_start)(struct store *s, struct store_arrival *a);
 	int (*arrival_seen)(struct store *s, const char *dag_id, const char *rel);
+	int (*delivery_add)(struct store *s, struct store_delivery *d);
+	int (*delivery_list)(struct store *s, const struct store_delivery_filter *f,
+			     struct store_delivery **v, size_t *n);
+	int (*delivery_claim)(struct store *s, int64_t id, const char *expect,
+			      const char *expect_state, const char *owner);
+	int (*delivery_end)(struct store *s, const struct store_delivery *d);
 	int (*ti_counts)(struct store *s, char *const *run_ids, size_t n, store_ti_count_fn fn,
 			 void *arg);
 	int (*metrics_put)(struct store *s, const char *run_id, const char *task_id, int index,

@@ -412,6 +412,99 @@ json_t *store_run_json(const struct store_run *r, const struct store_ti *tis, si
 	return o;
 }
 
+/* ---- deliveries ---- */
+
+void store_delivery_release(struct store_delivery *d)
+{
+	free(d->kind);
+	free(d->event);
+	free(d->run_id);
+	free(d->dag_id);
+	free(d->task_id);
+	free(d->workspace);
+	free(d->command);
+	free(d->payload);
+	free(d->state);
+	free(d->owner);
+	free(d->log_path);
+	free(d->note);
+	memset(d, 0, sizeof(*d));
+}
+
+void store_delivery_list_free(struct store_delivery *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_delivery_release(&v[i]);
+	free(v);
+}
+
+int store_delivery_add(struct store *s, struct store_delivery *d)
+{
+	return s->ops->delivery_add(s, d);
+}
+
+int store_delivery_list(struct store *s, const struct store_delivery_filter *f,
+			struct store_delivery **v, size_t *n)
+{
+	return s->ops->delivery_list(s, f, v, n);
+}
+
+int store_delivery_claim(struct store *s, int64_t id, const char *expect, const char *expect_state,
+			 const char *owner)
+{
+	return s->ops->delivery_claim(s, id, expect, expect_state, owner);
+}
+
+int store_delivery_end(struct store *s, const struct store_delivery *d)
+{
+	return s->ops->delivery_end(s, d);
+}
+
+json_t *store_delivery_json(const struct store_delivery *d)
+{
+	json_t *o = json_object();
+	int64_t at = d->ended_at ? d->ended_at : d->started_at ? d->started_at : d->created_at;
+
+	json_object_set_new(o, "id", json_integer(d->id));
+	json_object_set_new(o, "kind", json_string(d->kind));
+	json_object_set_new(o, "event", json_string(d->event));
+	json_object_set_new(o, "state", json_string(d->state));
+	json_object_set_new(o, "exit_code", d->exit_code < 0 ? json_null() : json_integer(d->exit_code));
+	json_object_set_new(o, "at", time_json(at));
+	json_object_set_new(o, "created_at", time_json(d->created_at));
+	json_object_set_new(o, "started_at", time_json(d->started_at));
+	json_object_set_new(o, "ended_at", time_json(d->ended_at));
+	json_object_set_new(o, "attempts", json_integer(d->attempts));
+	json_object_set_new(o, "redelivered", json_boolean(d->attempts > 1));
+	json_object_set_new(o, "run_id", str_or_null(d->run_id));
+	json_object_set_new(o, "dag_id", str_or_null(d->dag_id));
+	json_object_set_new(o, "task_id", str_or_null(d->task_id));
+	json_object_set_new(o, "index", d->index < 0 ? json_null() : json_integer(d->index));
+	json_object_set_new(o, "try", d->try_number ? json_integer(d->try_number) : json_null());
+	json_object_set_new(o, "workspace", str_or_null(d->workspace));
+	json_object_set_new(o, "log", str_or_null(d->log_path));
+	json_object_set_new(o, "note", str_or_null(d->note));
+	return o;
+}
+
+/* The run JSON's "callbacks": every callback delivery of the run, oldest first. */
+int store_run_add_callbacks(struct store *s, const char *run_id, json_t *run)
+{
+	struct store_delivery_filter f = { .run_id = run_id, .kind = "callback" };
+	struct store_delivery *v;
+	size_t n;
+	json_t *a;
+
+	if (store_delivery_list(s, &f, &v, &n) < 0)
+		return -1;
+	a = json_array();
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(a, store_delivery_json(&v[i]));
+	json_object_set_new(run, "callbacks", a);
+	store_delivery_list_free(v, n);
+	return 0;
+}
+
 int store_run_load_json(struct store *s, const char *run_id, json_t **out)
 {
 	struct store_run r = { 0 };
@@ -428,6 +521,11 @@ int store_run_load_json(struct store *s, const char *run_id, json_t **out)
 	*out = store_run_json(&r, tis, n);
 	store_ti_list_free(tis, n);
 	store_run_release(&r);
+	if (store_run_add_callbacks(s, run_id, *out) < 0) {
+		json_decref(*out);
+		*out = NULL;
+		return -1;
+	}
 	return 0;
 }
 

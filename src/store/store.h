@@ -319,6 +319,71 @@ int store_arrival_start(struct store *s, struct store_arrival *a);
 /* 1 when the DAG has any row for rel (any identity), 0 when not, -1 on error. */
 int store_arrival_seen(struct store *s, const char *dag_id, const char *rel);
 
+/* ---- deliveries: run callbacks and event scripts, an outbox (docs/events.md) ---- */
+
+/*
+ * One command to run once because of one event: a run callback (on_success,
+ * on_failure, on_retry) or an event script.  The row is written in the
+ * transaction of the state change that causes it, so a crash can neither
+ * lose it nor make it twice; the deliverer claims it (state "running",
+ * committed before the command starts) and records how it ended.  A row
+ * found "running" under a dead owner was interrupted by a crash: it is run
+ * again and ends "redelivered" (exit 0) or "failed".
+ */
+struct store_delivery {
+	int64_t id;
+	char *kind;             /* "callback" or "event" */
+	char *event;            /* callbacks: success, failure, retry; events: file-added, ... */
+	char *run_id, *dag_id, *task_id; /* what it is about, NULL when not */
+	int index;              /* the task instance's foreach index, -1 without */
+	int try_number;         /* retry callbacks: the try that failed, else 0 */
+	char *workspace;        /* event scripts: the workspace whose script runs, else NULL */
+	char *command;          /* callbacks: the expanded shell command; events: the script */
+	char *payload;          /* JSON object: callbacks' environment, events' standard input */
+	char *state;            /* pending, running, delivered, failed, redelivered */
+	char *owner;            /* the scheduler delivering it ("PID:START@NS"), or NULL */
+	int attempts;           /* times it was started */
+	int64_t created_at, started_at, ended_at;
+	int exit_code;          /* -1 until it ended (and when it could not start) */
+	char *log_path;         /* absolute, or NULL */
+	char *note;             /* why it failed without an exit code (timeout, cannot start) */
+};
+void store_delivery_release(struct store_delivery *d);
+void store_delivery_list_free(struct store_delivery *v, size_t n);
+
+/* A new row (state d->state, "pending" when NULL); d->id receives its id. */
+int store_delivery_add(struct store *s, struct store_delivery *d);
+
+/* Selects rows for store_delivery_list; zero fields mean "any". */
+struct store_delivery_filter {
+	int64_t id;
+	const char *run_id;
+	const char *kind;
+	const char *workspace;
+	int open;               /* only pending and running rows */
+	size_t limit;           /* the newest `limit` rows (0 = all) */
+};
+/* Oldest first. */
+int store_delivery_list(struct store *s, const struct store_delivery_filter *f,
+			struct store_delivery **v, size_t *n);
+/*
+ * Takes row `id` for `owner` when its owner is `expect` and its state
+ * `expect_state`: it becomes running, started now, one more attempt.
+ * STORE_NOT_FOUND when someone else took it or it ended.
+ */
+int store_delivery_claim(struct store *s, int64_t id, const char *expect, const char *expect_state,
+			 const char *owner);
+/* Records the end (state, exit_code, ended_at, log_path, note) of a row `owner` runs. */
+int store_delivery_end(struct store *s, const struct store_delivery *d);
+/*
+ * {"id","kind","event","state","exit_code","at","created_at","started_at","ended_at",
+ *  "attempts","redelivered","run_id","dag_id","task_id","index","try","workspace","log","note"}
+ * where "at" is when it last changed.
+ */
+json_t *store_delivery_json(const struct store_delivery *d);
+/* Sets the run JSON's "callbacks": its callback deliveries, oldest first. */
+int store_run_add_callbacks(struct store *s, const char *run_id, json_t *run);
+
 /* ---- summaries, for the web UI's grid ---- */
 
 /* How many instances of a task of a run are in one state. */
@@ -513,6 +578,7 @@ typedef int (*store_prov_fn)(const char *task_id, int index, const char *doc, vo
  * {"run_id","dag_id","state","params","created_at","started_at","ended_at",
  *  "reason", "tasks":[{"task_id","index","state","try","exit_code",
  *  "started_at","ended_at","reason","item"}]}
+ * (store_run_load_json adds "callbacks": the run's callback deliveries.)
  * Times as "2026-11-28T23:45:01.123Z" or null; index null without foreach;
  * exit_code null before a try ended; reason and item null when there is none.
  * "tasks" is empty until the run has started.
