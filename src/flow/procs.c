@@ -317,6 +317,15 @@ int procs_kill_try(const char *run_id, const char *key, pid_t pgid, int wait_ms)
 	return left;
 }
 
+int procs_kill_key(const char *key, int wait_ms)
+{
+	char *want = xasprintf("SF_TRY_KEY=%s", key);
+	int left = kill_until_gone(NULL, 0, want, 0, 0, wait_ms, NULL);
+
+	free(want);
+	return left;
+}
+
 int procs_kill_run(const char *run_id, int wait_ms, int *killed)
 {
 	char *want = xasprintf("SF_RUN_ID=%s", run_id), *cg = cg_dir(run_id, NULL);

@@ -30,6 +30,12 @@ void procs_try_done(const char *run_id, const char *key);
  */
 int procs_kill_try(const char *run_id, const char *key, pid_t pgid, int wait_ms);
 
+/*
+ * The same by key alone, for processes outside any run's cgroup: a
+ * callback or event script (SF_TRY_KEY=delivery/<id>, sched-outbox.c).
+ */
+int procs_kill_key(const char *key, int wait_ms);
+
 /* The same for every try of a run (SF_RUN_ID=run_id, the run's cgroups); *killed counts. */
 int procs_kill_run(const char *run_id, int wait_ms, int *killed);
 

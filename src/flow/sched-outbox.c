@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "flow/procs.h"
 #include "flow/sched-int.h"
 #include "flow/template.h"
 #include "util/common.h"
@@ -36,6 +37,8 @@
 #define SCAN_MS 5000
 /* After SIGTERM on a timeout, SIGKILL this much later. */
 #define KILL_GRACE_MS 5000
+/* What is left of an interrupted delivery gets this long to be confirmed gone. */
+#define LEFTOVER_KILL_MS 10000
 
 struct sdelivery {
 	struct store_delivery row;  /* owner is ours once claimed */
@@ -236,9 +239,11 @@ static char **make_env(struct sched *s, const struct store_delivery *d)
 	const char *k;
 	json_t *v;
 
-	ALLOC_GROW(env, s->nbase_env + json_object_size(o) + 2, alloc);
+	ALLOC_GROW(env, s->nbase_env + json_object_size(o) + 3, alloc);
 	for (size_t i = 0; i < s->nbase_env; i++)
 		env[n++] = xstrdup(s->base_env[i]);
+	/* its processes can be found after a crash of ours (procs.h) */
+	env[n++] = xasprintf("SF_TRY_KEY=delivery/%lld", (long long)d->id);
 	json_object_foreach(o, k, v)
 		if (json_is_string(v))
 			env[n++] = xasprintf("%s=%s", k, json_string_value(v));
@@ -398,6 +403,12 @@ static void scan(struct sched *s)
 		x->row.attempts++;
 		x->row.exit_code = -1;
 		x->redelivery = redelivery;
+		if (redelivery) {
+			/* what the interrupted run of it left behind goes first */
+			char *key = xasprintf("delivery/%lld", (long long)x->row.id);
+			procs_kill_key(key, LEFTOVER_KILL_MS);
+			free(key);
+		}
 		if (start(s, x, &err) < 0) {
 			end_now(s, x, "failed", err.buf);
 			if (!x->recorded_failed)
