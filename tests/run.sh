@@ -35,6 +35,8 @@ count_tap() {
 # event streams, exercises the web server far more than the store: it is
 # left out to keep make check's time down).
 PG_CLI_TESTS="t0201 t0202 t0203 t0401 t0403 t1030 t1101 t1104 t1202 t1402"
+# callbacks: the outbox rows and their claims are store work
+PG_CLI_TESTS="$PG_CLI_TESTS t1020"
 
 pg_dir=""
 pg_up() {

@@ -739,6 +739,64 @@ static void arrivals_once_per_identity(void **state)
 	store_arrival_release(&a);
 }
 
+/* The outbox: a row is claimed once, a rollback takes it back, the end is recorded. */
+static void deliveries_claimed_once(void **state)
+{
+	struct fixture *f = *state;
+	struct store_delivery d = { .index = -1, .exit_code = -1 }, *v;
+	struct store_delivery_filter all = { .run_id = "r1" }, open = { .open = 1 };
+	json_t *j;
+	size_t n;
+
+	d.kind = xstrdup("callback");
+	d.event = xstrdup("success");
+	d.run_id = xstrdup("r1");
+	d.command = xstrdup("true");
+	d.payload = xstrdup("{\"SF_RUN_ID\":\"r1\"}");
+	d.owner = xstrdup("1:1");
+	/* written in a batch that is rolled back: gone */
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(store_delivery_add(f->s, &d), 0);
+	store_rollback(f->s);
+	assert_int_equal(store_delivery_list(f->s, &all, &v, &n), 0);
+	assert_int_equal(n, 0);
+	store_delivery_list_free(v, n);
+	assert_int_equal(store_delivery_add(f->s, &d), 0);
+	assert_true(d.id > 0);
+	assert_int_equal(store_delivery_list(f->s, &open, &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_string_equal(v[0].state, "pending");
+	assert_string_equal(v[0].payload, d.payload);
+	assert_int_equal(v[0].attempts, 0);
+	store_delivery_list_free(v, n);
+	/* two claimants: one wins */
+	assert_int_equal(store_delivery_claim(f->s, d.id, "1:1", "pending", "2:2"), 0);
+	assert_int_equal(store_delivery_claim(f->s, d.id, "1:1", "pending", "3:3"), STORE_NOT_FOUND);
+	/* a dead owner's running row is taken again */
+	assert_int_equal(store_delivery_claim(f->s, d.id, "2:2", "running", "3:3"), 0);
+	free(d.owner);
+	d.owner = xstrdup("3:3");
+	free(d.state);
+	d.state = xstrdup("redelivered");
+	d.exit_code = 0;
+	d.ended_at = 42;
+	d.log_path = xstrdup("/x.log");
+	assert_int_equal(store_delivery_end(f->s, &d), 0);
+	assert_int_equal(store_delivery_list(f->s, &open, &v, &n), 0);
+	assert_int_equal(n, 0);
+	store_delivery_list_free(v, n);
+	assert_int_equal(store_delivery_list(f->s, &all, &v, &n), 0);
+	assert_int_equal(n, 1);
+	assert_int_equal(v[0].attempts, 2);
+	j = store_delivery_json(&v[0]);
+	assert_string_equal(json_string_value(json_object_get(j, "state")), "redelivered");
+	assert_true(json_is_true(json_object_get(j, "redelivered")));
+	assert_int_equal(json_integer_value(json_object_get(j, "exit_code")), 0);
+	json_decref(j);
+	store_delivery_list_free(v, n);
+	store_delivery_release(&d);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -761,6 +819,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(metrics_each_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(provenance_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(arrivals_once_per_identity, setup, teardown),
+		cmocka_unit_test_setup_teardown(deliveries_claimed_once, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
