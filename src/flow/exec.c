@@ -99,11 +99,30 @@ static int open_log(struct exec_proc *p)
 	return 0;
 }
 
+void exec_spawnattr(posix_spawnattr_t *attr, short flags)
+{
+	sigset_t none, dfl;
+
+	posix_spawnattr_init(attr);
+	sigemptyset(&none);
+	sigemptyset(&dfl);
+	sigaddset(&dfl, SIGCHLD);
+	sigaddset(&dfl, SIGPIPE);
+	sigaddset(&dfl, SIGINT);
+	sigaddset(&dfl, SIGTERM);
+	sigaddset(&dfl, SIGHUP);
+	posix_spawnattr_setsigmask(attr, &none);
+	posix_spawnattr_setsigdefault(attr, &dfl);
+	/* Its own process group (pgid = pid): a timeout or cancel kills the whole tree. */
+	posix_spawnattr_setpgroup(attr, 0);
+	posix_spawnattr_setflags(attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
+					       POSIX_SPAWN_SETSIGDEF | flags);
+}
+
 static int spawn_child(const struct exec_spec *spec, int out_w, pid_t *pid, struct strbuf *err)
 {
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
-	sigset_t none, dfl;
 	char *words = NULL, **argv = NULL;
 	char *sh_argv[] = { "/bin/sh", "-c", (char *)spec->cmd, NULL };
 	int rc;
@@ -113,20 +132,7 @@ static int spawn_child(const struct exec_spec *spec, int out_w, pid_t *pid, stru
 	posix_spawn_file_actions_adddup2(&fa, out_w, 1);
 	posix_spawn_file_actions_adddup2(&fa, out_w, 2);
 	posix_spawn_file_actions_addchdir_np(&fa, spec->workdir);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	sigemptyset(&dfl);
-	sigaddset(&dfl, SIGCHLD);
-	sigaddset(&dfl, SIGPIPE);
-	sigaddset(&dfl, SIGINT);
-	sigaddset(&dfl, SIGTERM);
-	sigaddset(&dfl, SIGHUP);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &dfl);
-	/* Its own process group (pgid = pid): a timeout or cancel kills the whole tree. */
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-						POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_USEVFORK);
+	exec_spawnattr(&attr, POSIX_SPAWN_USEVFORK);
 	if (!exec_needs_shell(spec->cmd)) {
 		words = xstrdup(spec->cmd);
 		argv = split_words(words);

@@ -18,6 +18,7 @@
  * scheduler once (SIGCHLD), not twice (end of output, then SIGCHLD).
  */
 
+#include <spawn.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
@@ -62,6 +63,13 @@ void exec_proc_init(struct exec_proc *p, const char *log_path);
 void exec_release(struct exec_proc *p);
 /* Appends a line from the scheduler to the log ("[synthflow] timed out ..."). */
 void exec_log_note(struct exec_proc *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/*
+ * Attributes for a child of the scheduler: its own process group, no
+ * blocked signals, default handlers for the ones the scheduler catches;
+ * `flags` adds POSIX_SPAWN_* flags.  Destroy with posix_spawnattr_destroy.
+ */
+void exec_spawnattr(posix_spawnattr_t *attr, short flags);
 
 /* 1 when the command needs /bin/sh (quotes, $, |, ;, globs, redirections ...). */
 int exec_needs_shell(const char *cmd);

@@ -203,6 +203,9 @@ struct sched {
 };
 
 /* sched.c */
+struct tmpl_ctx;
+/* The template context of a run (no task, no item). */
+void sched_run_tmpl_ctx(struct srun *run, struct tmpl_ctx *ctx, int quote);
 void sched_set_state(struct sti *ti, enum ti_state st, const char *reason);
 void sched_eval_push(struct sched *s, struct stask *t);
 void sched_ready_push(struct sched *s, struct sti *ti);

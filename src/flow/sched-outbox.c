@@ -112,20 +112,6 @@ static void make_row(struct sched *s, struct store_delivery *d, const char *tmpl
 	d->payload = env_payload(ctx, extra);
 }
 
-static void run_ctx(struct srun *run, struct tmpl_ctx *ctx)
-{
-	*ctx = (struct tmpl_ctx){
-		.dag = run->dag,
-		.params = run->params,
-		.vars = run->vars,
-		.run_id = run->run_id,
-		.run_dir = run->run_dir,
-		.run_date = run->run_date,
-		.data_dir = run->s->data_dir,
-		.quote = 1,
-	};
-}
-
 /* The ids of the tasks with a failed instance, comma-separated, in file order. */
 static char *failed_tasks(struct srun *run)
 {
@@ -155,7 +141,7 @@ void sout_run_ended(struct srun *run)
 
 	if (!tmpl)
 		return;
-	run_ctx(run, &ctx);
+	sched_run_tmpl_ctx(run, &ctx, 1);
 	failed = failed_tasks(run);
 	extra = json_pack("{ssssssss}", "SF_RUN_ID", run->run_id, "SF_DAG_ID", run->dag->id,
 			  "SF_RUN_STATE", run_state_name(run->state), "SF_FAILED_TASKS", failed);
@@ -176,7 +162,7 @@ void sout_retry(struct sti *ti)
 	json_t *extra;
 	char *try = xasprintf("%d", ti->try_number);
 
-	run_ctx(run, &ctx);
+	sched_run_tmpl_ctx(run, &ctx, 1);
 	ctx.task_id = ti->task->def->id;
 	ctx.item = ti->index >= 0 && ti->task->items ? ti->task->items[ti->index] : NULL;
 	extra = json_pack("{ssssssssssss}", "SF_RUN_ID", run->run_id, "SF_DAG_ID", run->dag->id,
@@ -268,7 +254,6 @@ static int start(struct sched *s, struct sdelivery *x, struct strbuf *err)
 	struct store_delivery *d = &x->row;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
-	sigset_t none, dfl;
 	char *sh_argv[] = { "/bin/sh", "-c", d->command, NULL };
 	char **env, *dir;
 	int fd, rc;
@@ -296,20 +281,8 @@ static int start(struct sched *s, struct sdelivery *x, struct strbuf *err)
 	posix_spawn_file_actions_adddup2(&fa, fd, 1);
 	posix_spawn_file_actions_adddup2(&fa, fd, 2);
 	posix_spawn_file_actions_addchdir_np(&fa, s->data_dir);
-	posix_spawnattr_init(&attr);
-	sigemptyset(&none);
-	sigemptyset(&dfl);
-	sigaddset(&dfl, SIGCHLD);
-	sigaddset(&dfl, SIGPIPE);
-	sigaddset(&dfl, SIGINT);
-	sigaddset(&dfl, SIGTERM);
-	sigaddset(&dfl, SIGHUP);
-	posix_spawnattr_setsigmask(&attr, &none);
-	posix_spawnattr_setsigdefault(&attr, &dfl);
 	/* its own process group: a timeout stops everything it started */
-	posix_spawnattr_setpgroup(&attr, 0);
-	posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP | POSIX_SPAWN_SETSIGMASK |
-						POSIX_SPAWN_SETSIGDEF);
+	exec_spawnattr(&attr, 0);
 	rc = posix_spawn(&x->pid, "/bin/sh", &fa, &attr, sh_argv, env);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);

@@ -370,9 +370,8 @@ static struct strbuf *read_metrics(struct sti *ti, struct exec_proc *ep)
 	return sb;
 }
 
-static void tmpl_ctx_for(struct sti *ti, struct tmpl_ctx *ctx, int quote)
+void sched_run_tmpl_ctx(struct srun *run, struct tmpl_ctx *ctx, int quote)
 {
-	struct srun *run = ti->task->run;
 	*ctx = (struct tmpl_ctx){
 		.dag = run->dag,
 		.params = run->params,
@@ -380,11 +379,16 @@ static void tmpl_ctx_for(struct sti *ti, struct tmpl_ctx *ctx, int quote)
 		.run_id = run->run_id,
 		.run_dir = run->run_dir,
 		.run_date = run->run_date,
-		.task_id = ti->task->def->id,
-		.item = ti->index >= 0 && ti->task->items ? ti->task->items[ti->index] : NULL,
 		.data_dir = run->s->data_dir,
 		.quote = quote,
 	};
+}
+
+static void tmpl_ctx_for(struct sti *ti, struct tmpl_ctx *ctx, int quote)
+{
+	sched_run_tmpl_ctx(ti->task->run, ctx, quote);
+	ctx->task_id = ti->task->def->id;
+	ctx->item = ti->index >= 0 && ti->task->items ? ti->task->items[ti->index] : NULL;
 }
 
 /* A batch's files beside its log: $SF_ITEMS (written here) and $SF_RESULTS. */
