@@ -344,7 +344,7 @@ static int ours(struct sched *s, const struct store_delivery *d, int *redelivery
 	if (mine)
 		return !*redelivery;
 	/* test delivers its own rows only; serve also those of schedulers that are gone */
-	return s->opts.serve && !owner_alive(d->owner);
+	return s->opts.serve && !sched_owner_alive(s->store, d->owner);
 }
 
 static void scan(struct sched *s)
