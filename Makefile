@@ -3,7 +3,7 @@
 PREFIX ?= /usr/local
 BUILD  ?= build
 
-.PHONY: all deps build check test demo install bench bench-web bench-dataset bench-slurm fuzz clean
+.PHONY: all deps build check test demo install bench bench-web bench-dataset bench-audio bench-slurm fuzz clean
 
 all: build
 
@@ -42,6 +42,10 @@ bench-web: build
 # The dataset view with 100,000 clips against its 200 ms goal; see bench/dataset.sh.
 bench-dataset: build
 	@bench/dataset.sh
+
+# synthflow audio against sox and ffmpeg, the example DAG batched against sox per clip; see bench/audio.sh.
+bench-audio: build
+	@bench/audio.sh
 
 # The Slurm executor against raw sbatch --array on a local cluster; see bench/slurm.sh.
 bench-slurm: build
