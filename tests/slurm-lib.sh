@@ -80,7 +80,7 @@ SelectTypeParameters=CR_Core
 ReturnToService=2
 MaxArraySize=$SLURM_MAX_ARRAY
 MaxJobCount=100000
-MinJobAge=30
+MinJobAge=${SLURM_MIN_JOB_AGE:-30}
 SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
 KillWait=2
 SlurmctldTimeout=30

@@ -54,6 +54,8 @@ struct slurm_job {
 	int listed;             /* seen in squeue at least once */
 	int cancel_wanted;      /* killed before its id was known */
 	int64_t ended_mono;     /* first seen ended without its exit-code file; 0 = not yet */
+	int acct_asked;         /* left the queue without an exit-code file: sacct was asked */
+	int acct_status;        /* how it ended by sacct (as waitpid's status); -1 = unknown */
 };
 
 struct exec_slurm {
@@ -70,6 +72,9 @@ struct exec_slurm {
 	int max_array;          /* MaxArraySize, read once; 0 = not yet */
 	struct sproc **batch;   /* foreach tries waiting to be submitted as arrays */
 	size_t nbatch, batch_alloc;
+	int acct_off;           /* sacct said the cluster keeps no accounting */
+	struct sproc **ask;     /* tries to look up in the next sacct call */
+	size_t nask, ask_alloc;
 };
 
 static struct exec_slurm *state(struct sched *s)
@@ -254,6 +259,7 @@ static struct slurm_job *job_new(struct exec_slurm *st, const struct sti *ti, co
 	job->key = job_key(st, ti);
 	job->element = -1;
 	job->exit_path = beside_log(log_path, "exit");
+	job->acct_status = -1;
 	return job;
 }
 
@@ -543,10 +549,25 @@ static void follow(struct sched *s, struct exec_slurm *st, struct sproc *p, int6
 	/* Ended (or gone from the queue) and no exit code yet: a shared file system may lag. */
 	if (!job->ended_mono)
 		job->ended_mono = now;
+	if (!row && !job->acct_asked && !st->acct_off) {
+		/* Gone from the queue: Slurm's accounting may know how it ended (account()). */
+		job->acct_asked = 1;
+		ALLOC_GROW(st->ask, st->nask + 1, st->ask_alloc);
+		st->ask[st->nask++] = p;
+		return;
+	}
 	if (now - job->ended_mono < st->grace_ms)
 		return;
 	if (ti->kill != KILL_NONE) {
 		end_try(s, p, SIGKILL, NULL);
+	} else if (job->acct_status >= 0) {
+		/* Slurm's own exit code: the node's files never showed up here. */
+		struct strbuf why = STRBUF_INIT;
+		sb_addf(&why, "exit code from Slurm's accounting: the job's exit-code file '%s' did "
+			      "not appear within slurm.fs_grace (its log may be incomplete here)",
+			job->exit_path);
+		end_try(s, p, job->acct_status, why.buf);
+		sb_release(&why);
 	} else if (job->attached && !job->listed) {
 		/* Not in the queue and never ran to its end: lost with the scheduler. */
 		ti->kill = KILL_LOST;
@@ -559,6 +580,107 @@ static void follow(struct sched *s, struct exec_slurm *st, struct sproc *p, int6
 		end_try(s, p, W_EXITCODE(255, 0), why.buf);
 		sb_release(&why);
 	}
+}
+
+/*
+ * One sacct call for the jobs that left the queue without an exit-code
+ * file (Slurm forgets ended jobs after MinJobAge, 300 s by default; a
+ * scheduler that was down longer finds them only there).  What Slurm ended
+ * (time limit, memory, node) ends the try now; an exit code is kept for
+ * when the exit-code file has not appeared within slurm.fs_grace.  Without
+ * accounting (sacct says so) it is not asked again: exit-code files decide.
+ */
+static void account(struct sched *s, struct exec_slurm *st)
+{
+	struct strvec argv = STRVEC_INIT;
+	struct strbuf names = STRBUF_INIT, out = STRBUF_INIT, err = STRBUF_INIT;
+	struct slurm_acct_row *rows = NULL;
+	size_t nrows = 0, rows_alloc = 0, n = st->nask;
+	struct sproc **ask = st->ask;
+	int rc;
+
+	if (!n)
+		return;
+	st->ask = NULL;
+	st->nask = st->ask_alloc = 0;
+	/* By name (the try's key): a scheduler that restarted never learnt the job ids. */
+	for (size_t i = 0; i < n; i++)
+		sb_addf(&names, "%s%s", i ? "," : "", ask[i]->job->key);
+	strvec_push(&argv, "sacct");
+	strvec_push(&argv, "--noheader");
+	strvec_push(&argv, "--parsable2");
+	strvec_push(&argv, "--allocations");
+	strvec_push(&argv, "--format=JobID,State,ExitCode,JobName");
+	strvec_push(&argv, "--starttime=now-30days");
+	strvec_pushf(&argv, "--name=%s", names.buf);
+	rc = spawn_capture(strvec_argv(&argv), &out, &err);
+	if (rc != 0) {
+		sb_rtrim(&err);
+		if (rc > 0 && slurm_acct_disabled(err.buf)) {
+			st->acct_off = 1;
+			warning("slurm: the cluster keeps no accounting (sacct: %s); jobs that left the "
+				"queue are decided by their exit-code files", err.buf);
+		} else {
+			warning("slurm: sacct failed (%s); these %zu job(s) are decided by their "
+				"exit-code files", rc < 0 ? "cannot run it" : err.len ? err.buf : "non-zero",
+				n);
+		}
+		goto out;
+	}
+	for (char *line = out.buf, *next; line && *line; line = next) {
+		struct slurm_acct_row row;
+		next = strchr(line, '\n');
+		if (next)
+			*next++ = '\0';
+		if (slurm_parse_acct_row(line, &row) == 0) {
+			ALLOC_GROW(rows, nrows + 1, rows_alloc);
+			rows[nrows++] = row;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		struct sproc *p = ask[i];
+		const struct slurm_acct_row *r = NULL;
+		const char *reason;
+
+		/* the last with its name (and element): a key is never submitted twice, but be sure */
+		for (size_t k = 0; k < nrows; k++) {
+			const char *u = strchr(rows[k].id, '_');
+			if (strcmp(rows[k].name, p->job->key))
+				continue;
+			if (p->job->element < 0 ? !u : u && atoi(u + 1) == p->job->element &&
+			    u[1 + strspn(u + 1, "0123456789")] == '\0')
+				r = &rows[k];
+		}
+		if (!r)
+			continue;
+		if (!p->job->id[0])
+			snprintf(p->job->id, sizeof(p->job->id), "%s", r->id);
+		switch (slurm_state_class(r->state, &reason)) {
+		case SLURM_KILLED:
+			end_try(s, p, SIGKILL, p->ti->kill == KILL_NONE ? reason : NULL);
+			break;
+		case SLURM_REQUEUE:
+			if (p->ti->kill == KILL_NONE)
+				p->ti->kill = KILL_PREEMPT;
+			end_try(s, p, SIGKILL, reason);
+			break;
+		case SLURM_ENDED:
+			p->job->acct_status = r->status;
+			break;
+		default:
+			/* accounting still sees it queued or running: ask again at the next poll */
+			p->job->acct_asked = 0;
+			p->job->ended_mono = 0;
+			break;
+		}
+	}
+out:
+	strvec_clear(&argv);
+	sb_release(&names);
+	sb_release(&out);
+	sb_release(&err);
+	free(rows);
+	free(ask);
 }
 
 /* MaxArraySize of the cluster, read once (Slurm's default when it cannot be read). */
@@ -713,6 +835,7 @@ static void slurm_tick(struct sched *s)
 		if (i < s->nprocs && s->procs[i]->ops == &exec_slurm_ops)
 			follow(s, st, s->procs[i], now);
 	}
+	account(s, st);
 	send_cancels(st);
 }
 
@@ -755,6 +878,7 @@ static void slurm_shutdown(struct sched *s)
 	free(st->rows);
 	strvec_clear(&st->cancels);
 	free(st->batch);
+	free(st->ask);
 	free(st);
 	s->slurm = NULL;
 }

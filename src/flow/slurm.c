@@ -85,6 +85,31 @@ int slurm_parse_row(char *line, struct slurm_row *row)
 	return 0;
 }
 
+int slurm_parse_acct_row(char *line, struct slurm_acct_row *row)
+{
+	char *f[4], *end, *colon;
+	long code, sig;
+
+	if (split_fields(line, f, 4) != 4 || !id_ok(f[0]) || !*f[1])
+		return -1;
+	errno = 0;
+	code = strtol(f[2], &colon, 10);
+	if (errno || colon == f[2] || *colon != ':' || code < 0 || code > 255)
+		return -1;
+	sig = strtol(colon + 1, &end, 10);
+	if (errno || end == colon + 1 || *end || sig < 0 || sig > 127)
+		return -1;
+	/* as waitpid: killed by signal S, or exited with N */
+	*row = (struct slurm_acct_row){ .id = f[0], .state = f[1],
+					.status = sig ? (int)sig : (int)code << 8, .name = f[3] };
+	return 0;
+}
+
+int slurm_acct_disabled(const char *err)
+{
+	return err && strstr(err, "accounting storage is disabled") != NULL;
+}
+
 long long slurm_parse_jobid(const char *out)
 {
 	char *end;

@@ -40,6 +40,23 @@ struct slurm_row {
 };
 int slurm_parse_row(char *line, struct slurm_row *row);
 
+/*
+ * One line of `sacct --noheader --parsable2 --allocations
+ * --format=JobID,State,ExitCode,JobName`, split in place: ExitCode "N:S" is
+ * the batch script's exit code and the signal that ended it (S > 0).
+ * `status` gets it as waitpid would have.
+ */
+struct slurm_acct_row {
+	char *id;
+	char *state;
+	int status;
+	char *name;
+};
+int slurm_parse_acct_row(char *line, struct slurm_acct_row *row);
+
+/* 1 when sacct's error output says the cluster keeps no accounting. */
+int slurm_acct_disabled(const char *err);
+
 /* `sbatch --parsable` prints "ID" or "ID;CLUSTER": the id, or -1. */
 long long slurm_parse_jobid(const char *out);
 

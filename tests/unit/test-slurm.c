@@ -11,6 +11,7 @@
 
 #include <stdlib.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "flow/exec-impl.h"
@@ -78,6 +79,50 @@ static void squeue_rows(void **state)
 	assert_int_equal(slurm_parse_row(bad1, &r), -1);
 	assert_int_equal(slurm_parse_row(bad2, &r), -1);
 	assert_int_equal(slurm_parse_row(bad3, &r), -1);
+}
+
+static void sacct_rows(void **state)
+{
+	/* sacct --noheader --parsable2 --allocations --format=JobID,State,ExitCode,JobName */
+	char l1[] = "42|COMPLETED|0:0|sf-0a1b2c3d-r:make:-1:1\n";
+	char l2[] = "43_1|FAILED|3:0|sf-0a1b2c3d-r:each:0:1+11";
+	char l3[] = "44|CANCELLED by 0|0:15|x";
+	char l4[] = "45|OUT_OF_MEMORY|0:125|x";
+	char l5[] = "46_[2-5]|PENDING|0:0|x";
+	char bad1[] = "JobID|State|ExitCode|JobName";
+	char bad2[] = "47|COMPLETED||x";
+	char bad3[] = "47|COMPLETED|0|x";
+	char bad4[] = "47|COMPLETED|300:0|x";
+	char bad5[] = "47|COMPLETED|0:0";
+	struct slurm_acct_row r;
+	const char *why;
+	(void)state;
+
+	assert_int_equal(slurm_parse_acct_row(l1, &r), 0);
+	assert_string_equal(r.id, "42");
+	assert_string_equal(r.name, "sf-0a1b2c3d-r:make:-1:1");
+	assert_true(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0);
+	assert_int_equal(slurm_state_class(r.state, &why), SLURM_ENDED);
+	assert_int_equal(slurm_parse_acct_row(l2, &r), 0);
+	assert_string_equal(r.id, "43_1");
+	assert_string_equal(r.name, "sf-0a1b2c3d-r:each:0:1+11");
+	assert_true(WIFEXITED(r.status) && WEXITSTATUS(r.status) == 3);
+	assert_int_equal(slurm_parse_acct_row(l3, &r), 0);
+	assert_true(WIFSIGNALED(r.status) && WTERMSIG(r.status) == 15);
+	assert_int_equal(slurm_state_class(r.state, &why), SLURM_KILLED);
+	assert_int_equal(slurm_parse_acct_row(l4, &r), 0);
+	assert_int_equal(slurm_state_class(r.state, &why), SLURM_KILLED);
+	assert_string_equal(why, "out of memory");
+	assert_int_equal(slurm_parse_acct_row(l5, &r), 0);
+	assert_int_equal(slurm_state_class(r.state, &why), SLURM_WAITING);
+	assert_int_equal(slurm_parse_acct_row(bad1, &r), -1);
+	assert_int_equal(slurm_parse_acct_row(bad2, &r), -1);
+	assert_int_equal(slurm_parse_acct_row(bad3, &r), -1);
+	assert_int_equal(slurm_parse_acct_row(bad4, &r), -1);
+	assert_int_equal(slurm_parse_acct_row(bad5, &r), -1);
+	/* what sacct 22.05 prints on stderr (exit status 1) when AccountingStorageType is none */
+	assert_true(slurm_acct_disabled("Slurm accounting storage is disabled\n"));
+	assert_false(slurm_acct_disabled("sacct: error: slurmdbd: Connection refused\n"));
 }
 
 static void sbatch_output_and_minutes(void **state)
@@ -294,6 +339,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(states_map),
 		cmocka_unit_test(squeue_rows),
+		cmocka_unit_test(sacct_rows),
 		cmocka_unit_test(sbatch_output_and_minutes),
 		cmocka_unit_test(sbatch_argv),
 		cmocka_unit_test_setup_teardown(script_runs_like_local, setup_dir, teardown_dir),
