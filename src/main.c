@@ -24,6 +24,7 @@ static const struct cmd_entry *const commands[] = {
 	&cmd_vars_entry,
 	&cmd_store_entry,
 	&cmd_files_entry,
+	&cmd_events_entry,
 	&cmd_serve_entry,
 	&cmd_schedulers_entry,
 	&cmd_new_entry,

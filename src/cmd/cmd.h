@@ -211,6 +211,7 @@ extern const struct cmd_entry cmd_tasks_entry;
 extern const struct cmd_entry cmd_vars_entry;
 extern const struct cmd_entry cmd_store_entry;
 extern const struct cmd_entry cmd_files_entry;
+extern const struct cmd_entry cmd_events_entry;
 extern const struct cmd_entry cmd_serve_entry;
 extern const struct cmd_entry cmd_schedulers_entry;
 extern const struct cmd_entry cmd_new_entry;

@@ -259,6 +259,8 @@ void sprov_run_release(struct srun *run);
 /* sched-outbox.c: callbacks and event scripts (docs/events.md) */
 void sout_run_ended(struct srun *run);  /* the run just reached its final state */
 void sout_retry(struct sti *ti);        /* the instance is up for retry: its on_retry */
+void sout_run_started(struct srun *run); /* event scripts: run-started */
+void sout_task_failed(struct sti *ti);  /* event scripts: task-failed */
 int sout_write(struct sched *s);        /* inside the flush's transaction */
 void sout_written(struct sched *s);     /* after its commit */
 void sout_tick(struct sched *s);        /* starts rows due, enforces timeouts */

@@ -24,6 +24,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "flow/events.h"
 #include "flow/procs.h"
 #include "flow/sched-int.h"
 #include "flow/template.h"
@@ -130,19 +131,60 @@ static char *failed_tasks(struct srun *run)
 	return sb_detach(&sb, NULL);
 }
 
+/* The run's event for its workspace's script, if it has one (events.h). */
+static void run_event(struct srun *run, const char *event, json_t *payload)
+{
+	struct sched *s = run->s;
+	struct store_delivery *v = NULL;
+	size_t n = 0, alloc = 0;
+
+	if (payload && run->dag->workspace)
+		events_rows(s->data_dir, run->dag->workspace, event, payload, s->owner, &v, &n, &alloc);
+	for (size_t i = 0; i < n; i++)
+		queue(s, &v[i]);
+	free(v);
+	json_decref(payload);
+}
+
+void sout_run_started(struct srun *run)
+{
+	run_event(run, "run-started", json_pack("{ssss}", "run_id", run->run_id, "dag_id",
+						 run->dag->id));
+}
+
+void sout_task_failed(struct sti *ti)
+{
+	struct srun *run = ti->task->run;
+	json_t *p = json_pack("{sssssssi}", "run_id", run->run_id, "dag_id", run->dag->id,
+			      "task_id", ti->task->def->id, "try", ti->try_number);
+
+	if (ti->index >= 0)
+		json_object_set_new(p, "index", json_integer(ti->index));
+	if (ti->reason)
+		json_object_set_new(p, "reason", json_string(ti->reason));
+	run_event(run, "task-failed", p);
+}
+
 void sout_run_ended(struct srun *run)
 {
 	int ok = run->state == RUN_SUCCESS;
 	const char *tmpl = ok ? run->dag->on_success : run->dag->on_failure;
 	struct store_delivery d = { .index = -1 };
 	struct tmpl_ctx ctx;
-	json_t *extra;
+	json_t *extra, *ev;
 	char *failed;
 
-	if (!tmpl)
-		return;
-	sched_run_tmpl_ctx(run, &ctx, 1);
 	failed = failed_tasks(run);
+	ev = json_pack("{ssssssss}", "run_id", run->run_id, "dag_id", run->dag->id, "state",
+		       run_state_name(run->state), "failed_tasks", failed);
+	json_object_set_new(ev, "reason", run->reason ? json_string(run->reason) : json_null());
+	json_object_set(ev, "params", run->params ? run->params : json_null());
+	run_event(run, "run-finished", ev);
+	if (!tmpl) {
+		free(failed);
+		return;
+	}
+	sched_run_tmpl_ctx(run, &ctx, 1);
 	extra = json_pack("{ssssssss}", "SF_RUN_ID", run->run_id, "SF_DAG_ID", run->dag->id,
 			  "SF_RUN_STATE", run_state_name(run->state), "SF_FAILED_TASKS", failed);
 	d.event = xstrdup(ok ? "success" : "failure");
@@ -216,10 +258,15 @@ static char *log_path_for(struct sched *s, const struct store_delivery *d)
 			 d->event);
 }
 
-/* The environment: the scheduler's, then a callback's SF_* variables. */
+/*
+ * The environment: the scheduler's, then a callback's SF_* variables (its
+ * payload), or an event script's SF_EVENT and SF_DATA (its payload is its input).
+ */
 static char **make_env(struct sched *s, const struct store_delivery *d)
 {
-	json_t *o = d->payload && !strcmp(d->kind, "callback") ? json_loads(d->payload, 0, NULL) : NULL;
+	int callback = !strcmp(d->kind, "callback");
+	json_t *o = callback && d->payload ? json_loads(d->payload, 0, NULL)
+					   : json_pack("{ssss}", "SF_EVENT", d->event, "SF_DATA", s->data_dir);
 	size_t n = 0, alloc = 0;
 	char **env = NULL;
 	const char *k;
@@ -254,9 +301,11 @@ static int start(struct sched *s, struct sdelivery *x, struct strbuf *err)
 	struct store_delivery *d = &x->row;
 	posix_spawn_file_actions_t fa;
 	posix_spawnattr_t attr;
+	int callback = !strcmp(d->kind, "callback");
 	char *sh_argv[] = { "/bin/sh", "-c", d->command, NULL };
-	char **env, *dir;
-	int fd, rc;
+	char *script_argv[] = { d->command, NULL };
+	char **env, *dir, *workdir;
+	int fd, rc, in[2] = { -1, -1 };
 
 	d->log_path = log_path_for(s, d);
 	dir = xstrdup(d->log_path);
@@ -275,21 +324,38 @@ static int start(struct sched *s, struct sdelivery *x, struct strbuf *err)
 	if (x->redelivery)
 		dprintf(fd, "[synthflow] run again: the scheduler delivering it stopped before it "
 			    "ended (attempt %d)\n", d->attempts);
+	/* an event script reads the event (a few KiB at most: the pipe holds it) */
+	if (!callback && pipe2(in, O_CLOEXEC) == 0) {
+		size_t len = d->payload ? strlen(d->payload) : 0;
+		if (write(in[1], d->payload ? d->payload : "", len) != (ssize_t)len ||
+		    write(in[1], "\n", 1) != 1)
+			dprintf(fd, "[synthflow] the event could not be written to the script's input\n");
+		close(in[1]);
+	}
 	env = make_env(s, d);
+	/* callbacks in the data folder, event scripts in their workspace */
+	workdir = callback ? xstrdup(s->data_dir) : xasprintf("%s/src/%s", s->data_dir, d->workspace);
 	posix_spawn_file_actions_init(&fa);
-	posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
+	if (in[0] >= 0)
+		posix_spawn_file_actions_adddup2(&fa, in[0], 0);
+	else
+		posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
 	posix_spawn_file_actions_adddup2(&fa, fd, 1);
 	posix_spawn_file_actions_adddup2(&fa, fd, 2);
-	posix_spawn_file_actions_addchdir_np(&fa, s->data_dir);
+	posix_spawn_file_actions_addchdir_np(&fa, workdir);
 	/* its own process group: a timeout stops everything it started */
 	exec_spawnattr(&attr, 0);
-	rc = posix_spawn(&x->pid, "/bin/sh", &fa, &attr, sh_argv, env);
+	rc = posix_spawn(&x->pid, callback ? "/bin/sh" : d->command, &fa, &attr,
+			 callback ? sh_argv : script_argv, env);
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	close(fd);
+	if (in[0] >= 0)
+		close(in[0]);
+	free(workdir);
 	free_strings(env);
 	if (rc) {
-		sb_addf(err, "cannot start /bin/sh: %s", strerror(rc));
+		sb_addf(err, "cannot start '%s': %s", callback ? "/bin/sh" : d->command, strerror(rc));
 		x->pid = 0;
 		return -1;
 	}

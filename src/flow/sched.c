@@ -219,6 +219,8 @@ void sched_set_state(struct sti *ti, enum ti_state st, const char *reason)
 	ti->state = st;
 	if (st == TI_UP_FOR_RETRY && t->def->on_retry)
 		sout_retry(ti);
+	if (st == TI_FAILED)
+		sout_task_failed(ti);
 	if (ti_state_is_final(old) != ti_state_is_final(st) || ti_state_is_final(st)) {
 		for (size_t i = 0; i < t->ndown; i++) {
 			struct stask *d = &run->tasks[t->down[i]];
@@ -1303,8 +1305,10 @@ static void start_runs(struct sched *s)
 			continue;
 		}
 		run->state = RUN_RUNNING;
-		if (!run->started_at)
+		if (!run->started_at) {
 			run->started_at = time_now_ms();
+			sout_run_started(run);
+		}
 		run->dirty = 1;
 		if (s->opts.serve)
 			fprintf(stderr, "synthflow serve: run %s of '%s' running\n", run->run_id,
