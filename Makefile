@@ -3,7 +3,7 @@
 PREFIX ?= /usr/local
 BUILD  ?= build
 
-.PHONY: all deps build check test demo install bench bench-web bench-dataset bench-audio bench-slurm fuzz clean
+.PHONY: all deps build check test demo install bench bench-web bench-dataset bench-audio bench-slurm bench-prov fuzz clean
 
 all: build
 
@@ -50,6 +50,10 @@ bench-audio: build
 # The Slurm executor against raw sbatch --array on a local cluster; see bench/slurm.sh.
 bench-slurm: build
 	@bench/slurm.sh
+
+# What provenance costs: the engine with flow.provenance on and off; see bench/prov.sh.
+bench-prov: build
+	@bench/prov.sh
 
 fuzz:
 	@scripts/check.sh fuzz

@@ -276,12 +276,13 @@ static int run_dag(struct sf_ctx *ctx, struct replay *rp, char **run_id_out)
 	}
 	s = sched_new(&so);
 	st = s ? store_open(ctx->cfg.flow_store, ctx->cfg.data_dir) : NULL;
-	if (!st || store_run_create(st, d->id, params, sched_owner(s), &run_id) < 0)
+	/* The run's variables are the bundle's snapshot, not this folder's. */
+	if (!st || store_run_create_vars(st, d->id, params,
+					 json_object_get(rp->meta, "vars") ?: json_object(),
+					 sched_owner(s), &run_id) < 0)
 		goto out;
-	/* The scheduler takes the variables from here, not from this folder's store. */
-	preset = json_pack("{s:O, s:O, s:s}", "vars",
-			   json_object_get(rp->meta, "vars") ?: json_object(), "replay_of",
-			   json_object_get(rp->meta, "run_id"), "trigger", "replay");
+	preset = json_pack("{s:O, s:s}", "replay_of", json_object_get(rp->meta, "run_id"), "trigger",
+			   "replay");
 	ret = store_prov_put(st, run_id, "", -1, preset);
 	json_decref(preset);
 	if (ret < 0)

@@ -105,6 +105,8 @@ static const struct key keys[] = {
 	  .comment = "false: only the rescan finds new files (NFS)" },
 	{ K("flow", "delivery_timeout", CFG_DURATION, flow_delivery_timeout_ms, "60s"), .min = 100,
 	  .comment = "a callback or event script still running then is stopped (docs/events.md)" },
+	{ K("flow", "provenance", CFG_BOOL, flow_provenance, "true"),
+	  .comment = "false: runs record no provenance and cannot be packed" },
 	{ K("slurm", "poll", CFG_DURATION, slurm_poll_ms, "5s"), .min = 100,
 	  .comment = "one squeue call per interval" },
 	{ K("slurm", "fs_grace", CFG_DURATION, slurm_fs_grace_ms, "30s"),

@@ -40,6 +40,7 @@ struct config {
 	int64_t flow_rescan_ms; /* rescan of downloaded/ by serve */
 	int flow_inotify;     /* serve also watches downloaded/ with inotify */
 	int64_t flow_delivery_timeout_ms; /* callbacks and event scripts are stopped after */
+	int flow_provenance;  /* record each task instance's provenance (docs/replication.md) */
 
 	/* slurm: the Slurm executor (docs/slurm.md) */
 	int64_t slurm_poll_ms;

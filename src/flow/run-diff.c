@@ -187,8 +187,13 @@ int run_diff(struct store *st, const char *run_a, const char *run_b, json_t **ou
 	json_object_foreach(b.by_key, key, v)
 		if (!json_object_get(a.by_key, key))
 			json_array_append_new(tasks, instance_diff(key, NULL, v, &a, &b));
-	va = json_object_get(json_object_get(a.run, "provenance"), "vars");
-	vb = json_object_get(json_object_get(b.run, "provenance"), "vars");
+	/* the snapshot each run was created with (runs from before snapshots: their provenance's) */
+	va = json_object_get(a.run, "vars");
+	if (!json_is_object(va))
+		va = json_object_get(json_object_get(a.run, "provenance"), "vars");
+	vb = json_object_get(b.run, "vars");
+	if (!json_is_object(vb))
+		vb = json_object_get(json_object_get(b.run, "provenance"), "vars");
 	*out = json_pack("{s:s, s:s, s:O, s:O, s:o, s:o, s:o}", "a", a.run_id, "b", b.run_id, "dag_id",
 			 json_object_get(a.run, "dag_id"), "dag_id_b", json_object_get(b.run, "dag_id"),
 			 "params",

@@ -44,8 +44,12 @@ static void remember_program(struct srun *run, const char *cmd)
 void sprov_start(struct sproc *p, const char *cmd, char **env_tail, const char *workdir)
 {
 	struct sti *ti = p->ti;
-	json_t *env = json_object();
+	json_t *env;
 
+	/* Off: no document, so sprov_finish has nothing to finish or hash. */
+	if (!ti->task->run->s->opts.cfg->flow_provenance)
+		return;
+	env = json_object();
 	for (char **e = env_tail; e && *e; e++) {
 		const char *eq = strchr(*e, '=');
 		char *key;
@@ -178,6 +182,9 @@ int sprov_run_wait(struct sched *s, struct srun *run)
 	if (run->prov_submitted)
 		return run->prov_pending > 0;
 	run->prov_submitted = 1;
+	/* Off: no run document either, except a replay's, which holds what it replays. */
+	if (!s->opts.cfg->flow_provenance && !run->prov_preset)
+		return 0;
 	doc = run->prov_preset ? json_deep_copy(run->prov_preset) : json_object();
 	json_object_set(doc, "params", run->params);
 	json_object_set(doc, "vars", run->vars);
@@ -258,16 +265,11 @@ void sprov_free(struct sched *s)
 
 void sprov_load_run(struct srun *run)
 {
-	json_t *doc = NULL, *vars;
+	json_t *doc = NULL;
 
+	/* A replay's record (replay_of, trigger), completed when the run ends. */
 	if (store_prov_get(run->s->store, run->run_id, "", -1, &doc))
 		return;
-	/* A replay fixes the variables to the original run's snapshot. */
-	vars = json_object_get(doc, "vars");
-	if (json_is_object(vars)) {
-		json_decref(run->vars);
-		run->vars = json_incref(vars);
-	}
 	run->prov_preset = doc;
 }
 

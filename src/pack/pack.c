@@ -492,7 +492,8 @@ int pack_run(struct store *st, const char *data_dir, const struct pack_opts *o)
 	if (store_prov_load(st, r.run_id, &prov) < 0 || store_ti_list(st, r.run_id, &tis, &nti) < 0)
 		goto out;
 	if (json_is_null(json_object_get(prov, "run"))) {
-		error("run '%s' has no provenance (it ran before this version of synthflow recorded it)",
+		error("run '%s' has no provenance (it ran with flow.provenance false, or before "
+		      "this version of synthflow recorded it)",
 		      r.run_id);
 		goto out;
 	}

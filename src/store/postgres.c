@@ -174,8 +174,9 @@ static const struct {
 	[ST_SEQ] = { "SELECT v FROM meta WHERE k = 'seq'", 0 },
 	/* The variable snapshot is taken by the insert itself: the run sees what was committed. */
 	[ST_RUN_INSERT] = { "INSERT INTO runs(run_id, dag_id, state, params, created_at, owner, seq, vars)"
-			    " VALUES($1, $2, 'queued', $3, $4, $5, $6, (SELECT coalesce(json_object_agg(key,"
-			    " value ORDER BY key)::text, '{}') FROM vars)) ON CONFLICT DO NOTHING", 1 },
+			    " VALUES($1, $2, 'queued', $3, $4, $5, $7, coalesce($6::text, (SELECT"
+			    " coalesce(json_object_agg(key, value ORDER BY key)::text, '{}') FROM vars)))"
+			    " ON CONFLICT DO NOTHING", 1 },
 	[ST_RUN_GET] = { "SELECT " RUN_COLS " FROM runs WHERE run_id = $1", 0 },
 	[ST_RUN_SET_STATE] = { "UPDATE runs SET state = $2, started_at = $3, ended_at = $4,"
 			       " reason = $5, seq = $6 WHERE run_id = $1", 1 },
@@ -745,11 +746,12 @@ struct store *store_pg_open(const char *url)
 
 /* ---- runs ---- */
 
-static int pg_run_create(struct store *s, const char *dag_id, json_t *params, const char *owner,
-			 char **run_id)
+static int pg_run_create(struct store *s, const char *dag_id, json_t *params, json_t *vars,
+			 const char *owner, char **run_id)
 {
 	struct pg_store *q = ps(s);
 	char *text = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
+	char *vtext = vars ? json_dumps(vars, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	int ret = -1;
 
 	/* 24 random bits per second: retry the rare collision with a fresh id. */
@@ -763,6 +765,7 @@ static int pg_run_create(struct store *s, const char *dag_id, json_t *params, co
 		arg_text(&a, text ? text : "{}");
 		arg_int(&a, time_now_ms());
 		arg_text(&a, owner);
+		arg_text(&a, vtext); /* $6; the change number is $7 */
 		if (write_stmt(q, ST_RUN_INSERT, &a, "creating a run", &changed) < 0) {
 			free(id);
 			break;
@@ -775,6 +778,7 @@ static int pg_run_create(struct store *s, const char *dag_id, json_t *params, co
 		free(id);
 	}
 	free(text);
+	free(vtext);
 	return ret;
 }
 
@@ -1899,6 +1903,7 @@ static int insert_run(struct pg_store *q, const char *dag_id, const char *params
 		arg_text(&a, params ? params : "{}");
 		arg_int(&a, time_now_ms());
 		arg_text(&a, NULL);
+		arg_text(&a, NULL); /* the store's variables */
 		if (write_stmt(q, ST_RUN_INSERT, &a, "creating a run", &changed) < 0) {
 			free(id);
 			return -1;

@@ -153,8 +153,9 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_SEQ] = "SELECT v FROM meta WHERE k = 'seq'",
 	/* The variable snapshot is taken by the insert itself: the run sees what was committed. */
 	[ST_RUN_INSERT] = "INSERT INTO runs(run_id, dag_id, state, params, created_at, owner, seq, vars)"
-			  " VALUES(?1, ?2, 'queued', ?3, ?4, ?5, ?6, (SELECT json_group_object(key, value)"
-			  " FROM (SELECT key, value FROM vars ORDER BY key)))",
+			  " VALUES(?1, ?2, 'queued', ?3, ?4, ?5, ?6, coalesce(?7,"
+			  " (SELECT json_group_object(key, value) FROM (SELECT key, value FROM vars"
+			  " ORDER BY key))))",
 	[ST_RUN_GET] = "SELECT " RUN_COLS " FROM runs WHERE run_id = ?1",
 	[ST_RUN_SET_STATE] = "UPDATE runs SET state = ?2, started_at = ?3, ended_at = ?4,"
 			     " reason = ?5, seq = ?6 WHERE run_id = ?1",
@@ -593,7 +594,7 @@ struct store *store_sqlite_open(const char *path, int reader)
  * transaction), so the next try takes a fresh id.
  */
 static int insert_run(struct sqlite_store *q, const char *dag_id, const char *params_text,
-		      const char *owner, char **run_id)
+		      const char *vars_text, const char *owner, char **run_id)
 {
 	int64_t seq = cur_seq(q);
 
@@ -614,6 +615,7 @@ static int insert_run(struct sqlite_store *q, const char *dag_id, const char *pa
 		sqlite3_bind_int64(st, 4, time_now_ms());
 		bind_text(st, 5, owner);
 		sqlite3_bind_int64(st, 6, seq);
+		bind_text(st, 7, vars_text);
 		rc = sqlite3_step(st);
 		sqlite3_reset(st);
 		sqlite3_clear_bindings(st);
@@ -628,19 +630,22 @@ static int insert_run(struct sqlite_store *q, const char *dag_id, const char *pa
 	return error("store '%s': no free run id after 8 tries", q->path);
 }
 
-static int sq_run_create(struct store *s, const char *dag_id, json_t *params, const char *owner,
-			 char **run_id)
+static int sq_run_create(struct store *s, const char *dag_id, json_t *params, json_t *vars,
+			 const char *owner, char **run_id)
 {
 	struct sqlite_store *q = ss(s);
 	char *text = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
+	char *vtext = vars ? json_dumps(vars, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
 	int ret;
 
 	if (sq_begin(s) < 0) {
 		free(text);
+		free(vtext);
 		return -1;
 	}
-	ret = insert_run(q, dag_id, text, owner, run_id);
+	ret = insert_run(q, dag_id, text, vtext, owner, run_id);
 	free(text);
+	free(vtext);
 	if (ret < 0) {
 		sq_rollback(s);
 		return -1;
@@ -1985,7 +1990,7 @@ static int sq_arrival_add(struct store *s, struct store_arrival *a, int again)
 		a->at = time_now_ms();
 	free(a->run_id);
 	a->run_id = NULL;
-	if (!strcmp(a->state, "run") && insert_run(q, a->dag_id, params, NULL, &a->run_id) < 0)
+	if (!strcmp(a->state, "run") && insert_run(q, a->dag_id, params, NULL, NULL, &a->run_id) < 0)
 		goto out;
 	ret = arrival_insert(q, a, params);
 out:
@@ -2086,7 +2091,7 @@ static int sq_arrival_start(struct store *s, struct store_arrival *a)
 	}
 	free(a->run_id);
 	a->run_id = NULL;
-	if (insert_run(q, a->dag_id, params, NULL, &a->run_id) < 0)
+	if (insert_run(q, a->dag_id, params, NULL, NULL, &a->run_id) < 0)
 		goto out;
 	bind_arrival_key(set, a);
 	sqlite3_bind_text(set, 5, a->run_id, -1, SQLITE_TRANSIENT);

@@ -24,8 +24,9 @@ struct store_ops {
 	int (*commit)(struct store *s);
 	void (*rollback)(struct store *s);
 
-	int (*run_create)(struct store *s, const char *dag_id, json_t *params, const char *owner,
-			  char **run_id);
+	/* vars NULL: the snapshot of the store's variables */
+	int (*run_create)(struct store *s, const char *dag_id, json_t *params, json_t *vars,
+			  const char *owner, char **run_id);
 	int (*run_get)(struct store *s, const char *run_id, struct store_run *out);
 	int (*run_list)(struct store *s, const struct store_run_filter *f, struct store_run **runs,
 			size_t *n, size_t *total);

@@ -185,7 +185,13 @@ void store_rollback(struct store *s) { s->ops->rollback(s); }
 int store_run_create(struct store *s, const char *dag_id, json_t *params, const char *owner,
 		     char **run_id)
 {
-	return s->ops->run_create(s, dag_id, params, owner, run_id);
+	return s->ops->run_create(s, dag_id, params, NULL, owner, run_id);
+}
+
+int store_run_create_vars(struct store *s, const char *dag_id, json_t *params, json_t *vars,
+			  const char *owner, char **run_id)
+{
+	return s->ops->run_create(s, dag_id, params, vars, owner, run_id);
 }
 
 int store_run_get(struct store *s, const char *run_id, struct store_run *out)

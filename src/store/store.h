@@ -96,6 +96,9 @@ void store_run_release(struct store_run *r);
  */
 int store_run_create(struct store *s, const char *dag_id, json_t *params, const char *owner,
 		     char **run_id);
+/* The same with `vars` (borrowed) as its snapshot: a replay runs with the variables it replays. */
+int store_run_create_vars(struct store *s, const char *dag_id, json_t *params, json_t *vars,
+			  const char *owner, char **run_id);
 /* STORE_NOT_FOUND when there is no such run. */
 int store_run_get(struct store *s, const char *run_id, struct store_run *out);
 

@@ -97,4 +97,26 @@ assert json.load(open(\"tries.json\"))[\"provenance\"][\"command\"] == \"true\"
 	web_stop "$TRASH/run-data"
 '
 
+expect_success 'flow.provenance false: nothing recorded, and pack says why it refuses' '
+	setup &&
+	sed -i "s/^flow:\$/flow:\n  provenance: false/" run-data/synthflow.yaml &&
+	grep -q "^  provenance: false" run-data/synthflow.yaml &&
+	synthflow test prov --json >run.json &&
+	run=$(python3 -c "import json; print(json.load(open(\"run.json\"))[\"run_id\"])") &&
+	test "$(store_sql "select count(*) from provenance")" = 0 &&
+	synthflow runs show "$run" --json >show.json &&
+	python3 -c "
+import json
+run = json.load(open(\"show.json\"))
+assert run[\"provenance\"] is None and len(run[\"tasks\"]) == 6, run
+assert all(t[\"provenance\"] is None for t in run[\"tasks\"]), run[\"tasks\"]
+" &&
+	test_exit 1 synthflow pack "$run" -o p.sfpack 2>err &&
+	must_contain err "run .$run. has no provenance (it ran with flow.provenance false" &&
+	test ! -e p.sfpack &&
+	# the environment turns it back on for one run
+	SYNTHFLOW_FLOW_PROVENANCE=true synthflow test prov >/dev/null &&
+	test "$(store_sql "select count(*) from provenance where task_id = '"''"'")" = 1
+'
+
 test_done

@@ -26,6 +26,7 @@ packed() {
 	git -C "$A/run-data/src/ppp-audio" init -q &&
 	git -C "$A/run-data/src/ppp-audio" add -A &&
 	git -C "$A/run-data/src/ppp-audio" -c user.email=t@t -c user.name=t commit -qm example &&
+	synthflow --data "$A/run-data" vars set colour blue >/dev/null &&
 	synthflow --data "$A/run-data" test ppp-preprocess -p sample_clips=3 --json >"$TRASH_BASE/a.json" &&
 	run=$(python3 -c "import json,sys; print(json.load(open(sys.argv[1]))[\"run_id\"])" "$TRASH_BASE/a.json") &&
 	echo "$run" >"$TRASH_BASE/a.run" &&
@@ -50,15 +51,25 @@ expect_success 'A runs and packs the example; verify passes; B replays it identi
 	assert run["replay_of"] == sys.argv[1], run["replay_of"]
 	assert run["provenance"]["trigger"] == "replay"
 	assert run["provenance"]["replay"]["identical"] is True
+	assert run["vars"] == {"colour": "blue"}, run["vars"]
 	PY
 	cmp "$A/run-data/uploadable/espeak-sample/filelist_train.txt" "$TRASH/B/uploadable/espeak-sample/filelist_train.txt" &&
-	# --json, and replaying again in the same folder reuses it
+	# --json, and replaying again in the same folder reuses it; the run has
+	# the variables of the bundle, not those of the folder
+	synthflow --data "$TRASH/B" vars set colour red >/dev/null &&
 	synthflow replay "$BUNDLE" --data "$TRASH/B" --json >report.json &&
 	python3 -c "
 import json
 r = json.load(open(\"report.json\"))
 assert r[\"identical\"] is True and len(r[\"files\"]) == 6, r
 assert all(f[\"result\"] == \"identical\" and f[\"size\"] == f[\"expected_size\"] for f in r[\"files\"])
+print(r[\"run_id\"])
+" >again &&
+	synthflow --data "$TRASH/B" runs show "$(cat again)" --json >show.json &&
+	python3 -c "
+import json
+run = json.load(open(\"show.json\"))
+assert run[\"vars\"] == {\"colour\": \"blue\"} and run[\"provenance\"][\"vars\"] == {\"colour\": \"blue\"}, run
 "
 '
 

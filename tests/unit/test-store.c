@@ -522,6 +522,16 @@ static void vars_history_and_snapshot(void **state)
 	assert_string_equal(json_string_value(json_object_get(r.vars, "k")), "1");
 	assert_string_equal(json_string_value(json_object_get(r.vars, "j")), "x");
 	store_run_release(&r);
+	free(a);
+
+	/* a replay's run takes the given snapshot, not the store's variables */
+	out = json_pack("{s:s}", "colour", "blue");
+	assert_int_equal(store_run_create_vars(f->s, "d", params, out, NULL, &a), 0);
+	json_decref(out);
+	assert_int_equal(store_run_get(f->s, a, &r), 0);
+	assert_int_equal(json_object_size(r.vars), 1);
+	assert_string_equal(json_string_value(json_object_get(r.vars, "colour")), "blue");
+	store_run_release(&r);
 	json_decref(params);
 	free(a);
 	free(b);
