@@ -103,7 +103,7 @@ expect_success 'flow.provenance false: nothing recorded, and pack says why it re
 	grep -q "^  provenance: false" run-data/synthflow.yaml &&
 	synthflow test prov --json >run.json &&
 	run=$(python3 -c "import json; print(json.load(open(\"run.json\"))[\"run_id\"])") &&
-	test "$(store_sql "select count(*) from provenance")" = 0 &&
+	test "$(store_sql "select count(*) from provenance where run_id = '"'"'$run'"'"'")" = 0 &&
 	synthflow runs show "$run" --json >show.json &&
 	python3 -c "
 import json
@@ -115,8 +115,9 @@ assert all(t[\"provenance\"] is None for t in run[\"tasks\"]), run[\"tasks\"]
 	must_contain err "run .$run. has no provenance (it ran with flow.provenance false" &&
 	test ! -e p.sfpack &&
 	# the environment turns it back on for one run
-	SYNTHFLOW_FLOW_PROVENANCE=true synthflow test prov >/dev/null &&
-	test "$(store_sql "select count(*) from provenance where task_id = '"''"'")" = 1
+	SYNTHFLOW_FLOW_PROVENANCE=true synthflow test prov --json >run.json &&
+	run=$(python3 -c "import json; print(json.load(open(\"run.json\"))[\"run_id\"])") &&
+	test "$(store_sql "select count(*) from provenance where run_id = '"'"'$run'"'"'")" = 7
 '
 
 test_done
