@@ -1006,6 +1006,65 @@ async function pageDataset(runId, query) {
   return {};
 }
 
+// ---- variables (docs/events.md): list, edit, unset, history ----
+
+function varValue(v) {
+  return v === null ? el('span', { class: 'muted', text: '(unset)' }) : el('span', { class: 'mono', text: v });
+}
+
+async function pageVariables(query) {
+  const msg = el('div', { class: 'msg error' });
+  const keyIn = el('input', { id: 'var-key', type: 'text', placeholder: 'KEY', value: query.get('key') || '' });
+  const valIn = el('input', { id: 'var-value', type: 'text', placeholder: 'value' });
+  const history = el('div', { id: 'var-history' });
+  const showHistory = async key => {
+    const res = await api('/api/v1/variables/' + enc(key) + '/history');
+    history.replaceChildren(el('h2', { text: 'History of ' + key }),
+      el('table', { class: 'list' },
+        el('thead', {}, el('tr', {}, ['When', 'Source', 'Old', 'New', 'Runs started'].map(h => el('th', { text: h })))),
+        el('tbody', {}, res.history.length ? res.history.slice().reverse().map(c => el('tr', {},
+          el('td', { text: fmtTime(c.at) }), el('td', { text: c.source }),
+          el('td', {}, varValue(c.old)), el('td', {}, varValue(c.new)),
+          el('td', {}, c.runs.map(r => el('a', { class: 'mono', href: '#/runs/' + enc(r.run_id), text: r.dag_id + ' ' + r.run_id + ' ' })))))
+          : el('tr', {}, el('td', { colspan: 5, class: 'muted', text: 'No recorded changes.' })))));
+  };
+  const change = async (key, value) => {
+    msg.textContent = '';
+    try {
+      if (value === null) await api('/api/v1/variables/' + enc(key), { method: 'DELETE' });
+      else await api('/api/v1/variables/' + enc(key), { method: 'PUT', body: { value } });
+      await render();
+      await showHistory(key);
+    } catch (e) {
+      msg.textContent = e.message;
+    }
+  };
+  const render = async () => {
+    const res = await api('/api/v1/variables');
+    const rows = Object.entries(res.variables).map(([k, v]) => el('tr', { 'data-var': k },
+      el('td', {}, el('a', { href: '#/variables?key=' + enc(k), class: 'mono', text: k,
+        onclick: ev => { ev.preventDefault(); keyIn.value = k; valIn.value = v; showHistory(k); } })),
+      el('td', {}, el('span', { class: 'mono', text: v })),
+      el('td', {}, el('button', { text: 'Unset', onclick: () => change(k, null) }))));
+    table.replaceChildren(
+      el('thead', {}, el('tr', {}, ['Key', 'Value', ''].map(h => el('th', { text: h })))),
+      el('tbody', {}, rows.length ? rows : el('tr', {}, el('td', { colspan: 3, class: 'muted', text: 'No variables set.' }))));
+  };
+  const table = el('table', { class: 'list', id: 'vars' });
+  const form = el('form', { class: 'card row', id: 'var-form' }, keyIn, valIn,
+    el('button', { class: 'primary', type: 'submit', text: 'Set' }), msg);
+  form.addEventListener('submit', ev => {
+    ev.preventDefault();
+    change(keyIn.value.trim(), valIn.value);
+  });
+  await render();
+  mount(el('h1', { text: 'Variables' }),
+    el('p', { class: 'muted', text: 'Templates read them as {{ vars.KEY }}. A run keeps the values of the moment it was created; a change starts the DAGs whose on_variable matches the key.' }),
+    form, table, history);
+  if (query.get('key')) await showHistory(query.get('key'));
+  return {};
+}
+
 // ---- router ----
 
 async function route() {
@@ -1024,6 +1083,7 @@ async function route() {
     else if (parts[0] === 'runs' && parts[2] === 'dataset') view = await pageDataset(parts[1], query);
     else if (parts[0] === 'runs' && parts[2] === 'replay') view = await pageReplay(parts[1]);
     else if (parts[0] === 'compare' && parts.length === 3) view = await pageCompare(parts[1], parts[2]);
+    else if (parts[0] === 'variables' && parts.length === 1) view = await pageVariables(query);
     else mount(el('h1', { text: 'Not found' }), el('p', {}, el('a', { href: '#/', text: 'Back to the DAGs' })));
   } catch (e) {
     if (e.status !== 401) mount(failure(e), el('p', {}, el('a', { href: '#/', text: 'Back to the DAGs' })));

@@ -66,27 +66,41 @@ static int vars_history(struct store *st, const char *key, int json)
 	return 0;
 }
 
-static int vars_do(struct store *st, const char *sub, char **args)
+/* set or unset; the runs it started are named on stderr (stdout stays empty for scripts) */
+static int vars_set(struct store *st, const char *data_dir, const char *key, const char *value)
 {
-	char *value;
+	struct dag_set dags = { 0 };
+	json_t *out = NULL, *r;
+	size_t i;
 	int ret;
 
-	if (!strcmp(sub, "get")) {
-		ret = store_var_get(st, args[0], &value);
-		if (ret == STORE_NOT_FOUND)
-			return error("variable '%s' is not set", args[0]), 1;
-		if (ret < 0)
-			return 1;
-		puts(value);
-		free(value);
-		return 0;
-	}
-	if (!strcmp(sub, "set"))
-		return vars_change(st, args[0], args[1], "cli", NULL) < 0 ? 1 : 0;
-	ret = vars_change(st, args[0], NULL, "cli", NULL);
+	dagset_load(&dags, data_dir, NULL);
+	ret = vars_change(st, &dags, key, value, "cli", &out);
+	dagset_release(&dags);
 	if (ret == STORE_NOT_FOUND)
-		return error("variable '%s' is not set", args[0]), 1;
-	return ret < 0 ? 1 : 0;
+		return error("variable '%s' is not set", key), 1;
+	if (ret < 0)
+		return 1;
+	json_array_foreach(json_object_get(out, "runs"), i, r)
+		fprintf(stderr, "variable '%s' changed: run %s of DAG '%s' (on_variable)\n", key,
+			json_string_value(json_object_get(r, "run_id")),
+			json_string_value(json_object_get(r, "dag_id")));
+	json_decref(out);
+	return 0;
+}
+
+static int vars_get(struct store *st, const char *key)
+{
+	char *value;
+	int ret = store_var_get(st, key, &value);
+
+	if (ret == STORE_NOT_FOUND)
+		return error("variable '%s' is not set", key), 1;
+	if (ret < 0)
+		return 1;
+	puts(value);
+	free(value);
+	return 0;
 }
 
 /* One exec for every sub: the store and the key check are the same. */
@@ -97,7 +111,7 @@ static int exec_vars(const struct cmd_args *a, struct sf_ctx *ctx)
 
 	if (a->argc && !vars_key_valid(a->argv[0]))
 		return cmd_usage_error(ctx, "bad variable name '%s' (letters, digits, _ - .)", a->argv[0]);
-	if (!strcmp(ctx->sub, "list") || !strcmp(ctx->sub, "get"))
+	if (!strcmp(ctx->sub, "list") || !strcmp(ctx->sub, "get") || !strcmp(ctx->sub, "history"))
 		st = store_open_reader(ctx->cfg.flow_store, ctx->cfg.data_dir);
 	else
 		st = store_open(ctx->cfg.flow_store, ctx->cfg.data_dir);
@@ -107,8 +121,11 @@ static int exec_vars(const struct cmd_args *a, struct sf_ctx *ctx)
 		ret = vars_list(st, cmd_flag(a, "json"));
 	else if (!strcmp(ctx->sub, "history"))
 		ret = vars_history(st, a->argv[0], cmd_flag(a, "json"));
+	else if (!strcmp(ctx->sub, "get"))
+		ret = vars_get(st, a->argv[0]);
 	else
-		ret = vars_do(st, ctx->sub, a->argv);
+		ret = vars_set(st, ctx->cfg.data_dir, a->argv[0],
+			       !strcmp(ctx->sub, "set") ? a->argv[1] : NULL);
 	store_close(st);
 	return ret;
 }

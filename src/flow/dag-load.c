@@ -33,7 +33,7 @@ struct loader {
 
 static const char *const top_keys[] = {
 	"id", "description", "params", "schedule", "on_file", "max_active_runs",
-	"on_success", "on_failure", "defaults", "tasks", "executor",
+	"on_success", "on_failure", "defaults", "tasks", "executor", "on_variable",
 };
 static const char *const task_keys[] = {
 	"run", "needs", "trigger", "foreach", "retries", "retry_delay", "timeout",
@@ -1295,6 +1295,33 @@ static void parse_on_file(struct loader *L, const struct ynode *n)
 	check_on_file_required(L, n);
 }
 
+/*
+ * on_variable: GLOB of variable keys.  The run gets the key in its declared
+ * param `variable`; every other param needs a default.
+ */
+static void parse_on_variable(struct loader *L, const struct ynode *n)
+{
+	const struct dag_param *p;
+	const char *s;
+
+	if (get_string(L, n, "on_variable", &L->d->on_variable) < 0)
+		return;
+	for (s = L->d->on_variable; *s; s++)
+		if (!strchr("_-.*?[]!", *s) && !isalnum((unsigned char)*s))
+			break;
+	if (!*L->d->on_variable || *s)
+		err_at(L, n, "'on_variable' must be a glob of variable names (letters, digits, _ - ."
+			     " and * ? [...]), found '%s'", L->d->on_variable);
+	p = dag_param(L->d, "variable");
+	if (!p || p->type != PT_STRING)
+		err_at(L, n, "'on_variable' gives the changed variable's name to the param 'variable':"
+			     " declare it, params: {variable: {type: string}}");
+	for (size_t i = 0; i < L->d->nparams; i++)
+		if (!L->d->params[i].def && strcmp(L->d->params[i].name, "variable"))
+			err_at(L, n, "required param '%s' has no value in runs started by on_variable"
+				     " (give it a default)", L->d->params[i].name);
+}
+
 static void parse_dag(struct loader *L, const struct ynode *root, const char *path)
 {
 	struct dag *d = L->d;
@@ -1323,6 +1350,8 @@ static void parse_dag(struct loader *L, const struct ynode *root, const char *pa
 		parse_schedule(L, v);
 	if ((v = ynode_get(root, "on_file")))
 		parse_on_file(L, v);
+	if ((v = ynode_get(root, "on_variable")))
+		parse_on_variable(L, v);
 	if ((v = ynode_get(root, "max_active_runs")))
 		get_int(L, v, "max_active_runs", 1000000, &d->max_active_runs);
 	if ((v = ynode_get(root, "executor")))

@@ -66,6 +66,7 @@ void dag_free(struct dag *d)
 	free(d->description);
 	free(d->schedule);
 	free(d->on_file);
+	free(d->on_variable);
 	for (size_t i = 0; i < d->file_trigger.nparams; i++) {
 		free(d->file_trigger.params[i].key);
 		free(d->file_trigger.params[i].value);

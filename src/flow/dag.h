@@ -118,6 +118,7 @@ struct dag {
 	char *schedule;         /* cron text as written, or NULL */
 	char *on_file;          /* glob relative to downloaded/, or NULL */
 	struct dag_on_file file_trigger; /* the rest of on_file, when on_file is set */
+	char *on_variable;      /* glob over variable keys: a change starts a run, or NULL */
 	int max_active_runs;    /* 0 = unlimited */
 	enum dag_executor executor;
 	char *on_success, *on_failure; /* callback commands (templates), or NULL */
@@ -206,7 +207,7 @@ int dag_param_check(const struct dag_param *p, json_t *v, struct strbuf *err);
 
 /*
  * JSON of a DAG for `dags show --json` and GET /api/v1/dags/{dag}:
- * {"dag_id","description","path","workspace","schedule","on_file",
+ * {"dag_id","description","path","workspace","schedule","on_file","on_variable",
  *  "max_active_runs","on_success","on_failure","warnings":["... not acted on
  *  yet: ..."],"params":{NAME:{"type","default","description",
  *  "minimum","maximum","values","required"}},"tasks":[{"task_id","run",

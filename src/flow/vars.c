@@ -1,4 +1,6 @@
-/* Changing variables with their history (vars.h). */
+/* Changing variables with their history and on_variable runs (vars.h). */
+#include <fnmatch.h>
+
 #include "flow/vars.h"
 #include "util/common.h"
 #include "util/timeutil.h"
@@ -29,8 +31,50 @@ json_t *vars_change_json(const struct store_var_change *c)
 			 "source", c->source, "runs", c->runs ? json_incref(c->runs) : json_array());
 }
 
-int vars_change(struct store *st, const char *key, const char *value, const char *source,
-		json_t **out)
+/* Inside the open transaction: the runs of the DAGs that on_variable this key, into c->runs. */
+static int start_runs(struct store *st, const struct dag_set *dags, struct store_var_change *c)
+{
+	json_t *paused = NULL, *given = json_pack("{s:s}", "variable", c->key);
+	struct strbuf err = STRBUF_INIT;
+	int ret = 0;
+
+	c->runs = json_array();
+	if (!dags)
+		goto out;
+	if (store_dag_paused_all(st, &paused) < 0) {
+		ret = -1;
+		goto out;
+	}
+	for (size_t i = 0; i < dags->n && !ret; i++) {
+		const struct dag *d = dags->dags[i];
+		json_t *params = NULL;
+		char *run_id = NULL;
+
+		if (!d->on_variable || fnmatch(d->on_variable, c->key, 0) ||
+		    json_is_true(json_object_get(paused, d->id)))
+			continue;
+		sb_reset(&err);
+		/* the loader made sure the params fit; a failure here is a bug to report, not skip */
+		if (dag_params_from_json(d, given, &params, &err) < 0) {
+			ret = error("DAG '%s': on_variable: %s", d->id, err.buf);
+		} else if (store_run_create(st, d->id, params, NULL, &run_id) < 0) {
+			ret = -1;
+		} else {
+			json_array_append_new(c->runs, json_pack("{s:s, s:s}", "dag_id", d->id,
+								 "run_id", run_id));
+		}
+		json_decref(params);
+		free(run_id);
+	}
+out:
+	json_decref(paused);
+	json_decref(given);
+	sb_release(&err);
+	return ret;
+}
+
+int vars_change(struct store *st, const struct dag_set *dags, const char *key, const char *value,
+		const char *source, json_t **out)
 {
 	struct store_var_change c = { .key = (char *)key, .new_value = (char *)value,
 				      .source = (char *)source };
@@ -57,18 +101,20 @@ int vars_change(struct store *st, const char *key, const char *value, const char
 	c.old_value = old;
 	c.at = time_now_ms();
 	ret = value ? store_var_set(st, key, value) : store_var_unset(st, key);
-	if (ret != 0 || store_var_history_add(st, &c) < 0)
+	/* the runs' snapshots, taken by their inserts, hold the new value */
+	if (ret != 0 || start_runs(st, dags, &c) < 0 || store_var_history_add(st, &c) < 0)
 		goto fail;
-	if (store_commit(st) < 0) {
-		free(old);
-		return -1;
-	}
+	if (store_commit(st) < 0)
+		goto fail_commit;
 	if (out)
 		*out = vars_change_json(&c);
+	json_decref(c.runs);
 	free(old);
 	return 0;
 fail:
 	store_rollback(st);
+fail_commit:
+	json_decref(c.runs);
 	free(old);
 	return -1;
 }

@@ -145,6 +145,12 @@ void api_task_tries(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_task_log(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_run_metrics(void *ctx, struct http_req *req, struct http_resp *resp);
 
+/* vars.c: variables */
+void api_vars(void *ctx, struct http_req *req, struct http_resp *resp);
+void api_var_put(void *ctx, struct http_req *req, struct http_resp *resp);
+void api_var_delete(void *ctx, struct http_req *req, struct http_resp *resp);
+void api_var_history(void *ctx, struct http_req *req, struct http_resp *resp);
+
 /* files.c: results */
 void api_run_files(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_run_file(void *ctx, struct http_req *req, struct http_resp *resp);

@@ -33,6 +33,10 @@ const struct http_route web_routes[] = {
 	{ "GET", "/api/v1/runs/*/tasks/*/tries", api_task_tries, 0 },
 	{ "GET", "/api/v1/runs/*/tasks/*/log", api_task_log, 0 },
 	{ "GET", "/api/v1/runs/*/metrics", api_run_metrics, 0 },
+	{ "GET", "/api/v1/variables", api_vars, 0 },
+	{ "PUT", "/api/v1/variables/*", api_var_put, 0 },
+	{ "DELETE", "/api/v1/variables/*", api_var_delete, 0 },
+	{ "GET", "/api/v1/variables/*/history", api_var_history, 0 },
 	{ "GET", "/api/v1/events", api_events, 0 },
 	{ "GET", "/metrics", api_metrics, 0 },
 };
