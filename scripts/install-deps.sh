@@ -15,6 +15,8 @@ test_pkgs="libcmocka-dev clang libclang-rt-14-dev sqlite3 espeak-ng sox libsox-f
   ninja-build snakemake time slurm-wlm munge ffmpeg"
 # t0953 renders the generated man pages
 test_pkgs="$test_pkgs groff-base"
+# schedules read time zones from /usr/share/zoneinfo (t1011, test-cron: Berlin, New York)
+build_pkgs="$build_pkgs tzdata"
 bench_pkgs="gcc make ninja-build snakemake time python3"
 demo_pkgs="sox libsox-fmt-all espeak-ng python3"
 

@@ -215,6 +215,7 @@ async function pageDags() {
         d.workspace ? el('div', { class: 'muted', text: d.workspace }) : null),
       el('td', { text: d.description || '' }),
       el('td', { class: 'mono', text: d.schedule || (d.on_file ? 'on file ' + d.on_file : '') },
+        d.next_run ? el('div', { class: 'muted', text: 'next ' + d.next_run + (d.paused ? ' (paused)' : '') }) : null,
         (d.warnings || []).length ? el('div', { class: 'notyet', title: d.warnings.join('\n'), text: 'not acted on yet' }) : null),
       el('td', {}, d.recent_runs.slice().reverse().map(r =>
         el('a', { href: '#/runs/' + enc(r.run_id), title: r.run_id + ': ' + r.state + ' ' + fmtTime(r.created_at) },
@@ -468,7 +469,8 @@ async function pageDag(dagId, query) {
       el('div', { class: 'crumbs' }, el('a', { href: '#/', text: 'DAGs' }), ' / ' + dagId),
       el('h1', {}, el('span', { text: dagId }), pausedSwitch(dagId, dag.paused), el('span', { class: 'spacer' }),
         el('a', { class: 'button primary', href: '#/dags/' + enc(dagId) + '/trigger', text: 'Trigger' })),
-      el('p', { class: 'muted', text: [dag.description, dag.schedule && 'schedule ' + dag.schedule,
+      el('p', { class: 'muted', text: [dag.description, dag.schedule && 'schedule ' + dag.schedule + (dag.timezone ? ' (' + dag.timezone + ')' : ''),
+        dag.next_run && 'next ' + dag.next_run,
         dag.on_file && 'on file ' + dag.on_file, dag.tasks.length + ' tasks'].filter(Boolean).join(' · ') }),
       // keys the DAG file sets that nothing acts on yet (src/flow/notyet.c)
       (dag.warnings || []).map(w => el('p', { class: 'notyet', text: 'warning: ' + w })));

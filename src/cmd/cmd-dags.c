@@ -6,6 +6,7 @@
 #include "flow/dag.h"
 #include "flow/notyet.h"
 #include "flow/run.h"
+#include "flow/schedule.h"
 #include "store/store.h"
 #include "util/common.h"
 #include "util/fs.h"
@@ -31,6 +32,7 @@ static const char *rel_path(const struct sf_ctx *ctx, const char *path)
 static void list_table(struct sf_ctx *ctx, const struct dag_set *set)
 {
 	int wid = 2, wsched = 8;
+	char next[40];
 
 	for (size_t i = 0; i < set->n; i++) {
 		const struct dag *d = set->dags[i];
@@ -39,32 +41,47 @@ static void list_table(struct sf_ctx *ctx, const struct dag_set *set)
 		if (d->schedule && (int)strlen(d->schedule) > wsched)
 			wsched = (int)strlen(d->schedule);
 	}
-	printf("%-*s  %5s  %-*s  %-40s  %s\n", wid, "ID", "TASKS", wsched, "SCHEDULE", "DESCRIPTION",
-	       "PATH");
+	printf("%-*s  %5s  %-*s  %-25s  %-40s  %s\n", wid, "ID", "TASKS", wsched, "SCHEDULE", "NEXT",
+	       "DESCRIPTION", "PATH");
 	for (size_t i = 0; i < set->n; i++) {
 		const struct dag *d = set->dags[i];
 		const char *desc = d->description ? d->description : "";
 		int dlen = (int)strcspn(desc, "\n");
+
+		schedule_next_text(d, next, sizeof(next));
+		if (!*next)
+			snprintf(next, sizeof(next), "-");
 		if (dlen > 40)
-			printf("%-*s  %5zu  %-*s  %.37s...  %s\n", wid, d->id, d->ntasks, wsched,
-			       d->schedule ? d->schedule : "-", desc, rel_path(ctx, d->path));
+			printf("%-*s  %5zu  %-*s  %-25s  %.37s...  %s\n", wid, d->id, d->ntasks, wsched,
+			       d->schedule ? d->schedule : "-", next, desc, rel_path(ctx, d->path));
 		else
-			printf("%-*s  %5zu  %-*s  %-40.*s  %s\n", wid, d->id, d->ntasks, wsched,
-			       d->schedule ? d->schedule : "-", dlen, desc, rel_path(ctx, d->path));
+			printf("%-*s  %5zu  %-*s  %-25s  %-40.*s  %s\n", wid, d->id, d->ntasks, wsched,
+			       d->schedule ? d->schedule : "-", next, dlen, desc, rel_path(ctx, d->path));
 	}
 }
 
 static int dags_list(const struct cmd_args *a, struct sf_ctx *ctx)
 {
 	struct dag_set set = { 0 };
+	struct strbuf err = STRBUF_INIT;
 	int ret;
 
+	if (schedule_clock_init(&err) < 0) {
+		error("%s", err.buf);
+		sb_release(&err);
+		return 1;
+	}
 	if (load_all(ctx, &set, stderr) < 0)
 		return 1;
 	if (cmd_flag(a, "json")) {
 		json_t *arr = json_array(), *root;
-		for (size_t i = 0; i < set.n; i++)
-			json_array_append_new(arr, dag_to_json(set.dags[i]));
+		for (size_t i = 0; i < set.n; i++) {
+			json_t *o = dag_to_json(set.dags[i]);
+			char next[40];
+			schedule_next_text(set.dags[i], next, sizeof(next));
+			json_object_set_new(o, "next_run", *next ? json_string(next) : json_null());
+			json_array_append_new(arr, o);
+		}
 		root = json_pack("{s:o, s:I}", "dags", arr, "total", (json_int_t)set.n);
 		cmd_print_json(root);
 		json_decref(root);
@@ -319,7 +336,56 @@ static int dags_validate(const struct cmd_args *a, struct sf_ctx *ctx)
 	return ret;
 }
 
-/* pause / unpause: file arrivals wait (schedules later too); manual triggers still run. */
+/*
+ * next DAG [-n N] [--after ISO]: the times serve will fire, computed by the
+ * same code (schedule.c), in the DAG's zone with its offset.
+ */
+static int dags_next(const struct cmd_args *a, struct sf_ctx *ctx)
+{
+	struct strbuf err = STRBUF_INIT;
+	const char *after_s = cmd_str(a, "after", NULL);
+	long n = cmd_int(a, "n", 5);
+	struct dag_set set = { 0 };
+	struct schedule s;
+	struct dag *d;
+	int64_t t;
+	int ret = 1;
+
+	if (schedule_clock_init(&err) < 0) {
+		error("%s", err.buf);
+		goto out;
+	}
+	t = after_s ? schedule_parse_iso(after_s) : schedule_now();
+	if (t < 0) {
+		error("--after '%s' is not an ISO-8601 time with Z or an offset, such as"
+		      " 2027-03-28T01:30:00+01:00", after_s);
+		goto out;
+	}
+	if (!(d = find_dag(ctx, &set, a->argv[0])))
+		goto out;
+	if (!d->schedule) {
+		error("DAG '%s' has no schedule", d->id);
+		goto out;
+	}
+	if (schedule_open(d, &s, &err) < 0) {
+		error("DAG '%s': %s", d->id, err.buf);
+		schedule_close(&s);
+		goto out;
+	}
+	for (long i = 0; i < n && (t = schedule_next(&s, t)) >= 0; i++) {
+		char buf[40];
+		tz_format(s.tz, t / 1000, buf, sizeof(buf));
+		printf("%s\n", buf);
+	}
+	schedule_close(&s);
+	ret = 0;
+out:
+	sb_release(&err);
+	dagset_release(&set);
+	return ret;
+}
+
+/* pause / unpause: schedules and file arrivals wait; manual triggers still run. */
 static int dags_pause(const struct cmd_args *a, struct sf_ctx *ctx)
 {
 	int paused = !strcmp(ctx->sub, "pause");
@@ -339,6 +405,12 @@ static int dags_pause(const struct cmd_args *a, struct sf_ctx *ctx)
 	return ret;
 }
 
+static const struct cmd_option next_options[] = {
+	CMD_INT("n", 'n', "N", 1, 100000, "how many times (default 5)"),
+	CMD_STRING("after", 0, "ISO", "from this time on (default now), e.g. 2027-03-28T00:00:00Z"),
+	CMD_END,
+};
+
 static const struct cmd_option json_option[] = {
 	CMD_FLAG("json", 0, "print JSON (the web API's objects)"),
 	CMD_END,
@@ -346,21 +418,26 @@ static const struct cmd_option json_option[] = {
 
 const struct cmd_entry cmd_dags_entry = {
 	.name = "dags",
-	.summary = "list, show, validate, graph, pause and unpause DAGs",
+	.summary = "list, show, validate, graph, pause and unpause DAGs; next scheduled times",
 	.usage = "synthflow dags list [--json] | show ID [--json] | validate [FILE...] | graph ID\n"
-		 "               | pause ID | unpause ID\n"
+		 "               | next ID [-n N] [--after ISO] | pause ID | unpause ID\n"
 		 "\n"
 		 "  list [--json]       every DAG under run-data/src/*/dags/*.yaml|yml: id, tasks,\n"
-		 "                      schedule, description and file.  Files with errors are\n"
-		 "                      reported on stderr (exit 1) and the good DAGs still listed.\n"
+		 "                      schedule and its next time, description and file.  Files\n"
+		 "                      with errors are reported on stderr (exit 1) and the good\n"
+		 "                      DAGs still listed.\n"
 		 "  show ID [--json]    one DAG: params, tasks in run order, settings\n"
 		 "  validate [FILE...]  checks the given files or folders (no data folder needed),\n"
 		 "                      or every DAG file of the data folder; prints problems as\n"
 		 "                      FILE:LINE:COL: error: MESSAGE and exits 1 if any\n"
 		 "  graph ID            the DAG as Graphviz DOT (pipe it to 'dot -Tsvg')\n"
-		 "  pause ID            new files in downloaded/ wait for it (see 'synthflow\n"
-		 "                      files'); runs triggered by hand still run\n"
-		 "  unpause ID          the files that waited get their runs\n"
+		 "  next ID [-n N] [--after ISO]\n"
+		 "                      the next N (default 5) times its schedule fires, in its\n"
+		 "                      time zone with the offset (2027-03-28T03:00:00+02:00)\n"
+		 "  pause ID            its schedule stops and new files in downloaded/ wait for\n"
+		 "                      it (see 'synthflow files'); runs triggered by hand still run\n"
+		 "  unpause ID          the files that waited get their runs; the schedule fires\n"
+		 "                      its newest missed time (or, with catchup, up to max_catchup)\n"
 		 "\n"
 		 "The DAG language is described in docs/dags.md.\n",
 	.subs = (const struct cmd_entry[]){
@@ -372,9 +449,11 @@ const struct cmd_entry cmd_dags_entry = {
 		  .args = "[FILE...]", .exec = dags_validate },
 		{ .name = "graph", .summary = "the DAG as Graphviz DOT", .args = "DAG",
 		  .exec = dags_graph },
-		{ .name = "pause", .summary = "new files wait; manual triggers still run",
+		{ .name = "next", .summary = "the next times its schedule fires", .args = "DAG",
+		  .options = next_options, .exec = dags_next },
+		{ .name = "pause", .summary = "schedule stops, new files wait; manual triggers still run",
 		  .args = "DAG", .exec = dags_pause },
-		{ .name = "unpause", .summary = "resume; the files that waited get their runs",
+		{ .name = "unpause", .summary = "resume; waiting files and missed times get runs",
 		  .args = "DAG", .exec = dags_pause },
 		CMD_END,
 	},

@@ -15,6 +15,7 @@
 #include "util/fs.h"
 #include "util/random.h"
 #include "util/timeutil.h"
+#include "util/tz.h"
 #include "web/auth.h"
 #include "workspace/engine.h"
 #include "workspace/ws.h"
@@ -157,9 +158,13 @@ static int start(const struct engine *e, const struct ws *ws, const struct confi
 		 const char *user, enum engine_gpu gpu)
 {
 	char token[49], *downloaded = path_join(ws->data_dir, "downloaded");
+	struct strbuf tz_err = STRBUF_INIT;
+	struct tz *host_tz = tz_load(NULL, &tz_err);
+	/* a zone known only as /etc/localtime's content has no name to pass */
+	const char *tz_name_ = host_tz && strcmp(tz_name(host_tz), "localtime") ? tz_name(host_tz) : NULL;
 	struct engine_run_opts o = { ws->container, ws->image, ws->name, user,
 				     ws->data_dir, downloaded, cfg->port_web, cfg->port_jupyter,
-				     gpu, token };
+				     gpu, token, tz_name_ };
 	struct strvec av = STRVEC_INIT;
 	struct strbuf err = STRBUF_INIT;
 	int st, ret = 0;
@@ -185,6 +190,8 @@ static int start(const struct engine *e, const struct ws *ws, const struct confi
 out:
 	strvec_clear(&av);
 	sb_release(&err);
+	sb_release(&tz_err);
+	tz_free(host_tz);
 	free(downloaded);
 	return ret;
 }

@@ -10,6 +10,7 @@
 #include "flow/dag.h"
 #include "flow/notyet.h"
 #include "flow/sched.h"
+#include "flow/schedule.h"
 #include "flow/watch-serve.h"
 #include "util/common.h"
 #include "web/web.h"
@@ -75,19 +76,25 @@ static int exec_serve(const struct cmd_args *a, struct sf_ctx *ctx)
 			       .port = (int)cmd_int(a, "port", -1) };
 	struct serve_parts parts;
 	struct watcher *fw;
+	struct schedules *sc = NULL;
+	struct strbuf clock_err = STRBUF_INIT;
 	struct sched *s;
 	struct web *w;
 	int ret;
 
 	warn_not_acted_on(&ctx->cfg);
+	if (schedule_clock_init(&clock_err) < 0)
+		die("%s", clock_err.buf);
 	s = sched_new(&so);
 	if (!s)
 		return 1;
 	cmd_stop_on_signals(s);
 	/* New files in downloaded/ become runs through the store, like triggers. */
 	fw = watcher_start(&ctx->cfg);
-	if (!fw) {
+	/* Cron schedules too (schedule-serve.c). */
+	if (!fw || !(sc = schedules_start(&ctx->cfg))) {
 		cmd_stop_on_signals(NULL);
+		watcher_stop(fw);
 		sched_free(s);
 		return 1;
 	}
@@ -100,6 +107,7 @@ static int exec_serve(const struct cmd_args *a, struct sf_ctx *ctx)
 	w = start_web(&wo);
 	if (!w) {
 		cmd_stop_on_signals(NULL);
+		schedules_stop(sc);
 		watcher_stop(fw);
 		sched_free(s);
 		return 1;
@@ -109,6 +117,7 @@ static int exec_serve(const struct cmd_args *a, struct sf_ctx *ctx)
 	ret = sched_run(s);
 	cmd_stop_on_signals(NULL);
 	web_stop(w);
+	schedules_stop(sc);
 	watcher_stop(fw);
 	sched_free(s);
 	fprintf(stderr, "synthflow serve: stopped\n");

@@ -14,7 +14,7 @@ static int trigger(struct sf_ctx *ctx, const struct dag *d, json_t *params, int 
 	if (!st)
 		return 1;
 	sched_end_dead_runs(st, ctx->cfg.data_dir);
-	if (sched_trigger(st, d, params, &run_id) == 0) {
+	if (sched_trigger(st, d, params, "manual", &run_id) == 0) {
 		printf("%s\n", run_id);
 		fflush(stdout);
 		ret = 0;

@@ -183,6 +183,7 @@ static int parse_fields(const char *expr, struct cron *c, struct strbuf *err)
 	c->wdays = (uint8_t)((bits[4] | (bits[4] >> 7)) & 0x7f);
 	c->mday_star = parts[2][0] == '*';
 	c->wday_star = parts[4][0] == '*';
+	c->hour_star = parts[1][0] == '*';
 	ret = check_days_exist(c, err);
 out:
 	free(copy);
@@ -219,23 +220,20 @@ static int day_matches(const struct cron *c, const struct tm *tm)
 	return dom || dow;
 }
 
-static time_t normalize(struct tm *tm)
+/*
+ * The first matching wall-clock minute at or after w, wall times being
+ * counted as if the zone were UTC (so no zone is involved); -1 when none
+ * within eight years.
+ */
+static int64_t wall_next(const struct cron *c, int64_t w)
 {
-	time_t t;
-
-	tm->tm_isdst = -1;
-	t = mktime(tm);
-	localtime_r(&t, tm);
-	return t;
-}
-
-time_t cron_next(const struct cron *c, time_t after)
-{
+	time_t t = (time_t)(w - ((w % 60) + 60) % 60), n;
 	struct tm tm;
-	time_t t = after - (after % 60 + 60) % 60 + 60;
 	int last_year;
 
-	localtime_r(&t, &tm);
+	if ((w % 60 + 60) % 60)
+		t += 60;
+	gmtime_r(&t, &tm);
 	last_year = tm.tm_year + 8;
 	while (tm.tm_year <= last_year) {
 		if (!(c->months & (1u << (tm.tm_mon + 1)))) {
@@ -251,13 +249,60 @@ time_t cron_next(const struct cron *c, time_t after)
 		} else if (!(c->minutes & (1ULL << tm.tm_min))) {
 			tm.tm_min++;
 		} else {
-			t = normalize(&tm);
-			if (t > after)
-				return t;
-			/* a repeated hour when clocks go back: look further */
-			tm.tm_min++;
+			return (int64_t)timegm(&tm);
 		}
-		normalize(&tm);
+		n = timegm(&tm);
+		gmtime_r(&n, &tm);
+	}
+	return -1;
+}
+
+/*
+ * The instant a named wall time w fires at: itself when it exists once, its
+ * first occurrence in a repeated hour, the end of the gap when it does not
+ * exist.  Assumes at most one offset change within a day of w.
+ */
+static int64_t wall_fire(const struct tz *z, int64_t w)
+{
+	int32_t a = tz_offset(z, w - 86400), b = tz_offset(z, w + 86400);
+	int64_t ta = w - a, tb = w - b;
+	int va = tz_offset(z, ta) == a, vb = tz_offset(z, tb) == b;
+
+	if (va && vb)
+		return ta < tb ? ta : tb;
+	if (va)
+		return ta;
+	if (vb)
+		return tb;
+	/* in the gap: from the earlier reading on, the first change */
+	return tz_next_change(z, (ta < tb ? ta : tb) - 1);
+}
+
+int64_t cron_next(const struct cron *c, const struct tz *z, int64_t after)
+{
+	if (!c->hour_star) {
+		/* fire times grow with wall times: the first one past `after` */
+		int64_t w = after + tz_offset(z, after) - 3 * 3600;
+		for (int guard = 0; guard < 100000; guard++) {
+			int64_t t;
+			if ((w = wall_next(c, w)) < 0)
+				return -1;
+			if ((t = wall_fire(z, w)) > after)
+				return t;
+			w += 60;
+		}
+		return -1;
+	}
+	/* absolute time: search each stretch of one offset in turn */
+	for (int64_t from = after - ((after % 60) + 60) % 60 + 60, guard = 0; guard < 1000; guard++) {
+		int32_t off = tz_offset(z, from);
+		int64_t end = tz_next_change(z, from), w = wall_next(c, from + off);
+
+		if (w < 0)
+			return -1;
+		if (w - off < end)
+			return w - off;
+		from = end;
 	}
 	return -1;
 }

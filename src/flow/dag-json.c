@@ -86,6 +86,9 @@ json_t *dag_to_json(const struct dag *d)
 	json_object_set_new(o, "path", str_or_null(d->path));
 	json_object_set_new(o, "workspace", str_or_null(d->workspace));
 	json_object_set_new(o, "schedule", str_or_null(d->schedule));
+	json_object_set_new(o, "timezone", str_or_null(d->timezone));
+	json_object_set_new(o, "catchup", json_boolean(d->catchup));
+	json_object_set_new(o, "max_catchup", json_integer(d->max_catchup));
 	json_object_set_new(o, "on_file", str_or_null(d->on_file));
 	json_object_set_new(o, "on_variable", str_or_null(d->on_variable));
 	json_object_set_new(o, "max_active_runs", json_integer(d->max_active_runs));

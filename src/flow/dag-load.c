@@ -33,7 +33,8 @@ struct loader {
 
 static const char *const top_keys[] = {
 	"id", "description", "params", "schedule", "on_file", "max_active_runs",
-	"on_success", "on_failure", "defaults", "tasks", "executor", "on_variable",
+	"on_success", "on_failure", "defaults", "tasks", "executor", "on_variable", "timezone",
+	"catchup", "max_catchup",
 };
 static const char *const task_keys[] = {
 	"run", "needs", "trigger", "foreach", "retries", "retry_delay", "timeout",
@@ -1182,6 +1183,45 @@ static void parse_schedule(struct loader *L, const struct ynode *n)
 	sb_release(&why);
 }
 
+/* timezone, catchup, max_catchup: only with a schedule, which they shape. */
+static void parse_schedule_options(struct loader *L, const struct ynode *root)
+{
+	static const char *const keys[] = { "timezone", "catchup", "max_catchup" };
+	const struct ynode *v;
+
+	for (size_t i = 0; i < ARRAY_SIZE(keys); i++)
+		if (!L->d->schedule && (v = ynode_get(root, keys[i])))
+			err_at(L, v, "'%s' needs 'schedule': it only shapes when scheduled runs fire",
+			       keys[i]);
+	if ((v = ynode_get(root, "timezone")) && !get_string(L, v, "timezone", &L->d->timezone)) {
+		struct strbuf why = STRBUF_INIT;
+		struct tz *z = tz_load(L->d->timezone, &why);
+
+		if (!z)
+			err_at(L, v, "'timezone': %s", why.buf);
+		tz_free(z);
+		sb_release(&why);
+	}
+	if ((v = ynode_get(root, "catchup")) &&
+	    (v->type != YN_SCALAR || !v->plain || ynode_to_bool(v, &L->d->catchup) < 0))
+		err_at(L, v, "'catchup' must be true or false, found %s",
+		       v->type == YN_SCALAR ? v->str : ynode_type_name(v));
+	if ((v = ynode_get(root, "max_catchup")) &&
+	    !get_int(L, v, "max_catchup", 100000, &L->d->max_catchup) && !L->d->max_catchup)
+		err_at(L, v, "'max_catchup' must be at least 1");
+	/*
+	 * A scheduled run gets every default: without one, serve records each
+	 * time without a run.  A warning, not an error: the DAG still runs when
+	 * triggered with the param (or from a file).
+	 */
+	v = ynode_get(root, "schedule");
+	for (size_t i = 0; v && i < L->d->nparams; i++)
+		if (!L->d->params[i].def)
+			diag_add(L->dl, DIAG_WARNING, v->line, v->col,
+				 "required param '%s' has no default, so the schedule starts no"
+				 " runs (each time is logged and skipped)", L->d->params[i].name);
+}
+
 static const char *const on_file_keys[] = { "glob", "quiet", "on_change", "dirs", "params" };
 
 static void check_on_file_glob(struct loader *L, const struct ynode *n, const char *s)
@@ -1348,6 +1388,8 @@ static void parse_dag(struct loader *L, const struct ynode *root, const char *pa
 		parse_params(L, v);
 	if ((v = ynode_get(root, "schedule")))
 		parse_schedule(L, v);
+	d->max_catchup = 10;
+	parse_schedule_options(L, root);
 	if ((v = ynode_get(root, "on_file")))
 		parse_on_file(L, v);
 	if ((v = ynode_get(root, "on_variable")))

@@ -65,6 +65,7 @@ void dag_free(struct dag *d)
 	free(d->workspace);
 	free(d->description);
 	free(d->schedule);
+	free(d->timezone);
 	free(d->on_file);
 	free(d->on_variable);
 	for (size_t i = 0; i < d->file_trigger.nparams; i++) {

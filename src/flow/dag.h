@@ -116,6 +116,9 @@ struct dag {
 	struct dag_param *params;
 	size_t nparams;
 	char *schedule;         /* cron text as written, or NULL */
+	char *timezone;         /* IANA name for the schedule, or NULL: the local zone */
+	int catchup;            /* fire every missed time (at most max_catchup), not the last */
+	int max_catchup;
 	char *on_file;          /* glob relative to downloaded/, or NULL */
 	struct dag_on_file file_trigger; /* the rest of on_file, when on_file is set */
 	char *on_variable;      /* glob over variable keys: a change starts a run, or NULL */

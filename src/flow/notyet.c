@@ -35,7 +35,6 @@ void notyet_dag(const struct dag *d, struct strvec *out)
 		const char *key;
 		const char *set;
 	} keys[] = {
-		{ "schedule", d->schedule },
 		{ "on_file", d->on_file },
 	};
 

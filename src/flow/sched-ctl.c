@@ -31,9 +31,10 @@ int sched_serve_running(const char *data_dir)
 	return held;
 }
 
-int sched_trigger(struct store *st, const struct dag *d, json_t *params, char **run_id)
+int sched_trigger(struct store *st, const struct dag *d, json_t *params, const char *trigger,
+		  char **run_id)
 {
-	return store_run_create(st, d->id, params, NULL, run_id);
+	return store_run_create_by(st, d->id, params, NULL, trigger, run_id);
 }
 
 /* Kills what is left of a running try whose scheduler is gone. */

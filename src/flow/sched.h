@@ -76,14 +76,16 @@ void sched_stop(struct sched *s);
  * STORE_NOT_FOUND for an unknown run without printing.
  *
  * sched_trigger: a new queued run with params already checked by
- *   dag_params_from_json / dag_params_from_kv; *run_id malloc'd.
+ *   dag_params_from_json / dag_params_from_kv; *run_id malloc'd.  `trigger`
+ *   is what the run records as having started it ("manual", "api").
  * sched_cancel: the run ends as cancelled; running tasks are killed
  *   (their process groups get SIGTERM, then SIGKILL).
  * sched_clear: the task instance(s) of `task_id` (every foreach index), and
  *   with `downstream` everything downstream of it, get a new try; a finished
  *   run is queued again and continues.
  */
-int sched_trigger(struct store *st, const struct dag *d, json_t *params, char **run_id);
+int sched_trigger(struct store *st, const struct dag *d, json_t *params, const char *trigger,
+		  char **run_id);
 /* 1 when a `serve` runs for this data folder (it holds flow/serve.lock). */
 int sched_serve_running(const char *data_dir);
 /*

@@ -57,7 +57,7 @@ static int start_runs(struct store *st, const struct dag_set *dags, struct store
 		/* the loader made sure the params fit; a failure here is a bug to report, not skip */
 		if (dag_params_from_json(d, given, &params, &err) < 0) {
 			ret = error("DAG '%s': on_variable: %s", d->id, err.buf);
-		} else if (store_run_create(st, d->id, params, NULL, &run_id) < 0) {
+		} else if (store_run_create_by(st, d->id, params, NULL, "variable", &run_id) < 0) {
 			ret = -1;
 		} else {
 			json_array_append_new(c->runs, json_pack("{s:s, s:s}", "dag_id", d->id,

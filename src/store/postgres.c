@@ -104,6 +104,17 @@ static const char *const migrations[] = {
 	" exit_code INTEGER NOT NULL, log_path TEXT, note TEXT);"
 	"CREATE INDEX deliveries_state ON deliveries(state, id);"
 	"CREATE INDEX deliveries_run ON deliveries(run_id, id);",
+	/*
+	 * 9: what started each run (older runs: file when an arrival made
+	 * them, else manual) and the scheduled time it fired for (0: none);
+	 * one row per (DAG, scheduled time), run_id NULL for a baseline
+	 */
+	"ALTER TABLE runs ADD COLUMN triggered_by TEXT NOT NULL DEFAULT 'manual';"
+	"ALTER TABLE runs ADD COLUMN scheduled_for BIGINT NOT NULL DEFAULT 0;"
+	"UPDATE runs SET triggered_by = 'file' WHERE run_id IN"
+	" (SELECT run_id FROM arrivals WHERE run_id IS NOT NULL);"
+	"CREATE TABLE schedule_fires(dag_id TEXT COLLATE \"C\" NOT NULL, at BIGINT NOT NULL,"
+	" run_id TEXT, PRIMARY KEY(dag_id, at));",
 };
 
 /* The server's clock in ms: every lease's times, so machines' clocks need not agree. */
@@ -157,13 +168,16 @@ enum stmt_id {
 	ST_DELIVERY_LIST,
 	ST_DELIVERY_CLAIM,
 	ST_DELIVERY_END,
+	ST_FIRE_INSERT,
+	ST_FIRE_SET_RUN,
+	ST_FIRE_LAST,
 	ST_COUNT
 };
 
 #define DELIVERY_COLS "id, kind, event, run_id, dag_id, task_id, idx, try, workspace, command," \
 	" payload, state, owner, attempts, created_at, started_at, ended_at, exit_code, log_path, note"
 #define RUN_COLS "run_id, dag_id, state, params, created_at, started_at, ended_at, reason, owner," \
-		 " seq, vars"
+		 " seq, vars, triggered_by, scheduled_for"
 
 /* A statement whose last parameter is the change number says so in `seq_last`. */
 static const struct {
@@ -173,10 +187,11 @@ static const struct {
 	[ST_NEXT_SEQ] = { "UPDATE meta SET v = v + 1 WHERE k = 'seq' RETURNING v", 0 },
 	[ST_SEQ] = { "SELECT v FROM meta WHERE k = 'seq'", 0 },
 	/* The variable snapshot is taken by the insert itself: the run sees what was committed. */
-	[ST_RUN_INSERT] = { "INSERT INTO runs(run_id, dag_id, state, params, created_at, owner, seq, vars)"
-			    " VALUES($1, $2, 'queued', $3, $4, $5, $7, coalesce($6::text, (SELECT"
-			    " coalesce(json_object_agg(key, value ORDER BY key)::text, '{}') FROM vars)))"
-			    " ON CONFLICT DO NOTHING", 1 },
+	[ST_RUN_INSERT] = { "INSERT INTO runs(run_id, dag_id, state, params, created_at, owner, vars,"
+			    " triggered_by, scheduled_for, seq)"
+			    " VALUES($1, $2, 'queued', $3, $4, $5, coalesce($6::text, (SELECT"
+			    " coalesce(json_object_agg(key, value ORDER BY key)::text, '{}') FROM vars)),"
+			    " $7, $8, $9) ON CONFLICT DO NOTHING", 1 },
 	[ST_RUN_GET] = { "SELECT " RUN_COLS " FROM runs WHERE run_id = $1", 0 },
 	[ST_RUN_SET_STATE] = { "UPDATE runs SET state = $2, started_at = $3, ended_at = $4,"
 			       " reason = $5, seq = $6 WHERE run_id = $1", 1 },
@@ -282,6 +297,11 @@ static const struct {
 	[ST_DELIVERY_END] = { "UPDATE deliveries SET state = $3, exit_code = $4, ended_at = $5,"
 			      " log_path = $6, note = $7 WHERE id = $1"
 			      " AND owner IS NOT DISTINCT FROM $2 AND state = 'running'", 0 },
+	[ST_FIRE_INSERT] = { "INSERT INTO schedule_fires(dag_id, at) VALUES($1, $2)"
+			     " ON CONFLICT DO NOTHING", 0 },
+	[ST_FIRE_SET_RUN] = { "UPDATE schedule_fires SET run_id = $3 WHERE dag_id = $1 AND at = $2",
+			      0 },
+	[ST_FIRE_LAST] = { "SELECT max(at) FROM schedule_fires WHERE dag_id = $1", 0 },
 };
 
 struct pg_store {
@@ -747,7 +767,7 @@ struct store *store_pg_open(const char *url)
 /* ---- runs ---- */
 
 static int pg_run_create(struct store *s, const char *dag_id, json_t *params, json_t *vars,
-			 const char *owner, char **run_id)
+			 const char *owner, const char *trigger, char **run_id)
 {
 	struct pg_store *q = ps(s);
 	char *text = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
@@ -765,7 +785,9 @@ static int pg_run_create(struct store *s, const char *dag_id, json_t *params, js
 		arg_text(&a, text ? text : "{}");
 		arg_int(&a, time_now_ms());
 		arg_text(&a, owner);
-		arg_text(&a, vtext); /* $6; the change number is $7 */
+		arg_text(&a, vtext); /* $6; the change number is $9 */
+		arg_text(&a, trigger);
+		arg_int(&a, 0);
 		if (write_stmt(q, ST_RUN_INSERT, &a, "creating a run", &changed) < 0) {
 			free(id);
 			break;
@@ -802,6 +824,8 @@ static void run_from_row(const PGresult *res, int row, struct store_run *r)
 	r->owner = get_str(res, row, 8);
 	r->seq = get_int(res, row, 9);
 	r->vars = PQgetisnull(res, row, 10) ? NULL : json_loads(PQgetvalue(res, row, 10), 0, NULL);
+	r->trigger = get_str(res, row, 11);
+	r->scheduled_for = get_int(res, row, 12);
 }
 
 static int pg_run_get(struct store *s, const char *run_id, struct store_run *out)
@@ -1891,7 +1915,8 @@ static int pg_file_list(struct store *s, struct store_file **files, size_t *n)
 }
 
 /* A queued run inside the open transaction (ON CONFLICT: a colliding id takes a fresh one). */
-static int insert_run(struct pg_store *q, const char *dag_id, const char *params, char **run_id)
+static int insert_run(struct pg_store *q, const char *dag_id, const char *params,
+		      const char *trigger, int64_t scheduled_for, char **run_id)
 {
 	for (int attempt = 0; attempt < 8; attempt++) {
 		struct pgargs a = { 0 };
@@ -1904,6 +1929,8 @@ static int insert_run(struct pg_store *q, const char *dag_id, const char *params
 		arg_int(&a, time_now_ms());
 		arg_text(&a, NULL);
 		arg_text(&a, NULL); /* the store's variables */
+		arg_text(&a, trigger);
+		arg_int(&a, scheduled_for);
 		if (write_stmt(q, ST_RUN_INSERT, &a, "creating a run", &changed) < 0) {
 			free(id);
 			return -1;
@@ -1959,7 +1986,7 @@ static int pg_arrival_add(struct store *s, struct store_arrival *a, int again)
 		a->at = time_now_ms();
 	free(a->run_id);
 	a->run_id = NULL;
-	if (!strcmp(a->state, "run") && insert_run(q, a->dag_id, params, &a->run_id) < 0)
+	if (!strcmp(a->state, "run") && insert_run(q, a->dag_id, params, "file", 0, &a->run_id) < 0)
 		goto out;
 	arg_text(&ins, a->dag_id);
 	arg_text(&ins, a->rel);
@@ -2156,7 +2183,7 @@ static int pg_arrival_start(struct store *s, struct store_arrival *a)
 	PQclear(res);
 	free(a->run_id);
 	a->run_id = NULL;
-	if (insert_run(q, a->dag_id, params, &a->run_id) < 0)
+	if (insert_run(q, a->dag_id, params, "file", 0, &a->run_id) < 0)
 		goto out;
 	arrival_key(&set, a);
 	arg_text(&set, a->run_id);
@@ -2180,6 +2207,66 @@ static int pg_arrival_seen(struct store *s, const char *dag_id, const char *rel)
 	ret = PQntuples(res) > 0;
 	PQclear(res);
 	return ret;
+}
+
+/* ---- schedules: one row per (DAG, scheduled time), written with its run ---- */
+
+static int pg_schedule_fire(struct store *s, const char *dag_id, int64_t at, json_t *params,
+			    char **run_id)
+{
+	struct pg_store *q = ps(s);
+	char *text = params ? json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	struct pgargs k = { 0 }, set = { 0 };
+	long changed = 0;
+	int ret = -1;
+
+	*run_id = NULL;
+	if (pg_begin(s) < 0) {
+		free(text);
+		return -1;
+	}
+	arg_text(&k, dag_id);
+	arg_int(&k, at);
+	if (write_stmt(q, ST_FIRE_INSERT, &k, "recording a scheduled time", &changed) < 0)
+		goto out;
+	ret = 0;
+	if (!changed) {
+		ret = STORE_EXISTS; /* fired already: nothing written */
+	} else if (params) {
+		if (insert_run(q, dag_id, text, "schedule", at, run_id) < 0) {
+			ret = -1;
+			goto out;
+		}
+		arg_text(&set, dag_id);
+		arg_int(&set, at);
+		arg_text(&set, *run_id);
+		if (write_stmt(q, ST_FIRE_SET_RUN, &set, "recording a scheduled time", NULL) < 0)
+			ret = -1;
+	}
+out:
+	free(text);
+	ret = end_tx(s, ret);
+	if (ret) {
+		free(*run_id);
+		*run_id = NULL;
+	}
+	return ret;
+}
+
+static int pg_schedule_last(struct store *s, const char *dag_id, int64_t *at)
+{
+	struct pg_store *q = ps(s);
+	struct pgargs a = { 0 };
+	PGresult *res;
+
+	*at = 0;
+	arg_text(&a, dag_id);
+	if (!(res = exec_stmt(q, ST_FIRE_LAST, &a, "reading the last scheduled time")))
+		return -1;
+	if (PQntuples(res) && !PQgetisnull(res, 0, 0))
+		*at = get_int(res, 0, 0);
+	PQclear(res);
+	return 0;
 }
 
 const struct store_ops store_pg_ops = {
@@ -2241,6 +2328,8 @@ const struct store_ops store_pg_ops = {
 	.delivery_list = pg_delivery_list,
 	.delivery_claim = pg_delivery_claim,
 	.delivery_end = pg_delivery_end,
+	.schedule_fire = pg_schedule_fire,
+	.schedule_last = pg_schedule_last,
 };
 
 #endif /* HAVE_LIBPQ */

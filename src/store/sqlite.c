@@ -85,6 +85,17 @@ static const char *const migrations[] = {
 	" log_path TEXT, note TEXT);"
 	"CREATE INDEX deliveries_state ON deliveries(state, id);"
 	"CREATE INDEX deliveries_run ON deliveries(run_id, id);",
+	/*
+	 * 9: what started each run (older runs: file when an arrival made
+	 * them, else manual) and the scheduled time it fired for (0: none);
+	 * one row per (DAG, scheduled time), run_id NULL for a baseline
+	 */
+	"ALTER TABLE runs ADD COLUMN triggered_by TEXT NOT NULL DEFAULT 'manual';"
+	"ALTER TABLE runs ADD COLUMN scheduled_for INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE runs SET triggered_by = 'file' WHERE run_id IN"
+	" (SELECT run_id FROM arrivals WHERE run_id IS NOT NULL);"
+	"CREATE TABLE schedule_fires(dag_id TEXT NOT NULL, at INTEGER NOT NULL, run_id TEXT,"
+	" PRIMARY KEY(dag_id, at)) WITHOUT ROWID;",
 };
 
 enum stmt_id {
@@ -136,11 +147,14 @@ enum stmt_id {
 	ST_DELIVERY_LIST,
 	ST_DELIVERY_CLAIM,
 	ST_DELIVERY_END,
+	ST_FIRE_INSERT,
+	ST_FIRE_SET_RUN,
+	ST_FIRE_LAST,
 	ST_COUNT
 };
 
 #define RUN_COLS "run_id, dag_id, state, params, created_at, started_at, ended_at, reason, owner," \
-		 " seq, vars"
+		 " seq, vars, triggered_by, scheduled_for"
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_METRICS_DELETE] = "DELETE FROM metrics WHERE run_id = ?1 AND task_id = ?2 AND idx = ?3",
@@ -152,11 +166,15 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_NEXT_SEQ] = "UPDATE meta SET v = v + 1 WHERE k = 'seq' RETURNING v",
 	[ST_SEQ] = "SELECT v FROM meta WHERE k = 'seq'",
 	/* The variable snapshot is taken by the insert itself: the run sees what was committed. */
-	[ST_RUN_INSERT] = "INSERT INTO runs(run_id, dag_id, state, params, created_at, owner, seq, vars)"
+	[ST_RUN_INSERT] = "INSERT INTO runs(run_id, dag_id, state, params, created_at, owner, seq, vars,"
+			  " triggered_by, scheduled_for)"
 			  " VALUES(?1, ?2, 'queued', ?3, ?4, ?5, ?6, coalesce(?7,"
 			  " (SELECT json_group_object(key, value) FROM (SELECT key, value FROM vars"
-			  " ORDER BY key))))",
+			  " ORDER BY key))), ?8, ?9)",
 	[ST_RUN_GET] = "SELECT " RUN_COLS " FROM runs WHERE run_id = ?1",
+	[ST_FIRE_INSERT] = "INSERT OR IGNORE INTO schedule_fires(dag_id, at) VALUES(?1, ?2)",
+	[ST_FIRE_SET_RUN] = "UPDATE schedule_fires SET run_id = ?3 WHERE dag_id = ?1 AND at = ?2",
+	[ST_FIRE_LAST] = "SELECT max(at) FROM schedule_fires WHERE dag_id = ?1",
 	[ST_RUN_SET_STATE] = "UPDATE runs SET state = ?2, started_at = ?3, ended_at = ?4,"
 			     " reason = ?5, seq = ?6 WHERE run_id = ?1",
 	[ST_RUN_CLAIM] = "UPDATE runs SET owner = ?3, seq = ?4 WHERE run_id = ?1 AND owner IS ?2",
@@ -594,7 +612,8 @@ struct store *store_sqlite_open(const char *path, int reader)
  * transaction), so the next try takes a fresh id.
  */
 static int insert_run(struct sqlite_store *q, const char *dag_id, const char *params_text,
-		      const char *vars_text, const char *owner, char **run_id)
+		      const char *vars_text, const char *owner, const char *trigger,
+		      int64_t scheduled_for, char **run_id)
 {
 	int64_t seq = cur_seq(q);
 
@@ -616,6 +635,8 @@ static int insert_run(struct sqlite_store *q, const char *dag_id, const char *pa
 		bind_text(st, 5, owner);
 		sqlite3_bind_int64(st, 6, seq);
 		bind_text(st, 7, vars_text);
+		sqlite3_bind_text(st, 8, trigger, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int64(st, 9, scheduled_for);
 		rc = sqlite3_step(st);
 		sqlite3_reset(st);
 		sqlite3_clear_bindings(st);
@@ -631,7 +652,7 @@ static int insert_run(struct sqlite_store *q, const char *dag_id, const char *pa
 }
 
 static int sq_run_create(struct store *s, const char *dag_id, json_t *params, json_t *vars,
-			 const char *owner, char **run_id)
+			 const char *owner, const char *trigger, char **run_id)
 {
 	struct sqlite_store *q = ss(s);
 	char *text = json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS);
@@ -643,7 +664,7 @@ static int sq_run_create(struct store *s, const char *dag_id, json_t *params, js
 		free(vtext);
 		return -1;
 	}
-	ret = insert_run(q, dag_id, text, vtext, owner, run_id);
+	ret = insert_run(q, dag_id, text, vtext, owner, trigger, 0, run_id);
 	free(text);
 	free(vtext);
 	if (ret < 0) {
@@ -679,6 +700,8 @@ static void run_from_row(sqlite3_stmt *st, struct store_run *r)
 	r->seq = sqlite3_column_int64(st, 9);
 	r->vars = sqlite3_column_type(st, 10) == SQLITE_NULL ? NULL :
 		json_loads((const char *)sqlite3_column_text(st, 10), 0, NULL);
+	r->trigger = col_strdup(st, 11);
+	r->scheduled_for = sqlite3_column_int64(st, 12);
 }
 
 static int sq_run_get(struct store *s, const char *run_id, struct store_run *out)
@@ -1990,7 +2013,8 @@ static int sq_arrival_add(struct store *s, struct store_arrival *a, int again)
 		a->at = time_now_ms();
 	free(a->run_id);
 	a->run_id = NULL;
-	if (!strcmp(a->state, "run") && insert_run(q, a->dag_id, params, NULL, NULL, &a->run_id) < 0)
+	if (!strcmp(a->state, "run") &&
+	    insert_run(q, a->dag_id, params, NULL, NULL, "file", 0, &a->run_id) < 0)
 		goto out;
 	ret = arrival_insert(q, a, params);
 out:
@@ -2091,7 +2115,7 @@ static int sq_arrival_start(struct store *s, struct store_arrival *a)
 	}
 	free(a->run_id);
 	a->run_id = NULL;
-	if (insert_run(q, a->dag_id, params, NULL, NULL, &a->run_id) < 0)
+	if (insert_run(q, a->dag_id, params, NULL, NULL, "file", 0, &a->run_id) < 0)
 		goto out;
 	bind_arrival_key(set, a);
 	sqlite3_bind_text(set, 5, a->run_id, -1, SQLITE_TRANSIENT);
@@ -2239,6 +2263,72 @@ static int sq_delivery_end(struct store *s, const struct store_delivery *d)
 	return write_stmt(q, st, "recording a delivery's end");
 }
 
+/* ---- schedules: one row per (DAG, scheduled time), written with its run ---- */
+
+static int fire_row(struct sqlite_store *q, enum stmt_id id, const char *dag_id, int64_t at,
+		    const char *run_id)
+{
+	sqlite3_stmt *st = stmt(q, id);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, dag_id, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 2, at);
+	if (run_id)
+		sqlite3_bind_text(st, 3, run_id, -1, SQLITE_TRANSIENT);
+	return exec_stmt(q, st, "recording a scheduled time");
+}
+
+static int sq_schedule_fire(struct store *s, const char *dag_id, int64_t at, json_t *params,
+			    char **run_id)
+{
+	struct sqlite_store *q = ss(s);
+	char *text = params ? json_dumps(params, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	int ret = -1;
+
+	*run_id = NULL;
+	if (sq_begin(s) < 0) {
+		free(text);
+		return -1;
+	}
+	if (fire_row(q, ST_FIRE_INSERT, dag_id, at, NULL) < 0)
+		goto out;
+	ret = 0;
+	if (!sqlite3_changes(q->db))
+		ret = STORE_EXISTS; /* fired already: nothing written */
+	else if (params && (insert_run(q, dag_id, text, NULL, NULL, "schedule", at, run_id) < 0 ||
+			    fire_row(q, ST_FIRE_SET_RUN, dag_id, at, *run_id) < 0))
+		ret = -1;
+out:
+	free(text);
+	ret = end_tx(s, ret);
+	if (ret) {
+		free(*run_id);
+		*run_id = NULL;
+	}
+	return ret;
+}
+
+static int sq_schedule_last(struct store *s, const char *dag_id, int64_t *at)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_FIRE_LAST);
+	int rc;
+
+	*at = 0;
+	if (!st)
+		return -1;
+	sqlite3_bind_text(st, 1, dag_id, -1, SQLITE_TRANSIENT);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*at = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(q, "reading the last scheduled time");
+	return 0;
+}
+
 const struct store_ops store_sqlite_ops = {
 	.name = "sqlite",
 	.close = sq_close,
@@ -2279,6 +2369,8 @@ const struct store_ops store_sqlite_ops = {
 	.delivery_list = sq_delivery_list,
 	.delivery_claim = sq_delivery_claim,
 	.delivery_end = sq_delivery_end,
+	.schedule_fire = sq_schedule_fire,
+	.schedule_last = sq_schedule_last,
 	.dag_paused_all = sq_dag_paused_all,
 	.ti_stats = sq_ti_stats,
 	.ti_counts = sq_ti_counts,

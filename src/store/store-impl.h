@@ -24,9 +24,9 @@ struct store_ops {
 	int (*commit)(struct store *s);
 	void (*rollback)(struct store *s);
 
-	/* vars NULL: the snapshot of the store's variables */
+	/* vars NULL: the snapshot of the store's variables; trigger: what started it ("manual" ...) */
 	int (*run_create)(struct store *s, const char *dag_id, json_t *params, json_t *vars,
-			  const char *owner, char **run_id);
+			  const char *owner, const char *trigger, char **run_id);
 	int (*run_get)(struct store *s, const char *run_id, struct store_run *out);
 	int (*run_list)(struct store *s, const struct store_run_filter *f, struct store_run **runs,
 			size_t *n, size_t *total);
@@ -77,6 +77,9 @@ struct store_ops {
 	int (*delivery_claim)(struct store *s, int64_t id, const char *expect,
 			      const char *expect_state, const char *owner);
 	int (*delivery_end)(struct store *s, const struct store_delivery *d);
+	int (*schedule_fire)(struct store *s, const char *dag_id, int64_t at, json_t *params,
+			     char **run_id);
+	int (*schedule_last)(struct store *s, const char *dag_id, int64_t *at);
 	int (*ti_counts)(struct store *s, char *const *run_ids, size_t n, store_ti_count_fn fn,
 			 void *arg);
 	int (*metrics_put)(struct store *s, const char *run_id, const char *task_id, int index,

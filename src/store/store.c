@@ -185,13 +185,30 @@ void store_rollback(struct store *s) { s->ops->rollback(s); }
 int store_run_create(struct store *s, const char *dag_id, json_t *params, const char *owner,
 		     char **run_id)
 {
-	return s->ops->run_create(s, dag_id, params, NULL, owner, run_id);
+	return s->ops->run_create(s, dag_id, params, NULL, owner, "manual", run_id);
+}
+
+int store_run_create_by(struct store *s, const char *dag_id, json_t *params, const char *owner,
+			const char *trigger, char **run_id)
+{
+	return s->ops->run_create(s, dag_id, params, NULL, owner, trigger, run_id);
 }
 
 int store_run_create_vars(struct store *s, const char *dag_id, json_t *params, json_t *vars,
 			  const char *owner, char **run_id)
 {
-	return s->ops->run_create(s, dag_id, params, vars, owner, run_id);
+	return s->ops->run_create(s, dag_id, params, vars, owner, "replay", run_id);
+}
+
+int store_schedule_fire(struct store *s, const char *dag_id, int64_t at, json_t *params,
+			char **run_id)
+{
+	return s->ops->schedule_fire(s, dag_id, at, params, run_id);
+}
+
+int store_schedule_last(struct store *s, const char *dag_id, int64_t *at)
+{
+	return s->ops->schedule_last(s, dag_id, at);
 }
 
 int store_run_get(struct store *s, const char *run_id, struct store_run *out)
@@ -309,6 +326,7 @@ void store_run_release(struct store_run *r)
 	json_decref(r->vars);
 	free(r->reason);
 	free(r->owner);
+	free(r->trigger);
 	memset(r, 0, sizeof(*r));
 }
 
@@ -403,6 +421,8 @@ json_t *store_run_summary_json(const struct store_run *r)
 	json_object_set_new(o, "started_at", time_json(r->started_at));
 	json_object_set_new(o, "ended_at", time_json(r->ended_at));
 	json_object_set_new(o, "reason", str_or_null(r->reason));
+	json_object_set_new(o, "trigger", json_string(r->trigger ? r->trigger : "manual"));
+	json_object_set_new(o, "scheduled_for", time_json(r->scheduled_for));
 	return o;
 }
 

@@ -85,6 +85,8 @@ struct store_run {
 	int64_t seq;            /* change sequence of its last write */
 	json_t *vars;           /* the variables when it was created (object), owned; NULL for
 				 * runs created before snapshots were kept */
+	char *trigger;          /* what started it: manual, api, schedule, file, variable */
+	int64_t scheduled_for;  /* the scheduled time it fired for (ms), 0 = not scheduled */
 };
 void store_run_release(struct store_run *r);
 
@@ -96,9 +98,24 @@ void store_run_release(struct store_run *r);
  */
 int store_run_create(struct store *s, const char *dag_id, json_t *params, const char *owner,
 		     char **run_id);
-/* The same with `vars` (borrowed) as its snapshot: a replay runs with the variables it replays. */
+/* The same with `vars` (borrowed) as its snapshot and trigger "replay": a replay runs with the variables it replays. */
 int store_run_create_vars(struct store *s, const char *dag_id, json_t *params, json_t *vars,
 			  const char *owner, char **run_id);
+/* The same, recording what started it: "manual" (as above), "api", "variable"... */
+int store_run_create_by(struct store *s, const char *dag_id, json_t *params, const char *owner,
+			const char *trigger, char **run_id);
+/*
+ * Scheduled time `at` (ms) of dag_id fires: the record of (dag_id, at) and a
+ * queued run (trigger "schedule", scheduled_for = at, typed params
+ * borrowed) in one transaction, so a crash can neither lose the time nor
+ * run it twice.  params NULL records the time without a run (a baseline:
+ * nothing up to it is missed).  STORE_EXISTS, writing nothing, when that
+ * time has a record already.
+ */
+int store_schedule_fire(struct store *s, const char *dag_id, int64_t at, json_t *params,
+			char **run_id);
+/* The latest recorded scheduled time of dag_id (ms), 0 when none. */
+int store_schedule_last(struct store *s, const char *dag_id, int64_t *at);
 /* STORE_NOT_FOUND when there is no such run. */
 int store_run_get(struct store *s, const char *run_id, struct store_run *out);
 

@@ -11,6 +11,7 @@
 
 #include "flow/run.h"
 #include "flow/sched.h"
+#include "flow/schedule.h"
 #include "flow/watch.h"
 #include "util/common.h"
 #include "util/timeutil.h"
@@ -118,8 +119,10 @@ static json_t *recent_runs(struct store *s, const char *dag_id)
 }
 
 /* The list entry of a DAG: what the DAG list page shows, nothing more. */
-static json_t *dag_summary(json_t *full, int paused, json_t *recent)
+static json_t *dag_summary(const struct dag *d, json_t *full, int paused, json_t *recent)
 {
+	char next[40];
+
 	static const char *const keep[] = { "dag_id", "description", "workspace", "schedule",
 					    "on_file", "max_active_runs", "warnings" };
 	json_t *o = json_object();
@@ -133,6 +136,8 @@ static json_t *dag_summary(json_t *full, int paused, json_t *recent)
 	json_object_set_new(o, "param_count",
 			    json_integer((json_int_t)json_object_size(json_object_get(full, "params"))));
 	json_object_set_new(o, "paused", json_boolean(paused));
+	schedule_next_text(d, next, sizeof(next));
+	json_object_set_new(o, "next_run", *next ? json_string(next) : json_null());
 	json_object_set_new(o, "recent_runs", recent);
 	return o;
 }
@@ -149,7 +154,7 @@ static json_t *dag_list(struct store *s, struct dag_snap *snap, json_t *paused, 
 			json_decref(arr);
 			return NULL;
 		}
-		json_array_append_new(arr, dag_summary(snap->json[i],
+		json_array_append_new(arr, dag_summary(snap->set.dags[i], snap->json[i],
 						       json_is_true(json_object_get(paused, id)), recent));
 	}
 	return json_pack("{s:o,s:I,s:I}", "dags", arr, "total", (json_int_t)snap->set.n,
@@ -165,7 +170,7 @@ static int list_cached(struct web *w, struct dag_snap *snap, int64_t seq, const 
 
 	pthread_mutex_lock(&c->lock);
 	hit = c->body && c->snap == snap && c->seq == seq && !strcmp(c->paused, paused) &&
-	      c->limit == limit && c->offset == offset;
+	      c->limit == limit && c->offset == offset && c->minute == schedule_now() / 60000;
 	if (hit) {
 		resp->status = 200;
 		resp->content_type = "application/json";
@@ -188,6 +193,7 @@ static void list_remember(struct web *w, struct dag_snap *snap, int64_t seq, con
 	free(c->body);
 	c->snap = snap;
 	c->seq = seq;
+	c->minute = schedule_now() / 60000;
 	c->paused = xstrdup(paused);
 	c->limit = limit;
 	c->offset = offset;
@@ -263,7 +269,10 @@ void api_dag(void *ctx, struct http_req *req, struct http_resp *resp)
 			json_decref(j);
 			http_error(resp, 500, "cannot read the store");
 		} else {
+			char next[40];
 			json_object_set_new(j, "paused", json_boolean(paused));
+			schedule_next_text(d, next, sizeof(next));
+			json_object_set_new(j, "next_run", *next ? json_string(next) : json_null());
 			http_json(resp, 200, j);
 		}
 	}
@@ -362,6 +371,7 @@ struct dag_call {
 	struct dag_snap *snap;
 	const struct dag *d;
 	json_t *body;
+	const char *by;         /* who asks: "api" (a bearer token) or "manual" (the UI) */
 };
 
 /*
@@ -373,7 +383,7 @@ static void on_dag(void *ctx, struct http_req *req, struct http_resp *resp,
 		   const char *const *keys, size_t nkeys,
 		   void (*fn)(struct dag_call *c, struct http_resp *resp))
 {
-	struct dag_call c = { .w = ctx };
+	struct dag_call c = { .w = ctx, .by = req->auth == AUTH_BEARER ? "api" : "manual" };
 
 	if (!(c.s = store_or_500(c.w, resp)))
 		return;
@@ -408,7 +418,7 @@ static void trigger(struct dag_call *c, struct http_resp *resp)
 		return;
 	}
 	sb_release(&err);
-	if (sched_trigger(c->s, c->d, typed, &run_id) < 0) {
+	if (sched_trigger(c->s, c->d, typed, c->by, &run_id) < 0) {
 		json_decref(typed);
 		http_error(resp, 500, "cannot create a run of '%s'", c->d->id);
 		return;

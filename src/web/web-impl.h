@@ -45,6 +45,7 @@ struct list_cache {
 	int64_t seq;
 	char *paused;
 	long limit, offset;
+	int64_t minute;         /* of the schedule clock: next_run moves on with it */
 	char *body;
 	size_t len;
 };

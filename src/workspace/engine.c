@@ -255,6 +255,11 @@ void engine_run_args(const struct engine *e, const struct engine_run_opts *o, st
 	strvec_pushf(av, "SYNTHFLOW_WORKSPACE=%s", o->workspace);
 	strvec_push(av, "--env");
 	strvec_pushf(av, "SYNTHFLOW_IMAGE=%s", o->image);
+	if (o->tz) {
+		/* a DAG schedule without a timezone: the host's zone, inside too */
+		strvec_push(av, "--env");
+		strvec_pushf(av, "TZ=%s", o->tz);
+	}
 	gpu_args(o->gpu, av);
 	if (e->kind == ENGINE_PODMAN) {
 		/* Rootless podman maps the host user to the same UID inside, so files stay theirs. */

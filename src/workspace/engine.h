@@ -79,6 +79,7 @@ struct engine_run_opts {
 	int port_web, port_jupyter; /* published on 127.0.0.1 only, same number inside */
 	enum engine_gpu gpu;
 	const char *jupyter_token;
+	const char *tz;             /* the host's zone ($TZ inside, so schedules agree), or NULL */
 };
 /* `ENGINE run --detach ...`: the container starts pre-run.sh and the engine. */
 void engine_run_args(const struct engine *e, const struct engine_run_opts *o, struct strvec *av);

@@ -37,7 +37,7 @@ complete_words() {
 expect_success 'completion: commands, subcommands, options and choices' '
 	"$SRC_ROOT/scripts/gen-docs.sh" "$(command -v synthflow)" share &&
 	complete_words synthflow tr >out && printf "trigger\n" | must_equal out &&
-	complete_words synthflow dags "" >out && printf "graph\nlist\npause\nshow\nunpause\nvalidate\n" | must_equal out &&
+	complete_words synthflow dags "" >out && printf "graph\nlist\nnext\npause\nshow\nunpause\nvalidate\n" | must_equal out &&
 	complete_words synthflow trigger --w >out && printf -- "--wait\n" | must_equal out &&
 	complete_words synthflow runs list -- >out && must_contain out "^--limit$" &&
 	complete_words synthflow run --gpus "" >out && printf "all\nauto\nnone\n" | must_equal out &&

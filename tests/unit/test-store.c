@@ -807,6 +807,48 @@ static void deliveries_claimed_once(void **state)
 	store_delivery_release(&d);
 }
 
+/* A scheduled time fires once, written with its run; other runs say what started them. */
+static void schedule_fires_once(void **state)
+{
+	struct fixture *f = *state;
+	struct store_run_filter flt = { .dag_id = "d" };
+	json_t *p = json_pack("{s:i}", "n", 1);
+	struct store_run r, *runs;
+	char *run = NULL, *again = NULL, *manual = NULL;
+	int64_t last = -1;
+	size_t n, total;
+
+	assert_int_equal(store_schedule_last(f->s, "d", &last), 0);
+	assert_int_equal(last, 0);
+	/* a baseline: recorded, no run */
+	assert_int_equal(store_schedule_fire(f->s, "d", 1000, NULL, &run), 0);
+	assert_null(run);
+	assert_int_equal(store_schedule_fire(f->s, "d", 60000, p, &run), 0);
+	assert_non_null(run);
+	assert_int_equal(store_schedule_last(f->s, "d", &last), 0);
+	assert_int_equal(last, 60000);
+	/* the same time again, also inside a batch: nothing written */
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(store_schedule_fire(f->s, "d", 60000, p, &again), STORE_EXISTS);
+	assert_int_equal(store_commit(f->s), 0);
+	assert_null(again);
+	assert_int_equal(store_run_get(f->s, run, &r), 0);
+	assert_string_equal(r.trigger, "schedule");
+	assert_int_equal(r.scheduled_for, 60000);
+	assert_int_equal(json_integer_value(json_object_get(r.params, "n")), 1);
+	store_run_release(&r);
+	assert_int_equal(store_run_create_by(f->s, "d", p, NULL, "api", &manual), 0);
+	assert_int_equal(store_run_list(f->s, &flt, &runs, &n, &total), 0);
+	assert_int_equal(total, 2);
+	for (size_t i = 0; i < n; i++)
+		assert_string_equal(runs[i].trigger,
+				    strcmp(runs[i].run_id, run) ? "api" : "schedule");
+	store_run_list_free(runs, n);
+	free(run);
+	free(manual);
+	json_decref(p);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -829,6 +871,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(metrics_each_in_order, setup, teardown),
 		cmocka_unit_test_setup_teardown(provenance_records, setup, teardown),
 		cmocka_unit_test_setup_teardown(arrivals_once_per_identity, setup, teardown),
+		cmocka_unit_test_setup_teardown(schedule_fires_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(deliveries_claimed_once, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
