@@ -16,14 +16,13 @@ static const struct row {
 	const char *prefix;      /* settings: the values (by prefix) not acted on */
 	const char *meanwhile;   /* what happens instead, until it is */
 } rows[] = {
-	/* events: schedules (file triggers are acted on: docs/events.md) */
-	{ "schedule", NULL, NULL,
-	  "runs start only when triggered (synthflow trigger or test, the web UI)" },
+	/* nothing at the moment: schedules, files and callbacks are acted on */
+	{ .key = NULL },        /* the end (a table may be empty) */
 };
 
 char *notyet_dag_key(const char *key)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(rows); i++)
+	for (size_t i = 0; rows[i].key; i++)
 		if (!rows[i].value && !strcmp(rows[i].key, key))
 			return xasprintf("'%s' is not acted on yet: %s", key, rows[i].meanwhile);
 	return NULL;
@@ -48,7 +47,7 @@ void notyet_dag(const struct dag *d, struct strvec *out)
 
 void notyet_config(const struct config *cfg, struct strvec *out)
 {
-	for (size_t i = 0; i < ARRAY_SIZE(rows); i++) {
+	for (size_t i = 0; rows[i].key; i++) {
 		const char *v = rows[i].value ? rows[i].value(cfg) : NULL;
 		if (v && !strncmp(v, rows[i].prefix, strlen(rows[i].prefix)))
 			strvec_pushf(out, "synthflow.yaml: %s '%s' is not acted on yet: %s", rows[i].key,

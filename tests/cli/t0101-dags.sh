@@ -130,7 +130,7 @@ expect_success 'validate of a missing file fails with a message' '
 
 # Keys and settings the docs list before they work: accepted (exit 0, the
 # DAG is valid) with a warning "not acted on yet" each (src/flow/notyet.c).
-expect_success 'schedule is not acted on yet (callbacks, executor slurm and postgresql:// are)' '
+expect_success 'schedule, callbacks, executor slurm and postgresql:// are not warned about' '
 	setup_data &&
 	SYNTHFLOW_FLOW_EXECUTOR=slurm synthflow dags validate >out 2>err &&
 	must_contain out "DAG(s) valid" &&
@@ -141,7 +141,7 @@ expect_success 'schedule is not acted on yet (callbacks, executor slurm and post
 	must_not_contain err "warning: .on_failure." &&
 	must_not_contain err "flow.executor" &&
 	synthflow dags show all.features_1 --json >show.json &&
-	test "$(jq -r ".warnings | length" show.json)" = 1 &&
+	test "$(jq -r ".warnings | length" show.json)" = 0 &&
 	SYNTHFLOW_FLOW_STORE=postgresql://localhost/x synthflow dags validate >out 2>err &&
 	must_not_contain err "flow.store"
 '
@@ -155,11 +155,10 @@ expect_success 'serve and the web API say so too' '
 	curl -fsS -H "Authorization: Bearer $token" "$base/api/v1/dags/all.features_1" >dag.json &&
 	curl -fsS -H "Authorization: Bearer $token" "$base/api/v1/dags" >list.json &&
 	kill $pid && wait $pid &&
-	must_contain serve.err "warning: DAG .all.features_1.: .on_success. is not acted on yet" &&
-	must_not_contain serve.err "schedule. is not acted on" &&
+	must_not_contain serve.err "is not acted on" &&
 	must_not_contain serve.err "flow.executor" &&
-	jq -e ".warnings | length == 1" dag.json &&
-	jq -e "[.dags[] | select(.dag_id == \"all.features_1\") | .warnings[]] | length == 1" list.json
+	jq -e ".warnings | length == 0" dag.json &&
+	jq -e "[.dags[] | select(.dag_id == \"all.features_1\") | .warnings[]] | length == 0" list.json
 '
 
 test_done
