@@ -37,7 +37,7 @@ expect_success 'a matching change starts one run per DAG, with the key and the n
 	test "$(runs_of model)" -eq 1 && test "$(runs_of any)" -eq 1 &&
 	run=$(synthflow runs list model --json | jq -r ".runs[0].run_id") &&
 	synthflow runs show $run --json >r.json &&
-	jq -e ".params == {\"variable\": \"model_voice\", \"size\": 3} and .vars == {\"model_voice\": \"twilight\"} and .state == \"queued\"" r.json &&
+	jq -e ".params == {\"variable\": \"model_voice\", \"size\": 3} and .vars == {\"model_voice\": \"twilight\"} and .state == \"queued\" and .trigger == \"variable\" and .scheduled_for == null" r.json &&
 	synthflow vars history model_voice --json >h.json &&
 	jq -e "length == 1 and (.[0].runs | map(.dag_id) | sort) == [\"any\", \"model\"] and
 	       (.[0].runs[] | select(.dag_id == \"model\") | .run_id) == \"$run\"" h.json &&
