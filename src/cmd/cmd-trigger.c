@@ -19,7 +19,7 @@ static int trigger(struct sf_ctx *ctx, const struct dag *d, json_t *params, int 
 		fflush(stdout);
 		ret = 0;
 		/* Queued with nobody to run it: say so, and never wait for nothing. */
-		if (!sched_serve_running(ctx->cfg.data_dir)) {
+		if (!sched_scheduler_running(st, ctx->cfg.data_dir)) {
 			if (wait) {
 				error("no scheduler is running for '%s': run %s stays queued; start one "
 				      "with 'synthflow serve' (or run the DAG now with 'synthflow test %s')",

@@ -68,6 +68,24 @@ int sched_owner_alive(struct store *st, const char *owner)
 	return alive;
 }
 
+int sched_scheduler_running(struct store *st, const char *data_dir)
+{
+	struct store_lease *v;
+	size_t n;
+	int alive = 0;
+
+	if (sched_serve_running(data_dir))
+		return 1;
+	/* A serve of another data folder or machine on this store runs its runs too. */
+	if (store_lease_list(st, &v, &n) < 0)
+		return 0;
+	for (size_t i = 0; i < n && !alive; i++)
+		alive = strcmp(v[i].host, sched_host_id()) ? v[i].age_ms < LEASE_TTL_MS + LEASE_GRACE_MS
+							   : owner_alive(v[i].owner);
+	store_lease_list_free(v, n);
+	return alive;
+}
+
 /* Leases of this host whose process is gone (a serve killed with -9) end now. */
 static void drop_dead_local(struct sched *s)
 {

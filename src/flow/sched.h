@@ -89,6 +89,12 @@ int sched_trigger(struct store *st, const struct dag *d, json_t *params, const c
 /* 1 when a `serve` runs for this data folder (it holds flow/serve.lock). */
 int sched_serve_running(const char *data_dir);
 /*
+ * 1 when a scheduler will run this store's queued runs: a serve of this data
+ * folder, or a live lease of one elsewhere (another folder or machine on the
+ * same store, e.g. PostgreSQL).
+ */
+int sched_scheduler_running(struct store *st, const char *data_dir);
+/*
  * Runs left `running` by a `synthflow test` that died, when no serve runs to
  * adopt them (a dead serve's runs wait for the next serve): their unfinished instances and the run end
  * `failed`, reason "runner died ...", and leftover processes are killed.

@@ -85,4 +85,25 @@ expect_success 'kill -9: the next serve on the host ends the dead lease and take
 	web_stop "$PWD/run-data"
 '
 
+expect_success 'trigger from another data folder on the same store: a live lease of its serve counts, a stopped one does not' '
+	data &&
+	synthflow init other/run-data >/dev/null &&
+	mkdir -p other/run-data/src/t/dags &&
+	cp run-data/src/t/dags/slow.yaml other/run-data/src/t/dags/ &&
+	store=${SYNTHFLOW_FLOW_STORE:-sqlite:$PWD/run-data/flow/synthflow.db} &&
+	gate=$PWD/gate &&
+	export SYNTHFLOW_HOST_ID=far-$$ &&
+	web_start "$PWD/run-data" &&
+	other() { (cd other && SYNTHFLOW_FLOW_STORE=$store SYNTHFLOW_HOST_ID=near-$$ synthflow "$@"); } &&
+	run=$(other trigger slow -p gate="$gate" 2>err) &&
+	must_not_contain err "no scheduler" &&
+	touch gate &&
+	wait_for "$WEB_WAIT" run_is "$run" success &&
+	web_stop "$PWD/run-data" &&
+	other trigger slow -p gate="$gate" 2>err >/dev/null &&
+	must_contain err "no scheduler is running" &&
+	! other trigger slow -p gate="$gate" --wait 2>err >/dev/null &&
+	must_contain err "no scheduler is running"
+'
+
 test_done
