@@ -6,6 +6,7 @@
  * could hit with a malformed file.
  */
 #include "flow/cron.h"
+#include "util/tz.h"
 #include "flow/dag.h"
 #include "flow/template.h"
 #include "util/common.h"
@@ -92,8 +93,14 @@ static void exercise_text(const char *text)
 
 	tmpl_check(text, NULL, 0, TMPL_TASK | TMPL_ITEM, ignore, NULL);
 	expand(text, &ctx);
-	if (strlen(text) < 256 && cron_parse(text, &c, &err) == 0)
-		cron_next(&c, 1795909501);
+	if (strlen(text) < 256 && cron_parse(text, &c, &err) == 0) {
+		/* a zone with DST changes, so the gap and repeated-hour paths are fuzzed too */
+		static struct tz *zone;
+		if (!zone)
+			zone = tz_load("Europe/Berlin", &err);
+		if (zone)
+			cron_next(&c, zone, 1795909501);
+	}
 	sb_release(&err);
 }
 
