@@ -127,7 +127,7 @@ static json_t *clip_json(const struct pool *p, const struct clip *c)
 
 static char *json_line(json_t *o)
 {
-	char *s = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
+	char *s = cmd_json_line(o);
 	json_decref(o);
 	return s;
 }
@@ -150,18 +150,6 @@ static void print_text(const struct pool *p, const struct clip *c)
 	       "silence %.3f s + %.3f s, snr %.1f dB\n",
 	       c->in, s->duration, s->rate, s->channels, s->peak_db, s->rms_db, s->lufs, s->clipped,
 	       s->lead, s->trail, s->snr_db);
-}
-
-/* Parses "NUMBER[SUFFIX]" (the suffix optional, any case). */
-static int parse_num(const char *arg, const char *suffix, double *v)
-{
-	char *end;
-
-	errno = 0;
-	*v = strtod(arg, &end);
-	if (end == arg || errno || !isfinite(*v))
-		return -1;
-	return *end && strcasecmp(end, suffix) ? -1 : 0;
 }
 
 /* The folder every input lies in (by real path), with a trailing '/'. */
@@ -264,25 +252,6 @@ static void plan_outputs(struct clip *clips, size_t n, const char *outdir, const
 	free(sorted);
 }
 
-/* Inputs from a file of NUL-separated paths (the engine's $SF_ITEMS). */
-static int read_items(const char *path, struct strbuf *sb, char ***items, size_t *n, size_t *alloc)
-{
-	size_t p = 0;
-
-	if (sb_read_file(sb, path) < 0)
-		return error("cannot read '%s' (%s)", path, strerror(errno));
-	while (p < sb->len) {
-		size_t l = strlen(sb->buf + p);
-		if (*n == *alloc) {
-			*alloc = *alloc ? *alloc * 2 : 64;
-			*items = xrealloc(*items, *alloc * sizeof(**items));
-		}
-		(*items)[(*n)++] = sb->buf + p;
-		p += l + 1;
-	}
-	return 0;
-}
-
 static int open_metrics(void)
 {
 	const char *path = getenv("SF_METRICS");
@@ -358,145 +327,95 @@ static int default_jobs(void)
 	return n > 0 ? (int)n : 1;
 }
 
-/* clean and stats parse their own options (a --items file adds inputs as it goes). */
+/* The inputs: the operands, then the paths in each --items file, in order. */
+static int collect_inputs(const struct cmd_args *args, struct strbuf *items_buf, char ***in,
+			  size_t *nin)
+{
+	size_t nfiles, alloc = (size_t)args->argc;
+	char **files = cmd_list(args, "items", &nfiles);
+
+	*in = xcalloc(alloc ? alloc : 1, sizeof(**in));
+	memcpy(*in, args->argv, (size_t)args->argc * sizeof(**in));
+	*nin = (size_t)args->argc;
+	/* all files into one buffer first: pointers into it are taken once it stops growing */
+	for (size_t i = 0; i < nfiles; i++) {
+		if (sb_read_file(items_buf, files[i]) < 0)
+			return error("cannot read '%s' (%s)", files[i], strerror(errno));
+		if (items_buf->len && items_buf->buf[items_buf->len - 1])
+			sb_addch(items_buf, '\0'); /* a last path without its NUL ends with its file */
+	}
+	for (size_t p = 0; p < items_buf->len; p += strlen(items_buf->buf + p) + 1) {
+		if (*nin == alloc) {
+			alloc = alloc ? alloc * 2 : 64;
+			*in = xrealloc(*in, alloc * sizeof(**in));
+		}
+		(*in)[(*nin)++] = items_buf->buf + p;
+	}
+	return 0;
+}
+
+/* The clean chain's settings from the options; a usage error (2) when they contradict. */
+static int clean_opts(const struct cmd_args *args, struct sf_ctx *ctx, struct audio_opts *o)
+{
+	const char *v;
+	double level;
+
+	if ((v = cmd_str(args, "rate", NULL)))
+		o->rate = 0; /* keep */
+	else
+		o->rate = (int)cmd_int(args, "rate", o->rate);
+	o->mix = !strcmp(cmd_str(args, "channels", o->mix ? "mix" : "first"), "mix");
+	if ((v = cmd_str(args, "bits", NULL)))
+		o->bits = atoi(v);
+	o->highpass = cmd_num(args, "highpass", o->highpass);
+	o->lowpass = cmd_num(args, "lowpass", o->lowpass);
+	o->trim_pad = (double)cmd_int(args, "trim-pad", (long)(o->trim_pad * 1000)) / 1000;
+	if (cmd_str(args, "loudness", NULL)) {
+		o->level_mode = AUDIO_LEVEL_NONE; /* off */
+	} else if (!isnan(level = cmd_num(args, "loudness", NAN))) {
+		o->level_mode = AUDIO_LEVEL_LOUDNESS;
+		o->level = level;
+	}
+	if (!isnan(level = cmd_num(args, "rms-db", NAN))) {
+		/* an RMS target wins over a loudness one */
+		o->level_mode = AUDIO_LEVEL_RMS;
+		o->level = level;
+	}
+	o->peak_db = cmd_num(args, "peak-db", o->peak_db);
+	if ((v = cmd_str(args, "format", NULL)))
+		o->format = !strcmp(v, "wav") ? AUDIO_WAV : AUDIO_FLAC;
+
+	if (o->bits == 32 && o->format == AUDIO_FLAC)
+		return cmd_usage_error(ctx, "--bits 32f needs --format wav (FLAC stores integers)");
+	if (o->highpass > 0 && o->lowpass > 0 && o->highpass >= o->lowpass)
+		return cmd_usage_error(ctx, "--highpass %g must be under --lowpass %g", o->highpass,
+				       o->lowpass);
+	return 0;
+}
+
 static int exec_audio(const struct cmd_args *args, struct sf_ctx *ctx)
 {
-	int argc = args->argc;
-	char **argv = args->argv;
 	struct audio_opts o;
 	struct pool p = { 0 };
 	struct strbuf items_buf = STRBUF_INIT;
-	const char *sub, *outdir = NULL, *base = NULL;
+	const char *outdir = NULL;
 	char **in = NULL;
-	size_t nin = 0, ain = 0;
-	int jobs = default_jobs(), json = 0, only_args = 0, had_items = 0, ret;
-	double v;
+	size_t nin = 0, nitems;
+	int ret;
 
-	sub = ctx->sub;
-	p.clean = !strcmp(sub, "clean");
+	p.clean = !strcmp(ctx->sub, "clean");
 	audio_opts_default(&o);
-	p.trim_db = o.trim_db;
+	o.trim_db = p.trim_db = cmd_num(args, "trim-db", o.trim_db);
 
-	for (int i = 0; i < argc; i++) {
-		const char *a = argv[i], *val = i + 1 < argc ? argv[i + 1] : NULL;
-		int takes = !only_args && a[0] == '-' && a[1] && strcmp(a, "--") && strcmp(a, "--json");
-
-		if (!only_args && !strcmp(a, "--")) {
-			only_args = 1;
-			continue;
-		}
-		if (only_args || a[0] != '-' || !a[1]) {
-			if (nin == ain) {
-				ain = ain ? ain * 2 : 64;
-				in = xrealloc(in, ain * sizeof(*in));
-			}
-			in[nin++] = argv[i];
-			continue;
-		}
-		if (!strcmp(a, "--json")) {
-			json = 1;
-			continue;
-		}
-		if (takes && !val) {
-			free(in);
-			return cmd_usage_error(ctx, "option '%s' needs a value", a);
-		}
-		i++;
-		if (!strcmp(a, "--jobs") || !strcmp(a, "-j")) {
-			if (parse_num(val, "", &v) < 0 || v < 1 || v > 1024 || v != floor(v))
-				goto bad;
-			jobs = (int)v;
-		} else if (!strcmp(a, "--items")) {
-			had_items = 1;
-			if (read_items(val, &items_buf, &in, &nin, &ain) < 0) {
-				free(in);
-				return 1;
-			}
-		} else if (!strcmp(a, "--trim-db")) {
-			if (parse_num(val, "dB", &v) < 0 || v > 0)
-				goto bad;
-			o.trim_db = p.trim_db = v;
-		} else if (!p.clean) {
-			goto unknown;
-		} else if (!strcmp(a, "-o") || !strcmp(a, "--output")) {
-			outdir = val;
-		} else if (!strcmp(a, "--base")) {
-			base = val;
-		} else if (!strcmp(a, "--rate")) {
-			if (!strcmp(val, "keep"))
-				o.rate = 0;
-			else if (parse_num(val, "Hz", &v) < 0 || v < 1000 || v > 768000 || v != floor(v))
-				goto bad;
-			else
-				o.rate = (int)v;
-		} else if (!strcmp(a, "--channels")) {
-			if (strcmp(val, "first") && strcmp(val, "mix"))
-				goto bad;
-			o.mix = !strcmp(val, "mix");
-		} else if (!strcmp(a, "--bits")) {
-			if (strcmp(val, "16") && strcmp(val, "24") && strcmp(val, "32f"))
-				goto bad;
-			o.bits = atoi(val);
-		} else if (!strcmp(a, "--highpass")) {
-			if (parse_num(val, "Hz", &v) < 0 || v < 0)
-				goto bad;
-			o.highpass = v;
-		} else if (!strcmp(a, "--lowpass")) {
-			if (parse_num(val, "Hz", &v) < 0 || v < 0)
-				goto bad;
-			o.lowpass = v;
-		} else if (!strcmp(a, "--trim-pad")) {
-			int64_t ms = duration_parse_ms(val);
-			if (ms < 0 || ms > 10000)
-				goto bad;
-			o.trim_pad = (double)ms / 1000;
-		} else if (!strcmp(a, "--loudness")) {
-			if (!strcmp(val, "off")) {
-				o.level_mode = AUDIO_LEVEL_NONE;
-			} else {
-				if (parse_num(val, "LUFS", &v) < 0 || v > 0 || v < -70)
-					goto bad;
-				o.level_mode = AUDIO_LEVEL_LOUDNESS;
-				o.level = v;
-			}
-		} else if (!strcmp(a, "--rms-db")) {
-			if (parse_num(val, "dB", &v) < 0 || v > 0 || v < -70)
-				goto bad;
-			o.level_mode = AUDIO_LEVEL_RMS;
-			o.level = v;
-		} else if (!strcmp(a, "--peak-db")) {
-			if (parse_num(val, "dB", &v) < 0 || v > 0 || v < -70)
-				goto bad;
-			o.peak_db = v;
-		} else if (!strcmp(a, "--format")) {
-			if (strcmp(val, "flac") && strcmp(val, "wav"))
-				goto bad;
-			o.format = !strcmp(val, "wav") ? AUDIO_WAV : AUDIO_FLAC;
-		} else {
-			goto unknown;
-		}
-		continue;
-bad:
-		free(in);
-		sb_release(&items_buf);
-		return cmd_usage_error(ctx, "bad value '%s' for '%s'", val, a);
-unknown:
-		free(in);
-		sb_release(&items_buf);
-		return cmd_usage_error(ctx, "unknown option '%s' for 'audio %s'", a, sub);
-	}
-	if (!nin && !items_buf.len && !had_items) {
-		free(in);
-		sb_release(&items_buf);
-		return cmd_usage_error(ctx, "no input files");
-	}
-	if (p.clean && !outdir)
+	cmd_list(args, "items", &nitems);
+	if (!args->argc && !nitems)
+		ret = cmd_usage_error(ctx, "no input files");
+	else if (p.clean && !(outdir = cmd_str(args, "output", NULL)))
 		ret = cmd_usage_error(ctx, "'audio clean' needs an output folder (-o OUTDIR)");
-	else if (p.clean && o.bits == 32 && o.format == AUDIO_FLAC)
-		ret = cmd_usage_error(ctx, "--bits 32f needs --format wav (FLAC stores integers)");
-	else if (p.clean && o.highpass > 0 && o.lowpass > 0 && o.highpass >= o.lowpass)
-		ret = cmd_usage_error(ctx, "--highpass %g must be under --lowpass %g", o.highpass,
-				      o.lowpass);
+	else if (p.clean && (ret = clean_opts(args, ctx, &o)))
+		;
+	else if (collect_inputs(args, &items_buf, &in, &nin) < 0)
+		ret = 1;
 	else if (p.clean && mkdir_p(outdir, 0755) < 0)
 		ret = error("cannot create '%s' (%s)", outdir, strerror(errno)) < 0;
 	else
@@ -513,13 +432,20 @@ unknown:
 	for (size_t i = 0; i < nin; i++)
 		p.clips[i].in = in[i];
 	if (p.clean)
-		plan_outputs(p.clips, nin, outdir, base, &o);
-	ret = run_pool(&p, jobs, json);
+		plan_outputs(p.clips, nin, outdir, cmd_str(args, "base", NULL), &o);
+	ret = run_pool(&p, (int)cmd_int(args, "jobs", default_jobs()), cmd_flag(args, "json"));
 	free(p.clips);
 	free(in);
 	sb_release(&items_buf);
 	return ret;
 }
+
+#define AUDIO_COMMON_OPTIONS \
+	CMD_LIST("items", 0, "FILE", "more inputs, NUL-separated (a batch's $SF_ITEMS)"), \
+	CMD_INT("jobs", 'j', "N", 1, 1024, "worker threads (default: the number of CPUs)"), \
+	CMD_FLAG("json", 0, "one JSON object per clip on stdout"), \
+	CMD_NUMBER("trim-db", 0, "DB", -INFINITY, 0, "dB", NULL, \
+		   "silence is DB under the clip's peak (default -45; 0: no trim)")
 
 const struct cmd_entry cmd_audio_entry = {
 	.name = "audio",
@@ -554,9 +480,32 @@ const struct cmd_entry cmd_audio_entry = {
 		 "JSON line per clip is appended there.  See docs/audio.md.\n",
 	.subs = (const struct cmd_entry[]){
 		{ .name = "clean", .summary = "filter, resample, trim and level clips into OUTDIR",
-		  .args = "FILE...", .flags = CMD_RAW_ARGS, .exec = exec_audio },
-		{ .name = "stats", .summary = "measure clips", .args = "FILE...",
-		  .flags = CMD_RAW_ARGS, .exec = exec_audio },
+		  .args = "[FILE...]", .exec = exec_audio,
+		  .options = (const struct cmd_option[]){
+			AUDIO_COMMON_OPTIONS,
+			CMD_STRING("output", 'o', "OUTDIR", "output folder (created)"),
+			CMD_STRING("base", 0, "DIR", "folder the outputs are relative to"),
+			CMD_INT_UNIT("rate", 0, "HZ", 1000, 768000, "Hz", "keep",
+				     "output rate (default 22050; keep: the input's)"),
+			CMD_CHOICE("channels", 0, "MODE", "first|mix", "first channel or their mean"),
+			CMD_CHOICE("bits", 0, "BITS", "16|24|32f", "sample format (default 16; 32f: WAV only)"),
+			CMD_CHOICE("format", 0, "FORMAT", "flac|wav", "output format (default flac)"),
+			CMD_NUMBER("highpass", 0, "HZ", 0, INFINITY, "Hz", NULL,
+				   "order-8 Butterworth high-pass (default 40; 0: off)"),
+			CMD_NUMBER("lowpass", 0, "HZ", 0, INFINITY, "Hz", NULL,
+				   "order-8 Butterworth low-pass (default 18000; 0: off)"),
+			CMD_DURATION("trim-pad", 0, "DUR", 0, 10000,
+				     "silence kept at each end (default 50ms)"),
+			CMD_NUMBER("loudness", 0, "LUFS", -70, 0, "LUFS", "off",
+				   "integrated loudness target (default -23)"),
+			CMD_NUMBER("rms-db", 0, "DB", -70, 0, "dB", NULL,
+				   "RMS level target instead of loudness"),
+			CMD_NUMBER("peak-db", 0, "DB", -70, 0, "dB", NULL,
+				   "sample peak limit, wins over the target (default -1)"),
+			CMD_END } },
+		{ .name = "stats", .summary = "measure clips", .args = "[FILE...]",
+		  .exec = exec_audio,
+		  .options = (const struct cmd_option[]){ AUDIO_COMMON_OPTIONS, CMD_END } },
 		{ 0 },
 	},
 };

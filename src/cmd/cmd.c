@@ -6,13 +6,16 @@
  */
 #include <errno.h>
 #include <limits.h>
+#include <math.h>
 #include <signal.h>
+#include <strings.h>
 #include <stdarg.h>
 
 #include "cmd/cmd.h"
 #include "flow/sched.h"
 #include "util/common.h"
 #include "util/suggest.h"
+#include "util/timeutil.h"
 
 int cmd_usage_error(const struct sf_ctx *ctx, const char *fmt, ...)
 {
@@ -50,15 +53,27 @@ int cmd_load_data(struct sf_ctx *ctx)
 	return 0;
 }
 
-void cmd_print_json(json_t *j)
+/* Jansson keeps insertion order unless told to sort; reals as the API sends them. */
+static char *json_encode(json_t *j, size_t flags)
 {
-	/* Jansson keeps insertion order unless told to sort; reals as the API sends them. */
-	char *text = json_dumps(j, JSON_INDENT(2) | JSON_REAL_PRECISION(15));
+	char *text = json_dumps(j, flags | JSON_REAL_PRECISION(15));
 
 	if (!text)
 		BUG("cannot encode a JSON value");
+	return text;
+}
+
+void cmd_print_json(json_t *j)
+{
+	char *text = json_encode(j, JSON_INDENT(2));
+
 	puts(text);
 	free(text);
+}
+
+char *cmd_json_line(json_t *j)
+{
+	return json_encode(j, JSON_COMPACT);
 }
 
 static struct sched *signal_sched;
@@ -91,7 +106,11 @@ static size_t option_index(const struct cmd_args *a, const char *name, enum cmd_
 	for (size_t i = 0; o && o[i].name; i++) {
 		if (strcmp(o[i].name, name))
 			continue;
-		if (o[i].type != type && !(type == CMD_OPT_STRING && o[i].type == CMD_OPT_CHOICE))
+		if (o[i].type != type &&
+		    !(type == CMD_OPT_STRING &&
+		      (o[i].type == CMD_OPT_CHOICE || o[i].type == CMD_OPT_INT ||
+		       o[i].type == CMD_OPT_NUMBER)) &&
+		    !(type == CMD_OPT_INT && o[i].type == CMD_OPT_DURATION))
 			BUG("option '--%s' of '%s' read as another type", name, a->entry->name);
 		return i;
 	}
@@ -106,13 +125,19 @@ bool cmd_flag(const struct cmd_args *a, const char *name)
 const char *cmd_str(const struct cmd_args *a, const char *name, const char *def)
 {
 	const struct cmd_optval *v = &a->vals[option_index(a, name, CMD_OPT_STRING)];
-	return v->set ? v->str : def;
+	return v->str ? v->str : def;
 }
 
 long cmd_int(const struct cmd_args *a, const char *name, long def)
 {
 	const struct cmd_optval *v = &a->vals[option_index(a, name, CMD_OPT_INT)];
-	return v->set ? v->num : def;
+	return v->set && !v->str ? v->num : def;
+}
+
+double cmd_num(const struct cmd_args *a, const char *name, double def)
+{
+	const struct cmd_optval *v = &a->vals[option_index(a, name, CMD_OPT_NUMBER)];
+	return v->set && !v->str ? v->real : def;
 }
 
 char **cmd_list(const struct cmd_args *a, const char *name, size_t *n)
@@ -187,13 +212,91 @@ static int is_choice(const char *choices, const char *v)
 	return 0;
 }
 
+/* What follows the number in value is nothing or the option's unit ("22050Hz"); else -1. */
+static int strip_unit(const struct cmd_option *o, const char *value, const char *end)
+{
+	return !*end || (end != value && o->unit && !strcasecmp(end, o->unit)) ? 0 : -1;
+}
+
+/* Parses an INT, NUMBER or DURATION value into v and checks its range; -1 when it is not one. */
+static int number_value(const struct cmd_option *o, const char *value, struct cmd_optval *v)
+{
+	char *end;
+
+	errno = 0;
+	switch (o->type) {
+	case CMD_OPT_INT:
+		v->num = strtol(value, &end, 10);
+		if (end == value || errno || strip_unit(o, value, end) < 0)
+			return -1;
+		return v->num < o->min || (o->max && v->num > o->max) ? -1 : 0;
+	case CMD_OPT_NUMBER:
+		v->real = strtod(value, &end);
+		if (end == value || errno || !isfinite(v->real) || strip_unit(o, value, end) < 0)
+			return -1;
+		return v->real < o->lo || v->real > o->hi ? -1 : 0;
+	case CMD_OPT_DURATION:
+		v->num = (long)duration_parse_ms(value);
+		return v->num < 0 || v->num < o->min || (o->max && v->num > o->max) ? -1 : 0;
+	default:
+		BUG("option '--%s' is not a number", o->name);
+	}
+}
+
+static void add_duration(struct strbuf *sb, long ms)
+{
+	if (ms && ms % 1000 == 0)
+		sb_addf(sb, "%lds", ms / 1000);
+	else
+		sb_addf(sb, "%ldms", ms);
+}
+
+/* "an integer from 1000 to 768000 (Hz) or keep": what an INT, NUMBER or DURATION option takes. */
+static void expected_value(struct strbuf *sb, const struct cmd_option *o)
+{
+	switch (o->type) {
+	case CMD_OPT_INT:
+		if (o->max)
+			sb_addf(sb, "an integer from %ld to %ld", o->min, o->max);
+		else
+			sb_addf(sb, "an integer of at least %ld", o->min);
+		break;
+	case CMD_OPT_NUMBER:
+		if (isfinite(o->lo) && isfinite(o->hi))
+			sb_addf(sb, "a number from %g to %g", o->lo, o->hi);
+		else if (isfinite(o->lo))
+			sb_addf(sb, "a number of at least %g", o->lo);
+		else if (isfinite(o->hi))
+			sb_addf(sb, "a number of at most %g", o->hi);
+		else
+			sb_adds(sb, "a number");
+		break;
+	default:
+		sb_adds(sb, "a duration");
+		if (o->min || o->max) {
+			sb_adds(sb, o->max ? " from " : " of at least ");
+			add_duration(sb, o->min);
+			if (o->max) {
+				sb_adds(sb, " to ");
+				add_duration(sb, o->max);
+			}
+		}
+		sb_adds(sb, " such as 500ms or 2s");
+		break;
+	}
+	if (o->unit)
+		sb_addf(sb, " (%s)", o->unit);
+	if (o->choices) {
+		sb_adds(sb, " or ");
+		add_choices(sb, o->choices);
+	}
+}
+
 /* Checks and stores one option's value; spelled is how the user wrote the option. */
 static int set_value(const struct sf_ctx *ctx, const struct cmd_option *o, struct cmd_optval *v,
 		     const char *spelled, char *value)
 {
 	struct strbuf sb = STRBUF_INIT;
-	char *end;
-	long num;
 	int ret = 0;
 
 	switch (o->type) {
@@ -214,17 +317,18 @@ static int set_value(const struct sf_ctx *ctx, const struct cmd_option *o, struc
 		v->str = value;
 		break;
 	case CMD_OPT_INT:
-		errno = 0;
-		num = strtol(value, &end, 10);
-		if (!*value || *end || errno || num < o->min || (o->max && num > o->max)) {
-			if (o->max)
-				ret = cmd_usage_error(ctx, "option '%s' needs an integer from %ld to %ld, "
-						      "not '%s'", spelled, o->min, o->max, value);
-			else
-				ret = cmd_usage_error(ctx, "option '%s' needs an integer of at least %ld, "
-						      "not '%s'", spelled, o->min, value);
+	case CMD_OPT_NUMBER:
+	case CMD_OPT_DURATION:
+		v->str = NULL; /* given twice: the last one counts */
+		if (o->choices && is_choice(o->choices, value)) {
+			v->str = value;
+			break;
 		}
-		v->num = num;
+		if (number_value(o, value, v) < 0) {
+			expected_value(&sb, o);
+			ret = cmd_usage_error(ctx, "option '%s' needs %s, not '%s'", spelled, sb.buf,
+					      value);
+		}
 		break;
 	}
 	v->set = true;

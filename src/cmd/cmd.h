@@ -76,6 +76,8 @@ enum cmd_opt_type {
 	CMD_OPT_INT,            /* --limit N, an integer in [min, max] */
 	CMD_OPT_LIST,           /* -p KEY=VALUE, repeatable: every value in order */
 	CMD_OPT_CHOICE,         /* --gpus MODE, one of `choices` */
+	CMD_OPT_NUMBER,         /* --peak-db DB, a real number in [lo, hi] */
+	CMD_OPT_DURATION,       /* --trim-pad DUR, "50ms", "2s" as in DAG files: ms in [min, max] */
 };
 
 struct cmd_option {
@@ -84,12 +86,17 @@ struct cmd_option {
 	enum cmd_opt_type type;
 	const char *arg;        /* the value's name in usage and man page ("N"); NULL for a flag */
 	const char *help;       /* one line for the man page */
-	long min, max;          /* CMD_OPT_INT: the range (max 0: no upper bound) */
+	long min, max;          /* CMD_OPT_INT, _DURATION: the range (max 0: no upper bound) */
+	double lo, hi;          /* CMD_OPT_NUMBER: the range (-INFINITY, INFINITY: open) */
 	/*
 	 * CMD_OPT_CHOICE: "auto|all|none".  Bash completes choices, and values
 	 * named DAG, RUN, NAME, FILE, DIR or OUTDIR (as operands).
+	 * CMD_OPT_INT, _NUMBER: words taken instead of a number ("keep"; the
+	 * exec reads them with cmd_str()), or NULL.
 	 */
 	const char *choices;
+	/* CMD_OPT_INT, _NUMBER: a unit the number may carry, any case ("Hz": 22050Hz), or NULL. */
+	const char *unit;
 };
 
 /* Option table rows, as git's OPT_BOOL(): one per line, the table ends with CMD_END. */
@@ -107,6 +114,16 @@ struct cmd_option {
 #define CMD_CHOICE(n_, c_, arg_, choices_, help_) \
 	{ .name = (n_), .short_name = (c_), .type = CMD_OPT_CHOICE, .arg = (arg_), \
 	  .help = (help_), .choices = (choices_) }
+/* A number with an optional unit suffix, or one of the words ("off"; NULL: none). */
+#define CMD_INT_UNIT(n_, c_, arg_, min_, max_, unit_, words_, help_) \
+	{ .name = (n_), .short_name = (c_), .type = CMD_OPT_INT, .arg = (arg_), \
+	  .help = (help_), .min = (min_), .max = (max_), .unit = (unit_), .choices = (words_) }
+#define CMD_NUMBER(n_, c_, arg_, lo_, hi_, unit_, words_, help_) \
+	{ .name = (n_), .short_name = (c_), .type = CMD_OPT_NUMBER, .arg = (arg_), \
+	  .help = (help_), .lo = (lo_), .hi = (hi_), .unit = (unit_), .choices = (words_) }
+#define CMD_DURATION(n_, c_, arg_, min_ms_, max_ms_, help_) \
+	{ .name = (n_), .short_name = (c_), .type = CMD_OPT_DURATION, .arg = (arg_), \
+	  .help = (help_), .min = (min_ms_), .max = (max_ms_) }
 #define CMD_END { .name = NULL }
 
 struct cmd_args;
@@ -136,7 +153,8 @@ struct cmd_entry {
 struct cmd_optval {
 	bool set;
 	const char *str;        /* STRING, CHOICE: the value */
-	long num;               /* INT */
+	long num;               /* INT; DURATION in ms */
+	double real;            /* NUMBER */
 	char **list;            /* LIST: the values in order (borrowed from argv) */
 	size_t n;
 };
@@ -154,8 +172,12 @@ struct cmd_args {
  * entry does not declare is a BUG().
  */
 bool cmd_flag(const struct cmd_args *a, const char *name);
+/* Also the word given to an INT or NUMBER option that has words (else def). */
 const char *cmd_str(const struct cmd_args *a, const char *name, const char *def);
+/* INT, or DURATION in ms; def when not given or given one of its words. */
 long cmd_int(const struct cmd_args *a, const char *name, long def);
+/* NUMBER; def when not given or given one of its words. */
+double cmd_num(const struct cmd_args *a, const char *name, double def);
 /* The values of a CMD_OPT_LIST option (borrowed), n of them; NULL when none. */
 char **cmd_list(const struct cmd_args *a, const char *name, size_t *n);
 
@@ -182,6 +204,11 @@ int cmd_load_data(struct sf_ctx *ctx);
  * order the object was built (the order the web API sends), one newline.
  */
 void cmd_print_json(json_t *j);
+/*
+ * The same encoding on one line, for JSON Lines output (one object per
+ * record: `audio --json` and $SF_METRICS); malloc'd, without the newline.
+ */
+char *cmd_json_line(json_t *j);
 
 /*
  * SIGINT and SIGTERM stop the scheduler s (sched_stop(), safe in a signal

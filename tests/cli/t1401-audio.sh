@@ -129,11 +129,24 @@ expect_success 'usage errors exit 2 and name the option' '
 	$SIG tone g.wav 22050 1 440 -20 &&
 	test_exit 2 synthflow audio clean g.wav 2>err && must_contain err "needs an output folder" &&
 	test_exit 2 synthflow audio clean g.wav -o o --bits 32f 2>err && must_contain err "needs --format wav" &&
-	test_exit 2 synthflow audio clean g.wav -o o --rate fast 2>err && must_contain err "bad value .fast. for .--rate." &&
+	test_exit 2 synthflow audio clean g.wav -o o --rate fast 2>err &&
+	must_contain err "option .--rate. needs an integer from 1000 to 768000 (Hz) or keep, not .fast." &&
+	test_exit 2 synthflow audio clean g.wav -o o --loudness=-80LUFS 2>err &&
+	must_contain err "option .--loudness. needs a number from -70 to 0 (LUFS) or off, not .-80LUFS." &&
+	test_exit 2 synthflow audio clean g.wav -o o --trim-pad 11s 2>err &&
+	must_contain err "option .--trim-pad. needs a duration from 0ms to 10s" &&
+	test_exit 2 synthflow audio clean g.wav -o o --peak-db 2>err && must_contain err "option .--peak-db. needs a value" &&
+	test_exit 2 synthflow audio clean g.wav -o o --bits 8 2>err && must_contain err "option .--bits. must be 16, 24 or 32f" &&
+	test_exit 2 synthflow audio stats g.wav -j 0 2>err && must_contain err "option .-j. needs an integer from 1 to 1024" &&
 	test_exit 2 synthflow audio stats g.wav -o o 2>err && must_contain err "unknown option .-o. for .audio stats." &&
+	test_exit 2 synthflow audio stats g.wav --jsn 2>err && must_contain err "did you mean .--json." &&
 	test_exit 2 synthflow audio mix g.wav 2>err && must_contain err "unknown subcommand" &&
 	test_exit 2 synthflow audio stats 2>err && must_contain err "no input files" &&
-	test ! -e o
+	test ! -e o &&
+	# units may follow the numbers; the last value of an option counts
+	synthflow audio clean g.wav -o u1 --rate 16000Hz --peak-db -3dB --loudness -20lufs 2>/dev/null &&
+	synthflow audio clean g.wav -o u2 --rate keep --rate=16000 --peak-db=-3 --loudness -20 2>/dev/null &&
+	cmp u1/g.flac u2/g.flac && synthflow audio stats --json u1/g.flac >s && must_contain s "\"rate\":16000"
 '
 
 test_done
