@@ -314,6 +314,85 @@ static char *col_strdup(sqlite3_stmt *st, int i)
 	return t ? xstrdup((const char *)t) : NULL;
 }
 
+static json_t *col_json(sqlite3_stmt *st, int i)
+{
+	const char *t = (const char *)sqlite3_column_text(st, i);
+	return t ? json_loads(t, 0, NULL) : NULL;
+}
+
+/*
+ * The one walk over a query's rows: steps st (bound by the caller) and calls
+ * row(st, arg) for each row; a nonzero return stops the walk and is
+ * returned.  st is then reset with its bindings cleared, ready for its next
+ * use (a statement prepared for one query is finalized by its caller).
+ * A failed step is db_error(what).  st NULL (preparing failed): -1.
+ */
+typedef int (*row_fn)(sqlite3_stmt *st, void *arg);
+
+static int each_row(struct sqlite_store *q, sqlite3_stmt *st, row_fn row, void *arg,
+		    const char *what)
+{
+	int rc = SQLITE_DONE, ret = 0;
+
+	if (!st)
+		return -1;
+	while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		ret = row(st, arg);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (ret)
+		return ret;
+	return rc == SQLITE_DONE ? 0 : db_error(q, what);
+}
+
+/* How the rows of a list op become the elements of its array. */
+struct row_type {
+	size_t size;                                    /* of one element */
+	void (*fill)(sqlite3_stmt *st, void *elem);     /* elem is zeroed */
+	void (*free_list)(void *v, size_t n);           /* the store's store_X_list_free */
+};
+
+struct row_list {
+	const struct row_type *t;
+	char *v;
+	size_t n, alloc;
+};
+
+static int list_row(sqlite3_stmt *st, void *arg)
+{
+	struct row_list *l = arg;
+	void *elem;
+
+	if (l->n == l->alloc) {
+		l->alloc = l->alloc ? l->alloc * 2 : 16;
+		l->v = xrealloc(l->v, l->alloc * l->t->size);
+	}
+	elem = l->v + l->n++ * l->t->size;
+	memset(elem, 0, l->t->size);
+	l->t->fill(st, elem);
+	return 0;
+}
+
+/*
+ * each_row() into an array of t's elements: *v (malloc'd, NULL when empty)
+ * and *n.  On an error nothing is returned (*v NULL, *n 0).
+ */
+static int list_rows(struct sqlite_store *q, sqlite3_stmt *st, const struct row_type *t, void **v,
+		     size_t *n, const char *what)
+{
+	struct row_list l = { .t = t };
+	int ret = each_row(q, st, list_row, &l, what);
+
+	if (ret) {
+		t->free_list(l.v, l.n);
+		l.v = NULL;
+		l.n = 0;
+	}
+	*v = l.v;
+	*n = l.n;
+	return ret;
+}
+
 static int sq_begin(struct store *s)
 {
 	struct sqlite_store *q = ss(s);
@@ -704,6 +783,18 @@ static void run_from_row(sqlite3_stmt *st, struct store_run *r)
 	r->scheduled_for = sqlite3_column_int64(st, 12);
 }
 
+static void fill_run(sqlite3_stmt *st, void *elem)
+{
+	run_from_row(st, elem);
+}
+
+static void free_runs(void *v, size_t n)
+{
+	store_run_list_free(v, n);
+}
+
+static const struct row_type run_rows = { sizeof(struct store_run), fill_run, free_runs };
+
 static int sq_run_get(struct store *s, const char *run_id, struct store_run *out)
 {
 	struct sqlite_store *q = ss(s);
@@ -774,8 +865,8 @@ static int sq_run_list(struct store *s, const struct store_run_filter *f, struct
 	struct sqlite_store *q = ss(s);
 	struct strbuf sql = STRBUF_INIT;
 	sqlite3_stmt *st;
-	size_t alloc = 0;
-	int rc;
+	void *v;
+	int ret;
 
 	*runs = NULL;
 	*n = 0;
@@ -792,18 +883,10 @@ static int sq_run_list(struct store *s, const struct store_run_filter *f, struct
 	sb_release(&sql);
 	if (f->dag_id)
 		sqlite3_bind_text(st, 1, f->dag_id, -1, SQLITE_TRANSIENT);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		ALLOC_GROW(*runs, *n + 1, alloc);
-		run_from_row(st, &(*runs)[(*n)++]);
-	}
+	ret = list_rows(q, st, &run_rows, &v, n, "listing runs");
+	*runs = v;
 	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		store_run_list_free(*runs, *n);
-		*runs = NULL;
-		*n = 0;
-		return db_error(q, "listing runs");
-	}
-	return 0;
+	return ret;
 }
 
 static int sq_run_set_state(struct store *s, const char *run_id, enum run_state state,
@@ -905,46 +988,45 @@ static int sq_ti_delete(struct store *s, const char *run_id, const char *task_id
 	return write_stmt(q, st, "deleting a task instance");
 }
 
+static void fill_ti(sqlite3_stmt *st, void *elem)
+{
+	struct store_ti *ti = elem;
+	enum ti_state state = TI_FAILED;
+
+	ti->task_id = col_strdup(st, 0);
+	ti->index = sqlite3_column_int(st, 1);
+	ti_state_parse((const char *)sqlite3_column_text(st, 2), &state);
+	ti->state = state;
+	ti->try_number = sqlite3_column_int(st, 3);
+	ti->exit_code = sqlite3_column_int(st, 4);
+	ti->started_at = sqlite3_column_int64(st, 5);
+	ti->ended_at = sqlite3_column_int64(st, 6);
+	ti->next_try_at = sqlite3_column_int64(st, 7);
+	ti->max_tries = sqlite3_column_int(st, 8);
+	ti->item = col_strdup(st, 9);
+	ti->reason = col_strdup(st, 10);
+	ti->seq = sqlite3_column_int64(st, 11);
+}
+
+static void free_tis(void *v, size_t n)
+{
+	store_ti_list_free(v, n);
+}
+
+static const struct row_type ti_rows = { sizeof(struct store_ti), fill_ti, free_tis };
+
 static int sq_ti_list(struct store *s, const char *run_id, struct store_ti **tis, size_t *n)
 {
 	struct sqlite_store *q = ss(s);
 	sqlite3_stmt *st = stmt(q, ST_TI_LIST);
-	size_t alloc = 0;
-	int rc;
+	void *v;
+	int ret;
 
-	*tis = NULL;
-	*n = 0;
-	if (!st)
-		return -1;
-	sqlite3_bind_text(st, 1, run_id, -1, SQLITE_TRANSIENT);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_ti *ti;
-		enum ti_state state = TI_FAILED;
-		ALLOC_GROW(*tis, *n + 1, alloc);
-		ti = &(*tis)[(*n)++];
-		ti->task_id = col_strdup(st, 0);
-		ti->index = sqlite3_column_int(st, 1);
-		ti_state_parse((const char *)sqlite3_column_text(st, 2), &state);
-		ti->state = state;
-		ti->try_number = sqlite3_column_int(st, 3);
-		ti->exit_code = sqlite3_column_int(st, 4);
-		ti->started_at = sqlite3_column_int64(st, 5);
-		ti->ended_at = sqlite3_column_int64(st, 6);
-		ti->next_try_at = sqlite3_column_int64(st, 7);
-		ti->max_tries = sqlite3_column_int(st, 8);
-		ti->item = col_strdup(st, 9);
-		ti->reason = col_strdup(st, 10);
-		ti->seq = sqlite3_column_int64(st, 11);
-	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc != SQLITE_DONE) {
-		store_ti_list_free(*tis, *n);
-		*tis = NULL;
-		*n = 0;
-		return db_error(q, "listing task instances");
-	}
-	return 0;
+	if (st)
+		sqlite3_bind_text(st, 1, run_id, -1, SQLITE_TRANSIENT);
+	ret = list_rows(q, st, &ti_rows, &v, n, "listing task instances");
+	*tis = v;
+	return ret;
 }
 
 /* ---- tries ---- */
@@ -970,43 +1052,43 @@ static int sq_try_put(struct store *s, const char *run_id, const char *task_id, 
 	return write_stmt(q, st, "writing a try");
 }
 
+static void fill_try(sqlite3_stmt *st, void *elem)
+{
+	struct store_try *t = elem;
+
+	t->try_number = sqlite3_column_int(st, 0);
+	t->started_at = sqlite3_column_int64(st, 1);
+	t->ended_at = sqlite3_column_int64(st, 2);
+	t->exit_code = sqlite3_column_int(st, 3);
+	t->log_path = col_strdup(st, 4);
+	t->pid = (pid_t)sqlite3_column_int64(st, 5);
+	t->pid_start = (uint64_t)sqlite3_column_int64(st, 6);
+	t->reason = col_strdup(st, 7);
+}
+
+static void free_tries(void *v, size_t n)
+{
+	store_try_list_free(v, n);
+}
+
+static const struct row_type try_rows = { sizeof(struct store_try), fill_try, free_tries };
+
 static int sq_try_list(struct store *s, const char *run_id, const char *task_id, int index,
 		       struct store_try **tries, size_t *n)
 {
 	struct sqlite_store *q = ss(s);
 	sqlite3_stmt *st = stmt(q, ST_TRY_LIST);
-	size_t alloc = 0;
-	int rc;
+	void *v;
+	int ret;
 
-	*tries = NULL;
-	*n = 0;
-	if (!st)
-		return -1;
-	sqlite3_bind_text(st, 1, run_id, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_text(st, 2, task_id, -1, SQLITE_TRANSIENT);
-	sqlite3_bind_int(st, 3, index);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_try *t;
-		ALLOC_GROW(*tries, *n + 1, alloc);
-		t = &(*tries)[(*n)++];
-		t->try_number = sqlite3_column_int(st, 0);
-		t->started_at = sqlite3_column_int64(st, 1);
-		t->ended_at = sqlite3_column_int64(st, 2);
-		t->exit_code = sqlite3_column_int(st, 3);
-		t->log_path = col_strdup(st, 4);
-		t->pid = (pid_t)sqlite3_column_int64(st, 5);
-		t->pid_start = (uint64_t)sqlite3_column_int64(st, 6);
-		t->reason = col_strdup(st, 7);
+	if (st) {
+		sqlite3_bind_text(st, 1, run_id, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_text(st, 2, task_id, -1, SQLITE_TRANSIENT);
+		sqlite3_bind_int(st, 3, index);
 	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc != SQLITE_DONE) {
-		store_try_list_free(*tries, *n);
-		*tries = NULL;
-		*n = 0;
-		return db_error(q, "listing tries");
-	}
-	return 0;
+	ret = list_rows(q, st, &try_rows, &v, n, "listing tries");
+	*tries = v;
+	return ret;
 }
 
 /* ---- variables ---- */
@@ -1055,23 +1137,22 @@ static int sq_var_unset(struct store *s, const char *key)
 	return sqlite3_changes(q->db) ? 0 : STORE_NOT_FOUND;
 }
 
+static int var_row(sqlite3_stmt *st, void *arg)
+{
+	json_object_set_new(arg, (const char *)sqlite3_column_text(st, 0),
+			    json_string((const char *)sqlite3_column_text(st, 1)));
+	return 0;
+}
+
 static int sq_var_all(struct store *s, json_t **vars)
 {
 	struct sqlite_store *q = ss(s);
-	sqlite3_stmt *st = stmt(q, ST_VAR_ALL);
-	int rc;
 
-	if (!st)
-		return -1;
 	*vars = json_object();
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		json_object_set_new(*vars, (const char *)sqlite3_column_text(st, 0),
-				    json_string((const char *)sqlite3_column_text(st, 1)));
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
+	if (each_row(q, stmt(q, ST_VAR_ALL), var_row, *vars, "listing variables")) {
 		json_decref(*vars);
 		*vars = NULL;
-		return db_error(q, "listing variables");
+		return -1;
 	}
 	return 0;
 }
@@ -1098,41 +1179,40 @@ static int sq_var_history_add(struct store *s, const struct store_var_change *c)
 	return ret;
 }
 
+static void fill_var_change(sqlite3_stmt *st, void *elem)
+{
+	struct store_var_change *c = elem;
+
+	c->id = sqlite3_column_int64(st, 0);
+	c->key = col_strdup(st, 1);
+	c->old_value = col_strdup(st, 2);
+	c->new_value = col_strdup(st, 3);
+	c->at = sqlite3_column_int64(st, 4);
+	c->source = col_strdup(st, 5);
+	c->runs = col_json(st, 6);
+}
+
+static void free_var_changes(void *v, size_t n)
+{
+	store_var_history_free(v, n);
+}
+
+static const struct row_type var_change_rows = {
+	sizeof(struct store_var_change), fill_var_change, free_var_changes
+};
+
 static int sq_var_history(struct store *s, const char *key, struct store_var_change **v, size_t *n)
 {
 	struct sqlite_store *q = ss(s);
 	sqlite3_stmt *st = stmt(q, ST_VAR_HISTORY);
-	size_t alloc = 0;
-	int rc;
+	void *list;
+	int ret;
 
-	*v = NULL;
-	*n = 0;
-	if (!st)
-		return -1;
-	bind_text(st, 1, key);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_var_change *c;
-		const char *runs = (const char *)sqlite3_column_text(st, 6);
-
-		ALLOC_GROW(*v, *n + 1, alloc);
-		c = &(*v)[(*n)++];
-		c->id = sqlite3_column_int64(st, 0);
-		c->key = col_strdup(st, 1);
-		c->old_value = col_strdup(st, 2);
-		c->new_value = col_strdup(st, 3);
-		c->at = sqlite3_column_int64(st, 4);
-		c->source = col_strdup(st, 5);
-		c->runs = runs ? json_loads(runs, 0, NULL) : NULL;
-	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc != SQLITE_DONE) {
-		store_var_history_free(*v, *n);
-		*v = NULL;
-		*n = 0;
-		return db_error(q, "reading a variable's history");
-	}
-	return 0;
+	if (st)
+		bind_text(st, 1, key);
+	ret = list_rows(q, st, &var_change_rows, &list, n, "reading a variable's history");
+	*v = list;
+	return ret;
 }
 
 /* ---- provenance ---- */
@@ -1175,25 +1255,27 @@ static int sq_prov_get(struct store *s, const char *run_id, const char *task_id,
 	return ret;
 }
 
+struct prov_walk {
+	store_prov_fn fn;
+	void *arg;
+};
+
+static int prov_row(sqlite3_stmt *st, void *arg)
+{
+	struct prov_walk *w = arg;
+	return w->fn((const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1),
+		     (const char *)sqlite3_column_text(st, 2), w->arg);
+}
+
 static int sq_prov_list(struct store *s, const char *run_id, store_prov_fn fn, void *arg)
 {
 	struct sqlite_store *q = ss(s);
 	sqlite3_stmt *st = stmt(q, ST_PROV_LIST);
-	int rc, ret = 0;
+	struct prov_walk w = { fn, arg };
 
-	if (!st)
-		return -1;
-	sqlite3_bind_text(st, 1, run_id, -1, SQLITE_TRANSIENT);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW && !ret)
-		ret = fn((const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1),
-			 (const char *)sqlite3_column_text(st, 2), arg);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (ret)
-		return ret;
-	if (rc != SQLITE_DONE && rc != SQLITE_ROW)
-		return db_error(q, "listing provenance");
-	return 0;
+	if (st)
+		sqlite3_bind_text(st, 1, run_id, -1, SQLITE_TRANSIENT);
+	return each_row(q, st, prov_row, &w, "listing provenance");
 }
 
 /* ---- requests ---- */
@@ -1213,39 +1295,36 @@ static int sq_req_add(struct store *s, const char *run_id, enum store_req_kind k
 	return write_stmt(q, st, "adding a request");
 }
 
+static void fill_req(sqlite3_stmt *st, void *elem)
+{
+	struct store_req *r = elem;
+
+	r->id = sqlite3_column_int64(st, 0);
+	r->run_id = col_strdup(st, 1);
+	r->kind = strcmp((const char *)sqlite3_column_text(st, 2), "cancel") ? REQ_CLEAR : REQ_CANCEL;
+	r->task_id = col_strdup(st, 3);
+	r->downstream = sqlite3_column_int(st, 4);
+}
+
+static void free_reqs(void *v, size_t n)
+{
+	store_req_list_free(v, n);
+}
+
+static const struct row_type req_rows = { sizeof(struct store_req), fill_req, free_reqs };
+
 static int sq_req_list(struct store *s, const char *run_id, struct store_req **reqs, size_t *n)
 {
 	struct sqlite_store *q = ss(s);
 	sqlite3_stmt *st = stmt(q, run_id ? ST_REQ_LIST_RUN : ST_REQ_LIST_ALL);
-	size_t alloc = 0;
-	int rc;
+	void *v;
+	int ret;
 
-	*reqs = NULL;
-	*n = 0;
-	if (!st)
-		return -1;
-	if (run_id)
+	if (st && run_id)
 		sqlite3_bind_text(st, 1, run_id, -1, SQLITE_TRANSIENT);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_req *r;
-		ALLOC_GROW(*reqs, *n + 1, alloc);
-		r = &(*reqs)[(*n)++];
-		r->id = sqlite3_column_int64(st, 0);
-		r->run_id = col_strdup(st, 1);
-		r->kind = strcmp((const char *)sqlite3_column_text(st, 2), "cancel") ? REQ_CLEAR
-										     : REQ_CANCEL;
-		r->task_id = col_strdup(st, 3);
-		r->downstream = sqlite3_column_int(st, 4);
-	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc != SQLITE_DONE) {
-		store_req_list_free(*reqs, *n);
-		*reqs = NULL;
-		*n = 0;
-		return db_error(q, "listing requests");
-	}
-	return 0;
+	ret = list_rows(q, st, &req_rows, &v, n, "listing requests");
+	*reqs = v;
+	return ret;
 }
 
 static int sq_req_done(struct store *s, int64_t id)
@@ -1273,37 +1352,44 @@ static int sq_seq(struct store *s, int64_t *seq)
 	return rc == SQLITE_ROW ? 0 : db_error(q, "reading the change number");
 }
 
+struct change_walk {
+	store_change_fn fn;
+	void *arg;
+	int64_t *last;
+};
+
+static int change_row(sqlite3_stmt *st, void *arg)
+{
+	struct change_walk *w = arg;
+	struct store_change c = {
+		.seq = sqlite3_column_int64(st, 0),
+		.run_id = (const char *)sqlite3_column_text(st, 1),
+		.dag_id = (const char *)sqlite3_column_text(st, 2),
+		.task_id = (const char *)sqlite3_column_text(st, 3),
+		.index = sqlite3_column_int(st, 4),
+		.state = (const char *)sqlite3_column_text(st, 5),
+		.try_number = sqlite3_column_int(st, 6),
+	};
+
+	if (w->last)
+		*w->last = c.seq;
+	return w->fn(&c, w->arg) ? 1 : 0; /* 1: the caller has seen enough */
+}
+
 static int sq_changes_since(struct store *s, int64_t since, size_t limit, store_change_fn fn,
 			    void *arg, int64_t *last)
 {
 	struct sqlite_store *q = ss(s);
 	sqlite3_stmt *st = stmt(q, ST_CHANGES);
-	int rc;
+	struct change_walk w = { fn, arg, last };
+	int ret;
 
-	if (!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, since);
-	sqlite3_bind_int64(st, 2, limit ? (sqlite3_int64)limit : -1);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_change c = {
-			.seq = sqlite3_column_int64(st, 0),
-			.run_id = (const char *)sqlite3_column_text(st, 1),
-			.dag_id = (const char *)sqlite3_column_text(st, 2),
-			.task_id = (const char *)sqlite3_column_text(st, 3),
-			.index = sqlite3_column_int(st, 4),
-			.state = (const char *)sqlite3_column_text(st, 5),
-			.try_number = sqlite3_column_int(st, 6),
-		};
-		if (last)
-			*last = c.seq;
-		if (fn(&c, arg)) {
-			rc = SQLITE_DONE;
-			break;
-		}
+	if (st) {
+		sqlite3_bind_int64(st, 1, since);
+		sqlite3_bind_int64(st, 2, limit ? (sqlite3_int64)limit : -1);
 	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	return rc == SQLITE_DONE ? 0 : db_error(q, "reading changes");
+	ret = each_row(q, st, change_row, &w, "reading changes");
+	return ret > 0 ? 0 : ret;
 }
 
 static int sq_changed_elsewhere(struct store *s)
@@ -1348,42 +1434,52 @@ static int sq_dag_set_paused(struct store *s, const char *dag_id, int paused)
 	return 0;
 }
 
+static int paused_row(sqlite3_stmt *st, void *arg)
+{
+	json_object_set_new(arg, (const char *)sqlite3_column_text(st, 0), json_true());
+	return 0;
+}
+
 static int sq_dag_paused_all(struct store *s, json_t **paused)
 {
 	struct sqlite_store *q = ss(s);
 	sqlite3_stmt *st;
-	int rc;
+	int ret;
 
 	if (sqlite3_prepare_v2(q->db, "SELECT dag_id FROM dag_flags WHERE paused", -1, &st, NULL) !=
 	    SQLITE_OK)
 		return db_error(q, "preparing a statement");
 	*paused = json_object();
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		json_object_set_new(*paused, (const char *)sqlite3_column_text(st, 0), json_true());
+	ret = each_row(q, st, paused_row, *paused, "reading paused DAGs");
 	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
+	if (ret) {
 		json_decref(*paused);
 		*paused = NULL;
-		return db_error(q, "reading paused DAGs");
 	}
+	return ret;
+}
+
+static int state_count_row(sqlite3_stmt *st, void *arg)
+{
+	struct store_ti_stats *out = arg;
+	enum ti_state t;
+
+	if (ti_state_parse((const char *)sqlite3_column_text(st, 0), &t) == 0)
+		out->by_state[t] = (uint64_t)sqlite3_column_int64(st, 1);
 	return 0;
 }
 
 static int ti_counts(struct sqlite_store *q, struct store_ti_stats *out)
 {
 	sqlite3_stmt *st;
-	int rc;
+	int ret;
 
 	if (sqlite3_prepare_v2(q->db, "SELECT state, count(*) FROM tis GROUP BY state", -1, &st,
 			       NULL) != SQLITE_OK)
 		return db_error(q, "preparing a statement");
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		enum ti_state t;
-		if (ti_state_parse((const char *)sqlite3_column_text(st, 0), &t) == 0)
-			out->by_state[t] = (uint64_t)sqlite3_column_int64(st, 1);
-	}
+	ret = each_row(q, st, state_count_row, out, "counting task instances");
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : db_error(q, "counting task instances");
+	return ret;
 }
 
 static int try_durations(struct sqlite_store *q, struct store_ti_stats *out)
@@ -1418,11 +1514,32 @@ static int sq_ti_stats(struct store *s, struct store_ti_stats *out)
 	return ti_counts(q, out) < 0 || try_durations(q, out) < 0 ? -1 : 0;
 }
 
+struct ti_count_walk {
+	store_ti_count_fn fn;
+	void *arg;
+};
+
+static int ti_count_row(sqlite3_stmt *st, void *arg)
+{
+	struct ti_count_walk *w = arg;
+	struct store_ti_count c = {
+		.run_id = (const char *)sqlite3_column_text(st, 0),
+		.task_id = (const char *)sqlite3_column_text(st, 1),
+		.foreach = sqlite3_column_int(st, 2),
+		.n = (size_t)sqlite3_column_int64(st, 4),
+	};
+
+	if (ti_state_parse((const char *)sqlite3_column_text(st, 3), &c.state) == 0)
+		w->fn(&c, w->arg);
+	return 0;
+}
+
 static int sq_ti_counts(struct store *s, char *const *run_ids, size_t n, store_ti_count_fn fn,
 			void *arg)
 {
 	struct sqlite_store *q = ss(s);
 	struct strbuf sql = STRBUF_INIT;
+	struct ti_count_walk w = { fn, arg };
 	sqlite3_stmt *st;
 	int rc;
 
@@ -1436,18 +1553,9 @@ static int sq_ti_counts(struct store *s, char *const *run_ids, size_t n, store_t
 		return db_error(q, "preparing a statement");
 	for (size_t i = 0; i < n; i++)
 		sqlite3_bind_text(st, (int)i + 1, run_ids[i], -1, SQLITE_STATIC);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_ti_count c = {
-			.run_id = (const char *)sqlite3_column_text(st, 0),
-			.task_id = (const char *)sqlite3_column_text(st, 1),
-			.foreach = sqlite3_column_int(st, 2),
-			.n = (size_t)sqlite3_column_int64(st, 4),
-		};
-		if (ti_state_parse((const char *)sqlite3_column_text(st, 3), &c.state) == 0)
-			fn(&c, arg);
-	}
+	rc = each_row(q, st, ti_count_row, &w, "counting task instances");
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : db_error(q, "counting task instances");
+	return rc;
 }
 
 /* ---- per-item metrics ---- */
@@ -1552,26 +1660,50 @@ static void metrics_bind(sqlite3_stmt *st, int *k, const char *run_id,
 	}
 }
 
+struct metrics_walk {
+	store_metrics_fn fn;
+	void *arg;
+};
+
+static int metrics_each_row(sqlite3_stmt *st, void *arg)
+{
+	struct metrics_walk *w = arg;
+	return w->fn((const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1),
+		     (const char *)sqlite3_column_text(st, 2), (const char *)sqlite3_column_text(st, 3),
+		     (size_t)sqlite3_column_bytes(st, 3), w->arg);
+}
+
 static int sq_metrics_each(struct store *s, const char *run_id, store_metrics_fn fn, void *arg)
 {
 	struct sqlite_store *q = ss(s);
 	sqlite3_stmt *st = stmt(q, ST_METRICS_EACH);
-	int rc = SQLITE_DONE, ret = 0;
+	struct metrics_walk w = { fn, arg };
 
-	if (!st)
-		return -1;
-	sqlite3_bind_text(st, 1, run_id, -1, SQLITE_TRANSIENT);
-	while (!ret && (rc = sqlite3_step(st)) == SQLITE_ROW)
-		ret = fn((const char *)sqlite3_column_text(st, 0), sqlite3_column_int(st, 1),
-			 (const char *)sqlite3_column_text(st, 2),
-			 (const char *)sqlite3_column_text(st, 3),
-			 (size_t)sqlite3_column_bytes(st, 3), arg);
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (ret)
-		return ret;
-	if (rc != SQLITE_DONE)
-		return db_error(q, "reading metrics");
+	if (st)
+		sqlite3_bind_text(st, 1, run_id, -1, SQLITE_TRANSIENT);
+	return each_row(q, st, metrics_each_row, &w, "reading metrics");
+}
+
+struct metrics_page {
+	json_t *rows;
+	size_t *total;  /* from the window's count(*), or NULL */
+};
+
+static int metrics_page_row(sqlite3_stmt *st, void *arg)
+{
+	struct metrics_page *p = arg;
+	int idx = sqlite3_column_int(st, 1);
+	const char *item = (const char *)sqlite3_column_text(st, 2);
+	json_t *data = json_loadb((const char *)sqlite3_column_text(st, 3),
+				  (size_t)sqlite3_column_bytes(st, 3), 0, NULL);
+
+	if (p->total)
+		*p->total = (size_t)sqlite3_column_int64(st, 4);
+	json_array_append_new(p->rows, json_pack("{s:s, s:o, s:o, s:o}",
+						 "task_id", sqlite3_column_text(st, 0),
+						 "index", idx >= 0 ? json_integer(idx) : json_null(),
+						 "item", item ? json_string(item) : json_null(),
+						 "metrics", data ? data : json_object()));
 	return 0;
 }
 
@@ -1582,8 +1714,9 @@ static int sq_metrics_list(struct store *s, const char *run_id,
 	struct sqlite_store *q = ss(s);
 	struct strbuf sql = STRBUF_INIT, where = STRBUF_INIT, sort_path = STRBUF_INIT;
 	struct strbuf *paths = xcalloc(n ? n : 1, sizeof(*paths));
+	struct metrics_page mp;
 	sqlite3_stmt *st = NULL;
-	int rc, k = 0, ret = -1, window;
+	int k = 0, ret = -1, window;
 
 	*rows = json_array();
 	for (size_t i = 0; i < n; i++) {
@@ -1615,23 +1748,10 @@ static int sq_metrics_list(struct store *s, const char *run_id,
 		sqlite3_bind_text(st, ++k, sort_path.buf, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(st, ++k, mq->limit ? (sqlite3_int64)mq->limit : -1);
 	sqlite3_bind_int64(st, ++k, (sqlite3_int64)mq->offset);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int idx = sqlite3_column_int(st, 1);
-		const char *item = (const char *)sqlite3_column_text(st, 2);
-		json_t *data = json_loadb((const char *)sqlite3_column_text(st, 3),
-					  (size_t)sqlite3_column_bytes(st, 3), 0, NULL);
-		if (window)
-			*total = (size_t)sqlite3_column_int64(st, 4);
-		json_array_append_new(*rows, json_pack("{s:s, s:o, s:o, s:o}",
-						       "task_id", sqlite3_column_text(st, 0),
-						       "index", idx >= 0 ? json_integer(idx) : json_null(),
-						       "item", item ? json_string(item) : json_null(),
-						       "metrics", data ? data : json_object()));
-	}
-	if (rc != SQLITE_DONE) {
-		db_error(q, "reading metrics");
+	mp.rows = *rows;
+	mp.total = window ? total : NULL;
+	if (each_row(q, st, metrics_page_row, &mp, "reading metrics"))
 		goto out;
-	}
 	sqlite3_finalize(st);
 	st = NULL;
 	/* past the last match a window counts nothing */
@@ -1740,52 +1860,68 @@ static int sq_lease_drop(struct store *s, int64_t epoch)
 	return write_stmt(q, st, "ending a scheduler lease");
 }
 
+static void fill_lease(sqlite3_stmt *st, void *elem)
+{
+	struct store_lease *l = elem;
+
+	l->epoch = sqlite3_column_int64(st, 0);
+	l->host = col_strdup(st, 1);
+	l->pid = sqlite3_column_int(st, 2);
+	l->owner = col_strdup(st, 3);
+	l->started_at = sqlite3_column_int64(st, 4);
+	l->beat_at = sqlite3_column_int64(st, 5);
+	l->age_ms = sqlite3_column_int64(st, 6);
+	l->duties = col_strdup(st, 7);
+	l->runs = sqlite3_column_int64(st, 8);
+}
+
+static void free_leases(void *v, size_t n)
+{
+	store_lease_list_free(v, n);
+}
+
+static const struct row_type lease_rows = { sizeof(struct store_lease), fill_lease, free_leases };
+
 static int sq_lease_list(struct store *s, int64_t epoch, struct store_lease **v, size_t *n)
 {
 	struct sqlite_store *q = ss(s);
 	sqlite3_stmt *st = stmt(q, ST_LEASE_LIST);
-	size_t alloc = 0;
-	int rc;
+	void *list;
+	int ret;
 
-	*v = NULL;
-	*n = 0;
-	if (!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, time_now_ms());
-	sqlite3_bind_int64(st, 2, epoch);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_lease *l;
-		ALLOC_GROW(*v, *n + 1, alloc);
-		l = &(*v)[(*n)++];
-		l->epoch = sqlite3_column_int64(st, 0);
-		l->host = col_strdup(st, 1);
-		l->pid = sqlite3_column_int(st, 2);
-		l->owner = col_strdup(st, 3);
-		l->started_at = sqlite3_column_int64(st, 4);
-		l->beat_at = sqlite3_column_int64(st, 5);
-		l->age_ms = sqlite3_column_int64(st, 6);
-		l->duties = col_strdup(st, 7);
-		l->runs = sqlite3_column_int64(st, 8);
+	if (st) {
+		sqlite3_bind_int64(st, 1, time_now_ms());
+		sqlite3_bind_int64(st, 2, epoch);
 	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc != SQLITE_DONE) {
-		store_lease_list_free(*v, *n);
-		*v = NULL;
-		*n = 0;
-		return db_error(q, "listing schedulers");
-	}
-	return 0;
+	ret = list_rows(q, st, &lease_rows, &list, n, "listing schedulers");
+	*v = list;
+	return ret;
 }
 
 /* ---- whole tables, for store_copy() (names come from the schema, quoted anyway) ---- */
+
+static void fill_name(sqlite3_stmt *st, void *elem)
+{
+	*(char **)elem = col_strdup(st, 0);
+}
+
+static void free_names(void *v, size_t n)
+{
+	char **names = v;
+
+	for (size_t i = 0; i < n; i++)
+		free(names[i]);
+	free(names);
+}
+
+static const struct row_type name_rows = { sizeof(char *), fill_name, free_names };
 
 static int sq_tables(struct store *s, char ***names, size_t *n)
 {
 	struct sqlite_store *q = ss(s);
 	sqlite3_stmt *st;
-	size_t alloc = 0;
-	int rc;
+	void *v;
+	int ret;
 
 	*names = NULL;
 	*n = 0;
@@ -1794,12 +1930,10 @@ static int sq_tables(struct store *s, char ***names, size_t *n)
 			       " AND name NOT LIKE 'sqlite_%' ORDER BY name",
 			       -1, &st, NULL) != SQLITE_OK)
 		return db_error(q, "listing tables");
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		ALLOC_GROW(*names, *n + 1, alloc);
-		(*names)[(*n)++] = col_strdup(st, 0);
-	}
+	ret = list_rows(q, st, &name_rows, &v, n, "listing tables");
+	*names = v;
 	sqlite3_finalize(st);
-	return rc == SQLITE_DONE ? 0 : db_error(q, "listing tables");
+	return ret;
 }
 
 static int sq_table_count(struct store *s, const char *table, int64_t *n)
@@ -1820,34 +1954,44 @@ static int sq_table_count(struct store *s, const char *table, int64_t *n)
 	return rc == SQLITE_ROW ? 0 : db_error(q, "counting rows");
 }
 
+struct table_walk {
+	store_row_fn fn;
+	void *arg;
+	int ncols;
+	const char **cols, **vals;
+};
+
+static int table_row(sqlite3_stmt *st, void *arg)
+{
+	struct table_walk *w = arg;
+
+	for (int i = 0; i < w->ncols; i++)
+		w->vals[i] = (const char *)sqlite3_column_text(st, i);
+	return w->fn((size_t)w->ncols, w->cols, w->vals, w->arg) ? 1 : 0;
+}
+
 static int sq_table_rows(struct store *s, const char *table, store_row_fn fn, void *arg)
 {
 	struct sqlite_store *q = ss(s);
 	char *sql = xasprintf("SELECT * FROM \"%s\"", table);
-	const char **cols, **vals;
+	struct table_walk w = { .fn = fn, .arg = arg };
 	sqlite3_stmt *st;
-	int rc, ncols, stopped = 0;
+	int rc;
 
 	rc = sqlite3_prepare_v2(q->db, sql, -1, &st, NULL);
 	free(sql);
 	if (rc != SQLITE_OK)
 		return db_error(q, "reading a table");
-	ncols = sqlite3_column_count(st);
-	cols = xcalloc((size_t)ncols + 1, sizeof(*cols));
-	vals = xcalloc((size_t)ncols + 1, sizeof(*vals));
-	for (int i = 0; i < ncols; i++)
-		cols[i] = sqlite3_column_name(st, i);
-	while (!stopped && (rc = sqlite3_step(st)) == SQLITE_ROW) {
-		for (int i = 0; i < ncols; i++)
-			vals[i] = (const char *)sqlite3_column_text(st, i);
-		stopped = fn((size_t)ncols, cols, vals, arg) != 0;
-	}
+	w.ncols = sqlite3_column_count(st);
+	w.cols = xcalloc((size_t)w.ncols + 1, sizeof(*w.cols));
+	w.vals = xcalloc((size_t)w.ncols + 1, sizeof(*w.vals));
+	for (int i = 0; i < w.ncols; i++)
+		w.cols[i] = sqlite3_column_name(st, i);
+	rc = each_row(q, st, table_row, &w, "reading a table");
 	sqlite3_finalize(st);
-	free(cols);
-	free(vals);
-	if (stopped)
-		return -1;
-	return rc == SQLITE_DONE ? 0 : db_error(q, "reading a table");
+	free(w.cols);
+	free(w.vals);
+	return rc ? -1 : 0; /* stopped by fn, or an error */
 }
 
 static int sq_table_load(struct store *s, const char *table, size_t ncols,
@@ -1903,36 +2047,33 @@ static int sq_file_put(struct store *s, const struct store_file *f)
 	return write_stmt(q, st, "recording a file");
 }
 
+static void fill_file(sqlite3_stmt *st, void *elem)
+{
+	struct store_file *f = elem;
+
+	f->rel = col_strdup(st, 0);
+	f->ident = col_strdup(st, 1);
+	f->dir = sqlite3_column_int(st, 2);
+	f->state = col_strdup(st, 3);
+	f->seen_at = sqlite3_column_int64(st, 4);
+	f->note = col_strdup(st, 5);
+}
+
+static void free_files(void *v, size_t n)
+{
+	store_file_list_free(v, n);
+}
+
+static const struct row_type file_rows = { sizeof(struct store_file), fill_file, free_files };
+
 static int sq_file_list(struct store *s, struct store_file **files, size_t *n)
 {
 	struct sqlite_store *q = ss(s);
-	sqlite3_stmt *st = stmt(q, ST_FILE_LIST);
-	size_t alloc = 0;
-	int rc;
+	void *v;
+	int ret = list_rows(q, stmt(q, ST_FILE_LIST), &file_rows, &v, n, "listing files");
 
-	*files = NULL;
-	*n = 0;
-	if (!st)
-		return -1;
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_file *f;
-		ALLOC_GROW(*files, *n + 1, alloc);
-		f = &(*files)[(*n)++];
-		f->rel = col_strdup(st, 0);
-		f->ident = col_strdup(st, 1);
-		f->dir = sqlite3_column_int(st, 2);
-		f->state = col_strdup(st, 3);
-		f->seen_at = sqlite3_column_int64(st, 4);
-		f->note = col_strdup(st, 5);
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_DONE) {
-		store_file_list_free(*files, *n);
-		*files = NULL;
-		*n = 0;
-		return db_error(q, "listing files");
-	}
-	return 0;
+	*files = v;
+	return ret;
 }
 
 /*
@@ -2022,45 +2163,45 @@ out:
 	return end_tx(s, ret);
 }
 
+static void fill_arrival(sqlite3_stmt *st, void *elem)
+{
+	struct store_arrival *a = elem;
+
+	a->dag_id = col_strdup(st, 0);
+	a->rel = col_strdup(st, 1);
+	a->ident = col_strdup(st, 2);
+	a->attempt = sqlite3_column_int(st, 3);
+	a->state = col_strdup(st, 4);
+	a->run_id = col_strdup(st, 5);
+	a->params = col_json(st, 6);
+	a->at = sqlite3_column_int64(st, 7);
+	a->note = col_strdup(st, 8);
+}
+
+static void free_arrivals(void *v, size_t n)
+{
+	store_arrival_list_free(v, n);
+}
+
+static const struct row_type arrival_rows = {
+	sizeof(struct store_arrival), fill_arrival, free_arrivals
+};
+
 static int sq_arrival_list(struct store *s, const char *dag_id, const char *state,
 			   struct store_arrival **v, size_t *n)
 {
 	struct sqlite_store *q = ss(s);
 	sqlite3_stmt *st = stmt(q, ST_ARRIVAL_LIST);
-	size_t alloc = 0;
-	int rc;
+	void *list;
+	int ret;
 
-	*v = NULL;
-	*n = 0;
-	if (!st)
-		return -1;
-	bind_text(st, 1, dag_id);
-	bind_text(st, 2, state);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_arrival *a;
-		const char *params = (const char *)sqlite3_column_text(st, 6);
-		ALLOC_GROW(*v, *n + 1, alloc);
-		a = &(*v)[(*n)++];
-		memset(a, 0, sizeof(*a));
-		a->dag_id = col_strdup(st, 0);
-		a->rel = col_strdup(st, 1);
-		a->ident = col_strdup(st, 2);
-		a->attempt = sqlite3_column_int(st, 3);
-		a->state = col_strdup(st, 4);
-		a->run_id = col_strdup(st, 5);
-		a->params = params ? json_loads(params, 0, NULL) : NULL;
-		a->at = sqlite3_column_int64(st, 7);
-		a->note = col_strdup(st, 8);
+	if (st) {
+		bind_text(st, 1, dag_id);
+		bind_text(st, 2, state);
 	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc != SQLITE_DONE) {
-		store_arrival_list_free(*v, *n);
-		*v = NULL;
-		*n = 0;
-		return db_error(q, "listing arrivals");
-	}
-	return 0;
+	ret = list_rows(q, st, &arrival_rows, &list, n, "listing arrivals");
+	*v = list;
+	return ret;
 }
 
 static int sq_arrival_seen(struct store *s, const char *dag_id, const char *rel)
@@ -2168,58 +2309,60 @@ static int sq_delivery_add(struct store *s, struct store_delivery *d)
 	return sq_commit(s);
 }
 
+static void fill_delivery(sqlite3_stmt *st, void *elem)
+{
+	struct store_delivery *d = elem;
+
+	d->id = sqlite3_column_int64(st, 0);
+	d->kind = col_strdup(st, 1);
+	d->event = col_strdup(st, 2);
+	d->run_id = col_strdup(st, 3);
+	d->dag_id = col_strdup(st, 4);
+	d->task_id = col_strdup(st, 5);
+	d->index = sqlite3_column_int(st, 6);
+	d->try_number = sqlite3_column_int(st, 7);
+	d->workspace = col_strdup(st, 8);
+	d->command = col_strdup(st, 9);
+	d->payload = col_strdup(st, 10);
+	d->state = col_strdup(st, 11);
+	d->owner = col_strdup(st, 12);
+	d->attempts = sqlite3_column_int(st, 13);
+	d->created_at = sqlite3_column_int64(st, 14);
+	d->started_at = sqlite3_column_int64(st, 15);
+	d->ended_at = sqlite3_column_int64(st, 16);
+	d->exit_code = sqlite3_column_int(st, 17);
+	d->log_path = col_strdup(st, 18);
+	d->note = col_strdup(st, 19);
+}
+
+static void free_deliveries(void *v, size_t n)
+{
+	store_delivery_list_free(v, n);
+}
+
+static const struct row_type delivery_rows = {
+	sizeof(struct store_delivery), fill_delivery, free_deliveries
+};
+
 static int sq_delivery_list(struct store *s, const struct store_delivery_filter *f,
 			    struct store_delivery **v, size_t *n)
 {
 	struct sqlite_store *q = ss(s);
 	sqlite3_stmt *st = stmt(q, ST_DELIVERY_LIST);
-	size_t alloc = 0;
-	int rc;
+	void *list;
+	int ret;
 
-	*v = NULL;
-	*n = 0;
-	if (!st)
-		return -1;
-	sqlite3_bind_int64(st, 1, f->id);
-	bind_text(st, 2, f->run_id);
-	bind_text(st, 3, f->kind);
-	bind_text(st, 4, f->workspace);
-	sqlite3_bind_int(st, 5, f->open);
-	sqlite3_bind_int64(st, 6, f->limit ? (int64_t)f->limit : -1);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		struct store_delivery *d;
-		ALLOC_GROW(*v, *n + 1, alloc);
-		d = &(*v)[(*n)++];
-		d->id = sqlite3_column_int64(st, 0);
-		d->kind = col_strdup(st, 1);
-		d->event = col_strdup(st, 2);
-		d->run_id = col_strdup(st, 3);
-		d->dag_id = col_strdup(st, 4);
-		d->task_id = col_strdup(st, 5);
-		d->index = sqlite3_column_int(st, 6);
-		d->try_number = sqlite3_column_int(st, 7);
-		d->workspace = col_strdup(st, 8);
-		d->command = col_strdup(st, 9);
-		d->payload = col_strdup(st, 10);
-		d->state = col_strdup(st, 11);
-		d->owner = col_strdup(st, 12);
-		d->attempts = sqlite3_column_int(st, 13);
-		d->created_at = sqlite3_column_int64(st, 14);
-		d->started_at = sqlite3_column_int64(st, 15);
-		d->ended_at = sqlite3_column_int64(st, 16);
-		d->exit_code = sqlite3_column_int(st, 17);
-		d->log_path = col_strdup(st, 18);
-		d->note = col_strdup(st, 19);
+	if (st) {
+		sqlite3_bind_int64(st, 1, f->id);
+		bind_text(st, 2, f->run_id);
+		bind_text(st, 3, f->kind);
+		bind_text(st, 4, f->workspace);
+		sqlite3_bind_int(st, 5, f->open);
+		sqlite3_bind_int64(st, 6, f->limit ? (int64_t)f->limit : -1);
 	}
-	sqlite3_reset(st);
-	sqlite3_clear_bindings(st);
-	if (rc != SQLITE_DONE) {
-		store_delivery_list_free(*v, *n);
-		*v = NULL;
-		*n = 0;
-		return db_error(q, "listing deliveries");
-	}
-	return 0;
+	ret = list_rows(q, st, &delivery_rows, &list, n, "listing deliveries");
+	*v = list;
+	return ret;
 }
 
 static int sq_delivery_claim(struct store *s, int64_t id, const char *expect,
