@@ -545,6 +545,39 @@ static const char *get_cstr(const PGresult *res, int row, int col)
 	return PQgetisnull(res, row, col) ? NULL : PQgetvalue(res, row, col);
 }
 
+static json_t *get_json(const PGresult *res, int row, int col)
+{
+	return PQgetisnull(res, row, col) ? NULL : json_loads(PQgetvalue(res, row, col), 0, NULL);
+}
+
+/* How the rows of a list op become the elements of its array. */
+struct row_type {
+	size_t size;                                            /* of one element */
+	void (*fill)(const PGresult *res, int row, void *elem); /* elem is zeroed */
+};
+
+/*
+ * The one list builder: the rows of res (a query's result, cleared here; NULL
+ * when the query failed and said so) as an array of t's elements, *v
+ * (malloc'd, never NULL on success) and *n.
+ */
+static int list_rows(PGresult *res, const struct row_type *t, void **v, size_t *n)
+{
+	size_t rows;
+
+	*v = NULL;
+	*n = 0;
+	if (!res)
+		return -1;
+	rows = (size_t)PQntuples(res);
+	*v = xcalloc(rows + 1, t->size);
+	for (size_t i = 0; i < rows; i++)
+		t->fill(res, (int)i, (char *)*v + i * t->size);
+	*n = rows;
+	PQclear(res);
+	return 0;
+}
+
 /* ---- transactions ---- */
 
 static int pg_begin(struct store *s)
@@ -828,6 +861,13 @@ static void run_from_row(const PGresult *res, int row, struct store_run *r)
 	r->scheduled_for = get_int(res, row, 12);
 }
 
+static void fill_run(const PGresult *res, int row, void *elem)
+{
+	run_from_row(res, row, elem);
+}
+
+static const struct row_type run_rows = { sizeof(struct store_run), fill_run };
+
 static int pg_run_get(struct store *s, const char *run_id, struct store_run *out)
 {
 	struct pg_store *q = ps(s);
@@ -873,7 +913,8 @@ static int pg_run_list(struct store *s, const struct store_run_filter *f, struct
 	struct strbuf sql = STRBUF_INIT;
 	struct pgargs a = { 0 };
 	PGresult *res;
-	int rows;
+	void *v;
+	int ret;
 
 	*runs = NULL;
 	*n = 0;
@@ -896,17 +937,9 @@ static int pg_run_list(struct store *s, const struct store_run_filter *f, struct
 	sb_addf(&sql, " OFFSET %zu", f->offset);
 	res = exec_sql(q, sql.buf, &a, "listing runs");
 	sb_release(&sql);
-	if (!res)
-		return -1;
-	rows = PQntuples(res);
-	if (rows) {
-		*runs = xcalloc((size_t)rows, sizeof(**runs));
-		for (int i = 0; i < rows; i++)
-			run_from_row(res, i, &(*runs)[i]);
-	}
-	*n = (size_t)rows;
-	PQclear(res);
-	return 0;
+	ret = list_rows(res, &run_rows, &v, n);
+	*runs = v;
+	return ret;
 }
 
 static int pg_run_set_state(struct store *s, const char *run_id, enum run_state state,
@@ -962,41 +995,38 @@ static int pg_ti_delete(struct store *s, const char *run_id, const char *task_id
 	return write_stmt(ps(s), ST_TI_DELETE, &a, "deleting a task instance", NULL);
 }
 
+static void fill_ti(const PGresult *res, int i, void *elem)
+{
+	struct store_ti *ti = elem;
+	enum ti_state state = TI_FAILED;
+
+	ti->task_id = get_str(res, i, 0);
+	ti->index = (int)get_int(res, i, 1);
+	ti_state_parse(get_cstr(res, i, 2), &state);
+	ti->state = state;
+	ti->try_number = (int)get_int(res, i, 3);
+	ti->exit_code = (int)get_int(res, i, 4);
+	ti->started_at = get_int(res, i, 5);
+	ti->ended_at = get_int(res, i, 6);
+	ti->next_try_at = get_int(res, i, 7);
+	ti->max_tries = (int)get_int(res, i, 8);
+	ti->item = get_str(res, i, 9);
+	ti->reason = get_str(res, i, 10);
+	ti->seq = get_int(res, i, 11);
+}
+
+static const struct row_type ti_rows = { sizeof(struct store_ti), fill_ti };
+
 static int pg_ti_list(struct store *s, const char *run_id, struct store_ti **tis, size_t *n)
 {
 	struct pgargs a = { 0 };
-	PGresult *res;
-	int rows;
+	void *v;
+	int ret;
 
-	*tis = NULL;
-	*n = 0;
 	arg_text(&a, run_id);
-	res = exec_stmt(ps(s), ST_TI_LIST, &a, "listing task instances");
-	if (!res)
-		return -1;
-	rows = PQntuples(res);
-	if (rows)
-		*tis = xcalloc((size_t)rows, sizeof(**tis));
-	for (int i = 0; i < rows; i++) {
-		struct store_ti *ti = &(*tis)[i];
-		enum ti_state state = TI_FAILED;
-		ti->task_id = get_str(res, i, 0);
-		ti->index = (int)get_int(res, i, 1);
-		ti_state_parse(get_cstr(res, i, 2), &state);
-		ti->state = state;
-		ti->try_number = (int)get_int(res, i, 3);
-		ti->exit_code = (int)get_int(res, i, 4);
-		ti->started_at = get_int(res, i, 5);
-		ti->ended_at = get_int(res, i, 6);
-		ti->next_try_at = get_int(res, i, 7);
-		ti->max_tries = (int)get_int(res, i, 8);
-		ti->item = get_str(res, i, 9);
-		ti->reason = get_str(res, i, 10);
-		ti->seq = get_int(res, i, 11);
-	}
-	*n = (size_t)rows;
-	PQclear(res);
-	return 0;
+	ret = list_rows(exec_stmt(ps(s), ST_TI_LIST, &a, "listing task instances"), &ti_rows, &v, n);
+	*tis = v;
+	return ret;
 }
 
 /* ---- tries ---- */
@@ -1019,38 +1049,35 @@ static int pg_try_put(struct store *s, const char *run_id, const char *task_id, 
 	return write_stmt(ps(s), ST_TRY_PUT, &a, "writing a try", NULL);
 }
 
+static void fill_try(const PGresult *res, int i, void *elem)
+{
+	struct store_try *t = elem;
+
+	t->try_number = (int)get_int(res, i, 0);
+	t->started_at = get_int(res, i, 1);
+	t->ended_at = get_int(res, i, 2);
+	t->exit_code = (int)get_int(res, i, 3);
+	t->log_path = get_str(res, i, 4);
+	t->pid = (pid_t)get_int(res, i, 5);
+	t->pid_start = (uint64_t)get_int(res, i, 6);
+	t->reason = get_str(res, i, 7);
+}
+
+static const struct row_type try_rows = { sizeof(struct store_try), fill_try };
+
 static int pg_try_list(struct store *s, const char *run_id, const char *task_id, int index,
 		       struct store_try **tries, size_t *n)
 {
 	struct pgargs a = { 0 };
-	PGresult *res;
-	int rows;
+	void *v;
+	int ret;
 
-	*tries = NULL;
-	*n = 0;
 	arg_text(&a, run_id);
 	arg_text(&a, task_id);
 	arg_int(&a, index);
-	res = exec_stmt(ps(s), ST_TRY_LIST, &a, "listing tries");
-	if (!res)
-		return -1;
-	rows = PQntuples(res);
-	if (rows)
-		*tries = xcalloc((size_t)rows, sizeof(**tries));
-	for (int i = 0; i < rows; i++) {
-		struct store_try *t = &(*tries)[i];
-		t->try_number = (int)get_int(res, i, 0);
-		t->started_at = get_int(res, i, 1);
-		t->ended_at = get_int(res, i, 2);
-		t->exit_code = (int)get_int(res, i, 3);
-		t->log_path = get_str(res, i, 4);
-		t->pid = (pid_t)get_int(res, i, 5);
-		t->pid_start = (uint64_t)get_int(res, i, 6);
-		t->reason = get_str(res, i, 7);
-	}
-	*n = (size_t)rows;
-	PQclear(res);
-	return 0;
+	ret = list_rows(exec_stmt(ps(s), ST_TRY_LIST, &a, "listing tries"), &try_rows, &v, n);
+	*tries = v;
+	return ret;
 }
 
 /* ---- variables ---- */
@@ -1119,34 +1146,32 @@ static int pg_var_history_add(struct store *s, const struct store_var_change *c)
 	return ret;
 }
 
+static void fill_var_change(const PGresult *res, int i, void *elem)
+{
+	struct store_var_change *c = elem;
+
+	c->id = get_int(res, i, 0);
+	c->key = get_str(res, i, 1);
+	c->old_value = get_str(res, i, 2);
+	c->new_value = get_str(res, i, 3);
+	c->at = get_int(res, i, 4);
+	c->source = get_str(res, i, 5);
+	c->runs = get_json(res, i, 6);
+}
+
+static const struct row_type var_change_rows = { sizeof(struct store_var_change), fill_var_change };
+
 static int pg_var_history(struct store *s, const char *key, struct store_var_change **v, size_t *n)
 {
 	struct pgargs a = { 0 };
-	PGresult *res;
-	int rows;
+	void *list;
+	int ret;
 
-	*v = NULL;
-	*n = 0;
 	arg_text(&a, key);
-	res = exec_stmt(ps(s), ST_VAR_HISTORY, &a, "reading a variable's history");
-	if (!res)
-		return -1;
-	rows = PQntuples(res);
-	if (rows)
-		*v = xcalloc((size_t)rows, sizeof(**v));
-	for (int i = 0; i < rows; i++) {
-		struct store_var_change *c = &(*v)[i];
-		c->id = get_int(res, i, 0);
-		c->key = get_str(res, i, 1);
-		c->old_value = get_str(res, i, 2);
-		c->new_value = get_str(res, i, 3);
-		c->at = get_int(res, i, 4);
-		c->source = get_str(res, i, 5);
-		c->runs = PQgetisnull(res, i, 6) ? NULL : json_loads(PQgetvalue(res, i, 6), 0, NULL);
-	}
-	*n = (size_t)rows;
-	PQclear(res);
-	return 0;
+	ret = list_rows(exec_stmt(ps(s), ST_VAR_HISTORY, &a, "reading a variable's history"),
+			&var_change_rows, &list, n);
+	*v = list;
+	return ret;
 }
 
 /* ---- requests ---- */
@@ -1163,33 +1188,31 @@ static int pg_req_add(struct store *s, const char *run_id, enum store_req_kind k
 	return write_stmt(ps(s), ST_REQ_ADD, &a, "adding a request", NULL);
 }
 
+static void fill_req(const PGresult *res, int i, void *elem)
+{
+	struct store_req *r = elem;
+
+	r->id = get_int(res, i, 0);
+	r->run_id = get_str(res, i, 1);
+	r->kind = strcmp(PQgetvalue(res, i, 2), "cancel") ? REQ_CLEAR : REQ_CANCEL;
+	r->task_id = get_str(res, i, 3);
+	r->downstream = (int)get_int(res, i, 4);
+}
+
+static const struct row_type req_rows = { sizeof(struct store_req), fill_req };
+
 static int pg_req_list(struct store *s, const char *run_id, struct store_req **reqs, size_t *n)
 {
 	struct pgargs a = { 0 };
-	PGresult *res;
-	int rows;
+	void *v;
+	int ret;
 
-	*reqs = NULL;
-	*n = 0;
 	if (run_id)
 		arg_text(&a, run_id);
-	res = exec_stmt(ps(s), run_id ? ST_REQ_LIST_RUN : ST_REQ_LIST_ALL, &a, "listing requests");
-	if (!res)
-		return -1;
-	rows = PQntuples(res);
-	if (rows)
-		*reqs = xcalloc((size_t)rows, sizeof(**reqs));
-	for (int i = 0; i < rows; i++) {
-		struct store_req *r = &(*reqs)[i];
-		r->id = get_int(res, i, 0);
-		r->run_id = get_str(res, i, 1);
-		r->kind = strcmp(PQgetvalue(res, i, 2), "cancel") ? REQ_CLEAR : REQ_CANCEL;
-		r->task_id = get_str(res, i, 3);
-		r->downstream = (int)get_int(res, i, 4);
-	}
-	*n = (size_t)rows;
-	PQclear(res);
-	return 0;
+	ret = list_rows(exec_stmt(ps(s), run_id ? ST_REQ_LIST_RUN : ST_REQ_LIST_ALL, &a,
+				  "listing requests"), &req_rows, &v, n);
+	*reqs = v;
+	return ret;
 }
 
 static int pg_req_done(struct store *s, int64_t id)
@@ -1434,32 +1457,34 @@ static int pg_lease_drop(struct store *s, int64_t epoch)
 	return res ? 0 : -1;
 }
 
+static void fill_lease(const PGresult *res, int i, void *elem)
+{
+	struct store_lease *l = elem;
+
+	l->epoch = get_int(res, i, 0);
+	l->host = get_str(res, i, 1);
+	l->pid = (int)get_int(res, i, 2);
+	l->owner = get_str(res, i, 3);
+	l->started_at = get_int(res, i, 4);
+	l->beat_at = get_int(res, i, 5);
+	l->age_ms = get_int(res, i, 6);
+	l->duties = get_str(res, i, 7);
+	l->runs = get_int(res, i, 8);
+}
+
+static const struct row_type lease_rows = { sizeof(struct store_lease), fill_lease };
+
 static int pg_lease_list(struct store *s, int64_t epoch, struct store_lease **v, size_t *n)
 {
 	struct pgargs a = { 0 };
-	PGresult *res;
+	void *list;
+	int ret;
 
-	*v = NULL;
-	*n = 0;
 	arg_int(&a, epoch);
-	res = exec_stmt(ps(s), ST_LEASE_LIST, &a, "listing schedulers");
-	if (!res)
-		return -1;
-	*v = xcalloc((size_t)PQntuples(res) + 1, sizeof(**v));
-	for (int i = 0; i < PQntuples(res); i++) {
-		struct store_lease *l = &(*v)[(*n)++];
-		l->epoch = get_int(res, i, 0);
-		l->host = get_str(res, i, 1);
-		l->pid = (int)get_int(res, i, 2);
-		l->owner = get_str(res, i, 3);
-		l->started_at = get_int(res, i, 4);
-		l->beat_at = get_int(res, i, 5);
-		l->age_ms = get_int(res, i, 6);
-		l->duties = get_str(res, i, 7);
-		l->runs = get_int(res, i, 8);
-	}
-	PQclear(res);
-	return 0;
+	ret = list_rows(exec_stmt(ps(s), ST_LEASE_LIST, &a, "listing schedulers"), &lease_rows,
+			&list, n);
+	*v = list;
+	return ret;
 }
 
 /* ---- provenance ---- */
@@ -1756,6 +1781,13 @@ out:
 
 /* ---- whole tables, for store_copy() (names come from the schema, quoted anyway) ---- */
 
+static void fill_name(const PGresult *res, int i, void *elem)
+{
+	*(char **)elem = get_str(res, i, 0);
+}
+
+static const struct row_type name_rows = { sizeof(char *), fill_name };
+
 static int pg_tables(struct store *s, char ***names, size_t *n)
 {
 	PGresult *res = exec_sql(ps(s),
@@ -1763,16 +1795,11 @@ static int pg_tables(struct store *s, char ***names, size_t *n)
 				 " WHERE table_schema = current_schema() AND table_type = 'BASE TABLE'"
 				 " AND table_name <> 'schema_version' ORDER BY 1",
 				 NULL, "listing tables");
-	*names = NULL;
-	*n = 0;
-	if (!res)
-		return -1;
-	*n = (size_t)PQntuples(res);
-	*names = xcalloc(*n + 1, sizeof(**names));
-	for (size_t i = 0; i < *n; i++)
-		(*names)[i] = get_str(res, (int)i, 0);
-	PQclear(res);
-	return 0;
+	void *v;
+	int ret = list_rows(res, &name_rows, &v, n);
+
+	*names = v;
+	return ret;
 }
 
 static int pg_table_count(struct store *s, const char *table, int64_t *n)
@@ -1892,26 +1919,27 @@ static int pg_file_put(struct store *s, const struct store_file *f)
 	return write_stmt(ps(s), ST_FILE_PUT, &a, "recording a file", NULL);
 }
 
+static void fill_file(const PGresult *res, int i, void *elem)
+{
+	struct store_file *f = elem;
+
+	f->rel = get_str(res, i, 0);
+	f->ident = get_str(res, i, 1);
+	f->dir = (int)get_int(res, i, 2);
+	f->state = get_str(res, i, 3);
+	f->seen_at = get_int(res, i, 4);
+	f->note = get_str(res, i, 5);
+}
+
+static const struct row_type file_rows = { sizeof(struct store_file), fill_file };
+
 static int pg_file_list(struct store *s, struct store_file **files, size_t *n)
 {
-	PGresult *res = exec_stmt(ps(s), ST_FILE_LIST, NULL, "listing files");
+	void *v;
+	int ret = list_rows(exec_stmt(ps(s), ST_FILE_LIST, NULL, "listing files"), &file_rows, &v, n);
 
-	*files = NULL;
-	*n = 0;
-	if (!res)
-		return -1;
-	*files = xcalloc((size_t)PQntuples(res) + 1, sizeof(**files));
-	for (int i = 0; i < PQntuples(res); i++) {
-		struct store_file *f = &(*files)[(*n)++];
-		f->rel = get_str(res, i, 0);
-		f->ident = get_str(res, i, 1);
-		f->dir = (int)get_int(res, i, 2);
-		f->state = get_str(res, i, 3);
-		f->seen_at = get_int(res, i, 4);
-		f->note = get_str(res, i, 5);
-	}
-	PQclear(res);
-	return 0;
+	*files = v;
+	return ret;
 }
 
 /* A queued run inside the open transaction (ON CONFLICT: a colliding id takes a fresh one). */
@@ -2003,35 +2031,36 @@ out:
 	return end_tx(s, ret);
 }
 
+static void fill_arrival(const PGresult *res, int i, void *elem)
+{
+	struct store_arrival *r = elem;
+
+	r->dag_id = get_str(res, i, 0);
+	r->rel = get_str(res, i, 1);
+	r->ident = get_str(res, i, 2);
+	r->attempt = (int)get_int(res, i, 3);
+	r->state = get_str(res, i, 4);
+	r->run_id = get_str(res, i, 5);
+	r->params = get_json(res, i, 6);
+	r->at = get_int(res, i, 7);
+	r->note = get_str(res, i, 8);
+}
+
+static const struct row_type arrival_rows = { sizeof(struct store_arrival), fill_arrival };
+
 static int pg_arrival_list(struct store *s, const char *dag_id, const char *state,
 			   struct store_arrival **v, size_t *n)
 {
 	struct pgargs a = { 0 };
-	PGresult *res;
+	void *list;
+	int ret;
 
-	*v = NULL;
-	*n = 0;
 	arg_text(&a, dag_id);
 	arg_text(&a, state);
-	res = exec_stmt(ps(s), ST_ARRIVAL_LIST, &a, "listing arrivals");
-	if (!res)
-		return -1;
-	*v = xcalloc((size_t)PQntuples(res) + 1, sizeof(**v));
-	for (int i = 0; i < PQntuples(res); i++) {
-		struct store_arrival *r = &(*v)[(*n)++];
-		const char *params = get_cstr(res, i, 6);
-		r->dag_id = get_str(res, i, 0);
-		r->rel = get_str(res, i, 1);
-		r->ident = get_str(res, i, 2);
-		r->attempt = (int)get_int(res, i, 3);
-		r->state = get_str(res, i, 4);
-		r->run_id = get_str(res, i, 5);
-		r->params = params ? json_loads(params, 0, NULL) : NULL;
-		r->at = get_int(res, i, 7);
-		r->note = get_str(res, i, 8);
-	}
-	PQclear(res);
-	return 0;
+	ret = list_rows(exec_stmt(ps(s), ST_ARRIVAL_LIST, &a, "listing arrivals"), &arrival_rows,
+			&list, n);
+	*v = list;
+	return ret;
 }
 
 /* ---- deliveries (the outbox of callbacks and event scripts) ---- */
@@ -2073,14 +2102,41 @@ static int pg_delivery_add(struct store *s, struct store_delivery *d)
 	return pg_commit(s);
 }
 
+static void fill_delivery(const PGresult *res, int i, void *elem)
+{
+	struct store_delivery *d = elem;
+
+	d->id = get_int(res, i, 0);
+	d->kind = get_str(res, i, 1);
+	d->event = get_str(res, i, 2);
+	d->run_id = get_str(res, i, 3);
+	d->dag_id = get_str(res, i, 4);
+	d->task_id = get_str(res, i, 5);
+	d->index = (int)get_int(res, i, 6);
+	d->try_number = (int)get_int(res, i, 7);
+	d->workspace = get_str(res, i, 8);
+	d->command = get_str(res, i, 9);
+	d->payload = get_str(res, i, 10);
+	d->state = get_str(res, i, 11);
+	d->owner = get_str(res, i, 12);
+	d->attempts = (int)get_int(res, i, 13);
+	d->created_at = get_int(res, i, 14);
+	d->started_at = get_int(res, i, 15);
+	d->ended_at = get_int(res, i, 16);
+	d->exit_code = (int)get_int(res, i, 17);
+	d->log_path = get_str(res, i, 18);
+	d->note = get_str(res, i, 19);
+}
+
+static const struct row_type delivery_rows = { sizeof(struct store_delivery), fill_delivery };
+
 static int pg_delivery_list(struct store *s, const struct store_delivery_filter *f,
 			    struct store_delivery **v, size_t *n)
 {
 	struct pgargs a = { 0 };
-	PGresult *res;
+	void *list;
+	int ret;
 
-	*v = NULL;
-	*n = 0;
 	arg_int(&a, f->id);
 	arg_text(&a, f->run_id);
 	arg_text(&a, f->kind);
@@ -2090,35 +2146,10 @@ static int pg_delivery_list(struct store *s, const struct store_delivery_filter 
 		arg_int(&a, (int64_t)f->limit);
 	else
 		arg_text(&a, NULL);
-	res = exec_stmt(ps(s), ST_DELIVERY_LIST, &a, "listing deliveries");
-	if (!res)
-		return -1;
-	*v = xcalloc((size_t)PQntuples(res) + 1, sizeof(**v));
-	for (int i = 0; i < PQntuples(res); i++) {
-		struct store_delivery *d = &(*v)[(*n)++];
-		d->id = get_int(res, i, 0);
-		d->kind = get_str(res, i, 1);
-		d->event = get_str(res, i, 2);
-		d->run_id = get_str(res, i, 3);
-		d->dag_id = get_str(res, i, 4);
-		d->task_id = get_str(res, i, 5);
-		d->index = (int)get_int(res, i, 6);
-		d->try_number = (int)get_int(res, i, 7);
-		d->workspace = get_str(res, i, 8);
-		d->command = get_str(res, i, 9);
-		d->payload = get_str(res, i, 10);
-		d->state = get_str(res, i, 11);
-		d->owner = get_str(res, i, 12);
-		d->attempts = (int)get_int(res, i, 13);
-		d->created_at = get_int(res, i, 14);
-		d->started_at = get_int(res, i, 15);
-		d->ended_at = get_int(res, i, 16);
-		d->exit_code = (int)get_int(res, i, 17);
-		d->log_path = get_str(res, i, 18);
-		d->note = get_str(res, i, 19);
-	}
-	PQclear(res);
-	return 0;
+	ret = list_rows(exec_stmt(ps(s), ST_DELIVERY_LIST, &a, "listing deliveries"), &delivery_rows,
+			&list, n);
+	*v = list;
+	return ret;
 }
 
 static int pg_delivery_claim(struct store *s, int64_t id, const char *expect,
