@@ -28,10 +28,10 @@
 
 enum mkind { MV_NULL, MV_NUM, MV_TEXT };
 
-struct mval {                   /* a cell as stored: text as an offset in the pool */
+struct mval {                   /* a cell as stored: text in the arena */
 	unsigned char kind, is_int;
 	double num;
-	size_t off;
+	const char *text;
 };
 
 struct mget {                   /* a cell as compared */
@@ -41,8 +41,21 @@ struct mget {                   /* a cell as compared */
 };
 
 struct mrow {
-	size_t task, item, data, data_len;      /* offsets in the pool; item SIZE_MAX: none */
+	const char *task, *item, *data;         /* in the arena; item NULL: none */
+	size_t data_len;
 	int idx;
+};
+
+/*
+ * The table's text, in blocks that never move: one growing buffer of a run's
+ * 40 MB was copied again at every doubling, and touched fresh pages each time.
+ */
+#define ARENA_BLOCK ((size_t)4 << 20)
+struct arena {
+	char **blocks;
+	size_t n, alloc;
+	char *cur;
+	size_t left;
 };
 
 struct mcol {
@@ -59,7 +72,7 @@ struct mref {
 struct mtable {
 	char *run_id;
 	int64_t seq;
-	struct strbuf pool;
+	struct arena text;
 	struct mrow *rows;
 	size_t n, alloc;
 	struct mcol *cols;
@@ -71,6 +84,14 @@ struct mtable {
 	uint32_t *order;
 };
 
+static void arena_release(struct arena *a)
+{
+	for (size_t i = 0; i < a->n; i++)
+		free(a->blocks[i]);
+	free(a->blocks);
+	memset(a, 0, sizeof(*a));
+}
+
 static void mtable_free(struct mtable *t)
 {
 	if (!t)
@@ -81,20 +102,31 @@ static void mtable_free(struct mtable *t)
 	}
 	free(t->cols);
 	free(t->rows);
-	sb_release(&t->pool);
+	arena_release(&t->text);
 	free(t->run_id);
 	free(t->sort_key);
 	free(t->order);
 	free(t);
 }
 
-static size_t pool_add(struct mtable *t, const char *s, size_t len)
+/* A copy of s[0..len) with a NUL after it. */
+static const char *pool_add(struct mtable *t, const char *s, size_t len)
 {
-	size_t off = t->pool.len;
+	struct arena *a = &t->text;
+	char *out;
 
-	sb_add(&t->pool, s, len);
-	sb_addch(&t->pool, '\0');
-	return off;
+	if (a->left < len + 1) {
+		size_t size = len + 1 > ARENA_BLOCK ? len + 1 : ARENA_BLOCK;
+		ALLOC_GROW(a->blocks, a->n + 1, a->alloc);
+		a->blocks[a->n++] = a->cur = xmalloc(size);
+		a->left = size;
+	}
+	out = a->cur;
+	memcpy(out, s, len);
+	out[len] = '\0';
+	a->cur += len + 1;
+	a->left -= len + 1;
+	return out;
 }
 
 static int row_add(const char *task_id, int index, const char *item, const char *data, size_t len,
@@ -110,11 +142,11 @@ static int row_add(const char *task_id, int index, const char *item, const char 
 	ALLOC_GROW(t->rows, t->n + 1, t->alloc);
 	r = &t->rows[t->n];
 	/* rows come grouped by task: most share the previous row's name */
-	if (t->n && !strcmp(t->pool.buf + t->rows[t->n - 1].task, task_id))
+	if (t->n && !strcmp(t->rows[t->n - 1].task, task_id))
 		r->task = t->rows[t->n - 1].task;
 	else
 		r->task = pool_add(t, task_id, strlen(task_id));
-	r->item = item ? pool_add(t, item, strlen(item)) : SIZE_MAX;
+	r->item = item ? pool_add(t, item, strlen(item)) : NULL;
 	r->data = pool_add(t, data, len);
 	r->data_len = len;
 	r->idx = index;
@@ -161,18 +193,147 @@ static struct mval value_of(struct mtable *t, json_t *v)
 		break;
 	case JSON_STRING:
 		m = (struct mval){ .kind = MV_TEXT,
-				   .off = pool_add(t, json_string_value(v), json_string_length(v)) };
+				   .text = pool_add(t, json_string_value(v), json_string_length(v)) };
 		break;
 	case JSON_ARRAY:
 	case JSON_OBJECT:
 		s = json_dumps(v, JSON_COMPACT);
-		m = (struct mval){ .kind = MV_TEXT, .off = pool_add(t, s, strlen(s)) };
+		m = (struct mval){ .kind = MV_TEXT, .text = pool_add(t, s, strlen(s)) };
 		free(s);
 		break;
 	case JSON_NULL:
 		break;
 	}
 	return m;
+}
+
+static void row_parse_slow(struct mtable *t, size_t i)
+{
+	json_t *obj = json_loadb(t->rows[i].data, t->rows[i].data_len, 0, NULL), *v;
+	const char *key;
+	size_t hint = 0;
+
+	json_object_foreach(obj, key, v) {
+		struct mval m = value_of(t, v);
+		col_for(t, key, &hint)->v[i] = m;
+	}
+	json_decref(obj);
+}
+
+static const char *skip_ws(const char *p, const char *end)
+{
+	while (p < end && (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r'))
+		p++;
+	return p;
+}
+
+/* The closing quote of the string at p; NULL when it holds an escape. */
+static const char *plain_string_end(const char *p, const char *end)
+{
+	const char *q = memchr(p + 1, '"', (size_t)(end - p - 1));
+
+	return q && !memchr(p + 1, '\\', (size_t)(q - p - 1)) ? q : NULL;
+}
+
+/* Just past the array or object at p. */
+static const char *nested_end(const char *p, const char *end)
+{
+	int depth = 0;
+
+	for (; p < end; p++) {
+		if (*p == '"') {
+			for (p++; p < end && *p != '"'; p++)
+				if (*p == '\\')
+					p++;
+		} else if (*p == '[' || *p == '{') {
+			depth++;
+		} else if ((*p == ']' || *p == '}') && !--depth) {
+			return p + 1;
+		}
+	}
+	return NULL;
+}
+
+/*
+ * Row i's cells read straight from its text, the common case (keys and
+ * strings without escapes): a run's 100,000 lines through jansson's objects
+ * cost most of the table's load.  Nested values still go through jansson,
+ * for their compact text.  -1 when the row needs row_parse_slow (the
+ * stored text is valid JSON: the store checked it), whose cells then
+ * replace these.
+ */
+static int row_parse(struct mtable *t, size_t i, struct strbuf *key)
+{
+	const char *p = t->rows[i].data, *end = p + t->rows[i].data_len, *q;
+	size_t hint = 0;
+
+	p = skip_ws(p, end);
+	if (p == end || *p++ != '{')
+		return -1;
+	p = skip_ws(p, end);
+	if (p < end && *p == '}')
+		return 0;
+	for (;;) {
+		struct mval m = { .kind = MV_NULL };
+
+		p = skip_ws(p, end);
+		if (p == end || *p != '"' || !(q = plain_string_end(p, end)))
+			return -1;
+		sb_reset(key);
+		sb_add(key, p + 1, (size_t)(q - p - 1));
+		p = skip_ws(q + 1, end);
+		if (p == end || *p++ != ':')
+			return -1;
+		p = skip_ws(p, end);
+		if (p == end)
+			return -1;
+		if (*p == '"') {
+			if (!(q = plain_string_end(p, end)))
+				return -1;
+			m = (struct mval){ .kind = MV_TEXT, .text = pool_add(t, p + 1, (size_t)(q - p - 1)) };
+			p = q + 1;
+		} else if (*p == '[' || *p == '{') {
+			json_t *v;
+
+			if (!(q = nested_end(p, end)) ||
+			    !(v = json_loadb(p, (size_t)(q - p), JSON_DECODE_ANY, NULL)))
+				return -1;
+			m = value_of(t, v);
+			json_decref(v);
+			p = q;
+		} else if (end - p >= 4 && !memcmp(p, "true", 4)) {
+			m = (struct mval){ .kind = MV_NUM, .is_int = 1, .num = 1 };
+			p += 4;
+		} else if (end - p >= 5 && !memcmp(p, "false", 5)) {
+			m = (struct mval){ .kind = MV_NUM, .is_int = 1, .num = 0 };
+			p += 5;
+		} else if (end - p >= 4 && !memcmp(p, "null", 4)) {
+			p += 4;
+		} else {
+			/* jansson's rule: a number without '.', 'e' or 'E' is an integer */
+			size_t n = 0;
+			int is_int = 1;
+
+			while (p + n < end && p[n] && strchr("-+0123456789.eE", p[n])) {
+				if (p[n] == '.' || p[n] == 'e' || p[n] == 'E')
+					is_int = 0;
+				n++;
+			}
+			if (!n)
+				return -1;
+			/* the text ends in a NUL (pool_add) and the number before it */
+			m = (struct mval){ .kind = MV_NUM, .is_int = (unsigned char)is_int,
+					   .num = is_int ? (double)strtoll(p, NULL, 10) : strtod(p, NULL) };
+			p += n;
+		}
+		col_for(t, key->buf, &hint)->v[i] = m;
+		p = skip_ws(p, end);
+		if (p < end && *p == ',') {
+			p++;
+			continue;
+		}
+		return p < end && *p == '}' ? 0 : -1;
+	}
 }
 
 /*
@@ -184,10 +345,10 @@ static struct mtable *mtable_load(struct store *s, const char *run_id, int64_t s
 {
 	struct mtable *t = xcalloc(1, sizeof(*t));
 	struct store_run again = { 0 };
+	struct strbuf key = STRBUF_INIT;
 
 	t->run_id = xstrdup(run_id);
 	t->seq = seq;
-	sb_init(&t->pool, 0);
 	*rc = store_metrics_each(s, run_id, row_add, t);
 	if (*rc >= 0 && (store_run_get(s, run_id, &again) || again.seq != seq))
 		*rc = 1;
@@ -201,21 +362,13 @@ static struct mtable *mtable_load(struct store *s, const char *run_id, int64_t s
 		free(t->rows);
 		t->rows = NULL;
 		t->n = 0;
-		sb_release(&t->pool);
+		arena_release(&t->text);
 		return t;
 	}
-	for (size_t i = 0; i < t->n; i++) {
-		json_t *obj = json_loadb(t->pool.buf + t->rows[i].data, t->rows[i].data_len, 0, NULL);
-		const char *key;
-		json_t *v;
-		size_t hint = 0;
-
-		json_object_foreach(obj, key, v) {
-			struct mval m = value_of(t, v);
-			col_for(t, key, &hint)->v[i] = m;
-		}
-		json_decref(obj);
-	}
+	for (size_t i = 0; i < t->n; i++)
+		if (row_parse(t, i, &key) < 0)
+			row_parse_slow(t, i);
+	sb_release(&key);
 	return t;
 }
 
@@ -240,11 +393,11 @@ static struct mget get(const struct mtable *t, const struct mref *ref, size_t r)
 
 	switch (ref->kind) {
 	case MR_ITEM:
-		if (row->item == SIZE_MAX)
+		if (!row->item)
 			break;
-		return (struct mget){ .kind = MV_TEXT, .text = t->pool.buf + row->item };
+		return (struct mget){ .kind = MV_TEXT, .text = row->item };
 	case MR_TASK:
-		return (struct mget){ .kind = MV_TEXT, .text = t->pool.buf + row->task };
+		return (struct mget){ .kind = MV_TEXT, .text = row->task };
 	case MR_INDEX:
 		return (struct mget){ .kind = MV_NUM, .is_int = 1, .num = row->idx };
 	case MR_COL:
@@ -252,7 +405,7 @@ static struct mget get(const struct mtable *t, const struct mref *ref, size_t r)
 			break;
 		v = &ref->col->v[r];
 		return (struct mget){ .kind = v->kind, .is_int = v->is_int, .num = v->num,
-				      .text = v->kind == MV_TEXT ? t->pool.buf + v->off : NULL };
+				      .text = v->kind == MV_TEXT ? v->text : NULL };
 	}
 	return (struct mget){ .kind = MV_NULL };
 }
@@ -359,12 +512,11 @@ static const uint32_t *sorted(struct mtable *t, const char *key, int desc)
 static json_t *row_json(const struct mtable *t, size_t r)
 {
 	const struct mrow *row = &t->rows[r];
-	json_t *data = json_loadb(t->pool.buf + row->data, row->data_len, 0, NULL);
+	json_t *data = json_loadb(row->data, row->data_len, 0, NULL);
 
-	return json_pack("{s:s, s:o, s:o, s:o}", "task_id", t->pool.buf + row->task,
+	return json_pack("{s:s, s:o, s:o, s:o}", "task_id", row->task,
 			 "index", row->idx >= 0 ? json_integer(row->idx) : json_null(),
-			 "item", row->item != SIZE_MAX ? json_string(t->pool.buf + row->item)
-						       : json_null(),
+			 "item", row->item ? json_string(row->item) : json_null(),
 			 "metrics", data ? data : json_object());
 }
 
@@ -386,7 +538,7 @@ static void mtable_query(struct mtable *t, const struct store_metrics_query *q,
 			if (!cond_match(&v, &conds[k]))
 				break;
 		}
-		if (k < n || (q->task_id && strcmp(q->task_id, t->pool.buf + t->rows[r].task)))
+		if (k < n || (q->task_id && strcmp(q->task_id, t->rows[r].task)))
 			continue;
 		if (matched++ >= q->offset && (!q->limit || json_array_size(*rows) < q->limit))
 			json_array_append_new(*rows, row_json(t, r));

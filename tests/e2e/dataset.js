@@ -1,17 +1,25 @@
 // The dataset view with 100,000 clips in Debian's chromium (playwright-core):
-// first render, a filter, a sort, scrolling to the middle (virtualized rows)
-// and the filtered filelist download.  Times are measured in the page
-// (window.sfDataset: from the request to the rows in the DOM) and printed,
-// not asserted: bench/dataset.sh holds them against the 200 ms goal.
+// first render, a filter, a sort, scrolling to the middle (virtualized rows),
+// playing a clip, the waveform thumbnails and the filtered filelist download.
+// Times are measured in the page (window.sfDataset: from the request to the
+// frame after the rows are in the document), twice: cold (as the page finds
+// serve: the first view of a run waits for serve to read it) and warm (the
+// page loaded again).  They are printed; with LIMIT_MS the warm first render
+// and filter must be under it (t1404 gives five times the 200 ms goal;
+// bench/dataset.sh holds them against the goal itself).
 //
-//   node dataset.js URL_WITH_TOKEN RUN_ID OUT FILTERED_COUNT
+//   node dataset.js URL_WITH_TOKEN RUN_ID OUT FILTERED_COUNT [LIMIT_MS]
 'use strict';
 const path = require('path');
 const fs = require('fs');
 const os = require('os');
 const { chromium } = require('playwright-core');
 
-const [url, runId, out, wantFiltered] = process.argv.slice(2);
+const [url, runId, out, wantFiltered, limitMs] = process.argv.slice(2);
+const FILTER = 'character=Fluttershy,lufs<-30,duration>8';
+
+// Where a measured time went: the server's answer, the rows' update, the next frame.
+const parts = d => `answer ${d.fetch.toFixed(1)}, rows ${d.rows.toFixed(1)}, frame ${d.frame.toFixed(1)}`;
 
 async function main() {
   const profile = fs.mkdtempSync(path.join(os.tmpdir(), 'sf-chromium-'));
@@ -25,49 +33,82 @@ async function main() {
   try {
     const page = await browser.newPage();
     page.on('pageerror', e => errors.push('pageerror: ' + e.message));
-    await page.goto(url);
-    await page.waitForSelector('main#app h1, main#app table');
     const state = async want => {
       await page.waitForFunction(w => window.sfDataset && window.sfDataset.filter === w.filter &&
-        window.sfDataset.sort === w.sort, want, { timeout: 30000 });
-      return page.evaluate(() => window.sfDataset);
+        window.sfDataset.sort === w.sort, want, { timeout: 60000 });
+      const got = await page.evaluate(() => window.sfDataset);
+      if (got.error) throw new Error('dataset view: ' + got.error);
+      return got;
     };
-    await page.evaluate(id => { location.hash = '#/runs/' + id + '/dataset'; }, runId);
-    const first = await state({ filter: '', sort: '' });
-    console.log(`first render: ${first.total} clips in ${first.ms.toFixed(1)} ms`);
-    if (first.total !== 100000) throw new Error('expected 100000 clips, got ' + first.total);
-    const rows = await page.$$eval('#ds-scroll .ds-row', r => r.length);
-    if (rows < 5 || rows > 40) throw new Error('rows in the DOM: ' + rows + ' (not virtualized?)');
+    const filterTo = async text => {
+      await page.fill('#ds-filter', text);
+      await page.press('#ds-filter', 'Enter');
+    };
+    // First render and the filter, as a user opening the view sees them.
+    const measure = async label => {
+      await page.goto(url);
+      await page.waitForSelector('main#app h1, main#app table');
+      await page.evaluate(id => { location.hash = '#/runs/' + id + '/dataset'; }, runId);
+      const first = await state({ filter: '', sort: '' });
+      console.log(`${label} first render: ${first.total} clips in ${first.ms.toFixed(1)} ms (${parts(first)})`);
+      if (first.total !== 100000) throw new Error('expected 100000 clips, got ' + first.total);
+      await filterTo(FILTER);
+      const filtered = await state({ filter: FILTER, sort: '' });
+      console.log(`${label} filter: ${filtered.total} clips in ${filtered.ms.toFixed(1)} ms (${parts(filtered)})`);
+      if (filtered.total !== Number(wantFiltered)) throw new Error('expected ' + wantFiltered + ' filtered clips, got ' + filtered.total);
+      await page.click('.ds-head div:nth-child(7)'); // LUFS
+      const sorted = await state({ filter: FILTER, sort: 'lufs' });
+      console.log(`${label} sort: ${sorted.total} clips in ${sorted.ms.toFixed(1)} ms (${parts(sorted)})`);
+      const top = await page.$eval('#ds-scroll .ds-row[data-i="0"] div:nth-child(7)', d => Number(d.textContent));
+      if (!(top <= -39)) throw new Error('sorted by LUFS, the first row has ' + top);
+      return { first, filtered };
+    };
+    await measure('cold');
+    const warm = await measure('warm');
+    if (limitMs)
+      for (const [what, d] of [['first render', warm.first], ['filter', warm.filtered]])
+        if (d.ms > Number(limitMs)) throw new Error(`warm ${what} took ${d.ms.toFixed(1)} ms, over ${limitMs} ms`);
 
-    await page.fill('#ds-filter', 'character=Fluttershy,lufs<-30,duration>8');
-    await page.press('#ds-filter', 'Enter');
-    const filtered = await state({ filter: 'character=Fluttershy,lufs<-30,duration>8', sort: '' });
-    console.log(`filter: ${filtered.total} clips in ${filtered.ms.toFixed(1)} ms`);
-    if (filtered.total !== Number(wantFiltered)) throw new Error('expected ' + wantFiltered + ' filtered clips, got ' + filtered.total);
-
-    await page.click('.ds-head div:nth-child(7)'); // LUFS
-    const sorted = await state({ filter: 'character=Fluttershy,lufs<-30,duration>8', sort: 'lufs' });
-    console.log(`sort: ${sorted.total} clips in ${sorted.ms.toFixed(1)} ms`);
-    const top = await page.$eval('#ds-scroll .ds-row[data-i="0"] div:nth-child(7)', d => Number(d.textContent));
-    if (!(top <= -39)) throw new Error('sorted by LUFS, the first row has ' + top);
-
-    await page.fill('#ds-filter', '');
-    await page.press('#ds-filter', 'Enter');
+    // Virtualized: a screenful of rows in the document, also in the middle.
+    await filterTo('');
     await state({ filter: '', sort: 'lufs' });
     await page.$eval('#ds-scroll', s => { s.scrollTop = 50000 * 40; });
     await page.waitForSelector('#ds-scroll .ds-row[data-i="50000"]', { timeout: 10000 });
     const domRows = await page.$$eval('#ds-scroll .ds-row', r => r.length);
-    if (domRows > 40) throw new Error('rows in the DOM after scrolling: ' + domRows);
-    if (!await page.$('#ds-scroll .ds-row[data-i="50000"] audio')) throw new Error('no audio player in a row');
+    if (domRows < 5 || domRows > 40) throw new Error('rows in the document after scrolling: ' + domRows);
+    if (!await page.$('#ds-scroll .ds-row[data-i="50000"] .ds-play')) throw new Error('no play button in a row');
     await page.screenshot({ path: path.join(out, 'dataset.png') });
 
-    await page.fill('#ds-filter', 'character=Rarity');
-    await page.press('#ds-filter', 'Enter');
-    await state({ filter: 'character=Rarity', sort: 'lufs' });
+    // Clip 0 (a real WAV file) plays in the page's player; its waveform is
+    // drawn, and clip 3's (which has no `wave` metric) is blank.
+    await page.click('.ds-head div:nth-child(1)'); // by name
+    await state({ filter: '', sort: 'name' });
+    const inked = i => page.$eval(`#ds-scroll .ds-row[data-i="${i}"] canvas`, c => {
+      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+      let n = 0;
+      for (let k = 3; k < d.length; k += 4) if (d[k]) n++;
+      return n;
+    });
+    await filterTo('item~_Line 0.');
+    await state({ filter: 'item~_Line 0.', sort: 'name' });
+    if (!(await inked(0) > 100)) throw new Error('clip 0 has no waveform drawn');
+    await page.click('#ds-scroll .ds-row[data-i="0"] .ds-play');
+    await page.waitForFunction(() => { const p = document.getElementById('ds-player'); return !p.paused && p.currentTime > 0.2; },
+      null, { timeout: 20000 });
+    const playing = await page.$eval('#ds-playing', s => s.textContent);
+    if (!/_Line 0$/.test(playing)) throw new Error('playing: ' + playing);
+    await filterTo('item~_Line 3.');
+    await state({ filter: 'item~_Line 3.', sort: 'name' });
+    const row3 = await page.$eval('#ds-scroll .ds-row[data-i="0"] div:nth-child(1)', d => d.textContent);
+    if (!/_Line 3$/.test(row3)) throw new Error('expected clip 3 first, got ' + row3);
+    if (await inked(0) !== 0) throw new Error('clip 3 has no wave metric, yet its canvas is drawn on');
+
+    await filterTo('character=Rarity');
+    await state({ filter: 'character=Rarity', sort: 'name' });
     const [download] = await Promise.all([page.waitForEvent('download'), page.click('#ds-download')]);
     const text = fs.readFileSync(await download.path(), 'utf8');
     const lines = text.trim().split('\n');
-    if (lines.length !== 25000 || !lines.every(l => /^clean\/.*\.flac\|.*\|Rarity$/.test(l)))
+    if (lines.length !== 25000 || !lines.every(l => /^clean\/.*\.flac\|Line \d+\.\|Rarity$/.test(l)))
       throw new Error('filelist: ' + lines.length + ' lines, first ' + lines[0]);
     if (errors.length) throw new Error(errors.join('\n'));
     console.log('dataset browser test passed');

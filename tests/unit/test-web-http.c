@@ -520,10 +520,11 @@ static void dataset_cache_matches_store(void **state)
 		"", "n<5", "n>=2.5", "n=3", "n!=3", "s=b", "s<b", "s~B", "n~1", "n~.5", "x>1",
 		"x=b", "x<zz", "arr~a", "flag=1", "item~x", "task=b", "index<1", "index>=0",
 		"missing=1", "n<abc", "s>5", "n>0,s~a,x!=2", "s~", "arr~",
+		"e~ut", "e=plain", "key=5", "key<1", "big>1000", "big<0",
 	};
 	static const char *const sorts[] = {
 		"", "n", "-n", "s", "-s", "x", "-x", "item", "-item", "-index", "task", "missing", "arr",
-		"flag",
+		"flag", "e", "-key", "big",
 	};
 	static const char *const svals[] = { "a", "b", "Ba", "ab", "" };
 	char *dir = scratch(), *flow = path_join(dir, "flow"), *run_id = NULL;
@@ -557,6 +558,14 @@ static void dataset_cache_matches_store(void **state)
 				sb_adds(&lines, ", \"arr\": [\"a\", 1, {\"k\": true}]");
 			else if (v % 4 == 2)
 				sb_adds(&lines, ", \"arr\": []");
+			/* escapes (read by jansson), odd spacing and number forms (read directly) */
+			if (v % 7 == 2)
+				sb_adds(&lines, ", \"e\": \"q\\\"u\\u0074e\"");
+			else if (v % 7 == 4)
+				sb_adds(&lines, ", \"key\": 5, \"e\": \"tab\\tut\"");
+			else if (v % 7 == 5)
+				sb_adds(&lines, ",\t\"key\" :  -0 , \"e\":\"plain\"");
+			sb_addf(&lines, ", \"big\": %s", v % 3 == 0 ? "1e3" : v % 3 == 1 ? "123456789012" : "-2.5E-1");
 			sb_addf(&lines, ", \"flag\": %s}\n", v % 2 ? "true" : "false");
 		}
 		assert_int_equal(store_metrics_put(s, run_id, task, idx < 0 ? -1 : idx, 1, NULL,

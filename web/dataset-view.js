@@ -1,0 +1,205 @@
+// The dataset view (docs/ui.md): a run's per-clip metrics, filtered and
+// sorted by the server, with only the visible rows in the document.  Loaded
+// before app.js, whose helpers (el, api, enc, put, mount) it calls once the
+// page runs; app.js's router calls pageDataset.
+'use strict';
+
+// Rows are 40 px high; the server is asked for 50 rows at a time, enough
+// for a screen, so the first answer is small.
+const DS_ROW = 40, DS_PAGE = 50, DS_FILELIST_PAGE = 100000;
+const DS_COLS = [['name', 'Clip'], ['character', 'Character'], ['emotion', 'Emotion'], ['noise', 'Noise'],
+  ['transcript', 'Transcript'], ['duration', 'Dur (s)'], ['lufs', 'LUFS'], ['rms_db', 'RMS dB'],
+  ['peak_db', 'Peak dB'], ['snr_db', 'SNR dB'], ['flags', 'Flags'], ['wave', 'Play']];
+const DS_WAVE_W = 200, DS_WAVE_H = 28;
+const DS_B64 = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';
+
+// Clipper's HH_MM_SS_Character_Emotion_Noise_Transcript, for clips whose metrics lack the fields.
+function clipperFields(path) {
+  const name = (path || '').split('/').pop().replace(/\.[^.]*$/, '');
+  const p = name.split('_');
+  if (p.length < 7 || !p.slice(0, 3).every(x => /^\d+$/.test(x))) return { name };
+  return { name, character: p[3], emotion: p[4], noise: p[5], transcript: p.slice(6).join('_').replace(/_/g, '?') };
+}
+
+// The metric `wave` (docs/audio.md): one character per slice of the clip,
+// its peak as 0..63 in base64url's alphabet, drawn as bars around the middle.
+function drawWave(canvas, wave) {
+  const g = canvas.getContext('2d');
+  g.clearRect(0, 0, DS_WAVE_W, DS_WAVE_H);
+  if (typeof wave !== 'string' || !wave.length) return;
+  const w = DS_WAVE_W / wave.length, mid = DS_WAVE_H / 2;
+  g.fillStyle = '#5a7fa8';
+  for (let k = 0; k < wave.length; k++) {
+    const v = Math.max(0, DS_B64.indexOf(wave[k])) / 63, h = Math.max(1, v * DS_WAVE_H);
+    g.fillRect(k * w, mid - h / 2, Math.max(1, w - 1), h);
+  }
+}
+
+// A frame after the rows were put in the document: the time a user waits
+// includes style, layout and paint, not only the script.
+function dsNextFrame() {
+  return new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)));
+}
+
+async function pageDataset(runId, query) {
+  const base = '/api/v1/runs/' + enc(runId) + '/metrics';
+  const runDir = (await api('/api/v1/runs/' + enc(runId) + '/files')).run_dir;
+  let filter = query.get('filter') || '', sort = query.get('sort') || '', task = query.get('task') || '';
+  let total = 0, pages = new Map(), gen = 0, playing = null;
+  const status = el('span', { class: 'muted', id: 'ds-status' });
+  const input = el('input', { type: 'text', id: 'ds-filter', class: 'ds-filter', value: filter,
+    placeholder: 'e.g. character=Fluttershy,lufs<-30,duration>8', 'aria-label': 'filter' });
+  const spacer = el('div', { class: 'ds-spacer' });
+  const scroller = el('div', { class: 'ds-scroll', id: 'ds-scroll' }, spacer);
+  // One player for the page: an <audio> per row costs tens of ms each to create.
+  const player = el('audio', { id: 'ds-player', controls: true, preload: 'none' });
+  const nowPlaying = el('span', { class: 'mono muted', id: 'ds-playing' });
+  const head = el('div', { class: 'ds-row ds-head' }, DS_COLS.map(([k, h]) => el('div', {
+    text: h, class: k === 'wave' || k === 'flags' ? '' : 'sortable',
+    onclick: k === 'wave' || k === 'flags' ? null : () => { sort = sort === k ? '-' + k : k; reload(); },
+  })));
+  const fileUrl = out => '/api/v1/runs/' + enc(runId) + '/file?path=' + enc(runDir + '/' + out);
+
+  const qs = (offset, limit) => '?limit=' + limit + '&offset=' + offset + (task ? '&task=' + enc(task) : '') +
+    (filter ? '&filter=' + enc(filter) : '') + (sort ? '&sort=' + enc(sort.replace(/^(-?)name$/, '$1item')) : '');
+  function fetchPage(n) {
+    if (!pages.has(n)) pages.set(n, api(base + qs(n * DS_PAGE, DS_PAGE)).then(r => { total = r.total; return r.items; }));
+    return pages.get(n);
+  }
+
+  // Row elements are made once and refilled as the rows under them change.
+  const slots = [];
+  function slot(k) {
+    if (slots[k]) return slots[k];
+    const cells = DS_COLS.map(([key]) => {
+      if (key !== 'wave') return el('div', { class: key === 'name' ? 'mono' : '' });
+      return el('div', { class: 'ds-wave' },
+        el('button', { class: 'ds-play', type: 'button', title: 'play', 'aria-label': 'play', text: '▶',
+          onclick: () => play(r) }),
+        el('canvas', { width: DS_WAVE_W, height: DS_WAVE_H }));
+    });
+    const r = el('div', { class: 'ds-row' }, cells);
+    r.cells = cells;
+    spacer.appendChild(r);
+    return (slots[k] = r);
+  }
+  function fill(r, it, i) {
+    const m = it.metrics || {}, f = Object.assign(clipperFields(it.item), m);
+    r.dataset.i = i;
+    r.style.transform = 'translateY(' + (i * DS_ROW) + 'px)';
+    r.hidden = false;
+    r.out = m.output && runDir ? fileUrl(m.output) : null;
+    r.name = clipperFields(it.item).name;
+    DS_COLS.forEach(([k], c) => {
+      const cell = r.cells[c];
+      if (k === 'wave') {
+        cell.firstChild.disabled = !r.out;
+        cell.firstChild.textContent = r.out && r.out === playing ? '❚❚' : '▶';
+        drawWave(cell.lastChild, m.wave);
+        return;
+      }
+      let text;
+      if (k === 'name') text = r.name;
+      else if (k === 'flags') text = m.error ? 'error: ' + m.error : m.dropped ? 'dropped: ' + m.dropped : (m.flags || []).join(' ');
+      else {
+        const v = f[k];
+        text = typeof v === 'number' ? (Math.round(v * 100) / 100).toString() : v === undefined || v === null ? '' : String(v);
+        cell.className = typeof v === 'number' ? 'num' : '';
+      }
+      cell.textContent = text;
+      cell.title = k === 'name' ? it.item || '' : text;
+    });
+  }
+  function play(r) {
+    if (!r.out) return;
+    if (playing === r.out && !player.paused) {
+      player.pause();
+      return;
+    }
+    if (playing !== r.out) {
+      playing = r.out;
+      player.src = r.out;
+      nowPlaying.textContent = r.name;
+    }
+    player.play().catch(e => { nowPlaying.textContent = r.name + ': ' + e.message; });
+  }
+  const markPlaying = () => slots.forEach(s => {
+    if (!s.hidden) s.cells[DS_COLS.length - 1].firstChild.textContent = s.out && s.out === playing && !player.paused ? '❚❚' : '▶';
+  });
+  player.addEventListener('play', markPlaying);
+  player.addEventListener('pause', markPlaying);
+
+  async function paint() {
+    const my = gen;
+    const first = Math.floor(scroller.scrollTop / DS_ROW), count = Math.ceil(scroller.clientHeight / DS_ROW) + 1;
+    const want = [];
+    for (let p = Math.floor(first / DS_PAGE); p <= Math.floor((first + count - 1) / DS_PAGE); p++) want.push(p);
+    const got = await Promise.all(want.map(fetchPage));
+    if (my !== gen) return;
+    const t1 = performance.now();
+    let k = 0;
+    for (let i = first; i < Math.min(first + count, total); i++) {
+      const it = got[Math.floor(i / DS_PAGE) - want[0]][i % DS_PAGE];
+      if (it) fill(slot(k++), it, i);
+    }
+    for (; k < slots.length; k++) slots[k].hidden = true;
+    spacer.style.height = (total * DS_ROW) + 'px';
+    status.textContent = total + ' clips';
+    return t1;
+  }
+  // Times the server's answer, the rows' update and the next frame, for the
+  // browser test and bench/dataset.sh (window.sfDataset).
+  async function reload() {
+    const t0 = performance.now();
+    gen++;
+    pages = new Map();
+    filter = input.value.trim();
+    head.childNodes.forEach((c, k) => { const key = DS_COLS[k][0]; c.textContent = DS_COLS[k][1] + (sort === key ? ' ▲' : sort === '-' + key ? ' ▼' : ''); });
+    try {
+      scroller.scrollTop = 0;
+      const t1 = await paint(), t2 = performance.now();
+      await dsNextFrame();
+      const t3 = performance.now();
+      window.sfDataset = { total, ms: t3 - t0, fetch: t1 - t0, rows: t2 - t1, frame: t3 - t2, filter, sort };
+    } catch (e) {
+      status.textContent = e.message;
+      window.sfDataset = { error: e.message, filter, sort };
+    }
+  }
+  // The filtered clips as output|transcript|speaker lines, fetched in pages of the API's largest limit.
+  async function download() {
+    const lines = [];
+    for (let offset = 0, n = 1; offset < n; offset += DS_FILELIST_PAGE) {
+      const r = await api(base + qs(offset, DS_FILELIST_PAGE));
+      n = r.total;
+      for (const it of r.items) {
+        if (!it.metrics || !it.metrics.output) continue;
+        const f = Object.assign(clipperFields(it.item), it.metrics);
+        lines.push([it.metrics.output, f.transcript || '', f.speaker || f.character || ''].join('|'));
+      }
+      if (!r.items.length) break;
+    }
+    const a = el('a', { href: URL.createObjectURL(new Blob([lines.join('\n') + '\n'], { type: 'text/plain' })),
+      download: 'filelist_' + runId + '.txt' });
+    document.body.appendChild(a);
+    a.click();
+    a.remove();
+  }
+  let ticking = false;
+  scroller.addEventListener('scroll', () => {
+    if (ticking) return;
+    ticking = true;
+    requestAnimationFrame(() => { ticking = false; paint().catch(() => {}); });
+  });
+  input.addEventListener('keydown', ev => { if (ev.key === 'Enter') reload(); });
+  mount(el('div', { class: 'crumbs' }, el('a', { href: '#/', text: 'DAGs' }), ' / ',
+    el('a', { href: '#/runs/' + enc(runId), class: 'mono', text: runId }), ' / dataset'),
+  el('h1', {}, el('span', { text: 'Dataset' }), status),
+  el('div', { class: 'pager' }, input, el('button', { text: 'Filter', onclick: reload }),
+    el('button', { text: 'Download filelist', id: 'ds-download', onclick: () => download().catch(e => alert(e.message)) })),
+  el('p', { class: 'muted', text: 'KEY OP VALUE, comma-separated; OP one of = != < <= > >= ~ (contains). Keys: any metric, item, task. Click a heading to sort.' }),
+  el('div', { class: 'ds-player' }, player, nowPlaying),
+  head, scroller);
+  await reload();
+  return { close() { player.pause(); } };
+}
