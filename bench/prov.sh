@@ -19,15 +19,8 @@
 # (c) the example DAG (examples/ppp-audio) speaking and cleaning 1,000 clips:
 #     each clip (a foreach item) and the uploadable/ folder are hashed.
 #     Reported.
-set -eu
-cd "$(dirname "$0")/.."
-root=$(pwd)
-sf=${SYNTHFLOW:-$root/build/synthflow}
-scale=${BENCH_SCALE:-1}
-repeat=${BENCH_REPEAT:-3}
-export SYNTHFLOW_FLOW_PARALLELISM=2
+. "$(dirname "$0")/lib.sh"
 
-size() { awk -v n="$1" -v s="$scale" 'BEGIN { v = int(n * s + 0.5); if (v < 2) v = 2; print v }'; }
 fanout=$(size 10000)
 clips=$(size 1000)
 

@@ -21,17 +21,10 @@
 #     millisecond resolution).  Goal: median < 2 ms.
 # (c) a foreach over 100,000 files running `true`: wall time and peak RSS
 #     (GNU time), make -j2 for reference.  Goal: peak RSS < 300 MB.
-set -eu
-cd "$(dirname "$0")/.."
-root=$(pwd)
-sf=${SYNTHFLOW:-$root/build/synthflow}
-scale=${BENCH_SCALE:-1}
-repeat=${BENCH_REPEAT:-3}
-export SYNTHFLOW_FLOW_PARALLELISM=2
+. "$(dirname "$0")/lib.sh"
 
 scripts/install-deps.sh bench
 
-size() { awk -v n="$1" -v s="$scale" 'BEGIN { v = int(n * s + 0.5); if (v < 2) v = 2; print v }'; }
 fanout=$(size 10000)
 chain=$(size 1000)
 foreach=$(size 100000)

@@ -14,15 +14,8 @@
 # Best of BENCH_REPEAT (3) runs each.  Several schedulers on one database
 # are not implemented yet (one `serve` per database), so there is no
 # two-scheduler row.
-set -eu
-cd "$(dirname "$0")/.."
-root=$(pwd)
-sf=${SYNTHFLOW:-$root/build/synthflow}
-scale=${BENCH_SCALE:-1}
-repeat=${BENCH_REPEAT:-3}
-export SYNTHFLOW_FLOW_PARALLELISM=2
+. "$(dirname "$0")/lib.sh"
 
-size() { awk -v n="$1" -v s="$scale" 'BEGIN { v = int(n * s + 0.5); if (v < 2) v = 2; print v }'; }
 noop=$(size 10000)
 slow=$(size 1000)
 

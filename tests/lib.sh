@@ -106,6 +106,46 @@ store_sql() {
 	fi
 }
 
+# serve_start [VAR=VALUE...]: `synthflow serve` in the background, with
+# VAR=VALUE added to its environment (PATH=$PWD/bin:$PATH puts stand-in
+# programs first); its pid in serve.pid, its stderr appended to serve.log.
+# Returns once it logs "scheduler running"; fails with the log when it exits
+# first or takes over 20 s (a start takes well under a second).  Stop it with
+# serve_stop, e.g. from the body's EXIT trap.
+serve_start() {
+	env "$@" synthflow serve 2>>serve.log &
+	echo $! >serve.pid
+	for i in $(seq 400); do
+		alive=0
+		kill -0 "$(cat serve.pid)" 2>/dev/null && alive=1
+		grep -q "scheduler running" serve.log 2>/dev/null && return 0
+		[ $alive = 1 ] || break # it ended without starting
+		sleep 0.05
+	done
+	echo "serve did not start" >&2
+	cat serve.log >&2
+	return 1
+}
+
+# serve_stop: SIGTERM to the serve in serve.pid, and up to 5 s for it to end.
+serve_stop() {
+	[ -f serve.pid ] || return 0
+	kill "$(cat serve.pid)" 2>/dev/null || true
+	for i in $(seq 100); do kill -0 "$(cat serve.pid)" 2>/dev/null || break; sleep 0.05; done
+	rm -f serve.pid
+}
+
+# wait_state RUN STATE [SECONDS]: polls until the run is in STATE (default
+# 10 s at most; fails showing the run).
+wait_state() {
+	for i in $(seq $((${3:-10} * 10))); do
+		test "$(synthflow runs show "$1" --json | jq -r .state)" = "$2" && return 0
+		sleep 0.1
+	done
+	synthflow runs show "$1" >&2
+	return 1
+}
+
 # The script's own store, for what it starts outside test bodies.
 test_store_fresh || { echo "not ok 1 - cannot create a PostgreSQL database"; exit 1; }
 

@@ -11,40 +11,12 @@ setup() {
 	for d in "$@"; do cp "$DATA/$d.yaml" run-data/src/t/dags/; done
 }
 
-# Starts serve in the background; the body's EXIT trap stops it.
-start_serve() {
-	synthflow serve 2>>serve.log &
-	echo $! >serve.pid
-	for i in $(seq 100); do
-		grep -q "scheduler running" serve.log 2>/dev/null && return 0
-		sleep 0.05
-	done
-	echo "serve did not start" >&2
-	cat serve.log >&2
-	return 1
-}
-
-stop_serve() {
-	[ -f serve.pid ] || return 0
-	kill "$(cat serve.pid)" 2>/dev/null || true
-	for i in $(seq 100); do kill -0 "$(cat serve.pid)" 2>/dev/null || break; sleep 0.05; done
-	rm -f serve.pid
-}
-
-# wait_state RUN STATE: polls until the run is in STATE (10 s at most).
-wait_state() {
-	for i in $(seq 200); do
-		test "$(synthflow runs show "$1" --json | jq -r .state)" = "$2" && return 0
-		sleep 0.05
-	done
-	synthflow runs show "$1" >&2
-	return 1
-}
+# serve_start, serve_stop and wait_state: tests/lib.sh.
 
 ms() { date -d "$1" +%s%3N; }
 
 expect_success 'a triggered run starts within 100 ms and succeeds' '
-	setup order && trap stop_serve EXIT && start_serve &&
+	setup order && trap serve_stop EXIT && serve_start &&
 	best=100000 &&
 	for i in 1 2 3; do
 		run=$(synthflow trigger order) &&
@@ -58,7 +30,7 @@ expect_success 'a triggered run starts within 100 ms and succeeds' '
 '
 
 expect_success 'trigger prints only the run id; --wait gives the result' '
-	setup order exhausted rules && trap stop_serve EXIT && start_serve &&
+	setup order exhausted rules && trap serve_stop EXIT && serve_start &&
 	synthflow trigger order >out &&
 	test "$(wc -l <out)" = 1 && grep -q "^[0-9T]*-[0-9a-f]*$" out &&
 	synthflow trigger order --wait >/dev/null &&
@@ -72,7 +44,7 @@ expect_success 'trigger prints only the run id; --wait gives the result' '
 '
 
 expect_success 'trigger checks params and DAG ids before queueing' '
-	setup typed && trap stop_serve EXIT &&
+	setup typed && trap serve_stop EXIT &&
 	test_exit 1 synthflow trigger typed -p file=x -p rate=1 2>err && must_contain err "rate" &&
 	test_exit 2 synthflow trigger typed -p =x 2>err &&
 	test_exit 1 synthflow trigger typd 2>err && must_contain err "did you mean .typed." &&
@@ -80,7 +52,7 @@ expect_success 'trigger checks params and DAG ids before queueing' '
 '
 
 expect_success 'runs cancel kills the running task and ends the run cancelled' '
-	setup sleepy && trap stop_serve EXIT && start_serve &&
+	setup sleepy && trap serve_stop EXIT && serve_start &&
 	run=$(synthflow trigger sleepy) &&
 	for i in $(seq 200); do test -f run-data/generated/sleepy/$run/long.started && break; sleep 0.05; done &&
 	synthflow runs cancel "$run" >out && must_contain out "cancel" &&
@@ -103,7 +75,7 @@ expect_success 'runs cancel without a scheduler ends a queued run' '
 '
 
 expect_success 'tasks clear --downstream runs the task and its downstream again' '
-	setup chain3 && trap stop_serve EXIT && start_serve &&
+	setup chain3 && trap serve_stop EXIT && serve_start &&
 	run=$(synthflow trigger chain3 --wait) &&
 	synthflow tasks clear "$run" b --downstream >out && must_contain out "downstream" &&
 	for i in $(seq 200); do
@@ -122,7 +94,7 @@ expect_success 'tasks clear --downstream runs the task and its downstream again'
 '
 
 expect_success 'tasks clear without --downstream runs only that task' '
-	setup chain3 && trap stop_serve EXIT && start_serve &&
+	setup chain3 && trap serve_stop EXIT && serve_start &&
 	run=$(synthflow trigger chain3 --wait) &&
 	synthflow tasks clear "$run" a >/dev/null &&
 	for i in $(seq 200); do
@@ -139,25 +111,25 @@ expect_success 'a cleared run without a scheduler waits for serve' '
 	run=$(synthflow test chain3) &&
 	synthflow tasks clear "$run" c >/dev/null &&
 	test "$(synthflow runs show "$run" --json | jq -r .state)" = queued &&
-	trap stop_serve EXIT && start_serve &&
+	trap serve_stop EXIT && serve_start &&
 	wait_state "$run" success &&
 	test "$(synthflow runs show "$run" --json | jq -r ".tasks[] | select(.task_id == \"c\") | .try")" = 2
 '
 
 expect_success 'only one serve per data folder' '
-	setup order && trap stop_serve EXIT && start_serve &&
+	setup order && trap serve_stop EXIT && serve_start &&
 	test_exit 1 synthflow serve 2>err && must_contain err "another .synthflow serve. is running"
 '
 
 expect_success 'serve stopped mid-task runs the task again when it restarts' '
-	setup sleepy && trap stop_serve EXIT && start_serve &&
+	setup sleepy && trap serve_stop EXIT && serve_start &&
 	run=$(synthflow trigger sleepy) &&
 	for i in $(seq 200); do test -f run-data/generated/sleepy/$run/long.started && break; sleep 0.05; done &&
-	stop_serve &&
+	serve_stop &&
 	synthflow runs show "$run" --json >r.json &&
 	test "$(jq -r ".tasks[] | select(.task_id == \"long\") | .state" r.json)" = queued &&
 	rm run-data/generated/sleepy/$run/long.started &&
-	start_serve &&
+	serve_start &&
 	for i in $(seq 200); do test -f run-data/generated/sleepy/$run/long.started && break; sleep 0.05; done &&
 	test -f run-data/generated/sleepy/$run/long.started &&
 	synthflow runs show "$run" --json >r.json &&
@@ -166,7 +138,7 @@ expect_success 'serve stopped mid-task runs the task again when it restarts' '
 '
 
 expect_success 'max_active_runs keeps the second run queued until the first ends' '
-	setup onerun && trap stop_serve EXIT && start_serve &&
+	setup onerun && trap serve_stop EXIT && serve_start &&
 	r1=$(synthflow trigger onerun) && r2=$(synthflow trigger onerun) &&
 	wait_state "$r2" success &&
 	e1=$(ms "$(synthflow runs show "$r1" --json | jq -r .ended_at)") &&
@@ -193,7 +165,7 @@ expect_success 'a run whose DAG became invalid fails with a reason' '
 	setup order &&
 	run=$(synthflow trigger order) &&
 	echo "tasks: {a: {needs: [nope], run: x}}" >run-data/src/t/dags/order.yaml &&
-	trap stop_serve EXIT && start_serve &&
+	trap serve_stop EXIT && serve_start &&
 	wait_state "$run" failed &&
 	synthflow runs show "$run" --json >r.json &&
 	jq -r .reason r.json | grep -q "cannot be loaded"

@@ -107,22 +107,7 @@ fi
 EOC
 		chmod +x bin/$c
 	done
-	PATH=$PWD/bin:$PATH SYNTHFLOW_FLOW_EXECUTOR=slurm synthflow serve 2>>serve.log &
-	echo $! >serve.pid
-	for i in $(seq 200); do
-		grep -q "scheduler running" serve.log 2>/dev/null && return 0
-		sleep 0.05
-	done
-	echo "serve did not start" >&2
-	cat serve.log >&2
-	return 1
-}
-
-stop_serve() {
-	[ -f serve.pid ] || return 0
-	kill "$(cat serve.pid)" 2>/dev/null || true
-	for i in $(seq 100); do kill -0 "$(cat serve.pid)" 2>/dev/null || break; sleep 0.05; done
-	rm -f serve.pid
+	serve_start PATH="$PWD/bin:$PATH" SYNTHFLOW_FLOW_EXECUTOR=slurm
 }
 
 # serve_killed: waits until the sbatch wrapper has killed serve.
@@ -133,7 +118,7 @@ serve_killed() {
 
 expect_success 'serve killed (-9) right after sbatch, twice, and mid-run submits nothing twice' '
 	setup && cp "$SRC_ROOT/tests/cli/data/slurm/reattach.yaml" run-data/src/t/dags/ &&
-	trap stop_serve EXIT &&
+	trap serve_stop EXIT &&
 	echo ":make:" >KILL_AFTER_SBATCH &&
 	start_serve &&
 	run=$(synthflow trigger reattach) &&
@@ -171,7 +156,7 @@ if [ "${SF_SANITIZED:-0}" = 1 ]; then N=300; else N=1000; fi
 
 expect_success "a $N-item foreach is ceil($N/MaxArraySize) arrays; cancel is one scancel" '
 	setup && cp "$SRC_ROOT/tests/cli/data/slurm/reattach.yaml" run-data/src/t/dags/ &&
-	trap stop_serve EXIT &&
+	trap serve_stop EXIT &&
 	t0=$(date +%s%N) &&
 	start_serve &&
 	run=$(synthflow trigger reattach -p n='$N' -p pause=300) &&
@@ -198,7 +183,7 @@ expect_success "a $N-item foreach is ceil($N/MaxArraySize) arrays; cancel is one
 	test "$(wc -l <scancel.calls)" = 1 &&
 	test "$(wc -w <scancel.calls)" = '$N' &&
 	# squeue: at most twice per 200 ms poll interval, whatever the number of jobs
-	stop_serve &&
+	serve_stop &&
 	ms=$((($(date +%s%N) - t0) / 1000000)) &&
 	echo "$(wc -l <squeue.calls) squeue calls in $ms ms" &&
 	test "$(wc -l <squeue.calls)" -le $((2 * (ms / 200 + 1))) &&

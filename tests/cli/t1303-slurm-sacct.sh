@@ -26,29 +26,14 @@ setup() {
 	export SYNTHFLOW_SLURM_POLL=200ms SYNTHFLOW_SLURM_FS_GRACE=1s
 }
 
-start_serve() {
-	PATH=$PWD/bin:$PATH synthflow serve 2>>serve.log &
-	echo $! >serve.pid
-	for i in $(seq 100); do
-		grep -q "scheduler running" serve.log 2>/dev/null && return 0
-		sleep 0.05
-	done
-	cat serve.log >&2
-	return 1
-}
-
-stop_serve() {
-	[ -f serve.pid ] || return 0
-	kill "$(cat serve.pid)" 2>/dev/null || true
-	for i in $(seq 100); do kill -0 "$(cat serve.pid)" 2>/dev/null || break; sleep 0.05; done
-	rm -f serve.pid
-}
+# serve with the stand-in programs of bin/ first (serve_start: tests/lib.sh)
+start_serve() { serve_start PATH="$PWD/bin:$PATH"; }
 
 # left_queue RUN: serve stops while the job runs, the job kills its batch
 # script, and the controller forgets it (bounded: 60 s).
 left_queue() {
 	for i in $(seq 300); do test -e run-data/first && break; sleep 0.1; done &&
-	test -e run-data/first && stop_serve && touch run-data/go &&
+	test -e run-data/first && serve_stop && touch run-data/go &&
 	for i in $(seq 600); do
 		squeue --noheader --states=all --me --format=%j | grep -q "^sf-" || return 0
 		sleep 0.1
@@ -57,23 +42,13 @@ left_queue() {
 	return 1
 }
 
-# wait_state RUN STATE (60 s at most)
-wait_state() {
-	for i in $(seq 600); do
-		test "$(synthflow runs show "$1" --json | jq -r .state)" = "$2" && return 0
-		sleep 0.1
-	done
-	synthflow runs show "$1" >&2
-	return 1
-}
-
 expect_success 'no accounting: one sacct call, then exit-code files decide (the lost try runs again)' '
-	setup && trap stop_serve EXIT &&
+	setup && trap serve_stop EXIT &&
 	real=$(command -v sacct) &&
 	printf "#!/bin/sh\necho \"\$*\" >>%s/sacct.calls\nexec %s \"\$@\"\n" "$PWD" "$real" >bin/sacct &&
 	chmod +x bin/sacct &&
 	start_serve && run=$(synthflow trigger t) &&
-	left_queue && start_serve && wait_state "$run" success &&
+	left_queue && start_serve && wait_state "$run" success 60 &&
 	test "$(wc -l <sacct.calls)" = 1 &&
 	must_contain sacct.calls "--name=sf-[0-9a-f]*-$run:job:-1:1" &&
 	must_contain serve.log "the cluster keeps no accounting (sacct: Slurm accounting storage is disabled)" &&
@@ -82,7 +57,7 @@ expect_success 'no accounting: one sacct call, then exit-code files decide (the 
 '
 
 expect_success 'accounting says OUT_OF_MEMORY: the try fails with that reason at once' '
-	setup && trap stop_serve EXIT &&
+	setup && trap serve_stop EXIT &&
 	cat >bin/sacct <<-"SH" &&
 	#!/bin/sh
 	# what sacct 22.05 prints (--parsable2 --noheader) for a job the kernel killed for memory
@@ -92,7 +67,7 @@ expect_success 'accounting says OUT_OF_MEMORY: the try fails with that reason at
 	SH
 	chmod +x bin/sacct &&
 	start_serve && run=$(synthflow trigger t) &&
-	left_queue && start_serve && wait_state "$run" failed &&
+	left_queue && start_serve && wait_state "$run" failed 60 &&
 	synthflow runs show "$run" --json >s &&
 	test "$(jq -r ".tasks[0].reason" s)" = "out of memory" &&
 	test "$(jq -r ".tasks[0].try" s)" = 1
