@@ -10,7 +10,7 @@
 #include <stdarg.h>
 
 #include "flow/cron.h"
-#include "flow/dag.h"
+#include "flow/dag-load.h"
 #include "flow/notyet.h"
 #include "flow/template.h"
 #include "util/common.h"
@@ -20,16 +20,6 @@
 
 /* Bigger than any hand-written DAG; keeps a stray binary file cheap. */
 #define DAG_FILE_MAX (4u << 20)
-#define ID_MAX 128
-
-struct loader {
-	struct diag_list *dl;
-	const char *buf;        /* the file, to place errors inside multi-line scalars */
-	size_t len;
-	struct dag *d;
-	const char **pnames;    /* param names, for {{ params.X }} checks */
-	size_t npnames;
-};
 
 static const char *const top_keys[] = {
 	"id", "description", "params", "schedule", "on_file", "max_active_runs",
@@ -44,11 +34,7 @@ static const char *const task_keys[] = {
 static const char *const resource_keys[] = {
 	"cpus", "mem", "gpus", "time", "partition", "account", "extra",
 };
-static const char *const param_keys[] = {
-	"type", "default", "description", "minimum", "maximum", "values",
-};
 static const char *const default_keys[] = { "retries", "retry_delay", "timeout", "on_retry" };
-static const char *const param_types[] = { "string", "integer", "number", "boolean", "enum", "path" };
 static const char *const trigger_names[] = {
 	"all_success", "all_done", "all_failed", "one_success", "one_failed", "none_failed", "always",
 	"none_failed_min_one_success", "none_skipped", "all_skipped", "one_done",
@@ -70,55 +56,6 @@ int trigger_rule_parse(const char *s, enum trigger_rule *out)
 	return -1;
 }
 
-const char *param_type_name(enum param_type t)
-{
-	return (size_t)t < ARRAY_SIZE(param_types) ? param_types[t] : "?";
-}
-
-static void err_at_pos(struct loader *L, int line, int col, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void err_at_pos(struct loader *L, int line, int col, const char *fmt, ...)
-{
-	struct strbuf sb = STRBUF_INIT;
-	va_list ap;
-
-	va_start(ap, fmt);
-	sb_vaddf(&sb, fmt, ap);
-	va_end(ap);
-	diag_add(L->dl, DIAG_ERROR, line, col, "%s", sb.buf);
-	sb_release(&sb);
-}
-
-#define err_at(L, node, ...) err_at_pos((L), (node)->line, (node)->col, __VA_ARGS__)
-
-/*
- * suggest_closest, bounded: for one- or two-letter names any other short name
- * is "close", and hints for huge words or lists cost more than they help.
- */
-static const char *hint(const char *word, const char *const *cands, size_t n)
-{
-	if (strlen(word) < 3 || strlen(word) > ID_MAX || n > 1000)
-		return NULL;
-	return suggest_closest(word, cands, n);
-}
-
-/* ", did you mean" or the list of valid names, after a message. */
-static void add_hint(struct strbuf *sb, const char *word, const char *const *cands, size_t n,
-		     const char *what)
-{
-	const char *h = hint(word, cands, n);
-
-	if (h) {
-		sb_addf(sb, " (did you mean '%s'?)", h);
-		return;
-	}
-	if (!n || n > 20)
-		return;
-	sb_addf(sb, "; %s: ", what);
-	for (size_t i = 0; i < n; i++)
-		sb_addf(sb, "%s%s", i ? ", " : "", cands[i]);
-}
-
 int dag_id_valid(const char *s)
 {
 	size_t n = 0;
@@ -127,36 +64,6 @@ int dag_id_valid(const char *s)
 		if (!isalnum((unsigned char)s[n]) && s[n] != '_' && s[n] != '.' && s[n] != '-')
 			return 0;
 	return n > 0 && n <= ID_MAX;
-}
-
-static void check_keys(struct loader *L, const struct ynode *map, const char *const *keys,
-		       size_t n, const char *where)
-{
-	for (size_t i = 0; i < map->n; i++) {
-		const struct ynode *k = map->keys[i];
-		struct strbuf sb = STRBUF_INIT;
-		size_t j;
-
-		for (j = 0; j < n && strcmp(k->str, keys[j]); j++)
-			;
-		if (j < n)
-			continue;
-		sb_addf(&sb, "unknown key '%s'%s", k->str, where);
-		add_hint(&sb, k->str, keys, n, "valid keys");
-		err_at(L, k, "%s", sb.buf);
-		sb_release(&sb);
-	}
-}
-
-/* Any non-null scalar as text: `run: true` is a fine shell command. */
-static int get_string(struct loader *L, const struct ynode *n, const char *what, char **out)
-{
-	if (n->type != YN_SCALAR || ynode_is_null(n)) {
-		err_at(L, n, "'%s' must be a string, found %s", what, ynode_type_name(n));
-		return -1;
-	}
-	*out = xstrdup(n->str);
-	return 0;
 }
 
 static int get_int(struct loader *L, const struct ynode *n, const char *what, long long max,
@@ -197,30 +104,6 @@ static int get_duration(struct loader *L, const struct ynode *n, const char *wha
 	}
 	*out = ms;
 	return 0;
-}
-
-static int get_string_list(struct loader *L, const struct ynode *n, const char *what,
-			   char ***out, size_t *count)
-{
-	int bad = 0;
-
-	if (n->type != YN_SEQ) {
-		err_at(L, n, "'%s' must be a list, found %s (write %s: [...])", what,
-		       ynode_type_name(n), what);
-		return -1;
-	}
-	*out = xcalloc(n->n ? n->n : 1, sizeof(char *));
-	*count = 0;
-	for (size_t i = 0; i < n->n; i++) {
-		const struct ynode *v = n->vals[i];
-		if (v->type != YN_SCALAR || ynode_is_null(v)) {
-			err_at(L, v, "items of '%s' must be strings, found %s", what, ynode_type_name(v));
-			bad = 1;
-			continue;
-		}
-		(*out)[(*count)++] = xstrdup(v->str);
-	}
-	return bad ? -1 : 0;
 }
 
 /* The text of line `line` (1-based) of the file, and its length. */
@@ -332,225 +215,6 @@ static void check_tmpl_list(struct loader *L, const struct ynode *n, unsigned sc
 	if (n && n->type == YN_SEQ)
 		for (size_t i = 0; i < n->n; i++)
 			check_tmpl(L, n->vals[i], scope);
-}
-
-/* ---- params ---- */
-
-static json_t *typed_value(struct loader *L, const struct dag_param *p, const struct ynode *n)
-{
-	long long i;
-	double d;
-	int b;
-
-	if (n->type != YN_SCALAR || ynode_is_null(n))
-		goto wrong;
-	switch (p->type) {
-	case PT_INTEGER:
-		if (n->plain && !ynode_to_int(n, &i))
-			return json_integer(i);
-		goto wrong;
-	case PT_NUMBER:
-		if (n->plain && !ynode_to_double(n, &d))
-			return json_real(d);
-		goto wrong;
-	case PT_BOOLEAN:
-		if (n->plain && !ynode_to_bool(n, &b))
-			return json_boolean(b);
-		goto wrong;
-	default:
-		return json_string(n->str);
-	}
-wrong:
-	err_at(L, n, "default of %s param '%s' must be %s %s, found %s", param_type_name(p->type),
-	       p->name, p->type == PT_INTEGER ? "an" : "a", param_type_name(p->type),
-	       ynode_type_name(n));
-	return NULL;
-}
-
-/* No type: take it from the default (or `values`), else a string. */
-static enum param_type infer_type(const struct ynode *spec)
-{
-	const struct ynode *def = ynode_get(spec, "default");
-	long long i;
-	double d;
-	int b;
-
-	if (ynode_get(spec, "values"))
-		return PT_ENUM;
-	if (!def || def->type != YN_SCALAR || !def->plain)
-		return PT_STRING;
-	if (!ynode_to_int(def, &i))
-		return PT_INTEGER;
-	if (!ynode_to_double(def, &d))
-		return PT_NUMBER;
-	if (!ynode_to_bool(def, &b))
-		return PT_BOOLEAN;
-	return PT_STRING;
-}
-
-static int parse_param_type(struct loader *L, const struct ynode *spec, struct dag_param *p)
-{
-	const struct ynode *t = ynode_get(spec, "type");
-	struct strbuf sb = STRBUF_INIT;
-
-	if (!t) {
-		p->type = infer_type(spec);
-		return 0;
-	}
-	if (t->type == YN_SCALAR) {
-		for (size_t i = 0; i < ARRAY_SIZE(param_types); i++) {
-			if (!strcmp(t->str, param_types[i])) {
-				p->type = (enum param_type)i;
-				return 0;
-			}
-		}
-		sb_addf(&sb, "unknown type '%s' for param '%s'", t->str, p->name);
-		add_hint(&sb, t->str, param_types, ARRAY_SIZE(param_types), "types");
-	} else {
-		sb_addf(&sb, "'type' of param '%s' must be a string, found %s", p->name,
-			ynode_type_name(t));
-	}
-	err_at(L, t, "%s", sb.buf);
-	sb_release(&sb);
-	return -1;
-}
-
-static int parse_bound(struct loader *L, const struct ynode *spec, const char *key,
-		       struct dag_param *p, int *has, double *out)
-{
-	const struct ynode *n = ynode_get(spec, key);
-
-	if (!n)
-		return 0;
-	if (p->type != PT_INTEGER && p->type != PT_NUMBER) {
-		err_at(L, n, "'%s' applies only to integer and number params; '%s' is %s", key,
-		       p->name, param_type_name(p->type));
-		return -1;
-	}
-	if (n->type != YN_SCALAR || !n->plain || ynode_to_double(n, out) < 0) {
-		err_at(L, n, "'%s' of param '%s' must be a number, found %s", key, p->name,
-		       ynode_type_name(n));
-		return -1;
-	}
-	if (p->type == PT_INTEGER && (*out != floor(*out) || fabs(*out) > 9e15)) {
-		err_at(L, n, "'%s' of integer param '%s' must be an integer, found %s", key, p->name,
-		       n->str);
-		return -1;
-	}
-	*has = 1;
-	return 0;
-}
-
-static int parse_values(struct loader *L, const struct ynode *spec, struct dag_param *p)
-{
-	const struct ynode *n = ynode_get(spec, "values");
-	int bad = 0;
-
-	if (!n) {
-		if (p->type != PT_ENUM)
-			return 0;
-		err_at(L, spec, "enum param '%s' needs its 'values' (e.g. values: [train, val])", p->name);
-		return -1;
-	}
-	if (p->type != PT_ENUM) {
-		err_at(L, n, "'values' applies only to enum params; '%s' is %s", p->name,
-		       param_type_name(p->type));
-		return -1;
-	}
-	if (get_string_list(L, n, "values", &p->values, &p->nvalues) < 0)
-		return -1;
-	if (!p->nvalues) {
-		err_at(L, n, "enum param '%s' needs at least one value", p->name);
-		return -1;
-	}
-	for (size_t i = 1; i < p->nvalues; i++) {
-		for (size_t j = 0; j < i; j++) {
-			if (!strcmp(p->values[i], p->values[j])) {
-				err_at(L, n->vals[i], "value '%s' is listed twice", p->values[i]);
-				bad = 1;
-				break;
-			}
-		}
-	}
-	return bad ? -1 : 0;
-}
-
-static int parse_default(struct loader *L, const struct ynode *spec, struct dag_param *p)
-{
-	const struct ynode *n = ynode_get(spec, "default");
-	struct strbuf why = STRBUF_INIT;
-
-	if (!n)
-		return 0;
-	p->def = typed_value(L, p, n);
-	if (!p->def)
-		return -1;
-	if (dag_param_check(p, p->def, &why) < 0) {
-		err_at(L, n, "default of param '%s' breaks its own schema: %s", p->name, why.buf);
-		sb_release(&why);
-		return -1;
-	}
-	return 0;
-}
-
-static int parse_param(struct loader *L, const struct ynode *key, const struct ynode *spec,
-		       struct dag_param *p)
-{
-	const struct ynode *desc;
-	char *where;
-	int bad = 0;
-
-	p->name = xstrdup(key->str);
-	p->line = key->line;
-	p->col = key->col;
-	if (!dag_id_valid(p->name)) {
-		err_at(L, key, "invalid param name '%s': use letters, digits, '_', '.' and '-'",
-		       p->name);
-		bad = 1;
-	}
-	if (spec->type != YN_MAP) {
-		err_at(L, spec, "param '%s' must be a mapping such as {type: string, default: x}, "
-				"found %s", p->name, ynode_type_name(spec));
-		return -1;
-	}
-	where = xasprintf(" in param '%s'", p->name);
-	check_keys(L, spec, param_keys, ARRAY_SIZE(param_keys), where);
-	free(where);
-	if (parse_param_type(L, spec, p) < 0)
-		return -1;
-	desc = ynode_get(spec, "description");
-	if (desc && get_string(L, desc, "description", &p->description) < 0)
-		bad = 1;
-	bad |= parse_bound(L, spec, "minimum", p, &p->has_min, &p->min) < 0;
-	bad |= parse_bound(L, spec, "maximum", p, &p->has_max, &p->max) < 0;
-	if (p->has_min && p->has_max && p->min > p->max) {
-		err_at(L, ynode_get(spec, "minimum"), "minimum %g of param '%s' is above its maximum %g",
-		       p->min, p->name, p->max);
-		bad = 1;
-	}
-	bad |= parse_values(L, spec, p) < 0;
-	if (!bad)
-		bad |= parse_default(L, spec, p) < 0;
-	return bad ? -1 : 0;
-}
-
-static void parse_params(struct loader *L, const struct ynode *n)
-{
-	struct dag *d = L->d;
-
-	if (n->type != YN_MAP) {
-		if (!ynode_is_null(n))
-			err_at(L, n, "'params' must be a mapping of names to {type, default, ...}, "
-				     "found %s", ynode_type_name(n));
-		return;
-	}
-	d->params = xcalloc(n->n ? n->n : 1, sizeof(*d->params));
-	L->pnames = xcalloc(n->n ? n->n : 1, sizeof(char *));
-	for (size_t i = 0; i < n->n; i++) {
-		parse_param(L, n->keys[i], n->vals[i], &d->params[d->nparams++]);
-		if (dag_id_valid(n->keys[i]->str))
-			L->pnames[L->npnames++] = n->keys[i]->str;
-	}
 }
 
 /* ---- tasks ---- */
@@ -866,229 +530,6 @@ static void parse_task(struct loader *L, const struct ynode *key, const struct y
 	check_task_templates(L, spec, ynode_get(spec, "foreach") != NULL);
 }
 
-/* Task ids that are valid, for did-you-mean hints. */
-static const char **task_names(const struct dag *d, size_t *n)
-{
-	const char **v = xcalloc(d->ntasks ? d->ntasks : 1, sizeof(char *));
-
-	*n = 0;
-	for (size_t i = 0; i < d->ntasks; i++)
-		if (d->tasks[i].id && dag_id_valid(d->tasks[i].id))
-			v[(*n)++] = d->tasks[i].id;
-	return v;
-}
-
-/* Task ids sorted, for lookups in big generated DAGs. */
-struct id_index {
-	const char *id;
-	size_t idx;
-};
-
-static int cmp_id_index(const void *a, const void *b)
-{
-	return strcmp(((const struct id_index *)a)->id, ((const struct id_index *)b)->id);
-}
-
-struct needs_ctx {
-	struct id_index *index;
-	const char **names;     /* valid ids, for hints */
-	size_t nnames;
-	size_t *seen;           /* per task: 1 + the task that last listed it in needs */
-};
-
-static void resolve_need(struct loader *L, struct dag_task *t, size_t k, const struct ynode *item,
-			 struct needs_ctx *nc, size_t mark)
-{
-	struct id_index key = { t->needs[k], 0 }, *found;
-	struct strbuf sb = STRBUF_INIT;
-
-	t->need_idx[k] = SIZE_MAX;
-	found = bsearch(&key, nc->index, L->d->ntasks, sizeof(key), cmp_id_index);
-	if (!found) {
-		sb_addf(&sb, "unknown task '%s' in needs", t->needs[k]);
-		add_hint(&sb, t->needs[k], nc->names, nc->nnames, "tasks");
-		err_at(L, item, "%s", sb.buf);
-		sb_release(&sb);
-		return;
-	}
-	/* seen[] marks which task last listed each need: no quadratic scan on a big fan-in */
-	if (nc->seen[found->idx] == mark) {
-		err_at(L, item, "task '%s' is listed twice in needs", t->needs[k]);
-		return;
-	}
-	nc->seen[found->idx] = mark;
-	if (!strcmp(t->needs[k], t->id)) {
-		err_at(L, item, "task '%s' needs itself", t->id);
-		return;
-	}
-	t->need_idx[k] = found->idx;
-}
-
-static void resolve_needs(struct loader *L, const struct ynode *tasks)
-{
-	struct dag *d = L->d;
-	struct needs_ctx nc;
-
-	nc.names = task_names(d, &nc.nnames);
-	nc.index = xcalloc(d->ntasks, sizeof(*nc.index));
-	for (size_t i = 0; i < d->ntasks; i++) {
-		nc.index[i].id = d->tasks[i].id;
-		nc.index[i].idx = i;
-	}
-	qsort(nc.index, d->ntasks, sizeof(*nc.index), cmp_id_index);
-	nc.seen = xcalloc(d->ntasks ? d->ntasks : 1, sizeof(*nc.seen));
-	for (size_t i = 0; i < d->ntasks; i++) {
-		struct dag_task *t = &d->tasks[i];
-		const struct ynode *seq = ynode_get(tasks->vals[i], "needs");
-		size_t k = 0;
-
-		t->need_idx = xcalloc(t->nneeds ? t->nneeds : 1, sizeof(size_t));
-		if (!seq || seq->type != YN_SEQ)
-			continue;
-		for (size_t j = 0; j < seq->n && k < t->nneeds; j++)
-			if (seq->vals[j]->type == YN_SCALAR && !ynode_is_null(seq->vals[j]))
-				resolve_need(L, t, k++, seq->vals[j], &nc, i + 1);
-	}
-	free(nc.names);
-	free(nc.index);
-	free(nc.seen);
-}
-
-/* ---- cycles and order ---- */
-
-struct cycle_walk {
-	struct loader *L;
-	const struct ynode *tasks;
-	unsigned char *color;   /* 0 new, 1 on the path, 2 done */
-	size_t *path;           /* the tasks on the current path */
-	size_t *next;           /* per path entry: the next of its needs to follow */
-	size_t depth;
-	int reported;
-};
-
-/* path[from..depth-1] each need the next; the last needs path[from]. */
-static void report_cycle(struct cycle_walk *w, size_t from)
-{
-	struct dag *d = w->L->d;
-	struct strbuf sb = STRBUF_INIT;
-	size_t m = w->depth - from, first = from;
-	const struct ynode *seq, *at;
-	size_t target;
-
-	for (size_t k = from; k < w->depth; k++)
-		if (w->path[k] < w->path[first])
-			first = k;
-	/* print in run order (upstream -> downstream), starting at the first task in the file */
-	sb_addf(&sb, "dependency cycle: %s", d->tasks[w->path[first]].id);
-	for (size_t s = 1; s <= m; s++) {
-		size_t k = from + (first - from + m - s) % m;
-		/* a long cycle shows its ends: the message must stay readable */
-		if (m > 12 && s == 9) {
-			sb_addf(&sb, " -> ... (%zu more)", m - 11);
-			s = m - 3;
-			continue;
-		}
-		sb_addf(&sb, " -> %s", d->tasks[w->path[k]].id);
-	}
-	/* point at the needs entry of that first task that closes the cycle */
-	target = w->path[from + (first - from + 1) % m];
-	seq = ynode_get(w->tasks->vals[w->path[first]], "needs");
-	at = w->tasks->keys[w->path[first]];
-	for (size_t j = 0; seq && seq->type == YN_SEQ && j < seq->n; j++)
-		if (seq->vals[j]->type == YN_SCALAR && !strcmp(seq->vals[j]->str, d->tasks[target].id))
-			at = seq->vals[j];
-	err_at(w->L, at, "%s", sb.buf);
-	sb_release(&sb);
-	w->reported++;
-}
-
-/* Depth-first along needs, without recursion: generated DAGs can be deep. */
-static void visit(struct cycle_walk *w, size_t root)
-{
-	const struct dag_task *tasks = w->L->d->tasks;
-
-	w->color[root] = 1;
-	w->path[0] = root;
-	w->next[0] = 0;
-	w->depth = 1;
-	while (w->depth && w->reported < 10) {
-		const struct dag_task *t = &tasks[w->path[w->depth - 1]];
-		size_t u, from;
-
-		if (w->next[w->depth - 1] == t->nneeds) {
-			w->color[w->path[--w->depth]] = 2;
-			continue;
-		}
-		u = t->need_idx[w->next[w->depth - 1]++];
-		if (u == SIZE_MAX)
-			continue;
-		if (w->color[u] == 1) {
-			for (from = 0; w->path[from] != u; from++)
-				;
-			report_cycle(w, from);
-		} else if (!w->color[u]) {
-			w->color[u] = 1;
-			w->path[w->depth] = u;
-			w->next[w->depth++] = 0;
-		}
-	}
-}
-
-static int find_cycles(struct loader *L, const struct ynode *tasks)
-{
-	size_t n = L->d->ntasks;
-	struct cycle_walk w = { L, tasks, xcalloc(n, 1), xcalloc(n, sizeof(size_t)),
-				xcalloc(n, sizeof(size_t)), 0, 0 };
-
-	for (size_t i = 0; i < n && w.reported < 10; i++)
-		if (!w.color[i])
-			visit(&w, i);
-	free(w.color);
-	free(w.path);
-	free(w.next);
-	return w.reported;
-}
-
-/* Kahn's algorithm, seeded in file order so the order is stable. */
-static void topo_sort(struct dag *d)
-{
-	size_t n = d->ntasks, head = 0, tail = 0;
-	size_t *indeg = xcalloc(n, sizeof(size_t)), *start = xcalloc(n + 1, sizeof(size_t));
-	size_t *down, *fill = xcalloc(n, sizeof(size_t));
-
-	for (size_t i = 0; i < n; i++) {
-		indeg[i] = d->tasks[i].nneeds;
-		for (size_t k = 0; k < d->tasks[i].nneeds; k++)
-			start[d->tasks[i].need_idx[k] + 1]++;
-	}
-	/* the downstream tasks of u are down[start[u] .. start[u + 1]) */
-	for (size_t i = 0; i < n; i++)
-		start[i + 1] += start[i];
-	down = xcalloc(start[n] ? start[n] : 1, sizeof(size_t));
-	for (size_t i = 0; i < n; i++) {
-		for (size_t k = 0; k < d->tasks[i].nneeds; k++) {
-			size_t u = d->tasks[i].need_idx[k];
-			down[start[u] + fill[u]++] = i;
-		}
-	}
-	d->topo = xcalloc(n, sizeof(size_t));
-	for (size_t i = 0; i < n; i++)
-		if (!indeg[i])
-			d->topo[tail++] = i;
-	while (head < tail) {
-		size_t u = d->topo[head++];
-		for (size_t k = start[u]; k < start[u + 1]; k++)
-			if (!--indeg[down[k]])
-				d->topo[tail++] = down[k];
-	}
-	if (tail != n)
-		BUG("topological sort of an acyclic DAG placed %zu of %zu tasks", tail, n);
-	free(indeg);
-	free(start);
-	free(down);
-	free(fill);
-}
-
 static void parse_tasks(struct loader *L, const struct ynode *root, const struct task_defaults *td)
 {
 	const struct ynode *tasks = ynode_get(root, "tasks");
@@ -1117,9 +558,7 @@ static void parse_tasks(struct loader *L, const struct ynode *root, const struct
 	d->ntasks = tasks->n;
 	for (size_t i = 0; i < tasks->n; i++)
 		parse_task(L, tasks->keys[i], tasks->vals[i], &d->tasks[i], td);
-	resolve_needs(L, tasks);
-	if (!find_cycles(L, tasks) && L->dl->errors == before)
-		topo_sort(d);
+	dag_load_graph(L, tasks, before);
 }
 
 /* ---- the whole file ---- */
@@ -1385,7 +824,7 @@ static void parse_dag(struct loader *L, const struct ynode *root, const char *pa
 	if ((v = ynode_get(root, "description")))
 		get_string(L, v, "description", &d->description);
 	if ((v = ynode_get(root, "params")))
-		parse_params(L, v);
+		dag_load_params(L, v);
 	if ((v = ynode_get(root, "schedule")))
 		parse_schedule(L, v);
 	d->max_catchup = 10;
