@@ -29,6 +29,7 @@ static const struct cmd_entry *const commands[] = {
 	&cmd_schedulers_entry,
 	&cmd_new_entry,
 	&cmd_build_entry,
+	&cmd_lock_entry,
 	&cmd_run_entry,
 	&cmd_stop_entry,
 	&cmd_status_entry,

@@ -12,6 +12,7 @@
 #include "util/fs.h"
 #include "util/timeutil.h"
 #include "workspace/engine.h"
+#include "workspace/lock.h"
 #include "workspace/ws.h"
 
 static int check_suite(const char *s)
@@ -49,13 +50,19 @@ static int debootstrap(const char *suite, const char *mirror, const char *root)
 	return 0;
 }
 
-/* tar -C ROOT -c . | ENGINE import - IMAGE, through a pipe rather than a temporary file. */
-static int import(const struct engine *e, const char *root, const char *image)
+/*
+ * tar -C ROOT -c . | ENGINE import - IMAGE, through a pipe rather than a
+ * temporary file.  The labels say what it was built from: such an image has
+ * no registry digest, so a lock (docs/replication.md) records them.
+ */
+static int import(const struct engine *e, const char *root, const char *image, const char *suite,
+		  const char *mirror)
 {
 	struct spawn_io tar_io = { SPAWN_NULL, -1, SPAWN_INHERIT };
 	struct spawn_io imp_io = { -1, SPAWN_NULL, SPAWN_INHERIT };
 	struct strvec imp_av = STRVEC_INIT;
 	int p[2], st_tar, st_imp;
+	char built[40];
 	pid_t tar, imp;
 
 	if (pipe2(p, O_CLOEXEC) < 0)
@@ -65,7 +72,11 @@ static int import(const struct engine *e, const char *root, const char *image)
 	tar = spawn_start((const char *const[]){ "tar", "--numeric-owner", "-C", root, "-c", ".",
 						 NULL },
 			  &tar_io);
-	engine_import_args(e, image, &imp_av);
+	time_format_iso(time_now_ms(), built, sizeof(built));
+	engine_import_args(e, image,
+			   (const char *const[]){ WS_LABEL_BASE_SUITE, suite, WS_LABEL_BASE_MIRROR,
+						  mirror, WS_LABEL_BASE_BUILT, built, NULL },
+			   &imp_av);
 	imp = tar < 0 ? -1 : spawn_start(strvec_argv(&imp_av), &imp_io);
 	strvec_clear(&imp_av);
 	close(p[0]);
@@ -110,7 +121,7 @@ static int base(struct sf_ctx *ctx, const char *suite, const char *mirror, bool 
 		goto out;
 	}
 	fprintf(stderr, "building %s with debootstrap from %s\n", image, mirror);
-	if (debootstrap(suite, mirror, root) < 0 || import(&e, root, image) < 0)
+	if (debootstrap(suite, mirror, root) < 0 || import(&e, root, image, suite, mirror) < 0)
 		goto out;
 	fprintf(stderr, "built %s in %.0fs\n", image, (double)(time_mono_ms() - t0) / 1000.0);
 	printf("%s\n", image);

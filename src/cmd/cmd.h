@@ -243,6 +243,7 @@ extern const struct cmd_entry cmd_serve_entry;
 extern const struct cmd_entry cmd_schedulers_entry;
 extern const struct cmd_entry cmd_new_entry;
 extern const struct cmd_entry cmd_build_entry;
+extern const struct cmd_entry cmd_lock_entry;
 extern const struct cmd_entry cmd_run_entry;
 extern const struct cmd_entry cmd_stop_entry;
 extern const struct cmd_entry cmd_status_entry;

@@ -8,9 +8,12 @@
 #include "workspace/ws.h"
 
 #include "util/common.h"
+#include "workspace/lock.h"
 
 #define BIN WS_IMAGE_DIR "/bin/"
 #define HOOKS WS_IMAGE_DIR "/hooks/"
+#define FROZEN WS_IMAGE_DIR "/frozen/"
+#define BIN_SF_PACKAGES BIN "sf-packages"
 
 static const char sf_hook[] =
 	"#!/bin/sh\n"
@@ -44,7 +47,12 @@ static const char sf_pip[] =
 	"#!/bin/sh\n"
 	"# Installs requirements.txt with pip, first installing pip from the\n"
 	"# distribution when the base image has none (debootstrap bases do not).\n"
-	"echo \"==> synthflow: running hook requirements.txt\"\n"
+	"# With a file argument (build --frozen) it installs that file, the lock's\n"
+	"# pins, and names each requirement pip cannot find.\n"
+	"req=${1:-" HOOKS "requirements.txt}\n"
+	"hook=requirements.txt\n"
+	"[ -z \"${1:-}\" ] || hook=" WS_LOCK "\n"
+	"echo \"==> synthflow: running hook $hook\"\n"
 	"export DEBIAN_FRONTEND=noninteractive PIP_NO_CACHE_DIR=1 PIP_ROOT_USER_ACTION=ignore\n"
 	"# Debian 12 marks its Python as externally managed; the image is ours to change.\n"
 	"export PIP_BREAK_SYSTEM_PACKAGES=1\n"
@@ -54,11 +62,69 @@ static const char sf_pip[] =
 	"\tapt-get clean\n"
 	"\trm -rf /var/lib/apt/lists/*\n"
 	"fi\n"
-	"[ \"$status\" -ne 0 ] || python3 -m pip install -r " HOOKS "requirements.txt || status=$?\n"
+	"if [ \"$status\" -eq 0 ]; then\n"
+	"\tpython3 -m pip install -r \"$req\" >/tmp/sf-pip.out 2>&1 || status=$?\n"
+	"\tcat /tmp/sf-pip.out\n"
+	"\tsed -n 's/^ERROR: No matching distribution found for \\(.*\\)$/==> synthflow: cannot have \\1: pip finds no such version/p' /tmp/sf-pip.out\n"
+	"\trm -f /tmp/sf-pip.out\n"
+	"fi\n"
 	"if [ \"$status\" -ne 0 ]; then\n"
-	"\techo \"==> synthflow: hook requirements.txt failed with exit status $status\"\n"
+	"\techo \"==> synthflow: hook $hook failed with exit status $status\"\n"
 	"\texit \"$status\"\n"
 	"fi\n";
+
+static const char sf_apt_frozen[] =
+	"#!/bin/sh\n"
+	"# build --frozen: installs exactly the lock's Debian packages (NAME=VERSION\n"
+	"# per line of $1) and names each one the mirror cannot give.\n"
+	"echo \"==> synthflow: running hook " WS_LOCK "\"\n"
+	"export DEBIAN_FRONTEND=noninteractive\n"
+	"out=/tmp/sf-apt.out\n"
+	"# shellcheck disable=SC2046\n"
+	"{ apt-get -q update && apt-get install -y -q --no-install-recommends --allow-downgrades $(cat \"$1\"); } >\"$out\" 2>&1\n"
+	"status=$?\n"
+	"cat \"$out\"\n"
+	"sed -n -e \"s/^E: Version '\\(.*\\)' for '\\(.*\\)' was not found\\$/==> synthflow: cannot have \\2=\\1: not in the mirror/p\" \\\n"
+	"\t-e \"s/^E: Unable to locate package \\(.*\\)\\$/==> synthflow: cannot have \\1: not in the mirror/p\" \"$out\"\n"
+	"rm -f \"$out\"\n"
+	"apt-get clean\n"
+	"rm -rf /var/lib/apt/lists/*\n"
+	"if [ \"$status\" -ne 0 ]; then\n"
+	"\techo \"==> synthflow: hook " WS_LOCK " failed with exit status $status\"\n"
+	"\texit \"$status\"\n"
+	"fi\n";
+
+static const char sf_packages[] =
+	"#!/bin/sh\n"
+	"# Prints what the image has installed, in the lock's format: \"apt NAME\n"
+	"# VERSION\" per Debian package, \"pip LINE\" per line of pip freeze, or\n"
+	"# \"pip-absent\" when there is no pip (docs/replication.md).\n"
+	"if command -v dpkg-query >/dev/null 2>&1; then\n"
+	"\tdpkg-query -W -f '${db:Status-Abbrev} ${binary:Package} ${Version}\\n' |\n"
+	"\t\tawk '$1 == \"ii\" { print \"apt \" $2 \" \" $3 }' | LC_ALL=C sort\n"
+	"fi\n"
+	"if python3 -m pip --version >/dev/null 2>&1; then\n"
+	"\tPIP_DISABLE_PIP_VERSION_CHECK=1 python3 -m pip freeze --all 2>/dev/null |\n"
+	"\t\tgrep -v '^#' | sed 's/^/pip /' | LC_ALL=C sort\n"
+	"else\n"
+	"\techo pip-absent\n"
+	"fi\n";
+
+static const char sf_frozen_check[] =
+	"#!/bin/sh\n"
+	"# build --frozen, last step: the image must have installed exactly the\n"
+	"# lock's packages ($1); every difference is named.\n"
+	"echo \"==> synthflow: running hook " WS_LOCK "\"\n"
+	BIN_SF_PACKAGES " >/tmp/sf-installed\n"
+	"if [ \"$(cat \"$1\")\" = \"$(cat /tmp/sf-installed)\" ]; then\n"
+	"\trm -f /tmp/sf-installed\n"
+	"\texit 0\n"
+	"fi\n"
+	"LC_ALL=C comm -23 \"$1\" /tmp/sf-installed | sed 's/^/==> synthflow: lock only: /'\n"
+	"LC_ALL=C comm -13 \"$1\" /tmp/sf-installed | sed 's/^/==> synthflow: image only: /'\n"
+	"rm -f /tmp/sf-installed\n"
+	"echo \"==> synthflow: hook " WS_LOCK " failed with exit status 1\"\n"
+	"exit 1\n";
 
 static const char sf_engine_deps[] =
 	"#!/bin/sh\n"
@@ -186,6 +252,9 @@ const struct ws_script ws_scripts[] = {
 	{ "sf-hook", sf_hook },
 	{ "sf-apt", sf_apt },
 	{ "sf-pip", sf_pip },
+	{ "sf-apt-frozen", sf_apt_frozen },
+	{ "sf-packages", sf_packages },
+	{ "sf-frozen-check", sf_frozen_check },
 	{ "sf-engine-deps", sf_engine_deps },
 	{ "sf-engine-build", sf_engine_build },
 	{ "sf-engine-install", sf_engine_install },
@@ -194,6 +263,14 @@ const struct ws_script ws_scripts[] = {
 	{ "sf-jupyter", sf_jupyter },
 };
 const size_t ws_nscripts = ARRAY_SIZE(ws_scripts);
+
+const char *ws_script_text(const char *name)
+{
+	for (size_t i = 0; i < ws_nscripts; i++)
+		if (!strcmp(ws_scripts[i].name, name))
+			return ws_scripts[i].text;
+	BUG("no helper script '%s'", name);
+}
 
 void ws_image_ids(uid_t uid, gid_t gid, unsigned *out_uid, unsigned *out_gid)
 {
@@ -253,6 +330,22 @@ static void add_packages_step(struct strbuf *out, const struct ws_spec *spec)
 	sb_adds(out, "]\n");
 }
 
+/*
+ * build --frozen: the lock's packages instead of packages.txt and
+ * requirements.txt.  Each file is copied just before the step that reads
+ * it, so a changed pip pin does not install the Debian packages again.
+ */
+static void add_frozen_steps(struct strbuf *out, const struct ws_spec *spec)
+{
+	sb_adds(out, "# " WS_LOCK " (build --frozen) instead of packages.txt and requirements.txt\n");
+	if (*spec->frozen_apt)
+		sb_adds(out, "COPY synthflow/frozen/apt.txt " FROZEN "\n"
+			     "RUN [\"" BIN "sf-apt-frozen\", \"" FROZEN "apt.txt\"]\n");
+	if (*spec->frozen_pip)
+		sb_adds(out, "COPY synthflow/frozen/requirements.txt " FROZEN "\n"
+			     "RUN [\"" BIN "sf-pip\", \"" FROZEN "requirements.txt\"]\n");
+}
+
 void ws_dockerfile(const struct ws_spec *spec, struct strbuf *out)
 {
 	sb_addf(out,
@@ -271,12 +364,16 @@ void ws_dockerfile(const struct ws_spec *spec, struct strbuf *out)
 		add_hook_step(out, WS_PRE_INSTALL);
 	else
 		sb_adds(out, "# pre-install.sh: none\n");
-	add_packages_step(out, spec);
-	if (spec->requirements)
-		sb_adds(out, "COPY hooks/" WS_REQUIREMENTS " " HOOKS WS_REQUIREMENTS "\n"
-			     "RUN [\"" BIN "sf-pip\"]\n");
-	else
-		sb_adds(out, "# requirements.txt: no requirements\n");
+	if (spec->frozen_packages) {
+		add_frozen_steps(out, spec);
+	} else {
+		add_packages_step(out, spec);
+		if (spec->requirements)
+			sb_adds(out, "COPY hooks/" WS_REQUIREMENTS " " HOOKS WS_REQUIREMENTS "\n"
+				     "RUN [\"" BIN "sf-pip\"]\n");
+		else
+			sb_adds(out, "# requirements.txt: no requirements\n");
+	}
 	sb_adds(out, "# the engine from stage 1\n"
 		     "COPY --from=engine " WS_IMAGE_DIR "/engine/ " WS_IMAGE_DIR "/engine/\n"
 		     "RUN [\"" BIN "sf-engine-install\"]\n");
@@ -290,6 +387,10 @@ void ws_dockerfile(const struct ws_spec *spec, struct strbuf *out)
 		     "RUN [\"" BIN "sf-adduser\", ");
 	add_json_string(out, spec->user);
 	sb_addf(out, ", \"%u\", \"%u\"]\n", spec->uid, spec->gid);
+	if (spec->frozen_packages)
+		sb_adds(out, "# build --frozen: the image has exactly the lock's packages\n"
+			     "COPY synthflow/frozen/packages.txt " FROZEN "\n"
+			     "RUN [\"" BIN "sf-frozen-check\", \"" FROZEN "packages.txt\"]\n");
 	sb_addf(out, "ENV SYNTHFLOW_DATA=/data SYNTHFLOW_USER=%s\n", spec->user);
 	sb_addf(out, "USER %u:%u\n", spec->uid, spec->gid);
 	sb_addf(out, "WORKDIR /data/src/%s\n", spec->name);

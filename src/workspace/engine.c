@@ -329,10 +329,61 @@ void engine_logs(const struct engine *e, const char *container, struct strbuf *o
 	spawn_capture((const char *const[]){ e->cli, "logs", container, NULL }, out, out);
 }
 
-void engine_import_args(const struct engine *e, const char *image, struct strvec *av)
+void engine_import_args(const struct engine *e, const char *image, const char *const *labels,
+			struct strvec *av)
 {
 	strvec_pushv(av, (const char *const[]){ e->cli, "import", "--change", "ENV LANG=C.UTF-8",
-						"--change", "CMD [\"/bin/bash\"]", "-", image, NULL });
+						"--change", "CMD [\"/bin/bash\"]", NULL });
+	for (; labels && labels[0] && labels[1]; labels += 2) {
+		/* The value as a Dockerfile LABEL reads it: in double quotes, \ and " escaped. */
+		struct strbuf sb = STRBUF_INIT;
+		sb_addf(&sb, "LABEL %s=\"", labels[0]);
+		for (const char *p = labels[1]; *p; p++) {
+			if (*p == '"' || *p == '\\')
+				sb_addch(&sb, '\\');
+			sb_addch(&sb, *p);
+		}
+		sb_addch(&sb, '"');
+		strvec_pushv(av, (const char *const[]){ "--change", sb.buf, NULL });
+		sb_release(&sb);
+	}
+	strvec_pushv(av, (const char *const[]){ "-", image, NULL });
+}
+
+void engine_image_run_args(const struct engine *e, const char *image, const char *const *cmd,
+			   struct strvec *av)
+{
+	strvec_pushv(av, (const char *const[]){ e->cli, "run", "--rm", "--network", "none",
+						"--user", "0:0", "--entrypoint", "", image, NULL });
+	strvec_pushv(av, cmd);
+}
+
+int engine_image_run_capture(const struct engine *e, const char *image, const char *const *cmd,
+			     struct strbuf *out, struct strbuf *err)
+{
+	struct strvec av = STRVEC_INIT;
+	int st;
+
+	engine_image_run_args(e, image, cmd, &av);
+	st = spawn_capture(strvec_argv(&av), out, err);
+	strvec_clear(&av);
+	return st;
+}
+
+char *engine_version(const struct engine *e)
+{
+	const char *tmpl = e->kind == ENGINE_PODMAN ? "{{.Client.Version}}" : "{{.Server.Version}}";
+	struct strbuf out = STRBUF_INIT;
+	char *ret = NULL;
+
+	if (spawn_capture((const char *const[]){ e->cli, "version", "--format", tmpl, NULL }, &out,
+			  NULL) == 0) {
+		sb_rtrim(&out);
+		if (out.len)
+			ret = xasprintf("%s %s", e->cli, out.buf);
+	}
+	sb_release(&out);
+	return ret;
 }
 
 int engine_find_containers(const struct engine *e, const char *data_dir, struct strvec *names)
@@ -400,6 +451,9 @@ int engine_container_parse(const char *json, struct engine_container *c)
 	}
 	c->name = xstrdup(name ? name + (*name == '/') : "");
 	c->image = xstrdup(image ? image : "");
+	c->image_id = xstrdup(json_string_value(json_object_get(o, "Image"))
+				      ? json_string_value(json_object_get(o, "Image"))
+				      : "");
 	c->state = xstrdup(status ? status : "unknown");
 	c->running = json_is_true(json_object_get(state, "Running"));
 	c->workspace = label_dup(labels, WS_LABEL_WORKSPACE);
@@ -417,6 +471,7 @@ void engine_container_release(struct engine_container *c)
 {
 	free(c->name);
 	free(c->image);
+	free(c->image_id);
 	free(c->state);
 	free(c->workspace);
 	free(c->user);
@@ -456,7 +511,8 @@ char *engine_image_format(const struct engine *e, const char *image, const char 
 
 char *engine_image_label(const struct engine *e, const char *image, const char *label, char **id)
 {
-	char *tmpl = xasprintf("{{.Id}}\t{{index .Config.Labels \"%s\"}}", label);
+	/* with: an image with no labels at all has a nil map, which index refuses */
+	char *tmpl = xasprintf("{{.Id}}\t{{with .Config.Labels}}{{index . \"%s\"}}{{end}}", label);
 	char *out = engine_image_format(e, image, tmpl), *tab, *ret = NULL;
 
 	/* One call for both: each engine call costs tens of milliseconds. */

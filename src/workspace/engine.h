@@ -104,6 +104,7 @@ int engine_find_containers(const struct engine *e, const char *data_dir, struct 
 /* A container as `ENGINE inspect` shows it, reduced to what synthflow uses. */
 struct engine_container {
 	char *name, *image, *state, *workspace, *user, *gpus;
+	char *image_id;      /* the id of the image it runs (the tag may have moved since) */
 	int port_web, port_jupyter;
 	char *jupyter_token; /* from the container's environment */
 	bool running;
@@ -148,7 +149,22 @@ int engine_rm(const struct engine *e, const char *container, struct strbuf *err)
 void engine_rmi(const struct engine *e, const char *image);
 /* A container's whole output (stdout and stderr) appended to out. */
 void engine_logs(const struct engine *e, const char *container, struct strbuf *out);
-/* `ENGINE import` of a root file system tar read from stdin as image. */
-void engine_import_args(const struct engine *e, const char *image, struct strvec *av);
+/*
+ * `ENGINE import` of a root file system tar read from stdin as image, with
+ * labels (KEY, VALUE, KEY, VALUE, ..., NULL; may be NULL).
+ */
+void engine_import_args(const struct engine *e, const char *image, const char *const *labels,
+			struct strvec *av);
+/*
+ * `ENGINE run --rm` of image as root with no network and no entry point,
+ * running cmd (NULL-terminated): to read what an image holds.
+ */
+void engine_image_run_args(const struct engine *e, const char *image, const char *const *cmd,
+			   struct strvec *av);
+/* Runs engine_image_run_args(), capturing its output; returns its exit status. */
+int engine_image_run_capture(const struct engine *e, const char *image, const char *const *cmd,
+			     struct strbuf *out, struct strbuf *err);
+/* The engine's name and server version ("docker 20.10.24"), malloc'd; NULL when it does not say. */
+char *engine_version(const struct engine *e);
 
 #endif

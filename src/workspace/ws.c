@@ -373,6 +373,24 @@ static int copy_hooks(const struct ws *ws, const char *ctx)
 	return ret;
 }
 
+/* build --frozen: the lock's files, read by the steps that replace the hooks. */
+static int write_frozen(const struct ws_spec *spec, const char *ctx)
+{
+	const char *const files[][2] = { { "apt.txt", spec->frozen_apt },
+					 { "requirements.txt", spec->frozen_pip },
+					 { "packages.txt", spec->frozen_packages } };
+	char *dir = path_join(ctx, "synthflow/frozen");
+	int ret = mkdir_p(dir, 0755) < 0 ? error_errno("cannot create '%s'", dir) : 0;
+	for (size_t i = 0; !ret && i < ARRAY_SIZE(files); i++) {
+		char *p = path_join(dir, files[i][0]);
+		if (write_plain(p, files[i][1], strlen(files[i][1]), 0644) < 0)
+			ret = error_errno("cannot write '%s'", p);
+		free(p);
+	}
+	free(dir);
+	return ret;
+}
+
 int ws_prepare(const struct ws *ws, const struct ws_spec *spec, const char *source_dir,
 	       const char *extra, char hash[65])
 {
@@ -387,7 +405,8 @@ int ws_prepare(const struct ws *ws, const struct ws_spec *spec, const char *sour
 		goto out;
 	}
 	if (ws_remove_tree(ctx) < 0 || write_scripts(ctx) < 0 || copy_hooks(ws, ctx) < 0 ||
-	    copy_sources(source_dir, ctx) < 0 || manifest(ctx, "", &inputs) < 0)
+	    copy_sources(source_dir, ctx) < 0 ||
+	    (spec->frozen_packages && write_frozen(spec, ctx) < 0) || manifest(ctx, "", &inputs) < 0)
 		goto out;
 	ws_dockerfile(spec, &df);
 	sha256_hex(df.buf, df.len, hash);

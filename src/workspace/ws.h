@@ -78,6 +78,12 @@ struct ws_spec {
 	unsigned uid, gid;
 	bool pre_install, requirements, post_install, pre_run;
 	const char *const *packages; /* NULL-terminated; may be empty */
+	/*
+	 * build --frozen (NULL otherwise): the files of context/synthflow/frozen/
+	 * (lock.h, ws_lock_frozen_files()) installed instead of packages.txt and
+	 * requirements.txt, then checked against the image.
+	 */
+	const char *frozen_apt, *frozen_pip, *frozen_packages;
 };
 
 /*
@@ -98,6 +104,8 @@ struct ws_script {
 };
 extern const struct ws_script ws_scripts[];
 extern const size_t ws_nscripts;
+/* The text of the helper script NAME (a BUG when there is none). */
+const char *ws_script_text(const char *name);
 
 /*
  * Prepares ws->build_dir/context/ from the hooks, the helper scripts and

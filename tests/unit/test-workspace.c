@@ -21,6 +21,7 @@
 #include "util/fs.h"
 #include "util/spawn.h"
 #include "workspace/engine.h"
+#include "workspace/lock.h"
 #include "workspace/ws.h"
 
 static void names(void **state)
@@ -114,8 +115,10 @@ static void assert_in_order(const char *hay, const char *const *needles)
 static void dockerfile_layer_order(void **state)
 {
 	const char *pkgs[] = { "sox", "ffmpeg", NULL };
-	struct ws_spec spec = { "clipper", "synthflow-base:bookworm", "anon", 1000, 1000,
-				true, true, true, true, pkgs };
+	struct ws_spec spec = { .name = "clipper", .base_image = "synthflow-base:bookworm",
+				.user = "anon", .uid = 1000, .gid = 1000, .pre_install = true,
+				.requirements = true, .post_install = true, .pre_run = true,
+				.packages = pkgs };
 	struct strbuf df = STRBUF_INIT;
 
 	ws_dockerfile(&spec, &df);
@@ -150,8 +153,8 @@ static void dockerfile_layer_order(void **state)
 static void dockerfile_missing_hooks(void **state)
 {
 	const char *none[] = { NULL };
-	struct ws_spec spec = { "w", "debian:12", "anon", 1500, 1500, false, false, false, false,
-				none };
+	struct ws_spec spec = { .name = "w", .base_image = "debian:12", .user = "anon",
+				.uid = 1500, .gid = 1500, .packages = none };
 	struct strbuf df = STRBUF_INIT;
 
 	ws_dockerfile(&spec, &df);
@@ -168,7 +171,8 @@ static void dockerfile_missing_hooks(void **state)
 static void dockerfile_quotes_exec_form(void **state)
 {
 	const char *pkgs[] = { "a\"b", NULL };
-	struct ws_spec spec = { "w", "b", "anon", 1, 1, false, false, false, false, pkgs };
+	struct ws_spec spec = { .name = "w", .base_image = "b", .user = "anon", .uid = 1, .gid = 1,
+				.packages = pkgs };
 	struct strbuf df = STRBUF_INIT;
 	ws_dockerfile(&spec, &df);
 	assert_non_null(strstr(df.buf, "\"a\\\"b\""));
@@ -185,6 +189,168 @@ static char *joined(struct strvec *av)
 		sb_adds(&sb, av->v[i]);
 	}
 	return sb_detach(&sb, NULL);
+}
+
+static const char lock_text[] =
+	"# a comment\n"
+	"format 1\n"
+	"synthflow 0.1.0\n"
+	"engine docker 20.10.24\n"
+	"base synthflow-base:bookworm\n"
+	"base-id sha256:9e54\n"
+	"base-suite bookworm\n"
+	"base-mirror http://deb.debian.org/debian\n"
+	"base-built 2026-11-30T08:53:58Z\n"
+	"hook packages.txt 3b2a000000000000000000000000000000000000000000000000000000000001\n"
+	"pip sfdemo==1.0\n"
+	"apt tree 2.1.0-1\n"
+	"apt libc6 2.36-9+deb12u4\n";
+
+static void lock_parse_format(void **state)
+{
+	struct ws_lock l, again;
+	struct strbuf out = STRBUF_INIT;
+
+	assert_int_equal(ws_lock_parse(lock_text, "l", &l), 0);
+	assert_string_equal(l.base_id, "sha256:9e54");
+	assert_string_equal(l.base_suite, "bookworm");
+	assert_null(l.base_digest);
+	assert_int_equal(l.hooks.nr, 1);
+	/* sorted whatever order the file had: what the image's list is compared with */
+	assert_int_equal(l.packages.nr, 3);
+	assert_string_equal(l.packages.v[0], "apt libc6 2.36-9+deb12u4");
+	assert_string_equal(l.packages.v[2], "pip sfdemo==1.0");
+	ws_lock_format(&l, "w", &out);
+	assert_int_equal(ws_lock_parse(out.buf, "again", &again), 0);
+	assert_string_equal(again.base_mirror, l.base_mirror);
+	assert_int_equal(again.packages.nr, 3);
+	assert_string_equal(again.hooks.v[0], l.hooks.v[0]);
+	ws_lock_release(&again);
+	ws_lock_release(&l);
+	sb_release(&out);
+}
+
+static void lock_parse_errors(void **state)
+{
+	static const char *const bad[] = {
+		"format 1\nbase-id x\napt tree\n",              /* no version */
+		"format 1\nbase-id x\napt tree 1 2\n",          /* two versions */
+		"format 1\nbase-id x\napt tr;ee 1\n",           /* not a package name */
+		"format 1\nbase-id x\nwhat 1\n",                /* unknown entry */
+		"format 1\nbase-id x\nbase-id y\n",             /* twice */
+		"format 1\nbase-id x\nhook run.sh 00\n",        /* not a hook, no sha256 */
+		"format 2\nbase-id x\n",                        /* newer */
+		"base-id x\n",                                  /* no format */
+		"format 1\napt tree 1\n",                       /* no base */
+	};
+	struct ws_lock l;
+	error_set_quiet(1);
+	for (size_t i = 0; i < ARRAY_SIZE(bad); i++) {
+		assert_int_equal(ws_lock_parse(bad[i], "l", &l), -1);
+		assert_null(l.base_id); /* nothing half-filled */
+	}
+	error_set_quiet(0);
+}
+
+static void lock_diffs(void **state)
+{
+	struct strvec lock = STRVEC_INIT, image = STRVEC_INIT, why = STRVEC_INIT;
+	struct strvec h1 = STRVEC_INIT, h2 = STRVEC_INIT;
+
+	assert_int_equal(ws_lock_packages("apt tree 2.1.0-1\napt zsh 5.9\npip a==1\npip b==2\n",
+					  &lock), 0);
+	assert_int_equal(ws_lock_packages("apt tree 2.1.1-1\npip a==1\npip c==3\npip b==2\n",
+					  &image), 0);
+	assert_int_equal(ws_lock_diff(&lock, &image, &why), 3);
+	assert_string_equal(why.v[0], "apt tree: 2.1.0-1 in the lock, 2.1.1-1 in the image");
+	assert_string_equal(why.v[1], "apt zsh 5.9: in the lock, not in the image");
+	assert_string_equal(why.v[2], "pip c==3: in the image, not in the lock");
+	strvec_clear(&why);
+	assert_int_equal(ws_lock_diff(&lock, &lock, &why), 0);
+	error_set_quiet(1);
+	assert_int_equal(ws_lock_packages("apt tree 1\nWARNING: something\n", &why), -1);
+	error_set_quiet(0);
+	strvec_clear(&why);
+
+	strvec_push(&h1, "packages.txt aa");
+	strvec_push(&h1, "post-install.sh bb");
+	strvec_push(&h2, "packages.txt aa");
+	strvec_push(&h2, "post-install.sh cc");
+	strvec_push(&h2, "pre-run.sh dd");
+	assert_int_equal(ws_lock_hooks_diff(&h1, &h2, &why), 2);
+	assert_string_equal(why.v[0], "post-install.sh changed");
+	assert_string_equal(why.v[1], "pre-run.sh added");
+	strvec_clear(&lock);
+	strvec_clear(&image);
+	strvec_clear(&why);
+	strvec_clear(&h1);
+	strvec_clear(&h2);
+}
+
+static void lock_frozen_files(void **state)
+{
+	struct ws_lock l;
+	struct strbuf apt = STRBUF_INIT, pip = STRBUF_INIT, pk = STRBUF_INIT;
+
+	assert_int_equal(ws_lock_parse(lock_text, "l", &l), 0);
+	ws_lock_frozen_files(&l, "# wheels\n--no-index\n  --find-links /opt/w\nsfdemo\n-r other.txt\n",
+			     &apt, &pip, &pk);
+	assert_string_equal(apt.buf, "libc6=2.36-9+deb12u4\ntree=2.1.0-1\n");
+	assert_string_equal(pip.buf, "--no-index\n--find-links /opt/w\nsfdemo==1.0\n");
+	assert_string_equal(pk.buf, "apt libc6 2.36-9+deb12u4\napt tree 2.1.0-1\npip sfdemo==1.0\n");
+	ws_lock_release(&l);
+	sb_release(&apt);
+	sb_release(&pip);
+	sb_release(&pk);
+}
+
+static void dockerfile_frozen(void **state)
+{
+	const char *pkgs[] = { "sox", NULL };
+	struct ws_spec spec = { .name = "w", .base_image = "sha256:9e54", .user = "anon",
+				.uid = 1000, .gid = 1000, .requirements = true, .post_install = true,
+				.packages = pkgs, .frozen_apt = "sox=1\n", .frozen_pip = "",
+				.frozen_packages = "apt sox 1\npip-absent\n" };
+	struct strbuf df = STRBUF_INIT;
+
+	ws_dockerfile(&spec, &df);
+	assert_in_order(df.buf, (const char *const[]){
+		"FROM sha256:9e54 AS engine",
+		"\nFROM sha256:9e54\n",
+		"COPY synthflow/frozen/apt.txt /opt/synthflow/frozen/",
+		"RUN [\"/opt/synthflow/bin/sf-apt-frozen\", \"/opt/synthflow/frozen/apt.txt\"]",
+		"RUN [\"/opt/synthflow/bin/sf-engine-install\"]",
+		"RUN [\"/opt/synthflow/bin/sf-hook\", \"post-install.sh\"]",
+		"RUN [\"/opt/synthflow/bin/sf-adduser\"",
+		"COPY synthflow/frozen/packages.txt /opt/synthflow/frozen/",
+		"RUN [\"/opt/synthflow/bin/sf-frozen-check\", \"/opt/synthflow/frozen/packages.txt\"]",
+		"USER 1000:1000",
+		NULL });
+	/* the lock's packages instead of the hooks': no packages.txt list, no pip without pins */
+	assert_null(strstr(df.buf, "sf-apt\""));
+	assert_null(strstr(df.buf, "sf-pip"));
+	sb_release(&df);
+}
+
+static void import_and_image_run_args(void **state)
+{
+	struct engine e;
+	struct strvec av = STRVEC_INIT;
+	char *s;
+
+	engine_init(&e, "docker", false);
+	engine_import_args(&e, "synthflow-base:bookworm",
+			   (const char *const[]){ "a.b", "x\"y", NULL }, &av);
+	s = joined(&av);
+	assert_string_equal(s, "docker|import|--change|ENV LANG=C.UTF-8|--change|CMD [\"/bin/bash\"]|"
+			       "--change|LABEL a.b=\"x\\\"y\"|-|synthflow-base:bookworm");
+	free(s);
+	strvec_clear(&av);
+	engine_image_run_args(&e, "sha256:1", (const char *const[]){ "sh", "-c", "x", NULL }, &av);
+	s = joined(&av);
+	assert_string_equal(s, "docker|run|--rm|--network|none|--user|0:0|--entrypoint||sha256:1|sh|-c|x");
+	free(s);
+	strvec_clear(&av);
 }
 
 static void build_args(void **state)
@@ -667,6 +833,12 @@ int main(void)
 		cmocka_unit_test(dockerfile_missing_hooks),
 		cmocka_unit_test(dockerfile_quotes_exec_form),
 		cmocka_unit_test(build_args),
+		cmocka_unit_test(lock_parse_format),
+		cmocka_unit_test(lock_parse_errors),
+		cmocka_unit_test(lock_diffs),
+		cmocka_unit_test(lock_frozen_files),
+		cmocka_unit_test(dockerfile_frozen),
+		cmocka_unit_test(import_and_image_run_args),
 		cmocka_unit_test(run_args_docker),
 		cmocka_unit_test(run_args_gpus),
 		cmocka_unit_test(run_args_podman),

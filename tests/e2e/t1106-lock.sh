@@ -1,0 +1,162 @@
+#!/usr/bin/env bash
+# The lock against a real Docker engine: 'synthflow lock' in data folder A
+# (apt package, a pip package from a local wheel through --find-links: no
+# Python index is reachable), 'build --frozen' of that lock in a fresh data
+# folder B gives an image whose installed packages equal the lock's (read
+# with dpkg-query and pip freeze, not with synthflow), 'status' compares the
+# running image with the lock, and the frozen build names a Debian version
+# the mirror does not have and a pip version the wheels do not hold.  The
+# image builds are the cost: the test builds one workspace twice (A, then
+# frozen in B) and reuses the layers for the failures.
+. "$(dirname "$0")/../lib.sh"
+
+W="$TRASH_BASE/shared"
+A="$W/a/run-data"
+B="$W/b/run-data"
+# A workspace (so image) name of this run's own: other checkouts share the engine.
+WS=lock$$
+IMG=synthflow/$WS:latest
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+WEB=$(free_port)
+JUP=$(free_port)
+while [ "$JUP" = "$WEB" ]; do JUP=$(free_port); done
+
+cleanup() {
+	if docker info >/dev/null 2>&1; then
+		ids=$(docker ps -aq --filter "label=synthflow.data=$B")
+		[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
+		docker rmi --no-prune "$IMG" >/dev/null 2>&1
+	fi
+	rm -rf "$TRASH_BASE"
+}
+trap cleanup EXIT
+
+command -v docker >/dev/null && docker info >/dev/null 2>&1 ||
+	skip_all "no Docker engine answers (t0100 starts one on CI)"
+mkdir -p "$W/a" "$W/b"
+
+# A pure-Python wheel, written by the hook pre-install.sh into the image
+# (the hooks are the only files a build copies in).
+make_wheel() {
+	python3 - "$1" <<-\X
+	import base64, hashlib, io, sys, zipfile
+	files = {
+	    "sfdemo/__init__.py": b"VERSION = '1.0'\n",
+	    "sfdemo-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: sfdemo\nVersion: 1.0\n",
+	    "sfdemo-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: t1106\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+	}
+	record = ""
+	for name, data in files.items():
+	    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+	    record += f"{name},sha256={digest},{len(data)}\n"
+	record += "sfdemo-1.0.dist-info/RECORD,,\n"
+	buf = io.BytesIO()
+	with zipfile.ZipFile(buf, "w") as z:
+	    for name, data in files.items():
+	        z.writestr(name, data)
+	    z.writestr("sfdemo-1.0.dist-info/RECORD", record)
+	with open(sys.argv[1], "w") as f:
+	    f.write("#!/bin/sh\nset -e\nmkdir -p /opt/wheels\n")
+	    f.write("base64 -d >/opt/wheels/sfdemo-1.0-py3-none-any.whl <<'W'\n")
+	    f.write(base64.encodebytes(buf.getvalue()).decode())
+	    f.write("W\n")
+	X
+}
+
+# The image's packages in the lock's words, read without synthflow.
+image_packages() {
+	docker run --rm --network none --entrypoint "" "$IMG" sh -c '
+		dpkg-query -W -f "\${db:Status-Abbrev} \${binary:Package} \${Version}\n" |
+			awk "\$1 == \"ii\" { print \"apt \" \$2 \" \" \$3 }"
+		python3 -m pip freeze --all 2>/dev/null | sed "s/^/pip /"' | LC_ALL=C sort
+}
+lock_packages() { grep -E '^(apt|pip) ' "$1" | LC_ALL=C sort; }
+
+expect_success 'the base image (synthflow base, or the one t0100 made)' '
+	synthflow base >out && must_equal out <<-X
+	synthflow-base:bookworm
+	X
+'
+
+expect_success 'lock builds the workspace and writes its lock' '
+	cd "$W/a" && synthflow init >/dev/null && cd run-data &&
+	printf "workspace: {base_image: \"synthflow-base:bookworm\"}\nports: {web: $WEB, jupyter: $JUP}\n" >synthflow.yaml &&
+	synthflow new $WS >/dev/null && c=src/$WS/container &&
+	echo tree >$c/packages.txt &&
+	make_wheel $c/pre-install.sh &&
+	printf -- "--no-index\n--find-links /opt/wheels\nsfdemo==1.0\n" >$c/requirements.txt &&
+	synthflow lock $WS >out 2>err &&
+	must_contain out "wrote $A/src/$WS/container/synthflow.lock" &&
+	l=$c/synthflow.lock &&
+	must_contain $l "^format 1\$" && must_contain $l "^synthflow " &&
+	must_contain $l "^engine docker " &&
+	must_contain $l "^base synthflow-base:bookworm\$" &&
+	must_contain $l "^base-id $(docker image inspect -f "{{.Id}}" synthflow-base:bookworm)\$" &&
+	must_contain $l "^base-suite bookworm\$" && must_contain $l "^base-mirror http" &&
+	must_contain $l "^apt tree " && must_contain $l "^apt python3-pip " &&
+	must_contain $l "^pip sfdemo==1.0\$" &&
+	for h in pre-install.sh packages.txt requirements.txt post-install.sh pre-run.sh; do
+		must_contain $l "^hook $h $(sha256sum <$c/$h | cut -d" " -f1)\$" || exit 1
+	done &&
+	image_packages >have && lock_packages $l >want && diff want have
+'
+
+expect_success 'a hook changed after the lock: build warns, build --frozen refuses' '
+	cd "$A" && c=src/$WS/container &&
+	echo "echo changed >/post-marker" >>$c/post-install.sh &&
+	synthflow build $WS >out 2>err &&
+	must_contain err "synthflow.lock. is older than the hooks (post-install.sh changed" &&
+	test_exit 1 synthflow build $WS --frozen 2>err &&
+	must_contain err "older than the hooks (post-install.sh changed" &&
+	must_contain err "synthflow lock $WS" &&
+	synthflow lock $WS >out 2>err && must_contain out wrote &&
+	must_contain $c/synthflow.lock "^hook post-install.sh $(sha256sum <$c/post-install.sh | cut -d" " -f1)\$" &&
+	synthflow build $WS >out 2>err && must_contain out "up to date" &&
+	must_not_contain err "older than the hooks"
+'
+
+expect_success 'build --frozen in a fresh data folder: the image has exactly the lock'"'"'s packages' '
+	cd "$W/b" && synthflow init >/dev/null && cd run-data &&
+	cp "$A/synthflow.yaml" . && cp -r "$A/src/$WS" src/ &&
+	docker rmi "$IMG" >/dev/null &&
+	synthflow build $WS --frozen >out 2>err &&
+	must_contain out "built $IMG" &&
+	must_contain build-data/$WS/Dockerfile "sf-apt-frozen" &&
+	must_contain build-data/$WS/Dockerfile "FROM sha256:" &&
+	image_packages >have && lock_packages src/$WS/container/synthflow.lock >want &&
+	diff want have && grep -q "^pip sfdemo==1.0\$" have &&
+	synthflow build $WS --frozen >out && must_contain out "up to date"
+'
+
+expect_success 'status: the running image matches its lock, then the lock differs' '
+	cd "$B" && synthflow run $WS --detach >out 2>err &&
+	synthflow status >st && must_contain st "lock       the image matches $B/src/$WS/container/synthflow.lock" &&
+	synthflow status --json >st.json && jq -e ".lock.matches == true" st.json &&
+	l=src/$WS/container/synthflow.lock && cp $l lock.good &&
+	sed -i "s/^apt tree .*/apt tree 0.0-nope/" $l &&
+	synthflow status >st && must_contain st "differs from $B/$l in 1 package:" &&
+	must_contain st "apt tree: 0.0-nope in the lock, .* in the image" &&
+	synthflow status --json >st.json && jq -e ".lock.matches == false and (.lock.differences | length) == 1" st.json &&
+	cp lock.good $l && synthflow stop >/dev/null
+'
+
+expect_success 'build --frozen names a Debian version the mirror does not have' '
+	cd "$B" && l=src/$WS/container/synthflow.lock && cp $l lock.good &&
+	sed -i "s/^apt tree .*/apt tree 9.9.9-nope/" $l &&
+	test_exit 1 synthflow build $WS --frozen >out 2>err &&
+	must_contain err "error: $B/$l: cannot have tree=9.9.9-nope: not in the mirror" &&
+	must_contain err "the frozen build of .$WS. failed" &&
+	cp lock.good $l
+'
+
+expect_success 'build --frozen names a pip version the wheels do not hold' '
+	cd "$B" && l=src/$WS/container/synthflow.lock && cp $l lock.good &&
+	sed -i "s/^pip sfdemo==1.0\$/pip sfdemo==9.9/" $l &&
+	test_exit 1 synthflow build $WS --frozen >out 2>err &&
+	must_contain err "error: $B/$l: cannot have sfdemo==9.9: pip finds no such version" &&
+	cp lock.good $l
+'
+
+test_done
