@@ -233,6 +233,26 @@ int owner_alive(const char *owner);
 /* Our pid namespace's inode: owners carry it after "@" (see owner_alive). */
 unsigned long long owner_pidns(void);
 
+/* sched-try.c: what a try is made of, and its files */
+/* The log of the instance's current try (its other files lie beside it). */
+char *sched_try_log_path(struct sti *ti);
+/* A batch's file beside its lead's log: ext "items" ($SF_ITEMS) or "results". */
+char *sched_batch_path(struct sti *ti, const char *ext);
+/*
+ * The command, environment and folder of a try; -1 with a message in err.
+ * For a batch, `items` are its items' paths ({{ items }}, $SF_ITEMS).  The
+ * environment starts with the scheduler's own variables (borrowed): free it
+ * with sched_try_env_free().
+ */
+int sched_try_prepare(struct sti *ti, const char *key, char *const *items, size_t nitems,
+		      struct strbuf *cmd, char ***envp, char **workdir, struct strbuf *err);
+void sched_try_env_free(struct sched *s, char **envp);
+/*
+ * The metrics file of an ended try, at most STORE_METRICS_MAX_BYTES (cut at
+ * the last whole line, with a note in the log); NULL when there is none.
+ */
+struct strbuf *sched_try_read_metrics(struct sti *ti, struct exec_proc *ep);
+
 /* sched-lease.c */
 /* SYNTHFLOW_HOST_ID, else /etc/machine-id, else the host name. */
 const char *sched_host_id(void);

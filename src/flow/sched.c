@@ -286,92 +286,6 @@ static void eval_task(struct sched *s, struct stask *t)
 
 /* ---- starting a try ---- */
 
-static char *log_path_for(struct sti *ti)
-{
-	struct srun *run = ti->task->run;
-	if (ti->index >= 0)
-		return xasprintf("%s/flow/logs/%s/%s/%s.%d/try-%d.log", run->s->data_dir, run->dag->id,
-				 run->run_id, ti->task->def->id, ti->index, ti->try_number);
-	return xasprintf("%s/flow/logs/%s/%s/%s/try-%d.log", run->s->data_dir, run->dag->id,
-			 run->run_id, ti->task->def->id, ti->try_number);
-}
-
-/* $SF_METRICS of a try: beside its log, read when the try ends. */
-static char *metrics_path_for(struct sti *ti)
-{
-	char *log = log_path_for(ti), *path = xasprintf("%.*s.metrics.jsonl",
-							(int)(strlen(log) - strlen(".log")), log);
-	free(log);
-	return path;
-}
-
-/* The store skips lines that are not JSON objects: say so where the user looks. */
-static void count_bad_metrics(const struct strbuf *sb, struct exec_proc *ep)
-{
-	size_t bad = 0, first = 0;
-	size_t line = 0;
-
-	for (const char *p = sb->buf, *end = sb->buf + sb->len; p < end; line++) {
-		const char *nl = memchr(p, '\n', (size_t)(end - p));
-		const char *q = p + strspn(p, " \t\r");
-		if (q < (nl ? nl : end) && *q != '{' && !bad++)
-			first = line + 1;
-		p = nl ? nl + 1 : end;
-	}
-	if (bad)
-		exec_log_note(ep, "$SF_METRICS: %zu line(s) are not JSON objects and are skipped "
-			      "(the first is line %zu)", bad, first);
-}
-
-/*
- * The metrics file of an ended try, at most STORE_METRICS_MAX_BYTES (cut
- * at the last whole line, with a note in the log); NULL when there is none.
- */
-static struct strbuf *read_metrics(struct sti *ti, struct exec_proc *ep)
-{
-	char *path = metrics_path_for(ti);
-	struct strbuf *sb = xcalloc(1, sizeof(*sb));
-	struct stat st;
-	size_t want;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-
-	sb_init(sb, 0);
-	if (fd < 0 || fstat(fd, &st) < 0 || !st.st_size) {
-		if (fd >= 0)
-			close(fd);
-		free(path);
-		sb_release(sb);
-		free(sb);
-		return NULL;
-	}
-	want = (uint64_t)st.st_size < STORE_METRICS_MAX_BYTES ? (size_t)st.st_size
-							     : STORE_METRICS_MAX_BYTES;
-	sb_grow(sb, want);
-	while (sb->len < want) {
-		ssize_t r = read(fd, sb->buf + sb->len, want - sb->len);
-		if (r < 0 && errno == EINTR)
-			continue;
-		if (r <= 0) {
-			if (r < 0)
-				exec_log_note(ep, "cannot read $SF_METRICS '%s': %s", path,
-					      strerror(errno));
-			break;
-		}
-		sb->len += (size_t)r;
-	}
-	sb->buf[sb->len] = '\0';
-	if ((uint64_t)st.st_size > STORE_METRICS_MAX_BYTES) {
-		char *nl = memrchr(sb->buf, '\n', sb->len);
-		sb_setlen(sb, nl ? (size_t)(nl - sb->buf + 1) : 0);
-		exec_log_note(ep, "$SF_METRICS holds %llu bytes: only the first %zu MB are kept",
-			      (unsigned long long)st.st_size, STORE_METRICS_MAX_BYTES >> 20);
-	}
-	close(fd);
-	free(path);
-	count_bad_metrics(sb, ep);
-	return sb;
-}
-
 void sched_run_tmpl_ctx(struct srun *run, struct tmpl_ctx *ctx, int quote)
 {
 	*ctx = (struct tmpl_ctx){
@@ -384,152 +298,6 @@ void sched_run_tmpl_ctx(struct srun *run, struct tmpl_ctx *ctx, int quote)
 		.data_dir = run->s->data_dir,
 		.quote = quote,
 	};
-}
-
-static void tmpl_ctx_for(struct sti *ti, struct tmpl_ctx *ctx, int quote)
-{
-	sched_run_tmpl_ctx(ti->task->run, ctx, quote);
-	ctx->task_id = ti->task->def->id;
-	ctx->item = ti->index >= 0 && ti->task->items ? ti->task->items[ti->index] : NULL;
-}
-
-/* A batch's files beside its log: $SF_ITEMS (written here) and $SF_RESULTS. */
-static char *batch_path_for(struct sti *ti, const char *ext)
-{
-	char *log = log_path_for(ti), *path = xasprintf("%.*s.%s",
-							(int)(strlen(log) - strlen(".log")), log, ext);
-	free(log);
-	return path;
-}
-
-/* Writes the batch's item paths, NUL-separated, to its $SF_ITEMS file. */
-static int write_items(struct sti *lead, char *const *items, size_t n, struct strbuf *err)
-{
-	char *path = batch_path_for(lead, "items");
-	struct strbuf sb = STRBUF_INIT;
-	int ret = 0;
-
-	for (size_t i = 0; i < n; i++)
-		sb_add(&sb, items[i], strlen(items[i]) + 1);
-	if (write_file_atomic(path, sb.buf, sb.len, 0644) < 0) {
-		sb_addf(err, "cannot write the batch's items to '%s'", path);
-		ret = -1;
-	}
-	sb_release(&sb);
-	free(path);
-	return ret;
-}
-
-/*
- * The command, environment and folder of a try; -1 with a message in err.
- * For a batch, `items` are its items' paths ({{ items }}, $SF_ITEMS).
- */
-static int prepare(struct sti *ti, const char *key, char *const *items, size_t nitems,
-		   struct strbuf *cmd, char ***envp, char **workdir, struct strbuf *err)
-{
-	struct sched *s = ti->task->run->s;
-	const struct dag_task *def = ti->task->def;
-	struct tmpl_ctx ctx;
-	size_t n = 0, alloc = 0;
-	struct strbuf wd = STRBUF_INIT;
-
-	tmpl_ctx_for(ti, &ctx, 1);
-	if (items) {
-		ctx.item = NULL;
-		ctx.items = items;
-		ctx.nitems = nitems;
-	}
-	if (tmpl_expand(def->run, &ctx, cmd, err) < 0)
-		return -1;
-	ctx.quote = 0;
-	if (def->workdir) {
-		if (tmpl_expand(def->workdir, &ctx, &wd, err) < 0)
-			return -1;
-		if (wd.buf[0] != '/') {
-			char *abs = path_join(s->data_dir, wd.buf);
-			sb_reset(&wd);
-			sb_adds(&wd, abs);
-			free(abs);
-		}
-	} else {
-		sb_adds(&wd, s->data_dir);
-	}
-	/* The scheduler's own variables are borrowed: free_env() starts after them. */
-	*envp = NULL;
-	ALLOC_GROW(*envp, s->nbase_env + 16, alloc);
-	memcpy(*envp, s->base_env, s->nbase_env * sizeof(char *));
-	n = s->nbase_env;
-	(*envp)[n] = NULL;
-	tmpl_env(&ctx, envp, &n, &alloc);
-	{
-		char *metrics = metrics_path_for(ti), *slash = strrchr(metrics, '/');
-		/* the task may write it before the log exists: its folder must */
-		*slash = '\0';
-		mkdir_p(metrics, 0755);
-		*slash = '/';
-		/* a file left by an earlier try of this number (a crash) must not count */
-		unlink(metrics);
-		ALLOC_GROW(*envp, n + 2, alloc);
-		(*envp)[n++] = xasprintf("SF_METRICS=%s", metrics);
-		(*envp)[n] = NULL;
-		free(metrics);
-	}
-	ALLOC_GROW(*envp, n + 4, alloc);
-	(*envp)[n++] = xasprintf("SF_TRY_KEY=%s", key);
-	/* what the task may use, on either executor (docs/dags.md, resources) */
-	(*envp)[n++] = xasprintf("SF_CPUS=%d", def->res.cpus > 0 ? def->res.cpus : 1);
-	(*envp)[n++] = xasprintf("SF_GPUS=%d", def->res.gpus);
-	(*envp)[n] = NULL;
-	{
-		/* the running engine, so tasks can call 'synthflow audio' without PATH */
-		static char self[4096];
-		if (!self[0] && readlink("/proc/self/exe", self, sizeof(self) - 1) < 0)
-			self[0] = '\0';
-		if (self[0]) {
-			ALLOC_GROW(*envp, n + 2, alloc);
-			(*envp)[n++] = xasprintf("SF_SYNTHFLOW=%s", self);
-			(*envp)[n] = NULL;
-		}
-	}
-	if (items) {
-		char *in = batch_path_for(ti, "items"), *res = batch_path_for(ti, "results");
-		if (write_items(ti, items, nitems, err) < 0) {
-			free(in);
-			free(res);
-			sb_release(&wd);
-			return -1;
-		}
-		unlink(res);
-		ALLOC_GROW(*envp, n + 3, alloc);
-		(*envp)[n++] = xasprintf("SF_ITEMS=%s", in);
-		(*envp)[n++] = xasprintf("SF_RESULTS=%s", res);
-		(*envp)[n] = NULL;
-		free(in);
-		free(res);
-	}
-	for (size_t i = 0; i < def->nenv; i++) {
-		struct strbuf v = STRBUF_INIT;
-		if (tmpl_expand(def->env[i].value, &ctx, &v, err) < 0) {
-			sb_release(&v);
-			sb_release(&wd);
-			return -1;
-		}
-		ALLOC_GROW(*envp, n + 2, alloc);
-		(*envp)[n++] = xasprintf("%s=%s", def->env[i].key, v.buf);
-		(*envp)[n] = NULL;
-		sb_release(&v);
-	}
-	*workdir = sb_detach(&wd, NULL);
-	return 0;
-}
-
-static void free_env(struct sched *s, char **envp)
-{
-	if (!envp)
-		return;
-	for (char **e = envp + s->nbase_env; *e; e++)
-		free(*e);
-	free(envp);
 }
 
 /*
@@ -577,7 +345,7 @@ static void start_try(struct sched *s, struct sti *ti)
 	ti->ended_at = 0;
 	ti->exit_code = -1;
 	ti->kill = KILL_NONE;
-	log_path = log_path_for(ti);
+	log_path = sched_try_log_path(ti);
 	p->key = procs_try_key(s->id, ti->task->run->run_id, ti->task->def->id, ti->index,
 			       ti->try_number);
 	t.try_number = ti->try_number;
@@ -587,7 +355,7 @@ static void start_try(struct sched *s, struct sti *ti)
 	p->ti = ti;
 	p->ops = exec_ops_for(ti->task->run->dag, ti->task->def, s->opts.cfg->flow_executor);
 	p->started_mono = time_mono_ms();
-	if (prepare(ti, p->key, NULL, 0, &cmd, &envp, &workdir, &err) == 0) {
+	if (sched_try_prepare(ti, p->key, NULL, 0, &cmd, &envp, &workdir, &err) == 0) {
 		spec = (struct exec_spec){ .cmd = cmd.buf, .envp = envp, .workdir = workdir,
 					   .log_path = log_path };
 		if (p->ops->start(s, p, &spec, &err) == 0) {
@@ -619,7 +387,7 @@ static void start_try(struct sched *s, struct sti *ti)
 	}
 	free(log_path);
 	free(workdir);
-	free_env(s, envp);
+	sched_try_env_free(s, envp);
 	sb_release(&cmd);
 	sb_release(&err);
 }
@@ -676,7 +444,7 @@ static void start_batch(struct sched *s, struct sti *ti)
 		items[i] = t->items[m[i]->index];
 	}
 	ti = m[0];
-	log_path = log_path_for(ti);
+	log_path = sched_try_log_path(ti);
 	p->key = procs_try_key(s->id, t->run->run_id, t->def->id, ti->index, ti->try_number);
 	tr = (struct store_try){ .started_at = now, .exit_code = -1, .log_path = log_path };
 	p->ti = ti;
@@ -684,7 +452,7 @@ static void start_batch(struct sched *s, struct sti *ti)
 	if (exec_ops_for(t->run->dag, t->def, s->opts.cfg->flow_executor) != &exec_local_ops)
 		sb_adds(&err, "'batch' is not supported by the slurm executor yet: remove 'batch' "
 			      "or give the task 'executor: local'");
-	else if (prepare(ti, p->key, items, n, &cmd, &envp, &workdir, &err) == 0) {
+	else if (sched_try_prepare(ti, p->key, items, n, &cmd, &envp, &workdir, &err) == 0) {
 		struct exec_spec spec = { .cmd = cmd.buf, .envp = envp, .workdir = workdir,
 					  .log_path = log_path };
 		if (p->ops->start(s, p, &spec, &err) == 0) {
@@ -726,7 +494,7 @@ static void start_batch(struct sched *s, struct sti *ti)
 	free(items);
 	free(log_path);
 	free(workdir);
-	free_env(s, envp);
+	sched_try_env_free(s, envp);
 	sb_release(&cmd);
 	sb_release(&err);
 }
@@ -867,7 +635,7 @@ static void settle(struct sched *s, struct sti *ti, enum kill_why kill_why, int 
  */
 static void read_results(struct sti *lead, struct exec_proc *ep, size_t n, int *out, char **why)
 {
-	char *path = batch_path_for(lead, "results");
+	char *path = sched_batch_path(lead, "results");
 	struct strbuf sb = STRBUF_INIT;
 	size_t bad = 0, line = 0, first = 0;
 
@@ -939,7 +707,7 @@ static void finish_batch(struct sched *s, struct sproc *p, int status)
 	struct sti *lead = p->ti;
 	size_t n = p->nbatch;
 	int *res = xcalloc(n, sizeof(*res));
-	char **res_why = xcalloc(n, sizeof(*res_why)), *log_path = log_path_for(lead);
+	char **res_why = xcalloc(n, sizeof(*res_why)), *log_path = sched_try_log_path(lead);
 	struct strbuf why = STRBUF_INIT, **metrics = xcalloc(n, sizeof(*metrics)), *all;
 	enum kill_why kill_why = KILL_NONE;
 	int exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
@@ -962,7 +730,7 @@ static void finish_batch(struct sched *s, struct sproc *p, int status)
 		sb_reset(&why);
 	}
 	describe_end(lead, status, &why);
-	if ((all = read_metrics(lead, &p->ep)))
+	if ((all = sched_try_read_metrics(lead, &p->ep)))
 		split_metrics(p, all, metrics);
 	read_results(lead, &p->ep, n, res, res_why);
 	p->ops->release(p);
@@ -1013,7 +781,7 @@ static void finish_try(struct sched *s, struct sproc *p, int status)
 	struct sti *ti = p->ti;
 	struct strbuf why = STRBUF_INIT;
 	struct store_try t = { 0 };
-	char *log_path = log_path_for(ti);
+	char *log_path = sched_try_log_path(ti);
 	enum kill_why kill_why = ti->kill;
 	struct strbuf *metrics;
 	int left = 0, skip;
@@ -1026,7 +794,7 @@ static void finish_try(struct sched *s, struct sproc *p, int status)
 	ti->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
 	ti->ended_at = time_now_ms();
 	exec_finish(&p->ep); /* its last output, before the reason is known */
-	metrics = read_metrics(ti, &p->ep);
+	metrics = sched_try_read_metrics(ti, &p->ep);
 	if (kill_why != KILL_NONE) {
 		describe_end(ti, status, &why);
 		if (left)
