@@ -76,6 +76,15 @@ double audio_level_gain(double level, double target, double peak_db, double peak
  */
 double audio_snr_db(const double *x, size_t n, double rate);
 
+/*
+ * A waveform thumbnail (the metric `wave`, docs/audio.md): env[0..n) (each
+ * frame's magnitude) cut into AUDIO_WAVE_LEN slices, each slice's peak as
+ * 0..63 of full scale written as one character of base64url's alphabet;
+ * out holds AUDIO_WAVE_LEN characters and a NUL.
+ */
+enum { AUDIO_WAVE_LEN = 48 };
+void audio_wave(const double *env, size_t n, char *out);
+
 /* --- files (clip.c) --- */
 enum audio_level_mode { AUDIO_LEVEL_LOUDNESS, AUDIO_LEVEL_RMS, AUDIO_LEVEL_NONE };
 enum audio_format { AUDIO_FLAC, AUDIO_WAV };
@@ -102,6 +111,7 @@ struct audio_stats {
 	long long clipped;              /* samples at full scale */
 	double lead, trail;             /* silence in seconds (-45 dB under the peak) */
 	double snr_db;                  /* NAN when not estimated */
+	char wave[AUDIO_WAVE_LEN + 1];  /* audio_wave */
 };
 
 struct audio_result {

@@ -165,6 +165,7 @@ static void measure(const double *x, size_t frames, int channels, int rate, doub
 		s->trail = 0;
 	}
 	s->snr_db = audio_snr_db(mix, frames, rate);
+	audio_wave(env, frames, s->wave);
 	free(env);
 	free(mix);
 }

@@ -90,3 +90,19 @@ double audio_snr_db(const double *x, size_t n, double rate)
 	free(e);
 	return snr;
 }
+
+void audio_wave(const double *env, size_t n, char *out)
+{
+	static const char b64[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+
+	for (size_t k = 0; k < AUDIO_WAVE_LEN; k++) {
+		size_t from = k * n / AUDIO_WAVE_LEN, to = (k + 1) * n / AUDIO_WAVE_LEN;
+		double peak = 0;
+
+		for (size_t i = from; i < to; i++)
+			if (env[i] > peak)
+				peak = env[i];
+		out[k] = b64[(int)lround(fmin(peak, 1.0) * 63)];
+	}
+	out[AUDIO_WAVE_LEN] = '\0';
+}

@@ -96,6 +96,7 @@ static void add_stats(json_t *o, const struct audio_stats *s, int full)
 	json_object_set_new(o, "silence_lead", num(s->lead));
 	json_object_set_new(o, "silence_trail", num(s->trail));
 	json_object_set_new(o, "snr_db", num(s->snr_db));
+	json_object_set_new(o, "wave", json_string(s->wave));
 }
 
 static json_t *clip_json(const struct pool *p, const struct clip *c)

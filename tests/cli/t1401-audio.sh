@@ -84,6 +84,10 @@ expect_success 'stats: duration, rate, channels, levels, loudness, silence per c
 	test "$(json j channels)" = 2 && within "$(json j peak_db)" -6 0.01 &&
 	within "$(json j silence_lead)" 0.5 0.002 && within "$(json j silence_trail)" 0.25 0.002 &&
 	within "$(json j lufs)" "$(lufs st.wav)" 0.1 && test "$(json j clipped)" = 0 &&
+	# the thumbnail: 48 slices of 57 ms, silent over the lead and trail, the
+	# tone at -6 dB (half of full scale: 31 or 32 of 63, f or g) between
+	w=$(json j wave) && test ${#w} = 48 && case $w in AAAAAAAA*AAAA) ;; *) false ;; esac &&
+	test -z "$(printf %s "$w" | cut -c11-43 | tr -d fg)" &&
 	$SIG tone full.wav 16000 1 440 3 && synthflow audio stats full.wav --json >f &&
 	test "$(json f clipped)" -gt 1000 &&
 	synthflow audio stats st.wav >text && must_contain text "st.wav: 2.750 s, 16000 Hz, 2 ch"

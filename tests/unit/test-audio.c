@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <cmocka.h>
 #include <math.h>
+#include <string.h>
 
 #include "audio/audio.h"
 #include "util/common.h"
@@ -115,6 +116,28 @@ static void levels_and_snr(void **state)
 	free(x);
 }
 
+static void wave_thumbnail(void **state)
+{
+	double env[96] = { 0 }, tiny[3] = { 0.5, 2.0, 0.25 };
+	char out[AUDIO_WAVE_LEN + 1];
+
+	(void)state;
+	for (size_t i = 48; i < 96; i++)
+		env[i] = i < 72 ? 0.5 : 1.0;
+	env[1] = 1.0 / 63;
+	audio_wave(env, 96, out);
+	assert_string_equal(out, "B" "AAAAAAAAAAAAAAAAAAAAAAA" "gggggggggggg" "____________");
+	/* fewer frames than slices: empty slices are silent; peaks over full scale are capped */
+	audio_wave(tiny, 3, out);
+	assert_int_equal(strlen(out), AUDIO_WAVE_LEN);
+	assert_int_equal(out[15], 'g');
+	assert_int_equal(out[31], '_');
+	assert_int_equal(out[47], 'Q');
+	assert_int_equal(strspn(out, "A"), 15);
+	audio_wave(NULL, 0, out);
+	assert_string_equal(out, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -124,6 +147,7 @@ int main(void)
 		cmocka_unit_test(trim_bounds_keep_the_pad),
 		cmocka_unit_test(peak_limit_wins_over_the_target),
 		cmocka_unit_test(levels_and_snr),
+		cmocka_unit_test(wave_thumbnail),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
