@@ -9,18 +9,6 @@
 #include "store/store.h"
 #include "util/common.h"
 
-/* Names may hold newlines or control characters: shown escaped in the table. */
-static void add_printable(struct strbuf *sb, const char *s)
-{
-	for (; *s; s++) {
-		unsigned char c = (unsigned char)*s;
-		if (c < 0x20 || c == 0x7f)
-			sb_addf(sb, "\\x%02x", c);
-		else
-			sb_addch(sb, (char)c);
-	}
-}
-
 static void print_table(json_t *rows)
 {
 	struct strbuf path = STRBUF_INIT;
@@ -31,7 +19,7 @@ static void print_table(json_t *rows)
 	json_array_foreach(rows, i, r) {
 		const char *dag = json_string_value(json_object_get(r, "dag_id"));
 		sb_reset(&path);
-		add_printable(&path, json_string_value(json_object_get(r, "path")));
+		watch_printable(&path, json_string_value(json_object_get(r, "path")));
 		if (json_is_true(json_object_get(r, "dir")))
 			sb_addch(&path, '/');
 		printf("%-40s  %-24s  %s\n", path.buf, dag ? dag : "-",
@@ -55,7 +43,12 @@ static int files_list(struct sf_ctx *ctx, const char *dag_id, int json)
 		cmd_print_json(rows);
 	} else if (rows) {
 		print_table(rows);
-		if (!json_array_size(rows))
+		if (!json_array_size(rows) && only && !only->on_file)
+			note("DAG '%s' has no on_file: no file in downloaded/ starts it", only->id);
+		else if (!json_array_size(rows) && only)
+			note("nothing in downloaded/ matches on_file '%s'%s of DAG '%s' yet",
+			     only->on_file, only->file_trigger.dirs ? " (folders)" : "", only->id);
+		else if (!json_array_size(rows))
 			note("no files seen in downloaded/ yet ('synthflow serve' watches it)");
 	}
 	json_decref(rows);
@@ -124,7 +117,8 @@ const struct cmd_entry cmd_files_entry = {
 		 "  files [DAG]   every file (or dirs: true folder) 'serve' saw in downloaded/ and\n"
 		 "                what became of it per DAG: run RUN, pending (paused), waiting\n"
 		 "                (being written), ignored (no DAG matches), ignored (on_change:\n"
-		 "                ignore), failed (why), gone (deleted)\n"
+		 "                ignore), failed (why), gone (deleted), unreadable (why), ignored\n"
+		 "                (why: a link, a FIFO, a name that is not UTF-8)\n"
 		 "  retry PATH    a new arrival of PATH (relative to downloaded/, or absolute) for\n"
 		 "                every DAG whose on_file takes it, or only --dag DAG: a new run\n"
 		 "                (pending while the DAG is paused), e.g. after fixing the DAG\n"

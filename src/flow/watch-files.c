@@ -32,6 +32,8 @@ static void file_status(const struct store_file *f, struct strbuf *out)
 		sb_adds(out, "waiting (being written)");
 	else if (!strcmp(f->state, "gone"))
 		sb_addf(out, "gone (%s)", f->note ? f->note : "deleted");
+	else if (!strcmp(f->state, "unreadable"))
+		sb_addf(out, "unreadable (%s)", f->note ? f->note : "cannot open it");
 	else if (f->note)
 		sb_addf(out, "ignored (%s)", f->note);
 	else
@@ -59,7 +61,8 @@ static void add_row(json_t *rows, const struct store_file *f, const struct store
 /*
  * A file with, per DAG, the latest row of its current identity (rows of
  * older identities are history).  v holds the rows of this path, ordered by
- * (dag, at, attempt), so the last row of a DAG is its latest.
+ * (dag, ident, attempt), so the last row of a DAG and identity is its latest
+ * (not by time: the clock may have been set back between two attempts).
  */
 static void file_rows(json_t *rows, const struct store_file *f, struct store_arrival *v, size_t n,
 		      const struct dag *only)
@@ -77,7 +80,9 @@ static void file_rows(json_t *rows, const struct store_file *f, struct store_arr
 	}
 	if (shown)
 		return;
-	if (only && !(strcmp(f->state, "waiting") == 0 && watch_dag_takes(only, f->rel, f->dir)))
+	/* one DAG's list: what its glob takes that has no run (yet), e.g. unreadable */
+	if (only && (!strcmp(f->state, "arrived") || !only->on_file ||
+		     !watch_glob_match(only->on_file, f->rel)))
 		return;
 	add_row(rows, f, NULL);
 }

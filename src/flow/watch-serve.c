@@ -30,7 +30,15 @@ struct watcher {
 	const struct config *cfg;
 	pthread_t thread;
 	int stop_pipe[2];
-	char *root;             /* downloaded/, resolved */
+	char *dl;               /* downloaded/ as configured (it may be a link) */
+	char *root;             /* what it resolves to */
+	dev_t root_dev;         /* and that folder's identity */
+	ino_t root_ino;
+	int root_lost;          /* downloaded/ could not be read at the last look */
+	char **bad_dirs;        /* folders that cannot be read (reported once each) */
+	size_t nbad_dirs, abad_dirs;
+	int report_unmatched;   /* DAGs (re)loaded: say which globs match nothing yet */
+	struct strbuf shown;    /* a name as log lines show it (watch_printable) */
 	struct store *st;
 	struct dag_set dags;
 	char *dags_sig;
@@ -42,10 +50,16 @@ struct watcher {
 	int ino_full_warned;
 	int64_t next_rescan, next_pending;
 	int in_batch;
+	int64_t batch_quiet_end; /* the earliest quiet period's end arrived in this batch */
 	/* metrics (read by other threads without locks: counters only grow) */
 	_Atomic uint64_t seen_total, runs_total, rescans;
 	_Atomic int64_t lag_ms, rescan_ms, pending;
 };
+
+static int64_t min64(int64_t a, int64_t b)
+{
+	return a < b ? a : b;
+}
 
 /* ---- the DAGs (reloaded when a DAG file changed, checked once a second) ---- */
 
@@ -65,6 +79,15 @@ static void dags_refresh(struct watcher *w, int64_t now)
 	w->dags_sig = sig;
 	dagset_release(&w->dags);
 	dagset_load(&w->dags, w->cfg->data_dir, NULL);
+	w->report_unmatched = 1;
+}
+
+/* rel as log lines show it: control characters and bytes that are not UTF-8 escaped. */
+static const char *show(struct watcher *w, const char *rel)
+{
+	sb_reset(&w->shown);
+	watch_printable(&w->shown, rel);
+	return w->shown.buf;
 }
 
 /* The longest quiet period of the DAGs that take rel; the default when none does. */
@@ -124,27 +147,30 @@ static void batch_end(struct watcher *w)
 		watch_tracker_init(&w->t);
 		restore(w);
 		w->next_rescan = 0;
+	} else if (w->in_batch && w->batch_quiet_end != INT64_MAX) {
+		w->lag_ms = time_mono_ms() - w->batch_quiet_end;
 	}
 	w->in_batch = 0;
+	w->batch_quiet_end = INT64_MAX;
 }
 
+/*
+ * The files row of rel.  A name that is not valid UTF-8 cannot be stored as
+ * it is (PostgreSQL, JSON): its row is keyed by the escaped name, as shown.
+ */
 static void put_file(struct watcher *w, const char *rel, int dir, const char *ident,
 		     const char *state, const char *note)
 {
-	struct store_file f = { (char *)rel, (char *)(ident ? ident : ""), dir, (char *)state,
-				time_now_ms(), (char *)note };
+	struct strbuf key = STRBUF_INIT;
+	struct store_file f = { .ident = (char *)(ident ? ident : ""), .dir = dir,
+				.state = (char *)state, .seen_at = time_now_ms(),
+				.note = (char *)note };
 
+	watch_printable(&key, rel);
+	f.rel = watch_utf8_valid(rel) ? (char *)rel : key.buf;
 	batch_begin(w);
 	store_file_put(w->st, &f);
-}
-
-static int utf8_valid(const char *s)
-{
-	json_t *j = json_string(s);
-	int ok = j != NULL;
-
-	json_decref(j);
-	return ok;
+	sb_release(&key);
 }
 
 /* One DAG's share of an arrival: a run, pending while paused, ignored or failed. */
@@ -165,7 +191,7 @@ static void arrive_for(struct watcher *w, const struct dag *d, const char *rel, 
 	} else if (watch_params(d, abs, rel, w->cfg->data_dir, vars, &a.params, &err) < 0) {
 		a.state = xstrdup("failed");
 		a.note = xstrdup(err.buf);
-		warning("file '%s': no run of DAG '%s': %s", rel, d->id, err.buf);
+		warning("file '%s': no run of DAG '%s': %s", show(w, rel), d->id, err.buf);
 	} else {
 		a.state = xstrdup(json_is_true(json_object_get(paused, d->id)) ? "pending" : "run");
 	}
@@ -173,19 +199,21 @@ static void arrive_for(struct watcher *w, const struct dag *d, const char *rel, 
 	ret = store_arrival_add(w->st, &a, 0);
 	if (ret == 0 && a.run_id) {
 		w->runs_total++;
-		fprintf(stderr, "synthflow serve: file '%s': run %s of DAG '%s'\n", rel, a.run_id, d->id);
+		fprintf(stderr, "synthflow serve: file '%s': run %s of DAG '%s'\n", show(w, rel), a.run_id,
+			d->id);
 	}
 	store_arrival_release(&a);
 	sb_release(&err);
 	free(abs);
 }
 
-static void arrive(struct watcher *w, struct watch_entry *e, int64_t lag_ms)
+static void arrive(struct watcher *w, struct watch_entry *e, int64_t quiet_end)
 {
 	json_t *paused = NULL, *vars = NULL;
 	size_t matched = 0;
 
-	w->lag_ms = lag_ms;
+	if (quiet_end < w->batch_quiet_end)
+		w->batch_quiet_end = quiet_end;
 	if (store_dag_paused_all(w->st, &paused) < 0 || store_var_all(w->st, &vars) < 0) {
 		json_decref(paused);
 		return;
@@ -222,12 +250,18 @@ static void agg_add(struct agg *a, const struct stat *st)
 
 static void add_watch(struct watcher *w, const char *rel);
 static void noted(struct watcher *w, const char *rel, int dir, const char *ident, int64_t now);
+static void special(struct watcher *w, const char *rel, const struct stat *st);
+static void dir_readable(struct watcher *w, const char *rel, int err);
+
+/* The identity noted for a dirs: true folder that cannot be opened. */
+#define UNREADABLE_DIR "dir:unreadable"
 
 /*
  * Walks the folder rel (its fd `dfd`, closed here), totalling its files into
  * *a: every file and every folder some DAG takes is noted in the tracker,
  * and new folders are watched.  Symbolic links are not followed (a link
- * loop cannot trap the walk); what cannot be read is skipped.
+ * loop cannot trap the walk): they, FIFOs and the like are listed as not
+ * handled.  A folder that cannot be opened is reported.
  */
 static void walk(struct watcher *w, int dfd, const char *rel, struct agg *a, int64_t now)
 {
@@ -255,18 +289,24 @@ static void walk(struct watcher *w, int dfd, const char *rel, struct agg *a, int
 			free(ident);
 		} else if (S_ISDIR(st.st_mode)) {
 			struct agg sub = { 0 };
+			int unit = is_dir_unit(w, crel);
 			int cfd = openat(dirfd(dir), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			if (cfd >= 0)
 				walk(w, cfd, crel, &sub, now);
+			if (!unit)
+				dir_readable(w, crel, cfd >= 0 ? 0 : errno);
 			a->files += sub.files;
 			a->bytes += sub.bytes;
 			if (sub.newest_ns > a->newest_ns)
 				a->newest_ns = sub.newest_ns;
-			if (is_dir_unit(w, crel)) {
-				char *ident = watch_ident_dir(sub.files, sub.bytes, sub.newest_ns);
+			if (unit) {
+				char *ident = cfd >= 0 ? watch_ident_dir(sub.files, sub.bytes, sub.newest_ns)
+						       : xstrdup(UNREADABLE_DIR);
 				noted(w, crel, 1, ident, now);
 				free(ident);
 			}
+		} else {
+			special(w, crel, &st);
 		}
 		free(crel);
 	}
@@ -287,42 +327,153 @@ static char *measure(struct watcher *w, const char *rel, int dir)
 	return watch_measure(w->root, rel, dir);
 }
 
+/* 0 when rel can be opened for reading now, else why not (an errno). */
+static int can_open(struct watcher *w, const char *rel, int dir)
+{
+	char *abs = path_join(w->root, rel);
+	int fd = open(abs, O_RDONLY | O_NONBLOCK | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC |
+			   (dir ? O_DIRECTORY : 0));
+	int err = fd < 0 ? errno : 0;
+
+	free(abs);
+	if (fd >= 0)
+		close(fd);
+	return err;
+}
+
+/* 1 when some DAG takes rel. */
+static int taken(struct watcher *w, const char *rel, int dir)
+{
+	for (size_t i = 0; i < w->dags.n; i++)
+		if (watch_dag_takes(w->dags.dags[i], rel, dir))
+			return 1;
+	return 0;
+}
+
+/*
+ * A folder that no DAG takes whole could (err 0) or could not be opened by
+ * the walk: what is in it stays unseen, so that is said once, and once
+ * more when it can be read again.
+ */
+static void dir_readable(struct watcher *w, const char *rel, int err)
+{
+	size_t i;
+
+	for (i = 0; i < w->nbad_dirs && strcmp(w->bad_dirs[i], rel); i++)
+		;
+	if (!err && i < w->nbad_dirs) {
+		fprintf(stderr, "synthflow serve: folder '%s' in downloaded/ can be read again\n",
+			show(w, rel));
+		free(w->bad_dirs[i]);
+		w->bad_dirs[i] = w->bad_dirs[--w->nbad_dirs];
+	} else if (err && i == w->nbad_dirs) {
+		warning("cannot open the folder '%s' in downloaded/: %s; files in it are not picked up"
+			" until it can be read", show(w, rel), strerror(err));
+		ALLOC_GROW(w->bad_dirs, w->nbad_dirs + 1, w->abad_dirs);
+		w->bad_dirs[w->nbad_dirs++] = xstrdup(rel);
+	}
+}
+
 /* ---- the tracker, fed by the walk and by inotify ---- */
+
+static int same(const char *a, const char *b)
+{
+	return a && b && !strcmp(a, b);
+}
+
+/*
+ * rel is listed with `state` and why, and not handled: recorded (and said
+ * in the log) once per identity; the tracker holds it as handled with
+ * `ident`, so that rescans pass over it until it changes.
+ */
+static void refuse(struct watcher *w, const char *rel, int dir, const char *ident,
+		   const char *state, const char *why)
+{
+	struct watch_entry *e = watch_find(&w->t, rel);
+
+	if (e && same(e->done, ident)) {
+		e->seen = 1;
+		return;
+	}
+	if (!e)
+		w->seen_total++;
+	watch_restore(&w->t, rel, dir, ident);
+	watch_find(&w->t, rel)->seen = 1;
+	if (!dir && inside_dir_unit(w, rel))
+		return;
+	put_file(w, rel, dir, ident, state, why);
+	warning("'%s' in downloaded/: %s", show(w, rel), why);
+}
+
+/*
+ * Neither a regular file nor a folder: a symbolic link (never followed, so
+ * a link loop cannot trap the watcher), a FIFO (opening one would hang), a
+ * socket or a device.
+ */
+static void special(struct watcher *w, const char *rel, const struct stat *st)
+{
+	if (S_ISLNK(st->st_mode))
+		refuse(w, rel, 0, "link", "ignored",
+		       "a symbolic link; links in downloaded/ are not followed");
+	else if (S_ISFIFO(st->st_mode))
+		refuse(w, rel, 0, "fifo", "ignored", "a FIFO, not a regular file");
+	else
+		refuse(w, rel, 0, "special", "ignored", "a socket or device, not a regular file");
+}
 
 static void noted(struct watcher *w, const char *rel, int dir, const char *ident, int64_t now)
 {
 	struct watch_entry *e = watch_find(&w->t, rel);
 	int was_waiting = e && e->state == WS_WAITING;
 
-	if (!e)
-		w->seen_total++;
-	if (!utf8_valid(rel)) {
-		if (!e) {
-			warning("'%s' in downloaded/: its name is not valid UTF-8; rename it to have it"
-				" handled", rel);
-			watch_restore(&w->t, rel, dir, "");
-			watch_find(&w->t, rel)->seen = 1;
-		} else {
-			e->seen = 1;
-		}
+	if (!watch_utf8_valid(rel)) {
+		refuse(w, rel, dir, "name", "ignored",
+		       "its name is not valid UTF-8; rename it to have it handled");
 		return;
 	}
+	/* unreadable, and unchanged since: no new try until its permissions change */
+	if (e && ident && same(ident, e->blocked) && can_open(w, rel, dir)) {
+		e->seen = 1;
+		return;
+	}
+	if (!e)
+		w->seen_total++;
 	if (watch_note(&w->t, rel, dir, ident, quiet_of(w, rel, dir), now) == WN_WAITING &&
 	    !was_waiting && (dir || !inside_dir_unit(w, rel)))
 		put_file(w, rel, dir, ident, "waiting", NULL);
 }
 
+/* Its quiet period ended, but it cannot be opened: held back until it can. */
+static void unreadable(struct watcher *w, struct watch_entry *e, const char *ident, int err)
+{
+	struct strbuf why = STRBUF_INIT;
+
+	sb_addf(&why, "cannot open it: %s; it is handled once it can be read", strerror(err));
+	if (!same(e->blocked, ident)) {
+		if (e->dir || !inside_dir_unit(w, e->rel))
+			put_file(w, e->rel, e->dir, ident, "unreadable", why.buf);
+		warning("'%s' in downloaded/: %s", show(w, e->rel), why.buf);
+	}
+	watch_block(&w->t, e, ident);
+	sb_release(&why);
+}
+
 static void gone(struct watcher *w, const char *rel)
 {
 	struct watch_entry *e = watch_find(&w->t, rel);
+	int listed;
 
 	if (!e)
 		return;
-	if (e->state == WS_WAITING && utf8_valid(rel) && (e->dir || !inside_dir_unit(w, rel)))
+	listed = e->dir || !inside_dir_unit(w, rel);
+	if (e->state == WS_WAITING && listed) {
 		put_file(w, rel, e->dir, e->ident, "gone", "deleted before it stayed unchanged for its"
 			 " quiet period");
-	else if (e->done && utf8_valid(rel) && (e->dir || !inside_dir_unit(w, rel)))
-		put_file(w, rel, e->dir, e->done, "gone", "deleted");
+		fprintf(stderr, "synthflow serve: file '%s': deleted before its quiet period ended;"
+			" no run\n", show(w, rel));
+	} else if ((e->done || e->blocked) && listed) {
+		put_file(w, rel, e->dir, e->done ? e->done : e->blocked, "gone", "deleted");
+	}
 	watch_forget(&w->t, rel);
 }
 
@@ -339,20 +490,73 @@ static void touch_dir_units(struct watcher *w, const char *rel, int64_t now)
 	free(p);
 }
 
+static void inotify_reset(struct watcher *w)
+{
+	if (w->ino < 0)
+		return;
+	close(w->ino);
+	for (size_t i = 0; i < w->nwds; i++)
+		free(w->wds[i]);
+	free(w->wds);
+	w->wds = NULL;
+	w->nwds = 0;
+	w->ino = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
+}
+
+/*
+ * downloaded/ may be replaced while serve runs (moved to a bigger disk and
+ * linked back, deleted and made again): the watcher follows what it leads
+ * to now.  The inotify watches belong to the old folders, so they are all
+ * dropped and the walk that follows adds new ones.  An fd of it, or -1
+ * while it cannot be read (said once; nothing in it counts as gone then).
+ */
+static int open_root(struct watcher *w)
+{
+	char *real = path_real(w->dl);
+	struct stat st;
+	int fd = real ? open(real, O_RDONLY | O_DIRECTORY | O_CLOEXEC) : -1;
+
+	if (fd < 0 || fstat(fd, &st) < 0) {
+		/* what inotify still reports of the folder it was is not downloaded/ any more */
+		if (!w->root_lost) {
+			warning("cannot read '%s': %s; files there are not picked up until it is back",
+				w->dl, strerror(errno));
+			inotify_reset(w);
+		}
+		w->root_lost = 1;
+		if (fd >= 0)
+			close(fd);
+		free(real);
+		return -1;
+	}
+	if (strcmp(real, w->root) || st.st_dev != w->root_dev || st.st_ino != w->root_ino) {
+		fprintf(stderr, "synthflow serve: '%s' now leads to '%s' (a folder other than '%s'"
+			" before); watching it\n", w->dl, real, w->root);
+		free(w->root);
+		w->root = real;
+		real = NULL;
+		w->root_dev = st.st_dev;
+		w->root_ino = st.st_ino;
+		inotify_reset(w);
+	} else if (w->root_lost) {
+		fprintf(stderr, "synthflow serve: '%s' can be read again\n", w->dl);
+	}
+	w->root_lost = 0;
+	free(real);
+	return fd;
+}
+
 /* A full walk; entries not found any more are gone. */
 static void rescan(struct watcher *w, int64_t now)
 {
 	struct agg a = { 0 };
 	int64_t t0 = time_mono_ms();
-	int fd = open_rel(w, "");
+	int fd = open_root(w);
 	char **lost = NULL;
 	size_t nlost = 0, alloc = 0;
 
-	if (fd < 0) {
-		warning("cannot read '%s': %s; files there are not picked up until it is back",
-			w->root, strerror(errno));
+	if (fd < 0)
 		return;
-	}
 	for (size_t i = 0; i < w->t.nslots; i++)
 		if (w->t.slots[i])
 			w->t.slots[i]->seen = 0;
@@ -381,7 +585,8 @@ static void add_watch(struct watcher *w, const char *rel)
 		return;
 	abs = *rel ? path_join(w->root, rel) : xstrdup(w->root);
 	wd = inotify_add_watch(w->ino, abs, IN_CREATE | IN_MODIFY | IN_CLOSE_WRITE | IN_MOVED_TO |
-				  IN_MOVED_FROM | IN_DELETE | IN_ATTRIB | IN_DONT_FOLLOW |
+				  IN_MOVED_FROM | IN_DELETE | IN_ATTRIB | IN_MOVE_SELF |
+				  IN_DELETE_SELF | IN_DONT_FOLLOW |
 				  IN_ONLYDIR);
 	free(abs);
 	if (wd < 0) {
@@ -435,6 +640,8 @@ static void on_event(struct watcher *w, const struct inotify_event *ev, int64_t 
 	}
 	if (ev->wd < 0 || (size_t)ev->wd >= w->nwds || !(dir = w->wds[ev->wd]))
 		return;
+	if (!*dir && (ev->mask & (IN_MOVE_SELF | IN_DELETE_SELF | IN_IGNORED)))
+		w->next_rescan = now; /* downloaded/ itself moved or went: see what it is now */
 	if (ev->mask & IN_IGNORED) {
 		free(w->wds[ev->wd]);
 		w->wds[ev->wd] = NULL;
@@ -448,18 +655,26 @@ static void on_event(struct watcher *w, const struct inotify_event *ev, int64_t 
 		gone_below(w, rel);
 	} else if (ev->mask & IN_ISDIR) {
 		/* a new folder: watch it and everything already in it */
-		int fd = open_rel(w, rel);
-		if (fd >= 0) {
-			struct agg a = { 0 };
+		int fd = open_rel(w, rel), unit = is_dir_unit(w, rel);
+		struct agg a = { 0 };
+		if (!unit)
+			dir_readable(w, rel, fd >= 0 ? 0 : errno);
+		if (fd >= 0)
 			walk(w, fd, rel, &a, now);
-			if (is_dir_unit(w, rel))
-				noted(w, rel, 1, NULL, now);
-		}
+		if (unit)
+			noted(w, rel, 1, fd >= 0 ? NULL : UNREADABLE_DIR, now);
 	} else {
-		char *ident = measure(w, rel, 0);
-		if (ident)
+		char *abs = path_join(w->root, rel);
+		struct stat st;
+		int found = lstat(abs, &st) == 0;
+		if (found && S_ISREG(st.st_mode)) {
+			char *ident = watch_ident_file(&st);
 			noted(w, rel, 0, ident, now);
-		free(ident);
+			free(ident);
+		} else if (found && !S_ISDIR(st.st_mode)) {
+			special(w, rel, &st);
+		}
+		free(abs);
 	}
 	free(rel);
 }
@@ -495,6 +710,7 @@ static void settle_due(struct watcher *w, int64_t now)
 		struct watch_entry *e = watch_find(&w->t, due[i]);
 		int64_t quiet_end;
 		char *ident;
+		int err;
 
 		if (!e) {
 			free(due[i]);
@@ -502,10 +718,18 @@ static void settle_due(struct watcher *w, int64_t now)
 		}
 		quiet_end = e->since + e->quiet_ms;
 		ident = measure(w, e->rel, e->dir);
-		if (!ident)
+		err = ident ? 0 : e->dir ? can_open(w, e->rel, 1) : ENOENT;
+		if (!ident && err != ENOENT && err != ENOTDIR && err != ELOOP)
+			unreadable(w, e, UNREADABLE_DIR, err);
+		else if (!ident)
 			gone(w, due[i]);
+		/* about to arrive (unchanged): only once it can be read */
+		else if ((!e->ident || !strcmp(e->ident, ident)) && !same(ident, e->done) &&
+			 taken(w, e->rel, e->dir) && (err = can_open(w, e->rel, e->dir)) &&
+			 err != ENOENT)
+			unreadable(w, e, ident, err);
 		else if (watch_settle(&w->t, e, ident, now) == WSET_ARRIVED)
-			arrive(w, e, now - quiet_end);
+			arrive(w, e, quiet_end);
 		free(ident);
 		free(due[i]);
 	}
@@ -552,9 +776,34 @@ static void restore(struct watcher *w)
 	store_file_list_free(f, n);
 }
 
-static int64_t min64(int64_t a, int64_t b)
+/*
+ * After a rescan with new DAGs: each whose on_file matches nothing in
+ * downloaded/ is said once in the log (a typo in a glob shows there, and
+ * in `synthflow files DAG`).
+ */
+static void report_unmatched(struct watcher *w)
 {
-	return a < b ? a : b;
+	for (size_t i = 0; i < w->dags.n; i++) {
+		const struct dag *d = w->dags.dags[i];
+		size_t k = 0;
+
+		if (!d->on_file)
+			continue;
+		while (k < w->t.nslots &&
+		       !(w->t.slots[k] && watch_dag_takes(d, w->t.slots[k]->rel, w->t.slots[k]->dir)))
+			k++;
+		if (k == w->t.nslots)
+			fprintf(stderr, "synthflow serve: DAG '%s': nothing in downloaded/ matches on_file"
+				" '%s'%s yet; a run starts when something does\n", d->id, d->on_file,
+				d->file_trigger.dirs ? " (folders)" : "");
+	}
+	w->report_unmatched = 0;
+}
+
+/* When the next rescan is due: within a second while downloaded/ cannot be read. */
+static int64_t rescan_after(struct watcher *w, int64_t now)
+{
+	return now + (w->root_lost ? min64(1000, w->cfg->flow_rescan_ms) : w->cfg->flow_rescan_ms);
 }
 
 static void *watcher_main(void *arg)
@@ -566,13 +815,15 @@ static void *watcher_main(void *arg)
 	restore(w);
 	rescan(w, now);
 	batch_end(w);
-	w->next_rescan = now + w->cfg->flow_rescan_ms;
+	w->next_rescan = rescan_after(w, now);
 	for (;;) {
 		struct pollfd pfd[2] = { { w->stop_pipe[0], POLLIN, 0 }, { w->ino, POLLIN, 0 } };
 		int64_t due;
 
 		now = time_mono_ms();
-		due = min64(min64(watch_next_due(&w->t), w->next_rescan), w->next_pending);
+		/* nothing is measured while downloaded/ cannot be read (it is not gone) */
+		due = min64(w->root_lost ? INT64_MAX : watch_next_due(&w->t), w->next_rescan);
+		due = min64(due, w->next_pending);
 		poll(pfd, w->ino >= 0 ? 2 : 1, due <= now ? 0 : (int)min64(due - now, 60000));
 		if (pfd[0].revents)
 			break;
@@ -582,9 +833,12 @@ static void *watcher_main(void *arg)
 			read_events(w, now);
 		if (now >= w->next_rescan) {
 			rescan(w, now);
-			w->next_rescan = time_mono_ms() + w->cfg->flow_rescan_ms;
+			w->next_rescan = rescan_after(w, time_mono_ms());
 		}
-		settle_due(w, time_mono_ms());
+		if (w->report_unmatched && !w->root_lost && w->rescans)
+			report_unmatched(w);
+		if (!w->root_lost)
+			settle_due(w, time_mono_ms());
 		if (now >= w->next_pending) {
 			start_pending(w);
 			w->next_pending = now + PENDING_CHECK_MS;
@@ -602,21 +856,27 @@ struct watcher *watcher_start(const struct config *cfg)
 
 	w->cfg = cfg;
 	w->ino = -1;
+	w->batch_quiet_end = INT64_MAX;
+	sb_init(&w->shown, 0);
 	if (lstat(dl, &st) == 0 && S_ISLNK(st.st_mode))
 		fprintf(stderr, "synthflow serve: '%s' is a symbolic link; watching what it points to\n",
 			dl);
-	if (mkdir_p(dl, 0755) < 0 || !(w->root = path_real(dl))) {
+	if (mkdir_p(dl, 0755) < 0 || !(w->root = path_real(dl)) || stat(w->root, &st) < 0) {
 		error_errno("cannot use '%s' for new files", dl);
+		free(w->root);
 		free(dl);
 		free(w);
 		return NULL;
 	}
-	free(dl);
+	w->dl = dl;
+	w->root_dev = st.st_dev;
+	w->root_ino = st.st_ino;
 	w->st = store_open(cfg->flow_store, cfg->data_dir);
 	if (!w->st || pipe2(w->stop_pipe, O_CLOEXEC) < 0) {
 		if (w->st)
 			store_close(w->st);
 		free(w->root);
+		free(w->dl);
 		free(w);
 		return NULL;
 	}
@@ -655,7 +915,12 @@ void watcher_stop(struct watcher *w)
 	dagset_release(&w->dags);
 	free(w->dags_sig);
 	store_close(w->st);
+	for (size_t i = 0; i < w->nbad_dirs; i++)
+		free(w->bad_dirs[i]);
+	free(w->bad_dirs);
+	sb_release(&w->shown);
 	free(w->root);
+	free(w->dl);
 	free(w);
 }
 

@@ -75,6 +75,61 @@ char *watch_ident_dir(uint64_t files, uint64_t bytes, int64_t newest_mtime_ns)
 			 (long long)(newest_mtime_ns % 1000000000));
 }
 
+/* The length of the valid UTF-8 sequence at s, 0 when it is not one. */
+static size_t utf8_len(const unsigned char *s)
+{
+	size_t n;
+	uint32_t c;
+
+	if (s[0] < 0x80)
+		return 1;
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2, c = s[0] & 0x1f;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3, c = s[0] & 0x0f;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4, c = s[0] & 0x07;
+	else
+		return 0;
+	for (size_t i = 1; i < n; i++) {
+		if ((s[i] & 0xc0) != 0x80)
+			return 0;
+		c = (c << 6) | (s[i] & 0x3f);
+	}
+	/* overlong forms, surrogates and beyond U+10FFFF are not UTF-8 */
+	if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+	    (c >= 0xd800 && c <= 0xdfff))
+		return 0;
+	return n;
+}
+
+int watch_utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	size_t n;
+
+	for (; *p; p += n)
+		if (!(n = utf8_len(p)))
+			return 0;
+	return 1;
+}
+
+void watch_printable(struct strbuf *sb, const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p) {
+		size_t n = utf8_len(p);
+		if (!n || *p < 0x20 || *p == 0x7f) {
+			sb_addf(sb, "\\x%02x", *p);
+			p++;
+			continue;
+		}
+		sb_add(sb, (const char *)p, n);
+		p += n;
+	}
+}
+
 /* Adds up the files below the folder `dfd` (closed here). */
 static void dir_total(int dfd, uint64_t *files, uint64_t *bytes, int64_t *newest)
 {
@@ -186,6 +241,7 @@ void watch_tracker_init(struct watch_tracker *t)
 
 static void entry_free(struct watch_entry *e)
 {
+	free(e->blocked);
 	free(e->rel);
 	free(e->ident);
 	free(e->done);
@@ -299,6 +355,8 @@ enum watch_note watch_note(struct watch_tracker *t, const char *rel, int dir, co
 		return WN_SAME;
 	if (ident && e->state == WS_WAITING && same(ident, e->ident))
 		return WN_SAME;
+	free(e->blocked);
+	e->blocked = NULL;
 	set_str(&e->ident, ident);
 	e->since = now;
 	wait_add(t, e);
@@ -322,6 +380,13 @@ void watch_forget(struct watch_tracker *t, const char *rel)
 		t->slots[j] = NULL;
 		t->slots[slot_of(t, m->rel)] = m;
 	}
+}
+
+void watch_block(struct watch_tracker *t, struct watch_entry *e, const char *ident)
+{
+	wait_remove(t, e);
+	set_str(&e->ident, ident);
+	set_str(&e->blocked, ident);
 }
 
 int64_t watch_next_due(const struct watch_tracker *t)

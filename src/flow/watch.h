@@ -50,6 +50,14 @@ char *watch_measure(const char *root, const char *rel, int dir);
 int watch_params(const struct dag *d, const char *abs, const char *rel, const char *data_dir,
 		 json_t *vars, json_t **out, struct strbuf *err);
 
+/* 1 when s is valid UTF-8 (names that are not cannot go into JSON or PostgreSQL). */
+int watch_utf8_valid(const char *s);
+/*
+ * s for a terminal, a log line or JSON: control characters and bytes that
+ * are not valid UTF-8 as `\xNN`, the rest (valid UTF-8) unchanged.
+ */
+void watch_printable(struct strbuf *sb, const char *s);
+
 /* ---- shared by `synthflow files` and the web API (watch-files.c) ---- */
 
 struct store;
@@ -82,6 +90,7 @@ struct watch_entry {
 	enum watch_state state;
 	char *ident;            /* last seen; NULL = changed, not measured yet */
 	char *done;             /* the identity last handled, or NULL */
+	char *blocked;          /* an identity that could not be opened: no arrival until it can */
 	int64_t since;          /* when ident was last seen to change (ms, caller's clock) */
 	int64_t quiet_ms;
 	int seen;               /* found by the current rescan */
@@ -114,6 +123,13 @@ enum watch_note watch_note(struct watch_tracker *t, const char *rel, int dir, co
 			   int64_t quiet_ms, int64_t now);
 /* `rel` is gone: its entry is dropped (a waiting one never arrives). */
 void watch_forget(struct watch_tracker *t, const char *rel);
+
+/*
+ * The entry's quiet period ended with `ident`, but it cannot be opened: it
+ * stops waiting and is not handled; the watcher notes it again (its
+ * permissions changed, or the next rescan) and it waits from there.
+ */
+void watch_block(struct watch_tracker *t, struct watch_entry *e, const char *ident);
 
 /* The earliest time a waiting entry's quiet period ends; INT64_MAX when none waits. */
 int64_t watch_next_due(const struct watch_tracker *t);

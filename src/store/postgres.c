@@ -257,7 +257,8 @@ static const struct {
 			  " VALUES($1, $2, $3, $4, $5, $6) ON CONFLICT(rel) DO UPDATE SET"
 			  " ident = EXCLUDED.ident, dir = EXCLUDED.dir, state = EXCLUDED.state,"
 			  " seen_at = EXCLUDED.seen_at, note = EXCLUDED.note", 0 },
-	[ST_FILE_LIST] = { "SELECT rel, ident, dir, state, seen_at, note FROM files ORDER BY rel", 0 },
+	[ST_FILE_LIST] = { "SELECT rel, ident, dir, state, seen_at, note FROM files"
+			   " ORDER BY rel COLLATE \"C\"", 0 },
 	[ST_ARRIVAL_ATTEMPT] = { "SELECT max(attempt) FROM arrivals WHERE dag_id = $1 AND rel = $2"
 				 " AND ident = $3", 0 },
 	[ST_ARRIVAL_INSERT] = { "INSERT INTO arrivals(dag_id, rel, ident, attempt, state, run_id,"
@@ -265,7 +266,8 @@ static const struct {
 	[ST_ARRIVAL_SEEN] = { "SELECT 1 FROM arrivals WHERE dag_id = $1 AND rel = $2 LIMIT 1", 0 },
 	[ST_ARRIVAL_LIST] = { "SELECT dag_id, rel, ident, attempt, state, run_id, params, at, note"
 			      " FROM arrivals WHERE ($1::text IS NULL OR dag_id = $1)"
-			      " AND ($2::text IS NULL OR state = $2) ORDER BY rel, dag_id, at, attempt", 0 },
+			      " AND ($2::text IS NULL OR state = $2)"
+			      " ORDER BY rel COLLATE \"C\", dag_id, ident, attempt", 0 },
 	[ST_ARRIVAL_GET] = { "SELECT params FROM arrivals WHERE dag_id = $1 AND rel = $2"
 			     " AND ident = $3 AND attempt = $4 AND state = 'pending' FOR UPDATE", 0 },
 	[ST_ARRIVAL_SET] = { "UPDATE arrivals SET state = 'run', run_id = $5 WHERE dag_id = $1"

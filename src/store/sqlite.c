@@ -225,7 +225,7 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_ARRIVAL_SEEN] = "SELECT 1 FROM arrivals WHERE dag_id = ?1 AND rel = ?2 LIMIT 1",
 	[ST_ARRIVAL_LIST] = "SELECT dag_id, rel, ident, attempt, state, run_id, params, at, note"
 			    " FROM arrivals WHERE (?1 IS NULL OR dag_id = ?1)"
-			    " AND (?2 IS NULL OR state = ?2) ORDER BY rel, dag_id, at, attempt",
+			    " AND (?2 IS NULL OR state = ?2) ORDER BY rel, dag_id, ident, attempt",
 	[ST_ARRIVAL_GET] = "SELECT params FROM arrivals WHERE dag_id = ?1 AND rel = ?2"
 			   " AND ident = ?3 AND attempt = ?4 AND state = 'pending'",
 	[ST_ARRIVAL_SET] = "UPDATE arrivals SET state = 'run', run_id = ?5 WHERE dag_id = ?1"

@@ -294,9 +294,9 @@ struct store_file {
 	char *rel;              /* relative to downloaded/ */
 	char *ident;
 	int dir;
-	char *state;            /* "waiting" (being written), "arrived", "gone", "unreadable" */
+	char *state;            /* "waiting" (being written), "arrived", "gone", "unreadable", "ignored" */
 	int64_t seen_at;
-	char *note;             /* why it is gone or unreadable, or NULL */
+	char *note;             /* why it is gone, unreadable or ignored, or NULL */
 };
 /* Inserts or replaces the row of f->rel. */
 int store_file_put(struct store *s, const struct store_file *f);

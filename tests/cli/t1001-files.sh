@@ -4,6 +4,7 @@
 # kill -9; found at start and by the rescan alone; paused DAGs keep a backlog.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib-web.sh"
+. "$(dirname "$0")/lib-files.sh"
 
 # setup: a data folder with the DAGs of this test (quiet periods of 1 s keep it quick).
 setup() {
@@ -32,31 +33,6 @@ setup() {
 	tasks:
 	  a: {run: "true"}
 	YAML
-}
-
-# serve in the background (lib-web.sh); its stderr is run-data/serve.err.
-start_serve() { web_start run-data; }
-stop_serve() {
-	[ -f run-data/serve.pid ] || return 0
-	web_stop run-data
-	status=$?
-	rm -f run-data/serve.pid
-	return $status
-}
-
-runs_of() { synthflow runs list "$1" --limit 0 --json | jq .total; }
-
-# wait_runs DAG N [SECONDS]: until DAG has N runs; fails when it has more.
-wait_runs() {
-	for i in $(seq $((${3:-30} * 10))); do
-		n=$(runs_of "$1")
-		[ "$n" -gt "$2" ] && { echo "DAG $1 has $n runs, more than $2" >&2; return 1; }
-		[ "$n" -eq "$2" ] && return 0
-		sleep 0.1
-	done
-	echo "DAG $1 has $n runs, not $2" >&2
-	cat run-data/serve.err >&2
-	return 1
 }
 
 expect_success 'files present at start, string and folder forms, files lists each' '

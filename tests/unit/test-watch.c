@@ -102,6 +102,46 @@ static void inotify_marks(void **state)
 	watch_tracker_release(&t);
 }
 
+/* Unreadable when its quiet period ended: not handled, not waiting, until noted changed. */
+static void blocked_until_noted(void **state)
+{
+	struct watch_tracker t;
+	struct watch_entry *e;
+
+	(void)state;
+	watch_tracker_init(&t);
+	assert_int_equal(watch_note(&t, "u.wav", 0, "5:1:9", 1000, 0), WN_WAITING);
+	e = watch_find(&t, "u.wav");
+	watch_block(&t, e, "5:1:9");
+	assert_int_equal(watch_next_due(&t), INT64_MAX);
+	assert_null(e->done);
+	assert_string_equal(e->blocked, "5:1:9");
+	/* its permissions changed (the caller checked): it waits again, then arrives */
+	assert_int_equal(watch_note(&t, "u.wav", 0, "5:1:9", 1000, 7000), WN_WAITING);
+	assert_null(e->blocked);
+	assert_int_equal(watch_next_due(&t), 8000);
+	assert_int_equal(watch_settle(&t, e, "5:1:9", 8000), WSET_ARRIVED);
+	watch_tracker_release(&t);
+}
+
+static void printable_names(void **state)
+{
+	struct strbuf sb = STRBUF_INIT;
+
+	(void)state;
+	assert_true(watch_utf8_valid("Stimme-\xc3\xbc.wav"));
+	assert_true(watch_utf8_valid("a\nb"));
+	assert_false(watch_utf8_valid("bad\xffname"));
+	assert_false(watch_utf8_valid("\xc3"));              /* cut short */
+	assert_false(watch_utf8_valid("\xc0\xaf"));          /* overlong '/' */
+	assert_false(watch_utf8_valid("\xed\xa0\x80"));      /* a surrogate */
+	assert_false(watch_utf8_valid("\xf4\x90\x80\x80"));  /* beyond U+10FFFF */
+	assert_true(watch_utf8_valid("\xf0\x9f\x8e\xb5"));   /* U+1F3B5 */
+	watch_printable(&sb, "two\nlines \x1b[31m \xc3\xbc \xff\xc3.wav");
+	assert_string_equal(sb.buf, "two\\x0alines \\x1b[31m \xc3\xbc \\xff\\xc3.wav");
+	sb_release(&sb);
+}
+
 static void many_entries_and_forget(void **state)
 {
 	struct watch_tracker t;
@@ -237,6 +277,8 @@ int main(void)
 		cmocka_unit_test(identities),
 		cmocka_unit_test(quiet_period),
 		cmocka_unit_test(inotify_marks),
+		cmocka_unit_test(blocked_until_noted),
+		cmocka_unit_test(printable_names),
 		cmocka_unit_test(many_entries_and_forget),
 		cmocka_unit_test(params_of_a_file),
 		cmocka_unit_test(on_file_diagnostics),

@@ -1,0 +1,59 @@
+# Helpers for the downloaded/ watcher tests (t10xx-files*): a data folder
+# with a watched DAG, a real serve (lib-web.sh) and polling of what it did.
+# Source after ../lib.sh and lib-web.sh.
+
+# files_init: a data folder whose DAG `wav` takes **/*.wav after a quiet
+# period of 1 s and records the size of its file.
+files_init() {
+	synthflow init >/dev/null
+	mkdir -p run-data/src/t/dags
+	cat >run-data/src/t/dags/wav.yaml <<-'YAML'
+	params:
+	  file: {type: path}
+	on_file: {glob: "**/*.wav", quiet: 1s, params: {file: "{{ file }}"}}
+	tasks:
+	  size:
+	    run: wc -c < {{ params.file }} > {{ run.dir }}/size
+	YAML
+}
+
+# serve in the background (lib-web.sh); its stderr is run-data/serve.err.
+start_serve() { web_start run-data; }
+stop_serve() {
+	[ -f run-data/serve.pid ] || return 0
+	web_stop run-data
+	status=$?
+	rm -f run-data/serve.pid
+	return $status
+}
+
+runs_of() { synthflow runs list "$1" --limit 0 --json | jq .total; }
+
+# wait_runs DAG N [SECONDS]: until DAG has N runs; fails when it has more.
+wait_runs() {
+	for i in $(seq $((${3:-30} * 10))); do
+		n=$(runs_of "$1")
+		[ "$n" -gt "$2" ] && { echo "DAG $1 has $n runs, more than $2" >&2; return 1; }
+		[ "$n" -eq "$2" ] && return 0
+		sleep 0.1
+	done
+	echo "DAG $1 has $n runs, not $2" >&2
+	cat run-data/serve.err >&2
+	return 1
+}
+
+# metric NAME: its value in serve's /metrics.
+metric() {
+	curl -sf -H "$WEB_AUTH" "$WEB_BASE/metrics" | awk -v m="$1" '$1 == m {print $2}'
+}
+
+# file_status PATH [DAG]: what `synthflow files --json` says of PATH (DAG's row).
+file_status() {
+	synthflow files ${2:-} --json | jq -r --arg p "$1" '.[] | select(.path == $p) | .status'
+}
+
+# status_is PATH STATUS [DAG] / status_starts PATH PREFIX [DAG]: for wait_for.
+status_is() { [ "$(file_status "$1" "${3:-}")" = "$2" ]; }
+status_starts() { case "$(file_status "$1" "${3:-}")" in "$2"*) return 0 ;; esac; return 1; }
+# log_has N PATTERN: serve's log has exactly N lines matching PATTERN (for wait_for).
+log_has() { [ "$(grep -c "$2" run-data/serve.err)" -eq "$1" ]; }
