@@ -1,8 +1,9 @@
 /*
- * The JSON API of docs/api.md (contract: paths and shapes) and the
- * few additions the UI needs (grid, pause, tries).  Handlers validate
- * everything they are given and answer {"error": "..."} with the status
- * that names the problem; they never exit and never trust ids as paths.
+ * The JSON API of docs/api.md (contract: paths and shapes) and the few
+ * additions the UI needs (pause, tries; the grid is grid.c).  Handlers
+ * validate everything they are given and answer {"error": "..."} with the
+ * status that names the problem; they never exit and never trust ids as
+ * paths.
  */
 #include "web/web-impl.h"
 
@@ -20,12 +21,10 @@
 /* Runs shown per DAG in the list, and the bounds of ?limit=. */
 #define RECENT_RUNS 8
 #define MAX_LIMIT 1000
-#define GRID_DEFAULT 25
-#define GRID_MAX 200
 #define METRICS_MAX_LIMIT 100000   /* the dataset view pages through 100,000 clips */
 #define HEALTH_TICK_MS 10000
 
-static struct store *store_or_500(struct web *w, struct http_resp *resp)
+struct store *api_store(struct web *w, struct http_resp *resp)
 {
 	struct store *s = web_store(w);
 	if (!s)
@@ -33,7 +32,7 @@ static struct store *store_or_500(struct web *w, struct http_resp *resp)
 	return s;
 }
 
-static const struct dag *find_dag(struct dag_snap *snap, const char *id, struct http_resp *resp)
+const struct dag *api_find_dag(struct dag_snap *snap, const char *id, struct http_resp *resp)
 {
 	const struct dag *d = dagset_find(&snap->set, id);
 	const char *near;
@@ -205,10 +204,7 @@ static void list_remember(struct web *w, struct dag_snap *snap, int64_t seq, con
 
 void api_cache_release(struct web *w)
 {
-	dags_put(w->grid.snap);
-	json_decref(w->grid.rows);
-	w->grid.snap = NULL;
-	w->grid.rows = NULL;
+	api_grid_release(w);
 	dags_put(w->list.snap);
 	free(w->list.paused);
 	free(w->list.body);
@@ -219,7 +215,7 @@ void api_cache_release(struct web *w)
 void api_dags(void *ctx, struct http_req *req, struct http_resp *resp)
 {
 	struct web *w = ctx;
-	struct store *s = store_or_500(w, resp);
+	struct store *s = api_store(w, resp);
 	struct dag_snap *snap;
 	json_t *list, *paused = NULL;
 	char *paused_text = NULL;
@@ -253,7 +249,7 @@ void api_dags(void *ctx, struct http_req *req, struct http_resp *resp)
 void api_dag(void *ctx, struct http_req *req, struct http_resp *resp)
 {
 	struct web *w = ctx;
-	struct store *s = store_or_500(w, resp);
+	struct store *s = api_store(w, resp);
 	struct dag_snap *snap;
 	const struct dag *d;
 	int paused;
@@ -261,7 +257,7 @@ void api_dag(void *ctx, struct http_req *req, struct http_resp *resp)
 	if (!s)
 		return;
 	snap = dags_get(w);
-	d = find_dag(snap, req->arg[0], resp);
+	d = api_find_dag(snap, req->arg[0], resp);
 	if (d) {
 		json_t *j = json_deep_copy(snap->json[dag_pos(snap, d)]);
 		paused = store_dag_paused(s, d->id);
@@ -298,7 +294,7 @@ static int state_filter(const struct http_req *req, struct http_resp *resp, unsi
 void api_dag_runs(void *ctx, struct http_req *req, struct http_resp *resp)
 {
 	struct web *w = ctx;
-	struct store *s = store_or_500(w, resp);
+	struct store *s = api_store(w, resp);
 	struct store_run_filter f = { .dag_id = req->arg[0] };
 	struct store_run *runs = NULL;
 	struct dag_snap *snap;
@@ -318,7 +314,7 @@ void api_dag_runs(void *ctx, struct http_req *req, struct http_resp *resp)
 	}
 	/* A DAG whose file is gone still has its history; only a name never seen is unknown. */
 	snap = dags_get(w);
-	if (!total && !f.states && !find_dag(snap, req->arg[0], resp)) {
+	if (!total && !f.states && !api_find_dag(snap, req->arg[0], resp)) {
 		dags_put(snap);
 		store_run_list_free(runs, n);
 		return;
@@ -385,10 +381,10 @@ static void on_dag(void *ctx, struct http_req *req, struct http_resp *resp,
 {
 	struct dag_call c = { .w = ctx, .by = req->auth == AUTH_BEARER ? "api" : "manual" };
 
-	if (!(c.s = store_or_500(c.w, resp)))
+	if (!(c.s = api_store(c.w, resp)))
 		return;
 	c.snap = dags_get(c.w);
-	if ((c.d = find_dag(c.snap, req->arg[0], resp)) &&
+	if ((c.d = api_find_dag(c.snap, req->arg[0], resp)) &&
 	    (!keys || ((c.body = http_json_body(req, resp)) &&
 		       only_keys(c.body, keys, nkeys, resp) == 0)))
 		fn(&c, resp);
@@ -501,7 +497,7 @@ void api_dag_files_retry(void *ctx, struct http_req *req, struct http_resp *resp
 void api_run(void *ctx, struct http_req *req, struct http_resp *resp)
 {
 	struct web *w = ctx;
-	struct store *s = store_or_500(w, resp);
+	struct store *s = api_store(w, resp);
 	json_t *j = NULL;
 	int rc;
 
@@ -520,7 +516,7 @@ void api_run(void *ctx, struct http_req *req, struct http_resp *resp)
 void api_run_provenance(void *ctx, struct http_req *req, struct http_resp *resp)
 {
 	struct web *w = ctx;
-	struct store *s = store_or_500(w, resp);
+	struct store *s = api_store(w, resp);
 	struct store_run r = { 0 };
 	json_t *doc;
 	int rc;
@@ -540,7 +536,7 @@ void api_run_provenance(void *ctx, struct http_req *req, struct http_resp *resp)
 void api_run_diff(void *ctx, struct http_req *req, struct http_resp *resp)
 {
 	struct web *w = ctx;
-	struct store *s = store_or_500(w, resp);
+	struct store *s = api_store(w, resp);
 	struct store_run a = { 0 }, b = { 0 };
 	json_t *d;
 
@@ -559,7 +555,7 @@ void api_run_diff(void *ctx, struct http_req *req, struct http_resp *resp)
 void api_run_cancel(void *ctx, struct http_req *req, struct http_resp *resp)
 {
 	struct web *w = ctx;
-	struct store *s = store_or_500(w, resp);
+	struct store *s = api_store(w, resp);
 	struct store_run r = { 0 };
 
 	if (!s || load_run(s, req->arg[0], &r, resp) < 0)
@@ -622,7 +618,7 @@ static int want_downstream(const struct http_req *req, struct http_resp *resp, i
 void api_task_clear(void *ctx, struct http_req *req, struct http_resp *resp)
 {
 	struct web *w = ctx;
-	struct store *s = store_or_500(w, resp);
+	struct store *s = api_store(w, resp);
 	struct store_run r = { 0 };
 	int down;
 
@@ -679,7 +675,7 @@ static int pick_index(struct store *s, const struct http_req *req, struct http_r
 void api_task_tries(void *ctx, struct http_req *req, struct http_resp *resp)
 {
 	struct web *w = ctx;
-	struct store *s = store_or_500(w, resp);
+	struct store *s = api_store(w, resp);
 	struct store_run r = { 0 };
 	struct store_try *tries = NULL;
 	size_t n = 0;
@@ -712,7 +708,7 @@ out:
 void api_run_metrics(void *ctx, struct http_req *req, struct http_resp *resp)
 {
 	struct web *w = ctx;
-	struct store *s = store_or_500(w, resp);
+	struct store *s = api_store(w, resp);
 	struct store_run r = { 0 };
 	struct store_metrics_query q = { 0 };
 	struct strbuf err = STRBUF_INIT;
@@ -795,7 +791,7 @@ out:
 void api_task_log(void *ctx, struct http_req *req, struct http_resp *resp)
 {
 	struct web *w = ctx;
-	struct store *s = store_or_500(w, resp);
+	struct store *s = api_store(w, resp);
 	struct store_run r = { 0 };
 	long want;
 	int index;
@@ -810,153 +806,4 @@ void api_task_log(void *ctx, struct http_req *req, struct http_resp *resp)
 		free(path);
 	}
 	store_run_release(&r);
-}
-
-/* Filling the grid's cells from store_ti_counts(). */
-struct grid_fill {
-	const struct dag *d;
-	json_t *row_of;         /* {run_id: row index} */
-	json_t *rows;
-};
-
-static void grid_count(const struct store_ti_count *c, void *arg)
-{
-	struct grid_fill *g = arg;
-	ssize_t t = dag_task_index(g->d, c->task_id);
-	json_t *at = json_object_get(g->row_of, c->run_id);
-	json_t *row = at ? json_array_get(g->rows, (size_t)json_integer_value(at)) : NULL;
-	json_t *cell;
-
-	if (t < 0 || !row)
-		return; /* a task since removed from the file */
-	if (!c->foreach) {
-		json_array_set_new(row, (size_t)t, json_string(ti_state_name(c->state)));
-		return;
-	}
-	cell = json_array_get(row, (size_t)t);
-	if (!json_is_object(cell)) {
-		cell = json_object();
-		json_array_set_new(row, (size_t)t, cell);
-	}
-	json_object_set_new(cell, ti_state_name(c->state), json_integer((json_int_t)c->n));
-}
-
-#define GRID_CACHE_MAX 5000
-
-/*
- * Takes the rows of finished runs from the cache into g->rows; the others
- * get an empty row and their ids in ids[] (*nq of them) to be counted.
- */
-static void grid_from_cache(struct web *w, struct dag_snap *snap, struct grid_fill *g,
-			    const struct store_run *runs, size_t n, char **ids, size_t *nq)
-{
-	struct grid_cache *c = &w->grid;
-
-	pthread_mutex_lock(&c->lock);
-	if (c->snap != snap) {
-		json_object_clear(c->rows);
-		atomic_fetch_add(&snap->refs, 1);
-		dags_put(c->snap);
-		c->snap = snap;
-	}
-	for (size_t i = 0; i < n; i++) {
-		json_t *hit = json_object_get(c->rows, runs[i].run_id), *row;
-		if (run_state_is_final(runs[i].state) && hit &&
-		    json_integer_value(json_array_get(hit, 0)) == runs[i].seq) {
-			json_array_append(g->rows, json_array_get(hit, 1));
-			continue;
-		}
-		row = json_array();
-		for (size_t t = 0; t < g->d->ntasks; t++)
-			json_array_append_new(row, json_null());
-		json_array_append_new(g->rows, row);
-		json_object_set_new(g->row_of, runs[i].run_id, json_integer((json_int_t)i));
-		ids[(*nq)++] = runs[i].run_id;
-	}
-	pthread_mutex_unlock(&c->lock);
-}
-
-/* Keeps the freshly counted rows of finished runs. */
-static void grid_to_cache(struct web *w, struct dag_snap *snap, struct grid_fill *g,
-			  const struct store_run *runs, size_t n)
-{
-	struct grid_cache *c = &w->grid;
-
-	pthread_mutex_lock(&c->lock);
-	if (c->snap == snap) {
-		if (json_object_size(c->rows) + n > GRID_CACHE_MAX)
-			json_object_clear(c->rows);
-		for (size_t i = 0; i < n; i++)
-			if (run_state_is_final(runs[i].state) &&
-			    json_object_get(g->row_of, runs[i].run_id))
-				json_object_set_new(c->rows, runs[i].run_id,
-						    json_pack("[I,O]", (json_int_t)runs[i].seq,
-							      json_array_get(g->rows, i)));
-	}
-	pthread_mutex_unlock(&c->lock);
-}
-
-/*
- * The grid's JSON for runs[0..n) of d: cached rows for finished runs, one
- * counting query for the rest; NULL when the store fails.  A cell is null
- * (no instance), a state, or for a foreach task an object of counts.
- */
-static json_t *grid_json(struct web *w, struct store *s, struct dag_snap *snap,
-			 const struct dag *d, const struct store_run *runs, size_t n, size_t total)
-{
-	struct grid_fill g = { d, json_object(), json_array() };
-	json_t *tasks = json_array(), *jruns = json_array();
-	char **ids = xcalloc(n + 1, sizeof(*ids));
-	size_t nq = 0;
-	int rc;
-
-	for (size_t t = 0; t < d->ntasks; t++)
-		json_array_append_new(tasks, json_pack("{s:s,s:b}", "task_id", d->tasks[t].id,
-						       "foreach", d->tasks[t].foreach != NULL));
-	for (size_t i = 0; i < n; i++)
-		json_array_append_new(jruns, store_run_summary_json(&runs[i]));
-	grid_from_cache(w, snap, &g, runs, n, ids, &nq);
-	rc = store_ti_counts(s, ids, nq, grid_count, &g);
-	if (rc == 0)
-		grid_to_cache(w, snap, &g, runs, n);
-	free(ids);
-	json_decref(g.row_of);
-	if (rc < 0) {
-		json_decref(tasks);
-		json_decref(jruns);
-		json_decref(g.rows);
-		return NULL;
-	}
-	return json_pack("{s:s,s:o,s:o,s:o,s:I}", "dag_id", d->id, "tasks", tasks, "runs", jruns,
-			 "cells", g.rows, "total", (json_int_t)total);
-}
-
-void api_dag_grid(void *ctx, struct http_req *req, struct http_resp *resp)
-{
-	struct web *w = ctx;
-	struct store *s = store_or_500(w, resp);
-	struct store_run_filter f = { .dag_id = req->arg[0] };
-	struct store_run *runs = NULL;
-	struct dag_snap *snap;
-	const struct dag *d;
-	size_t n = 0, total = 0;
-	long limit, offset;
-	json_t *grid = NULL;
-
-	if (!s || http_query_uint(req, resp, "limit", GRID_DEFAULT, GRID_MAX, &limit) < 0 ||
-	    http_query_uint(req, resp, "offset", 0, 1L << 30, &offset) < 0)
-		return;
-	snap = dags_get(w);
-	if ((d = find_dag(snap, req->arg[0], resp))) {
-		f.limit = (size_t)limit;
-		f.offset = (size_t)offset;
-		if (store_run_list(s, &f, &runs, &n, &total) == 0)
-			grid = grid_json(w, s, snap, d, runs, n, total);
-		if (grid)
-			http_json(resp, 200, grid);
-		else
-			http_error(resp, 500, "cannot read the store");
-	}
-	store_run_list_free(runs, n);
-	dags_put(snap);
 }

@@ -7,14 +7,6 @@
 #include "util/common.h"
 #include "web/web-impl.h"
 
-static struct store *store_or_500(struct web *w, struct http_resp *resp)
-{
-	struct store *s = web_store(w);
-	if (!s)
-		http_error(resp, 500, "cannot open the store");
-	return s;
-}
-
 static const char *key_or_400(struct http_req *req, struct http_resp *resp)
 {
 	if (!vars_key_valid(req->arg[0])) {
@@ -27,7 +19,7 @@ static const char *key_or_400(struct http_req *req, struct http_resp *resp)
 /* GET /api/v1/variables: {"variables": {KEY: VALUE}}. */
 void api_vars(void *ctx, struct http_req *req, struct http_resp *resp)
 {
-	struct store *s = store_or_500(ctx, resp);
+	struct store *s = api_store(ctx, resp);
 	json_t *vars;
 
 	if (!s)
@@ -42,7 +34,7 @@ void api_vars(void *ctx, struct http_req *req, struct http_resp *resp)
 static void change(struct web *w, struct http_req *req, struct http_resp *resp, const char *key,
 		   const char *value)
 {
-	struct store *s = store_or_500(w, resp);
+	struct store *s = api_store(w, resp);
 	struct dag_snap *snap;
 	json_t *out = NULL;
 	int ret;
@@ -101,7 +93,7 @@ void api_var_delete(void *ctx, struct http_req *req, struct http_resp *resp)
 /* GET /api/v1/variables/{key}/history: what `vars history KEY --json` prints. */
 void api_var_history(void *ctx, struct http_req *req, struct http_resp *resp)
 {
-	struct store *s = store_or_500(ctx, resp);
+	struct store *s = api_store(ctx, resp);
 	const char *key = s ? key_or_400(req, resp) : NULL;
 	struct store_var_change *v;
 	json_t *all;

@@ -127,13 +127,16 @@ int dags_refresh(struct web *w);
 void dags_release_all(struct web *w);
 
 /* api.c */
+/* The store, or NULL after answering 500 "cannot open the store". */
+struct store *api_store(struct web *w, struct http_resp *resp);
+/* The DAG of the snapshot, or NULL after answering 404 (with a "did you mean"). */
+const struct dag *api_find_dag(struct dag_snap *snap, const char *id, struct http_resp *resp);
 void api_cache_release(struct web *w);
 void api_health(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_dags(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_dag(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_dag_runs(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_dag_trigger(void *ctx, struct http_req *req, struct http_resp *resp);
-void api_dag_grid(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_dag_pause(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_dag_files(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_dag_files_retry(void *ctx, struct http_req *req, struct http_resp *resp);
@@ -145,6 +148,10 @@ void api_task_clear(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_task_tries(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_task_log(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_run_metrics(void *ctx, struct http_req *req, struct http_resp *resp);
+
+/* grid.c: the DAG page's grid of runs and tasks */
+void api_dag_grid(void *ctx, struct http_req *req, struct http_resp *resp);
+void api_grid_release(struct web *w);
 
 /* vars.c: variables */
 void api_vars(void *ctx, struct http_req *req, struct http_resp *resp);
