@@ -25,8 +25,15 @@ if [ "$mode" = --under-load ]; then
 		sh -c 'while :; do :; done' &
 		burners="$burners $!"
 	done
+	# The burners never outlive this script, also when it is stopped: they
+	# ignore Ctrl-C (background jobs of a script do), so they are killed
+	# here, after the run under way has ended.
 	# shellcheck disable=SC2064,SC2086
 	trap "kill $burners 2>/dev/null" EXIT
+	# shellcheck disable=SC2064,SC2086
+	for sig in INT TERM HUP; do
+		trap "echo 'stopped by SIG$sig' | tee -a $log; exit 1" $sig
+	done
 	echo "== $(date -u +%FT%TZ): make check x$runs beside two busy CPU loops (pids$burners), $(nproc) CPUs" |
 		tee -a "$log"
 	for i in $(seq "$runs"); do
