@@ -4,6 +4,7 @@
 
 #include "cmd/cmd.h"
 #include "flow/dag.h"
+#include "flow/events.h"
 #include "flow/notyet.h"
 #include "flow/run.h"
 #include "flow/schedule.h"
@@ -396,7 +397,7 @@ static int dags_pause(const struct cmd_args *a, struct sf_ctx *ctx)
 	if (cmd_load_data(ctx) < 0 || !(d = run_load_dag(ctx->cfg.data_dir, a->argv[0])))
 		return 1;
 	st = store_open(ctx->cfg.flow_store, ctx->cfg.data_dir);
-	ret = !st || store_dag_set_paused(st, d->id, paused) < 0;
+	ret = !st || events_set_paused(st, ctx->cfg.data_dir, d, paused, "cli") < 0;
 	if (!ret)
 		printf("%s %s\n", d->id, paused ? "paused" : "unpaused");
 	if (st)

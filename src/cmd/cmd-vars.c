@@ -75,7 +75,7 @@ static int vars_set(struct store *st, const char *data_dir, const char *key, con
 	int ret;
 
 	dagset_load(&dags, data_dir, NULL);
-	ret = vars_change(st, &dags, key, value, "cli", &out);
+	ret = vars_change(st, data_dir, &dags, key, value, "cli", &out);
 	dagset_release(&dags);
 	if (ret == STORE_NOT_FOUND)
 		return error("variable '%s' is not set", key), 1;

@@ -106,3 +106,33 @@ int events_add(struct store *st, const char *data_dir, const char *ws, const cha
 	store_delivery_list_free(v, n);
 	return ret;
 }
+
+int events_set_paused(struct store *st, const char *data_dir, const struct dag *d, int paused,
+		      const char *source)
+{
+	json_t *all = NULL, *ev;
+	int ret;
+
+	if (store_begin(st) < 0)
+		return -1;
+	if (store_dag_paused_all(st, &all) < 0)
+		goto fail;
+	if (json_is_true(json_object_get(all, d->id)) == !!paused) {
+		json_decref(all);
+		store_rollback(st);
+		return 0;
+	}
+	json_decref(all);
+	ev = json_pack("{s:s, s:s}", "dag_id", d->id, "source", source);
+	ret = store_dag_set_paused(st, d->id, paused);
+	if (!ret && d->workspace)
+		ret = events_add(st, data_dir, d->workspace, paused ? "dag-paused" : "dag-unpaused",
+				 ev, NULL);
+	json_decref(ev);
+	if (ret < 0 || store_commit(st) < 0)
+		goto fail;
+	return 1;
+fail:
+	store_rollback(st);
+	return -1;
+}

@@ -12,6 +12,7 @@
 
 #include <jansson.h>
 
+#include "flow/dag.h"
 #include "store/store.h"
 
 /* Every event name, in the order docs/events.md lists them. */
@@ -35,5 +36,14 @@ void events_rows(const char *data_dir, const char *ws, const char *event, json_t
 /* events_rows, then each row written (in the caller's transaction, if one is open). */
 int events_add(struct store *st, const char *data_dir, const char *ws, const char *event,
 	       json_t *payload, const char *owner);
+
+/*
+ * Pauses (paused=1) or unpauses DAG d, with its dag-paused or dag-unpaused
+ * event for its workspace's script in the same transaction; `source` is
+ * cli, api or ui.  1 changed, 0 when it already was so (no event), -1 after
+ * error().
+ */
+int events_set_paused(struct store *st, const char *data_dir, const struct dag *d, int paused,
+		      const char *source);
 
 #endif

@@ -15,6 +15,7 @@
 #include <signal.h>
 #include <time.h>
 
+#include "flow/events.h"
 #include "flow/exec-impl.h"
 #include "flow/procs.h"
 #include <sys/stat.h>
@@ -658,23 +659,63 @@ static struct srun *find_run(struct sched *s, const char *run_id)
 	return NULL;
 }
 
-static int take_run(struct sched *s, const struct store_run *r, const char *dag_path)
+/* Takes a claimed run into memory with its DAG d (NULL: it cannot be loaded, why says so). */
+static int adopt_run(struct sched *s, const struct store_run *r, struct dag *d, struct strbuf *why)
 {
-	struct strbuf why = STRBUF_INIT;
-	struct dag *d = load_dag(s, r->dag_id, dag_path, &why);
-
 	if (!d) {
 		/* Nothing can run: end it with the reason, so it does not sit queued forever. */
 		store_run_set_state(s->store, r->run_id, RUN_FAILED, r->started_at, time_now_ms(),
-				    why.buf);
-		sb_release(&why);
+				    why->buf);
 		return -1;
 	}
-	sb_release(&why);
 	ALLOC_GROW(s->runs, s->nruns + 1, s->runs_alloc);
 	s->runs[s->nruns++] = srun_load(s, r, d);
 	s->runs_changed = 1;
 	return 0;
+}
+
+static int take_run(struct sched *s, const struct store_run *r, const char *dag_path)
+{
+	struct strbuf why = STRBUF_INIT;
+	int ret = adopt_run(s, r, load_dag(s, r->dag_id, dag_path, &why), &why);
+
+	sb_release(&why);
+	return ret;
+}
+
+/*
+ * A run queued for serve that nobody started yet: claimed together with its
+ * run-queued event (events.h), in one transaction, so the event is written
+ * once per run however many serves look.
+ */
+static void take_queued(struct sched *s, const struct store_run *r)
+{
+	struct strbuf why = STRBUF_INIT;
+	struct dag *d = load_dag(s, r->dag_id, NULL, &why);
+	int ret = store_begin(s->store);
+
+	if (!ret)
+		ret = store_run_claim(s->store, r->run_id, NULL, s->owner);
+	if (!ret && d && d->workspace) {
+		char at[32];
+		json_t *ev;
+
+		time_format_iso(r->created_at, at, sizeof(at));
+		ev = json_pack("{s:s, s:s, s:s?, s:s, s:O?}", "run_id", r->run_id, "dag_id", d->id,
+			       "trigger", r->trigger, "queued_at", at, "params", r->params);
+		ret = events_add(s->store, s->data_dir, d->workspace, "run-queued", ev, s->owner);
+		json_decref(ev);
+	}
+	if (ret) {
+		store_rollback(s->store);
+		dag_free(d);
+	} else if (store_commit(s->store) == 0) {
+		s->out_check = 1;
+		adopt_run(s, r, d, &why);
+	} else {
+		dag_free(d);
+	}
+	sb_release(&why);
 }
 
 int sched_add_run(struct sched *s, const char *run_id, const char *dag_path)
@@ -706,7 +747,9 @@ static void claim_runs(struct sched *s)
 			continue;
 		if (r->owner && sched_owner_alive(s->store, r->owner))
 			continue;
-		if (store_run_claim(s->store, r->run_id, r->owner, s->owner) == 0)
+		if (!r->owner && r->state == RUN_QUEUED && !r->started_at)
+			take_queued(s, r);
+		else if (store_run_claim(s->store, r->run_id, r->owner, s->owner) == 0)
 			take_run(s, r, NULL);
 	}
 	store_run_list_free(runs, n);

@@ -1,6 +1,7 @@
 /* Changing variables with their history and on_variable runs (vars.h). */
 #include <fnmatch.h>
 
+#include "flow/events.h"
 #include "flow/vars.h"
 #include "util/common.h"
 #include "util/timeutil.h"
@@ -73,8 +74,26 @@ out:
 	return ret;
 }
 
-int vars_change(struct store *st, const struct dag_set *dags, const char *key, const char *value,
-		const char *source, json_t **out)
+/* Inside the open transaction: the variable-changed event rows (events.h). */
+static int change_event(struct store *st, const char *data_dir, const struct store_var_change *c)
+{
+	json_t *ev;
+	int ret;
+
+	if (!data_dir)
+		return 0;
+	ev = vars_change_json(c);
+	/* "variable", as the payload names it; "at" becomes the event's time */
+	json_object_set(ev, "variable", json_object_get(ev, "key"));
+	json_object_del(ev, "key");
+	json_object_del(ev, "at");
+	ret = events_add(st, data_dir, NULL, "variable-changed", ev, NULL);
+	json_decref(ev);
+	return ret;
+}
+
+int vars_change(struct store *st, const char *data_dir, const struct dag_set *dags, const char *key,
+		const char *value, const char *source, json_t **out)
 {
 	struct store_var_change c = { .key = (char *)key, .new_value = (char *)value,
 				      .source = (char *)source };
@@ -102,7 +121,8 @@ int vars_change(struct store *st, const struct dag_set *dags, const char *key, c
 	c.at = time_now_ms();
 	ret = value ? store_var_set(st, key, value) : store_var_unset(st, key);
 	/* the runs' snapshots, taken by their inserts, hold the new value */
-	if (ret != 0 || start_runs(st, dags, &c) < 0 || store_var_history_add(st, &c) < 0)
+	if (ret != 0 || start_runs(st, dags, &c) < 0 || store_var_history_add(st, &c) < 0 ||
+	    change_event(st, data_dir, &c) < 0)
 		goto fail;
 	if (store_commit(st) < 0)
 		goto fail_commit;

@@ -16,6 +16,7 @@
 #include <sys/inotify.h>
 #include <unistd.h>
 
+#include "flow/events.h"
 #include "flow/watch-serve.h"
 #include "store/store.h"
 #include "util/common.h"
@@ -175,7 +176,7 @@ static void put_file(struct watcher *w, const char *rel, int dir, const char *id
 
 /* One DAG's share of an arrival: a run, pending while paused, ignored or failed. */
 static void arrive_for(struct watcher *w, const struct dag *d, const char *rel, const char *ident,
-		       json_t *paused, json_t *vars)
+		       json_t *paused, json_t *vars, json_t *dags)
 {
 	struct store_arrival a = { 0 };
 	struct strbuf err = STRBUF_INIT;
@@ -197,6 +198,9 @@ static void arrive_for(struct watcher *w, const struct dag *d, const char *rel, 
 	}
 	batch_begin(w);
 	ret = store_arrival_add(w->st, &a, 0);
+	/* for the file's event (its "dags") */
+	json_array_append_new(dags, json_pack("{s:s, s:s, s:s?}", "dag_id", d->id, "state", a.state,
+					      "run_id", a.run_id));
 	if (ret == 0 && a.run_id) {
 		w->runs_total++;
 		fprintf(stderr, "synthflow serve: file '%s': run %s of DAG '%s'\n", show(w, rel), a.run_id,
@@ -207,9 +211,25 @@ static void arrive_for(struct watcher *w, const struct dag *d, const char *rel, 
 	free(abs);
 }
 
-static void arrive(struct watcher *w, struct watch_entry *e, int64_t quiet_end)
+/* The file-added or file-changed event, for every workspace that has the script. */
+static void file_event(struct watcher *w, const struct watch_entry *e, int changed, json_t *dags)
 {
-	json_t *paused = NULL, *vars = NULL;
+	char *abs = path_join(w->root, e->rel);
+	json_t *ev = json_pack("{s:s, s:s, s:b, s:O}", "file", abs, "rel", e->rel, "dir", e->dir,
+			       "dags", dags);
+
+	/* (names that are not UTF-8 never arrive: they are refused when seen) */
+	if (ev)
+		events_add(w->st, w->cfg->data_dir, NULL, changed ? "file-changed" : "file-added", ev,
+			   NULL);
+	json_decref(ev);
+	free(abs);
+}
+
+/* changed: an earlier identity of it was handled (a rewrite, a replacement). */
+static void arrive(struct watcher *w, struct watch_entry *e, int64_t quiet_end, int changed)
+{
+	json_t *paused = NULL, *vars = NULL, *dags = json_array();
 	size_t matched = 0;
 
 	if (quiet_end < w->batch_quiet_end)
@@ -223,10 +243,13 @@ static void arrive(struct watcher *w, struct watch_entry *e, int64_t quiet_end)
 		if (!watch_dag_takes(d, e->rel, e->dir))
 			continue;
 		matched++;
-		arrive_for(w, d, e->rel, e->done, paused, vars);
+		arrive_for(w, d, e->rel, e->done, paused, vars, dags);
 	}
-	if (matched || e->dir || !inside_dir_unit(w, e->rel))
+	if (matched || e->dir || !inside_dir_unit(w, e->rel)) {
 		put_file(w, e->rel, e->dir, e->done, "arrived", matched ? NULL : "no DAG matches");
+		file_event(w, e, changed, dags);
+	}
+	json_decref(dags);
 	json_decref(paused);
 	json_decref(vars);
 }
@@ -711,6 +734,7 @@ static void settle_due(struct watcher *w, int64_t now)
 		int64_t quiet_end;
 		char *ident;
 		int err;
+		int changed;
 
 		if (!e) {
 			free(due[i]);
@@ -718,6 +742,7 @@ static void settle_due(struct watcher *w, int64_t now)
 		}
 		quiet_end = e->since + e->quiet_ms;
 		ident = measure(w, e->rel, e->dir);
+		changed = e->done != NULL;
 		err = ident ? 0 : e->dir ? can_open(w, e->rel, 1) : ENOENT;
 		if (!ident && err != ENOENT && err != ENOTDIR && err != ELOOP)
 			unreadable(w, e, UNREADABLE_DIR, err);
@@ -729,7 +754,7 @@ static void settle_due(struct watcher *w, int64_t now)
 			 err != ENOENT)
 			unreadable(w, e, ident, err);
 		else if (watch_settle(&w->t, e, ident, now) == WSET_ARRIVED)
-			arrive(w, e, quiet_end);
+			arrive(w, e, quiet_end, changed);
 		free(ident);
 		free(due[i]);
 	}

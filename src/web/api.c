@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include "flow/events.h"
 #include "flow/run.h"
 #include "flow/sched.h"
 #include "flow/schedule.h"
@@ -439,7 +440,8 @@ static void set_paused(struct dag_call *c, struct http_resp *resp)
 
 	if (!json_is_boolean(paused))
 		http_error(resp, 400, "'paused' must be true or false");
-	else if (store_dag_set_paused(c->s, c->d->id, json_is_true(paused)) < 0)
+	else if (events_set_paused(c->s, c->w->data_dir, c->d, json_is_true(paused),
+				   strcmp(c->by, "api") ? "ui" : "api") < 0)
 		http_error(resp, 500, "cannot write the store");
 	else
 		http_json(resp, 200, json_pack("{s:s,s:b}", "dag_id", c->d->id, "paused",

@@ -42,7 +42,8 @@ static void change(struct web *w, struct http_req *req, struct http_resp *resp, 
 	if (!s)
 		return;
 	snap = dags_get(w);
-	ret = vars_change(s, &snap->set, key, value, req->auth == AUTH_COOKIE ? "ui" : "api", &out);
+	ret = vars_change(s, w->data_dir, &snap->set, key, value,
+			  req->auth == AUTH_COOKIE ? "ui" : "api", &out);
 	dags_put(snap);
 	if (ret == STORE_NOT_FOUND)
 		http_error(resp, 404, "variable '%s' is not set", key);

@@ -489,16 +489,16 @@ static void vars_history_and_snapshot(void **state)
 	size_t n;
 
 	assert_int_equal(store_run_create(f->s, "d", params, NULL, &a), 0);
-	assert_int_equal(vars_change(f->s, NULL, "k", "1", "cli", &out), 0);
+	assert_int_equal(vars_change(f->s, NULL, NULL, "k", "1", "cli", &out), 0);
 	assert_string_equal(json_string_value(json_object_get(out, "new")), "1");
 	assert_true(json_is_null(json_object_get(out, "old")));
 	json_decref(out);
-	assert_int_equal(vars_change(f->s, NULL, "k", "1", "api", NULL), VARS_UNCHANGED);
-	assert_int_equal(vars_change(f->s, NULL, "j", "x", "ui", NULL), 0);
+	assert_int_equal(vars_change(f->s, NULL, NULL, "k", "1", "api", NULL), VARS_UNCHANGED);
+	assert_int_equal(vars_change(f->s, NULL, NULL, "j", "x", "ui", NULL), 0);
 	assert_int_equal(store_run_create(f->s, "d", params, NULL, &b), 0);
-	assert_int_equal(vars_change(f->s, NULL, "k", "2", "api", NULL), 0);
-	assert_int_equal(vars_change(f->s, NULL, "k", NULL, "ui", NULL), 0);
-	assert_int_equal(vars_change(f->s, NULL, "k", NULL, "ui", NULL), STORE_NOT_FOUND);
+	assert_int_equal(vars_change(f->s, NULL, NULL, "k", "2", "api", NULL), 0);
+	assert_int_equal(vars_change(f->s, NULL, NULL, "k", NULL, "ui", NULL), 0);
+	assert_int_equal(vars_change(f->s, NULL, NULL, "k", NULL, "ui", NULL), STORE_NOT_FOUND);
 
 	assert_int_equal(store_var_history(f->s, "k", &h, &n), 0);
 	assert_int_equal(n, 3);
