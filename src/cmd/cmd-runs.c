@@ -110,14 +110,14 @@ static int runs_show(struct store *st, const char *run_id, int json)
 	return 0;
 }
 
-static int runs_cancel(struct store *st, const char *run_id)
+static int runs_cancel(struct store *st, const char *data_dir, const char *run_id)
 {
 	struct store_run r = { 0 };
 
 	if (run_find(st, run_id, &r) < 0)
 		return 1;
 	store_run_release(&r);
-	if (sched_cancel(st, run_id))
+	if (sched_cancel(st, data_dir, run_id))
 		return 1;
 	printf("run %s: cancel requested\n", run_id);
 	return 0;
@@ -207,7 +207,7 @@ static int exec_runs(const struct cmd_args *a, struct sf_ctx *ctx)
 	else if (!strcmp(ctx->sub, "diff"))
 		ret = runs_diff(st, a->argv[0], a->argv[1], cmd_flag(a, "json"));
 	else
-		ret = runs_cancel(st, a->argv[0]);
+		ret = runs_cancel(st, ctx->cfg.data_dir, a->argv[0]);
 	store_close(st);
 	return ret;
 }

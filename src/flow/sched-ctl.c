@@ -11,6 +11,7 @@
 #include <sys/file.h>
 #include <unistd.h>
 
+#include "flow/events.h"
 #include "flow/procs.h"
 #include "flow/sched-int.h"
 #include "util/common.h"
@@ -56,18 +57,51 @@ static void kill_orphan(struct store *st, const char *run_id, const struct store
 	store_try_list_free(tries, n);
 }
 
-static int cancel_here(struct store *st, const struct store_run *r)
+/* The tasks with a failed instance, comma-separated, each once ($SF_FAILED_TASKS). */
+static char *failed_tasks(const struct store_ti *tis, size_t n)
 {
+	struct strbuf sb = STRBUF_INIT;
+
+	for (size_t i = 0; i < n; i++) {
+		size_t k = 0;
+		if (tis[i].state != TI_FAILED)
+			continue;
+		while (k < i && !(tis[k].state == TI_FAILED && !strcmp(tis[k].task_id, tis[i].task_id)))
+			k++;
+		if (k == i)
+			sb_addf(&sb, "%s%s", sb.len ? "," : "", tis[i].task_id);
+	}
+	return sb_detach(&sb, NULL);
+}
+
+/* The deliveries of the end of a run nobody runs (sched-outbox.c), for serve to deliver. */
+static int end_deliveries(struct store *st, const char *data_dir, const struct store_run *r,
+			  const struct dag *d, enum run_state state, const char *reason,
+			  const struct store_ti *tis, size_t n)
+{
+	char *failed = failed_tasks(tis, n);
+	int ret = sout_end_outside(st, data_dir, r, d, state, reason, failed, NULL);
+
+	free(failed);
+	return ret;
+}
+
+static int cancel_here(struct store *st, const char *data_dir, const struct store_run *r)
+{
+	struct dag *d = dag_load_id(data_dir, r->dag_id, NULL);
 	struct store_ti *tis;
 	size_t n;
 	int ret = 0;
 
 	/* Every process of it, also what left its process group, before it is marked ended. */
 	procs_kill_run(r->run_id, 10000, NULL);
-	if (store_begin(st) < 0)
+	if (store_begin(st) < 0) {
+		dag_free(d);
 		return -1;
+	}
 	if (store_ti_list(st, r->run_id, &tis, &n) < 0) {
 		store_rollback(st);
+		dag_free(d);
 		return -1;
 	}
 	for (size_t i = 0; i < n && !ret; i++) {
@@ -80,10 +114,13 @@ static int cancel_here(struct store *st, const struct store_run *r)
 		tis[i].reason = xstrdup("cancelled");
 		ret = store_ti_put(st, r->run_id, &tis[i]);
 	}
-	store_ti_list_free(tis, n);
 	if (!ret)
 		ret = store_run_set_state(st, r->run_id, RUN_CANCELLED, r->started_at, time_now_ms(),
 					  "cancelled");
+	if (!ret)
+		ret = end_deliveries(st, data_dir, r, d, RUN_CANCELLED, "cancelled", tis, n);
+	store_ti_list_free(tis, n);
+	dag_free(d);
 	if (ret) {
 		store_rollback(st);
 		return -1;
@@ -91,21 +128,47 @@ static int cancel_here(struct store *st, const struct store_run *r)
 	return store_commit(st);
 }
 
-/* Ends a run whose runner is gone: what did not finish failed, with the reason. */
-static int end_dead_run(struct store *st, const struct store_run *r, const char *why)
+/* The task-failed event of an instance failed here (events.h). */
+static int task_failed_event(struct store *st, const char *data_dir, const struct store_run *r,
+			     const struct dag *d, const struct store_ti *ti)
 {
+	json_t *ev;
+	int ret;
+
+	if (!d || !d->workspace)
+		return 0;
+	ev = json_pack("{s:s, s:s, s:s, s:i, s:s?}", "run_id", r->run_id, "dag_id", r->dag_id,
+		       "task_id", ti->task_id, "try", ti->try_number, "reason", ti->reason);
+	if (ti->index >= 0)
+		json_object_set_new(ev, "index", json_integer(ti->index));
+	ret = events_add(st, data_dir, d->workspace, "task-failed", ev, NULL);
+	json_decref(ev);
+	return ret;
+}
+
+/*
+ * Ends a run whose runner is gone: what did not finish failed, with the
+ * reason, and the deliveries of those ends (the runner cannot send them).
+ */
+static int end_dead_run(struct store *st, const char *data_dir, const struct store_run *r,
+			const char *why)
+{
+	struct dag *d = dag_load_id(data_dir, r->dag_id, NULL);
 	struct store_ti *tis;
 	size_t n;
 	int ret = 0;
 
-	if (store_begin(st) < 0)
+	if (store_begin(st) < 0) {
+		dag_free(d);
 		return -1;
+	}
 	/* Unless someone (a serve starting now) took it meanwhile. */
 	ret = store_run_claim(st, r->run_id, r->owner, NULL);
 	if (!ret)
 		ret = store_ti_list(st, r->run_id, &tis, &n);
 	if (ret) {
 		store_rollback(st);
+		dag_free(d);
 		return ret < 0 ? -1 : 0;
 	}
 	for (size_t i = 0; i < n && !ret; i++) {
@@ -115,10 +178,15 @@ static int end_dead_run(struct store *st, const struct store_run *r, const char 
 		free(tis[i].reason);
 		tis[i].reason = xstrdup(why);
 		ret = store_ti_put(st, r->run_id, &tis[i]);
+		if (!ret)
+			ret = task_failed_event(st, data_dir, r, d, &tis[i]);
 	}
-	store_ti_list_free(tis, n);
 	if (!ret)
 		ret = store_run_set_state(st, r->run_id, RUN_FAILED, r->started_at, time_now_ms(), why);
+	if (!ret)
+		ret = end_deliveries(st, data_dir, r, d, RUN_FAILED, why, tis, n);
+	store_ti_list_free(tis, n);
+	dag_free(d);
 	if (ret) {
 		store_rollback(st);
 		return -1;
@@ -148,7 +216,7 @@ int sched_end_dead_runs(struct store *st, const char *data_dir)
 		why = xasprintf("runner died: process %.*s that ran it is gone",
 				(int)strcspn(runs[i].owner, ":"), runs[i].owner);
 		procs_kill_run(runs[i].run_id, 10000, NULL);
-		if (end_dead_run(st, &runs[i], why) == 0)
+		if (end_dead_run(st, data_dir, &runs[i], why) == 0)
 			ended++;
 		free(why);
 	}
@@ -156,7 +224,7 @@ int sched_end_dead_runs(struct store *st, const char *data_dir)
 	return ended;
 }
 
-int sched_cancel(struct store *st, const char *run_id)
+int sched_cancel(struct store *st, const char *data_dir, const char *run_id)
 {
 	struct store_run r = { 0 };
 	int ret = store_run_get(st, run_id, &r);
@@ -168,7 +236,7 @@ int sched_cancel(struct store *st, const char *run_id)
 	else if (r.owner && sched_owner_alive(st, r.owner))
 		ret = store_req_add(st, run_id, REQ_CANCEL, NULL, 0);
 	else
-		ret = cancel_here(st, &r);
+		ret = cancel_here(st, data_dir, &r);
 	store_run_release(&r);
 	return ret;
 }

@@ -277,7 +277,18 @@ void sprov_load_run(struct srun *run);
 void sprov_run_release(struct srun *run);
 
 /* sched-outbox.c: callbacks and event scripts (docs/events.md) */
+/* A run's folder (malloc'd) and the ISO date of its creation ({{ run.dir }}, {{ run.date }}). */
+char *sched_run_dir(const char *data_dir, const struct store_run *r, char run_date[16]);
 void sout_run_ended(struct srun *run);  /* the run just reached its final state */
+/*
+ * The same deliveries for an end written without a scheduler's run in memory
+ * (a dead test's run, a cancel of a run nobody runs, a DAG that cannot be
+ * loaded), written in the caller's transaction; d NULL: the DAG cannot be
+ * loaded, a failed callback row says so.  owner NULL: serve delivers them.
+ */
+int sout_end_outside(struct store *st, const char *data_dir, const struct store_run *r,
+		     const struct dag *d, enum run_state state, const char *reason,
+		     const char *failed, const char *owner);
 void sout_retry(struct sti *ti);        /* the instance is up for retry: its on_retry */
 void sout_run_started(struct srun *run); /* event scripts: run-started */
 void sout_task_failed(struct sti *ti);  /* event scripts: task-failed */

@@ -91,13 +91,13 @@ static char *env_payload(const struct tmpl_ctx *ctx, json_t *extra)
 }
 
 /* Expands the command; a template that cannot be expanded makes a failed row. */
-static void make_row(struct sched *s, struct store_delivery *d, const char *tmpl,
+static void make_row(const char *owner, struct store_delivery *d, const char *tmpl,
 		     const struct tmpl_ctx *ctx, json_t *extra)
 {
 	struct strbuf cmd = STRBUF_INIT, err = STRBUF_INIT;
 
 	d->kind = xstrdup("callback");
-	d->owner = xstrdup(s->owner);
+	d->owner = owner ? xstrdup(owner) : NULL;
 	d->exit_code = -1;
 	d->created_at = time_now_ms();
 	if (tmpl_expand(tmpl, ctx, &cmd, &err) < 0) {
@@ -165,35 +165,111 @@ void sout_task_failed(struct sti *ti)
 	run_event(run, "task-failed", p);
 }
 
+/* What the deliveries of a run's end need, from a run in memory or from the store. */
+struct run_end {
+	const char *data_dir, *owner;
+	const struct dag *dag;          /* NULL: it cannot be loaded */
+	const char *dag_id, *run_id, *reason;
+	enum run_state state;
+	json_t *params;
+	const char *failed;             /* the failed tasks, comma-separated */
+	const struct tmpl_ctx *ctx;     /* the run's template context, when dag is set */
+};
+
+/* The run-finished event rows and the on_success/on_failure row of a run's end. */
+static void end_rows(const struct run_end *e, struct store_delivery **v, size_t *n,
+		     size_t *alloc)
+{
+	int ok = e->state == RUN_SUCCESS;
+	const char *tmpl = !e->dag ? NULL : ok ? e->dag->on_success : e->dag->on_failure;
+	struct store_delivery *d;
+	json_t *extra, *ev;
+
+	ev = json_pack("{ssssssss}", "run_id", e->run_id, "dag_id", e->dag_id, "state",
+		       run_state_name(e->state), "failed_tasks", e->failed);
+	json_object_set_new(ev, "reason", e->reason ? json_string(e->reason) : json_null());
+	json_object_set(ev, "params", e->params ? e->params : json_null());
+	if (e->dag && e->dag->workspace)
+		events_rows(e->data_dir, e->dag->workspace, "run-finished", ev, e->owner, v, n, alloc);
+	json_decref(ev);
+	if (!tmpl && e->dag)
+		return;
+	ALLOC_GROW(*v, *n + 1, *alloc);
+	d = &(*v)[(*n)++];
+	memset(d, 0, sizeof(*d));
+	d->index = -1;
+	d->event = xstrdup(ok ? "success" : "failure");
+	d->run_id = xstrdup(e->run_id);
+	d->dag_id = xstrdup(e->dag_id);
+	extra = json_pack("{ssssssss}", "SF_RUN_ID", e->run_id, "SF_DAG_ID", e->dag_id,
+			  "SF_RUN_STATE", run_state_name(e->state), "SF_FAILED_TASKS", e->failed);
+	if (e->dag) {
+		make_row(e->owner, d, tmpl, e->ctx, extra);
+	} else {
+		/* nothing says whether it had a callback, or which: said, never dropped in silence */
+		d->kind = xstrdup("callback");
+		d->owner = e->owner ? xstrdup(e->owner) : NULL;
+		d->state = xstrdup("failed");
+		d->exit_code = -1;
+		d->created_at = d->ended_at = time_now_ms();
+		d->note = xasprintf("not run: DAG '%s' cannot be loaded (it is gone or its file has "
+				    "errors), so its %s command, if it has one, is not known",
+				    e->dag_id, ok ? "on_success" : "on_failure");
+		d->payload = json_dumps(extra, JSON_COMPACT | JSON_SORT_KEYS);
+	}
+	json_decref(extra);
+}
+
 void sout_run_ended(struct srun *run)
 {
-	int ok = run->state == RUN_SUCCESS;
-	const char *tmpl = ok ? run->dag->on_success : run->dag->on_failure;
-	struct store_delivery d = { .index = -1 };
+	struct store_delivery *v = NULL;
+	size_t n = 0, alloc = 0;
 	struct tmpl_ctx ctx;
-	json_t *extra, *ev;
-	char *failed;
+	char *failed = failed_tasks(run);
+	struct run_end e = {
+		.data_dir = run->s->data_dir, .owner = run->s->owner, .dag = run->dag,
+		.dag_id = run->dag->id, .run_id = run->run_id, .reason = run->reason,
+		.state = run->state, .params = run->params, .failed = failed, .ctx = &ctx,
+	};
 
-	failed = failed_tasks(run);
-	ev = json_pack("{ssssssss}", "run_id", run->run_id, "dag_id", run->dag->id, "state",
-		       run_state_name(run->state), "failed_tasks", failed);
-	json_object_set_new(ev, "reason", run->reason ? json_string(run->reason) : json_null());
-	json_object_set(ev, "params", run->params ? run->params : json_null());
-	run_event(run, "run-finished", ev);
-	if (!tmpl) {
-		free(failed);
-		return;
-	}
 	sched_run_tmpl_ctx(run, &ctx, 1);
-	extra = json_pack("{ssssssss}", "SF_RUN_ID", run->run_id, "SF_DAG_ID", run->dag->id,
-			  "SF_RUN_STATE", run_state_name(run->state), "SF_FAILED_TASKS", failed);
-	d.event = xstrdup(ok ? "success" : "failure");
-	d.run_id = xstrdup(run->run_id);
-	d.dag_id = xstrdup(run->dag->id);
-	make_row(run->s, &d, tmpl, &ctx, extra);
-	json_decref(extra);
+	end_rows(&e, &v, &n, &alloc);
+	for (size_t i = 0; i < n; i++)
+		queue(run->s, &v[i]);
+	free(v);
 	free(failed);
-	queue(run->s, &d);
+}
+
+int sout_end_outside(struct store *st, const char *data_dir, const struct store_run *r,
+		     const struct dag *d, enum run_state state, const char *reason,
+		     const char *failed, const char *owner)
+{
+	struct store_delivery *v = NULL;
+	size_t n = 0, alloc = 0;
+	json_t *vars = r->vars ? json_incref(r->vars) : NULL;
+	char run_date[16], *run_dir = sched_run_dir(data_dir, r, run_date);
+	struct tmpl_ctx ctx;
+	struct run_end e = {
+		.data_dir = data_dir, .owner = owner, .dag = d, .dag_id = r->dag_id,
+		.run_id = r->run_id, .reason = reason, .state = state, .params = r->params,
+		.failed = failed, .ctx = &ctx,
+	};
+	int ret = 0;
+
+	/* the same context a scheduler gives the run (sched-run.c srun_new) */
+	if (!vars && store_var_all(st, &vars) < 0)
+		vars = json_object();
+	ctx = (struct tmpl_ctx){
+		.dag = d, .params = r->params, .vars = vars, .run_id = r->run_id,
+		.run_dir = run_dir, .run_date = run_date, .data_dir = data_dir, .quote = 1,
+	};
+	end_rows(&e, &v, &n, &alloc);
+	for (size_t i = 0; i < n && !ret; i++)
+		ret = store_delivery_add(st, &v[i]);
+	store_delivery_list_free(v, n);
+	json_decref(vars);
+	free(run_dir);
+	return ret;
 }
 
 void sout_retry(struct sti *ti)
@@ -217,7 +293,7 @@ void sout_retry(struct sti *ti)
 	d.dag_id = xstrdup(run->dag->id);
 	d.task_id = xstrdup(ti->task->def->id);
 	d.try_number = ti->try_number;
-	make_row(run->s, &d, ti->task->def->on_retry, &ctx, extra);
+	make_row(run->s->owner, &d, ti->task->def->on_retry, &ctx, extra);
 	json_decref(extra);
 	queue(run->s, &d);
 }

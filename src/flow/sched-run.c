@@ -88,19 +88,25 @@ static void link_tasks(struct srun *run)
 	free(ndown);
 }
 
+char *sched_run_dir(const char *data_dir, const struct store_run *r, char run_date[16])
+{
+	time_t secs = (time_t)(r->created_at / 1000);
+	struct tm tm;
+
+	gmtime_r(&secs, &tm);
+	strftime(run_date, 16, "%Y-%m-%d", &tm);
+	return xasprintf("%s/generated/%s/%s", data_dir, r->dag_id, r->run_id);
+}
+
 static struct srun *srun_new(struct sched *s, const struct store_run *r, struct dag *d)
 {
 	struct srun *run = xcalloc(1, sizeof(*run));
-	time_t secs = (time_t)(r->created_at / 1000);
-	struct tm tm;
 
 	run->s = s;
 	run->run_id = xstrdup(r->run_id);
 	run->dag = d;
 	run->params = json_incref(r->params);
-	run->run_dir = xasprintf("%s/generated/%s/%s", s->data_dir, d->id, r->run_id);
-	gmtime_r(&secs, &tm);
-	strftime(run->run_date, sizeof(run->run_date), "%Y-%m-%d", &tm);
+	run->run_dir = sched_run_dir(s->data_dir, r, run->run_date);
 	run->state = RUN_QUEUED;
 	run->created_at = r->created_at;
 	run->started_at = r->started_at;
@@ -663,9 +669,19 @@ static struct srun *find_run(struct sched *s, const char *run_id)
 static int adopt_run(struct sched *s, const struct store_run *r, struct dag *d, struct strbuf *why)
 {
 	if (!d) {
-		/* Nothing can run: end it with the reason, so it does not sit queued forever. */
-		store_run_set_state(s->store, r->run_id, RUN_FAILED, r->started_at, time_now_ms(),
-				    why->buf);
+		/*
+		 * Nothing can run: end it with the reason, so it does not sit queued
+		 * forever, with the deliveries of its end (what can be known of them).
+		 */
+		if (store_begin(s->store) == 0) {
+			if (store_run_set_state(s->store, r->run_id, RUN_FAILED, r->started_at,
+						time_now_ms(), why->buf) < 0 ||
+			    sout_end_outside(s->store, s->data_dir, r, NULL, RUN_FAILED, why->buf, "",
+					     s->owner) < 0)
+				store_rollback(s->store);
+			else if (store_commit(s->store) == 0)
+				s->out_check = 1;
+		}
 		return -1;
 	}
 	ALLOC_GROW(s->runs, s->nruns + 1, s->runs_alloc);

@@ -79,7 +79,8 @@ void sched_stop(struct sched *s);
  *   dag_params_from_json / dag_params_from_kv; *run_id malloc'd.  `trigger`
  *   is what the run records as having started it ("manual", "api").
  * sched_cancel: the run ends as cancelled; running tasks are killed
- *   (their process groups get SIGTERM, then SIGKILL).
+ *   (their process groups get SIGTERM, then SIGKILL).  A run nobody runs is
+ *   ended here, with its on_failure and run-finished deliveries for serve.
  * sched_clear: the task instance(s) of `task_id` (every foreach index), and
  *   with `downstream` everything downstream of it, get a new try; a finished
  *   run is queued again and continues.
@@ -101,7 +102,7 @@ int sched_scheduler_running(struct store *st, const char *data_dir);
  * Called by the commands that open the store read-write; returns how many.
  */
 int sched_end_dead_runs(struct store *st, const char *data_dir);
-int sched_cancel(struct store *st, const char *run_id);
+int sched_cancel(struct store *st, const char *data_dir, const char *run_id);
 int sched_clear(struct store *st, const char *run_id, const char *task_id, int downstream);
 
 /*

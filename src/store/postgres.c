@@ -888,13 +888,17 @@ static int pg_run_get(struct store *s, const char *run_id, struct store_run *out
 	return ret;
 }
 
-/* The WHERE clause of a run filter: $1 is the DAG id when there is one. */
+/* The WHERE clause of a run filter, its values appended to a. */
 static void filter_sql(const struct store_run_filter *f, struct strbuf *sb, struct pgargs *a)
 {
 	sb_adds(sb, " WHERE true");
 	if (f->dag_id) {
 		arg_text(a, f->dag_id);
-		sb_adds(sb, " AND dag_id = $1");
+		sb_addf(sb, " AND dag_id = $%d", a->n);
+	}
+	if (f->trigger) {
+		arg_text(a, f->trigger);
+		sb_addf(sb, " AND triggered_by = $%d", a->n);
 	}
 	if (f->states) {
 		const char *sep = "";

@@ -823,12 +823,14 @@ static int sq_run_get(struct store *s, const char *run_id, struct store_run *out
 	return ret;
 }
 
-/* The WHERE clause of a run filter; binds follow the same order. */
+/* The WHERE clause of a run filter; filter_bind binds its values in the same order. */
 static void filter_sql(const struct store_run_filter *f, struct strbuf *sb)
 {
 	sb_adds(sb, " WHERE 1");
 	if (f->dag_id)
 		sb_adds(sb, " AND dag_id = ?");
+	if (f->trigger)
+		sb_adds(sb, " AND triggered_by = ?");
 	if (f->states) {
 		const char *sep = "";
 		sb_adds(sb, " AND state IN (");
@@ -839,6 +841,16 @@ static void filter_sql(const struct store_run_filter *f, struct strbuf *sb)
 			}
 		sb_adds(sb, ")");
 	}
+}
+
+static void filter_bind(sqlite3_stmt *st, const struct store_run_filter *f)
+{
+	int i = 1;
+
+	if (f->dag_id)
+		sqlite3_bind_text(st, i++, f->dag_id, -1, SQLITE_TRANSIENT);
+	if (f->trigger)
+		sqlite3_bind_text(st, i, f->trigger, -1, SQLITE_TRANSIENT);
 }
 
 static int count_runs(struct sqlite_store *q, const struct store_run_filter *f, size_t *total)
@@ -853,8 +865,7 @@ static int count_runs(struct sqlite_store *q, const struct store_run_filter *f, 
 		sb_release(&sql);
 		return db_error(q, "counting runs");
 	}
-	if (f->dag_id)
-		sqlite3_bind_text(st, 1, f->dag_id, -1, SQLITE_TRANSIENT);
+	filter_bind(st, f);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		*total = (size_t)sqlite3_column_int64(st, 0);
 	else
@@ -886,8 +897,7 @@ static int sq_run_list(struct store *s, const struct store_run_filter *f, struct
 		return db_error(q, "listing runs");
 	}
 	sb_release(&sql);
-	if (f->dag_id)
-		sqlite3_bind_text(st, 1, f->dag_id, -1, SQLITE_TRANSIENT);
+	filter_bind(st, f);
 	ret = list_rows(q, st, &run_rows, &v, n, "listing runs");
 	*runs = v;
 	sqlite3_finalize(st);

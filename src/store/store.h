@@ -122,6 +122,7 @@ int store_run_get(struct store *s, const char *run_id, struct store_run *out);
 /* Selects runs for store_run_list; zero fields mean "any". */
 struct store_run_filter {
 	const char *dag_id;
+	const char *trigger;    /* what started it (manual, api, ...); NULL = any */
 	unsigned states;        /* bit mask of (1u << RUN_x); 0 = all */
 	size_t limit, offset;   /* limit 0 = no limit */
 };

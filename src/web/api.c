@@ -564,7 +564,7 @@ void api_run_cancel(void *ctx, struct http_req *req, struct http_resp *resp)
 		return;
 	if (run_state_is_final(r.state))
 		http_error(resp, 409, "run '%s' already ended (%s)", r.run_id, run_state_name(r.state));
-	else if (sched_cancel(s, r.run_id) != 0)
+	else if (sched_cancel(s, w->data_dir, r.run_id) != 0)
 		http_error(resp, 500, "cannot cancel run '%s'", r.run_id);
 	else
 		http_json(resp, 202, json_pack("{s:s,s:s,s:s}", "run_id", r.run_id, "state",

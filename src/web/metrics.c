@@ -63,6 +63,30 @@ static int run_metrics(struct store *s, struct strbuf *out)
 	return 0;
 }
 
+/*
+ * Counted in the store, where every run is created with what started it, so
+ * runs that other processes create (the CLI's trigger, vars set, replay)
+ * count too; runs are never deleted, so the counts only grow.
+ */
+static int created_metrics(struct store *s, struct strbuf *out)
+{
+	static const char *const triggers[] = { "manual", "api", "schedule", "file", "variable",
+						"replay" };
+
+	sb_adds(out, "# HELP synthflow_runs_created_total DAG runs created, by what started them.\n"
+		     "# TYPE synthflow_runs_created_total counter\n");
+	for (size_t i = 0; i < ARRAY_SIZE(triggers); i++) {
+		struct store_run_filter f = { .trigger = triggers[i], .limit = 1 };
+		struct store_run *runs = NULL;
+		size_t n = 0, total = 0;
+		if (store_run_list(s, &f, &runs, &n, &total) < 0)
+			return -1;
+		store_run_list_free(runs, n);
+		sb_addf(out, "synthflow_runs_created_total{trigger=\"%s\"} %zu\n", triggers[i], total);
+	}
+	return 0;
+}
+
 static int task_metrics(struct store *s, struct strbuf *out)
 {
 	struct store_ti_stats ts;
@@ -119,7 +143,8 @@ void api_metrics(void *ctx, struct http_req *req, struct http_resp *resp)
 	struct web *w = ctx;
 	struct store *s = web_store(w);
 
-	if (!s || run_metrics(s, &resp->body) < 0 || task_metrics(s, &resp->body) < 0) {
+	if (!s || run_metrics(s, &resp->body) < 0 || created_metrics(s, &resp->body) < 0 ||
+	    task_metrics(s, &resp->body) < 0) {
 		http_error(resp, 500, "cannot read the store");
 		return;
 	}

@@ -844,6 +844,24 @@ static void schedule_fires_once(void **state)
 		assert_string_equal(runs[i].trigger,
 				    strcmp(runs[i].run_id, run) ? "api" : "schedule");
 	store_run_list_free(runs, n);
+	/* by trigger (synthflow_runs_created_total), alone and with the DAG */
+	flt.trigger = "api";
+	assert_int_equal(store_run_list(f->s, &flt, &runs, &n, &total), 0);
+	assert_int_equal(total, 1);
+	assert_int_equal(n, 1);
+	assert_string_equal(runs[0].run_id, manual);
+	store_run_list_free(runs, n);
+	flt.dag_id = NULL;
+	flt.trigger = "schedule";
+	assert_int_equal(store_run_list(f->s, &flt, &runs, &n, &total), 0);
+	assert_int_equal(total, 1);
+	assert_string_equal(runs[0].run_id, run);
+	store_run_list_free(runs, n);
+	flt.trigger = "replay";
+	assert_int_equal(store_run_list(f->s, &flt, &runs, &n, &total), 0);
+	assert_int_equal(total, 0);
+	assert_int_equal(n, 0);
+	store_run_list_free(runs, n);
 	free(run);
 	free(manual);
 	json_decref(p);

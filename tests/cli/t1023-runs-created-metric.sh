@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# synthflow_runs_created_total{trigger} in /metrics (docs/api.md): every way a
+# run is created counts under its trigger, also runs created by other
+# processes than serve (test, trigger, vars set, replay).
+. "$(dirname "$0")/../lib.sh"
+. "$(dirname "$0")/lib-web.sh"
+
+setup() {
+	synthflow init >/dev/null
+	mkdir -p run-data/src/ws/dags
+	cat >run-data/src/ws/dags/d.yaml <<-'YAML'
+	tasks:
+	  a: {run: "true"}
+	YAML
+	cat >run-data/src/ws/dags/v.yaml <<-'YAML'
+	params:
+	  variable: {type: string}
+	on_variable: "k*"
+	tasks:
+	  a: {run: "true"}
+	YAML
+	cat >run-data/src/ws/dags/f.yaml <<-'YAML'
+	params:
+	  file: {type: path}
+	on_file: {glob: "*.wav", quiet: 300ms, params: {file: "{{ file }}"}}
+	tasks:
+	  a: {run: "true"}
+	YAML
+	cat >run-data/src/ws/dags/s.yaml <<-'YAML'
+	schedule: "0 * * * *"
+	timezone: UTC
+	tasks:
+	  a: {run: "true"}
+	YAML
+	# a bundle names its source by commit
+	git -C run-data/src/ws init -q && git -C run-data/src/ws add -A &&
+		git -C run-data/src/ws -c user.email=t@example.com -c user.name=t commit -qm dags
+}
+
+stop_serve() {
+	[ -f run-data/serve.pid ] || return 0
+	web_stop run-data
+	status=$?
+	rm -f run-data/serve.pid
+	return $status
+}
+# total [DAG]: runs in the store
+total() { synthflow --data run-data runs list "$@" --limit 0 --json | jq .total; }
+# created TRIGGER: the metric's value
+created() {
+	curl -s -H "$WEB_AUTH" "$WEB_BASE/metrics" |
+		sed -n "s/^synthflow_runs_created_total{trigger=\"$1\"} //p"
+}
+same() { [ "$1" = "$2" ] || { echo "got '$1', expected '$2'" >&2; return 1; }; }
+
+expect_success 'manual, api, schedule, file, variable and replay runs are counted once each' '
+	setup && trap stop_serve EXIT &&
+	run=$(synthflow --data run-data test d) &&
+	(cd run-data && synthflow pack "$run" -o x.sfpack && synthflow replay x.sfpack --data .) >/dev/null &&
+	# the schedule fires at 01:00, two seconds after serve starts
+	SYNTHFLOW_NOW=2027-01-01T00:59:58Z web_start run-data &&
+	synthflow --data run-data trigger d >/dev/null &&
+	trigger d >/dev/null &&
+	synthflow --data run-data vars set k1 x 2>/dev/null &&
+	echo a >run-data/downloaded/a.wav &&
+	wait_for 60 test "$(total f)" = 1 && wait_for 60 test "$(total s)" = 1 &&
+	curl -s -H "$WEB_AUTH" "$WEB_BASE/metrics" | grep "^synthflow_runs_created_total" &&
+	same "$(created manual) $(created api) $(created schedule)" "2 1 1" &&
+	same "$(created file) $(created variable) $(created replay)" "1 1 1" &&
+	same "$(total) $(total d) $(total v)" "7 4 1" &&
+	curl -s -H "$WEB_AUTH" "$WEB_BASE/metrics" |
+		grep -q "^# TYPE synthflow_runs_created_total counter$"
+'
+
+test_done
