@@ -67,6 +67,15 @@ web_stop() {
 	wait_for "$WEB_WAIT" test -s "$1/serve.status" &&
 	return "$(cat "$1/serve.status")"
 }
+# web_stop_if DIR: web_stop when a serve was started there and not stopped
+# yet (for traps and the end of a body); its status.
+web_stop_if() {
+	[ -f "$1/serve.pid" ] || return 0
+	web_stop "$1"
+	status=$?
+	rm -f "$1/serve.pid"
+	return $status
+}
 trap 'web_stop_all; rm -rf "$TRASH_BASE"' EXIT
 
 wait_for() {

@@ -49,13 +49,7 @@ setup() {
 }
 
 start_serve() { web_start run-data; }
-stop_serve() {
-	[ -f run-data/serve.pid ] || return 0
-	web_stop run-data
-	status=$?
-	rm -f run-data/serve.pid
-	return $status
-}
+stop_serve() { web_stop_if run-data; }
 
 # lines EVENT RUN: how many deliveries of EVENT for RUN cb.log holds
 lines() { grep -c "^$1 $2 " run-data/cb.log 2>/dev/null || true; }

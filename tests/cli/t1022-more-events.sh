@@ -37,13 +37,7 @@ setup() {
 }
 
 start_serve() { web_start run-data; }
-stop_serve() {
-	[ -f run-data/serve.pid ] || return 0
-	web_stop run-data
-	status=$?
-	rm -f run-data/serve.pid
-	return $status
-}
+stop_serve() { web_stop_if run-data; }
 same() { [ "$1" = "$2" ] || { echo "got '$1', expected '$2'" >&2; return 1; }; }
 # n WS EVENT: lines of EVENT in WS's log
 n() { cat "run-data/ev-$1.log" 2>/dev/null | grep -c "^$2 " || true; }

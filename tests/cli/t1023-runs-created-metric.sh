@@ -37,13 +37,7 @@ setup() {
 		git -C run-data/src/ws -c user.email=t@example.com -c user.name=t commit -qm dags
 }
 
-stop_serve() {
-	[ -f run-data/serve.pid ] || return 0
-	web_stop run-data
-	status=$?
-	rm -f run-data/serve.pid
-	return $status
-}
+stop_serve() { web_stop_if run-data; }
 # total [DAG]: runs in the store
 total() { synthflow --data run-data runs list "$@" --limit 0 --json | jq .total; }
 # created TRIGGER: the metric's value

@@ -26,13 +26,7 @@ setup() {
 	done
 }
 
-stop_serve() {
-	[ -f run-data/serve.pid ] || return 0
-	web_stop run-data
-	status=$?
-	rm -f run-data/serve.pid
-	return $status
-}
+stop_serve() { web_stop_if run-data; }
 same() { [ "$1" = "$2" ] || { echo "got '$1', expected '$2'" >&2; return 1; }; }
 # lines FILE PATTERN: how many lines of FILE match
 lines() { cat "run-data/$1" 2>/dev/null | grep -c "$2" || true; }
