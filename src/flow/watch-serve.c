@@ -733,8 +733,7 @@ static void settle_due(struct watcher *w, int64_t now)
 		struct watch_entry *e = watch_find(&w->t, due[i]);
 		int64_t quiet_end;
 		char *ident;
-		int err;
-		int changed;
+		int err, changed;
 
 		if (!e) {
 			free(due[i]);
