@@ -178,7 +178,7 @@ const char *cmd_str(const struct cmd_args *a, const char *name, const char *def)
 long cmd_int(const struct cmd_args *a, const char *name, long def);
 /* NUMBER; def when not given or given one of its words. */
 double cmd_num(const struct cmd_args *a, const char *name, double def);
-/* The values of a CMD_OPT_LIST option (borrowed), n of them; NULL when none. */
+/* The values of a CMD_OPT_LIST option (borrowed), n of them (0 when it was not given). */
 char **cmd_list(const struct cmd_args *a, const char *name, size_t *n);
 
 /*

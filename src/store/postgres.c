@@ -561,7 +561,7 @@ struct row_type {
 /*
  * The one list builder: the rows of res (a query's result, cleared here; NULL
  * when the query failed and said so) as an array of t's elements, *v
- * (malloc'd, never NULL on success) and *n.
+ * (malloc'd; NULL when there are none, as the SQLite store gives) and *n.
  */
 static int list_rows(PGresult *res, const struct row_type *t, void **v, size_t *n)
 {
@@ -572,7 +572,8 @@ static int list_rows(PGresult *res, const struct row_type *t, void **v, size_t *
 	if (!res)
 		return -1;
 	rows = (size_t)PQntuples(res);
-	*v = xcalloc(rows + 1, t->size);
+	if (rows)
+		*v = xcalloc(rows, t->size);
 	for (size_t i = 0; i < rows; i++)
 		t->fill(res, (int)i, (char *)*v + i * t->size);
 	*n = rows;
