@@ -9,6 +9,9 @@
  * outside it); the host is compared with the packing host (warnings only);
  * then the DAG runs with the recorded params and variable snapshot, and the
  * outputs are compared.  Exit 0 only when every output is identical.
+ * A run made inside a workspace container is replayed inside one: the image
+ * is built with --frozen from the bundle's lock, the container started, and
+ * replay runs again in it on a copy of the bundle.
  */
 #include <sys/stat.h>
 #include <unistd.h>
@@ -21,6 +24,10 @@
 #include "util/common.h"
 #include "util/fs.h"
 #include "util/spawn.h"
+#include "workspace/build.h"
+#include "workspace/engine.h"
+#include "workspace/lock.h"
+#include "workspace/ws.h"
 
 struct replay {
 	const char *file, *data_opt;
@@ -385,12 +392,126 @@ static void print_report(json_t *report)
 	       counts[3]);
 }
 
+/*
+ * `synthflow --data DIR ARGS...` as a child, all its output on our stderr
+ * (stdout is the report's, JSON with --json); its exit status.
+ */
+static int self(const char *data_dir, const char *const *args)
+{
+	struct strvec av = STRVEC_INIT;
+	struct spawn_io io = { .in = SPAWN_NULL, .out = STDERR_FILENO, .err = SPAWN_INHERIT };
+	pid_t pid;
+
+	strvec_pushv(&av, (const char *const[]){ "/proc/self/exe", "--data", data_dir, NULL });
+	strvec_pushv(&av, args);
+	fflush(stdout);
+	pid = spawn_start(strvec_argv(&av), &io);
+	strvec_clear(&av);
+	return pid < 0 ? -1 : spawn_wait(pid);
+}
+
+/* The frozen build, with what it prints on stdout sent to stderr too (as self()). */
+static int build_frozen(struct sf_ctx *ctx, struct ws *ws, struct ws_lock *lock)
+{
+	struct ws_build_opts o = { .frozen = lock };
+	bool machine = false;
+	int saved, r;
+
+	fflush(stdout);
+	saved = dup(STDOUT_FILENO);
+	if (saved < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
+		return error_errno("cannot redirect the build's output");
+	r = ws_build(&ctx->cfg, ws, &o, &machine);
+	fflush(stdout);
+	dup2(saved, STDOUT_FILENO);
+	close(saved);
+	if (r < 0 && machine)
+		cmd_doctor_hint();
+	return r;
+}
+
+/*
+ * The run was made inside workspace NAME: build its image exactly from the
+ * bundle's lock (build --frozen), start it unless it runs, and replay inside
+ * it (where SYNTHFLOW_WORKSPACE says so) a copy of the bundle put in flow/.
+ */
+static int replay_in_workspace(struct sf_ctx *ctx, struct replay *rp, const char *name)
+{
+	struct ws ws = { 0 };
+	struct ws_lock lock = { 0 };
+	struct engine e;
+	struct engine_container c = { 0 };
+	const char *data_dir = ctx->cfg.data_dir;
+	char *copy = NULL, *inner = NULL;
+	bool started = false, have_c = false;
+	int ret = 1, r;
+
+	if (!rp->lock.len) {
+		error("run '%s' was made inside workspace '%s' and bundle '%s' has no lock to build "
+		      "its image from; on the machine that made it, run 'synthflow lock %s' and pack "
+		      "again", json_string_value(json_object_get(rp->meta, "run_id")), name, rp->file,
+		      name);
+		goto out;
+	}
+	if (ws_open(&ws, data_dir, name) < 0 || ws_lock_read(&ws, &lock) != 0)
+		goto out;
+	if (build_frozen(ctx, &ws, &lock) < 0)
+		goto out;
+	if (engine_open(&ctx->cfg, &e, NULL) < 0 || (r = engine_running_workspace(&e, data_dir, &c)) < 0)
+		goto out;
+	have_c = r == 0;
+	if (have_c && strcmp(c.workspace, name)) {
+		error("workspace '%s' runs on '%s'; stop it ('synthflow stop') to replay in '%s'",
+		      c.workspace, data_dir, name);
+		goto out;
+	}
+	if (!have_c) {
+		if (self(data_dir, (const char *const[]){ "run", name, "--detach", NULL }) != 0)
+			goto out;
+		started = true;
+		if (engine_running_workspace(&e, data_dir, &c) != 0) {
+			error("workspace '%s' did not stay up after its start", name);
+			goto out;
+		}
+		have_c = true;
+	}
+	copy = xasprintf("%s/flow/replay-%ld.sfpack", data_dir, (long)getpid());
+	inner = xasprintf("/data/flow/replay-%ld.sfpack", (long)getpid());
+	if (copy_file(rp->file, copy, 0644) < 0) {
+		error_errno("cannot copy '%s' to '%s'", rp->file, copy);
+		goto out;
+	}
+	fprintf(stderr, "replaying inside workspace '%s' (container %s)\n", name, c.name);
+	fflush(stdout);
+	r = engine_exec(&e, &(struct engine_exec_opts){
+				    .container = c.name, .user = c.user, .workdir = "/data",
+				    .cmd = (const char *const[]){ "synthflow", "replay", inner, "--data",
+								  "/data", rp->json ? "--json" : NULL,
+								  NULL } });
+	ret = r == 0 ? 0 : 1;
+out:
+	if (copy)
+		unlink(copy);
+	if (started && self(data_dir, (const char *const[]){ "stop", NULL }) != 0)
+		warning("the workspace '%s' started for the replay is still running; 'synthflow stop' "
+			"stops it", name);
+	if (have_c)
+		engine_container_release(&c);
+	free(copy);
+	free(inner);
+	ws_lock_release(&lock);
+	if (ws.name)
+		ws_release(&ws);
+	return ret;
+}
+
 static int replay(struct sf_ctx *ctx, struct replay *rp)
 {
 	struct bundle b;
 	struct store *st = NULL;
 	json_t *warnings = NULL, *report = NULL, *ws_host, *v, *doc = NULL;
 	struct store_run r = { 0 };
+	const char *outer = NULL;
 	char *run_id = NULL;
 	size_t i;
 	int ret = 1, same = 1;
@@ -407,12 +528,16 @@ static int replay(struct sf_ctx *ctx, struct replay *rp)
 	rp->meta = json_incref(b.meta);
 	ws_host = json_object_get(json_object_get(json_object_get(b.meta, "packed_from"), "host"),
 				  "workspace");
+	/* Made inside a workspace, and this is not (yet) inside that workspace's container. */
 	if (json_is_object(ws_host)) {
-		error("run '%s' was made inside workspace '%s'; replaying it needs the workspace image "
-		      "rebuilt from its lock, which this version cannot do yet",
-		      json_string_value(json_object_get(b.meta, "run_id")),
-		      json_string_value(json_object_get(ws_host, "name")));
-		goto out;
+		const char *inside = getenv("SYNTHFLOW_WORKSPACE");
+		outer = json_string_value(json_object_get(ws_host, "name"));
+		if (!outer || ws_check_name(outer) < 0) {
+			error("bundle '%s': the workspace its run was made in has no valid name", rp->file);
+			goto out;
+		}
+		if (inside && !strcmp(inside, outer))
+			outer = NULL;
 	}
 	if (bundle_each(rp->file, "", grab, rp) < 0)
 		goto out;
@@ -420,6 +545,10 @@ static int replay(struct sf_ctx *ctx, struct replay *rp)
 		    0 ||
 	    unpack_workspace(rp, ctx->cfg.data_dir) < 0 || unpack_inputs(rp, ctx->cfg.data_dir) < 0)
 		goto out;
+	if (outer) {
+		ret = replay_in_workspace(ctx, rp, outer);
+		goto out;
+	}
 	warnings = compare_host(b.meta);
 	json_array_foreach(warnings, i, v)
 		warning("%s", json_string_value(v));
@@ -483,7 +612,9 @@ const struct cmd_entry cmd_replay_entry = {
 		 "program versions differ from the packing host's, runs the DAG with the\n"
 		 "recorded params and variables (the new run's JSON has \"replay_of\"), and\n"
 		 "prints each output: identical, different, missing or extra.  Exit 0 only\n"
-		 "when every output is byte-identical.\n"
+		 "when every output is byte-identical.  A run made inside a workspace is\n"
+		 "replayed inside it: its image built with 'build --frozen' from the bundle's\n"
+		 "lock, the container started (and stopped after) when it was not running.\n"
 		 "\n"
 		 "  --data DIR   the data folder to replay in (made when missing)\n"
 		 "  --json       the report as JSON\n",

@@ -4,8 +4,10 @@
 # Python index is reachable), 'build --frozen' of that lock in a fresh data
 # folder B gives an image whose installed packages equal the lock's (read
 # with dpkg-query and pip freeze, not with synthflow), 'status' compares the
-# running image with the lock, and the frozen build names a Debian version
-# the mirror does not have and a pip version the wheels do not hold.  The
+# running image with the lock, the frozen build names a Debian version the
+# mirror does not have and a pip version the wheels do not hold, and a run
+# made inside the workspace is packed and replayed inside a workspace built
+# --frozen from the bundle's lock in a third data folder.  The
 # image builds are the cost: the test builds one workspace twice (A, then
 # frozen in B) and reuses the layers for the failures.
 . "$(dirname "$0")/../lib.sh"
@@ -13,6 +15,7 @@
 W="$TRASH_BASE/shared"
 A="$W/a/run-data"
 B="$W/b/run-data"
+C="$W/c/run-data"
 # A workspace (so image) name of this run's own: other checkouts share the engine.
 WS=lock$$
 IMG=synthflow/$WS:latest
@@ -25,8 +28,10 @@ while [ "$JUP" = "$WEB" ]; do JUP=$(free_port); done
 
 cleanup() {
 	if docker info >/dev/null 2>&1; then
-		ids=$(docker ps -aq --filter "label=synthflow.data=$B")
-		[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
+		for d in "$B" "$C"; do
+			ids=$(docker ps -aq --filter "label=synthflow.data=$d")
+			[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
+		done
 		docker rmi --no-prune "$IMG" >/dev/null 2>&1
 	fi
 	rm -rf "$TRASH_BASE"
@@ -35,7 +40,7 @@ trap cleanup EXIT
 
 command -v docker >/dev/null && docker info >/dev/null 2>&1 ||
 	skip_all "no Docker engine answers (t0100 starts one on CI)"
-mkdir -p "$W/a" "$W/b"
+mkdir -p "$W/a" "$W/b" "$W/c"
 
 # A pure-Python wheel, written by the hook pre-install.sh into the image
 # (the hooks are the only files a build copies in).
@@ -157,6 +162,30 @@ expect_success 'build --frozen names a pip version the wheels do not hold' '
 	test_exit 1 synthflow build $WS --frozen >out 2>err &&
 	must_contain err "error: $B/$l: cannot have sfdemo==9.9: pip finds no such version" &&
 	cp lock.good $l
+'
+
+expect_success 'a run made inside the workspace replays inside it, from the bundle'"'"'s lock' '
+	cd "$B" && s=src/$WS &&
+	cat >$s/dags/inside.yaml <<-\X &&
+	id: inside
+	tasks:
+	  versions:
+	    run: mkdir -p {{ data }}/uploadable/inside && tree --version >{{ data }}/uploadable/inside/v.txt && python3 -c "import sfdemo; print(sfdemo.VERSION)" >>{{ data }}/uploadable/inside/v.txt
+	    outputs: [uploadable/inside/v.txt]
+	X
+	git -C $s init -q && git -C $s add -A &&
+	git -C $s -c user.email=t@example.org -c user.name=t commit -q -m workspace &&
+	synthflow run $WS --detach >/dev/null 2>&1 &&
+	synthflow shell -- synthflow test inside --json >r.json && synthflow stop >/dev/null &&
+	jq -e ".state == \"success\"" r.json && must_contain uploadable/inside/v.txt "^1.0\$" &&
+	synthflow pack "$(jq -r .run_id r.json)" -o "$W/inside.sfpack" >/dev/null &&
+	cd "$W/c" && synthflow init >/dev/null && cp "$B/synthflow.yaml" run-data/ &&
+	synthflow replay "$W/inside.sfpack" --data "$C" >out 2>err &&
+	must_contain err "replaying inside workspace .$WS." &&
+	must_contain out "uploadable/inside/v.txt .* identical" &&
+	must_contain "$C/build-data/$WS/Dockerfile" sf-apt-frozen &&
+	cmp "$B/uploadable/inside/v.txt" "$C/uploadable/inside/v.txt" &&
+	test -z "$(docker ps -aq --filter "label=synthflow.data=$C")"
 '
 
 test_done
