@@ -18,7 +18,7 @@ static int exec_build(const struct cmd_args *a, struct sf_ctx *ctx)
 	int ret = 1, r;
 
 	if (ws_open(&ws, ctx->cfg.data_dir, a->argv[0]) < 0)
-		return 1;
+		goto out; /* ws_open() may have filled ws before its check failed */
 	if (frozen && (r = ws_lock_read(&ws, &lock)) != 0) {
 		if (r > 0)
 			error("workspace '%s' has no lock ('%s/%s'); write one with 'synthflow lock %s'",
@@ -31,8 +31,7 @@ static int exec_build(const struct cmd_args *a, struct sf_ctx *ctx)
 	if (ret && machine)
 		cmd_doctor_hint();
 out:
-	if (frozen)
-		ws_lock_release(&lock);
+	ws_lock_release(&lock);
 	ws_release(&ws);
 	return ret;
 }

@@ -111,7 +111,7 @@ static int exec_lock(const struct cmd_args *a, struct sf_ctx *ctx)
 	int ret = 1;
 
 	if (ws_open(&ws, ctx->cfg.data_dir, a->argv[0]) < 0)
-		return 1;
+		goto out; /* ws_open() may have filled ws before its check failed */
 	if (ws_build(&ctx->cfg, &ws, &o, &machine) < 0) {
 		if (machine)
 			cmd_doctor_hint();
