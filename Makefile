@@ -3,7 +3,7 @@
 PREFIX ?= /usr/local
 BUILD  ?= build
 
-.PHONY: all deps build check test demo install bench bench-web bench-dataset bench-audio bench-slurm bench-prov fuzz clean
+.PHONY: all deps build check test demo install bench bench-web bench-dataset bench-audio bench-slurm bench-prov bench-files fuzz clean
 
 all: build
 
@@ -54,6 +54,10 @@ bench-slurm: build
 # What provenance costs: the engine with flow.provenance on and off; see bench/prov.sh.
 bench-prov: build
 	@bench/prov.sh
+
+# Files in downloaded/: arrival-to-run latency, rescan and memory at 100,000 files; see bench/files.sh.
+bench-files: build
+	@bench/files.sh
 
 fuzz:
 	@scripts/check.sh fuzz

@@ -52,6 +52,8 @@ struct watcher {
 	int64_t next_rescan, next_pending;
 	int in_batch;
 	int64_t batch_quiet_end; /* the earliest quiet period's end arrived in this batch */
+	int batch_bad;          /* a read failed: the batch is rolled back, the tracker rebuilt */
+	json_t *b_paused, *b_vars; /* paused DAGs and variables, read once per batch */
 	/* metrics (read by other threads without locks: counters only grow) */
 	_Atomic uint64_t seen_total, runs_total, rescans;
 	_Atomic int64_t lag_ms, rescan_ms, pending;
@@ -138,12 +140,18 @@ static void batch_begin(struct watcher *w)
 static void restore(struct watcher *w);
 
 /*
- * A batch that cannot be committed leaves the tracker ahead of the store:
- * start again from what the store holds, and look at everything now.
+ * A batch that cannot be committed (or read) leaves the tracker ahead of
+ * the store: start again from what the store holds, and look at everything
+ * now.
  */
 static void batch_end(struct watcher *w)
 {
-	if (w->in_batch && store_commit(w->st) < 0) {
+	json_decref(w->b_paused);
+	json_decref(w->b_vars);
+	w->b_paused = w->b_vars = NULL;
+	if (w->in_batch && w->batch_bad)
+		store_rollback(w->st);
+	if (w->batch_bad || (w->in_batch && store_commit(w->st) < 0)) {
 		watch_tracker_release(&w->t);
 		watch_tracker_init(&w->t);
 		restore(w);
@@ -152,6 +160,7 @@ static void batch_end(struct watcher *w)
 		w->lag_ms = time_mono_ms() - w->batch_quiet_end;
 	}
 	w->in_batch = 0;
+	w->batch_bad = 0;
 	w->batch_quiet_end = INT64_MAX;
 }
 
@@ -229,29 +238,31 @@ static void file_event(struct watcher *w, const struct watch_entry *e, int chang
 /* changed: an earlier identity of it was handled (a rewrite, a replacement). */
 static void arrive(struct watcher *w, struct watch_entry *e, int64_t quiet_end, int changed)
 {
-	json_t *paused = NULL, *vars = NULL, *dags = json_array();
+	json_t *dags = json_array();
 	size_t matched = 0;
 
 	if (quiet_end < w->batch_quiet_end)
 		w->batch_quiet_end = quiet_end;
-	if (store_dag_paused_all(w->st, &paused) < 0 || store_var_all(w->st, &vars) < 0) {
-		json_decref(paused);
-		return;
-	}
 	for (size_t i = 0; i < w->dags.n; i++) {
 		const struct dag *d = w->dags.dags[i];
 		if (!watch_dag_takes(d, e->rel, e->dir))
 			continue;
+		/* read once per batch, and only when some DAG takes a file */
+		if (!w->b_paused && (store_dag_paused_all(w->st, &w->b_paused) < 0 ||
+				     store_var_all(w->st, &w->b_vars) < 0)) {
+			batch_begin(w);
+			w->batch_bad = 1;
+			json_decref(dags);
+			return;
+		}
 		matched++;
-		arrive_for(w, d, e->rel, e->done, paused, vars, dags);
+		arrive_for(w, d, e->rel, e->done, w->b_paused, w->b_vars, dags);
 	}
 	if (matched || e->dir || !inside_dir_unit(w, e->rel)) {
 		put_file(w, e->rel, e->dir, e->done, "arrived", matched ? NULL : "no DAG matches");
 		file_event(w, e, changed, dags);
 	}
 	json_decref(dags);
-	json_decref(paused);
-	json_decref(vars);
 }
 
 /* ---- measuring files and folders ---- */
@@ -959,8 +970,9 @@ void watcher_metrics(struct watcher *w, struct strbuf *out)
 	sb_addf(out, "# HELP synthflow_file_runs_created_total Runs created for arrivals in"
 		     " downloaded/.\n# TYPE synthflow_file_runs_created_total counter\n"
 		     "synthflow_file_runs_created_total %llu\n", (unsigned long long)w->runs_total);
-	sb_addf(out, "# HELP synthflow_watcher_lag_seconds From the end of the last arrival's quiet"
-		     " period to its run being recorded.\n# TYPE synthflow_watcher_lag_seconds gauge\n"
+	sb_addf(out, "# HELP synthflow_watcher_lag_seconds From the end of the earliest quiet period"
+		     " in the last batch of arrivals to its runs being committed.\n"
+		     "# TYPE synthflow_watcher_lag_seconds gauge\n"
 		     "synthflow_watcher_lag_seconds %.3f\n", (double)w->lag_ms / 1000.0);
 	sb_addf(out, "# HELP synthflow_watcher_rescan_seconds Duration of the last full rescan of"
 		     " downloaded/.\n# TYPE synthflow_watcher_rescan_seconds gauge\n"

@@ -57,3 +57,6 @@ status_is() { [ "$(file_status "$1" "${3:-}")" = "$2" ]; }
 status_starts() { case "$(file_status "$1" "${3:-}")" in "$2"*) return 0 ;; esac; return 1; }
 # log_has N PATTERN: serve's log has exactly N lines matching PATTERN (for wait_for).
 log_has() { [ "$(grep -c "$2" run-data/serve.err)" -eq "$1" ]; }
+# metric_is NAME VALUE / metric_positive NAME: for wait_for.
+metric_is() { [ "$(metric "$1")" = "$2" ]; }
+metric_positive() { awk -v v="$(metric "$1")" 'BEGIN { exit !(v > 0) }'; }
