@@ -13,8 +13,8 @@
 # - Chromium (tests/e2e/dataset.js, which also checks the answers): times
 #   measured in the page from the request to the frame after the rows are in
 #   the document.  Cold: serve just started, the filter typed right after the
-#   first render (it may wait for the run to be read); warm: the page loaded
-#   again.
+#   first render (it may wait for the run to be read); warm: the view opened
+#   again in the same page, from the DAG list.
 #
 # Environment: SYNTHFLOW (build/synthflow), BENCH_KEEP=1 keeps the work folder.
 set -eu
