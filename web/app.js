@@ -955,6 +955,42 @@ async function pageVariables(query) {
   return {};
 }
 
+// ---- events (docs/events.md): callbacks and event scripts run, with their output ----
+
+async function pageEvents(query) {
+  const kind = query.get('kind') || '';
+  const res = await api('/api/v1/deliveries?limit=200' + (kind ? '&kind=' + enc(kind) : ''));
+  const logBox = el('pre', { id: 'delivery-log', class: 'log' });
+  const showLog = async d => {
+    logBox.textContent = '';
+    try {
+      const r = await api('/api/v1/deliveries/' + d.id + '/log', { raw: true });
+      logBox.textContent = '# ' + d.kind + ' ' + d.event + ' ' + d.state + '\n' + await r.text();
+    } catch (e) {
+      logBox.textContent = e.message;
+    }
+  };
+  const rows = res.deliveries.slice().reverse().map(d => el('tr', { 'data-delivery': d.id, class: 'state-' + d.state },
+    el('td', { class: 'mono', text: String(d.id) }), el('td', { text: d.kind }), el('td', { class: 'mono', text: d.event }),
+    el('td', { text: d.workspace || '' }),
+    el('td', {}, el('span', { class: 'badge ' + d.state, text: d.redelivered && d.state !== 'redelivered' ? d.state + ' (redelivered)' : d.state })),
+    el('td', { text: d.exit_code === null || d.exit_code < 0 ? '' : String(d.exit_code) }),
+    el('td', { text: fmtTime(d.at) }),
+    el('td', {}, d.run_id ? el('a', { class: 'mono', href: '#/runs/' + enc(d.run_id), text: d.run_id }) : '',
+      d.task_id ? ' ' + d.task_id : '', d.note ? el('div', { class: 'muted', text: d.note }) : ''),
+    el('td', {}, d.log ? el('button', { text: 'Log', onclick: () => showLog(d) }) : '')));
+  const filter = ['', 'event', 'callback'].map(k => el('a', { href: '#/events' + (k ? '?kind=' + k : ''),
+    class: k === kind ? 'active' : '', text: (k || 'all') + ' ' }));
+  mount(el('h1', { text: 'Events' }),
+    el('p', { class: 'muted', text: 'Run callbacks (on_success, on_failure, on_retry) and event scripts (run-data/src/WS/events/EVENT), newest first: each runs once; one interrupted by a crash runs again and shows redelivered.' }),
+    el('p', {}, filter),
+    el('table', { class: 'list', id: 'deliveries' },
+      el('thead', {}, el('tr', {}, ['ID', 'Kind', 'Event', 'Workspace', 'State', 'Exit', 'When', 'About', ''].map(h => el('th', { text: h })))),
+      el('tbody', {}, rows.length ? rows : el('tr', {}, el('td', { colspan: 9, class: 'muted', text: 'No deliveries yet.' })))),
+    logBox);
+  return {};
+}
+
 // ---- router ----
 
 async function route() {
@@ -974,6 +1010,7 @@ async function route() {
     else if (parts[0] === 'runs' && parts[2] === 'replay') view = await pageReplay(parts[1]);
     else if (parts[0] === 'compare' && parts.length === 3) view = await pageCompare(parts[1], parts[2]);
     else if (parts[0] === 'variables' && parts.length === 1) view = await pageVariables(query);
+    else if (parts[0] === 'events' && parts.length === 1) view = await pageEvents(query);
     else mount(el('h1', { text: 'Not found' }), el('p', {}, el('a', { href: '#/', text: 'Back to the DAGs' })));
   } catch (e) {
     if (e.status !== 401) mount(failure(e), el('p', {}, el('a', { href: '#/', text: 'Back to the DAGs' })));

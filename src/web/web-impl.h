@@ -159,6 +159,10 @@ void api_var_put(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_var_delete(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_var_history(void *ctx, struct http_req *req, struct http_resp *resp);
 
+/* deliveries.c: callbacks and event scripts run */
+void api_deliveries(void *ctx, struct http_req *req, struct http_resp *resp);
+void api_delivery_log(void *ctx, struct http_req *req, struct http_resp *resp);
+
 /* files.c: results */
 void api_run_files(void *ctx, struct http_req *req, struct http_resp *resp);
 void api_run_file(void *ctx, struct http_req *req, struct http_resp *resp);

@@ -37,6 +37,8 @@ const struct http_route web_routes[] = {
 	{ "PUT", "/api/v1/variables/*", api_var_put, 0 },
 	{ "DELETE", "/api/v1/variables/*", api_var_delete, 0 },
 	{ "GET", "/api/v1/variables/*/history", api_var_history, 0 },
+	{ "GET", "/api/v1/deliveries", api_deliveries, 0 },
+	{ "GET", "/api/v1/deliveries/*/log", api_delivery_log, 0 },
 	{ "GET", "/api/v1/events", api_events, 0 },
 	{ "GET", "/metrics", api_metrics, 0 },
 };
