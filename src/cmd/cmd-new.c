@@ -1,6 +1,6 @@
 /*
- * synthflow new NAME: run-data/src/NAME/container/ from the template, and
- * dags/ with one example DAG.  NAME may already hold a cloned repository:
+ * synthflow new NAME: run-data/src/NAME/container/ from the template,
+ * dags/ with one example DAG, and a commented example event script.  NAME may already hold a cloned repository:
  * only what is missing is added, and no existing file is overwritten.
  */
 #include <dirent.h>
@@ -25,6 +25,27 @@ static const char example_dag[] =
 	"  count:\n"
 	"    needs: [hello]\n"
 	"    run: find {{ data }}/downloaded -type f | wc -l\n";
+
+/*
+ * Not an event script until renamed: events/EVENT runs only under the
+ * event's own name, and only when executable (docs/events.md).
+ */
+static const char example_event[] =
+	"#!/bin/sh\n"
+	"# An example event script for the workspace '%s' (docs/events.md).  It does\n"
+	"# nothing as it is: to have it run after every run of this workspace's DAGs,\n"
+	"#   mv run-finished.example run-finished && chmod +x run-finished\n"
+	"# The event arrives as one JSON object on stdin, e.g.\n"
+	"#   {\"event\": \"run-finished\", \"at\": \"...\", \"run_id\": \"...\", \"dag_id\": \"...\",\n"
+	"#    \"state\": \"success\", \"failed_tasks\": \"\", \"reason\": null, \"params\": {...}}\n"
+	"# It runs in run-data/src/%s with SF_EVENT and SF_DATA set, once per event\n"
+	"# (again only after a crash interrupted it: keep it idempotent), and is stopped\n"
+	"# after flow.delivery_timeout (60s).  What it prints goes to\n"
+	"# flow/event-logs/ ('synthflow events list', 'synthflow events log ID').\n"
+	"# Other events: file-added, file-changed, run-queued, run-started,\n"
+	"# task-failed, variable-changed, dag-paused, dag-unpaused.\n"
+	"event=$(cat)\n"
+	"echo \"$(date -u +%%FT%%TZ) $event\" >>\"$SF_DATA/events-%s.log\"\n";
 
 static int copy_template(const char *tmpl, const char *dst)
 {
@@ -91,6 +112,28 @@ static int add_example_dag(const struct ws *ws)
 	return ret;
 }
 
+static int add_example_event(const struct ws *ws)
+{
+	char *dir = path_join(ws->src_dir, "events");
+	char *file = path_join(dir, "run-finished.example");
+	struct strbuf text = STRBUF_INIT;
+	int ret = 0;
+
+	sb_addf(&text, example_event, ws->name, ws->name, ws->name);
+	if (mkdir_p(dir, 0755) < 0) {
+		ret = error_errno("cannot create '%s'", dir);
+	} else if (!is_file(file)) {
+		if (write_file_if_missing(file, text.buf, text.len, 0644) < 0)
+			ret = error_errno("cannot create '%s'", file);
+		else
+			printf("created %s\n", file);
+	}
+	sb_release(&text);
+	free(dir);
+	free(file);
+	return ret;
+}
+
 static int exec_new(const struct cmd_args *a, struct sf_ctx *ctx)
 {
 	struct ws ws;
@@ -107,7 +150,8 @@ static int exec_new(const struct cmd_args *a, struct sf_ctx *ctx)
 		return 1;
 	}
 	tmpl = path_join(ctx->cfg.data_dir, "src/template/container");
-	ret = copy_template(tmpl, ws.hooks_dir) < 0 || add_example_dag(&ws) < 0;
+	ret = copy_template(tmpl, ws.hooks_dir) < 0 || add_example_dag(&ws) < 0 ||
+	      add_example_event(&ws) < 0;
 	if (!ret)
 		printf("workspace '%s' is ready: edit %s, then 'synthflow build %s'\n", ws.name,
 		       ws.hooks_dir, ws.name);
@@ -122,8 +166,9 @@ const struct cmd_entry cmd_new_entry = {
 	.usage = "synthflow new NAME\n"
 		 "\n"
 		 "Copies src/template/container/ to src/NAME/container/ and adds src/NAME/dags/\n"
-		 "with an example DAG.  src/NAME may already hold a cloned repository; no\n"
-		 "existing file is overwritten.\n",
+		 "with an example DAG, and src/NAME/events/run-finished.example, a commented\n"
+		 "event script that runs only once renamed to run-finished and made executable.\n"
+		 "src/NAME may already hold a cloned repository; no existing file is overwritten.\n",
 	.args = "NAME",
 	.flags = CMD_NEEDS_DATA,
 	.exec = exec_new,

@@ -50,4 +50,19 @@ expect_success 'a script that is not executable is a failed delivery saying so' 
 	test "$code" = 2 && must_contain err "not a delivery id"
 '
 
+expect_success 'synthflow new: a commented example that runs only once renamed and executable' '
+	synthflow init >/dev/null && cd run-data &&
+	synthflow new w >out && must_contain out "created .*/src/w/events/run-finished.example" &&
+	test -f src/w/events/run-finished.example && test ! -x src/w/events/run-finished.example &&
+	must_contain src/w/events/run-finished.example "^# .*mv run-finished.example run-finished && chmod +x run-finished" &&
+	synthflow test w-example >/dev/null &&
+	test ! -e events-w.log &&
+	synthflow events list --json | jq -e "length == 0" &&
+	mv src/w/events/run-finished.example src/w/events/run-finished &&
+	chmod +x src/w/events/run-finished &&
+	run=$(synthflow test w-example) && cat events-w.log &&
+	test "$(wc -l <events-w.log)" = 1 &&
+	sed "s/^[^ ]* //" events-w.log | jq -e ".event == \"run-finished\" and .run_id == \"$run\" and .state == \"success\""
+'
+
 test_done
