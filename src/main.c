@@ -40,6 +40,7 @@ static const struct cmd_entry *const commands[] = {
 	&cmd_pack_entry,
 	&cmd_verify_entry,
 	&cmd_replay_entry,
+	&cmd_cache_entry,
 	&cmd_audio_entry,
 	&cmd_doctor_entry,
 	&cmd_base_entry,

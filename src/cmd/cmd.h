@@ -254,6 +254,7 @@ extern const struct cmd_entry cmd_web_entry;
 extern const struct cmd_entry cmd_base_entry;
 extern const struct cmd_entry cmd_audio_entry;
 extern const struct cmd_entry cmd_doctor_entry;
+extern const struct cmd_entry cmd_cache_entry;
 /* After a failure that may come from the machine (engine, GPUs, ports, disk): "see doctor". */
 void cmd_doctor_hint(void);
 extern const struct cmd_entry cmd_pack_entry;

@@ -69,6 +69,7 @@ static json_t *task_json(const struct dag_task *t)
 	json_object_set_new(o, "workdir", str_or_null(t->workdir));
 	json_object_set_new(o, "inputs", strv(t->inputs, t->ninputs));
 	json_object_set_new(o, "outputs", strv(t->outputs, t->noutputs));
+	json_object_set_new(o, "cache", json_boolean(t->cache));
 	json_object_set_new(o, "max_active", json_integer(t->max_active));
 	json_object_set_new(o, "batch", t->batch ? json_integer(t->batch) : json_null());
 	json_object_set_new(o, "skip_exit_code",

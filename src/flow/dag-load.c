@@ -29,12 +29,12 @@ static const char *const top_keys[] = {
 static const char *const task_keys[] = {
 	"run", "needs", "trigger", "foreach", "retries", "retry_delay", "timeout",
 	"env", "workdir", "inputs", "outputs", "max_active", "batch", "executor", "resources",
-	"skip_exit_code", "on_retry",
+	"skip_exit_code", "on_retry", "cache",
 };
 static const char *const resource_keys[] = {
 	"cpus", "mem", "gpus", "time", "partition", "account", "extra",
 };
-static const char *const default_keys[] = { "retries", "retry_delay", "timeout", "on_retry" };
+static const char *const default_keys[] = { "retries", "retry_delay", "timeout", "on_retry", "cache" };
 static const char *const trigger_names[] = {
 	"all_success", "all_done", "all_failed", "one_success", "one_failed", "none_failed", "always",
 	"none_failed_min_one_success", "none_skipped", "all_skipped", "one_done",
@@ -85,6 +85,17 @@ static int get_int(struct loader *L, const struct ynode *n, const char *what, lo
 		return -1;
 	}
 	*out = (int)v;
+	return 0;
+}
+
+static int get_bool(struct loader *L, const struct ynode *n, const char *what, int *out)
+{
+	if (n->type != YN_SCALAR || !n->plain || ynode_to_bool(n, out) < 0) {
+		err_at(L, n, "'%s' must be true or false, found %s%s%s", what,
+		       n->type == YN_SCALAR ? "'" : "", n->type == YN_SCALAR ? n->str : ynode_type_name(n),
+		       n->type == YN_SCALAR ? "'" : "");
+		return -1;
+	}
 	return 0;
 }
 
@@ -223,6 +234,8 @@ struct task_defaults {
 	int retries;
 	int64_t retry_delay_ms, timeout_ms;
 	char *on_retry;         /* the callback of tasks without their own */
+	int cache;              /* defaults: {cache: true} */
+	const struct ynode *cache_node; /* where it was written, for diagnostics */
 };
 
 /* retries, retry_delay and timeout: the keys a task shares with 'defaults'. */
@@ -250,6 +263,8 @@ static void parse_defaults(struct loader *L, const struct ynode *n, struct task_
 	}
 	check_keys(L, n, default_keys, ARRAY_SIZE(default_keys), " in defaults");
 	parse_policy(L, n, &td->retries, &td->retry_delay_ms, &td->timeout_ms);
+	if ((v = ynode_get(n, "cache")) && !get_bool(L, v, "cache", &td->cache))
+		td->cache_node = v;
 	if ((v = ynode_get(n, "on_retry")) && !get_string(L, v, "on_retry", &td->on_retry))
 		check_tmpl(L, v, TMPL_SHELL | TMPL_TASK);
 }
@@ -494,6 +509,30 @@ static void parse_task_fields(struct loader *L, const struct ynode *spec, struct
 	}
 }
 
+/*
+ * cache: true (docs/replication.md, "Content cache") restores a task's
+ * declared outputs instead of running it: without outputs there is nothing
+ * to restore, which is an error rather than a cache that never works.
+ */
+static void parse_cache(struct loader *L, const struct ynode *key, const struct ynode *spec,
+			struct dag_task *t, const struct task_defaults *td)
+{
+	const struct ynode *v = ynode_get(spec, "cache");
+
+	t->cache = td->cache;
+	if (v && get_bool(L, v, "cache", &t->cache) < 0)
+		return;
+	if (!t->cache || t->noutputs)
+		return;
+	if (v)
+		err_at(L, v, "task '%s' has 'cache: true' but declares no 'outputs': the cache "
+			     "restores declared outputs, so declare them", t->id);
+	else
+		err_at(L, key, "task '%s' is cached by 'defaults: {cache: true}' (line %d) but "
+			       "declares no 'outputs': declare them, or give it 'cache: false'",
+		       t->id, td->cache_node ? td->cache_node->line : 0);
+}
+
 static void parse_task(struct loader *L, const struct ynode *key, const struct ynode *spec,
 		       struct dag_task *t, const struct task_defaults *td)
 {
@@ -523,6 +562,7 @@ static void parse_task(struct loader *L, const struct ynode *key, const struct y
 	else if (!get_string(L, run, "run", &t->run) && !t->run[strspn(t->run, " \t\n")])
 		err_at(L, run, "'run' of task '%s' is empty", t->id);
 	parse_task_fields(L, spec, t);
+	parse_cache(L, key, spec, t, td);
 	if ((v = ynode_get(spec, "on_retry")))
 		get_string(L, v, "on_retry", &t->on_retry);
 	else if (td->on_retry)

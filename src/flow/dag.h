@@ -89,6 +89,7 @@ struct dag_task {
 	enum dag_executor executor;
 	struct dag_resources res;
 	int skip_exit_code;     /* this exit code ends the task skipped; -1 = none */
+	int cache;              /* skipped when the content cache has its key (cache.h) */
 	int line, col;
 };
 

@@ -143,6 +143,8 @@ void prov_job_free(struct prov_job *job)
 	free(job->item);
 	free(job->path_env);
 	free(job->data_dir);
+	if (job->ext_free)
+		job->ext_free(job->ext);
 	free(job);
 }
 
@@ -200,7 +202,7 @@ static void add_tree(json_t *arr, const char *path, const char *data_dir)
 	free_strv(names, n);
 }
 
-static json_t *hash_patterns(char **pats, size_t n, const char *data_dir)
+json_t *prov_hash_patterns(char **pats, size_t n, const char *data_dir)
 {
 	json_t *arr = json_array();
 
@@ -380,14 +382,18 @@ json_t *prov_program_json(const char *prog, const char *path_env)
 
 void prov_job_run(struct prov_job *job)
 {
+	if (job->run) {
+		job->run(job);
+		return;
+	}
 	if (job->item)
 		json_object_set_new(job->doc, "item", prov_file_json(job->item, job->data_dir));
 	if (job->ninputs)
 		json_object_set_new(job->doc, "inputs",
-				    hash_patterns(job->inputs, job->ninputs, job->data_dir));
+				    prov_hash_patterns(job->inputs, job->ninputs, job->data_dir));
 	if (job->noutputs)
 		json_object_set_new(job->doc, "outputs",
-				    hash_patterns(job->outputs, job->noutputs, job->data_dir));
+				    prov_hash_patterns(job->outputs, job->noutputs, job->data_dir));
 	if (job->nprograms) {
 		json_t *progs = json_object();
 		for (size_t i = 0; i < job->nprograms; i++) {

@@ -32,6 +32,10 @@ struct prov_job {
 	size_t nprograms;
 	char *path_env;         /* PATH to find the programs in, owned */
 	char *data_dir;         /* paths below it are recorded relative to it, owned */
+	/* Other work for the pool (the content cache): run instead of the above. */
+	void (*run)(struct prov_job *job);
+	void *ext;              /* its data, freed by ext_free */
+	void (*ext_free)(void *ext);
 	struct prov_job *next;
 };
 
@@ -53,6 +57,13 @@ void prov_job_run(struct prov_job *job);
  * lies below it.  {"path","missing":true} when it cannot be read.
  */
 json_t *prov_file_json(const char *path, const char *data_dir);
+
+/*
+ * Every file the paths or globs name (a folder: every file below it,
+ * sorted), each as prov_file_json(); a pattern matching nothing is one
+ * {"path","missing":true}.
+ */
+json_t *prov_hash_patterns(char **pats, size_t n, const char *data_dir);
 
 /*
  * The host's identity for a run's record: {"hostname","os":PRETTY_NAME,

@@ -36,6 +36,8 @@ struct sti {                    /* one task instance */
 	unsigned deleted : 1;   /* a foreach placeholder replaced by its items */
 	unsigned in_ready : 1;
 	unsigned in_wait : 1;   /* waits for the local executor's cpus or gpus (exec-pool.c) */
+	unsigned cached : 1;    /* ended by restoring its outputs from the content cache */
+	unsigned cache_st : 2;  /* sched-cache.c: not looked up, being looked up, missed */
 	enum kill_why kill;     /* why we signalled its process, if we did */
 	int try_number, max_tries;
 	int exit_code;
@@ -44,6 +46,8 @@ struct sti {                    /* one task instance */
 	char *reason;
 	struct sproc *proc;     /* while running */
 	size_t pending_try;     /* 1 + its entry in sched.tries, if one may be there */
+	char *cache_key;        /* a cache miss: the key its outputs are saved under */
+	json_t *cache_doc;      /* and what the key was made of */
 };
 
 struct stask {
@@ -86,6 +90,7 @@ struct srun {
 	size_t nprograms, programs_alloc;
 	size_t prov_pending;    /* documents still being hashed */
 	int prov_submitted;     /* the run's own record is on its way */
+	size_t cache_pending;   /* content cache lookups and saves in the pool */
 };
 
 struct sproc {
@@ -204,6 +209,7 @@ struct sched {
 
 /* sched.c */
 struct tmpl_ctx;
+struct prov_job;
 /* The template context of a run (no task, no item). */
 void sched_run_tmpl_ctx(struct srun *run, struct tmpl_ctx *ctx, int quote);
 void sched_set_state(struct sti *ti, enum ti_state st, const char *reason);
@@ -275,6 +281,22 @@ void sprov_written(struct sched *s);
 void sprov_free(struct sched *s);
 void sprov_load_run(struct srun *run);
 void sprov_run_release(struct srun *run);
+/* Declared paths expanded in ctx, relative ones under the data folder (malloc'd, n of them). */
+char **sprov_expand_paths(struct sched *s, char **tmpls, size_t n, struct tmpl_ctx *ctx);
+/* Hands other work to the hashing pool (counted in prov_inflight; comes back to scache_done). */
+void sprov_submit(struct sched *s, struct prov_job *job);
+/* The provenance document of an instance restored from the cache. */
+void sprov_cached(struct sched *s, struct sti *ti, const char *key, const char *from_run,
+		  json_t *inputs, json_t *outputs);
+
+/* sched-cache.c: the content cache (cache.h) */
+#define SCACHE_MISSED 2 /* cache_st: looked up and not found; its key is known */
+/* 1 when the ready instance went to the cache lookup instead of starting now. */
+int scache_take(struct sched *s, struct sti *ti);
+/* The instance ran and succeeded: its outputs are saved under its key. */
+void scache_succeeded(struct sched *s, struct sti *ti);
+void scache_done(struct sched *s, struct prov_job *job);
+void scache_ti_release(struct sti *ti);
 
 /* sched-outbox.c: callbacks and event scripts (docs/events.md) */
 /* A run's folder (malloc'd) and the ISO date of its creation ({{ run.dir }}, {{ run.date }}). */

@@ -90,7 +90,7 @@ static void submit(struct sched *s, struct prov_job *job)
 }
 
 /* Expanded declared paths, absolute; NULL entries never. */
-static char **expand_paths(struct sti *ti, char **tmpls, size_t n, struct tmpl_ctx *ctx)
+char **sprov_expand_paths(struct sched *s, char **tmpls, size_t n, struct tmpl_ctx *ctx)
 {
 	char **out = xcalloc(n, sizeof(*out));
 	for (size_t i = 0; i < n; i++) {
@@ -100,7 +100,7 @@ static char **expand_paths(struct sti *ti, char **tmpls, size_t n, struct tmpl_c
 			sb_adds(&v, tmpls[i]);
 		}
 		if (v.buf[0] != '/')
-			out[i] = path_join(ti->task->run->s->data_dir, v.buf);
+			out[i] = path_join(s->data_dir, v.buf);
 		else
 			out[i] = sb_detach(&v, NULL);
 		sb_release(&v);
@@ -137,9 +137,9 @@ void sprov_finish(struct sched *s, struct sproc *p)
 	job = xcalloc(1, sizeof(*job));
 	job->owner = run;
 	job->doc = doc;
-	job->inputs = expand_paths(ti, def->inputs, def->ninputs, &ctx);
+	job->inputs = sprov_expand_paths(s, def->inputs, def->ninputs, &ctx);
 	job->ninputs = def->ninputs;
-	job->outputs = expand_paths(ti, def->outputs, def->noutputs, &ctx);
+	job->outputs = sprov_expand_paths(s, def->outputs, def->noutputs, &ctx);
 	job->noutputs = def->noutputs;
 	job->item = item ? xstrdup(item) : NULL;
 	job->data_dir = xstrdup(s->data_dir);
@@ -204,12 +204,39 @@ int sprov_run_wait(struct sched *s, struct srun *run)
 	return 1;
 }
 
+void sprov_submit(struct sched *s, struct prov_job *job)
+{
+	s->prov_inflight++;
+	submit(s, job);
+}
+
+void sprov_cached(struct sched *s, struct sti *ti, const char *key, const char *from_run,
+		  json_t *inputs, json_t *outputs)
+{
+	json_t *doc;
+
+	if (!s->opts.cfg->flow_provenance)
+		return;
+	doc = json_pack("{s:s, s:o, s:i, s:b, s:s, s:s, s:o, s:o, s:O, s:O}", "task_id",
+			ti->task->def->id, "index",
+			ti->index >= 0 ? json_integer(ti->index) : json_null(), "try", 0, "cached", 1,
+			"cache_key", key, "cached_from", from_run, "started_at",
+			time_json(ti->started_at), "ended_at", time_json(ti->ended_at), "inputs",
+			inputs ? inputs : json_null(), "outputs", outputs ? outputs : json_null());
+	push_doc(s, ti->task->run->run_id, ti->task->def->id, ti->index, doc);
+}
+
 static void take(struct sched *s, struct prov_job *job)
 {
 	struct srun *run = job->owner;
 	const char *task_id = json_string_value(json_object_get(job->doc, "task_id"));
 	json_t *index = json_object_get(job->doc, "index");
 
+	if (job->run) {
+		s->prov_inflight--;
+		scache_done(s, job);
+		return;
+	}
 	push_doc(s, run->run_id, task_id ? task_id : "", task_id ? (json_is_integer(index) ? (int)json_integer_value(index) : -1) : -1,
 		 json_incref(job->doc));
 	run->prov_pending--;

@@ -142,10 +142,13 @@ void srun_free(struct srun *run)
 		return;
 	for (size_t i = 0; i < run->ntasks; i++) {
 		struct stask *t = &run->tasks[i];
-		for (size_t k = 0; k < t->ninst; k++)
+		for (size_t k = 0; k < t->ninst; k++) {
 			free(t->inst[k].reason);
+			scache_ti_release(&t->inst[k]);
+		}
 		if (t->inst != &t->placeholder) {
 			free(t->placeholder.reason);
+			scache_ti_release(&t->placeholder);
 			free(t->inst);
 		}
 		if (t->items)
@@ -239,6 +242,7 @@ static void copy_stored(struct sti *ti, const struct store_ti *r)
 	ti->ended_at = r->ended_at;
 	ti->next_try_at = r->next_try_at;
 	ti->reason = r->reason ? xstrdup(r->reason) : NULL;
+	ti->cached = r->cached;
 }
 
 /* Stored instances of one task: tis[lo..hi) (the list is sorted by task, index). */
@@ -546,7 +550,7 @@ static void to_store_ti(const struct sti *ti, struct store_ti *out)
 		.started_at = ti->started_at, .ended_at = ti->ended_at,
 		.next_try_at = ti->next_try_at, .max_tries = ti->max_tries,
 		.item = ti->index >= 0 && t->items ? t->items[ti->index] : NULL,
-		.reason = ti->reason,
+		.reason = ti->reason, .cached = ti->cached,
 	};
 }
 

@@ -214,6 +214,11 @@ void sched_set_state(struct sti *ti, enum ti_state st, const char *reason)
 	if (st == old)
 		return;
 	ti->gen++;
+	if (st == TI_QUEUED) {
+		/* cleared or stopped: it runs (or is looked up in the cache) afresh */
+		ti->cached = 0;
+		ti->cache_st = 0;
+	}
 	run->cnt[old]--;
 	run->cnt[st]++;
 	ti->state = st;
@@ -430,7 +435,8 @@ static void start_batch(struct sched *s, struct sti *ti)
 	m[n++] = ti;
 	for (size_t k = 0; k < t->ninst && n < cap; k++) {
 		struct sti *o = &t->inst[k];
-		if (o != ti && o->in_ready && (o->state == TI_QUEUED || o->state == TI_UP_FOR_RETRY))
+		if (o != ti && o->in_ready && (o->state == TI_QUEUED || o->state == TI_UP_FOR_RETRY) &&
+		    (!t->def->cache || o->cache_st == SCACHE_MISSED))
 			m[n++] = o;
 	}
 	/* $SF_ITEMS in item order; the first instance's log is the batch's */
@@ -524,6 +530,8 @@ static void start_ready(struct sched *s)
 		if (ti->state != TI_QUEUED && ti->state != TI_UP_FOR_RETRY)
 			continue;
 		if (ti->task->run->state != RUN_RUNNING || ti->task->run->cancelling)
+			continue;
+		if (scache_take(s, ti))
 			continue;
 		if (task_blocked(ti) || !exec_pool_admit(s, ti))
 			continue;
@@ -762,6 +770,7 @@ static void finish_batch(struct sched *s, struct sproc *p, int status)
 		ti->proc = NULL;
 		ti->kill = KILL_NONE;
 		settle(s, ti, kill_why, res[i] == 1, r.buf);
+		scache_succeeded(s, ti);
 		sb_release(&r);
 		free(res_why[i]);
 	}
@@ -825,6 +834,7 @@ static void finish_try(struct sched *s, struct sproc *p, int status)
 		sched_set_state(ti, TI_SKIPPED, "exited with its skip_exit_code");
 	else
 		settle(s, ti, kill_why, ti->exit_code == 0 && kill_why == KILL_NONE, why.buf);
+	scache_succeeded(s, ti);
 	free(log_path);
 	sb_release(&why);
 	free(p->key);
@@ -1031,7 +1041,7 @@ static int finish_runs(struct sched *s)
 			continue;
 		if (run->cnt[TI_QUEUED] + run->cnt[TI_RUNNING] + run->cnt[TI_UP_FOR_RETRY])
 			continue;
-		if (sprov_run_wait(s, run))
+		if (run->cache_pending || sprov_run_wait(s, run))
 			continue;
 		if (run->cancelling)
 			run->state = RUN_CANCELLED;
@@ -1423,6 +1433,7 @@ int sched_run(struct sched *s)
 			sched_poll_store(s);
 		}
 		start_runs(s);
+		sprov_drain(s); /* cache lookups back: their instances end or get ready */
 		do {
 			while (s->nevalq)
 				eval_task(s, s->evalq[--s->nevalq]);

@@ -9,12 +9,13 @@
 #include "flow/dag.h"
 #include "flow/shctx.h"
 #include "util/common.h"
+#include "util/fs.h"
 #include "util/suggest.h"
 
 /* What a name inside {{ }} refers to. */
 enum tmpl_kind {
 	TK_PARAM, TK_VAR, TK_RUN_ID, TK_RUN_DIR, TK_RUN_DATE, TK_DAG_ID, TK_TASK_ID,
-	TK_ITEM, TK_ITEM_NAME, TK_ITEM_STEM, TK_ITEM_DIR, TK_ITEMS, TK_DATA,
+	TK_ITEM, TK_ITEM_NAME, TK_ITEM_STEM, TK_ITEM_DIR, TK_ITEM_REL, TK_ITEMS, TK_DATA,
 	TK_FILE, TK_FILE_NAME, TK_FILE_STEM, TK_FILE_DIR, TK_FILE_REL, TK_UNKNOWN,
 };
 
@@ -25,6 +26,7 @@ static const struct {
 	{ "run.id", TK_RUN_ID }, { "run.dir", TK_RUN_DIR }, { "run.date", TK_RUN_DATE },
 	{ "dag.id", TK_DAG_ID }, { "task.id", TK_TASK_ID }, { "item", TK_ITEM },
 	{ "item.name", TK_ITEM_NAME }, { "item.stem", TK_ITEM_STEM }, { "item.dir", TK_ITEM_DIR },
+	{ "item.rel", TK_ITEM_REL },
 	{ "items", TK_ITEMS }, { "data", TK_DATA }, { "file", TK_FILE }, { "file.name", TK_FILE_NAME },
 	{ "file.stem", TK_FILE_STEM }, { "file.dir", TK_FILE_DIR }, { "file.rel", TK_FILE_REL },
 };
@@ -148,7 +150,8 @@ static void unknown_name(const char *name, struct strbuf *msg)
 		sb_addf(msg, " (did you mean '%s'?)", hint);
 	else
 		sb_adds(msg, "; known: params.NAME, vars.NAME, run.id, run.dir, run.date, dag.id,"
-			     " task.id, item, item.name, item.stem, item.dir, items, data, file, file.name,"
+			     " task.id, item, item.name, item.stem, item.dir, item.rel, items, data, file,"
+			     " file.name,"
 			     " file.stem, file.dir, file.rel");
 	sb_release(&guess);
 }
@@ -196,6 +199,7 @@ static int check_expr(const struct tmpl_expr *e, const char *const *params, size
 	case TK_ITEM_NAME:
 	case TK_ITEM_STEM:
 	case TK_ITEM_DIR:
+	case TK_ITEM_REL:
 		if (scope & TMPL_ITEM)
 			return 0;
 		if (scope & TMPL_BATCH)
@@ -266,6 +270,7 @@ static const char *raw_refused(enum tmpl_kind k)
 	case TK_ITEM_NAME:
 	case TK_ITEM_STEM:
 	case TK_ITEM_DIR:
+	case TK_ITEM_REL:
 	case TK_ITEMS:
 	case TK_FILE:
 	case TK_FILE_NAME:
@@ -498,6 +503,51 @@ static void item_part(const char *item, enum tmpl_kind k, struct strbuf *out)
 	}
 }
 
+/*
+ * item.rel: the item below its foreach glob's folder, the part before the
+ * first component with a wildcard (a glob "{{ run.dir }}/source/" followed
+ * by wildcards gives "a/b.flac" for the item source/a/b.flac), so a task can
+ * mirror its input tree in its outputs.
+ */
+static int item_rel(const struct tmpl_ctx *ctx, struct strbuf *out, struct strbuf *err)
+{
+	const struct dag_task *t = ctx->dag && ctx->task_id ? dag_task(ctx->dag, ctx->task_id) : NULL;
+	struct tmpl_ctx glob_ctx = *ctx;
+	struct strbuf pat = STRBUF_INIT;
+	size_t base = 0, len;
+
+	if (!t || !t->foreach) {
+		sb_adds(err, "'{{ item.rel }}' has no value here");
+		return -1;
+	}
+	glob_ctx.item = NULL;
+	glob_ctx.items = NULL;
+	glob_ctx.quote = 0;
+	if (tmpl_expand(t->foreach, &glob_ctx, &pat, err) < 0) {
+		sb_release(&pat);
+		return -1;
+	}
+	for (size_t i = 0; i < pat.len && !strchr("*?[", pat.buf[i]); i++)
+		if (pat.buf[i] == '/')
+			base = i + 1;
+	len = base;
+	/* a relative foreach is relative to the data folder, as its items are */
+	if (pat.buf[0] != '/' && ctx->data_dir && ctx->item[0] == '/') {
+		size_t dl = strlen(ctx->data_dir);
+		if (!strncmp(ctx->item, ctx->data_dir, dl) && ctx->item[dl] == '/' &&
+		    !strncmp(ctx->item + dl + 1, pat.buf, base))
+			len = dl + 1 + base;
+		else
+			len = 0;
+	} else if (strncmp(ctx->item, pat.buf, base)) {
+		len = 0;
+	}
+	/* not below it (cannot happen for the glob's own items): the name */
+	sb_adds(out, len ? ctx->item + len : path_basename(ctx->item));
+	sb_release(&pat);
+	return 0;
+}
+
 /* A param or variable as text into out; -1 with err when it is not set. */
 static int lookup(json_t *obj, const char *key, int is_param, struct strbuf *out,
 		  struct strbuf *err)
@@ -541,6 +591,10 @@ static int resolve(const char *name, const struct tmpl_ctx *ctx, struct strbuf *
 			break;
 		item_part(ctx->item, k, out);
 		return 0;
+	case TK_ITEM_REL:
+		if (!ctx->item)
+			break;
+		return item_rel(ctx, out, err);
 	case TK_ITEMS:
 		/* words of their own: tmpl_expand quotes each (quoted commands only) */
 		if (!ctx->items || !ctx->quote)

@@ -115,6 +115,8 @@ static const char *const migrations[] = {
 	" (SELECT run_id FROM arrivals WHERE run_id IS NOT NULL);"
 	"CREATE TABLE schedule_fires(dag_id TEXT COLLATE \"C\" NOT NULL, at BIGINT NOT NULL,"
 	" run_id TEXT, PRIMARY KEY(dag_id, at));",
+	/* 10: an instance that ended by restoring its outputs from the content cache */
+	"ALTER TABLE tis ADD COLUMN cached INTEGER NOT NULL DEFAULT 0;",
 };
 
 /* The server's clock in ms: every lease's times, so machines' clocks need not agree. */
@@ -198,16 +200,17 @@ static const struct {
 	[ST_RUN_CLAIM] = { "UPDATE runs SET owner = $3, seq = $4"
 			   " WHERE run_id = $1 AND owner IS NOT DISTINCT FROM $2", 1 },
 	[ST_TI_PUT] = { "INSERT INTO tis(run_id, task_id, idx, state, try, exit_code, started_at,"
-			" ended_at, next_try_at, max_tries, item, reason, seq)"
-			" VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+			" ended_at, next_try_at, max_tries, item, reason, cached, seq)"
+			" VALUES($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
 			" ON CONFLICT(run_id, task_id, idx) DO UPDATE SET state = EXCLUDED.state,"
 			" try = EXCLUDED.try, exit_code = EXCLUDED.exit_code,"
 			" started_at = EXCLUDED.started_at, ended_at = EXCLUDED.ended_at,"
 			" next_try_at = EXCLUDED.next_try_at, max_tries = EXCLUDED.max_tries,"
-			" item = EXCLUDED.item, reason = EXCLUDED.reason, seq = EXCLUDED.seq", 1 },
+			" item = EXCLUDED.item, reason = EXCLUDED.reason, cached = EXCLUDED.cached,"
+			" seq = EXCLUDED.seq", 1 },
 	[ST_TI_DELETE] = { "DELETE FROM tis WHERE run_id = $1 AND task_id = $2 AND idx = $3", 0 },
 	[ST_TI_LIST] = { "SELECT task_id, idx, state, try, exit_code, started_at, ended_at,"
-			 " next_try_at, max_tries, item, reason, seq FROM tis WHERE run_id = $1"
+			 " next_try_at, max_tries, item, reason, seq, cached FROM tis WHERE run_id = $1"
 			 " ORDER BY task_id, idx", 0 },
 	[ST_TRY_PUT] = { "INSERT INTO tries(run_id, task_id, idx, try, started_at, ended_at,"
 			 " exit_code, log_path, pid, pid_start, reason)"
@@ -990,6 +993,7 @@ static int pg_ti_put(struct store *s, const char *run_id, const struct store_ti 
 	arg_int(&a, ti->max_tries);
 	arg_text(&a, ti->item);
 	arg_text(&a, ti->reason);
+	arg_int(&a, ti->cached);
 	return write_stmt(ps(s), ST_TI_PUT, &a, "writing a task instance", NULL);
 }
 
@@ -1020,6 +1024,7 @@ static void fill_ti(const PGresult *res, int i, void *elem)
 	ti->item = get_str(res, i, 9);
 	ti->reason = get_str(res, i, 10);
 	ti->seq = get_int(res, i, 11);
+	ti->cached = (int)get_int(res, i, 12);
 }
 
 static const struct row_type ti_rows = { sizeof(struct store_ti), fill_ti };

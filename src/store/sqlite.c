@@ -101,6 +101,8 @@ static const char *const migrations[] = {
 	 * only: the table's own rows hold each line's text, five times the pages
 	 */
 	"CREATE INDEX metrics_run ON metrics(run_id);",
+	/* 11: an instance that ended by restoring its outputs from the content cache */
+	"ALTER TABLE tis ADD COLUMN cached INTEGER NOT NULL DEFAULT 0;",
 };
 
 enum stmt_id {
@@ -184,11 +186,12 @@ static const char *const stmt_sql[ST_COUNT] = {
 			     " reason = ?5, seq = ?6 WHERE run_id = ?1",
 	[ST_RUN_CLAIM] = "UPDATE runs SET owner = ?3, seq = ?4 WHERE run_id = ?1 AND owner IS ?2",
 	[ST_TI_PUT] = "INSERT OR REPLACE INTO tis(run_id, task_id, idx, state, try, exit_code,"
-		      " started_at, ended_at, next_try_at, max_tries, item, reason, seq)"
-		      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+		      " started_at, ended_at, next_try_at, max_tries, item, reason, seq, cached)"
+		      " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
 	[ST_TI_DELETE] = "DELETE FROM tis WHERE run_id = ?1 AND task_id = ?2 AND idx = ?3",
 	[ST_TI_LIST] = "SELECT task_id, idx, state, try, exit_code, started_at, ended_at,"
-		       " next_try_at, max_tries, item, reason, seq FROM tis WHERE run_id = ?1 ORDER BY task_id, idx",
+		       " next_try_at, max_tries, item, reason, seq, cached FROM tis WHERE run_id = ?1"
+		       " ORDER BY task_id, idx",
 	[ST_TRY_PUT] = "INSERT OR REPLACE INTO tries(run_id, task_id, idx, try, started_at,"
 		       " ended_at, exit_code, log_path, pid, pid_start, reason)"
 		       " VALUES(?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
@@ -984,6 +987,7 @@ static int sq_ti_put(struct store *s, const char *run_id, const struct store_ti 
 	bind_text(st, 11, ti->item);
 	bind_text(st, 12, ti->reason);
 	sqlite3_bind_int64(st, 13, seq);
+	sqlite3_bind_int(st, 14, ti->cached);
 	if (write_stmt(q, st, "writing a task instance") < 0) {
 		sq_rollback(s);
 		return -1;
@@ -1021,6 +1025,7 @@ static void fill_ti(sqlite3_stmt *st, void *elem)
 	ti->item = col_strdup(st, 9);
 	ti->reason = col_strdup(st, 10);
 	ti->seq = sqlite3_column_int64(st, 11);
+	ti->cached = sqlite3_column_int(st, 12);
 }
 
 static void free_tis(void *v, size_t n)

@@ -407,6 +407,7 @@ static json_t *ti_json(const struct store_ti *ti)
 	json_object_set_new(o, "ended_at", time_json(ti->ended_at));
 	json_object_set_new(o, "reason", str_or_null(ti->reason));
 	json_object_set_new(o, "item", str_or_null(ti->item));
+	json_object_set_new(o, "cached", json_boolean(ti->cached));
 	return o;
 }
 

@@ -154,6 +154,7 @@ struct store_ti {
 	int max_tries;          /* try_number may grow to this (retries + 1, more after a clear) */
 	char *item;             /* foreach: the item's absolute path, else NULL */
 	char *reason;           /* why the last try ended as it did, or NULL */
+	int cached;             /* success by restoring its outputs from the content cache */
 	int64_t seq;
 };
 void store_ti_release(struct store_ti *ti);
