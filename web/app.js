@@ -714,7 +714,8 @@ async function pageRun(runId) {
       return el('tr', { 'data-task': t.task_id },
         el('td', {}, el('a', { href: log, text: t.task_id })),
         el('td', { class: 'num', text: t.index === null ? '' : t.index }),
-        el('td', {}, badge(t.state)),
+        el('td', {}, badge(t.state), t.cached
+          ? el('span', { class: 'cached-mark', title: t.reason || 'outputs restored from the content cache', text: 'cached' }) : null),
         el('td', { class: 'num', text: t.try }),
         el('td', { class: 'num', text: t.exit_code === null ? '' : t.exit_code }),
         el('td', { title: t.started_at || '', text: fmtTime(t.started_at) }),

@@ -254,6 +254,24 @@ static int place_fast(const char *obj, const char *dst, mode_t mode)
 	return place(obj, dst, mode, 0);
 }
 
+/* A link to target at dst, beside it first. */
+static int place_link(const char *target, const char *dst)
+{
+	char *tmp = tmp_beside(dst, "sfcache"), *slash = strrchr(tmp, '/');
+	int ret;
+
+	if (slash) {
+		*slash = '\0';
+		mkdir_p(tmp, 0755);
+		*slash = '/';
+	}
+	ret = symlink(target, tmp) < 0 ? -1 : rename(tmp, dst);
+	if (ret < 0)
+		unlink(tmp);
+	free(tmp);
+	return ret;
+}
+
 /* ---- lookup ---- */
 
 /* Every object of the entry is there with its size: 0, else -1 and why. */
@@ -267,6 +285,8 @@ static int entry_complete(const char *cache_dir, json_t *outputs, struct strbuf 
 			const char *sha = json_string_value(json_object_get(f, "sha256"));
 			char *obj;
 			struct stat st;
+			if (json_is_string(json_object_get(f, "symlink")))
+				continue;
 			if (!sha || strlen(sha) != 64) {
 				sb_adds(why, "an output has no sha256");
 				return -1;
@@ -309,22 +329,25 @@ static int restore_output(struct cache_work *w, json_t *o, struct strbuf *why)
 	json_array_foreach(json_object_get(o, "files"), i, f) {
 		const char *p = json_string_value(json_object_get(f, "path"));
 		const char *sha = json_string_value(json_object_get(f, "sha256"));
+		const char *link = json_string_value(json_object_get(f, "symlink"));
 		mode_t mode = (mode_t)json_integer_value(json_object_get(f, "mode")) & 0777;
 		char *real, *dst, *obj;
-		if (ret || !p || !sha)
+		if (ret || !p || (!sha && !link))
 			break;
 		real = cache_real_path(p, w->run_dir, w->data_dir);
 		dst = dir ? xasprintf("%s%s", into, real + strlen(target)) : xstrdup(real);
-		obj = object_path(w->cache_dir, sha);
-		if (place_fast(obj, dst, mode ? mode : 0644) < 0) {
+		obj = link ? cache_real_path(link, w->run_dir, w->data_dir) : object_path(w->cache_dir, sha);
+		if (link ? place_link(obj, dst) < 0 : place_fast(obj, dst, mode ? mode : 0644) < 0) {
 			sb_addf(why, "cannot restore '%s': %s", real, strerror(errno));
 			ret = -1;
 		} else {
 			json_t *rec = prov_file_json(real, w->data_dir);
-			/* its content is the object's: no need to read it again */
-			json_object_set_new(rec, "sha256", json_string(sha));
-			json_object_set(rec, "size", json_object_get(f, "size"));
-			json_object_del(rec, "missing");
+			if (sha) {
+				/* its content is the object's: no need to read it again */
+				json_object_set_new(rec, "sha256", json_string(sha));
+				json_object_set(rec, "size", json_object_get(f, "size"));
+				json_object_del(rec, "missing");
+			}
 			json_array_append_new(w->outputs_json, rec);
 		}
 		free(real);
@@ -419,6 +442,27 @@ static json_t *save_file(struct cache_work *w, const char *file, struct strbuf *
 	json_t *rec = NULL;
 	struct strbuf norm = STRBUF_INIT;
 
+	if (lstat(file, &st) == 0 && S_ISLNK(st.st_mode)) {
+		/*
+		 * A link stays a link (a dataset linked into the run is not
+		 * copied); one into the run's or data folder is restored
+		 * pointing into the new run's or the same data folder.
+		 */
+		char target[4096];
+		ssize_t n = readlink(file, target, sizeof(target) - 1);
+		struct strbuf t = STRBUF_INIT;
+		if (n < 0) {
+			sb_addf(why, "cannot read link '%s'", file);
+			return NULL;
+		}
+		target[n] = '\0';
+		cache_norm_path(target, w->run_dir, w->data_dir, &t);
+		cache_norm_path(file, w->run_dir, w->data_dir, &norm);
+		rec = json_pack("{s:s, s:s}", "path", norm.buf, "symlink", t.buf);
+		sb_release(&t);
+		sb_release(&norm);
+		return rec;
+	}
 	if (stat(file, &st) < 0 || !S_ISREG(st.st_mode) || sha256_file_hex(file, hex) < 0) {
 		sb_addf(why, "cannot read output '%s'", file);
 		return NULL;
@@ -475,7 +519,8 @@ static int save_tree(struct cache_work *w, const char *dir, json_t *files, struc
 		qsort(names, n, sizeof(*names), cmp_str);
 	for (size_t i = 0; i < n; i++) {
 		char *p = path_join(dir, names[i]);
-		if (!ret && is_dir(p)) {
+		struct stat st;
+		if (!ret && lstat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
 			ret = save_tree(w, p, files, why);
 		} else if (!ret) {
 			json_t *rec = save_file(w, p, why);

@@ -15,7 +15,7 @@
 /* What a name inside {{ }} refers to. */
 enum tmpl_kind {
 	TK_PARAM, TK_VAR, TK_RUN_ID, TK_RUN_DIR, TK_RUN_DATE, TK_DAG_ID, TK_TASK_ID,
-	TK_ITEM, TK_ITEM_NAME, TK_ITEM_STEM, TK_ITEM_DIR, TK_ITEM_REL, TK_ITEMS, TK_DATA,
+	TK_ITEM, TK_ITEM_NAME, TK_ITEM_STEM, TK_ITEM_DIR, TK_ITEM_REL, TK_ITEM_RELSTEM, TK_ITEMS, TK_DATA,
 	TK_FILE, TK_FILE_NAME, TK_FILE_STEM, TK_FILE_DIR, TK_FILE_REL, TK_UNKNOWN,
 };
 
@@ -26,7 +26,7 @@ static const struct {
 	{ "run.id", TK_RUN_ID }, { "run.dir", TK_RUN_DIR }, { "run.date", TK_RUN_DATE },
 	{ "dag.id", TK_DAG_ID }, { "task.id", TK_TASK_ID }, { "item", TK_ITEM },
 	{ "item.name", TK_ITEM_NAME }, { "item.stem", TK_ITEM_STEM }, { "item.dir", TK_ITEM_DIR },
-	{ "item.rel", TK_ITEM_REL },
+	{ "item.rel", TK_ITEM_REL }, { "item.relstem", TK_ITEM_RELSTEM },
 	{ "items", TK_ITEMS }, { "data", TK_DATA }, { "file", TK_FILE }, { "file.name", TK_FILE_NAME },
 	{ "file.stem", TK_FILE_STEM }, { "file.dir", TK_FILE_DIR }, { "file.rel", TK_FILE_REL },
 };
@@ -150,7 +150,8 @@ static void unknown_name(const char *name, struct strbuf *msg)
 		sb_addf(msg, " (did you mean '%s'?)", hint);
 	else
 		sb_adds(msg, "; known: params.NAME, vars.NAME, run.id, run.dir, run.date, dag.id,"
-			     " task.id, item, item.name, item.stem, item.dir, item.rel, items, data, file,"
+			     " task.id, item, item.name, item.stem, item.dir, item.rel, item.relstem, items,"
+			     " data, file,"
 			     " file.name,"
 			     " file.stem, file.dir, file.rel");
 	sb_release(&guess);
@@ -200,6 +201,7 @@ static int check_expr(const struct tmpl_expr *e, const char *const *params, size
 	case TK_ITEM_STEM:
 	case TK_ITEM_DIR:
 	case TK_ITEM_REL:
+	case TK_ITEM_RELSTEM:
 		if (scope & TMPL_ITEM)
 			return 0;
 		if (scope & TMPL_BATCH)
@@ -271,6 +273,7 @@ static const char *raw_refused(enum tmpl_kind k)
 	case TK_ITEM_STEM:
 	case TK_ITEM_DIR:
 	case TK_ITEM_REL:
+	case TK_ITEM_RELSTEM:
 	case TK_ITEMS:
 	case TK_FILE:
 	case TK_FILE_NAME:
@@ -507,9 +510,10 @@ static void item_part(const char *item, enum tmpl_kind k, struct strbuf *out)
  * item.rel: the item below its foreach glob's folder, the part before the
  * first component with a wildcard (a glob "{{ run.dir }}/source/" followed
  * by wildcards gives "a/b.flac" for the item source/a/b.flac), so a task can
- * mirror its input tree in its outputs.
+ * mirror its input tree in its outputs; item.relstem is the same without
+ * the last suffix.
  */
-static int item_rel(const struct tmpl_ctx *ctx, struct strbuf *out, struct strbuf *err)
+static int item_rel(const struct tmpl_ctx *ctx, int stem, struct strbuf *out, struct strbuf *err)
 {
 	const struct dag_task *t = ctx->dag && ctx->task_id ? dag_task(ctx->dag, ctx->task_id) : NULL;
 	struct tmpl_ctx glob_ctx = *ctx;
@@ -543,7 +547,12 @@ static int item_rel(const struct tmpl_ctx *ctx, struct strbuf *out, struct strbu
 		len = 0;
 	}
 	/* not below it (cannot happen for the glob's own items): the name */
-	sb_adds(out, len ? ctx->item + len : path_basename(ctx->item));
+	{
+		const char *rel = len ? ctx->item + len : path_basename(ctx->item);
+		const char *name = path_basename(rel), *dot = strrchr(name, '.');
+		/* relstem: without the last suffix, as item.stem */
+		sb_add(out, rel, stem && dot && dot != name ? (size_t)(dot - rel) : strlen(rel));
+	}
 	sb_release(&pat);
 	return 0;
 }
@@ -592,9 +601,10 @@ static int resolve(const char *name, const struct tmpl_ctx *ctx, struct strbuf *
 		item_part(ctx->item, k, out);
 		return 0;
 	case TK_ITEM_REL:
+	case TK_ITEM_RELSTEM:
 		if (!ctx->item)
 			break;
-		return item_rel(ctx, out, err);
+		return item_rel(ctx, k == TK_ITEM_RELSTEM, out, err);
 	case TK_ITEMS:
 		/* words of their own: tmpl_expand quotes each (quoted commands only) */
 		if (!ctx->items || !ctx->quote)

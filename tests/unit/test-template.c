@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "flow/dag.h"
 #include "flow/template.h"
 #include "util/common.h"
 
@@ -125,6 +126,40 @@ static void raw_and_plain(void **state)
 	assert_string_equal(s, "no templates } here {");
 	free(s);
 	json_decref(params);
+}
+
+/* item.rel(stem): below the foreach glob's folder, also with placeholders for the run's */
+static void item_rel(void **state)
+{
+	static const char y[] = "id: d\ntasks:\n  t:\n    foreach: \"{{ run.dir }}/src/**/*.flac\"\n"
+				"    run: \"true\"\n  u:\n    foreach: \"raw/*/x?.wav\"\n    run: \"true\"\n";
+	struct diag_list dl;
+	struct dag *d;
+	struct tmpl_ctx c = ctx_with(NULL);
+	char *s;
+
+	diag_init(&dl, "d.yaml");
+	d = dag_load_buffer("d.yaml", y, sizeof(y) - 1, &dl);
+	assert_non_null(d);
+	c.dag = d;
+	c.quote = 0;
+	c.item = "/data/generated/d/r1/src/a b/c.d.flac";
+	s = expand("{{ item.rel }}|{{ item.relstem }}", &c);
+	assert_string_equal(s, "a b/c.d.flac|a b/c.d");
+	free(s);
+	c.run_dir = "{{ run.dir }}";
+	c.item = "{{ run.dir }}/src/e.flac";
+	s = expand("{{ item.rel }}", &c);
+	assert_string_equal(s, "e.flac");
+	free(s);
+	/* a relative glob is below the data folder */
+	c.task_id = "u";
+	c.item = "/data/raw/q/x1.wav";
+	s = expand("{{ item.rel }}|{{ item.relstem }}", &c);
+	assert_string_equal(s, "q/x1.wav|q/x1");
+	free(s);
+	dag_free(d);
+	diag_release(&dl);
 }
 
 static void item_parts(void **state)
@@ -542,6 +577,7 @@ int main(void)
 		cmocka_unit_test(every_byte_every_context),
 		cmocka_unit_test(unsafe_contexts_refused),
 		cmocka_unit_test(items_whole_word),
+		cmocka_unit_test(item_rel),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

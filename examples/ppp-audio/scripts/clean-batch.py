@@ -8,9 +8,9 @@ Clipper name (and "Noisy" ones when DROP_NOISY is true) are dropped; the
 others are cleaned by one `synthflow audio clean` for the whole batch (first
 channel, 40 Hz high-pass, resampling to SAMPLE_RATE, silence trimmed 45 dB
 under the peak, RMS level LEVEL_DB dBFS with the peak at most -1 dBFS) into
-RUN_DIR/clean/<path>.flac, trailing full stops of the name removed (as
-CookieTTS does), with RUN_DIR/clean/<path>.meta beside it: the speaker on
-the first line, the transcript on the second.
+RUN_DIR/clean/<path>.flac (the clip's own name: the DAG declares these
+outputs for the content cache), with RUN_DIR/clean/<path>.meta beside it:
+the speaker on the first line, the transcript on the second.
 
 Each clip's outcome goes to $SF_RESULTS (a dropped clip is a success that
 writes nothing) and its numbers, with the Clipper fields, to $SF_METRICS.
@@ -94,10 +94,9 @@ def main():
             metrics.write(json.dumps(dict(m, **info)) + "\n")
             continue
         out = m["output"]
+        # the name stays the item's (the DAG's outputs say so); make-filelists
+        # drops trailing full stops as CookieTTS does
         stem = out[: -len(".flac")]
-        if stem.rstrip(".") != stem:  # CookieTTS's names: no trailing full stop
-            stem = stem.rstrip(".")
-            os.replace(out, stem + ".flac")
         with open(stem + ".meta.tmp", "w", encoding="utf-8") as f:
             f.write(f"{speaker}\n{info['transcript']}\n")
         os.replace(stem + ".meta.tmp", stem + ".meta")

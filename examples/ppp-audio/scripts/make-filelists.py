@@ -6,7 +6,8 @@
 Reads CLEAN_DIR/**/*.flac with the .meta beside each (speaker, transcript)
 and writes OUT_DIR (uploadable/<dataset>/) so that it is self-contained:
 
-    clips/<path>.flac           copies of the cleaned clips
+    clips/<path>.flac           copies of the cleaned clips (no trailing full
+                                stop before .flac, as CookieTTS names them)
     filelist_train.txt          clips/<path>.flac|transcript|speaker
     filelist_validation.txt     the same format
     README.txt                  what this is, counts, and PARAM=VALUE lines
@@ -53,7 +54,9 @@ def find_clips(clean_dir):
             if not text.strip():
                 print(f"make-filelists: skipped (no transcript): {rel}")
                 continue
-            clips.append((rel, speaker.strip(), text.strip()))
+            # CookieTTS's names: no trailing full stop before the suffix
+            out = rel[: -len(".flac")].rstrip(".") + ".flac"
+            clips.append((out, speaker.strip(), text.strip(), rel))
     return sorted(clips)
 
 
@@ -80,7 +83,7 @@ def split(clips, train_percent):
 
 def write_list(path, clips):
     with open(path, "w", encoding="utf-8") as f:
-        for rel, speaker, text in clips:
+        for rel, speaker, text, _ in clips:
             f.write(f"clips/{rel}|{text}|{speaker}\n")
 
 
@@ -101,10 +104,10 @@ def build(clean_dir, new_dir, train_percent, params, dataset):
     if not clips:
         die(f"no cleaned clips in '{clean_dir}'")
     train, val = split(clips, train_percent)
-    for rel, _, _ in clips:
+    for rel, _, _, src in clips:
         dst = os.path.join(new_dir, "clips", rel)
         os.makedirs(os.path.dirname(dst), exist_ok=True)
-        shutil.copyfile(os.path.join(clean_dir, rel), dst)
+        shutil.copyfile(os.path.join(clean_dir, src), dst)
     write_list(os.path.join(new_dir, "filelist_train.txt"), train)
     write_list(os.path.join(new_dir, "filelist_validation.txt"), val)
     write_readme(os.path.join(new_dir, "README.txt"), dataset, train, val, params)
