@@ -196,6 +196,7 @@ static void tis_tries_and_json(void **state)
 	ti.try_number = 2;
 	ti.exit_code = 0;
 	ti.started_at = 1700000000000;
+	ti.cached = 1;
 	assert_int_equal(store_ti_put(f->s, id, &ti), 0);
 	assert_int_equal(store_try_put(f->s, id, "u", 0, &tr), 0);
 	tr.try_number = 2;
@@ -208,6 +209,9 @@ static void tis_tries_and_json(void **state)
 	assert_int_equal(n, 2);
 	assert_string_equal(tis[1].task_id, "u");
 	assert_int_equal(tis[1].try_number, 2);
+	/* an instance restored from the content cache says so */
+	assert_int_equal(tis[0].cached, 0);
+	assert_int_equal(tis[1].cached, 1);
 	store_ti_list_free(tis, n);
 	assert_int_equal(store_try_list(f->s, id, "u", 0, &tries, &n), 0);
 	assert_int_equal(n, 2);

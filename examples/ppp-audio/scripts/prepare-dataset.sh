@@ -10,8 +10,10 @@
 #
 # Then RUN_DIR/source/ mirrors the dataset's folders with one entry per
 # clip, which the next task's foreach walks:
-#   - .flac clips are symbolic links to the originals (no copy of a dataset
-#     of many gigabytes);
+#   - .flac clips are hard links to the originals (no copy of a dataset of
+#     many gigabytes; symbolic links when the run folder is on another file
+#     system): regular files, so a bundle of the run (synthflow pack) holds
+#     them rather than links leaving it;
 #   - .wav and .ogg clips are converted to FLAC there (CookieTTS also makes
 #     a FLAC of every WAV before processing);
 #   - a transcript .txt beside a clip (Clipper's layout) is linked too.
@@ -59,7 +61,7 @@ find -L "$src" -type f \( -name '*.flac' -o -name '*.wav' -o -name '*.ogg' \) -e
 		stem=${rel%.*}
 		mkdir -p "$dst/$(dirname "$rel")"
 		case $f in
-		*.flac) ln -s "$f" "$dst/$rel" ;;
+		*.flac) ln "$f" "$dst/$rel" 2>/dev/null || ln -s "$f" "$dst/$rel" ;;
 		*)
 			# a FLAC of the same clip is already there (and is linked)
 			[ -e "${f%.*}.flac" ] && continue
@@ -67,7 +69,8 @@ find -L "$src" -type f \( -name '*.flac' -o -name '*.wav' -o -name '*.ogg' \) -e
 			;;
 		esac
 		if [ -f "${f%.*}.txt" ]; then
-			ln -sf "${f%.*}.txt" "$dst/$stem.txt"
+			ln -f "${f%.*}.txt" "$dst/$stem.txt" 2>/dev/null ||
+				ln -sf "${f%.*}.txt" "$dst/$stem.txt"
 		fi
 	done
 ' sh "$src" "$run_dir/source" {} +
