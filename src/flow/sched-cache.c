@@ -16,6 +16,7 @@
 #include "util/common.h"
 #include "util/fs.h"
 #include "util/timeutil.h"
+#include "workspace/lock.h"
 
 /* Instances per lookup job: enough to amortise, few enough to use every thread. */
 #define LOOKUP_CHUNK 64
@@ -173,7 +174,7 @@ static char *lock_path(struct sched *s)
 	char *p;
 	if (!ws || !*ws)
 		return NULL;
-	p = xasprintf("%s/src/%s/container/synthflow.lock", s->data_dir, ws);
+	p = xasprintf("%s/src/%s/container/%s", s->data_dir, ws, WS_LOCK);
 	return p;
 }
 

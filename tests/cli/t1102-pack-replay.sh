@@ -38,7 +38,7 @@ expect_success 'A runs and packs the example; verify passes; B replays it identi
 	run=$(cat "$TRASH_BASE/a.run") &&
 	synthflow verify "$BUNDLE" >out &&
 	must_contain out "sound: run $run of .ppp-preprocess., [0-9]* outputs" &&
-	# every declared output: the run folder'''s (each step is cached, so
+	# every declared output: those in the run folder (each step is cached, so
 	# each declares what it writes) and uploadable/ (5 files)
 	n=$(sed -n "s/.*, \([0-9]*\) outputs$/\1/p" out) &&
 	test "$(tar --zstd -tf "$BUNDLE" | grep -c "^outputs/uploadable/.*[^/]$")" = 5 &&
