@@ -324,13 +324,18 @@ static json_t *compare_outputs(struct store *st, json_t *meta, const char *run_i
 			       const char *data_dir)
 {
 	json_t *files = json_array(), *f, *want = json_object(), *prov = NULL, *doc;
-	const char *key;
+	const char *key, *dag = json_string_value(json_object_get(meta, "dag_id"));
+	const char *orig = json_string_value(json_object_get(meta, "run_id"));
+	char *was = xasprintf("generated/%s/%s/", dag ? dag : "", orig ? orig : "");
 	size_t i;
 
 	json_array_foreach(json_object_get(meta, "outputs"), i, f) {
 		const char *path = json_string_value(json_object_get(f, "path"));
 		const char *sha = json_string_value(json_object_get(f, "sha256"));
-		char *full = path_join(data_dir, path), hex[65];
+		/* an output in the run's own folder is compared with the new run's */
+		char *here = !strncmp(path, was, strlen(was)) ?
+			xasprintf("generated/%s/%s/%s", dag, run_id, path + strlen(was)) : xstrdup(path);
+		char *full = path_join(data_dir, here), hex[65];
 		const char *result = "missing";
 		struct stat sb;
 		json_int_t size = -1;
@@ -343,9 +348,11 @@ static json_t *compare_outputs(struct store *st, json_t *meta, const char *run_i
 						       "expected_size", json_object_get(f, "size"), "size",
 						       size < 0 ? json_null() : json_integer(size),
 						       "result", result));
-		json_object_set_new(want, path, json_true());
+		json_object_set_new(want, here, json_true());
+		free(here);
 		free(full);
 	}
+	free(was);
 	if (store_prov_load(st, run_id, &prov) == 0)
 		json_object_foreach(json_object_get(prov, "tasks"), key, doc)
 			json_array_foreach(json_object_get(doc, "outputs"), i, f) {
