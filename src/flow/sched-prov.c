@@ -141,6 +141,16 @@ void sprov_finish(struct sched *s, struct sproc *p)
 	job->ninputs = def->ninputs;
 	job->outputs = sprov_expand_paths(s, def->outputs, def->noutputs, &ctx);
 	job->noutputs = def->noutputs;
+	/* a batch's record (on its first item) holds the outputs of every item it ran */
+	for (size_t b = 1; b < p->nbatch && def->noutputs; b++) {
+		char **more;
+		ctx.item = ti->task->items[p->batch[b]->index];
+		more = sprov_expand_paths(s, def->outputs, def->noutputs, &ctx);
+		job->outputs = xrealloc(job->outputs, (job->noutputs + def->noutputs) * sizeof(char *));
+		memcpy(job->outputs + job->noutputs, more, def->noutputs * sizeof(char *));
+		job->noutputs += def->noutputs;
+		free(more);
+	}
 	job->item = item ? xstrdup(item) : NULL;
 	job->data_dir = xstrdup(s->data_dir);
 	run->prov_pending++;
