@@ -202,10 +202,11 @@ int sched_end_dead_runs(struct store *st, const char *data_dir)
 	int ended = 0;
 
 	/*
-	 * A running serve adopts them and carries them on instead; a store this
-	 * user cannot write keeps them until someone who can opens it.
+	 * A running serve adopts them and carries them on instead (on a shared
+	 * store, a serve of any machine); a store this user cannot write keeps
+	 * them until someone who can opens it.
 	 */
-	if (store_read_only(st) || sched_serve_running(data_dir) ||
+	if (store_read_only(st) || sched_scheduler_running(st, data_dir) ||
 	    store_run_list(st, &f, &runs, &n, NULL) < 0)
 		return 0;
 	for (size_t i = 0; i < n; i++) {

@@ -23,6 +23,7 @@ enum kill_why {
 	KILL_NONE, KILL_TIMEOUT, KILL_CANCEL, KILL_CLEAR, KILL_STOP,
 	KILL_PREEMPT,           /* the cluster took its node back (Slurm PREEMPTED) */
 	KILL_LOST,              /* re-attached after a restart, but its job was gone */
+	KILL_LEASE,             /* the scheduler could not renew its lease in time */
 };
 
 struct stask;
@@ -139,7 +140,14 @@ struct sched {
 	char owner[128];        /* runs.owner: "PID:START@PIDNS", then "#EPOCH" (serve) */
 	int64_t epoch;          /* serve: its lease in the store (sched-lease.c), else 0 */
 	int64_t next_beat, beat_ok_at; /* monotonic ms */
-	int lease_lost;
+	int lease_lost;         /* the store says it is gone: fenced, stopping */
+	int suspended;          /* no heartbeat for LEASE_TTL_MS - 2 s: starts and claims nothing */
+	int live_leases;        /* schedulers alive at the last heartbeat (this one too) */
+	struct gone_lease {     /* leases of other hosts this one ended: their other runs follow */
+		int64_t epoch;
+		char *host;
+	} *gone;
+	size_t ngone, gone_alloc;
 	int parallelism;
 	int lock_fd;
 	char *id;               /* "<pid>-<start ms>": the prefix of its tries' SF_TRY_KEY */
@@ -221,10 +229,12 @@ void sched_kill(struct sched *s, struct sti *ti, enum kill_why why);
 int sched_reattach(struct sti *ti, const struct store_try *last);
 
 /* sched-run.c */
-struct srun *srun_load(struct sched *s, const struct store_run *r, struct dag *d);
+/* host: the scheduler it is taken from was on that other machine, else NULL */
+struct srun *srun_load(struct sched *s, const struct store_run *r, struct dag *d,
+		       const char *host);
 void srun_free(struct srun *run);
 int srun_expand(struct stask *t, struct strbuf *err);
-void srun_try_lost(struct sti *ti, const struct store_try *last);
+void srun_try_lost(struct sti *ti, const struct store_try *last, const char *host);
 void srun_apply_request(struct srun *run, const struct store_req *req);
 void srun_cancel(struct srun *run);
 /*
@@ -268,6 +278,16 @@ int sched_lease_take(struct sched *s);
 /* The heartbeat, when it is due. */
 void sched_lease_tick(struct sched *s);
 void sched_lease_drop(struct sched *s);
+/* The store says our lease is gone: stop (killing our tries) and write nothing more. */
+void sched_fenced(struct sched *s);
+/*
+ * Takes run r over when its owner is gone, ending the owner's lease in the
+ * same transaction: 0 taken (*host: the owner's machine when it was another
+ * one, malloc'd, else NULL), else 1.
+ */
+int sched_take_over(struct sched *s, const struct store_run *r, char **host);
+/* How many new runs to claim now: -1 every one. */
+int64_t sched_claim_limit(struct sched *s);
 
 /* sched-prov.c */
 void sprov_start(struct sproc *p, const char *cmd, char **env_tail, const char *workdir);

@@ -15,6 +15,7 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include "flow/exec-impl.h"
 #include "flow/sched-int.h"
 #include "util/common.h"
 #include "util/fs.h"
@@ -86,17 +87,23 @@ int sched_scheduler_running(struct store *st, const char *data_dir)
 	return alive;
 }
 
-/* Leases of this host whose process is gone (a serve killed with -9) end now. */
-static void drop_dead_local(struct sched *s)
+/* Leases of this host whose process is gone (a serve killed with -9) end now; counts the live. */
+static void look_around(struct sched *s)
 {
 	struct store_lease *v;
 	size_t n;
+	int live = 0;
 
 	if (store_lease_list(s->store, &v, &n) < 0)
 		return;
-	for (size_t i = 0; i < n; i++)
-		if (!strcmp(v[i].host, sched_host_id()) && !owner_alive(v[i].owner))
-			store_lease_drop(s->store, v[i].epoch);
+	for (size_t i = 0; i < n; i++) {
+		if (v[i].epoch != s->epoch && !strcmp(v[i].host, sched_host_id()) &&
+		    !owner_alive(v[i].owner))
+			store_lease_expire(s->store, v[i].epoch, 0);
+		else if (v[i].age_ms < LEASE_TTL_MS)
+			live++;
+	}
+	s->live_leases = live;
 	store_lease_list_free(v, n);
 }
 
@@ -104,7 +111,7 @@ int sched_lease_take(struct sched *s)
 {
 	struct strbuf owner = STRBUF_INIT;
 
-	drop_dead_local(s);
+	look_around(s);
 	if (store_lease_take(s->store, sched_host_id(), (int)getpid(), s->owner, &s->epoch) < 0)
 		return error("cannot register this scheduler in the store");
 	sb_addf(&owner, "%s#%lld", s->owner, (long long)s->epoch);
@@ -117,23 +124,61 @@ int sched_lease_take(struct sched *s)
 	return 0;
 }
 
+/*
+ * Cut off (or too slow) for LEASE_TTL_MS - 2 s: another scheduler may take
+ * our runs 5 s after our lease runs out, so our tries end now, before that
+ * (two tries of one instance never run at once), and nothing new starts
+ * until a heartbeat gets through.  Tries on a cluster (Slurm) go on: a
+ * scheduler that takes the run over follows the same job.
+ */
+static void suspend(struct sched *s)
+{
+	size_t killed = 0;
+
+	s->suspended = 1;
+	for (size_t i = 0; i < s->nprocs; i++)
+		if (!s->procs[i]->ops->remote) {
+			sched_kill(s, s->procs[i]->ti, KILL_LEASE);
+			killed++;
+		}
+	error("this scheduler could not renew its lease for %d s: %zu running tries stopped, "
+	      "nothing starts until the store answers again",
+	      (LEASE_TTL_MS - 2000) / 1000, killed);
+}
+
 void sched_lease_tick(struct sched *s)
 {
 	int64_t now = time_mono_ms();
 	int ret;
 
-	if (!s->epoch || now < s->next_beat)
+	if (!s->epoch || s->lease_lost || now < s->next_beat)
 		return;
 	s->next_beat = now + LEASE_BEAT_MS;
 	ret = store_lease_beat(s->store, s->epoch, "files");
 	if (ret == 0) {
 		s->beat_ok_at = now;
-		s->lease_lost = 0;
-	} else if (ret == STORE_NOT_FOUND && !s->lease_lost) {
-		s->lease_lost = 1;
-		error("this scheduler's lease (epoch %lld) is gone from the store",
-		      (long long)s->epoch);
+		if (s->suspended)
+			note("the lease is renewed again: this scheduler goes on");
+		s->suspended = 0;
+		look_around(s);
+		/* Owners die without a word to the store: look at the runs again now and then. */
+		s->polled = 0;
+	} else if (ret == STORE_NOT_FOUND) {
+		sched_fenced(s);
+	} else if (!s->suspended && now - s->beat_ok_at >= LEASE_TTL_MS - 2000) {
+		suspend(s);
 	}
+}
+
+void sched_fenced(struct sched *s)
+{
+	if (s->lease_lost)
+		return;
+	s->lease_lost = 1;
+	s->stop = 1;
+	error("this scheduler's lease (epoch %lld) was ended by another scheduler, which took its "
+	      "runs over; stopping without writing anything more",
+	      (long long)s->epoch);
 }
 
 void sched_lease_drop(struct sched *s)
@@ -141,4 +186,77 @@ void sched_lease_drop(struct sched *s)
 	if (s->epoch && !s->lease_lost)
 		store_lease_drop(s->store, s->epoch);
 	s->epoch = 0;
+	for (size_t i = 0; i < s->ngone; i++)
+		free(s->gone[i].host);
+	free(s->gone);
+	s->gone = NULL;
+	s->ngone = 0;
+}
+
+static const char *gone_host(struct sched *s, int64_t epoch)
+{
+	for (size_t i = 0; i < s->ngone; i++)
+		if (s->gone[i].epoch == epoch)
+			return s->gone[i].host;
+	return NULL;
+}
+
+int sched_take_over(struct sched *s, const struct store_run *r, char **host)
+{
+	const char *hash = r->owner ? strrchr(r->owner, '#') : NULL;
+	struct store_lease l = { 0 };
+	int64_t epoch;
+	int ret, gone = 0;
+
+	*host = NULL;
+	if (r->owner && !hash && owner_alive(r->owner))
+		return 1;
+	if (store_begin(s->store) < 0)
+		return 1;
+	epoch = hash ? strtoll(hash + 1, NULL, 10) : 0;
+	ret = hash ? store_lease_get(s->store, epoch, &l) : STORE_NOT_FOUND;
+	if (ret == 0) {
+		int local = !strcmp(l.host, sched_host_id());
+		/* Ended in this transaction: its next batch (or heartbeat) finds it gone. */
+		if (local && !owner_alive(r->owner))
+			gone = store_lease_expire(s->store, l.epoch, 0) == 0;
+		else if (!local && l.age_ms >= LEASE_TTL_MS + LEASE_GRACE_MS)
+			gone = store_lease_expire(s->store, l.epoch, LEASE_TTL_MS + LEASE_GRACE_MS) == 0;
+		if (gone && !local) {
+			*host = xstrdup(l.host);
+			ALLOC_GROW(s->gone, s->ngone + 1, s->gone_alloc);
+			s->gone[s->ngone++] = (struct gone_lease){ .epoch = epoch,
+								   .host = xstrdup(l.host) };
+		}
+		store_lease_release(&l);
+	} else if (ret == STORE_NOT_FOUND) {
+		/* Ended: by us for one of its runs just before this one, or by its clean stop. */
+		gone = 1;
+		if (gone_host(s, epoch))
+			*host = xstrdup(gone_host(s, epoch));
+	}
+	if (gone && store_run_claim(s->store, r->run_id, r->owner, s->owner) == 0 &&
+	    store_commit(s->store) == 0) {
+		if (*host)
+			warning("run %s: taken over from host '%s', whose scheduler stopped renewing "
+				"its lease", r->run_id, *host);
+		return 0;
+	}
+	store_rollback(s->store);
+	free(*host);
+	*host = NULL;
+	return 1;
+}
+
+int64_t sched_claim_limit(struct sched *s)
+{
+	size_t active = 0;
+
+	/* Alone on the store: every queued run, as with SQLite. */
+	if (!store_shared(s->store) || s->live_leases <= 1)
+		return -1;
+	/* Several: a share, so that the others get runs too. */
+	for (size_t i = 0; i < s->nruns; i++)
+		active += !run_state_is_final(s->runs[i]->state);
+	return active < (size_t)s->parallelism ? (int64_t)(s->parallelism - active) : 0;
 }

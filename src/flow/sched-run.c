@@ -283,14 +283,18 @@ static void recount(struct srun *run)
 	}
 }
 
-void srun_try_lost(struct sti *ti, const struct store_try *last)
+void srun_try_lost(struct sti *ti, const struct store_try *last, const char *host)
 {
 	struct sched *s = ti->task->run->s;
 	struct store_try t = *last;
 	struct pending_try *p;
 	char *why;
 
-	if (exec_proc_alive(last->pid, last->pid_start)) {
+	if (host) {
+		/* Its process is on another machine: ours cannot see or kill it (docs/engine.md). */
+		why = xasprintf("scheduler lost: the scheduler running it on host '%s' stopped "
+				"renewing its lease", host);
+	} else if (exec_proc_alive(last->pid, last->pid_start)) {
 		kill(-last->pid, SIGKILL);
 		why = xasprintf("lost: the scheduler running it stopped; process %d was killed "
 				"because its exit status could not be known",
@@ -317,7 +321,8 @@ void srun_try_lost(struct sti *ti, const struct store_try *last)
 /* How long the processes of a recovered run get to be confirmed gone after SIGKILL. */
 #define RECOVER_KILL_MS 10000
 
-static void recover_running(struct srun *run)
+/* host: the lost scheduler's, when it was another machine (nothing of it runs here), else NULL */
+static void recover_running(struct srun *run, const char *host)
 {
 	struct sched *s = run->s;
 	struct sti **lost = NULL;
@@ -335,13 +340,13 @@ static void recover_running(struct srun *run)
 			if (store_try_list(s->store, run->run_id, t->def->id, ti->index, &tries, &n) < 0 ||
 			    !n) {
 				struct store_try none = { .try_number = ti->try_number, .exit_code = -1 };
-				srun_try_lost(ti, &none);
+				srun_try_lost(ti, &none, host);
 			} else if (sched_reattach(ti, &tries[n - 1]) == 0) {
 				/* Its executor follows it again (Slurm): not lost. */
 				store_try_list_free(tries, n);
 				continue;
 			} else {
-				srun_try_lost(ti, &tries[n - 1]);
+				srun_try_lost(ti, &tries[n - 1], host);
 			}
 			store_try_list_free(tries, n);
 			ALLOC_GROW(lost, nlost + 1, lost_alloc);
@@ -354,6 +359,10 @@ static void recover_running(struct srun *run)
 	 * tasks started in the last write window before the crash (no try on
 	 * record yet), what left its process group.
 	 */
+	if (host) {
+		free(lost);
+		return;
+	}
 	left = procs_kill_run(run->run_id, RECOVER_KILL_MS, &killed);
 	if (killed)
 		warning("run %s: killed %d task process(es) left running by the scheduler that stopped",
@@ -370,7 +379,7 @@ static void recover_running(struct srun *run)
 	free(lost);
 }
 
-static int restore(struct srun *run, struct strbuf *why)
+static int restore(struct srun *run, const char *host, struct strbuf *why)
 {
 	struct store_ti *tis = NULL;
 	size_t n = 0, lo = 0;
@@ -403,11 +412,12 @@ static int restore(struct srun *run, struct strbuf *why)
 			if (t->inst[k].state != TI_QUEUED)
 				t->decided = 1;
 	}
-	recover_running(run);
+	recover_running(run, host);
 	return 0;
 }
 
-struct srun *srun_load(struct sched *s, const struct store_run *r, struct dag *d)
+struct srun *srun_load(struct sched *s, const struct store_run *r, struct dag *d,
+		       const char *host)
 {
 	struct srun *run = srun_new(s, r, d);
 	struct strbuf why = STRBUF_INIT;
@@ -420,7 +430,7 @@ struct srun *srun_load(struct sched *s, const struct store_run *r, struct dag *d
 				sched_mark_dirty(&run->tasks[i].placeholder);
 	}
 	/* A local task asking for more cpus or gpus than there are would wait forever. */
-	if ((!fresh && restore(run, &why) < 0) || exec_pool_check(s, d, &why) < 0)
+	if ((!fresh && restore(run, host, &why) < 0) || exec_pool_check(s, d, &why) < 0)
 		srun_fail(run, sb_detach(&why, NULL));
 	run->dirty = 1;
 	sb_release(&why);
@@ -556,6 +566,14 @@ static void to_store_ti(const struct sti *ti, struct store_ti *out)
 
 static int flush_all(struct sched *s)
 {
+	/* Fencing: the batch is written only while this scheduler still holds its lease. */
+	if (s->epoch) {
+		int ret = store_lease_fence(s->store, s->epoch);
+		if (ret == STORE_NOT_FOUND)
+			sched_fenced(s);
+		if (ret)
+			return -1;
+	}
 	for (size_t i = 0; i < s->ndirty; i++) {
 		struct sti *ti = s->dirty[i];
 		const char *run_id = ti->task->run->run_id;
@@ -670,7 +688,8 @@ static struct srun *find_run(struct sched *s, const char *run_id)
 }
 
 /* Takes a claimed run into memory with its DAG d (NULL: it cannot be loaded, why says so). */
-static int adopt_run(struct sched *s, const struct store_run *r, struct dag *d, struct strbuf *why)
+static int adopt_run(struct sched *s, const struct store_run *r, struct dag *d, struct strbuf *why,
+		     const char *host)
 {
 	if (!d) {
 		/*
@@ -689,53 +708,36 @@ static int adopt_run(struct sched *s, const struct store_run *r, struct dag *d, 
 		return -1;
 	}
 	ALLOC_GROW(s->runs, s->nruns + 1, s->runs_alloc);
-	s->runs[s->nruns++] = srun_load(s, r, d);
+	s->runs[s->nruns++] = srun_load(s, r, d, host);
 	s->runs_changed = 1;
 	return 0;
 }
 
-static int take_run(struct sched *s, const struct store_run *r, const char *dag_path)
+static int take_run(struct sched *s, const struct store_run *r, const char *dag_path,
+		    const char *host)
 {
 	struct strbuf why = STRBUF_INIT;
-	int ret = adopt_run(s, r, load_dag(s, r->dag_id, dag_path, &why), &why);
+	int ret = adopt_run(s, r, load_dag(s, r->dag_id, dag_path, &why), &why, host);
 
 	sb_release(&why);
 	return ret;
 }
 
-/*
- * A run queued for serve that nobody started yet: claimed together with its
- * run-queued event (events.h), in one transaction, so the event is written
- * once per run however many serves look.
- */
-static void take_queued(struct sched *s, const struct store_run *r)
+/* The run-queued event (events.h) of a run nobody started yet, in the claim's transaction. */
+static int queued_event(struct sched *s, const struct store_run *r, const struct dag *d)
 {
-	struct strbuf why = STRBUF_INIT;
-	struct dag *d = load_dag(s, r->dag_id, NULL, &why);
-	int ret = store_begin(s->store);
+	char at[32];
+	json_t *ev;
+	int ret;
 
-	if (!ret)
-		ret = store_run_claim(s->store, r->run_id, NULL, s->owner);
-	if (!ret && d && d->workspace) {
-		char at[32];
-		json_t *ev;
-
-		time_format_iso(r->created_at, at, sizeof(at));
-		ev = json_pack("{s:s, s:s, s:s?, s:s, s:O?}", "run_id", r->run_id, "dag_id", d->id,
-			       "trigger", r->trigger, "queued_at", at, "params", r->params);
-		ret = events_add(s->store, s->data_dir, d->workspace, "run-queued", ev, s->owner);
-		json_decref(ev);
-	}
-	if (ret) {
-		store_rollback(s->store);
-		dag_free(d);
-	} else if (store_commit(s->store) == 0) {
-		s->out_check = 1;
-		adopt_run(s, r, d, &why);
-	} else {
-		dag_free(d);
-	}
-	sb_release(&why);
+	if (!d || !d->workspace || r->started_at)
+		return 0;
+	time_format_iso(r->created_at, at, sizeof(at));
+	ev = json_pack("{s:s, s:s, s:s?, s:s, s:O?}", "run_id", r->run_id, "dag_id", d->id,
+		       "trigger", r->trigger, "queued_at", at, "params", r->params);
+	ret = events_add(s->store, s->data_dir, d->workspace, "run-queued", ev, s->owner);
+	json_decref(ev);
+	return ret;
 }
 
 int sched_add_run(struct sched *s, const char *run_id, const char *dag_path)
@@ -745,11 +747,69 @@ int sched_add_run(struct sched *s, const char *run_id, const char *dag_path)
 
 	if (ret)
 		return ret < 0 ? -1 : error("unknown run '%s'", run_id);
-	ret = take_run(s, &r, dag_path);
+	ret = take_run(s, &r, dag_path, NULL);
 	if (ret < 0)
 		error("run '%s': DAG '%s' cannot be loaded", run_id, r.dag_id);
 	store_run_release(&r);
 	return ret;
+}
+
+/*
+ * New runs nobody owns, as many as sched_claim_limit() says, claimed with
+ * SKIP LOCKED together with their run-queued events in one transaction, so
+ * each event is written once per run however many serves look.
+ */
+static void claim_queued(struct sched *s)
+{
+	int64_t limit = sched_claim_limit(s);
+	struct strbuf why = STRBUF_INIT;
+	struct store_run *runs;
+	struct dag **dags;
+	char **ids;
+	size_t n;
+	int ret = 0;
+
+	if (!limit || store_begin(s->store) < 0)
+		return;
+	if (store_run_claim_queued(s->store, s->owner, limit, &ids, &n) < 0) {
+		store_rollback(s->store);
+		return;
+	}
+	runs = xcalloc(n + 1, sizeof(*runs));
+	dags = xcalloc(n + 1, sizeof(*dags));
+	for (size_t i = 0; i < n && !ret; i++) {
+		ret = store_run_get(s->store, ids[i], &runs[i]) ? -1 : 0;
+		if (!ret) {
+			/* the reason it cannot be loaded, for adopt_run, kept in runs[i].reason */
+			dags[i] = load_dag(s, runs[i].dag_id, NULL, &why);
+			if (!dags[i]) {
+				free(runs[i].reason);
+				runs[i].reason = sb_detach(&why, NULL);
+			}
+			ret = queued_event(s, &runs[i], dags[i]);
+		}
+	}
+	if (ret)
+		store_rollback(s->store);
+	if (!ret && store_commit(s->store) == 0) {
+		s->out_check = 1;
+		for (size_t i = 0; i < n; i++) {
+			sb_reset(&why);
+			if (!dags[i] && runs[i].reason)
+				sb_adds(&why, runs[i].reason);
+			adopt_run(s, &runs[i], dags[i], &why, NULL);
+			dags[i] = NULL;
+		}
+	}
+	for (size_t i = 0; i < n; i++) {
+		dag_free(dags[i]);
+		store_run_release(&runs[i]);
+		free(ids[i]);
+	}
+	free(dags);
+	free(runs);
+	free(ids);
+	sb_release(&why);
 }
 
 static void claim_runs(struct sched *s)
@@ -758,19 +818,20 @@ static void claim_runs(struct sched *s)
 	struct store_run *runs;
 	size_t n;
 
+	if (s->suspended)
+		return;
+	claim_queued(s);
 	if (store_run_list(s->store, &f, &runs, &n, NULL) < 0)
 		return;
-	/* The list is newest first; older runs go first. */
+	/* Runs whose owner is gone.  The list is newest first; older runs go first. */
 	for (size_t i = n; i-- > 0;) {
 		struct store_run *r = &runs[i];
-		if (find_run(s, r->run_id))
+		char *host = NULL;
+		if (find_run(s, r->run_id) || (!r->owner && r->state == RUN_QUEUED))
 			continue;
-		if (r->owner && sched_owner_alive(s->store, r->owner))
-			continue;
-		if (!r->owner && r->state == RUN_QUEUED && !r->started_at)
-			take_queued(s, r);
-		else if (store_run_claim(s->store, r->run_id, r->owner, s->owner) == 0)
-			take_run(s, r, NULL);
+		if (sched_take_over(s, r, &host) == 0)
+			take_run(s, r, NULL, host);
+		free(host);
 	}
 	store_run_list_free(runs, n);
 }
@@ -787,7 +848,8 @@ static struct srun *reload_run(struct sched *s, const char *run_id)
 	if (store_run_get(s->store, run_id, &r))
 		return NULL;
 	if ((!r.owner || !strcmp(r.owner, s->owner) || !sched_owner_alive(s->store, r.owner)) &&
-	    store_run_claim(s->store, run_id, r.owner, s->owner) == 0 && take_run(s, &r, NULL) == 0)
+	    store_run_claim(s->store, run_id, r.owner, s->owner) == 0 &&
+	    take_run(s, &r, NULL, NULL) == 0)
 		run = s->runs[s->nruns - 1];
 	store_run_release(&r);
 	return run;

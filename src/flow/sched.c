@@ -520,10 +520,10 @@ static void start_ready(struct sched *s)
 	size_t cursor = 0;
 
 	exec_pool_pass(s);
-	while (!s->stopping && (ti = exec_pool_next_waiting(s, &cursor)))
+	while (!s->stopping && !s->suspended && (ti = exec_pool_next_waiting(s, &cursor)))
 		if (!task_blocked(ti))
 			start_one(s, ti);
-	while (exec_pool_room(s) && !s->stopping) {
+	while (exec_pool_room(s) && !s->stopping && !s->suspended) {
 		ti = ready_pop(s);
 		if (!ti)
 			return;
@@ -593,6 +593,9 @@ static void describe_end(struct sti *ti, int status, struct strbuf *why)
 	case KILL_LOST:
 		sb_adds(why, "lost: the scheduler following it stopped and its job is gone");
 		break;
+	case KILL_LEASE:
+		sb_adds(why, "the scheduler could not renew its lease; tried again");
+		break;
 	case KILL_NONE:
 		if (said)
 			sb_adds(why, said);
@@ -622,6 +625,7 @@ static void settle(struct sched *s, struct sti *ti, enum kill_why kill_why, int 
 	case KILL_STOP:
 	case KILL_PREEMPT:
 	case KILL_LOST:
+	case KILL_LEASE:
 		/* Not the task's failure: the try does not count against its retries. */
 		ti->max_tries++;
 		sched_set_state(ti, TI_QUEUED, why);
@@ -1202,7 +1206,6 @@ struct sched *sched_new(const struct sched_opts *opts)
 	struct sched *s = xcalloc(1, sizeof(*s));
 	uint64_t start = 0;
 	size_t env_alloc = 0;
-	int lock;
 
 	s->opts = *opts;
 	s->lock_fd = -1;
@@ -1225,24 +1228,15 @@ struct sched *sched_new(const struct sched_opts *opts)
 			ALLOC_GROW(s->base_env, s->nbase_env + 1, env_alloc);
 			s->base_env[s->nbase_env++] = xstrdup(*e);
 		}
-	if (install_signals() < 0 || (opts->serve && lock_serve(s) < 0)) {
+	if (install_signals() < 0) {
 		sched_free(s);
 		return NULL;
 	}
 	s->wake_write_fd = wake_fd[1];
 	s->store = store_open(opts->cfg->flow_store, s->data_dir);
-	if (!s->store) {
-		sched_free(s);
-		return NULL;
-	}
-	/* One scheduler per database too: a PostgreSQL store is shared beyond this folder. */
-	if (opts->serve && (lock = store_lock_scheduler(s->store)) != 0) {
-		if (lock == STORE_NOT_FOUND)
-			error("another 'synthflow serve' is using the store of '%s'", s->data_dir);
-		sched_free(s);
-		return NULL;
-	}
-	if (opts->serve && sched_lease_take(s) < 0) {
+	/* SQLite: one serve per data folder.  A shared store takes several (leases). */
+	if (!s->store || (opts->serve && !store_shared(s->store) && lock_serve(s) < 0) ||
+	    (opts->serve && sched_lease_take(s) < 0)) {
 		sched_free(s);
 		return NULL;
 	}
@@ -1448,7 +1442,9 @@ int sched_run(struct sched *s)
 		sout_tick(s);
 		progress(s, ended);
 		drop_finished(s);
-		if (s->stopping && !s->nprocs && !s->prov_inflight && !s->nprovs && !s->ndlv)
+		/* Fenced: what is left to write never will be. */
+		if (s->stopping && !s->nprocs &&
+		    (s->lease_lost || (!s->prov_inflight && !s->nprovs && !s->ndlv)))
 			break;
 		if (!s->opts.serve && !active_runs(s) &&
 		    ((!s->ndirty && !s->nprovs && !sout_busy(s)) || (s->flush_failed &&
@@ -1457,5 +1453,5 @@ int sched_run(struct sched *s)
 		sched_loop_end(s, busy_from);
 		wait_events(s);
 	}
-	return s->flush_failed ? -1 : 0;
+	return s->flush_failed || s->lease_lost ? -1 : 0;
 }

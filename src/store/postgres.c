@@ -39,9 +39,8 @@
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 5000
 #define MAX_ARGS 16
-/* Advisory lock keys: schema migrations; the one scheduler of a database. */
+/* Advisory lock key of schema migrations. */
 #define MIGRATE_LOCK_KEY 0x53466c6f77L
-#define SCHED_LOCK_KEY 0x53466c6f78L
 
 static const char *const migrations[] = {
 	/* 1: runs, task instances, tries, variables, requests, change sequence */
@@ -173,6 +172,9 @@ enum stmt_id {
 	ST_FIRE_INSERT,
 	ST_FIRE_SET_RUN,
 	ST_FIRE_LAST,
+	ST_LEASE_FENCE,
+	ST_LEASE_EXPIRE,
+	ST_RUN_CLAIM_QUEUED,
 	ST_COUNT
 };
 
@@ -307,6 +309,13 @@ static const struct {
 	[ST_FIRE_SET_RUN] = { "UPDATE schedule_fires SET run_id = $3 WHERE dag_id = $1 AND at = $2",
 			      0 },
 	[ST_FIRE_LAST] = { "SELECT max(at) FROM schedule_fires WHERE dag_id = $1", 0 },
+	/* Held until commit: a DELETE of the lease (adoption) waits for this batch, or it fails. */
+	[ST_LEASE_FENCE] = { "SELECT 1 FROM schedulers WHERE epoch = $1 FOR SHARE", 0 },
+	[ST_LEASE_EXPIRE] = { "DELETE FROM schedulers WHERE epoch = $1 AND " DB_NOW_MS
+			      " - beat_at >= $2", 0 },
+	/* Lock order: runs rows, oldest first; SKIP LOCKED: claimers never wait on each other. */
+	[ST_RUN_CLAIM_QUEUED] = { "SELECT run_id FROM runs WHERE state = 'queued' AND owner IS NULL"
+				  " ORDER BY created_at, run_id LIMIT $1 FOR UPDATE SKIP LOCKED", 0 },
 };
 
 struct pg_store {
@@ -322,8 +331,6 @@ struct pg_store {
 	int64_t retry_at;       /* monotonic ms: no reconnect before */
 	int64_t backoff_ms;
 	int notified;           /* changed_elsewhere() must say yes once (opened, reconnected) */
-	int sched_lock;         /* holds the scheduler lock: take it again after a reconnect */
-	int usurped;            /* another scheduler took the lock while we were away */
 };
 
 /* Positional text parameters of one statement. */
@@ -407,8 +414,6 @@ static int listen_changes(struct pg_store *q)
 	return ok ? 0 : -1;
 }
 
-static int try_sched_lock(struct pg_store *q);
-
 /*
  * A usable connection, reconnecting after a loss at most once per back-off
  * interval.  Only outside a transaction: one that was open is lost.
@@ -417,8 +422,6 @@ static int ensure_conn(struct pg_store *q)
 {
 	int64_t now;
 
-	if (q->usurped)
-		return -1;
 	if (PQstatus(q->conn) == CONNECTION_OK && !q->lost)
 		return 0;
 	if (!q->lost) {
@@ -442,12 +445,6 @@ static int ensure_conn(struct pg_store *q)
 	memset(q->prepared, 0, sizeof(q->prepared));
 	q->lost = 0;
 	q->notified = 1; /* notifications sent while we were away are gone */
-	if (q->sched_lock && try_sched_lock(q) != 0) {
-		/* Writing now would fight the other scheduler over the same runs. */
-		q->usurped = 1;
-		return error("store '%s': another 'synthflow serve' took this database while the "
-			     "connection was lost; this one no longer writes to it", q->shown);
-	}
 	note("store '%s': connected again", q->shown);
 	return 0;
 }
@@ -1393,30 +1390,6 @@ static int pg_ti_counts(struct store *s, char *const *run_ids, size_t n, store_t
 	return 0;
 }
 
-static int try_sched_lock(struct pg_store *q)
-{
-	struct pgargs a = { 0 };
-	PGresult *res;
-	int got;
-
-	arg_int(&a, SCHED_LOCK_KEY);
-	res = exec_sql(q, "SELECT pg_try_advisory_lock($1)", &a, "taking the scheduler lock");
-	if (!res)
-		return -1;
-	got = !strcmp(PQgetvalue(res, 0, 0), "t");
-	PQclear(res);
-	return got ? 0 : STORE_NOT_FOUND;
-}
-
-static int pg_lock_scheduler(struct store *s)
-{
-	struct pg_store *q = ps(s);
-	int ret = try_sched_lock(q);
-	if (ret == 0)
-		q->sched_lock = 1;
-	return ret;
-}
-
 /*
  * ---- schedulers' leases ----
  * Written outside any batch and without NOTIFY: a heartbeat every two
@@ -1485,6 +1458,78 @@ static void fill_lease(const PGresult *res, int i, void *elem)
 }
 
 static const struct row_type lease_rows = { sizeof(struct store_lease), fill_lease };
+
+static int pg_lease_fence(struct store *s, int64_t epoch)
+{
+	struct pgargs a = { 0 };
+	PGresult *res;
+	int n;
+
+	arg_int(&a, epoch);
+	res = exec_stmt(ps(s), ST_LEASE_FENCE, &a, "checking this scheduler's lease");
+	if (!res)
+		return -1;
+	n = PQntuples(res);
+	PQclear(res);
+	return n ? 0 : STORE_NOT_FOUND;
+}
+
+static int pg_lease_expire(struct store *s, int64_t epoch, int64_t older_than_ms)
+{
+	struct pgargs a = { 0 };
+	long changed = 0;
+
+	arg_int(&a, epoch);
+	arg_int(&a, older_than_ms);
+	if (write_stmt(ps(s), ST_LEASE_EXPIRE, &a, "ending a dead scheduler's lease", &changed) < 0)
+		return -1;
+	return changed ? 0 : STORE_NOT_FOUND;
+}
+
+static int pg_run_claim_queued(struct store *s, const char *owner, int64_t limit, char ***ids,
+			       size_t *n)
+{
+	struct pg_store *q = ps(s);
+	struct pgargs a = { 0 };
+	PGresult *res;
+	int ret = 0;
+
+	*ids = NULL;
+	*n = 0;
+	if (pg_begin(s) < 0)
+		return -1;
+	if (limit >= 0)
+		arg_int(&a, limit);
+	else
+		arg_text(&a, NULL); /* LIMIT NULL: all */
+	res = exec_stmt(q, ST_RUN_CLAIM_QUEUED, &a, "claiming queued runs");
+	if (!res) {
+		pg_rollback(s);
+		return -1;
+	}
+	*ids = xcalloc((size_t)PQntuples(res) + 1, sizeof(**ids));
+	/* Locked by this transaction: nobody else can take them before the commit. */
+	for (int i = 0; i < PQntuples(res) && !ret; i++) {
+		struct pgargs c = { 0 };
+		(*ids)[(*n)++] = get_str(res, i, 0);
+		arg_text(&c, (*ids)[*n - 1]);
+		arg_text(&c, NULL);
+		arg_text(&c, owner);
+		ret = write_stmt(q, ST_RUN_CLAIM, &c, "claiming a run", NULL);
+	}
+	PQclear(res);
+	if (ret < 0)
+		pg_rollback(s);
+	if (ret < 0 || pg_commit(s) < 0) {
+		for (size_t i = 0; i < *n; i++)
+			free((*ids)[i]);
+		free(*ids);
+		*ids = NULL;
+		*n = 0;
+		return -1;
+	}
+	return 0;
+}
 
 static int pg_lease_list(struct store *s, int64_t epoch, struct store_lease **v, size_t *n)
 {
@@ -2351,7 +2396,9 @@ const struct store_ops store_pg_ops = {
 	.prov_put = pg_prov_put,
 	.prov_get = pg_prov_get,
 	.prov_list = pg_prov_list,
-	.lock_scheduler = pg_lock_scheduler,
+	.lease_fence = pg_lease_fence,
+	.lease_expire = pg_lease_expire,
+	.run_claim_queued = pg_run_claim_queued,
 	.lease_take = pg_lease_take,
 	.lease_beat = pg_lease_beat,
 	.lease_drop = pg_lease_drop,

@@ -157,6 +157,9 @@ enum stmt_id {
 	ST_FIRE_INSERT,
 	ST_FIRE_SET_RUN,
 	ST_FIRE_LAST,
+	ST_LEASE_FENCE,
+	ST_LEASE_EXPIRE,
+	ST_RUN_CLAIM_QUEUED,
 	ST_COUNT
 };
 
@@ -262,6 +265,10 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_DELIVERY_END] = "UPDATE deliveries SET state = ?3, exit_code = ?4, ended_at = ?5,"
 			    " log_path = ?6, note = ?7 WHERE id = ?1 AND owner IS ?2"
 			    " AND state = 'running'",
+	[ST_LEASE_FENCE] = "SELECT 1 FROM schedulers WHERE epoch = ?1",
+	[ST_LEASE_EXPIRE] = "DELETE FROM schedulers WHERE epoch = ?1 AND ?3 - beat_at >= ?2",
+	[ST_RUN_CLAIM_QUEUED] = "SELECT run_id FROM runs WHERE state = 'queued' AND owner IS NULL"
+				" ORDER BY created_at, run_id LIMIT ?1",
 };
 
 struct sqlite_store {
@@ -1807,11 +1814,6 @@ out:
 	return ret;
 }
 
-static int sq_lock_scheduler(struct store *s)
-{
-	return 0;
-}
-
 /* ---- schedulers' leases ---- */
 
 static int sq_lease_take(struct store *s, const char *host, int pid, const char *owner_prefix,
@@ -1901,6 +1903,75 @@ static void free_leases(void *v, size_t n)
 }
 
 static const struct row_type lease_rows = { sizeof(struct store_lease), fill_lease, free_leases };
+
+/* Inside the caller's transaction (BEGIN IMMEDIATE: no other writer until its commit). */
+static int sq_lease_fence(struct store *s, int64_t epoch)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_LEASE_FENCE);
+	int rc;
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, epoch);
+	rc = sqlite3_step(st);
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+		return db_error(q, "checking this scheduler's lease");
+	return rc == SQLITE_ROW ? 0 : STORE_NOT_FOUND;
+}
+
+static int sq_lease_expire(struct store *s, int64_t epoch, int64_t older_than_ms)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_LEASE_EXPIRE);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int64(st, 1, epoch);
+	sqlite3_bind_int64(st, 2, older_than_ms);
+	sqlite3_bind_int64(st, 3, time_now_ms());
+	if (write_stmt(q, st, "ending a dead scheduler's lease") < 0)
+		return -1;
+	return sqlite3_changes(q->db) ? 0 : STORE_NOT_FOUND;
+}
+
+static int sq_run_claim_queued(struct store *s, const char *owner, int64_t limit, char ***ids,
+			       size_t *n)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_RUN_CLAIM_QUEUED);
+	size_t alloc = 0;
+	int rc, ret = 0;
+
+	*ids = NULL;
+	*n = 0;
+	if (!st || sq_begin(s) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, limit);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		ALLOC_GROW(*ids, *n + 1, alloc);
+		(*ids)[(*n)++] = col_strdup(st, 0);
+	}
+	sqlite3_reset(st);
+	sqlite3_clear_bindings(st);
+	if (rc != SQLITE_DONE)
+		ret = db_error(q, "claiming queued runs");
+	for (size_t i = 0; i < *n && !ret; i++)
+		ret = sq_run_claim(s, (*ids)[i], NULL, owner) ? -1 : 0;
+	if (ret < 0)
+		sq_rollback(s);
+	if (ret < 0 || sq_commit(s) < 0) {
+		for (size_t i = 0; i < *n; i++)
+			free((*ids)[i]);
+		free(*ids);
+		*ids = NULL;
+		*n = 0;
+		return -1;
+	}
+	return 0;
+}
 
 static int sq_lease_list(struct store *s, int64_t epoch, struct store_lease **v, size_t *n)
 {
@@ -2543,7 +2614,9 @@ const struct store_ops store_sqlite_ops = {
 	.prov_put = sq_prov_put,
 	.prov_get = sq_prov_get,
 	.prov_list = sq_prov_list,
-	.lock_scheduler = sq_lock_scheduler,
+	.lease_fence = sq_lease_fence,
+	.lease_expire = sq_lease_expire,
+	.run_claim_queued = sq_run_claim_queued,
 	.lease_take = sq_lease_take,
 	.lease_beat = sq_lease_beat,
 	.lease_drop = sq_lease_drop,

@@ -96,11 +96,14 @@ struct store_ops {
 	int (*prov_get)(struct store *s, const char *run_id, const char *task_id, int index,
 			char **doc);
 	int (*prov_list)(struct store *s, const char *run_id, store_prov_fn fn, void *arg);
-	int (*lock_scheduler)(struct store *s);
 	int (*lease_take)(struct store *s, const char *host, int pid, const char *owner_prefix,
 			  int64_t *epoch);
 	int (*lease_beat)(struct store *s, int64_t epoch, const char *duties);
 	int (*lease_drop)(struct store *s, int64_t epoch);
+	int (*lease_fence)(struct store *s, int64_t epoch);
+	int (*lease_expire)(struct store *s, int64_t epoch, int64_t older_than_ms);
+	int (*run_claim_queued)(struct store *s, const char *owner, int64_t limit, char ***ids,
+				size_t *n);
 	/* epoch 0: every lease (oldest first) into *v; else the one lease, *n 0 or 1 */
 	int (*lease_list)(struct store *s, int64_t epoch, struct store_lease **v, size_t *n);
 

@@ -722,7 +722,7 @@ int store_ti_stats(struct store *s, struct store_ti_stats *out)
 	return s->ops->ti_stats(s, out);
 }
 
-int store_lock_scheduler(struct store *s) { return s->ops->lock_scheduler(s); }
+int store_shared(struct store *s) { return strcmp(s->ops->name, "sqlite") != 0; }
 
 void store_lease_release(struct store_lease *l)
 {
@@ -751,6 +751,19 @@ int store_lease_beat(struct store *s, int64_t epoch, const char *duties)
 }
 
 int store_lease_drop(struct store *s, int64_t epoch) { return s->ops->lease_drop(s, epoch); }
+
+int store_lease_fence(struct store *s, int64_t epoch) { return s->ops->lease_fence(s, epoch); }
+
+int store_lease_expire(struct store *s, int64_t epoch, int64_t older_than_ms)
+{
+	return s->ops->lease_expire(s, epoch, older_than_ms);
+}
+
+int store_run_claim_queued(struct store *s, const char *owner, int64_t limit, char ***ids,
+			   size_t *n)
+{
+	return s->ops->run_claim_queued(s, owner, limit, ids, n);
+}
 
 int store_lease_get(struct store *s, int64_t epoch, struct store_lease *out)
 {

@@ -140,6 +140,14 @@ int store_run_set_state(struct store *s, const char *run_id, enum run_state st,
  * so two schedulers never run the same run).
  */
 int store_run_claim(struct store *s, const char *run_id, const char *expect, const char *owner);
+/*
+ * Takes up to `limit` (-1: every) queued runs that nobody owns, oldest
+ * first, for `owner`, in one transaction; *ids gets their ids (malloc'd
+ * array of malloc'd strings).  PostgreSQL: SELECT ... FOR UPDATE SKIP
+ * LOCKED, so schedulers claiming at once each get different runs.
+ */
+int store_run_claim_queued(struct store *s, const char *owner, int64_t limit, char ***ids,
+			   size_t *n);
 
 /* ---- task instances: one per (run, task, index) ---- */
 
@@ -455,6 +463,18 @@ int store_lease_take(struct store *s, const char *host, int pid, const char *own
 int store_lease_beat(struct store *s, int64_t epoch, const char *duties);
 /* Ends it (a clean stop). */
 int store_lease_drop(struct store *s, int64_t epoch);
+/*
+ * Inside a transaction: 0 while the lease exists, STORE_NOT_FOUND when it is
+ * gone (the scheduler was fenced: another took its runs).  PostgreSQL holds
+ * a share lock on the lease until the commit, so the batch either commits
+ * before an adopter ends the lease or fails after it.
+ */
+int store_lease_fence(struct store *s, int64_t epoch);
+/*
+ * Ends the lease if its heartbeat is at least older_than_ms old (0: in any
+ * case): 0 ended, STORE_NOT_FOUND when it was renewed meanwhile or is gone.
+ */
+int store_lease_expire(struct store *s, int64_t epoch, int64_t older_than_ms);
 /* STORE_NOT_FOUND when there is no such lease (ended, or taken from a dead scheduler). */
 int store_lease_get(struct store *s, int64_t epoch, struct store_lease *out);
 /* Every lease, oldest epoch first. */
@@ -465,18 +485,11 @@ int store_lease_list(struct store *s, struct store_lease **v, size_t *n);
  */
 json_t *store_lease_json(const struct store_lease *l, int64_t ttl_ms);
 
-/* ---- the scheduler's lock ---- */
-
 /*
- * Makes this connection the one scheduler (`serve`) of the store for as
- * long as it lives: 0 taken, STORE_NOT_FOUND when another holds it.
- * SQLite: always 0 (flow/serve.lock in the data folder does this job).
- * PostgreSQL: a session advisory lock, so two `serve` processes on one
- * database, from any folder or machine, never run the same runs; it is
- * taken again after a reconnect, and the store refuses to work when another
- * scheduler took it meanwhile.
+ * 1 when other machines may share the store (PostgreSQL): several `serve`
+ * processes may run on it; 0 for SQLite (one `serve`, flow/serve.lock).
  */
-int store_lock_scheduler(struct store *s);
+int store_shared(struct store *s);
 
 /* ---- copying a whole store (synthflow store copy) ---- */
 

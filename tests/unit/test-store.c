@@ -541,6 +541,63 @@ static void vars_history_and_snapshot(void **state)
 	free(b);
 }
 
+/* Fencing and adoption: a lease that is gone fails the batch; expiry is conditional. */
+static void lease_fence_expire_claim(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s2 = store_open(f->url, "/");
+	char *r1, *r2, *r3, **ids;
+	size_t n;
+	int64_t a;
+
+	assert_non_null(s2);
+	assert_int_equal(store_lease_take(f->s, "h", 1, "1:1@1", &a), 0);
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(store_lease_fence(f->s, a), 0);
+	assert_int_equal(store_commit(f->s), 0);
+	/* renewed just now: not old enough to be ended */
+	assert_int_equal(store_lease_expire(s2, a, 60000), STORE_NOT_FOUND);
+	assert_int_equal(store_lease_expire(s2, a, 0), 0);
+	assert_int_equal(store_begin(f->s), 0);
+	assert_int_equal(store_lease_fence(f->s, a), STORE_NOT_FOUND);
+	store_rollback(f->s);
+
+	/* queued runs nobody owns, oldest first, each to one claimer */
+	assert_int_equal(store_run_create(f->s, "d", NULL, NULL, &r1), 0);
+	assert_int_equal(store_run_create(f->s, "d", NULL, NULL, &r2), 0);
+	assert_int_equal(store_run_create(f->s, "d", NULL, "someone", &r3), 0);
+	assert_int_equal(store_run_claim_queued(f->s, "me", 1, &ids, &n), 0);
+	assert_int_equal(n, 1);
+	/* created in the same millisecond, ties go by run id */
+	assert_true(!strcmp(ids[0], r1) || !strcmp(ids[0], r2));
+	free(ids[0]);
+	free(ids);
+	if (pg_dir()) {
+		/* SKIP LOCKED: while one claimer's transaction holds r2, another gets nothing */
+		assert_int_equal(store_begin(f->s), 0);
+		assert_int_equal(store_run_claim_queued(f->s, "me", -1, &ids, &n), 0);
+		assert_int_equal(n, 1);
+		free(ids[0]);
+		free(ids);
+		assert_int_equal(store_run_claim_queued(s2, "other", -1, &ids, &n), 0);
+		assert_int_equal(n, 0);
+		free(ids);
+		assert_int_equal(store_commit(f->s), 0);
+	} else {
+		assert_int_equal(store_run_claim_queued(f->s, "me", -1, &ids, &n), 0);
+		assert_int_equal(n, 1);
+		free(ids[0]);
+		free(ids);
+	}
+	assert_int_equal(store_run_claim_queued(s2, "other", -1, &ids, &n), 0);
+	assert_int_equal(n, 0);
+	free(ids);
+	free(r1);
+	free(r2);
+	free(r3);
+	store_close(s2);
+}
+
 static void newer_schema_refused(void **state)
 {
 	struct fixture *f = *state;
@@ -888,6 +945,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(concurrent_batches_get_distinct_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(newer_schema_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(leases, setup, teardown),
+		cmocka_unit_test_setup_teardown(lease_fence_expire_claim, setup, teardown),
 		cmocka_unit_test(metrics_filter_parse),
 		cmocka_unit_test_setup_teardown(metrics_put_replace_list, setup, teardown),
 		cmocka_unit_test_setup_teardown(metrics_each_in_order, setup, teardown),
