@@ -278,6 +278,13 @@ int sched_lease_take(struct sched *s);
 /* The heartbeat, when it is due. */
 void sched_lease_tick(struct sched *s);
 void sched_lease_drop(struct sched *s);
+/*
+ * 1 while tries may start: no lease (test), or one renewed less than
+ * LEASE_TTL_MS - 2 s ago and neither fenced nor suspended.  Checked before
+ * each start, so a scheduler resumed after a stop (SIGSTOP) starts nothing
+ * before a heartbeat says whether its runs are still its own.
+ */
+int sched_lease_fresh(const struct sched *s);
 /* The store says our lease is gone: stop (killing our tries) and write nothing more. */
 void sched_fenced(struct sched *s);
 /*

@@ -165,9 +165,18 @@ void sched_lease_tick(struct sched *s)
 		s->polled = 0;
 	} else if (ret == STORE_NOT_FOUND) {
 		sched_fenced(s);
-	} else if (!s->suspended && now - s->beat_ok_at >= LEASE_TTL_MS - 2000) {
+	} else if (store_shared(s->store) && !s->suspended &&
+		   now - s->beat_ok_at >= LEASE_TTL_MS - 2000) {
 		suspend(s);
 	}
+}
+
+int sched_lease_fresh(const struct sched *s)
+{
+	/* SQLite: adopters are on this host and go by the process table, never by age. */
+	if (!s->epoch || !store_shared(s->store))
+		return !s->lease_lost;
+	return !s->lease_lost && !s->suspended && time_mono_ms() - s->beat_ok_at < LEASE_TTL_MS - 2000;
 }
 
 void sched_fenced(struct sched *s)

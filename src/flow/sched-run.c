@@ -818,7 +818,7 @@ static void claim_runs(struct sched *s)
 	struct store_run *runs;
 	size_t n;
 
-	if (s->suspended)
+	if (!sched_lease_fresh(s))
 		return;
 	claim_queued(s);
 	if (store_run_list(s->store, &f, &runs, &n, NULL) < 0)

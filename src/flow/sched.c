@@ -520,10 +520,10 @@ static void start_ready(struct sched *s)
 	size_t cursor = 0;
 
 	exec_pool_pass(s);
-	while (!s->stopping && !s->suspended && (ti = exec_pool_next_waiting(s, &cursor)))
+	while (!s->stopping && sched_lease_fresh(s) && (ti = exec_pool_next_waiting(s, &cursor)))
 		if (!task_blocked(ti))
 			start_one(s, ti);
-	while (exec_pool_room(s) && !s->stopping && !s->suspended) {
+	while (exec_pool_room(s) && !s->stopping && sched_lease_fresh(s)) {
 		ti = ready_pop(s);
 		if (!ti)
 			return;

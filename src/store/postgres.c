@@ -404,9 +404,19 @@ static PGconn *connect_url(const char *url)
 	return PQconnectdbParams(keys, vals, 1);
 }
 
+/*
+ * Each connection, also after a reconnect: the change feed, and a limit on
+ * how long a transaction may sit idle.  A scheduler stopped (SIGSTOP, a
+ * stall, a partition) inside a batch would otherwise hold its row locks and
+ * the FOR SHARE on its lease for ever, and the scheduler taking its runs over
+ * (15 s after its last heartbeat, sched.h) would wait on them: the server
+ * ends such a session after 8 s, so the locks are gone before that, and the
+ * batch is lost (and fenced when its writer wakes) instead of written late.
+ */
 static int listen_changes(struct pg_store *q)
 {
-	PGresult *res = PQexec(q->conn, "LISTEN synthflow");
+	PGresult *res = PQexec(q->conn, "SET idle_in_transaction_session_timeout = 8000;"
+					" LISTEN synthflow");
 	int ok = result_ok(res);
 	if (!ok)
 		db_error(q, "listening for changes", res);
