@@ -40,6 +40,8 @@ setup() {
 stop_serve() { web_stop_if run-data; }
 # total [DAG]: runs in the store
 total() { synthflow --data run-data runs list "$@" --limit 0 --json | jq .total; }
+# has_total DAG N: DAG has N runs (for wait_for: counted again at each try)
+has_total() { [ "$(total "$1")" = "$2" ]; }
 # created TRIGGER: the metric's value
 created() {
 	curl -s -H "$WEB_AUTH" "$WEB_BASE/metrics" |
@@ -57,7 +59,7 @@ expect_success 'manual, api, schedule, file, variable and replay runs are counte
 	trigger d >/dev/null &&
 	synthflow --data run-data vars set k1 x 2>/dev/null &&
 	echo a >run-data/downloaded/a.wav &&
-	wait_for 60 test "$(total f)" = 1 && wait_for 60 test "$(total s)" = 1 &&
+	wait_for 60 has_total f 1 && wait_for 60 has_total s 1 &&
 	curl -s -H "$WEB_AUTH" "$WEB_BASE/metrics" | grep "^synthflow_runs_created_total" &&
 	same "$(created manual) $(created api) $(created schedule)" "2 1 1" &&
 	same "$(created file) $(created variable) $(created replay)" "1 1 1" &&

@@ -35,6 +35,9 @@ stop_serve() { web_stop_if run-data; }
 same() { [ "$1" = "$2" ] || { echo "got '$1', expected '$2'" >&2; return 1; }; }
 # n EVENT RUN: lines of EVENT for RUN in ev.log
 n() { cat run-data/ev.log 2>/dev/null | grep -c "^$1 .*\"run_id\":\"$2\"" || true; }
+# has EVENT RUN N / starts N: counted again at each try of wait_for
+has() { [ "$(n "$1" "$2")" = "$3" ]; }
+starts() { [ "$(grep -c start run-data/slow.log)" = "$1" ]; }
 settled() {
 	synthflow --data run-data events list --limit 0 --json >"$TRASH/all.json" &&
 	jq -e 'length > 0 and all(.[]; .state | IN("delivered", "failed", "redelivered"))' "$TRASH/all.json"
@@ -64,7 +67,7 @@ expect_success 'kill -9 of serve mid-run: the next serve finishes it, run-finish
 	web_start run-data &&
 	run=$(synthflow --data run-data trigger slow -p mode=wait) &&
 	wait_for 60 test -e "run-data/generated/slow/waiting-$run" &&
-	wait_for 30 test "$(n run-started $run)" = 1 &&
+	wait_for 30 has run-started "$run" 1 &&
 	kill -9 "$(cat run-data/serve.pid)" && wait_for 10 test -s run-data/serve.status &&
 	touch run-data/go && web_start run-data &&
 	wait_for 60 ended "$run" && wait_for 60 settled && sleep 1 && cat run-data/ev.log &&
@@ -88,7 +91,7 @@ expect_success 'kill -9 during a script: run again once, shown redelivered' '
 	synthflow --data run-data events list --kind event --json |
 		jq -e "[.[] | select(.event == \"run-finished\") | .state] == [\"running\"]" &&
 	web_start run-data &&
-	wait_for 60 test "$(grep -c start run-data/slow.log)" = 2 &&
+	wait_for 60 starts 2 &&
 	touch run-data/release && wait_for 60 settled && sleep 1 && cat run-data/slow.log &&
 	same "$(grep -c start run-data/slow.log) $(grep -c done run-data/slow.log)" "2 1" &&
 	jq -e "[.[] | select(.event == \"run-finished\")][0] | .state == \"redelivered\" and .attempts == 2 and .exit_code == 0" "$TRASH/all.json" &&
