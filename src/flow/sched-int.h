@@ -206,6 +206,7 @@ struct sched {
 	size_t ndlv, dlv_alloc;
 	int out_check;          /* look for rows to deliver at the next tick */
 	int64_t out_next_scan;  /* serve: monotonic ms of the next look anyway */
+	int64_t out_retry_at;   /* a look failed (store down): not again before */
 	int64_t delivery_timeout_ms;
 	_Atomic uint64_t deliveries[2][3]; /* [callback, event][ok, failed, redelivered] */
 

@@ -36,6 +36,8 @@
 #define MAX_RUNNING 16
 /* serve looks for rows that others wrote (or whose owner died) this often. */
 #define SCAN_MS 5000
+/* A look that failed (the store is down) is tried again after this long. */
+#define SCAN_RETRY_MS 1000
 /* After SIGTERM on a timeout, SIGKILL this much later. */
 #define KILL_GRACE_MS 5000
 /* What is left of an interrupted delivery gets this long to be confirmed gone. */
@@ -496,7 +498,13 @@ static void scan(struct sched *s)
 	size_t n;
 
 	if (store_delivery_list(s->store, &f, &v, &n) < 0) {
+		/*
+		 * Looked at again, but not at once: an immediate retry made the
+		 * loop poll with no timeout, a busy loop for as long as the
+		 * store (e.g. a PostgreSQL server) was away.
+		 */
 		s->out_check = 1;
+		s->out_retry_at = time_mono_ms() + SCAN_RETRY_MS;
 		return;
 	}
 	for (size_t i = 0; i < n && s->ndlv < MAX_RUNNING; i++) {
@@ -565,7 +573,7 @@ void sout_tick(struct sched *s)
 		return;
 	if (s->opts.serve && now >= s->out_next_scan)
 		s->out_check = 1;
-	if (!s->out_check || s->ndlv >= MAX_RUNNING)
+	if (!s->out_check || s->ndlv >= MAX_RUNNING || now < s->out_retry_at)
 		return;
 	s->out_check = 0;
 	s->out_next_scan = now + SCAN_MS;
@@ -611,7 +619,7 @@ int64_t sout_wait_ms(struct sched *s)
 	int64_t now = time_mono_ms(), wait = -1;
 
 	if (s->out_check && !s->stopping && s->ndlv < MAX_RUNNING)
-		return 0;
+		return now < s->out_retry_at ? s->out_retry_at - now : 0;
 	for (size_t i = 0; i < s->ndlv; i++) {
 		const struct sdelivery *x = &s->dlv[i];
 		int64_t w;

@@ -144,6 +144,30 @@ expect_success 'the database going away for 3 s mid-run fails nothing' '
 	grep -q "connected again" run-data/serve.err
 '
 
+# The loop's iterations, from serve's /metrics (read once the store is back).
+loops() {
+	curl -sf -H "$WEB_AUTH" "$WEB_BASE/metrics" | awk '$1 == "synthflow_scheduler_loops_total" {print $2}'
+}
+
+# Guarantee: while the store is away the scheduler sleeps between its
+# retries (flush, lease, outbox: about once a second); counted from before
+# the database stops to after it is back.  6 s covers an outbox
+# look (every 5 s); its failure was once retried at once, a busy loop of
+# tens of thousands of iterations in that time, even on a loaded machine.
+expect_success 'serve sleeps while the database is away (no busy loop)' '
+	db=$(newdb) &&
+	data_with_store "$(pg_url "$db")" &&
+	trap web_stop_all EXIT && web_start "$PWD/run-data" &&
+	before=$(loops) && test -n "$before" &&
+	pg_stop "$PG" fast &&
+	sleep 6
+	pg_restart "$PG" 127.0.0.1 || exit 1
+	wait_for 60 sh -c "curl -sf -H \"$WEB_AUTH\" \"$WEB_BASE/metrics\" >/dev/null" &&
+	after=$(loops) && test -n "$after" &&
+	echo "loop iterations in 6 s without the database: $((after - before))" &&
+	test $((after - before)) -lt 2000
+'
+
 expect_success 'store copy moves a SQLite store into an empty PostgreSQL database, counts agree' '
 	data_with_store "sqlite:flow/synthflow.db" &&
 	run1=$(synthflow test steps -p n=4) &&
