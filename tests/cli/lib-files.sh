@@ -5,6 +5,9 @@
 # files_init: a data folder whose DAG `wav` takes **/*.wav after a quiet
 # period of 1 s and records the size of its file.
 files_init() {
+	# each body's own data folder, so on PostgreSQL its own database too
+	# (lib-web.sh shares one store between bodies)
+	test_store_fresh || return 1
 	synthflow init >/dev/null
 	mkdir -p run-data/src/t/dags
 	cat >run-data/src/t/dags/wav.yaml <<-'YAML'

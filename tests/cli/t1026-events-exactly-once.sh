@@ -7,7 +7,10 @@
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib-web.sh"
 
+# Each body has its own data folder, so on PostgreSQL its own database too
+# (lib-web.sh shares one store between bodies; these count every delivery).
 setup() {
+	test_store_fresh || return 1
 	synthflow init >/dev/null
 	mkdir -p run-data/src/ws/dags run-data/src/ws/events
 	cat >run-data/src/ws/dags/d.yaml <<-'YAML'
