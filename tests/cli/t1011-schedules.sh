@@ -31,6 +31,10 @@ kill9() {
 }
 
 runs_of() { synthflow runs list "$1" --limit 0 --json | jq .total; }
+# For wait_for, which runs its command at each try: a $(...) in its
+# arguments would be counted once, before the first.
+fires_are() { test "$(store_sql "SELECT count(*) FROM schedule_fires")" = "$1"; }
+has_runs() { test "$(runs_of "$1")" -ge "$2"; }
 
 # wait_runs DAG N: until DAG has N runs; fails when it has more.
 wait_runs() {
@@ -179,7 +183,7 @@ expect_success 'catch-up after downtime: newest only, or the newest max_catchup 
 	dag all "schedule: \"0 * * * *\"" "timezone: UTC" "catchup: true" &&
 	dag zz "schedule: \"* * * * *\"" "timezone: UTC" &&
 	serve_at 2027-01-01T00:00:30Z &&
-	wait_for "$WEB_WAIT" test "$(store_sql "SELECT count(*) FROM schedule_fires")" = 4 &&
+	wait_for "$WEB_WAIT" fires_are 4 &&
 	kill9 &&
 	test "$(synthflow runs list --limit 0 --json | jq .total)" = 0 &&
 	serve_at 2027-01-01T05:00:30Z &&
@@ -203,7 +207,7 @@ expect_success 'pause stops the schedule; unpause fires the newest missed time; 
 	dag p "schedule: \"0 * * * *\"" "timezone: UTC" &&
 	dag zz "schedule: \"* * * * *\"" "timezone: UTC" &&
 	serve_at 2027-01-01T00:00:30Z &&
-	wait_for "$WEB_WAIT" test "$(store_sql "SELECT count(*) FROM schedule_fires")" = 2 &&
+	wait_for "$WEB_WAIT" fires_are 2 &&
 	synthflow dags pause p &&
 	kill9 &&
 	serve_at 2027-01-01T03:00:30Z &&
@@ -231,7 +235,7 @@ expect_success 'kill -9 while 120 missed times fire: each exactly once' '
 	setup &&
 	dag m "schedule: \"* * * * *\"" "timezone: UTC" "catchup: true" "max_catchup: 1000" &&
 	serve_at 2027-01-01T00:00:00.500Z &&
-	wait_for "$WEB_WAIT" test "$(store_sql "SELECT count(*) FROM schedule_fires")" = 1 &&
+	wait_for "$WEB_WAIT" fires_are 1 &&
 	kill9 &&
 	for d in 0.2 0.4 0.6 0.8; do
 		serve_at 2027-01-01T02:00:01Z && sleep $d && kill9 || exit 1
@@ -248,7 +252,7 @@ expect_success 'real time: a "* * * * *" schedule fires under serve at the minut
 	cd "$RT" &&
 	if [ -n "$RT_STORE" ]; then SYNTHFLOW_FLOW_STORE=$RT_STORE; fi &&
 	# started before the other cases; the first minute boundary after it is at most 60 s later
-	wait_for $((75 + WEB_WAIT)) test "$(runs_of minutely)" -ge 1 &&
+	wait_for $((75 + WEB_WAIT)) has_runs minutely 1 &&
 	synthflow runs list minutely --limit 0 --json >runs.json &&
 	jq -e "[.runs[] | .trigger == \"schedule\" and (.scheduled_for | test(\":00.000Z$\"))] | all" runs.json &&
 	test "$(jq "[.runs[].scheduled_for] | unique | length" runs.json)" = "$(jq ".runs | length" runs.json)" &&

@@ -48,22 +48,46 @@ static int sh_parse(const char *cmd)
 	return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
+/*
+ * Variables are set at run time, so the validator accepts any vars.NAME and
+ * expansion refuses one that is not set.  Each variable the template names
+ * gets the same value as the param (so its quoting is fuzzed too): on
+ * "variable 'X' is not set", X is set and the expansion tried again.
+ */
 static char *expand_with(const char *tmpl, const char *value)
 {
-	json_t *params = json_object();
-	struct tmpl_ctx ctx = { .params = params, .run_id = "r", .run_dir = "/g/r",
-				.run_date = "2026-01-01", .task_id = "t", .data_dir = "/data",
-				.item = value, .quote = 1 };
+	static const char unset_head[] = "variable '";
+	static const char unset_tail[] = "' is not set (see 'synthflow vars set')";
+	json_t *params = json_object(), *vars = json_object();
+	struct tmpl_ctx ctx = { .params = params, .vars = vars, .run_id = "r",
+				.run_dir = "/g/r", .run_date = "2026-01-01", .task_id = "t",
+				.data_dir = "/data", .item = value, .quote = 1 };
 	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
 
 	json_object_set_new(params, "p", json_stringn_nocheck(value, strlen(value)));
-	if (tmpl_expand(tmpl, &ctx, &out, &err) < 0) {
-		/* the validator accepted it: expansion must not refuse it */
-		fprintf(stderr, "checked but not expanded: %s\n", err.buf);
-		abort();
+	while (tmpl_expand(tmpl, &ctx, &out, &err) < 0) {
+		size_t hl = sizeof(unset_head) - 1, tl = sizeof(unset_tail) - 1;
+		char *name;
+
+		if (err.len <= hl + tl || strncmp(err.buf, unset_head, hl) ||
+		    strcmp(err.buf + err.len - tl, unset_tail)) {
+			/* the validator accepted it: expansion must not refuse it */
+			fprintf(stderr, "checked but not expanded: %s\n", err.buf);
+			abort();
+		}
+		name = xstrndup(err.buf + hl, err.len - hl - tl);
+		if (json_object_get(vars, name)) {
+			fprintf(stderr, "variable '%s' set but still refused\n", name);
+			abort();
+		}
+		json_object_set_new_nocheck(vars, name, json_stringn_nocheck(value, strlen(value)));
+		free(name);
+		sb_reset(&out);
+		sb_reset(&err);
 	}
 	sb_release(&err);
 	json_decref(params);
+	json_decref(vars);
 	return sb_detach(&out, NULL);
 }
 
