@@ -153,16 +153,36 @@ void sched_ready_push(struct sched *s, struct sti *ti)
 	ti->in_ready = 1;
 }
 
+/*
+ * An entry whose instance has in_ready clear is stale: a batch took that
+ * instance without popping it (start_batch), so it is not ready because of
+ * this entry, and popping it must not start it (a failed batch item would
+ * skip its retry delay).
+ */
 static struct sti *ready_pop(struct sched *s)
 {
 	struct sti *ti;
-	if (!s->ready_len)
-		return NULL;
-	ti = s->ready[s->ready_head];
-	s->ready_head = (s->ready_head + 1) % s->ready_alloc;
-	s->ready_len--;
+	do {
+		if (!s->ready_len)
+			return NULL;
+		ti = s->ready[s->ready_head];
+		s->ready_head = (s->ready_head + 1) % s->ready_alloc;
+		s->ready_len--;
+	} while (!ti->in_ready);
 	ti->in_ready = 0;
 	return ti;
+}
+
+/* A run leaves memory: its entries (live or stale) leave the ring. */
+static void ready_drop_run(struct sched *s, const struct srun *run)
+{
+	size_t w = 0;
+	for (size_t i = 0; i < s->ready_len; i++) {
+		struct sti *ti = s->ready[(s->ready_head + i) % s->ready_alloc];
+		if (ti->task->run != run)
+			s->ready[(s->ready_head + w++) % s->ready_alloc] = ti;
+	}
+	s->ready_len = w;
 }
 
 void sched_eval_push(struct sched *s, struct stask *t)
@@ -442,6 +462,7 @@ static void start_batch(struct sched *s, struct sti *ti)
 	/* $SF_ITEMS in item order; the first instance's log is the batch's */
 	qsort(m, n, sizeof(*m), cmp_sti_index);
 	for (size_t i = 0; i < n; i++) {
+		m[i]->in_ready = 0; /* its entry in the ring is now stale (ready_pop) */
 		m[i]->try_number++;
 		m[i]->started_at = now;
 		m[i]->ended_at = 0;
@@ -1120,6 +1141,7 @@ static void drop_finished(struct sched *s)
 		if (run_state_is_final(run->state) && !run->dirty && !s->ndirty && !s->nprovs &&
 		    !s->noutq) {
 			timers_drop_run(s, run);
+			ready_drop_run(s, run);
 			exec_pool_forget_run(s, run);
 			srun_free(run);
 			continue;

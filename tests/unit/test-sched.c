@@ -391,6 +391,46 @@ static void retry_gaps_follow_policy(void **state)
 	scratch_done(dir, &cfg, s, st, run_id);
 }
 
+/*
+ * A batch takes ready instances out of the ready ring without popping them.
+ * Such an instance must not come out of the ring again as if it were ready:
+ * here the first batch (items 0-2) fails and waits 300 ms for its retry,
+ * and the ring still names items 1 and 2; popping them then must not start
+ * their retries early (with parallelism 1 the next batch, items 3-5, runs
+ * in between).
+ */
+static void batch_retry_waits_its_delay(void **state)
+{
+	char dir[] = "/tmp/sf-sched-XXXXXX";
+	struct config cfg;
+	struct sched *s;
+	struct store *st;
+	struct store_try *tries;
+	char *run_id;
+	size_t n;
+	const char *dag = "tasks:\n"
+			  "  mk: {run: \"mkdir -p {{ run.dir }}/in && cd {{ run.dir }}/in && "
+			  "touch 0 1 2 3 4 5\"}\n"
+			  "  b: {needs: [mk], foreach: \"{{ run.dir }}/in/*\", batch: 3, "
+			  "run: \"exit 1\", retries: 1, retry_delay: 300ms}\n";
+
+	(void)state;
+	config_defaults(&cfg);
+	cfg.flow_parallelism = 1;
+	run_in_scratch(dir, "rb", dag, &cfg, &s, &st, &run_id);
+
+	for (int item = 0; item < 6; item++) {
+		assert_int_equal(store_try_list(st, run_id, "b", item, &tries, &n), 0);
+		assert_int_equal(n, 2);
+		if (tries[1].started_at - tries[0].ended_at < 300)
+			fail_msg("item %d: its retry started %lld ms after its first try ended; the "
+				 "delay is 300 ms", item,
+				 (long long)(tries[1].started_at - tries[0].ended_at));
+		store_try_list_free(tries, n);
+	}
+	scratch_done(dir, &cfg, s, st, run_id);
+}
+
 /* An owner in another pid namespace cannot be looked up: it counts as alive. */
 static void owners_across_namespaces(void **state)
 {
@@ -424,6 +464,7 @@ int main(void)
 		cmocka_unit_test(orphans_of_a_run_are_killed),
 		cmocka_unit_test(run_states),
 		cmocka_unit_test(retry_gaps_follow_policy),
+		cmocka_unit_test(batch_retry_waits_its_delay),
 		cmocka_unit_test(owners_across_namespaces),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
