@@ -1008,6 +1008,8 @@ async function route() {
     else if (parts[0] === 'runs' && parts.length === 2) view = await pageRun(parts[1]);
     else if (parts[0] === 'runs' && parts[2] === 'log') view = await pageLog(parts[1], parts[3], query);
     else if (parts[0] === 'runs' && parts[2] === 'dataset') view = await pageDataset(parts[1], query);
+    else if (parts[0] === 'datasets' && parts.length === 1) view = await pageDatasets();
+    else if (parts[0] === 'datasets' && parts.length === 2) view = await pageUploadable(parts[1], query);
     else if (parts[0] === 'runs' && parts[2] === 'replay') view = await pageReplay(parts[1]);
     else if (parts[0] === 'compare' && parts.length === 3) view = await pageCompare(parts[1], parts[2]);
     else if (parts[0] === 'variables' && parts.length === 1) view = await pageVariables(query);

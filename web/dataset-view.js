@@ -1,7 +1,8 @@
-// The dataset view (docs/ui.md): a run's per-clip metrics, filtered and
-// sorted by the server, with only the visible rows in the document.  Loaded
-// before app.js, whose helpers (el, api, enc, put, mount) it calls once the
-// page runs; app.js's router calls pageDataset.
+// The dataset view (docs/ui.md): a run's per-clip metrics, or those of a
+// folder in uploadable/ (its metrics.jsonl), filtered and sorted by the
+// server, with only the visible rows in the document.  Loaded before app.js,
+// whose helpers (el, api, enc, put, mount) it calls once the page runs;
+// app.js's router calls pageDataset, pageDatasets and pageUploadable.
 'use strict';
 
 // Rows are 40 px high; the server is asked for 50 rows at a time, enough
@@ -41,10 +42,44 @@ function dsNextFrame() {
   return new Promise(done => requestAnimationFrame(() => setTimeout(done, 0)));
 }
 
+// A run's clips: `output` is relative to the run's folder.
 async function pageDataset(runId, query) {
-  const base = '/api/v1/runs/' + enc(runId) + '/metrics';
   const runDir = (await api('/api/v1/runs/' + enc(runId) + '/files')).run_dir;
-  let filter = query.get('filter') || '', sort = query.get('sort') || '', task = query.get('task') || '';
+  return dsTable({
+    base: '/api/v1/runs/' + enc(runId) + '/metrics',
+    fileUrl: out => runDir ? '/api/v1/runs/' + enc(runId) + '/file?path=' + enc(runDir + '/' + out) : null,
+    crumbs: [el('a', { href: '#/runs/' + enc(runId), class: 'mono', text: runId }), ' / dataset'],
+    title: 'Dataset', filelist: 'filelist_' + runId + '.txt', task: query.get('task') || '',
+  }, query);
+}
+
+// The folders of uploadable/, those with a metrics.jsonl linked to their view.
+async function pageDatasets() {
+  const list = (await api('/api/v1/datasets')).datasets;
+  mount(el('div', { class: 'crumbs' }, el('a', { href: '#/', text: 'DAGs' }), ' / datasets'),
+    el('h1', { text: 'Datasets' }),
+    el('p', { class: 'muted', text: 'The folders of uploadable/. A folder with a metrics.jsonl (one JSON object per clip) opens in the dataset view.' }),
+    el('table', { id: 'datasets' }, el('thead', {}, el('tr', {}, el('th', { text: 'Folder' }), el('th', { text: 'Clips' }))),
+      el('tbody', {}, list.length ? list.map(d => el('tr', {},
+        el('td', {}, d.metrics ? el('a', { href: '#/datasets/' + enc(d.name), class: 'mono', text: d.name }) : el('span', { class: 'mono', text: d.name })),
+        el('td', { class: 'muted', text: d.metrics ? 'metrics.jsonl' : 'no metrics.jsonl' })))
+        : el('tr', {}, el('td', { colspan: 2, class: 'muted', text: 'Nothing in uploadable/ yet.' })))));
+  return {};
+}
+
+// A folder of uploadable/: `output` is relative to it.
+async function pageUploadable(name, query) {
+  const b = '/api/v1/datasets/' + enc(name);
+  return dsTable({
+    base: b + '/metrics', fileUrl: out => b + '/file?path=' + enc(out),
+    crumbs: [el('a', { href: '#/datasets', text: 'datasets' }), ' / ', el('span', { class: 'mono', text: name })],
+    title: 'Dataset ' + name, filelist: 'filelist_' + name + '.txt', task: null,
+  }, query);
+}
+
+async function dsTable(src, query) {
+  const base = src.base, task = src.task;
+  let filter = query.get('filter') || '', sort = query.get('sort') || '';
   let total = 0, pages = new Map(), gen = 0, playing = null;
   const status = el('span', { class: 'muted', id: 'ds-status' });
   const input = el('input', { type: 'text', id: 'ds-filter', class: 'ds-filter', value: filter,
@@ -58,7 +93,6 @@ async function pageDataset(runId, query) {
     text: h, class: k === 'wave' || k === 'flags' ? '' : 'sortable',
     onclick: k === 'wave' || k === 'flags' ? null : () => { sort = sort === k ? '-' + k : k; reload(); },
   })));
-  const fileUrl = out => '/api/v1/runs/' + enc(runId) + '/file?path=' + enc(runDir + '/' + out);
 
   const qs = (offset, limit) => '?limit=' + limit + '&offset=' + offset + (task ? '&task=' + enc(task) : '') +
     (filter ? '&filter=' + enc(filter) : '') + (sort ? '&sort=' + enc(sort.replace(/^(-?)name$/, '$1item')) : '');
@@ -84,12 +118,12 @@ async function pageDataset(runId, query) {
     return (slots[k] = r);
   }
   function fill(r, it, i) {
-    const m = it.metrics || {}, f = Object.assign(clipperFields(it.item), m);
+    const m = it.metrics || {}, item = it.item || m.output, f = Object.assign(clipperFields(item), m);
     r.dataset.i = i;
     r.style.transform = 'translateY(' + (i * DS_ROW) + 'px)';
     r.hidden = false;
-    r.out = m.output && runDir ? fileUrl(m.output) : null;
-    r.name = clipperFields(it.item).name;
+    r.out = m.output ? src.fileUrl(m.output) : null;
+    r.name = clipperFields(item).name;
     DS_COLS.forEach(([k], c) => {
       const cell = r.cells[c];
       if (k === 'wave') {
@@ -107,7 +141,7 @@ async function pageDataset(runId, query) {
         cell.className = typeof v === 'number' ? 'num' : '';
       }
       cell.textContent = text;
-      cell.title = k === 'name' ? it.item || '' : text;
+      cell.title = k === 'name' ? item || '' : text;
     });
   }
   function play(r) {
@@ -174,13 +208,13 @@ async function pageDataset(runId, query) {
       n = r.total;
       for (const it of r.items) {
         if (!it.metrics || !it.metrics.output) continue;
-        const f = Object.assign(clipperFields(it.item), it.metrics);
+        const f = Object.assign(clipperFields(it.item || it.metrics.output), it.metrics);
         lines.push([it.metrics.output, f.transcript || '', f.speaker || f.character || ''].join('|'));
       }
       if (!r.items.length) break;
     }
     const a = el('a', { href: URL.createObjectURL(new Blob([lines.join('\n') + '\n'], { type: 'text/plain' })),
-      download: 'filelist_' + runId + '.txt' });
+      download: src.filelist });
     document.body.appendChild(a);
     a.click();
     a.remove();
@@ -192,12 +226,11 @@ async function pageDataset(runId, query) {
     requestAnimationFrame(() => { ticking = false; paint().catch(() => {}); });
   });
   input.addEventListener('keydown', ev => { if (ev.key === 'Enter') reload(); });
-  mount(el('div', { class: 'crumbs' }, el('a', { href: '#/', text: 'DAGs' }), ' / ',
-    el('a', { href: '#/runs/' + enc(runId), class: 'mono', text: runId }), ' / dataset'),
-  el('h1', {}, el('span', { text: 'Dataset' }), status),
+  mount(el('div', { class: 'crumbs' }, el('a', { href: '#/', text: 'DAGs' }), ' / ', ...src.crumbs),
+  el('h1', {}, el('span', { text: src.title }), status),
   el('div', { class: 'pager' }, input, el('button', { text: 'Filter', onclick: reload }),
     el('button', { text: 'Download filelist', id: 'ds-download', onclick: () => download().catch(e => alert(e.message)) })),
-  el('p', { class: 'muted', text: 'KEY OP VALUE, comma-separated; OP one of = != < <= > >= ~ (contains). Keys: any metric, item, task. Click a heading to sort.' }),
+  el('p', { class: 'muted', text: 'KEY OP VALUE, comma-separated; OP one of = != < <= > >= ~ (contains). Keys: any metric, item' + (task !== null ? ', task' : '') + '. Click a heading to sort.' }),
   el('div', { class: 'ds-player' }, player, nowPlaying),
   head, scroller);
   await reload();

@@ -22,7 +22,6 @@
 /* Runs shown per DAG in the list, and the bounds of ?limit=. */
 #define RECENT_RUNS 8
 #define MAX_LIMIT 1000
-#define METRICS_MAX_LIMIT 100000   /* the dataset view pages through 100,000 clips */
 #define HEALTH_TICK_MS 10000
 
 struct store *api_store(struct web *w, struct http_resp *resp)

@@ -16,10 +16,14 @@
 #include "web/web-impl.h"
 
 #include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "util/common.h"
 
@@ -70,8 +74,14 @@ struct mref {
 };
 
 struct mtable {
-	char *run_id;
+	char *run_id;           /* for a dataset's file: its real path */
 	int64_t seq;
+	/* a dataset's file (mcache_file_list), known by what stat says of it */
+	int is_file;
+	dev_t dev;
+	ino_t ino;
+	off_t size;
+	struct timespec mtime;
 	struct arena text;
 	struct mrow *rows;
 	size_t n, alloc;
@@ -514,6 +524,10 @@ static json_t *row_json(const struct mtable *t, size_t r)
 	const struct mrow *row = &t->rows[r];
 	json_t *data = json_loadb(row->data, row->data_len, 0, NULL);
 
+	if (t->is_file)
+		return json_pack("{s:i, s:o, s:o}", "line", row->idx,
+				 "item", row->item ? json_string(row->item) : json_null(),
+				 "metrics", data ? data : json_object());
 	return json_pack("{s:s, s:o, s:o, s:o}", "task_id", row->task,
 			 "index", row->idx >= 0 ? json_integer(row->idx) : json_null(),
 			 "item", row->item ? json_string(row->item) : json_null(),
@@ -640,6 +654,133 @@ void mcache_release(struct web *w)
 	pthread_mutex_unlock(&c->lock);
 	mtable_free(c->t);
 	c->t = NULL;
+	mtable_free(c->file);
+	c->file = NULL;
 	free(c->load_run);
 	c->load_run = NULL;
+}
+
+/* Bigger dataset files are refused: the table holds about their text. */
+#define MCACHE_MAX_FILE ((off_t)1 << 30)
+
+static int same_file(const struct mtable *t, const struct stat *st)
+{
+	return t && st->st_dev == t->dev && st->st_ino == t->ino && st->st_size == t->size &&
+	       st->st_mtim.tv_sec == t->mtime.tv_sec && st->st_mtim.tv_nsec == t->mtime.tv_nsec;
+}
+
+/*
+ * A dataset's metrics file read whole: the lines of $SF_METRICS (docs/api.md),
+ * checked here as the store checks a run's, except that a bad line is an
+ * error (the file is the dataset), named "SHOWN:LINE:COL".  Blank lines are
+ * skipped; a row's index is its line number.
+ */
+static struct mtable *mtable_load_file(int fd, const struct stat *st, const char *path,
+				       const char *shown, int *status, struct strbuf *err)
+{
+	struct mtable *t = xcalloc(1, sizeof(*t));
+	struct strbuf text = STRBUF_INIT, key = STRBUF_INIT;
+	const char *p, *end;
+	size_t len;
+	int line = 0;
+
+	t->run_id = xstrdup(path);
+	t->is_file = 1;
+	t->dev = st->st_dev;
+	t->ino = st->st_ino;
+	t->size = st->st_size;
+	t->mtime = st->st_mtim;
+	*status = 500;
+	if (st->st_size > MCACHE_MAX_FILE) {
+		*status = 413;
+		sb_addf(err, "'%s' is over %lld MB", shown, (long long)(MCACHE_MAX_FILE >> 20));
+		goto fail;
+	}
+	if (sb_read_fd(&text, fd) < 0) {
+		sb_addf(err, "cannot read '%s': %s", shown, strerror(errno));
+		goto fail;
+	}
+	for (p = text.buf, end = text.buf + text.len; p < end; p += len + 1) {
+		const char *nl = memchr(p, '\n', (size_t)(end - p)), *q;
+		json_error_t je;
+		json_t *obj, *item;
+
+		len = nl ? (size_t)(nl - p) : (size_t)(end - p);
+		q = skip_ws(p, p + len);
+		line++;
+		if (q == p + len)
+			continue;
+		/* as the store reads $SF_METRICS (store_metrics_lines) */
+		obj = json_loadb(p, len, JSON_REJECT_DUPLICATES, &je);
+		if (!obj || !json_is_object(obj)) {
+			*status = 422;
+			if (obj)
+				sb_addf(err, "%s:%d:%d: a line must be a JSON object", shown, line,
+					(int)(q - p) + 1);
+			else
+				sb_addf(err, "%s:%d:%d: %s", shown, line, je.column, je.text);
+			json_decref(obj);
+			goto fail;
+		}
+		item = json_object_get(obj, "item");
+		if (t->n == MCACHE_MAX_ROWS) {
+			json_decref(obj);
+			*status = 413;
+			sb_addf(err, "'%s' has over %d lines", shown, MCACHE_MAX_ROWS);
+			goto fail;
+		}
+		row_add("", line, json_is_string(item) ? json_string_value(item) : NULL, p, len, t);
+		json_decref(obj);
+	}
+	for (size_t i = 0; i < t->n; i++)
+		if (row_parse(t, i, &key) < 0)
+			row_parse_slow(t, i);
+	sb_release(&text);
+	sb_release(&key);
+	*status = 0;
+	return t;
+fail:
+	sb_release(&text);
+	sb_release(&key);
+	mtable_free(t);
+	return NULL;
+}
+
+int mcache_file_list(struct web *w, const char *path, const char *shown,
+		     const struct store_metrics_query *q, json_t **rows, size_t *total,
+		     struct strbuf *err)
+{
+	struct metrics_cache *c = &w->mcache;
+	struct store_metrics_cond *conds = NULL;
+	const char *sort;
+	size_t n = 0;
+	struct stat st;
+	int desc, fd, status = 0;
+
+	if (store_metrics_sort_parse(q->sort, &sort, &desc, err) < 0 ||
+	    store_metrics_filter_parse(q->filter, &conds, &n, err) < 0)
+		return 400;
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		int missing = fd < 0 && errno == ENOENT;
+
+		sb_addf(err, "cannot read '%s': %s", shown, fd < 0 ? strerror(errno) : "not a file");
+		if (fd >= 0)
+			close(fd);
+		store_metrics_filter_free(conds, n);
+		return missing ? 404 : 500;
+	}
+	/* one file at a time: a second request for it waits for the first read */
+	pthread_mutex_lock(&c->file_lock);
+	if (!same_file(c->file, &st) || strcmp(c->file->run_id, path)) {
+		mtable_free(c->file);
+		c->file = mtable_load_file(fd, &st, path, shown, &status, err);
+	}
+	if (!status)
+		mtable_query(c->file, &(struct store_metrics_query){ .limit = q->limit, .offset = q->offset },
+			     conds, n, sort, desc, rows, total);
+	pthread_mutex_unlock(&c->file_lock);
+	close(fd);
+	store_metrics_filter_free(conds, n);
+	return status;
 }

@@ -75,6 +75,9 @@ struct metrics_cache {
 	pthread_t loader;
 	char *load_run;         /* what the loader reads */
 	int64_t load_seq;
+	/* the last dataset's metrics file asked for, read in the request */
+	pthread_mutex_t file_lock;
+	struct mtable *file;
 };
 
 struct web {
@@ -114,9 +117,21 @@ void web_handle(void *ctx, struct http_req *req, struct http_resp *resp);
 /* This thread's store connection (opened on first use); NULL after error(). */
 struct store *web_store(struct web *w);
 
+/* The largest ?limit= of the metrics routes: the dataset view pages through 100,000 clips. */
+#define METRICS_MAX_LIMIT 100000
+
 /* mcache.c: 1 when the cache answered, 0 when the store should, -1 as store_metrics_list. */
 int mcache_list(struct web *w, struct store *s, const struct store_run *run,
 		const struct store_metrics_query *q, json_t **rows, size_t *total, struct strbuf *err);
+/*
+ * A dataset's metrics file at the real path `path` (named `shown` in
+ * errors), kept while stat says it is the same file: 0 with *rows and
+ * *total, else an HTTP status with the reason in err (400 bad query, 404
+ * no file, 413 too big, 422 a bad line, as "SHOWN:LINE:COL: reason").
+ */
+int mcache_file_list(struct web *w, const char *path, const char *shown,
+		     const struct store_metrics_query *q, json_t **rows, size_t *total,
+		     struct strbuf *err);
 void mcache_release(struct web *w);
 
 /* dagcache.c */
@@ -172,6 +187,11 @@ void api_run_file(void *ctx, struct http_req *req, struct http_resp *resp);
  */
 void web_send_file(struct http_req *req, struct http_resp *resp, const char *path,
 		   const char *type);
+
+/* datasets.c: the folders of uploadable/ and their metrics files */
+void api_datasets(void *ctx, struct http_req *req, struct http_resp *resp);
+void api_dataset_metrics(void *ctx, struct http_req *req, struct http_resp *resp);
+void api_dataset_file(void *ctx, struct http_req *req, struct http_resp *resp);
 
 /* events.c: server-sent events */
 void api_events(void *ctx, struct http_req *req, struct http_resp *resp);

@@ -33,6 +33,9 @@ const struct http_route web_routes[] = {
 	{ "GET", "/api/v1/runs/*/tasks/*/tries", api_task_tries, 0 },
 	{ "GET", "/api/v1/runs/*/tasks/*/log", api_task_log, 0 },
 	{ "GET", "/api/v1/runs/*/metrics", api_run_metrics, 0 },
+	{ "GET", "/api/v1/datasets", api_datasets, 0 },
+	{ "GET", "/api/v1/datasets/*/metrics", api_dataset_metrics, 0 },
+	{ "GET", "/api/v1/datasets/*/file", api_dataset_file, 0 },
 	{ "GET", "/api/v1/variables", api_vars, 0 },
 	{ "PUT", "/api/v1/variables/*", api_var_put, 0 },
 	{ "DELETE", "/api/v1/variables/*", api_var_delete, 0 },
@@ -196,6 +199,7 @@ struct web *web_open(const struct web_opts *o)
 	pthread_mutex_init(&w->grid.lock, NULL);
 	pthread_mutex_init(&w->mcache.lock, NULL);
 	pthread_cond_init(&w->mcache.loaded, NULL);
+	pthread_mutex_init(&w->mcache.file_lock, NULL);
 	w->grid.rows = json_object();
 	if (auth_init(&w->auth, w->data_dir) < 0 || !web_store(w)) {
 		web_close(w);
@@ -228,6 +232,7 @@ void web_close(struct web *w)
 	pthread_mutex_destroy(&w->grid.lock);
 	pthread_mutex_destroy(&w->mcache.lock);
 	pthread_cond_destroy(&w->mcache.loaded);
+	pthread_mutex_destroy(&w->mcache.file_lock);
 	free(w->stats);
 	free(w->url);
 	free(w);

@@ -67,7 +67,13 @@ expect_success 'ppp-preprocess speaks a sample, cleans each clip, writes filelis
 	test "$(jq "[.metrics[] | select(.task_id == \"clean\")] | length" show)" = 6 &&
 	test "$(jq "[.metrics[] | select(.metrics.dropped == \"Very Noisy\")] | length" show)" = 1 &&
 	jq -e "[.metrics[] | select(.metrics.output) | .metrics] | length == 5 and
-		all(.[]; .rate == 22050 and .peak_db <= -1 and .character != \"\" and .transcript != \"\")" show
+		all(.[]; .rate == 22050 and .peak_db <= -1 and .character != \"\" and .transcript != \"\")" show &&
+	# the dataset view'"'"'s metrics.jsonl: the listed clips, paths inside the folder
+	jq -s -e "length == 5 and all(.[]; (.item | startswith(\"clips/\")) and .output == .item and
+		(.split == \"train\" or .split == \"validation\") and .rate == 22050 and (.wave | length) == 48)" "$up/metrics.jsonl" &&
+	test "$(jq -r ".output + \"|\" + .transcript + \"|\" + .speaker" "$up/metrics.jsonl" | sort)" = \
+		"$(sort "$up"/filelist_*.txt)" &&
+	! grep -q "$PWD" "$up/metrics.jsonl"
 '
 
 expect_success 'bad params are refused before anything runs' '

@@ -1,6 +1,8 @@
 // The dataset view with 100,000 clips in Debian's chromium (playwright-core):
 // first render, a filter, a sort, scrolling to the middle (virtualized rows),
-// playing a clip, the waveform thumbnails and the filtered filelist download.
+// playing a clip, the waveform thumbnails and the filtered filelist download;
+// with DATASET, the same for a folder of uploadable/ with the same clips
+// (dataset-gen.py --uploadable), opened from the Datasets page.
 // Times are measured in the page (window.sfDataset: from the request to the
 // frame after the rows are in the document), twice: cold (the page just
 // loaded, as it finds serve: the first view of a run waits for serve to read
@@ -8,14 +10,14 @@
 // and filter must be under it (t1404 gives five times the 200 ms goal;
 // bench/dataset.sh holds them against the goal itself).
 //
-//   node dataset.js URL_WITH_TOKEN RUN_ID OUT FILTERED_COUNT [LIMIT_MS]
+//   node dataset.js URL_WITH_TOKEN RUN_ID OUT FILTERED_COUNT [LIMIT_MS [DATASET]]
 'use strict';
 const path = require('path');
 const fs = require('fs');
 const os = require('os');
 const { chromium } = require('playwright-core');
 
-const [url, runId, out, wantFiltered, limitMs] = process.argv.slice(2);
+const [url, runId, out, wantFiltered, limitMs, dataset] = process.argv.slice(2);
 const FILTER = 'character=Fluttershy,lufs<-30,duration>8';
 
 // Where a measured time went: the server's answer, the rows' update, the next frame.
@@ -47,11 +49,20 @@ async function main() {
     // First render and the filter, as a user opening the view sees them:
     // cold, the page just loaded; warm, the view opened again from the DAG
     // list in the same page (the UI never reloads itself).
-    const measure = async label => {
-      if (label === 'cold') await page.goto(url);
-      else await page.evaluate(() => { location.hash = '#/'; });
+    const openRun = async () => {
       await page.waitForSelector('main#app table'); // the DAG list
       await page.evaluate(id => { window.sfDataset = null; location.hash = '#/runs/' + id + '/dataset'; }, runId);
+    };
+    // from the Datasets page of the top bar, as a user finds it
+    const openUploadable = async () => {
+      await page.evaluate(() => { window.sfDataset = null; });
+      await page.click('header nav a[href="#/datasets"]');
+      await page.click(`#datasets a[href="#/datasets/${encodeURIComponent(dataset)}"]`);
+    };
+    const measure = async (label, open) => {
+      if (label.startsWith('cold')) await page.goto(url);
+      else await page.evaluate(() => { location.hash = '#/'; });
+      await open();
       const first = await state({ filter: '', sort: '' });
       console.log(`${label} first render: ${first.total} clips in ${first.ms.toFixed(1)} ms (${parts(first)})`);
       if (first.total !== 100000) throw new Error('expected 100000 clips, got ' + first.total);
@@ -66,11 +77,14 @@ async function main() {
       if (!(top <= -39)) throw new Error('sorted by LUFS, the first row has ' + top);
       return { first, filtered };
     };
-    await measure('cold');
-    const warm = await measure('warm');
-    if (limitMs)
-      for (const [what, d] of [['first render', warm.first], ['filter', warm.filtered]])
-        if (d.ms > Number(limitMs)) throw new Error(`warm ${what} took ${d.ms.toFixed(1)} ms, over ${limitMs} ms`);
+    await measure('cold', openRun);
+    const warm = await measure('warm', openRun);
+    const underLimit = (label, m) => {
+      if (limitMs)
+        for (const [what, d] of [['first render', m.first], ['filter', m.filtered]])
+          if (d.ms > Number(limitMs)) throw new Error(`${label} ${what} took ${d.ms.toFixed(1)} ms, over ${limitMs} ms`);
+    };
+    underLimit('warm', warm);
 
     // Virtualized: a screenful of rows in the document, also in the middle.
     await filterTo('');
@@ -92,27 +106,49 @@ async function main() {
       for (let k = 3; k < d.length; k += 4) if (d[k]) n++;
       return n;
     });
-    await filterTo('item~_Line 0.');
-    await state({ filter: 'item~_Line 0.', sort: 'name' });
-    if (!(await inked(0) > 100)) throw new Error('clip 0 has no waveform drawn');
-    await page.click('#ds-scroll .ds-row[data-i="0"] .ds-play');
-    await page.waitForFunction(() => { const p = document.getElementById('ds-player'); return !p.paused && p.currentTime > 0.2; },
-      null, { timeout: 20000 });
-    const playing = await page.$eval('#ds-playing', s => s.textContent);
-    if (!/_Line 0$/.test(playing)) throw new Error('playing: ' + playing);
+    const playClip0 = async () => {
+      await filterTo('item~_Line 0.');
+      await state({ filter: 'item~_Line 0.', sort: 'name' });
+      if (!(await inked(0) > 100)) throw new Error('clip 0 has no waveform drawn');
+      await page.click('#ds-scroll .ds-row[data-i="0"] .ds-play');
+      await page.waitForFunction(() => { const p = document.getElementById('ds-player'); return !p.paused && p.currentTime > 0.2; },
+        null, { timeout: 20000 });
+      const playing = await page.$eval('#ds-playing', s => s.textContent);
+      if (!/_Line 0$/.test(playing)) throw new Error('playing: ' + playing);
+    };
+    await playClip0();
     await filterTo('item~_Line 3.');
     await state({ filter: 'item~_Line 3.', sort: 'name' });
     const row3 = await page.$eval('#ds-scroll .ds-row[data-i="0"] div:nth-child(1)', d => d.textContent);
     if (!/_Line 3$/.test(row3)) throw new Error('expected clip 3 first, got ' + row3);
     if (await inked(0) !== 0) throw new Error('clip 3 has no wave metric, yet its canvas is drawn on');
 
-    await filterTo('character=Rarity');
-    await state({ filter: 'character=Rarity', sort: 'name' });
-    const [download] = await Promise.all([page.waitForEvent('download'), page.click('#ds-download')]);
-    const text = fs.readFileSync(await download.path(), 'utf8');
-    const lines = text.trim().split('\n');
-    if (lines.length !== 25000 || !lines.every(l => /^clean\/.*\.flac\|Line \d+\.\|Rarity$/.test(l)))
-      throw new Error('filelist: ' + lines.length + ' lines, first ' + lines[0]);
+    const filelist = async (dir, sort) => {
+      await filterTo('character=Rarity');
+      await state({ filter: 'character=Rarity', sort });
+      const [download] = await Promise.all([page.waitForEvent('download'), page.click('#ds-download')]);
+      const text = fs.readFileSync(await download.path(), 'utf8');
+      const lines = text.trim().split('\n');
+      const re = new RegExp('^' + dir + '/.*\\.flac\\|Line \\d+\\.\\|Rarity$');
+      if (lines.length !== 25000 || !lines.every(l => re.test(l)))
+        throw new Error('filelist: ' + lines.length + ' lines, first ' + lines[0]);
+    };
+    await filelist('clean', 'name');
+
+    // A folder of uploadable/: the same clips, their paths relative to it.
+    if (dataset) {
+      await measure('cold uploadable', openUploadable);
+      const up = await measure('warm uploadable', openUploadable);
+      underLimit('warm uploadable', up);
+      await page.click('.ds-head div:nth-child(1)'); // by name
+      await state({ filter: FILTER, sort: 'name' });
+      await playClip0();
+      const src = await page.$eval('#ds-player', p => p.src);
+      if (!src.includes('/api/v1/datasets/' + encodeURIComponent(dataset) + '/file?path=clips%2F'))
+        throw new Error('player source: ' + src);
+      await filelist('clips', 'name');
+      await page.screenshot({ path: path.join(out, 'uploadable.png') });
+    }
     if (errors.length) throw new Error(errors.join('\n'));
     console.log('dataset browser test passed');
   } finally {

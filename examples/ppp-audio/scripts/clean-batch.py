@@ -9,8 +9,9 @@ others are cleaned by one `synthflow audio clean` for the whole batch (first
 channel, 40 Hz high-pass, resampling to SAMPLE_RATE, silence trimmed 45 dB
 under the peak, RMS level LEVEL_DB dBFS with the peak at most -1 dBFS) into
 RUN_DIR/clean/<path>.flac (the clip's own name: the DAG declares these
-outputs for the content cache), with RUN_DIR/clean/<path>.meta beside it:
-the speaker on the first line, the transcript on the second.
+outputs for the content cache), with RUN_DIR/clean/<path>.meta beside it
+(the speaker on the first line, the transcript on the second) and
+RUN_DIR/clean/<path>.json (the clip's metrics, for make-filelists.py).
 
 Each clip's outcome goes to $SF_RESULTS (a dropped clip is a success that
 writes nothing) and its numbers, with the Clipper fields, to $SF_METRICS.
@@ -101,6 +102,9 @@ def main():
             f.write(f"{speaker}\n{info['transcript']}\n")
         os.replace(stem + ".meta.tmp", stem + ".meta")
         m.update(info, output=os.path.relpath(stem + ".flac", run_dir), speaker=speaker)
+        with open(stem + ".json.tmp", "w", encoding="utf-8") as f:
+            f.write(json.dumps(m) + "\n")
+        os.replace(stem + ".json.tmp", stem + ".json")
         metrics.write(json.dumps(m) + "\n")
         results.write(f"{i}\tok\n")
         print(f"clean-batch: {rel} -> clean/{os.path.relpath(stem, clean)}.flac "

@@ -10,6 +10,11 @@ and writes OUT_DIR (uploadable/<dataset>/) so that it is self-contained:
                                 stop before .flac, as CookieTTS names them)
     filelist_train.txt          clips/<path>.flac|transcript|speaker
     filelist_validation.txt     the same format
+    metrics.jsonl               one JSON object a clip: its numbers from the
+                                clean task (the .json beside the clip), its
+                                "item" and "output" (the path in the lists),
+                                "speaker", "transcript" and "split" (train or
+                                validation); SynthFlow's dataset view reads it
     README.txt                  what this is, counts, and PARAM=VALUE lines
 
 Paths in the filelists are relative to OUT_DIR, so the folder can be
@@ -25,6 +30,7 @@ into place, so a failed run never leaves a half-written dataset.
 """
 
 import hashlib
+import json
 import os
 import shutil
 import sys
@@ -87,6 +93,25 @@ def write_list(path, clips):
             f.write(f"clips/{rel}|{text}|{speaker}\n")
 
 
+def write_metrics(path, clean_dir, train, val):
+    """metrics.jsonl: the clean task's numbers per clip, with paths inside OUT_DIR only."""
+    with open(path, "w", encoding="utf-8") as f:
+        for split_name, clips in (("train", train), ("validation", val)):
+            for rel, speaker, text, src in clips:
+                m = {}
+                try:
+                    with open(os.path.join(clean_dir, src[: -len(".flac")] + ".json"),
+                              encoding="utf-8") as j:
+                        m = json.load(j)
+                except FileNotFoundError:
+                    pass  # a clip cleaned by other means: its names only
+                except (OSError, ValueError) as e:
+                    die(f"bad metrics beside '{src}': {e}")
+                m.update(item=f"clips/{rel}", output=f"clips/{rel}", speaker=speaker,
+                         transcript=text, split=split_name)
+                f.write(json.dumps(m, ensure_ascii=False) + "\n")
+
+
 def write_readme(path, dataset, train, val, params):
     speakers = sorted({c[1] for c in train + val})
     with open(path, "w", encoding="utf-8") as f:
@@ -110,6 +135,7 @@ def build(clean_dir, new_dir, train_percent, params, dataset):
         shutil.copyfile(os.path.join(clean_dir, src), dst)
     write_list(os.path.join(new_dir, "filelist_train.txt"), train)
     write_list(os.path.join(new_dir, "filelist_validation.txt"), val)
+    write_metrics(os.path.join(new_dir, "metrics.jsonl"), clean_dir, train, val)
     write_readme(os.path.join(new_dir, "README.txt"), dataset, train, val, params)
     return train, val
 
