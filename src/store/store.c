@@ -947,7 +947,20 @@ int store_metrics_lines(const char *jsonl, size_t len, const char *item,
 			continue;
 		}
 		it = json_string_value(json_object_get(o, "item"));
-		stop = fn(line++, it ? it : item, jsonl + p, l, arg);
+		if (memchr(jsonl + p, '\\', l)) {
+			/*
+			 * An escape may spell a key ("k\u0065y"): jansson, PostgreSQL's
+			 * jsonb and serve's table read it as "key", SQLite's
+			 * json_extract('$.key') does not.  Stored as jansson writes it
+			 * back, the line means the same to every reader.
+			 */
+			char *text = json_dumps(o, JSON_COMPACT);
+
+			stop = text ? fn(line++, it ? it : item, text, strlen(text), arg) : -1;
+			free(text);
+		} else {
+			stop = fn(line++, it ? it : item, jsonl + p, l, arg);
+		}
 		json_decref(o);
 		if (stop)
 			return -1;

@@ -23,6 +23,20 @@ tasks:
       sh -c 'printf "%s\n" "{\"item\": \"x\", \"n\": 3, \"tag\": \"Big\"}" "not json"
       "" "{\"n\": 10, \"tag\": \"small\"}" "{\"n\": -1}" >"$SF_METRICS"'
 YAML
+# esc: a key spelled with a JSON escape; `hold` keeps the run active (so
+# the store answers its queries) until the test creates the file it waits for
+cat >"$DATA/src/m/dags/esc.yaml" <<'YAML'
+id: esc
+tasks:
+  lines:
+    run: >-
+      printf "%s\n" "{\"k\\u0065y\": 5, \"item\": \"a\"}" "{\"key\": 1, \"item\": \"b\"}"
+      "{\"k\\u0065y\": 3, \"item\": \"c\"}" >"$SF_METRICS"
+  hold:
+    needs: [lines]
+    timeout: 2m
+    run: while [ ! -e "{{ data }}/release-esc" ]; do sleep 0.1; done
+YAML
 
 expect_success 'test stores the metrics; runs show --json has them' '
 	synthflow --data "$DATA" test metrics >out 2>err &&
@@ -64,6 +78,24 @@ expect_success 'bad filters and sorts are 400 with the condition named; unknown 
 	api GET "/api/v1/runs/$RUN/metrics?sort=-x.y" >b && expect_status 400 &&
 	api GET "/api/v1/runs/$RUN/metrics?limit=x" >b && expect_status 400 &&
 	api GET "/api/v1/runs/nope/metrics" >b && expect_status 404
+'
+
+metrics_total() {
+	test "$(curl -s -H "$WEB_AUTH" "$WEB_BASE/api/v1/runs/$1/metrics" | jq .total)" = "$2"
+}
+
+expect_success 'a key spelled with an escape is the key, in the store (active run) and in memory (finished)' '
+	run=$(trigger esc) && test -n "$run" &&
+	wait_for 60 metrics_total "$run" 3 &&
+	test "$(run_state "$run")" = running &&
+	api GET "/api/v1/runs/$run/metrics?filter=key>2&sort=-key" >active && expect_status 200 &&
+	test "$(jq -c "[.total, [.items[].item]]" active)" = "[2,[\"a\",\"c\"]]" &&
+	touch "$DATA/release-esc" &&
+	wait_for 60 run_is "$run" success &&
+	api GET "/api/v1/runs/$run/metrics?filter=key>2&sort=-key" >done && expect_status 200 &&
+	test "$(jq -c "[.total, [.items[].item]]" done)" = "[2,[\"a\",\"c\"]]" &&
+	synthflow --data "$DATA" runs show "$run" --json >show &&
+	test "$(jq -c "[.metrics[].metrics.key]" show)" = "[5,1,3]"
 '
 
 expect_success 'a metrics file over 64 MB keeps its first 64 MB of whole lines, with a note' '

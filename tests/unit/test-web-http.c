@@ -520,7 +520,7 @@ static void dataset_cache_matches_store(void **state)
 		"", "n<5", "n>=2.5", "n=3", "n!=3", "s=b", "s<b", "s~B", "n~1", "n~.5", "x>1",
 		"x=b", "x<zz", "arr~a", "flag=1", "item~x", "task=b", "index<1", "index>=0",
 		"missing=1", "n<abc", "s>5", "n>0,s~a,x!=2", "s~", "arr~",
-		"e~ut", "e=plain", "key=5", "key<1", "big>1000", "big<0",
+		"e~ut", "e=plain", "key=5", "key<1", "key>6", "big>1000", "big<0",
 	};
 	static const char *const sorts[] = {
 		"", "n", "-n", "s", "-s", "x", "-x", "item", "-item", "-index", "task", "missing", "arr",
@@ -565,6 +565,8 @@ static void dataset_cache_matches_store(void **state)
 				sb_adds(&lines, ", \"key\": 5, \"e\": \"tab\\tut\"");
 			else if (v % 7 == 5)
 				sb_adds(&lines, ",\t\"key\" :  -0 , \"e\":\"plain\"");
+			else if (v % 7 == 6)
+				sb_adds(&lines, ", \"k\\u0065y\": 7"); /* the key "key" too */
 			sb_addf(&lines, ", \"big\": %s", v % 3 == 0 ? "1e3" : v % 3 == 1 ? "123456789012" : "-2.5E-1");
 			sb_addf(&lines, ", \"flag\": %s}\n", v % 2 ? "true" : "false");
 		}
