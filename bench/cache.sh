@@ -12,13 +12,8 @@
 # Environment: BENCH_CLIPS (200), BENCH_REPEAT (3: best of, each in a fresh
 # data folder), SYNTHFLOW (build/synthflow), BENCH_KEEP=1 keeps the work
 # folder.
-set -eu
-cd "$(dirname "$0")/.."
-root=$(pwd)
-sf=${SYNTHFLOW:-$root/build/synthflow}
+. "$(dirname "$0")/lib.sh"
 clips=${BENCH_CLIPS:-200}
-repeat=${BENCH_REPEAT:-3}
-export SYNTHFLOW_FLOW_PARALLELISM=2
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sf-bench-cache.XXXXXX")
 [ "${BENCH_KEEP:-0}" = 1 ] || trap 'rm -rf "$work"' EXIT

@@ -106,6 +106,11 @@ store_sql() {
 	fi
 }
 
+# free_port: a loopback TCP port free at the moment (the kernel picks it).
+free_port() {
+	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
+}
+
 # serve_start [VAR=VALUE...]: `synthflow serve` in the background, with
 # VAR=VALUE added to its environment (PATH=$PWD/bin:$PATH puts stand-in
 # programs first); its pid in serve.pid, its stderr appended to serve.log.

@@ -30,6 +30,7 @@
 #ifdef HAVE_LIBPQ
 
 #include <libpq-fe.h>
+#include <stdatomic.h>
 #include <stdlib.h>
 
 #include "store/store-impl.h"
@@ -330,6 +331,7 @@ struct pg_store {
 	int lost;               /* the connection broke; reconnecting with back-off */
 	int64_t retry_at;       /* monotonic ms: no reconnect before */
 	int64_t backoff_ms;
+	unsigned back_seen;     /* back_gen when this connection was lost */
 	int notified;           /* changed_elsewhere() must say yes once (opened, reconnected) */
 };
 
@@ -425,8 +427,18 @@ static int listen_changes(struct pg_store *q)
 }
 
 /*
+ * Bumped by every reconnect that succeeds.  Each connection backs off on
+ * its own (serve's web threads have one each, the scheduler one), and a
+ * web thread that tried during an outage could otherwise answer 500 for up
+ * to BACKOFF_MAX_MS after the database is back: once one connection of the
+ * process is through, the others try at their next use.
+ */
+static atomic_uint back_gen;
+
+/*
  * A usable connection, reconnecting after a loss at most once per back-off
- * interval.  Only outside a transaction: one that was open is lost.
+ * interval (or at once when another connection of this process got through).
+ * Only outside a transaction: one that was open is lost.
  */
 static int ensure_conn(struct pg_store *q)
 {
@@ -438,14 +450,16 @@ static int ensure_conn(struct pg_store *q)
 		q->lost = 1;
 		q->backoff_ms = BACKOFF_MIN_MS;
 		q->retry_at = 0;
+		q->back_seen = atomic_load(&back_gen);
 		error("store '%s': connection lost: %s; reconnecting", q->shown,
 		      pq_msg(PQerrorMessage(q->conn)));
 	}
 	if (q->depth)
 		return -1;
 	now = time_mono_ms();
-	if (now < q->retry_at)
+	if (now < q->retry_at && atomic_load(&back_gen) == q->back_seen)
 		return -1;
+	q->back_seen = atomic_load(&back_gen);
 	PQreset(q->conn);
 	if (PQstatus(q->conn) != CONNECTION_OK || listen_changes(q) < 0) {
 		q->retry_at = now + q->backoff_ms;
@@ -454,6 +468,7 @@ static int ensure_conn(struct pg_store *q)
 	}
 	memset(q->prepared, 0, sizeof(q->prepared));
 	q->lost = 0;
+	atomic_fetch_add(&back_gen, 1);
 	q->notified = 1; /* notifications sent while we were away are gone */
 	note("store '%s': connected again", q->shown);
 	return 0;

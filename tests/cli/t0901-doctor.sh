@@ -42,10 +42,6 @@ fake_machine() {
 		"$PWD" "$PWD/cdi" ", \"nvidia\": {\"path\": \"nvidia-container-runtime\"}" >info-nvidia.json
 }
 
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
-
 # doctor BIN_DIR [ARGS]: doctor with only BIN_DIR on PATH, in the data folder.
 doctor() {
 	bin=$1

@@ -12,9 +12,6 @@ DATA="$W/run-data"
 # test at once on one engine (CI runs one).
 WS=e2e$$
 IMG=synthflow/$WS:latest
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 WEB=$(free_port)
 JUP=$(free_port)
 while [ "$JUP" = "$WEB" ]; do JUP=$(free_port); done

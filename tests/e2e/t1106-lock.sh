@@ -19,9 +19,6 @@ C="$W/c/run-data"
 # A workspace (so image) name of this run's own: other checkouts share the engine.
 WS=lock$$
 IMG=synthflow/$WS:latest
-free_port() {
-	python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
-}
 WEB=$(free_port)
 JUP=$(free_port)
 while [ "$JUP" = "$WEB" ]; do JUP=$(free_port); done
