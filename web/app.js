@@ -867,6 +867,15 @@ async function pageLog(runId, task, query) {
     pre.textContent = '';
     offset = 0;
     if (timer) clearTimeout(timer);
+    const p = first.provenance;
+    if (!current && p && p.cached) {
+      // restored from the content cache: the log of the run that made its outputs
+      const there = '#/runs/' + enc(p.cached_from) + '/log/' + enc(task) + (p.cached_from_index != null ? '?index=' + p.cached_from_index : '');
+      status.replaceChildren('from the cache, produced by run ', el('a', { class: 'mono', id: 'log-cached-from', href: there, text: p.cached_from }));
+      api(base + '/log' + qs, { raw: true }).then(r => r.text()).then(text => { pre.textContent = text; },
+        e => { pre.textContent = e.message; });
+      return;
+    }
     if (!current) { pre.textContent = 'This task has not started yet.'; return; }
     poll();
   }

@@ -172,6 +172,8 @@ static void show_task(const struct dag_task *t)
 		printf("    workdir: %s\n", t->workdir);
 	for (size_t i = 0; i < t->ninputs; i++)
 		printf("    input:   %s\n", t->inputs[i]);
+	for (size_t i = 0; i < t->ninput_names; i++)
+		printf("    input names: %s\n", t->input_names[i]);
 	for (size_t i = 0; i < t->noutputs; i++)
 		printf("    output:  %s\n", t->outputs[i]);
 	if (t->max_active)

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include "cmd/cmd.h"
+#include "flow/cache.h"
 #include "flow/run.h"
 #include "flow/sched.h"
 #include "util/common.h"
@@ -121,6 +122,55 @@ static int show_log(struct store *st, const char *run_id, const struct store_ti 
 	}
 }
 
+/*
+ * An instance restored from the content cache never ran: its log is the
+ * one of the instance whose outputs it got (said on stderr, so stdout is
+ * the log alone).
+ */
+static int show_cached_log(struct store *st, const char *run_id, const struct store_ti *ti,
+			   const struct tasks_opts *o)
+{
+	struct store_ti *tis = NULL;
+	size_t n = 0;
+	char *from = NULL;
+	int from_index = -1, ret = 1, rc;
+	char at[32] = "", there[48] = "";
+
+	if (ti->index >= 0)
+		snprintf(at, sizeof(at), " (item %d)", ti->index);
+	rc = cache_made_by(st, run_id, ti->task_id, ti->index, &from, &from_index);
+	if (rc == STORE_NOT_FOUND)
+		error("task '%s'%s never ran in run %s: its outputs were restored from the cache, "
+		      "and with flow.provenance off the run that made them is not recorded (its "
+		      "reason in 'synthflow runs show %s' names it)", ti->task_id, at, run_id, run_id);
+	if (rc)
+		return 1;
+	if (from_index >= 0)
+		snprintf(there, sizeof(there), " --index %d", from_index);
+	if (o->try_number) {
+		error("task '%s'%s has no try %d: it was restored from the cache, produced by run %s "
+		      "(its tries: synthflow tasks logs %s %s%s --try N)", ti->task_id, at,
+		      o->try_number, from, from, ti->task_id, there);
+		goto out;
+	}
+	if (store_ti_list(st, from, &tis, &n) < 0)
+		goto out;
+	for (size_t i = 0; i < n; i++)
+		if (!strcmp(tis[i].task_id, ti->task_id) && tis[i].index == from_index) {
+			fprintf(stderr, "task '%s'%s: from the cache, produced by run %s%s%s; its log:\n",
+				ti->task_id, at, from, from_index >= 0 ? ", item " : "",
+				from_index >= 0 ? there + strlen(" --index ") : "");
+			ret = show_log(st, from, &tis[i], 0, 0);
+			goto out;
+		}
+	error("task '%s'%s: from the cache, produced by run %s, which the store no longer has",
+	      ti->task_id, at, from);
+out:
+	store_ti_list_free(tis, n);
+	free(from);
+	return ret;
+}
+
 static int tasks_logs(struct store *st, const char *run_id, const char *task_id,
 		      const struct tasks_opts *o)
 {
@@ -144,7 +194,9 @@ static int tasks_logs(struct store *st, const char *run_id, const char *task_id,
 	} else {
 		ti = &tis[first + (size_t)o->index];
 	}
-	if (ti)
+	if (ti && ti->cached)
+		ret = show_cached_log(st, run_id, ti, o);
+	else if (ti)
 		ret = show_log(st, run_id, ti, o->try_number, o->follow);
 	store_ti_list_free(tis, n);
 	return ret;
@@ -210,7 +262,9 @@ const struct cmd_entry cmd_tasks_entry = {
 	.usage = "synthflow tasks logs RUN TASK [--try N] [--index I] [-f] | clear RUN TASK [--downstream]\n"
 		 "\n"
 		 "  logs    prints the log of a try (default the last one); --index picks a\n"
-		 "          foreach item; -f follows it while the try runs\n"
+		 "          foreach item; -f follows it while the try runs.  An instance\n"
+		 "          restored from the content cache: the log of the run that made\n"
+		 "          its outputs (named on stderr)\n"
 		 "  clear   runs TASK (every foreach item; with --downstream everything after\n"
 		 "          it too) again with a new try; a finished run continues in 'serve'\n",
 	.flags = CMD_NEEDS_DATA,

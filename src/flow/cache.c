@@ -20,6 +20,7 @@
 #include "flow/cache.h"
 #include "flow/exec.h"
 #include "flow/prov.h"
+#include "store/store.h"
 #include "util/common.h"
 #include "util/fs.h"
 #include "util/timeutil.h"
@@ -51,6 +52,9 @@ void cache_work_release(struct cache_work *w)
 	for (size_t i = 0; i < w->ninputs; i++)
 		free(w->inputs[i]);
 	free(w->inputs);
+	for (size_t i = 0; i < w->nnames; i++)
+		free(w->names[i]);
+	free(w->names);
 	free(w->item);
 	free(w->lock_path);
 	for (size_t i = 0; i < w->noutputs; i++)
@@ -62,6 +66,30 @@ void cache_work_release(struct cache_work *w)
 	json_decref(w->outputs_json);
 	free(w->error);
 	memset(w, 0, sizeof(*w));
+}
+
+/* The entries of dir but . and .., sorted (malloc'd), or -1 when it cannot be read. */
+static int sorted_names(const char *dir, char ***names_out, size_t *n_out)
+{
+	DIR *d = opendir(dir);
+	struct dirent *de;
+	char **names = NULL;
+	size_t n = 0, alloc = 0;
+
+	if (!d)
+		return -1;
+	while ((de = readdir(d))) {
+		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+			continue;
+		ALLOC_GROW(names, n + 1, alloc);
+		names[n++] = xstrdup(de->d_name);
+	}
+	closedir(d);
+	if (n)
+		qsort(names, n, sizeof(*names), cmp_str);
+	*names_out = names;
+	*n_out = n;
+	return 0;
 }
 
 /* ---- paths ---- */
@@ -274,6 +302,67 @@ static int place_link(const char *target, const char *dst)
 
 /* ---- lookup ---- */
 
+/* The names below dir (prefix/name), folders walked, appended to names; no content read. */
+static void list_tree(const char *dir, const char *prefix, json_t *out)
+{
+	char **names;
+	size_t n;
+
+	if (sorted_names(dir, &names, &n) < 0)
+		return;
+	for (size_t i = 0; i < n; i++) {
+		char *p = path_join(dir, names[i]);
+		char *rel = *prefix ? path_join(prefix, names[i]) : xstrdup(names[i]);
+		struct stat st;
+		if (lstat(p, &st) == 0 && S_ISDIR(st.st_mode))
+			list_tree(p, rel, out);
+		else
+			json_array_append_new(out, json_string(rel));
+		free(rel);
+		free(p);
+		free(names[i]);
+	}
+	free(names);
+}
+
+/*
+ * input_names for the key: each matching path (normalised) with the names
+ * of the files below it, or missing.  Only names: a task that links or
+ * lists a folder depends on which files are there, not on their bytes.
+ */
+static json_t *listing_json(struct cache_work *w)
+{
+	json_t *arr = json_array();
+	struct strbuf norm = STRBUF_INIT, err = STRBUF_INIT;
+
+	for (size_t i = 0; i < w->nnames; i++) {
+		char **paths;
+		size_t np = 0;
+		if (exec_glob(w->names[i], &paths, &np, &err) < 0)
+			paths = NULL;
+		if (!np) {
+			sb_reset(&norm);
+			cache_norm_path(w->names[i], w->run_dir, w->data_dir, &norm);
+			json_array_append_new(arr, json_pack("{s:s, s:b}", "path", norm.buf,
+							     "missing", 1));
+		}
+		for (size_t k = 0; k < np; k++) {
+			json_t *names = json_array();
+			struct stat st;
+			sb_reset(&norm);
+			cache_norm_path(paths[k], w->run_dir, w->data_dir, &norm);
+			if (stat(paths[k], &st) == 0 && S_ISDIR(st.st_mode))
+				list_tree(paths[k], "", names);
+			json_array_append_new(arr, json_pack("{s:s, s:o}", "path", norm.buf,
+							     "names", names));
+		}
+		exec_glob_free(paths, np);
+	}
+	sb_release(&norm);
+	sb_release(&err);
+	return arr;
+}
+
 /* Every object of the entry is there with its size: 0, else -1 and why. */
 static int entry_complete(const char *cache_dir, json_t *outputs, struct strbuf *why)
 {
@@ -381,6 +470,8 @@ void cache_lookup(struct cache_work *w)
 
 	w->inputs_json = prov_hash_patterns(w->inputs, w->ninputs, w->data_dir);
 	json_object_set_new(w->keydoc, "inputs", norm_files(w->inputs_json, w->run_dir, w->data_dir));
+	if (w->nnames)
+		json_object_set_new(w->keydoc, "input_names", listing_json(w));
 	if (w->item) {
 		json_t *it = prov_file_json(w->item, w->data_dir);
 		char *p = norm_prov_path(json_string_value(json_object_get(it, "path")), w->run_dir,
@@ -422,7 +513,9 @@ void cache_lookup(struct cache_work *w)
 		} else {
 			const char *run = json_string_value(json_object_get(entry, "run_id"));
 			w->hit = 1;
+			json_t *index = json_object_get(entry, "index");
 			w->from_run = xstrdup(run ? run : "?");
+			w->from_index = json_is_integer(index) ? (int)json_integer_value(index) : -1;
 			/* its mtime says when it was last used: gc --older-than keeps it */
 			utimensat(AT_FDCWD, path, NULL, 0);
 		}
@@ -498,25 +591,14 @@ static json_t *save_file(struct cache_work *w, const char *file, struct strbuf *
 /* Every file below dir, sorted, appended to files. */
 static int save_tree(struct cache_work *w, const char *dir, json_t *files, struct strbuf *why)
 {
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char **names = NULL;
-	size_t n = 0, alloc = 0;
+	char **names;
+	size_t n;
 	int ret = 0;
 
-	if (!d) {
+	if (sorted_names(dir, &names, &n) < 0) {
 		sb_addf(why, "cannot read output folder '%s'", dir);
 		return -1;
 	}
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		ALLOC_GROW(names, n + 1, alloc);
-		names[n++] = xstrdup(de->d_name);
-	}
-	closedir(d);
-	if (n)
-		qsort(names, n, sizeof(*names), cmp_str);
 	for (size_t i = 0; i < n; i++) {
 		char *p = path_join(dir, names[i]);
 		struct stat st;
@@ -814,4 +896,28 @@ int cache_gc(const char *cache_dir, int64_t older_ms, struct cache_gc_result *re
 	free(c.keep);
 	free(top);
 	return ret;
+}
+
+/* ---- who made a restored output ---- */
+
+int cache_made_by(struct store *st, const char *run_id, const char *task_id, int index,
+		  char **from_run, int *from_index)
+{
+	json_t *doc, *idx;
+	const char *from;
+	int rc = store_prov_get(st, run_id, task_id, index, &doc);
+
+	if (rc)
+		return rc;
+	from = json_string_value(json_object_get(doc, "cached_from"));
+	idx = json_object_get(doc, "cached_from_index");
+	rc = from ? 0 : STORE_NOT_FOUND;
+	if (from) {
+		*from_run = xstrdup(from);
+		/* records from before the index was kept: the same instance */
+		*from_index = json_is_integer(idx) ? (int)json_integer_value(idx)
+				: idx ? -1 : index;
+	}
+	json_decref(doc);
+	return rc;
 }

@@ -16,7 +16,8 @@
  * placeholders for the run's folder, its id and the data folder (so the
  * params and variables they use are in it and the run they ran in is not),
  * the declared inputs and the foreach item by path (with the same
- * placeholders) and content, the workspace's image and lock hash when the
+ * placeholders) and content, the names of the files below each declared
+ * `input_names` path (not their content), the workspace's image and lock hash when the
  * engine runs inside one, and the engine's version.
  *
  * Lookups and saves touch many files: the scheduler runs them in the
@@ -46,6 +47,8 @@ struct cache_work {
 	json_t *keydoc;         /* owned: the key's fields but the files' hashes */
 	char **inputs;          /* absolute paths or globs */
 	size_t ninputs;
+	char **names;           /* input_names: absolute paths or globs, listed not hashed */
+	size_t nnames;
 	char *item;             /* the foreach item, absolute, or NULL */
 	char *lock_path;        /* the workspace's synthflow.lock, or NULL outside one */
 	/* save */
@@ -56,6 +59,7 @@ struct cache_work {
 	/* results */
 	int hit;                /* the outputs were restored */
 	char *from_run;         /* hit: the run whose outputs they are */
+	int from_index;         /* hit: the index of its instance there, -1 without foreach */
 	json_t *inputs_json;    /* look up: the hashed inputs as provenance records them */
 	json_t *outputs_json;   /* hit: the restored outputs, as provenance records them */
 	char *error;            /* what went wrong (a miss or an unsaved entry), or NULL */
@@ -75,6 +79,15 @@ void cache_save(struct cache_work *w);
 void cache_norm_path(const char *path, const char *run_dir, const char *data_dir,
 		     struct strbuf *out);
 char *cache_real_path(const char *norm, const char *run_dir, const char *data_dir);
+
+struct store;
+/*
+ * The run (malloc'd) and instance index (-1 without foreach) whose outputs an
+ * instance restored from the cache got, from its provenance: 0, or
+ * STORE_NOT_FOUND when that is not recorded (flow.provenance off), or -1.
+ */
+int cache_made_by(struct store *st, const char *run_id, const char *task_id, int index,
+		  char **from_run, int *from_index);
 
 /* The key of a finished key document (its files hashed): SHA-256 of its sorted JSON. */
 void cache_key_of(json_t *keydoc, char out[65]);

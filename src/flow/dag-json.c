@@ -68,6 +68,7 @@ static json_t *task_json(const struct dag_task *t)
 	json_object_set_new(o, "env", env);
 	json_object_set_new(o, "workdir", str_or_null(t->workdir));
 	json_object_set_new(o, "inputs", strv(t->inputs, t->ninputs));
+	json_object_set_new(o, "input_names", strv(t->input_names, t->ninput_names));
 	json_object_set_new(o, "outputs", strv(t->outputs, t->noutputs));
 	json_object_set_new(o, "cache", json_boolean(t->cache));
 	json_object_set_new(o, "max_active", json_integer(t->max_active));

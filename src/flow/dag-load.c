@@ -28,8 +28,8 @@ static const char *const top_keys[] = {
 };
 static const char *const task_keys[] = {
 	"run", "needs", "trigger", "foreach", "retries", "retry_delay", "timeout",
-	"env", "workdir", "inputs", "outputs", "max_active", "batch", "executor", "resources",
-	"skip_exit_code", "on_retry", "cache",
+	"env", "workdir", "inputs", "input_names", "outputs", "max_active", "batch", "executor",
+	"resources", "skip_exit_code", "on_retry", "cache",
 };
 static const char *const resource_keys[] = {
 	"cpus", "mem", "gpus", "time", "partition", "account", "extra",
@@ -377,8 +377,10 @@ static void check_task_templates(struct loader *L, const struct ynode *spec, int
 	check_tmpl(L, ynode_get(spec, "on_retry"), scope | TMPL_SHELL);
 	check_tmpl(L, ynode_get(spec, "workdir"), proc & ~TMPL_BATCH);
 	check_tmpl_list(L, ynode_get(spec, "inputs"), scope);
+	check_tmpl_list(L, ynode_get(spec, "input_names"), scope);
 	check_tmpl_list(L, ynode_get(spec, "outputs"), scope);
 	check_paths(L, ynode_get(spec, "inputs"), "inputs");
+	check_paths(L, ynode_get(spec, "input_names"), "input_names");
 	check_paths(L, ynode_get(spec, "outputs"), "outputs");
 	if (env && env->type == YN_MAP)
 		for (size_t i = 0; i < env->n; i++)
@@ -483,6 +485,8 @@ static void parse_task_fields(struct loader *L, const struct ynode *spec, struct
 		get_string(L, v, "workdir", &t->workdir);
 	if ((v = ynode_get(spec, "inputs")))
 		get_string_list(L, v, "inputs", &t->inputs, &t->ninputs);
+	if ((v = ynode_get(spec, "input_names")))
+		get_string_list(L, v, "input_names", &t->input_names, &t->ninput_names);
 	if ((v = ynode_get(spec, "outputs")))
 		get_string_list(L, v, "outputs", &t->outputs, &t->noutputs);
 	if ((v = ynode_get(spec, "max_active")))

@@ -33,6 +33,7 @@ static void task_release(struct dag_task *t)
 	free(t->env);
 	free(t->workdir);
 	free_strv(t->inputs, t->ninputs);
+	free_strv(t->input_names, t->ninput_names);
 	free_strv(t->outputs, t->noutputs);
 	free(t->res.partition);
 	free(t->res.account);

@@ -84,6 +84,8 @@ struct dag_task {
 	char *workdir;          /* template or NULL (= the data folder) */
 	char **inputs, **outputs; /* templates */
 	size_t ninputs, noutputs;
+	char **input_names;     /* templates: only the names of the files below count */
+	size_t ninput_names;
 	int max_active;         /* 0 = unlimited */
 	int batch;              /* foreach items per process; 0 = one process per item */
 	enum dag_executor executor;

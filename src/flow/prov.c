@@ -156,13 +156,24 @@ json_t *prov_file_json(const char *path, const char *data_dir)
 	const char *shown = path;
 	char hex[65];
 	struct stat st;
+	json_t *rec;
 
 	if (dl && !strncmp(path, data_dir, dl) && path[dl] == '/')
 		shown = path + dl + 1;
 	if (stat(path, &st) < 0 || !S_ISREG(st.st_mode) || sha256_file_hex(path, hex) < 0)
 		return json_pack("{s:s, s:b}", "path", shown, "missing", 1);
-	return json_pack("{s:s, s:s, s:I}", "path", shown, "sha256", hex, "size",
-			 (json_int_t)st.st_size);
+	rec = json_pack("{s:s, s:s, s:I}", "path", shown, "sha256", hex, "size",
+			(json_int_t)st.st_size);
+	if (dl && lstat(path, &st) == 0 && S_ISLNK(st.st_mode)) {
+		/* a link into the data folder (a dataset linked into a run): what was read */
+		char *real = path_real(path), *root = path_real(data_dir);
+		size_t rl = root ? strlen(root) : 0;
+		if (real && rl && !strncmp(real, root, rl) && real[rl] == '/')
+			json_object_set_new(rec, "target", json_string(real + rl + 1));
+		free(real);
+		free(root);
+	}
+	return rec;
 }
 
 /* A folder named by a pattern stands for every file below it. */

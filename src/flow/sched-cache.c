@@ -192,6 +192,8 @@ static void lookup_work(struct cache_work *w, struct sti *ti, json_t *doc)
 	ctx.item = item;
 	w->inputs = sprov_expand_paths(run->s, def->inputs, def->ninputs, &ctx);
 	w->ninputs = def->ninputs;
+	w->names = sprov_expand_paths(run->s, def->input_names, def->ninput_names, &ctx);
+	w->nnames = def->ninput_names;
 	w->item = item ? xstrdup(item) : NULL;
 	w->lock_path = lock_path(run->s);
 }
@@ -291,7 +293,7 @@ static void looked_up(struct sched *s, struct cache_work *w)
 	}
 	ti->cached = 1;
 	ti->started_at = ti->ended_at = time_now_ms();
-	sprov_cached(s, ti, w->key, w->from_run, w->inputs_json, w->outputs_json);
+	sprov_cached(s, ti, w->key, w->from_run, w->from_index, w->inputs_json, w->outputs_json);
 	{
 		char *why = xasprintf("outputs restored from the cache (made by run %s)", w->from_run);
 		sched_set_state(ti, TI_SUCCESS, why);

@@ -315,7 +315,7 @@ char **sprov_expand_paths(struct sched *s, char **tmpls, size_t n, struct tmpl_c
 void sprov_submit(struct sched *s, struct prov_job *job);
 /* The provenance document of an instance restored from the cache. */
 void sprov_cached(struct sched *s, struct sti *ti, const char *key, const char *from_run,
-		  json_t *inputs, json_t *outputs);
+		  int from_index, json_t *inputs, json_t *outputs);
 
 /* sched-cache.c: the content cache (cache.h) */
 #define SCACHE_MISSED 2 /* cache_st: looked up and not found; its key is known */

@@ -221,16 +221,17 @@ void sprov_submit(struct sched *s, struct prov_job *job)
 }
 
 void sprov_cached(struct sched *s, struct sti *ti, const char *key, const char *from_run,
-		  json_t *inputs, json_t *outputs)
+		  int from_index, json_t *inputs, json_t *outputs)
 {
 	json_t *doc;
 
 	if (!s->opts.cfg->flow_provenance)
 		return;
-	doc = json_pack("{s:s, s:o, s:i, s:b, s:s, s:s, s:o, s:o, s:O, s:O}", "task_id",
+	doc = json_pack("{s:s, s:o, s:i, s:b, s:s, s:s, s:o, s:o, s:o, s:O, s:O}", "task_id",
 			ti->task->def->id, "index",
 			ti->index >= 0 ? json_integer(ti->index) : json_null(), "try", 0, "cached", 1,
-			"cache_key", key, "cached_from", from_run, "started_at",
+			"cache_key", key, "cached_from", from_run, "cached_from_index",
+			from_index >= 0 ? json_integer(from_index) : json_null(), "started_at",
 			time_json(ti->started_at), "ended_at", time_json(ti->ended_at), "inputs",
 			inputs ? inputs : json_null(), "outputs", outputs ? outputs : json_null());
 	push_doc(s, ti->task->run->run_id, ti->task->def->id, ti->index, doc);

@@ -68,15 +68,20 @@ static int pw_add_json(struct packw *w, const char *name, json_t *j)
 	return ret;
 }
 
-/* Streams a file in; its hash must still be `want` (the file may change under us). */
-static int pw_add_file(struct packw *w, const char *name, const char *path, const char *want)
+/*
+ * Streams a file in; its hash must still be `want` (the file may change
+ * under us).  A link is followed only when `follow` (an output linked into
+ * its run, carried as what it points to: its content is still checked).
+ */
+static int pw_add_file(struct packw *w, const char *name, const char *path, const char *want,
+		       int follow)
 {
 	struct archive_entry *e;
 	struct sha256 h;
 	struct stat st;
 	char buf[65536], hex[65];
 	ssize_t n;
-	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW), ret = 0;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | (follow ? 0 : O_NOFOLLOW)), ret = 0;
 
 	if (fd < 0 || fstat(fd, &st) < 0) {
 		if (fd >= 0)
@@ -160,9 +165,9 @@ static struct output *find(struct output *v, size_t n, const char *path)
 	return NULL;
 }
 
-static void add_record(struct output **v, size_t *n, size_t *alloc, json_t *f, const char *task)
+static void add_record(struct output **v, size_t *n, size_t *alloc, json_t *f, const char *task,
+		       const char *path)
 {
-	const char *path = json_string_value(json_object_get(f, "path"));
 	const char *sha = json_string_value(json_object_get(f, "sha256"));
 	struct output *o;
 
@@ -182,6 +187,17 @@ static void add_record(struct output **v, size_t *n, size_t *alloc, json_t *f, c
 	o->task = xstrdup(task);
 }
 
+/* A downloaded/ file read, directly or through a link into downloaded/ (its target). */
+static void add_input(struct plan *p, json_t *f, const char *task)
+{
+	const char *path = json_string_value(json_object_get(f, "target"));
+
+	if (!path)
+		path = json_string_value(json_object_get(f, "path"));
+	if (path && !strncmp(path, "downloaded/", 11))
+		add_record(&p->ins, &p->nins, &p->ins_alloc, f, task, path);
+}
+
 /* Every declared output (and, with inputs, every downloaded/ file read) of the run. */
 static void plan_collect(struct plan *p, json_t *prov, int with_inputs)
 {
@@ -191,15 +207,14 @@ static void plan_collect(struct plan *p, json_t *prov, int with_inputs)
 
 	json_object_foreach(json_object_get(prov, "tasks"), key, doc) {
 		json_array_foreach(json_object_get(doc, "outputs"), i, f)
-			add_record(&p->outs, &p->nouts, &p->outs_alloc, f, key);
+			add_record(&p->outs, &p->nouts, &p->outs_alloc, f, key,
+				   json_string_value(json_object_get(f, "path")));
 		if (!with_inputs)
 			continue;
 		json_array_foreach(json_object_get(doc, "inputs"), i, f)
-			if (!strncmp(json_string_value(json_object_get(f, "path")) ?: "", "downloaded/", 11))
-				add_record(&p->ins, &p->nins, &p->ins_alloc, f, key);
-		f = json_object_get(doc, "item");
-		if (f && !strncmp(json_string_value(json_object_get(f, "path")) ?: "", "downloaded/", 11))
-			add_record(&p->ins, &p->nins, &p->ins_alloc, f, key);
+			add_input(p, f, key);
+		if ((f = json_object_get(doc, "item")))
+			add_input(p, f, key);
 	}
 }
 
@@ -256,7 +271,9 @@ static int plan_check(struct plan *p, struct store *st, const struct store_run *
 		char *full = path_join(data_dir, o->path), hex[65];
 		struct stat sb;
 
-		if (lstat(full, &sb) == 0 && S_ISLNK(sb.st_mode) && is_out) {
+		/* a link elsewhere (a dataset linked into a run) is carried as its file */
+		if (lstat(full, &sb) == 0 && S_ISLNK(sb.st_mode) && is_out &&
+		    !strncmp(o->path, "uploadable/", 11)) {
 			struct strbuf t = STRBUF_INIT;
 			char buf[4096];
 			ssize_t n = readlink(full, buf, sizeof(buf) - 1);
@@ -431,13 +448,13 @@ static int write_bundle(struct packw *w, json_t *meta, json_t *run, const struct
 	if (ret < 0 || pw_add_buf(w, "workspace/source.tar", src->tar.buf, src->tar.len) < 0 ||
 	    (src->diff.len &&
 	     pw_add_buf(w, "workspace/uncommitted.diff", src->diff.buf, src->diff.len) < 0) ||
-	    (lock_path && pw_add_file(w, "workspace/synthflow.lock", lock_path, NULL) < 0))
+	    (lock_path && pw_add_file(w, "workspace/synthflow.lock", lock_path, NULL, 0) < 0))
 		return -1;
 	for (size_t i = 0; i < p->nouts; i++) {
 		char *name = xasprintf("outputs/%s", p->outs[i].path);
 		char *full = path_join(data_dir, p->outs[i].path);
 		ret = p->outs[i].link ? pw_add_symlink(w, name, p->outs[i].link)
-				      : pw_add_file(w, name, full, p->outs[i].sha256);
+				      : pw_add_file(w, name, full, p->outs[i].sha256, 1);
 		free(name);
 		free(full);
 		if (ret < 0)
@@ -452,7 +469,7 @@ static int write_bundle(struct packw *w, json_t *meta, json_t *run, const struct
 			if (!strcmp(p->ins[k].sha256, p->ins[i].sha256))
 				ret = 1;
 		if (!ret)
-			ret = pw_add_file(w, name, full, p->ins[i].sha256);
+			ret = pw_add_file(w, name, full, p->ins[i].sha256, 0);
 		free(name);
 		free(full);
 		if (ret < 0)

@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <unistd.h>
 
+#include "flow/cache.h"
 #include "flow/events.h"
 #include "flow/run.h"
 #include "flow/sched.h"
@@ -801,10 +802,23 @@ void api_task_log(void *ctx, struct http_req *req, struct http_resp *resp)
 	if (!s || http_query_uint(req, resp, "try", 0, 1L << 20, &want) < 0 ||
 	    load_run(s, req->arg[0], &r, resp) < 0)
 		return;
-	if (pick_index(s, req, resp, r.run_id, req->arg[1], &index) == 0 &&
-	    (path = log_path(w, s, r.run_id, req->arg[1], index, want, resp))) {
-		web_send_file(req, resp, path, "text/plain; charset=utf-8");
+	if (pick_index(s, req, resp, r.run_id, req->arg[1], &index) == 0) {
+		/* restored from the cache: the log of the instance that made its outputs */
+		char *from = NULL;
+		int from_index = -1;
+		if (!want && cache_made_by(s, r.run_id, req->arg[1], index, &from, &from_index) == 0) {
+			char idx[24];
+			snprintf(idx, sizeof(idx), "%d", from_index);
+			http_resp_header(resp, "X-Synthflow-Log-Run", from);
+			if (from_index >= 0)
+				http_resp_header(resp, "X-Synthflow-Log-Index", idx);
+		}
+		path = log_path(w, s, from ? from : r.run_id, req->arg[1], from ? from_index : index,
+				want, resp);
+		if (path)
+			web_send_file(req, resp, path, "text/plain; charset=utf-8");
 		free(path);
+		free(from);
 	}
 	store_run_release(&r);
 }

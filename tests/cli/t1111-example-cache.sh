@@ -2,8 +2,9 @@
 # The ppp-audio example with its content cache (docs/replication.md,
 # "Content cache"), on a small generated dataset in downloaded/: re-running
 # it unchanged runs no task (every output restored, well under the first
-# run's time); a changed clip re-runs that clip's clean instance, the
-# filelists and prepare (which reads the dataset folder), nothing else.
+# run's time); a changed clip (or transcript) re-runs that clip's clean
+# instance and the filelists, nothing else (prepare only links the clips:
+# it declares the dataset as input_names); a new clip re-runs prepare too.
 # The strict "under 10 %" figure is measured by bench/cache.sh.
 . "$(dirname "$0")/../lib.sh"
 
@@ -73,7 +74,7 @@ expect_success 'a changed clip re-runs its clean instance and the filelists, not
 	clean 2 ran
 	clean 3 cached
 	filelists - ran
-	prepare - ran
+	prepare - cached
 	EOF
 	clips=run-data/uploadable/Set/clips &&
 	for i in 1 2 4; do
@@ -82,6 +83,30 @@ expect_success 'a changed clip re-runs its clean instance and the filelists, not
 	done &&
 	! cmp -s "up.first/clips/00_00_03_Twilight_Neutral__Clip 3.flac" \
 		"$clips/00_00_03_Twilight_Neutral__Clip 3.flac" &&
+	# a changed transcript: that clip'"'"'s instance and the filelists
+	echo "Clip number three." >"run-data/downloaded/Set/00_00_01_Twilight_Neutral__Clip 1.txt" &&
+	run_ex &&
+	must_equal states <<-\EOF &&
+	clean 0 ran
+	clean 1 cached
+	clean 2 cached
+	clean 3 cached
+	filelists - ran
+	prepare - cached
+	EOF
+	grep -q "Clip number three" run-data/uploadable/Set/filelist_*.txt &&
+	# a new clip: prepare lays out source/ again; the old clips stay cached
+	tone 5 450 &&
+	run_ex &&
+	must_equal states <<-\EOF &&
+	clean 0 cached
+	clean 1 cached
+	clean 2 cached
+	clean 3 cached
+	clean 4 ran
+	filelists - ran
+	prepare - ran
+	EOF
 	# another sample rate is another key for every clean instance
 	synthflow test ppp-preprocess -p dataset=Set -p sample_rate=16000 --json >run.json &&
 	test "$(jq "[.tasks[] | select(.cached)] | length" run.json)" = 1 &&

@@ -10,12 +10,16 @@
 #
 # Then RUN_DIR/source/ mirrors the dataset's folders with one entry per
 # clip, which the next task's foreach walks:
-#   - .flac clips are hard links to the originals (no copy of a dataset of
-#     many gigabytes; symbolic links when the run folder is on another file
-#     system): regular files, so a bundle of the run (synthflow pack) holds
-#     them rather than links leaving it;
+#   - .flac clips are relative symbolic links to the originals: no copy of a
+#     dataset of many gigabytes, valid in any data folder (a replay, a
+#     workspace's /data), and what this task writes depends only on the
+#     names in the dataset, not on the clips' bytes, so the content cache
+#     does not run it again when one clip changes (the DAG declares the
+#     dataset as `input_names`; each clip's content is the key of its own
+#     clean instance);
 #   - .wav and .ogg clips are converted to FLAC there (CookieTTS also makes
-#     a FLAC of every WAV before processing);
+#     a FLAC of every WAV before processing): the DAG declares them as
+#     `inputs`, by content;
 #   - a transcript .txt beside a clip (Clipper's layout) is linked too.
 # Re-running (a retry) starts RUN_DIR/source/ afresh.
 set -eu
@@ -51,17 +55,24 @@ src=$(cd "$src" && pwd)
 
 rm -rf "$run_dir/source"
 mkdir -p "$run_dir/source"
+# the dataset as seen from source/ (both are real folders by now)
+back=$(realpath --relative-to="$run_dir/source" "$src")
 # -exec ... {} + hands over names as arguments: safe for any character.
 find -L "$src" -type f \( -name '*.flac' -o -name '*.wav' -o -name '*.ogg' \) -exec sh -c '
 	set -e
-	src=$1 dst=$2
-	shift 2
+	src=$1 dst=$2 back=$3
+	shift 3
 	for f in "$@"; do
 		rel=${f#"$src"/}
 		stem=${rel%.*}
 		mkdir -p "$dst/$(dirname "$rel")"
+		# from the link'"'"'s folder up to source/ (one .. per folder), then to the dataset
+		to=$back r=$rel
+		while case $r in */*) true ;; *) false ;; esac; do
+			to=../$to r=${r#*/}
+		done
 		case $f in
-		*.flac) ln "$f" "$dst/$rel" 2>/dev/null || ln -s "$f" "$dst/$rel" ;;
+		*.flac) ln -s "$to/$rel" "$dst/$rel" ;;
 		*)
 			# a FLAC of the same clip is already there (and is linked)
 			[ -e "${f%.*}.flac" ] && continue
@@ -69,11 +80,10 @@ find -L "$src" -type f \( -name '*.flac' -o -name '*.wav' -o -name '*.ogg' \) -e
 			;;
 		esac
 		if [ -f "${f%.*}.txt" ]; then
-			ln -f "${f%.*}.txt" "$dst/$stem.txt" 2>/dev/null ||
-				ln -sf "${f%.*}.txt" "$dst/$stem.txt"
+			ln -sf "$to/$stem.txt" "$dst/$stem.txt"
 		fi
 	done
-' sh "$src" "$run_dir/source" {} +
+' sh "$src" "$run_dir/source" "$back" {} +
 
 n=$(find "$run_dir/source" -name '*.flac' | wc -l)
 if [ "$n" -eq 0 ]; then
