@@ -68,30 +68,6 @@ void cache_work_release(struct cache_work *w)
 	memset(w, 0, sizeof(*w));
 }
 
-/* The entries of dir but . and .., sorted (malloc'd), or -1 when it cannot be read. */
-static int sorted_names(const char *dir, char ***names_out, size_t *n_out)
-{
-	DIR *d = opendir(dir);
-	struct dirent *de;
-	char **names = NULL;
-	size_t n = 0, alloc = 0;
-
-	if (!d)
-		return -1;
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		ALLOC_GROW(names, n + 1, alloc);
-		names[n++] = xstrdup(de->d_name);
-	}
-	closedir(d);
-	if (n)
-		qsort(names, n, sizeof(*names), cmp_str);
-	*names_out = names;
-	*n_out = n;
-	return 0;
-}
-
 /* ---- paths ---- */
 
 static const char *below(const char *path, const char *dir)
@@ -308,7 +284,7 @@ static void list_tree(const char *dir, const char *prefix, json_t *out)
 	char **names;
 	size_t n;
 
-	if (sorted_names(dir, &names, &n) < 0)
+	if (fs_sorted_names(dir, &names, &n) < 0)
 		return;
 	for (size_t i = 0; i < n; i++) {
 		char *p = path_join(dir, names[i]);
@@ -595,7 +571,7 @@ static int save_tree(struct cache_work *w, const char *dir, json_t *files, struc
 	size_t n;
 	int ret = 0;
 
-	if (sorted_names(dir, &names, &n) < 0) {
+	if (fs_sorted_names(dir, &names, &n) < 0) {
 		sb_addf(why, "cannot read output folder '%s'", dir);
 		return -1;
 	}

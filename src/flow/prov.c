@@ -180,31 +180,15 @@ json_t *prov_file_json(const char *path, const char *data_dir)
 static void add_tree(json_t *arr, const char *path, const char *data_dir)
 {
 	struct stat st;
-	DIR *d;
-	struct dirent *de;
-	char **names = NULL;
-	size_t n = 0, alloc = 0;
+	char **names;
+	size_t n;
 
 	if (lstat(path, &st) < 0 || !S_ISDIR(st.st_mode)) {
 		json_array_append_new(arr, prov_file_json(path, data_dir));
 		return;
 	}
-	d = opendir(path);
-	if (!d)
+	if (fs_sorted_names(path, &names, &n) < 0)
 		return;
-	while ((de = readdir(d))) {
-		if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-			continue;
-		ALLOC_GROW(names, n + 1, alloc);
-		names[n++] = xstrdup(de->d_name);
-	}
-	closedir(d);
-	for (size_t i = 1; i < n; i++)
-		for (size_t k = i; k > 0 && strcmp(names[k - 1], names[k]) > 0; k--) {
-			char *t = names[k];
-			names[k] = names[k - 1];
-			names[k - 1] = t;
-		}
 	for (size_t i = 0; i < n; i++) {
 		char *p = path_join(path, names[i]);
 		add_tree(arr, p, data_dir);

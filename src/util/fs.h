@@ -32,6 +32,8 @@ int fs_tmp_beside(const char *path, mode_t mode, char **tmp);
 /* Creates the file only when it does not exist yet (never overwrites). 1 created, 0 existed, -1 error. */
 int write_file_if_missing(const char *path, const void *data, size_t len, mode_t mode);
 int copy_file(const char *src, const char *dst, mode_t mode);
+/* The entries of dir but . and .., sorted by strcmp (malloc'd, each too); -1 when unreadable. */
+int fs_sorted_names(const char *dir, char ***names, size_t *n);
 /* Hex SHA-256 (65 bytes incl. NUL) of a buffer / a file. */
 void sha256_hex(const void *data, size_t len, char out[65]);
 int sha256_file_hex(const char *path, char out[65]);
