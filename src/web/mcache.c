@@ -26,22 +26,32 @@
 #include <unistd.h>
 
 #include "util/common.h"
+#include "util/timeutil.h"
 
 /* Bigger runs are queried in the store: the table holds about their JSON text. */
 #define MCACHE_MAX_ROWS 2000000
 
 enum mkind { MV_NULL, MV_NUM, MV_TEXT };
 
-struct mval {                   /* a cell as stored: text in the arena */
+/*
+ * A cell as stored, 16 bytes (a run's 100,000 rows by a dozen keys are
+ * written fresh at each read): text in the arena, not NUL-terminated (most
+ * point into their row's own text), hence its length.
+ */
+struct mval {
+	union {
+		double num;
+		const char *text;
+	};
+	uint32_t len;
 	unsigned char kind, is_int;
-	double num;
-	const char *text;
 };
 
 struct mget {                   /* a cell as compared */
 	unsigned char kind, is_int;
 	double num;
 	const char *text;
+	size_t len;
 };
 
 struct mrow {
@@ -202,13 +212,13 @@ static struct mval value_of(struct mtable *t, json_t *v)
 		m = (struct mval){ .kind = MV_NUM, .is_int = 1, .num = json_is_true(v) };
 		break;
 	case JSON_STRING:
-		m = (struct mval){ .kind = MV_TEXT,
+		m = (struct mval){ .kind = MV_TEXT, .len = (uint32_t)json_string_length(v),
 				   .text = pool_add(t, json_string_value(v), json_string_length(v)) };
 		break;
 	case JSON_ARRAY:
 	case JSON_OBJECT:
 		s = json_dumps(v, JSON_COMPACT);
-		m = (struct mval){ .kind = MV_TEXT, .text = pool_add(t, s, strlen(s)) };
+		m = (struct mval){ .kind = MV_TEXT, .len = (uint32_t)strlen(s), .text = pool_add(t, s, strlen(s)) };
 		free(s);
 		break;
 	case JSON_NULL:
@@ -300,7 +310,8 @@ static int row_parse(struct mtable *t, size_t i, struct strbuf *key)
 		if (*p == '"') {
 			if (!(q = plain_string_end(p, end)))
 				return -1;
-			m = (struct mval){ .kind = MV_TEXT, .text = pool_add(t, p + 1, (size_t)(q - p - 1)) };
+			/* the row's own text: copying every string was a fifth of the read */
+			m = (struct mval){ .kind = MV_TEXT, .text = p + 1, .len = (uint32_t)(q - p - 1) };
 			p = q + 1;
 		} else if (*p == '[' || *p == '{') {
 			json_t *v;
@@ -405,17 +416,19 @@ static struct mget get(const struct mtable *t, const struct mref *ref, size_t r)
 	case MR_ITEM:
 		if (!row->item)
 			break;
-		return (struct mget){ .kind = MV_TEXT, .text = row->item };
+		return (struct mget){ .kind = MV_TEXT, .text = row->item, .len = strlen(row->item) };
 	case MR_TASK:
-		return (struct mget){ .kind = MV_TEXT, .text = row->task };
+		return (struct mget){ .kind = MV_TEXT, .text = row->task, .len = strlen(row->task) };
 	case MR_INDEX:
 		return (struct mget){ .kind = MV_NUM, .is_int = 1, .num = row->idx };
 	case MR_COL:
 		if (!ref->col)
 			break;
 		v = &ref->col->v[r];
-		return (struct mget){ .kind = v->kind, .is_int = v->is_int, .num = v->num,
-				      .text = v->kind == MV_TEXT ? v->text : NULL };
+		if (v->kind == MV_TEXT)
+			return (struct mget){ .kind = MV_TEXT, .text = v->text, .len = v->len };
+		return (struct mget){ .kind = v->kind, .is_int = v->is_int,
+				      .num = v->kind == MV_NUM ? v->num : 0 };
 	}
 	return (struct mget){ .kind = MV_NULL };
 }
@@ -429,7 +442,9 @@ static int cmp_vals(const struct mget *a, const struct mget *b)
 		return a->kind < b->kind ? -1 : 1;
 	if (a->kind == MV_NUM)
 		return (a->num > b->num) - (a->num < b->num);
-	c = strcmp(a->text, b->text);
+	c = memcmp(a->text, b->text, a->len < b->len ? a->len : b->len);
+	if (!c)
+		return (a->len > b->len) - (a->len < b->len);
 	return (c > 0) - (c < 0);
 }
 
@@ -438,7 +453,7 @@ static int contains(const struct mget *v, const char *want)
 {
 	char num[48];
 	const char *hay = v->text;
-	size_t n = strlen(want);
+	size_t n = strlen(want), len = v->len;
 
 	if (v->kind == MV_NUM) {
 		if (v->is_int)
@@ -446,9 +461,11 @@ static int contains(const struct mget *v, const char *want)
 		else if (snprintf(num, sizeof(num), "%.15g", v->num) > 0 && !strpbrk(num, ".eni"))
 			strncat(num, ".0", sizeof(num) - strlen(num) - 1);
 		hay = num;
+		len = strlen(num);
 	}
-	for (; *hay; hay++)
-		if (!strncasecmp(hay, want, n))
+	/* hay is not NUL-terminated: compare only where n bytes remain */
+	for (size_t i = 0; i + n <= len; i++)
+		if (!strncasecmp(hay + i, want, n))
 			return 1;
 	return !n;
 }
@@ -456,7 +473,8 @@ static int contains(const struct mget *v, const char *want)
 static int cond_match(const struct mget *v, const struct store_metrics_cond *c)
 {
 	struct mget want = c->is_number ? (struct mget){ .kind = MV_NUM, .num = c->number }
-					: (struct mget){ .kind = MV_TEXT, .text = c->text };
+					: (struct mget){ .kind = MV_TEXT, .text = c->text,
+							 .len = strlen(c->text) };
 	int r;
 
 	if (v->kind == MV_NULL)
@@ -561,16 +579,62 @@ static void mtable_query(struct mtable *t, const struct store_metrics_query *q,
 	free(refs);
 }
 
+/* How many of the newest finished runs mcache_preload looks at for metrics. */
+#define PRELOAD_RUNS 20
+
+/*
+ * The newest finished run with metrics, of the last PRELOAD_RUNS that
+ * finished, as c->load_run and c->load_seq; 0 when there is none.
+ */
+static int loader_find(struct metrics_cache *c, struct store *s)
+{
+	struct store_run_filter f = { .limit = PRELOAD_RUNS };
+	struct store_run *runs = NULL;
+	size_t n = 0, total;
+	int found = 0;
+
+	for (int st = 0; st < RUN_NSTATES; st++)
+		if (run_state_is_final((enum run_state)st))
+			f.states |= 1u << st;
+	if (store_run_list(s, &f, &runs, &n, &total) < 0)
+		return 0;
+	for (size_t i = 0; i < n && !found; i++) {
+		struct store_metrics_query q = { .limit = 1 };
+		struct strbuf err = STRBUF_INIT;
+		json_t *rows = NULL;
+		size_t lines = 0;
+
+		if (store_metrics_list(s, runs[i].run_id, &q, &rows, &lines, &err) < 0) {
+			i = n;
+		} else if (lines) {
+			pthread_mutex_lock(&c->lock);
+			c->load_run = xstrdup(runs[i].run_id);
+			c->load_seq = runs[i].seq;
+			pthread_mutex_unlock(&c->lock);
+			found = 1;
+		}
+		json_decref(rows);
+		sb_release(&err);
+	}
+	store_run_list_free(runs, n);
+	return found;
+}
+
 static void *loader(void *arg)
 {
 	struct web *w = arg;
 	struct metrics_cache *c = &w->mcache;
 	struct store *s = web_store(w); /* this thread's; closed when it ends */
 	struct mtable *t = NULL;
+	int64_t t0 = time_mono_ms();
 	int rc;
 
-	if (s)
+	/* c->load_run is this thread's to set while it is NULL (mcache_preload) */
+	if (s && (c->load_run || loader_find(c, s)))
 		t = mtable_load(s, c->load_run, c->load_seq, &rc);
+	if (t && !t->too_big)
+		note("dataset view: run '%s' read into memory (%zu lines, %lld ms)", c->load_run, t->n,
+		     (long long)(time_mono_ms() - t0));
 	pthread_mutex_lock(&c->lock);
 	if (t) {
 		mtable_free(c->t);
@@ -598,6 +662,33 @@ static void loader_join(struct metrics_cache *c)
 	}
 }
 
+/* With c->lock held and no loader running: reads `run` in the background. */
+static void loader_start(struct web *w, const struct store_run *run)
+{
+	struct metrics_cache *c = &w->mcache;
+
+	free(c->load_run);
+	c->load_run = xstrdup(run->run_id);
+	c->load_seq = run->seq;
+	c->loading = !pthread_create(&c->loader, NULL, loader, w);
+	c->joinable = c->loading;
+}
+
+/* serve's start: the loader looks for a run to read (loader_find) first. */
+void mcache_preload(struct web *w)
+{
+	struct metrics_cache *c = &w->mcache;
+
+	pthread_mutex_lock(&c->lock);
+	if (!c->loading && !c->t) {
+		free(c->load_run);
+		c->load_run = NULL;
+		c->loading = !pthread_create(&c->loader, NULL, loader, w);
+		c->joinable = c->loading;
+	}
+	pthread_mutex_unlock(&c->lock);
+}
+
 int mcache_list(struct web *w, struct store *s, const struct store_run *run,
 		const struct store_metrics_query *q, json_t **rows, size_t *total, struct strbuf *err)
 {
@@ -617,16 +708,12 @@ int mcache_list(struct web *w, struct store *s, const struct store_run *run,
 	pthread_mutex_lock(&c->lock);
 	if (!is_cached(c, run)) {
 		if (c->loading && plain &&
-		    !strcmp(c->load_run, run->run_id) && c->load_seq == run->seq)
+		    c->load_run && !strcmp(c->load_run, run->run_id) && c->load_seq == run->seq)
 			goto out;
 		loader_join(c);
 	}
 	if (!is_cached(c, run) && plain) {
-		free(c->load_run);
-		c->load_run = xstrdup(run->run_id);
-		c->load_seq = run->seq;
-		c->loading = !pthread_create(&c->loader, NULL, loader, w);
-		c->joinable = c->loading;
+		loader_start(w, run);
 		goto out;
 	}
 	if (!is_cached(c, run)) {

@@ -132,6 +132,12 @@ int mcache_list(struct web *w, struct store *s, const struct store_run *run,
 int mcache_file_list(struct web *w, const char *path, const char *shown,
 		     const struct store_metrics_query *q, json_t **rows, size_t *total,
 		     struct strbuf *err);
+/*
+ * serve's start: the newest finished run with metrics (of the last 20 that
+ * finished) is read into memory in the background, so that the dataset
+ * view's first filter after a restart need not wait for it.
+ */
+void mcache_preload(struct web *w);
 void mcache_release(struct web *w);
 
 /* dagcache.c */

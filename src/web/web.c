@@ -303,6 +303,7 @@ struct web *web_start(const struct web_opts *o)
 		return NULL;
 	}
 	w->url = make_url(ho.bind, httpd_port(w->httpd), w->auth.token);
+	mcache_preload(w);
 	return w;
 }
 

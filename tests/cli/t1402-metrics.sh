@@ -54,6 +54,10 @@ expect_success 'test stores the metrics; runs show --json has them' '
 web_start "$DATA" || { echo "not ok 2 - serve did not start"; exit 1; }
 RUN=$(cat "$DATA/run-id")
 
+expect_success 'serve reads the newest finished run with metrics into memory as it starts' '
+	wait_for 60 grep -q "dataset view: run .$RUN. read into memory (6 lines, [0-9]* ms)" "$DATA/serve.err"
+'
+
 expect_success 'GET /api/v1/runs/{run}/metrics filters, sorts and pages on the server' '
 	api GET "/api/v1/runs/$RUN/metrics" >all && expect_status 200 &&
 	test "$(jq .total all)" = 6 && test "$(jq ".items | length" all)" = 6 &&
