@@ -4,6 +4,7 @@
  * write the store (trigger, the web API in another thread of this process)
  * starts runs without talking to it directly.
  */
+#include <pthread.h>
 #include <unistd.h>
 
 #include "cmd/cmd.h"
@@ -16,8 +17,12 @@
 #include "web/web.h"
 
 struct serve_parts {
+	const struct config *cfg;
 	struct sched *sched;
-	struct watcher *watcher;
+	pthread_mutex_t lock;        /* the watcher, which the web thread's /metrics reads */
+	struct watcher *watcher;     /* while this serve holds the files duty */
+	struct schedules *schedules; /* while it holds the schedules duty */
+	int failed;                  /* one of them could not start */
 };
 
 static void serve_metrics(struct strbuf *out, void *arg)
@@ -25,7 +30,52 @@ static void serve_metrics(struct strbuf *out, void *arg)
 	struct serve_parts *p = arg;
 
 	sched_metrics(p->sched, out);
-	watcher_metrics(p->watcher, out);
+	pthread_mutex_lock(&p->lock);
+	if (p->watcher)
+		watcher_metrics(p->watcher, out);
+	pthread_mutex_unlock(&p->lock);
+}
+
+/*
+ * The once-only duties this serve was elected to (sched.h), from the
+ * scheduler's thread: the downloaded/ watcher and the schedules run only
+ * while it holds theirs, so that with several serves on one store one of
+ * each runs.
+ */
+static void serve_duties(unsigned duties, void *arg)
+{
+	struct serve_parts *p = arg;
+	struct watcher *w;
+
+	if ((duties & SCHED_DUTY_FILES) && !p->watcher) {
+		/* New files in downloaded/ become runs through the store, like triggers. */
+		w = watcher_start(p->cfg);
+		pthread_mutex_lock(&p->lock);
+		p->watcher = w;
+		pthread_mutex_unlock(&p->lock);
+		p->failed |= !w;
+	} else if (!(duties & SCHED_DUTY_FILES) && p->watcher) {
+		pthread_mutex_lock(&p->lock);
+		w = p->watcher;
+		p->watcher = NULL;
+		pthread_mutex_unlock(&p->lock);
+		watcher_stop(w);
+	}
+	if ((duties & SCHED_DUTY_SCHEDULES) && !p->schedules) {
+		p->schedules = schedules_start(p->cfg);
+		p->failed |= !p->schedules;
+	} else if (!(duties & SCHED_DUTY_SCHEDULES) && p->schedules) {
+		schedules_stop(p->schedules);
+		p->schedules = NULL;
+	}
+	if (p->failed && p->sched)
+		sched_stop(p->sched);
+}
+
+static void serve_parts_stop(struct serve_parts *p)
+{
+	serve_duties(0, p);
+	pthread_mutex_destroy(&p->lock);
 }
 
 /* What the settings and the DAGs ask for that nothing does yet (notyet.h). */
@@ -71,12 +121,11 @@ static struct web *start_web(struct web_opts *wo)
 
 static int exec_serve(const struct cmd_args *a, struct sf_ctx *ctx)
 {
-	struct sched_opts so = { .cfg = &ctx->cfg, .serve = 1 };
+	struct serve_parts parts = { .cfg = &ctx->cfg, .lock = PTHREAD_MUTEX_INITIALIZER };
+	struct sched_opts so = { .cfg = &ctx->cfg, .serve = 1, .duties_changed = serve_duties,
+				 .duties_arg = &parts };
 	struct web_opts wo = { .cfg = &ctx->cfg, .bind = cmd_str(a, "bind", NULL),
 			       .port = (int)cmd_int(a, "port", -1) };
-	struct serve_parts parts;
-	struct watcher *fw;
-	struct schedules *sc = NULL;
 	struct strbuf clock_err = STRBUF_INIT;
 	struct sched *s;
 	struct web *w;
@@ -85,30 +134,23 @@ static int exec_serve(const struct cmd_args *a, struct sf_ctx *ctx)
 	warn_not_acted_on(&ctx->cfg);
 	if (schedule_clock_init(&clock_err) < 0)
 		die("%s", clock_err.buf);
+	/* Its first heartbeat starts the watcher and the schedules it was elected to. */
 	s = sched_new(&so);
-	if (!s)
-		return 1;
-	cmd_stop_on_signals(s);
-	/* New files in downloaded/ become runs through the store, like triggers. */
-	fw = watcher_start(&ctx->cfg);
-	/* Cron schedules too (schedule-serve.c). */
-	if (!fw || !(sc = schedules_start(&ctx->cfg))) {
-		cmd_stop_on_signals(NULL);
-		watcher_stop(fw);
+	if (!s || parts.failed) {
+		serve_parts_stop(&parts);
 		sched_free(s);
 		return 1;
 	}
-	/* After the handlers: a client may stop us as soon as it reads the URL. */
 	parts.sched = s;
-	parts.watcher = fw;
+	cmd_stop_on_signals(s);
+	/* After the handlers: a client may stop us as soon as it reads the URL. */
 	wo.metrics = serve_metrics;
 	wo.metrics_arg = &parts;
 	wo.tick_age_ms = scheduler_tick_age;
 	w = start_web(&wo);
 	if (!w) {
 		cmd_stop_on_signals(NULL);
-		schedules_stop(sc);
-		watcher_stop(fw);
+		serve_parts_stop(&parts);
 		sched_free(s);
 		return 1;
 	}
@@ -117,11 +159,10 @@ static int exec_serve(const struct cmd_args *a, struct sf_ctx *ctx)
 	ret = sched_run(s);
 	cmd_stop_on_signals(NULL);
 	web_stop(w);
-	schedules_stop(sc);
-	watcher_stop(fw);
+	serve_parts_stop(&parts);
 	sched_free(s);
 	fprintf(stderr, "synthflow serve: stopped\n");
-	return ret < 0 ? 1 : 0;
+	return ret < 0 || parts.failed ? 1 : 0;
 }
 
 const struct cmd_entry cmd_serve_entry = {

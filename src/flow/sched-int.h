@@ -143,6 +143,7 @@ struct sched {
 	int lease_lost;         /* the store says it is gone: fenced, stopping */
 	int suspended;          /* no heartbeat for LEASE_TTL_MS - 2 s: starts and claims nothing */
 	int live_leases;        /* schedulers alive at the last heartbeat (this one too) */
+	unsigned duties;        /* SCHED_DUTY_* held since the last heartbeat */
 	struct gone_lease {     /* leases of other hosts this one ended: their other runs follow */
 		int64_t epoch;
 		char *host;
@@ -296,6 +297,8 @@ void sched_fenced(struct sched *s);
 int sched_take_over(struct sched *s, const struct store_run *r, char **host);
 /* How many new runs to claim now: -1 every one. */
 int64_t sched_claim_limit(struct sched *s);
+/* 1 while this scheduler holds the duty (SCHED_DUTY_*) and may act on it. */
+int sched_duty_held(const struct sched *s, unsigned duty);
 
 /* sched-prov.c */
 void sprov_start(struct sproc *p, const char *cmd, char **env_tail, const char *workdir);

@@ -119,9 +119,58 @@ int sched_lease_take(struct sched *s)
 		BUG("owner '%s' too long", owner.buf);
 	memcpy(s->owner, owner.buf, owner.len + 1);
 	sb_release(&owner);
-	/* The first heartbeat, at the loop's first turn, records the duties. */
+	/* The first heartbeat now: the duties held start before the loop does. */
 	s->beat_ok_at = s->next_beat = time_mono_ms();
+	sched_lease_tick(s);
 	return 0;
+}
+
+/* The duties' names in the store (schedulers.duties), in the order they are listed. */
+static const struct {
+	unsigned bit;
+	const char *name;
+} duty_names[] = {
+	{ SCHED_DUTY_DELIVERIES, "deliveries" },
+	{ SCHED_DUTY_FILES, "files" },
+	{ SCHED_DUTY_SCHEDULES, "schedules" },
+};
+
+static unsigned duties_of(const char *list)
+{
+	unsigned bits = 0;
+
+	while (list && *list) {
+		size_t len = strcspn(list, ",");
+		for (size_t i = 0; i < ARRAY_SIZE(duty_names); i++)
+			if (strlen(duty_names[i].name) == len && !strncmp(list, duty_names[i].name, len))
+				bits |= duty_names[i].bit;
+		list += len + (list[len] == ',');
+	}
+	return bits;
+}
+
+static void set_duties(struct sched *s, unsigned bits)
+{
+	struct strbuf names = STRBUF_INIT;
+
+	if (bits == s->duties)
+		return;
+	for (size_t i = 0; i < ARRAY_SIZE(duty_names); i++)
+		if (bits & duty_names[i].bit)
+			sb_addf(&names, "%s%s", names.len ? ", " : "", duty_names[i].name);
+	note("synthflow serve: once-only duties held now: %s", names.len ? names.buf : "none");
+	sb_release(&names);
+	/* rows written while another delivered them may wait: look now */
+	if (bits & ~s->duties & SCHED_DUTY_DELIVERIES)
+		s->out_check = 1;
+	s->duties = bits;
+	if (s->opts.duties_changed)
+		s->opts.duties_changed(bits, s->opts.duties_arg);
+}
+
+int sched_duty_held(const struct sched *s, unsigned duty)
+{
+	return (s->duties & duty) && sched_lease_fresh(s);
 }
 
 /*
@@ -136,6 +185,7 @@ static void suspend(struct sched *s)
 	size_t killed = 0;
 
 	s->suspended = 1;
+	set_duties(s, 0);
 	for (size_t i = 0; i < s->nprocs; i++)
 		if (!s->procs[i]->ops->remote) {
 			sched_kill(s, s->procs[i]->ti, KILL_LEASE);
@@ -149,14 +199,19 @@ static void suspend(struct sched *s)
 void sched_lease_tick(struct sched *s)
 {
 	int64_t now = time_mono_ms();
+	char *held = NULL;
 	int ret;
 
 	if (!s->epoch || s->lease_lost || now < s->next_beat)
 		return;
 	s->next_beat = now + LEASE_BEAT_MS;
-	ret = store_lease_beat(s->store, s->epoch, "files");
+	/* Stopping: the duties go to another scheduler at once. */
+	ret = store_lease_elect(s->store, s->epoch, s->stopping ? "" : "deliveries,files,schedules",
+				LEASE_TTL_MS + LEASE_GRACE_MS, &held);
 	if (ret == 0) {
 		s->beat_ok_at = now;
+		set_duties(s, duties_of(held));
+		free(held);
 		if (s->suspended)
 			note("the lease is renewed again: this scheduler goes on");
 		s->suspended = 0;
@@ -185,6 +240,7 @@ void sched_fenced(struct sched *s)
 		return;
 	s->lease_lost = 1;
 	s->stop = 1;
+	set_duties(s, 0);
 	error("this scheduler's lease (epoch %lld) was ended by another scheduler, which took its "
 	      "runs over; stopping without writing anything more",
 	      (long long)s->epoch);

@@ -13,8 +13,11 @@
  *
  * The deliverer lives in the scheduler's loop, not in a thread: the loop
  * reaps every child with waitpid(-1), and hands the pids that are not tries
- * to sout_reaped().  `serve` delivers its own rows and those of schedulers
- * that died; `test` delivers the rows of its own runs and waits for them.
+ * to sout_reaped().  The `serve` elected to the deliveries duty
+ * (sched-lease.c) delivers the rows of every serve and those of schedulers
+ * that died; each row is claimed first (with SKIP LOCKED on PostgreSQL), so
+ * one scheduler delivers it.  `test` delivers the rows of its own runs and
+ * waits for them.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -485,10 +488,18 @@ static int ours(struct sched *s, const struct store_delivery *d, int *redelivery
 	for (size_t i = 0; i < s->ndlv; i++)
 		if (s->dlv[i].row.id == d->id)
 			return 0;
+	if (!s->opts.serve)
+		return mine && !*redelivery; /* test: the rows of its own runs */
+	/* serve: only the elected deliverer, for every serve (docs/engine.md) */
+	if (!sched_duty_held(s, SCHED_DUTY_DELIVERIES))
+		return 0;
 	if (mine)
 		return !*redelivery;
-	/* test delivers its own rows only; serve also those of schedulers that are gone */
-	return s->opts.serve && !sched_owner_alive(s->store, d->owner);
+	/* a live serve's row waiting to be delivered; else only those whose owner is gone */
+	if (!*redelivery && d->owner && strchr(d->owner, '#') &&
+	    sched_owner_alive(s->store, d->owner))
+		return 1;
+	return !sched_owner_alive(s->store, d->owner);
 }
 
 static void scan(struct sched *s)

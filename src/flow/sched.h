@@ -47,12 +47,34 @@ struct sched_progress {
 };
 typedef void (*sched_progress_fn)(const struct sched_progress *p, void *arg);
 
+/*
+ * The once-only duties of `serve` (docs/engine.md): with several serves on
+ * one store, each is held by one elected scheduler at a time, and moves to
+ * another when its holder's lease is LEASE_TTL_MS + LEASE_GRACE_MS old (or
+ * gone).  A holder stops doing them once its heartbeat is LEASE_TTL_MS - 2 s
+ * old, before anyone else may take them.
+ */
+enum {
+	SCHED_DUTY_DELIVERIES = 1, /* callbacks and event scripts (the outbox) */
+	SCHED_DUTY_FILES = 2,      /* watching downloaded/ */
+	SCHED_DUTY_SCHEDULES = 4,  /* firing DAG schedules */
+};
+typedef void (*sched_duties_fn)(unsigned duties, void *arg);
+
 struct sched_opts {
 	const struct config *cfg;   /* data_dir, flow.store, flow.parallelism */
 	int serve;                  /* 1: take queued runs from the store; run until stopped */
 	const char *only_task;      /* test --task T: run only T (its upstream is not run) */
 	sched_progress_fn progress; /* called at most ~10 times a second, may be NULL */
 	void *progress_arg;
+	/*
+	 * serve: called from sched_run()'s thread with the SCHED_DUTY_* bits it
+	 * holds, whenever they change (first at its first heartbeat, 0 when it
+	 * loses them).  The deliveries are done inside the scheduler; the
+	 * caller starts and stops what does the others.
+	 */
+	sched_duties_fn duties_changed;
+	void *duties_arg;
 };
 
 /* NULL after an error (store cannot be opened, another serve is running, ...). */

@@ -42,6 +42,8 @@
 #define MAX_ARGS 16
 /* Advisory lock key of schema migrations. */
 #define MIGRATE_LOCK_KEY 0x53466c6f77L
+/* Advisory lock key of duty elections: one scheduler looks and claims at a time. */
+#define ELECT_LOCK_KEY 0x53466c6f78L
 
 static const char *const migrations[] = {
 	/* 1: runs, task instances, tries, variables, requests, change sequence */
@@ -301,7 +303,9 @@ static const struct {
 			       " ORDER BY id DESC LIMIT $6::bigint) d ORDER BY id", 0 },
 	[ST_DELIVERY_CLAIM] = { "UPDATE deliveries SET owner = $4, state = 'running',"
 				" attempts = attempts + 1, started_at = $5, ended_at = 0, exit_code = -1"
-				" WHERE id = $1 AND owner IS NOT DISTINCT FROM $2 AND state = $3", 0 },
+				" WHERE id = (SELECT id FROM deliveries WHERE id = $1"
+				" AND owner IS NOT DISTINCT FROM $2 AND state = $3"
+				" FOR UPDATE SKIP LOCKED)", 0 },
 	[ST_DELIVERY_END] = { "UPDATE deliveries SET state = $3, exit_code = $4, ended_at = $5,"
 			      " log_path = $6, note = $7 WHERE id = $1"
 			      " AND owner IS NOT DISTINCT FROM $2 AND state = 'running'", 0 },
@@ -1456,6 +1460,17 @@ static int pg_lease_beat(struct store *s, int64_t epoch, const char *duties)
 	return changed ? 0 : STORE_NOT_FOUND;
 }
 
+static int pg_lease_lock(struct store *s)
+{
+	struct pgargs a = { 0 };
+	PGresult *res;
+
+	arg_int(&a, ELECT_LOCK_KEY);
+	res = exec_sql(ps(s), "SELECT pg_advisory_xact_lock($1)", &a, "locking for an election");
+	PQclear(res);
+	return res ? 0 : -1;
+}
+
 static int pg_lease_drop(struct store *s, int64_t epoch)
 {
 	struct pgargs a = { 0 };
@@ -2426,6 +2441,7 @@ const struct store_ops store_pg_ops = {
 	.run_claim_queued = pg_run_claim_queued,
 	.lease_take = pg_lease_take,
 	.lease_beat = pg_lease_beat,
+	.lease_lock = pg_lease_lock,
 	.lease_drop = pg_lease_drop,
 	.lease_list = pg_lease_list,
 	.tables = pg_tables,

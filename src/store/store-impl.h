@@ -99,6 +99,11 @@ struct store_ops {
 	int (*lease_take)(struct store *s, const char *host, int pid, const char *owner_prefix,
 			  int64_t *epoch);
 	int (*lease_beat)(struct store *s, int64_t epoch, const char *duties);
+	/*
+	 * Inside a transaction: held until its end, so that elections (look at
+	 * every lease, then claim) happen one at a time.
+	 */
+	int (*lease_lock)(struct store *s);
 	int (*lease_drop)(struct store *s, int64_t epoch);
 	int (*lease_fence)(struct store *s, int64_t epoch);
 	int (*lease_expire)(struct store *s, int64_t epoch, int64_t older_than_ms);

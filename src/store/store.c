@@ -750,6 +750,58 @@ int store_lease_beat(struct store *s, int64_t epoch, const char *duties)
 	return s->ops->lease_beat(s, epoch, duties ? duties : "");
 }
 
+/* 1 when the comma-separated list has the duty `d` of length len. */
+static int duty_in(const char *list, const char *d, size_t len)
+{
+	while (list && *list) {
+		size_t n = strcspn(list, ",");
+		if (n == len && !strncmp(list, d, len))
+			return 1;
+		list += n + (list[n] == ',');
+	}
+	return 0;
+}
+
+int store_lease_elect(struct store *s, int64_t epoch, const char *want, int64_t dead_ms,
+		      char **held)
+{
+	struct strbuf out = STRBUF_INIT;
+	struct store_lease *v = NULL;
+	size_t n = 0;
+	int ret;
+
+	*held = NULL;
+	if (store_begin(s) < 0)
+		return -1;
+	if (s->ops->lease_lock(s) < 0 || store_lease_list(s, &v, &n) < 0) {
+		store_rollback(s);
+		return -1;
+	}
+	for (const char *d = want; *d;) {
+		size_t len = strcspn(d, ","), i;
+		for (i = 0; i < n; i++)
+			if (v[i].epoch != epoch && v[i].age_ms < dead_ms &&
+			    duty_in(v[i].duties, d, len))
+				break;
+		if (len && i == n)
+			sb_addf(&out, "%s%.*s", out.len ? "," : "", (int)len, d);
+		d += len + (d[len] == ',');
+	}
+	store_lease_list_free(v, n);
+	ret = s->ops->lease_beat(s, epoch, out.buf);
+	if (ret != 0) {
+		store_rollback(s);
+		sb_release(&out);
+		return ret;
+	}
+	if (store_commit(s) < 0) {
+		sb_release(&out);
+		return -1;
+	}
+	*held = sb_detach(&out, NULL);
+	return 0;
+}
+
 int store_lease_drop(struct store *s, int64_t epoch) { return s->ops->lease_drop(s, epoch); }
 
 int store_lease_fence(struct store *s, int64_t epoch) { return s->ops->lease_fence(s, epoch); }

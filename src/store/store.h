@@ -461,6 +461,16 @@ int store_lease_take(struct store *s, const char *host, int pid, const char *own
 		     int64_t *epoch);
 /* Renews it and records its duties: STORE_NOT_FOUND when the lease is gone (fenced). */
 int store_lease_beat(struct store *s, int64_t epoch, const char *duties);
+/*
+ * The heartbeat of a scheduler that wants the once-only duties in `want`
+ * (comma-separated): renews the lease and, in the same transaction and one
+ * election at a time, takes each wanted duty that no other lease younger
+ * than dead_ms holds (a dead holder's duties are free).  *held (malloc'd)
+ * gets the duties it holds now, comma-separated, "" none.  STORE_NOT_FOUND
+ * when the lease is gone (fenced).
+ */
+int store_lease_elect(struct store *s, int64_t epoch, const char *want, int64_t dead_ms,
+		      char **held);
 /* Ends it (a clean stop). */
 int store_lease_drop(struct store *s, int64_t epoch);
 /*

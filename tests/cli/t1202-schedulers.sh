@@ -40,7 +40,7 @@ expect_success 'a serve holds a lease: host, pid, epoch, heartbeat renewed, runs
 	test "$(jq -r ".[0].pid" l.json)" = "$WEB_PID" &&
 	epoch=$(jq -r ".[0].epoch" l.json) && test "$epoch" -gt 0 &&
 	test "$(jq -r ".[0].alive" l.json)" = true &&
-	test "$(jq -c ".[0].duties" l.json)" = "[\"files\"]" &&
+	test "$(jq -c ".[0].duties" l.json)" = "[\"deliveries\",\"files\",\"schedules\"]" &&
 	first=$(jq -r ".[0].heartbeat_at" l.json) &&
 	# renewed every 2 s (bounded at 5x)
 	beat_moved() { leases && [ "$(jq -r ".[0].heartbeat_at" l.json)" != "$first" ]; } &&
@@ -55,7 +55,7 @@ expect_success 'a serve holds a lease: host, pid, epoch, heartbeat renewed, runs
 	*"#$epoch") ;; *) false ;; esac &&
 	synthflow schedulers >table &&
 	must_contain table "^EPOCH  *HOST  *PID  *HEARTBEAT  *RUNS  *DUTIES" &&
-	must_contain table "^$epoch  *box-$$  *$WEB_PID  .*s ago  *1  *files$" &&
+	must_contain table "^$epoch  *box-$$  *$WEB_PID  .*s ago  *1  *deliveries,files,schedules$" &&
 	touch gate &&
 	wait_for "$WEB_WAIT" run_is "$run" success &&
 	leases && test "$(jq -r ".[0].runs" l.json)" = 0 &&

@@ -482,6 +482,49 @@ static void leases(void **state)
 	free(run_id);
 }
 
+/*
+ * Duty elections: a duty goes to the first lease that wants it and stays
+ * with it while its holder's heartbeat is younger than dead_ms; a dropped
+ * or dead holder's duties go to the next; a gone lease cannot elect.
+ */
+static void lease_elect(void **state)
+{
+	struct fixture *f = *state;
+	struct store_lease l = { 0 };
+	int64_t a, b;
+	char *held;
+
+	assert_int_equal(store_lease_take(f->s, "host-a", 11, "11:5@9", &a), 0);
+	assert_int_equal(store_lease_take(f->s, "host-b", 22, "22:6@9", &b), 0);
+	assert_int_equal(store_lease_elect(f->s, a, "deliveries,files", 60000, &held), 0);
+	assert_string_equal(held, "deliveries,files");
+	free(held);
+	assert_int_equal(store_lease_elect(f->s, b, "deliveries,files,schedules", 60000, &held), 0);
+	assert_string_equal(held, "schedules");
+	free(held);
+	/* renewing keeps what it holds */
+	assert_int_equal(store_lease_elect(f->s, a, "deliveries,files,schedules", 60000, &held), 0);
+	assert_string_equal(held, "deliveries,files");
+	free(held);
+	assert_int_equal(store_lease_get(f->s, a, &l), 0);
+	assert_string_equal(l.duties, "deliveries,files");
+	store_lease_release(&l);
+	/* a holder whose heartbeat is too old counts as dead: b takes everything */
+	assert_int_equal(store_lease_elect(f->s, b, "deliveries,files,schedules", 0, &held), 0);
+	assert_string_equal(held, "deliveries,files,schedules");
+	free(held);
+	/* giving up (a stopping scheduler) frees them at once */
+	assert_int_equal(store_lease_elect(f->s, b, "", 60000, &held), 0);
+	assert_string_equal(held, "");
+	free(held);
+	assert_int_equal(store_lease_drop(f->s, b), 0);
+	assert_int_equal(store_lease_elect(f->s, b, "files", 60000, &held), STORE_NOT_FOUND);
+	assert_null(held);
+	assert_int_equal(store_lease_elect(f->s, a, "deliveries,files,schedules", 60000, &held), 0);
+	assert_string_equal(held, "deliveries,files,schedules");
+	free(held);
+}
+
 /* vars_change records each change; a run's snapshot is taken when it is created. */
 static void vars_history_and_snapshot(void **state)
 {
@@ -985,6 +1028,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(concurrent_batches_get_distinct_changes, setup, teardown),
 		cmocka_unit_test_setup_teardown(newer_schema_refused, setup, teardown),
 		cmocka_unit_test_setup_teardown(leases, setup, teardown),
+		cmocka_unit_test_setup_teardown(lease_elect, setup, teardown),
 		cmocka_unit_test_setup_teardown(lease_fence_expire_claim, setup, teardown),
 		cmocka_unit_test(metrics_filter_parse),
 		cmocka_unit_test_setup_teardown(metrics_put_replace_list, setup, teardown),
