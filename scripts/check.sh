@@ -4,7 +4,9 @@
 # unit+CLI (and the store's unit tests on PostgreSQL) again under AddressSanitizer and
 # UndefinedBehaviorSanitizer, runs each fuzzer briefly, and prints one
 # closing line "N passed, N failed, N skipped" (a skip is a check this
-# machine cannot make, e.g. no Docker engine; each one says why in its log).
+# machine cannot make, e.g. unshare not allowed; each one says why in its
+# log).  It starts the servers the tests need when none runs: a Docker
+# engine here, PostgreSQL (tests/run.sh) and Slurm (their tests).
 #   scripts/check.sh [all|fuzz|--under-load [N]]
 # --under-load: the proof of stability, run by hand (not part of CI's
 # budget): `make check` N times in a row (default 3) while two processes
@@ -113,6 +115,38 @@ if [ "$mode" = fuzz ]; then
 	echo "$total_p passed, $total_f failed, $total_s skipped"
 	[ "$total_f" -eq 0 ]
 	exit
+fi
+
+# The e2e suite needs a Docker engine (workspaces, the fresh-machine demo in
+# a clean container): one is started when none answers, as on a fresh CI
+# machine, and stopped at the end.  Its tests then fail, not skip, when it
+# does not answer (SF_TEST_DOCKER=required, tests/lib.sh need_docker).
+dockerd_pid=
+start_dockerd() {
+	docker info >/dev/null 2>&1 && return 0
+	dockerd >build.dockerd.log 2>&1 &
+	dockerd_pid=$!
+	for _ in $(seq 600); do
+		docker info >/dev/null 2>&1 && return 0
+		kill -0 "$dockerd_pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	tail -n 20 build.dockerd.log
+	return 1
+}
+stop_dockerd() {
+	[ -n "$dockerd_pid" ] || return 0
+	kill "$dockerd_pid" 2>/dev/null
+	for _ in $(seq 300); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.1; done
+}
+trap stop_dockerd EXIT
+step "Docker engine"
+if start_dockerd; then
+	echo "ok - a Docker engine answers${dockerd_pid:+ (started here, pid $dockerd_pid)}"
+	export SF_TEST_DOCKER=required
+else
+	echo "not ok - dockerd did not start (see build.dockerd.log)"
+	total_f=$((total_f + 1))
 fi
 
 step "build"

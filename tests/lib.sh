@@ -167,6 +167,18 @@ skip_all() {
 	echo "# $TEST_NAME: 0 passed, 0 failed, 1 skipped ($*)"
 	exit 0
 }
+# need_docker: before any test, for a script that needs a Docker engine:
+# skips it where none answers, except under `make check`, which starts one
+# (SF_TEST_DOCKER=required): there a missing engine is a failure.
+need_docker() {
+	command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1 && return 0
+	if [ "${SF_TEST_DOCKER:-}" = required ]; then
+		echo "not ok 1 - no Docker engine answers (make check started one: see build.dockerd.log)"
+		echo "# $TEST_NAME: 0 passed, 1 failed, 0 skipped"
+		exit 1
+	fi
+	skip_all "no Docker engine answers here"
+}
 # The body as a whole must fail (use sparingly: prefer checking exit codes).
 expect_failure() { run_body failure "$1" "$2"; }
 

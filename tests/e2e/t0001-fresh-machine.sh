@@ -8,8 +8,7 @@
 # container (its serve_ui step).
 . "$(dirname "$0")/../lib.sh"
 
-command -v docker >/dev/null 2>&1 && docker info >/dev/null 2>&1 ||
-	skip_all "no Docker engine answers here"
+need_docker
 
 # A name of this run's own: several checkouts may share one engine.
 C=sf-fresh-$$

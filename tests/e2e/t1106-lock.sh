@@ -35,8 +35,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-command -v docker >/dev/null && docker info >/dev/null 2>&1 ||
-	skip_all "no Docker engine answers (t0100 starts one on CI)"
+need_docker
 mkdir -p "$W/a" "$W/b" "$W/c"
 
 # A pure-Python wheel, written by the hook pre-install.sh into the image
