@@ -61,11 +61,46 @@ int watch_dag_takes(const struct dag *d, const char *rel, int is_dir)
 	return d->on_file && !d->file_trigger.dirs == !is_dir && watch_glob_match(d->on_file, rel);
 }
 
+/* v in decimal at p, at least `width` digits (zero-padded); the end. */
+static char *put_u64(char *p, uint64_t v, int width)
+{
+	char tmp[20];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v);
+	while (n < width)
+		tmp[n++] = '0';
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+/* SIZE:SEC.NSEC:INODE, as "%llu:%lld.%09ld:%llu" would print it (20+1+20+1+9+1+20+1 bytes at most). */
+const char *watch_ident_file_buf(char buf[WATCH_IDENT_MAX], const struct stat *st)
+{
+	int64_t sec = (int64_t)st->st_mtim.tv_sec;
+	char *p = put_u64(buf, (uint64_t)st->st_size, 1);
+
+	*p++ = ':';
+	if (sec < 0)
+		*p++ = '-';
+	p = put_u64(p, sec < 0 ? -(uint64_t)sec : (uint64_t)sec, 1);
+	*p++ = '.';
+	p = put_u64(p, (uint64_t)st->st_mtim.tv_nsec, 9);
+	*p++ = ':';
+	p = put_u64(p, (uint64_t)st->st_ino, 1);
+	*p = '\0';
+	return buf;
+}
+
 char *watch_ident_file(const struct stat *st)
 {
-	return xasprintf("%llu:%lld.%09ld:%llu", (unsigned long long)st->st_size,
-			 (long long)st->st_mtim.tv_sec, st->st_mtim.tv_nsec,
-			 (unsigned long long)st->st_ino);
+	char buf[WATCH_IDENT_MAX];
+
+	return xstrdup(watch_ident_file_buf(buf, st));
 }
 
 char *watch_ident_dir(uint64_t files, uint64_t bytes, int64_t newest_mtime_ns)
@@ -242,7 +277,6 @@ void watch_tracker_init(struct watch_tracker *t)
 static void entry_free(struct watch_entry *e)
 {
 	free(e->blocked);
-	free(e->rel);
 	free(e->ident);
 	free(e->done);
 	free(e);
@@ -286,7 +320,7 @@ static void grow(struct watch_tracker *t)
 
 static struct watch_entry *entry_get(struct watch_tracker *t, const char *rel, int dir)
 {
-	size_t i = slot_of(t, rel);
+	size_t i = slot_of(t, rel), len;
 	struct watch_entry *e;
 
 	if (t->slots[i])
@@ -295,8 +329,9 @@ static struct watch_entry *entry_get(struct watch_tracker *t, const char *rel, i
 		grow(t);
 		i = slot_of(t, rel);
 	}
-	e = xcalloc(1, sizeof(*e));
-	e->rel = xstrdup(rel);
+	len = strlen(rel);
+	e = xcalloc(1, sizeof(*e) + len + 1);
+	memcpy(e->rel, rel, len + 1);
 	e->dir = dir;
 	e->state = WS_ARRIVED;
 	t->slots[i] = e;

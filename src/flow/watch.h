@@ -32,6 +32,12 @@ int watch_dag_takes(const struct dag *d, const char *rel, int is_dir);
 
 /* Identities (store.h, struct store_file): malloc'd text. */
 char *watch_ident_file(const struct stat *st);
+/*
+ * watch_ident_file's text in buf, returned, without allocating or printf:
+ * a rescan makes one per file (100,000 in under a second).
+ */
+#define WATCH_IDENT_MAX 72
+const char *watch_ident_file_buf(char buf[WATCH_IDENT_MAX], const struct stat *st);
 char *watch_ident_dir(uint64_t files, uint64_t bytes, int64_t newest_mtime_ns);
 
 /*
@@ -85,7 +91,6 @@ enum watch_state {
 };
 
 struct watch_entry {
-	char *rel;
 	int dir;
 	enum watch_state state;
 	char *ident;            /* last seen; NULL = changed, not measured yet */
@@ -95,6 +100,7 @@ struct watch_entry {
 	int64_t quiet_ms;
 	int seen;               /* found by the current rescan */
 	size_t wpos;            /* index in the waiting list while waiting */
+	char rel[];             /* in the entry: a lookup touches one block, not two */
 };
 
 struct watch_tracker {

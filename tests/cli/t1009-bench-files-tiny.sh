@@ -11,7 +11,7 @@ expect_success 'bench/files.sh reports every row at BENCH_SCALE=0.02' '
 	must_contain out "^| (b) 2000 files in 100 folders, no DAG takes them |" &&
 	for r in "paced (one per 20 ms): file complete -> run recorded" "paced: file complete -> run started" \
 		"burst (all moved in at once): file complete -> run recorded" "burst: file complete -> run started" \
-		"peer: bare inotify reader" "full rescan (median of 2;" \
+		"peer: bare inotify reader" "full rescan, wall (median of 2;" "full rescan, CPU time" \
 		"serve start until every file is recorded" "serve VmRSS after the rescans" "serve VmHWM"; do
 		grep -F "$r" out | grep -q "| [0-9.]* \(ms\|s\|MiB\) |" || { echo "no row \"$r\" with a figure"; exit 1; }
 	done &&

@@ -50,6 +50,25 @@ static void identities(void **state)
 	assert_string_not_equal(a, b);
 	free(a);
 	free(b);
+	/* the printf-free formatting agrees with printf at the extremes */
+	st.st_size = INT64_MAX;
+	st.st_mtim.tv_sec = -1000000000000;
+	st.st_mtim.tv_nsec = 999999999;
+	st.st_ino = UINT64_MAX;
+	a = watch_ident_file(&st);
+	b = xasprintf("%llu:%lld.%09ld:%llu", (unsigned long long)st.st_size,
+		      (long long)st.st_mtim.tv_sec, st.st_mtim.tv_nsec, (unsigned long long)st.st_ino);
+	assert_string_equal(a, b);
+	assert_string_equal(a, "9223372036854775807:-1000000000000.999999999:18446744073709551615");
+	free(a);
+	free(b);
+	st.st_size = 0;
+	st.st_mtim.tv_sec = 0;
+	st.st_mtim.tv_nsec = 0;
+	st.st_ino = 0;
+	a = watch_ident_file(&st);
+	assert_string_equal(a, "0:0.000000000:0");
+	free(a);
 	a = watch_ident_dir(3, 300, 1500000000123);
 	assert_string_equal(a, "dir:3:300:1500.000000123");
 	free(a);
