@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "flow/events.h"
 #include "flow/watch.h"
 #include "store/store.h"
 #include "util/common.h"
@@ -175,10 +176,10 @@ json_t *watch_retry(struct store *st, const struct dag_set *set, const char *dat
 {
 	char *dl = path_join(data_dir, "downloaded"), *root = path_real(dl), *rel = NULL;
 	char *abs = NULL, *ident = NULL;
-	json_t *paused = NULL, *vars = NULL, *out = json_array();
+	json_t *paused = NULL, *vars = NULL, *out = json_array(), *ev = NULL;
 	struct store_file f = { 0 };
 	size_t taken = 0;
-	int dir = 0, bad = 1;
+	int dir = 0, bad = 1, in_tx = 0;
 	struct stat sb;
 
 	if (!root) {
@@ -197,6 +198,12 @@ json_t *watch_retry(struct store *st, const struct dag_set *set, const char *dat
 		sb_adds(err, "cannot read the store");
 		goto done;
 	}
+	/* the arrivals, their runs, the file's row and its event: all or nothing */
+	if (store_begin(st) < 0) {
+		sb_adds(err, "cannot write the store");
+		goto done;
+	}
+	in_tx = 1;
 	for (size_t i = 0; i < set->n; i++) {
 		const struct dag *d = set->dags[i];
 		if (dag_id ? strcmp(d->id, dag_id) : !watch_dag_takes(d, rel, dir))
@@ -226,16 +233,23 @@ json_t *watch_retry(struct store *st, const struct dag_set *set, const char *dat
 	f.dir = dir;
 	f.state = "arrived";
 	f.seen_at = time_now_ms();
-	if (store_file_put(st, &f) < 0) {
+	ev = json_pack("{s:s, s:s, s:b, s:O, s:s}", "file", abs, "rel", rel, "dir", dir, "dags", out,
+		       "source", "retry");
+	if (store_file_put(st, &f) < 0 ||
+	    events_add(st, data_dir, NULL, "file-added", ev, NULL) < 0 || store_commit(st) < 0) {
 		sb_adds(err, "cannot write the store");
 		goto done;
 	}
+	in_tx = 0;
 	bad = 0;
 done:
+	if (in_tx)
+		store_rollback(st);
 	if (bad) {
 		json_decref(out);
 		out = NULL;
 	}
+	json_decref(ev);
 	json_decref(paused);
 	json_decref(vars);
 	free(ident);

@@ -222,17 +222,24 @@ static void arrive_for(struct watcher *w, const struct dag *d, const char *rel, 
 	free(abs);
 }
 
-/* The file-added or file-changed event, for every workspace that has the script. */
-static void file_event(struct watcher *w, const struct watch_entry *e, int changed, json_t *dags)
+/*
+ * The file-added or file-changed event, for every workspace that has the
+ * script; `source` says what made the arrival (docs/events.md).
+ */
+static void file_event(struct watcher *w, const char *rel, int dir, int changed, json_t *dags,
+		       const char *source)
 {
-	char *abs = path_join(w->root, e->rel);
-	json_t *ev = json_pack("{s:s, s:s, s:b, s:O}", "file", abs, "rel", e->rel, "dir", e->dir,
-			       "dags", dags);
+	char *abs = path_join(w->root, rel);
+	json_t *ev = json_pack("{s:s, s:s, s:b, s:O, s:s}", "file", abs, "rel", rel, "dir", dir,
+			       "dags", dags, "source", source);
 
-	/* (names that are not UTF-8 never arrive: they are refused when seen) */
-	if (ev)
-		events_add(w->st, w->cfg->data_dir, NULL, changed ? "file-changed" : "file-added", ev,
-			   NULL);
+	/*
+	 * (names that are not UTF-8 never arrive: they are refused when seen);
+	 * an event that cannot be written takes its batch with it
+	 */
+	if (!ev || events_add(w->st, w->cfg->data_dir, NULL, changed ? "file-changed" : "file-added",
+			      ev, NULL) < 0)
+		w->batch_bad = 1;
 	json_decref(ev);
 	free(abs);
 }
@@ -262,7 +269,7 @@ static void arrive(struct watcher *w, struct watch_entry *e, int64_t quiet_end, 
 	}
 	if (matched || e->dir || !inside_dir_unit(w, e->rel)) {
 		put_file(w, e->rel, e->dir, e->done, "arrived", matched ? NULL : "no DAG matches");
-		file_event(w, e, changed, dags);
+		file_event(w, e->rel, e->dir, changed, dags, "watcher");
 	}
 	json_decref(dags);
 }
@@ -821,10 +828,15 @@ static void start_pending(struct watcher *w)
 				continue;
 			batch_begin(w);
 			if (store_arrival_start(w->st, &v[i]) == 0) {
+				/* its file-added, with this DAG's run, in the run's transaction */
+				json_t *dags = json_pack("[{s:s, s:s, s:s}]", "dag_id", v[i].dag_id,
+							 "state", "run", "run_id", v[i].run_id);
+				file_event(w, v[i].rel, !strncmp(v[i].ident, "dir:", 4), 0, dags, "unpause");
+				json_decref(dags);
 				w->runs_total++;
 				w->pending--;
 				fprintf(stderr, "synthflow serve: file '%s': run %s of DAG '%s' (was pending)\n",
-					v[i].rel, v[i].run_id, v[i].dag_id);
+					show(w, v[i].rel), v[i].run_id, v[i].dag_id);
 			}
 		}
 	}

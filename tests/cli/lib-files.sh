@@ -1,6 +1,37 @@
-# Helpers for the downloaded/ watcher tests (t10xx-files*): a data folder
-# with a watched DAG, a real serve (lib-web.sh) and polling of what it did.
-# Source after ../lib.sh and lib-web.sh.
+# Helpers for the downloaded/ watcher tests (t10xx-files*) and the other
+# event tests (t10xx): a data folder with a watched DAG, a real serve
+# (lib-web.sh) and polling of what it did.  Source after ../lib.sh and
+# lib-web.sh.
+
+# quick_dag WS NAME [LINE...]: run-data/src/WS/dags/NAME.yaml, a DAG of one
+# quick task with the given top-level YAML lines.
+quick_dag() {
+	mkdir -p "run-data/src/$1/dags"
+	set -- "run-data/src/$1/dags/$2.yaml" "${@:3}"
+	{ [ $# -gt 1 ] && printf '%s\n' "${@:2}"; printf 'tasks:\n  a: {run: "true"}\n'; } >"$1"
+}
+
+# wav_dag WS [QUIET]: the DAG `wav` of workspace WS, taking *.wav (its `file`
+# param gets the path) after a quiet period of QUIET (300ms).
+wav_dag() {
+	quick_dag "$1" wav "params:" "  file: {type: path}" \
+		"on_file: {glob: \"*.wav\", quiet: ${2:-300ms}, params: {file: \"{{ file }}\"}}"
+}
+
+# files_sets_dag [COMMAND [ARGS]]: the DAG `sets` of files_init's workspace,
+# which takes each *.clipper folder in downloaded/ whole (dirs: true) and
+# writes how many lines `COMMAND FOLDER ARGS` prints (ls: its entries) to
+# its run's n.
+files_sets_dag() {
+	cat >run-data/src/t/dags/sets.yaml <<-YAML
+	params:
+	  dataset: {type: string}
+	on_file: {glob: "*.clipper", dirs: true, quiet: 1s, params: {dataset: "{{ file.name }}"}}
+	tasks:
+	  count:
+	    run: ${1:-ls} {{ data }}/downloaded/{{ params.dataset }} ${2:-}| wc -l > {{ run.dir }}/n
+	YAML
+}
 
 # files_init: a data folder whose DAG `wav` takes **/*.wav after a quiet
 # period of 1 s and records the size of its file.
@@ -22,19 +53,14 @@ files_init() {
 
 # serve in the background (lib-web.sh); its stderr is run-data/serve.err.
 start_serve() { web_start run-data; }
-stop_serve() {
-	[ -f run-data/serve.pid ] || return 0
-	web_stop run-data
-	status=$?
-	rm -f run-data/serve.pid
-	return $status
-}
+stop_serve() { web_stop_if run-data; }
 
 runs_of() { synthflow runs list "$1" --limit 0 --json | jq .total; }
 
-# wait_runs DAG N [SECONDS]: until DAG has N runs; fails when it has more.
+# wait_runs DAG N [SECONDS]: until DAG has N runs (in 30 s, or lib-web.sh's
+# WEB_WAIT when longer); fails when it has more.
 wait_runs() {
-	for i in $(seq $((${3:-30} * 10))); do
+	for i in $(seq $((${3:-$((WEB_WAIT > 30 ? WEB_WAIT : 30))} * 10))); do
 		n=$(runs_of "$1")
 		[ "$n" -gt "$2" ] && { echo "DAG $1 has $n runs, more than $2" >&2; return 1; }
 		[ "$n" -eq "$2" ] && return 0

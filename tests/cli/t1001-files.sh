@@ -8,24 +8,7 @@
 
 # setup: a data folder with the DAGs of this test (quiet periods of 1 s keep it quick).
 setup() {
-	synthflow init >/dev/null
-	mkdir -p run-data/src/t/dags
-	cat >run-data/src/t/dags/wav.yaml <<-'YAML'
-	params:
-	  file: {type: path}
-	on_file: {glob: "**/*.wav", quiet: 1s, params: {file: "{{ file }}"}}
-	tasks:
-	  size:
-	    run: wc -c < {{ params.file }} > {{ run.dir }}/size
-	YAML
-	cat >run-data/src/t/dags/sets.yaml <<-'YAML'
-	params:
-	  dataset: {type: string}
-	on_file: {glob: "*.clipper", dirs: true, quiet: 1s, params: {dataset: "{{ file.name }}"}}
-	tasks:
-	  count:
-	    run: ls {{ data }}/downloaded/{{ params.dataset }} | wc -l > {{ run.dir }}/n
-	YAML
+	files_init && files_sets_dag &&
 	cat >run-data/src/t/dags/zip.yaml <<-'YAML'
 	params:
 	  file: {type: path}

@@ -65,14 +65,7 @@ expect_success 'an unreadable file found by the rescan alone (inotify off) also 
 
 expect_success 'a folder that cannot be opened: said once; readable again: its files run once' '
 	files_init && trap stop_serve EXIT &&
-	cat >run-data/src/t/dags/sets.yaml <<-YAML &&
-	params:
-	  dataset: {type: string}
-	on_file: {glob: "*.clipper", dirs: true, quiet: 1s, params: {dataset: "{{ file.name }}"}}
-	tasks:
-	  count:
-	    run: ls {{ data }}/downloaded/{{ params.dataset }} | wc -l > {{ run.dir }}/n
-	YAML
+	files_sets_dag &&
 	mkdir -p run-data/downloaded/locked run-data/downloaded/Shut.clipper &&
 	echo 1 >run-data/downloaded/locked/x.wav &&
 	echo a >run-data/downloaded/Shut.clipper/1.flac && echo b >run-data/downloaded/Shut.clipper/2.flac &&

@@ -18,14 +18,7 @@ N=100000
 
 expect_success "$N files in one dataset folder: one folder run, 10 file runs, once; metrics" '
 	files_init && trap stop_serve EXIT &&
-	cat >run-data/src/t/dags/sets.yaml <<-YAML &&
-	params:
-	  dataset: {type: string}
-	on_file: {glob: "*.clipper", dirs: true, quiet: 1s, params: {dataset: "{{ file.name }}"}}
-	tasks:
-	  count:
-	    run: find {{ data }}/downloaded/{{ params.dataset }} -type f | wc -l > {{ run.dir }}/n
-	YAML
+	files_sets_dag find "-type f " &&
 	export SYNTHFLOW_FLOW_RESCAN=3s &&
 	start_serve &&
 	python3 - run-data/downloaded/Big.clipper $N <<-PY &&

@@ -7,16 +7,6 @@
 . "$(dirname "$0")/lib-web.sh"
 . "$(dirname "$0")/lib-files.sh"
 
-links_dags() {
-	cat >run-data/src/t/dags/sets.yaml <<-YAML
-	params:
-	  dataset: {type: string}
-	on_file: {glob: "*.clipper", dirs: true, quiet: 1s, params: {dataset: "{{ file.name }}"}}
-	tasks:
-	  a: {run: "true"}
-	YAML
-}
-
 # loops D: links that lead back into D, to each other, to nowhere, outside.
 loops() {
 	ln -s . "$1/self.wav" && ln -s ../.. "$1/up" && ln -s "$PWD/$1" "$1/abs.wav" &&
@@ -26,7 +16,7 @@ loops() {
 }
 
 expect_success 'links and loops of links: listed as links, never followed, no run; real files run once' '
-	files_init && links_dags && trap stop_serve EXIT &&
+	files_init && files_sets_dag && trap stop_serve EXIT &&
 	loops run-data/downloaded && mkdir run-data/downloaded/Real.clipper &&
 	echo x >run-data/downloaded/Real.clipper/1.flac &&
 	start_serve &&

@@ -6,14 +6,10 @@
 # SYNTHFLOW_NOW; the last case is real time.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib-web.sh"
+. "$(dirname "$0")/lib-files.sh"
 
 # dag NAME YAML-LINES...: a DAG of one quick task with the given top-level lines.
-dag() {
-	name=$1
-	shift
-	mkdir -p run-data/src/t/dags
-	{ printf '%s\n' "$@"; printf 'tasks:\n  a: {run: "true"}\n'; } >run-data/src/t/dags/$name.yaml
-}
+dag() { quick_dag t "$@"; }
 
 # setup: a data folder; a serve the body leaves behind is killed when it ends.
 setup() {
@@ -30,24 +26,10 @@ kill9() {
 	rm -f run-data/serve.pid
 }
 
-runs_of() { synthflow runs list "$1" --limit 0 --json | jq .total; }
 # For wait_for, which runs its command at each try: a $(...) in its
 # arguments would be counted once, before the first.
 fires_are() { test "$(store_sql "SELECT count(*) FROM schedule_fires")" = "$1"; }
 has_runs() { test "$(runs_of "$1")" -ge "$2"; }
-
-# wait_runs DAG N: until DAG has N runs; fails when it has more.
-wait_runs() {
-	for i in $(seq $((WEB_WAIT * 10))); do
-		n=$(runs_of "$1")
-		[ "$n" -gt "$2" ] && { echo "DAG $1 has $n runs, more than $2" >&2; return 1; }
-		[ "$n" -eq "$2" ] && return 0
-		sleep 0.1
-	done
-	echo "DAG $1 has $n runs, not $2" >&2
-	cat run-data/serve.err >&2
-	return 1
-}
 
 # scheduled DAG: its runs' scheduled_for, oldest first, one per line.
 scheduled() {

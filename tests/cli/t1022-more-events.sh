@@ -6,25 +6,11 @@
 # every workspace that has the script.  Real serve, real inotify.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib-web.sh"
+. "$(dirname "$0")/lib-files.sh"
 
 setup() {
 	synthflow init >/dev/null
-	mkdir -p run-data/src/ws/dags run-data/src/other/dags
-	cat >run-data/src/ws/dags/d.yaml <<-'YAML'
-	tasks:
-	  a: {run: "true"}
-	YAML
-	cat >run-data/src/ws/dags/wav.yaml <<-'YAML'
-	params:
-	  file: {type: path}
-	on_file: {glob: "*.wav", quiet: 300ms, params: {file: "{{ file }}"}}
-	tasks:
-	  a: {run: "true"}
-	YAML
-	cat >run-data/src/other/dags/o.yaml <<-'YAML'
-	tasks:
-	  a: {run: "true"}
-	YAML
+	quick_dag ws d && wav_dag ws && quick_dag other o
 	# every workspace gets every script: one line per delivery in ev-WS.log
 	for ws in ws other; do
 		mkdir -p run-data/src/$ws/events

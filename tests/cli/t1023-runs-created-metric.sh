@@ -4,34 +4,13 @@
 # processes than serve (test, trigger, vars set, replay).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib-web.sh"
+. "$(dirname "$0")/lib-files.sh"
 
 setup() {
 	synthflow init >/dev/null
-	mkdir -p run-data/src/ws/dags
-	cat >run-data/src/ws/dags/d.yaml <<-'YAML'
-	tasks:
-	  a: {run: "true"}
-	YAML
-	cat >run-data/src/ws/dags/v.yaml <<-'YAML'
-	params:
-	  variable: {type: string}
-	on_variable: "k*"
-	tasks:
-	  a: {run: "true"}
-	YAML
-	cat >run-data/src/ws/dags/f.yaml <<-'YAML'
-	params:
-	  file: {type: path}
-	on_file: {glob: "*.wav", quiet: 300ms, params: {file: "{{ file }}"}}
-	tasks:
-	  a: {run: "true"}
-	YAML
-	cat >run-data/src/ws/dags/s.yaml <<-'YAML'
-	schedule: "0 * * * *"
-	timezone: UTC
-	tasks:
-	  a: {run: "true"}
-	YAML
+	quick_dag ws d && wav_dag ws &&
+	quick_dag ws v "params:" "  variable: {type: string}" 'on_variable: "k*"' &&
+	quick_dag ws s 'schedule: "0 * * * *"' "timezone: UTC" &&
 	# a bundle names its source by commit
 	git -C run-data/src/ws init -q && git -C run-data/src/ws add -A &&
 		git -C run-data/src/ws -c user.email=t@example.com -c user.name=t commit -qm dags
@@ -59,7 +38,7 @@ expect_success 'manual, api, schedule, file, variable and replay runs are counte
 	trigger d >/dev/null &&
 	synthflow --data run-data vars set k1 x 2>/dev/null &&
 	echo a >run-data/downloaded/a.wav &&
-	wait_for 60 has_total f 1 && wait_for 60 has_total s 1 &&
+	wait_for 60 has_total wav 1 && wait_for 60 has_total s 1 &&
 	curl -s -H "$WEB_AUTH" "$WEB_BASE/metrics" | grep "^synthflow_runs_created_total" &&
 	same "$(created manual) $(created api) $(created schedule)" "2 1 1" &&
 	same "$(created file) $(created variable) $(created replay)" "1 1 1" &&

@@ -4,17 +4,12 @@
 # Screenshots: $TEST_OUT/t0201-browser/.
 . "$(dirname "$0")/../lib.sh"
 . "$TEST_ROOT/cli/lib-web.sh"
+. "$TEST_ROOT/e2e/lib-browser.sh"
 
 SHOTS=$TEST_OUT_BASE/t0201-browser
 mkdir -p "$SHOTS"
 
-expect_success 'playwright-core and chromium are available' '
-	command -v chromium >/dev/null || { echo "chromium missing: scripts/install-deps.sh test"; exit 1; }
-	if [ ! -d "$TEST_ROOT/e2e/node_modules/playwright-core" ]; then
-		npm install --prefix "$TEST_ROOT/e2e" --no-audit --no-fund --loglevel=error
-	fi
-	test -d "$TEST_ROOT/e2e/node_modules/playwright-core"
-'
+browser_ready
 
 DATA=$TRASH_BASE/run-data
 web_data "$DATA"
