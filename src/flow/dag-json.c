@@ -75,6 +75,7 @@ static json_t *task_json(const struct dag_task *t)
 	json_object_set_new(o, "batch", t->batch ? json_integer(t->batch) : json_null());
 	json_object_set_new(o, "skip_exit_code",
 			    t->skip_exit_code < 0 ? json_null() : json_integer(t->skip_exit_code));
+	json_object_set_new(o, "container", str_or_null(t->container));
 	return o;
 }
 

@@ -29,7 +29,7 @@ static const char *const top_keys[] = {
 static const char *const task_keys[] = {
 	"run", "needs", "trigger", "foreach", "retries", "retry_delay", "timeout",
 	"env", "workdir", "inputs", "input_names", "outputs", "max_active", "batch", "executor",
-	"resources", "skip_exit_code", "on_retry", "cache",
+	"resources", "skip_exit_code", "on_retry", "cache", "container",
 };
 static const char *const resource_keys[] = {
 	"cpus", "mem", "gpus", "time", "partition", "account", "extra",
@@ -501,6 +501,11 @@ static void parse_task_fields(struct loader *L, const struct ynode *spec, struct
 		parse_executor(L, v, &t->executor);
 	if ((v = ynode_get(spec, "resources")))
 		parse_resources(L, v, t);
+	/* a workspace name, as src/NAME/ allows it (ws_check_name) */
+	if ((v = ynode_get(spec, "container")) && get_string(L, v, "container", &t->container) == 0 &&
+	    (!dag_id_valid(t->container) || t->container[0] == '.' || t->container[0] == '-'))
+		err_at(L, v, "'container' must name a workspace (a folder of src/: letters, digits, "
+			     "'_', '.' and '-', not starting with '.' or '-'), found '%s'", t->container);
 	if ((v = ynode_get(spec, "skip_exit_code")) &&
 	    !get_int(L, v, "skip_exit_code", 255, &t->skip_exit_code)) {
 		if (t->skip_exit_code == 0)

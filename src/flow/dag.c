@@ -32,6 +32,7 @@ static void task_release(struct dag_task *t)
 	}
 	free(t->env);
 	free(t->workdir);
+	free(t->container);
 	free_strv(t->inputs, t->ninputs);
 	free_strv(t->input_names, t->ninput_names);
 	free_strv(t->outputs, t->noutputs);

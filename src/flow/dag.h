@@ -92,6 +92,7 @@ struct dag_task {
 	struct dag_resources res;
 	int skip_exit_code;     /* this exit code ends the task skipped; -1 = none */
 	int cache;              /* skipped when the content cache has its key (cache.h) */
+	char *container;        /* a workspace NAME: the try runs in its image, or NULL */
 	int line, col;
 };
 

@@ -108,6 +108,17 @@ void exec_pool_free(struct sched *s);
 /* The device indices in `nvidia-smi -L` output, appended to ids; how many. */
 int exec_pool_parse_smi(const char *out, struct strvec *ids);
 
+/*
+ * exec-container.c: a local try of a `container:` task.  0: av is the
+ * engine's command line (p->ctr names the container); 1: it runs as any
+ * local try (the scheduler is inside that workspace); -1 with what is
+ * missing in err.
+ */
+int ctr_local_argv(struct sched *s, struct sproc *p, const struct exec_spec *spec,
+		   struct strvec *av, struct strbuf *err);
+/* Removes p's container, if it has one, running or not (a killed try). */
+void ctr_local_remove(struct sched *s, struct sproc *p);
+
 /* sched.c: a try ended; status as waitpid's.  Removes p from the running set. */
 void sched_try_ended(struct sched *s, struct sproc *p, int status);
 

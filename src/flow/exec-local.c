@@ -17,13 +17,20 @@ static int local_start(struct sched *s, struct sproc *p, const struct exec_spec 
 {
 	struct exec_spec mine = *spec;
 	char **envp = exec_pool_take(s, p, spec->envp);
-	int rc;
+	struct strvec av = STRVEC_INIT;
+	int rc = 0;
 
 	if (envp)
 		mine.envp = envp;
-	rc = exec_spawn(&mine, &p->ep, err);
+	if (p->ti->task->def->container && (rc = ctr_local_argv(s, p, spec, &av, err)) == 0)
+		mine.argv = av.v;
+	if (rc >= 0)
+		rc = exec_spawn(&mine, &p->ep, err);
+	strvec_clear(&av);
 	free(envp);
 	if (rc < 0) {
+		free(p->ctr);
+		p->ctr = NULL;
 		exec_pool_give(p);
 		return -1;
 	}
@@ -33,8 +40,10 @@ static int local_start(struct sched *s, struct sproc *p, const struct exec_spec 
 
 static void local_kill(struct sched *s, struct sproc *p, int hard)
 {
-	(void)s;
 	kill(-p->ep.pid, hard ? SIGKILL : SIGTERM);
+	/* the engine's daemon runs a container: a killed client leaves it running */
+	if (hard)
+		ctr_local_remove(s, p);
 }
 
 /*
@@ -55,6 +64,7 @@ static int local_reap(struct sproc *p, int killed)
 		return 0;
 	}
 	kill(-pgid, SIGKILL);
+	ctr_local_remove(p->ti->task->run->s, p);
 	for (int i = 0; i < 100; i++) {
 		while (waitpid(-pgid, NULL, WNOHANG) > 0)
 			;
@@ -67,6 +77,8 @@ static int local_reap(struct sproc *p, int killed)
 
 static void local_release(struct sproc *p)
 {
+	free(p->ctr);
+	p->ctr = NULL;
 	exec_pool_give(p);
 	exec_release(&p->ep);
 }

@@ -31,6 +31,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "flow/container.h"
 #include "flow/exec-impl.h"
 #include "flow/sched-int.h"
 #include "flow/slurm.h"
@@ -38,6 +39,7 @@
 #include "util/fs.h"
 #include "util/spawn.h"
 #include "util/timeutil.h"
+#include "workspace/ws.h"
 
 extern char **environ;
 
@@ -299,7 +301,22 @@ static int write_try_script(struct sproc *p, const struct exec_spec *spec, struc
 	struct slurm_script sc = { .cmd = spec->cmd, .workdir = spec->workdir,
 				   .log_path = spec->log_path,
 				   .exit_path = job->exit_path, .log_max = exec_log_max() };
+	const struct dag_task *def = p->ti->task->def;
+	struct ws ws = { 0 };
+	char *sif = NULL, *name = NULL;
 	int rc = -1;
+
+	if (def->container) {
+		ws_init(&ws, p->ti->task->run->s->data_dir, def->container);
+		sif = ctr_sif_path(&ws);
+		name = ctr_name(p->key);
+		sc = (struct slurm_script){ .cmd = spec->cmd, .workdir = spec->workdir,
+					    .log_path = spec->log_path, .exit_path = job->exit_path,
+					    .log_max = exec_log_max(), .ctr_workspace = ws.name,
+					    .ctr_image = ws.image, .ctr_sif = sif, .ctr_name = name,
+					    .data_dir = ws.data_dir, .uid = getuid(), .gid = getgid(),
+					    .gpus = def->res.gpus };
+	}
 
 	if (slash)
 		*slash = '\0';
@@ -316,6 +333,10 @@ static int write_try_script(struct sproc *p, const struct exec_spec *spec, struc
 	}
 	sb_release(&script);
 	free(dir);
+	free(sif);
+	free(name);
+	if (ws.name)
+		ws_release(&ws);
 	return rc;
 }
 

@@ -133,6 +133,12 @@ static int spawn_child(const struct exec_spec *spec, int out_w, pid_t *pid, stru
 	posix_spawn_file_actions_adddup2(&fa, out_w, 2);
 	posix_spawn_file_actions_addchdir_np(&fa, spec->workdir);
 	exec_spawnattr(&attr, POSIX_SPAWN_USEVFORK);
+	if (spec->argv) {
+		rc = posix_spawnp(pid, spec->argv[0], &fa, &attr, spec->argv, spec->envp);
+		if (rc)
+			sb_addf(err, "cannot start '%s': %s", spec->argv[0], strerror(rc));
+		goto out;
+	}
 	if (!exec_needs_shell(spec->cmd)) {
 		words = xstrdup(spec->cmd);
 		argv = split_words(words);
@@ -151,6 +157,7 @@ static int spawn_child(const struct exec_spec *spec, int out_w, pid_t *pid, stru
 		sb_addf(err, "cannot start '%s': %s", argv ? argv[0] : "/bin/sh", strerror(rc));
 	free(argv);
 	free(words);
+out:
 	posix_spawnattr_destroy(&attr);
 	posix_spawn_file_actions_destroy(&fa);
 	return rc ? -1 : 0;

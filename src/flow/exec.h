@@ -30,6 +30,7 @@ struct exec_spec {
 	char **envp;            /* the whole environment, NULL-terminated */
 	const char *workdir;    /* absolute */
 	const char *log_path;   /* created (with its folder) on the first output */
+	char *const *argv;      /* NULL, or what runs instead of cmd (no shell) */
 };
 
 struct exec_proc {

@@ -109,6 +109,7 @@ struct sproc {
 	struct exec_pool *pool; /* the local executor's pool while it holds cpus of it */
 	int cpus, ngpus;        /* what it holds of that pool */
 	char *gpu_env;          /* CUDA_VISIBLE_DEVICES=... of its gpus, or NULL */
+	char *ctr;              /* container: its container's name (exec-container.c), or NULL */
 };
 
 enum timer_kind { TM_RETRY, TM_TIMEOUT, TM_KILL };

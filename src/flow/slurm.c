@@ -228,6 +228,12 @@ void slurm_script_text(struct strbuf *out, const struct slurm_script *sc)
 	add_assign(out, "sf_max", max);
 	add_assign(out, "sf_cmd", sc->cmd);
 	add_assign(out, "sf_dir", sc->workdir);
+	if (sc->ctr_workspace) {
+		struct ctr_run r = { .name = sc->ctr_name, .data_dir = sc->data_dir,
+				     .workdir = sc->workdir, .uid = sc->uid, .gid = sc->gid,
+				     .env = sc->env, .nenv = sc->nenv };
+		ctr_script_text(out, sc->ctr_workspace, sc->ctr_image, sc->ctr_sif, &r, sc->gpus);
+	}
 	/*
 	 * Output goes to the log up to the cap, then a note, then nowhere while
 	 * the command keeps running (as the local executor does).  The exit code
@@ -238,7 +244,9 @@ void slurm_script_text(struct strbuf *out, const struct slurm_script *sc)
 	 */
 	sb_adds(out,
 		"mkdir -p -- \"${sf_log%/*}\" || exit 1\n"
-		"{ cd -- \"$sf_dir\" && exec /bin/sh -c \"$sf_cmd\"; } </dev/null 2>&1 | {\n"
+		"{ cd -- \"$sf_dir\" && ");
+	sb_adds(out, sc->ctr_workspace ? "sf_container" : "exec /bin/sh -c \"$sf_cmd\"");
+	sb_adds(out, "; } </dev/null 2>&1 | {\n"
 		"\thead -c \"$sf_max\"\n"
 		"\tif [ \"$(head -c 1 | wc -c)\" -gt 0 ]; then\n"
 		"\t\tprintf '\\n[synthflow] log truncated at %s bytes; further output discarded\\n' \"$sf_max\"\n"

@@ -11,6 +11,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "flow/container.h"
 #include "flow/dag.h"
 #include "util/spawn.h"
 #include "util/strbuf.h"
@@ -92,6 +93,11 @@ struct slurm_script {
 	uint64_t log_max;       /* the log cap (a note marks the cut) */
 	char **env;             /* variables to set: the try's own (SF_*, env:) */
 	size_t nenv;
+	/* container: WORKSPACE (container.h), else all NULL */
+	const char *ctr_workspace, *ctr_image, *ctr_sif, *ctr_name;
+	const char *data_dir;   /* bound in the container at its own path */
+	unsigned uid, gid;      /* who a docker or podman container runs as */
+	int gpus;               /* the task's gpus: the container gets the job's */
 };
 /*
  * The batch script (bash).  The job starts with the environment sbatch was

@@ -334,6 +334,183 @@ static void nvidia_smi_list(void **state)
 	strvec_clear(&ids);
 }
 
+/*
+ * container: the batch script on a node with only one runtime, a stand-in
+ * that records its arguments one per line (and, for apptainer and
+ * singularity, the variables given to the container) in `args`, then runs
+ * the command as the real one would.  PATH holds nothing else but what the
+ * script needs, so the node's runtime is the stand-in or none.
+ */
+static void fake_runtime(const char *dir, const char *name)
+{
+	char *path = xasprintf("%s/bin/%s", dir, name);
+	const char *text =
+		"#!/bin/bash\n"
+		"d=$(dirname \"$0\")/..\n"
+		"printf '%s\\n' \"$@\" >\"$d/args\"\n"
+		"env | grep -E '^(APPTAINERENV|SINGULARITYENV)_' | sort >\"$d/cenv\"\n"
+		"[ \"$1 $2\" = 'image inspect' ] && exit 0\n"
+		"while [ \"$1\" != /bin/sh ]; do shift; done\n"
+		"exec \"$@\"\n";
+	assert_int_equal(write_file_atomic(path, text, strlen(text), 0755), 0);
+	free(path);
+}
+
+static int run_ctr_script(const char *dir, int gpus, const char *extra_env)
+{
+	struct strbuf text = STRBUF_INIT;
+	char *log = xasprintf("%s/logs/t/try-1.log", dir);
+	char *exitp = xasprintf("%s/logs/t/try-1.exit", dir);
+	char *script = xasprintf("%s/try-1.sbatch", dir);
+	char *sif = xasprintf("%s/image.sif", dir);
+	char *env[] = { "SF_TASK_ID=t", "GREETING=it's, \"quoted\" $HOME", "SF_SYNTHFLOW=/host/sf" };
+	struct slurm_script sc = { .cmd = "echo \"in $PWD: $GREETING\"", .workdir = "/tmp",
+				   .log_path = log, .exit_path = exitp, .log_max = 1000,
+				   .env = env, .nenv = ARRAY_SIZE(env), .ctr_workspace = "w",
+				   .ctr_image = "synthflow/w:latest", .ctr_sif = sif,
+				   .ctr_name = "sf-k", .data_dir = dir, .uid = 1234, .gid = 56,
+				   .gpus = gpus };
+	char *run;
+	int rc;
+
+	slurm_script_text(&text, &sc);
+	assert_int_equal(write_file_atomic(script, text.buf, text.len, 0755), 0);
+	run = xasprintf("cd / && %s PATH='%s/bin' /bin/bash '%s' >/dev/null 2>&1", extra_env, dir,
+			script);
+	rc = system(run);
+	free(run);
+	free(script);
+	free(sif);
+	free(log);
+	free(exitp);
+	sb_release(&text);
+	return WEXITSTATUS(rc);
+}
+
+static void container_runtimes(void **state)
+{
+	struct scratch *sc = *state;
+	const char *tools[] = { "mkdir", "head", "wc", "cat", "sync", "mv", "hostname", "env",
+				"grep", "sort", "dirname", "rm" };
+	char *cmd, *s, *want;
+
+	cmd = xasprintf("mkdir -p '%s/bin'", sc->dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	for (size_t i = 0; i < ARRAY_SIZE(tools); i++) {
+		cmd = xasprintf("ln -s \"$(command -v %s)\" '%s/bin/'", tools[i], sc->dir);
+		assert_int_equal(system(cmd), 0);
+		free(cmd);
+	}
+
+	/* no runtime: the log says which ones were looked for */
+	assert_int_equal(run_ctr_script(sc->dir, 0, ""), 127);
+	s = slurp(sc->dir, "logs/t/try-1.log");
+	assert_non_null(strstr(s, "workspace 'w' (container:) needs apptainer, singularity, "
+				  "docker or podman on node "));
+	free(s);
+
+	/* apptainer (with gpus: --nv and Slurm's devices), the image from docker's until a .sif exists */
+	fake_runtime(sc->dir, "apptainer");
+	assert_int_equal(run_ctr_script(sc->dir, 1, "CUDA_VISIBLE_DEVICES=2"), 0);
+	s = slurp(sc->dir, "args");
+	want = xasprintf("exec\n--cleanenv\n--bind\n%s\n--bind\n/tmp\n--pwd\n/tmp\n--nv\n"
+			 "docker-daemon://synthflow/w:latest\n/bin/sh\n-c\n"
+			 "echo \"in $PWD: $GREETING\"\n", sc->dir);
+	assert_string_equal(s, want);
+	free(want);
+	free(s);
+	s = slurp(sc->dir, "cenv");
+	assert_string_equal(s, "APPTAINERENV_CUDA_VISIBLE_DEVICES=2\n"
+			       "APPTAINERENV_GREETING=it's, \"quoted\" $HOME\n"
+			       "APPTAINERENV_SF_SYNTHFLOW=" CTR_SYNTHFLOW "\n"
+			       "APPTAINERENV_SF_TASK_ID=t\n");
+	free(s);
+	s = slurp(sc->dir, "logs/t/try-1.log");
+	assert_string_equal(s, "in /tmp: it's, \"quoted\" $HOME\n");
+	free(s);
+	cmd = xasprintf("touch '%s/image.sif' && mv '%s/bin/apptainer' '%s/bin/singularity'",
+			sc->dir, sc->dir, sc->dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	assert_int_equal(run_ctr_script(sc->dir, 0, ""), 0);
+	s = slurp(sc->dir, "args");
+	want = xasprintf("exec\n--cleanenv\n--bind\n%s\n--bind\n/tmp\n--pwd\n/tmp\n%s/image.sif\n/bin/sh\n-c\n"
+			 "echo \"in $PWD: $GREETING\"\n", sc->dir, sc->dir);
+	assert_string_equal(s, want);
+	free(want);
+	free(s);
+	s = slurp(sc->dir, "cenv");
+	assert_non_null(strstr(s, "SINGULARITYENV_GREETING=it's, \"quoted\" $HOME\n"));
+	free(s);
+
+	/* docker: the variables by name, the job's devices by Slurm's numbers */
+	cmd = xasprintf("mv '%s/bin/singularity' '%s/bin/docker'", sc->dir, sc->dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	assert_int_equal(run_ctr_script(sc->dir, 2, "SLURM_JOB_GPUS=1,3 CUDA_VISIBLE_DEVICES=0,1"),
+			 0);
+	s = slurp(sc->dir, "args");
+	want = xasprintf("run\n--rm\n--init\n--name=sf-k\n--user=1234:56\n--volume\n%s:%s\n"
+			 "--volume\n/tmp:/tmp\n--workdir=/tmp\n--env=SF_SYNTHFLOW=" CTR_SYNTHFLOW "\n"
+			 "--env=SF_TASK_ID\n--env=GREETING\n--gpus\n\"device=1,3\"\n"
+			 "synthflow/w:latest\n/bin/sh\n-c\necho \"in $PWD: $GREETING\"\n",
+			 sc->dir, sc->dir);
+	assert_string_equal(s, want);
+	free(want);
+	free(s);
+	s = slurp(sc->dir, "logs/t/try-1.log");
+	assert_string_equal(s, "in /tmp: it's, \"quoted\" $HOME\n");
+	free(s);
+
+	/* podman: one CDI device each */
+	cmd = xasprintf("mv '%s/bin/docker' '%s/bin/podman'", sc->dir, sc->dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	assert_int_equal(run_ctr_script(sc->dir, 2, "SLURM_JOB_GPUS=1,3"), 0);
+	s = slurp(sc->dir, "args");
+	assert_non_null(strstr(s, "\n--device=nvidia.com/gpu=1\n--device=nvidia.com/gpu=3\n"
+				  "synthflow/w:latest\n"));
+	free(s);
+	/* gpus asked for, none from Slurm: said, not run without them */
+	assert_int_equal(run_ctr_script(sc->dir, 1, ""), 125);
+	s = slurp(sc->dir, "logs/t/try-1.log");
+	assert_non_null(strstr(s, "the job has no gpus from Slurm"));
+	free(s);
+
+	/* an engine without the image */
+	cmd = xasprintf("printf '#!/bin/sh\\nexit 1\\n' >'%s/bin/podman'", sc->dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	assert_int_equal(run_ctr_script(sc->dir, 0, ""), 125);
+	s = slurp(sc->dir, "logs/t/try-1.log");
+	assert_non_null(strstr(s, "the image 'synthflow/w:latest' of workspace 'w' is not on node "));
+	assert_non_null(strstr(s, "(podman): load it there"));
+	free(s);
+}
+
+/* The local engine's device options and container names. */
+static void container_options(void **state)
+{
+	struct strvec av = STRVEC_INIT;
+	char *name;
+	(void)state;
+
+	ctr_gpu_opts(0, "3", &av);
+	ctr_gpu_opts(1, "0,2", &av);
+	ctr_gpu_opts(0, "", &av);
+	ctr_gpu_opts(1, NULL, &av);
+	assert_int_equal(av.nr, 4);
+	assert_string_equal(av.v[0], "--gpus");
+	assert_string_equal(av.v[1], "\"device=3\"");
+	assert_string_equal(av.v[2], "--device=nvidia.com/gpu=0");
+	assert_string_equal(av.v[3], "--device=nvidia.com/gpu=2");
+	strvec_clear(&av);
+	name = ctr_name("123-45/20261130T1-ab/t.3/2");
+	assert_string_equal(name, "sf-123-45-20261130T1-ab-t.3-2");
+	free(name);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -346,6 +523,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(script_caps_the_log, setup_dir, teardown_dir),
 		cmocka_unit_test(env_names),
 		cmocka_unit_test(nvidia_smi_list),
+		cmocka_unit_test_setup_teardown(container_runtimes, setup_dir, teardown_dir),
+		cmocka_unit_test(container_options),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
