@@ -12,7 +12,9 @@
 # processes are tracked by process group and tasks are not confined
 # (proctrack/pgid, task/none), because a container seldom lets slurmd own a
 # cgroup.  MaxArraySize is small (SLURM_MAX_ARRAY, default 11) so that array
-# splitting is exercised by a few dozen items.
+# splitting is exercised by a few dozen items.  KillWait, Slurm's grace
+# between SIGTERM and SIGKILL when a job is cancelled, is 2 s
+# (SLURM_KILL_WAIT; Slurm's own default is 30 s).
 #
 # Ports are picked free at start, so several clusters (a plain and an ASan
 # run of the suite) can run side by side.
@@ -82,7 +84,7 @@ MaxArraySize=$SLURM_MAX_ARRAY
 MaxJobCount=100000
 MinJobAge=${SLURM_MIN_JOB_AGE:-30}
 SchedulerParameters=batch_sched_delay=0,sched_min_interval=0
-KillWait=2
+KillWait=${SLURM_KILL_WAIT:-2}
 SlurmctldTimeout=30
 SlurmdTimeout=30
 InactiveLimit=0

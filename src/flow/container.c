@@ -39,7 +39,8 @@ static void push_bind(struct strvec *av, const char *opt, const char *path, int 
 
 void ctr_run_opts(const struct ctr_run *r, struct strvec *av)
 {
-	strvec_push(av, "--rm");
+	if (r->auto_remove)
+		strvec_push(av, "--rm");
 	/* a signal to the container reaches the command (sh is not its pid 1) */
 	strvec_push(av, "--init");
 	strvec_pushf(av, "--name=%s", r->name);
@@ -147,7 +148,7 @@ void ctr_script_text(struct strbuf *out, const char *workspace, const char *imag
 	 */
 	sb_adds(out,
 		"sf_container() {\n"
-		"\tlocal rt= p n img pid rc devs gpu=()\n"
+		"\tlocal rt= p n img pid rc=0 devs gpu=() sf_stop\n"
 		"\tfor p in apptainer singularity docker podman; do\n"
 		"\t\tcommand -v \"$p\" >/dev/null 2>&1 && { rt=$p; break; }\n"
 		"\tdone\n"
@@ -181,12 +182,24 @@ void ctr_script_text(struct strbuf *out, const char *workspace, const char *imag
 		"\t\t\tfor n in ${devs//,/ }; do gpu+=(\"--device=nvidia.com/gpu=$n\"); done\n"
 		"\t\tfi\n"
 		"\tfi\n"
-		"\t\"$rt\" run \"${sf_opts[@]}\" \"${gpu[@]}\" \"$sf_image\" /bin/sh -c \"$sf_cmd\" &\n"
-		"\tpid=$!\n"
-		"\ttrap '\"$rt\" kill \"$sf_name\" >/dev/null 2>&1' TERM INT\n"
-		"\twait \"$pid\"\n"
-		"\trc=$?\n"
-		"\twhile kill -0 \"$pid\" 2>/dev/null; do wait \"$pid\"; rc=$?; done\n"
+		/*
+		 * Created apart from its start: a job signalled while the engine
+		 * still creates the container would leave it to start behind the
+		 * job's back.  The creation runs in a session of its own, so the
+		 * signal waits for it (the trap runs once it is back), and the
+		 * container goes whenever the job is signalled.
+		 */
+				"\ttrap 'sf_stop=1; \"$rt\" rm -f \"$sf_name\" >/dev/null 2>&1' TERM INT\n"
+		"\tsetsid -w \"$rt\" create \"${sf_opts[@]}\" \"${gpu[@]}\" \"$sf_image\" /bin/sh -c \"$sf_cmd\" >/dev/null || return 125\n"
+		"\tif [ -z \"$sf_stop\" ]; then\n"
+		"\t\t\"$rt\" start --attach \"$sf_name\" &\n"
+		"\t\tpid=$!\n"
+		"\t\twait \"$pid\"\n"
+		"\t\trc=$?\n"
+		"\t\twhile kill -0 \"$pid\" 2>/dev/null; do wait \"$pid\"; rc=$?; done\n"
+		"\tfi\n"
+		"\t\"$rt\" rm -f \"$sf_name\" >/dev/null 2>&1\n"
+		"\t[ -z \"$sf_stop\" ] || rc=143\n"
 		"\treturn \"$rc\"\n"
 		"}\n");
 	strvec_clear(&opts);

@@ -25,12 +25,13 @@ struct ctr_run {
 	const char *workdir;    /* where the command starts; bound too when outside data_dir */
 	unsigned uid, gid;      /* who it runs as (docker, podman): the scheduler's user */
 	int keep_id;            /* rootless podman: --userns=keep-id, so that uid is ours */
+	int auto_remove;        /* --rm: the engine removes it once it ended (docker run) */
 	char *const *env;       /* the try's own variables ("K=V"), passed by name */
 	size_t nenv;
 };
 
 /*
- * `docker run` / `podman run` options, from --rm to the last -e: the
+ * `docker run|create` / `podman run|create` options, to the last -e: the
  * values of the variables come from the client's own environment.  The
  * caller adds the gpus (ctr_gpu_opts), the image, and the command.
  */

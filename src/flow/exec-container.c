@@ -22,7 +22,7 @@
  */
 #define SEEN_MS 30000
 static struct seen {
-	char *image;
+	char *image; /* "CLI IMAGE" */
 	int64_t until;
 } seen[8];
 
@@ -54,13 +54,19 @@ static int check_image(const struct engine *e, const struct dag_task *def, const
 	char *id;
 	int r;
 
-	if (image_seen(image))
-		return 0;
-	if ((id = engine_image_format(e, image, "{{.Id}}"))) {
-		free(id);
-		image_saw(image);
+	char *seen_as = xasprintf("%s %s", e->cli, image);
+
+	if (image_seen(seen_as)) {
+		free(seen_as);
 		return 0;
 	}
+	if ((id = engine_image_format(e, image, "{{.Id}}"))) {
+		free(id);
+		image_saw(seen_as);
+		free(seen_as);
+		return 0;
+	}
+	free(seen_as);
 	r = engine_info(e, &info, &why);
 	if (r < 0)
 		sb_addf(err, "task '%s' runs in workspace '%s' (container:) through '%s' "
@@ -107,7 +113,7 @@ int ctr_local_argv(struct sched *s, struct sproc *p, const struct exec_spec *spe
 		p->ctr = ctr_name(p->key);
 		r = (struct ctr_run){ .name = p->ctr, .data_dir = s->data_dir,
 				      .workdir = spec->workdir, .uid = getuid(), .gid = getgid(),
-				      .keep_id = e.kind == ENGINE_PODMAN && e.rootless,
+				      .keep_id = e.kind == ENGINE_PODMAN && e.rootless, .auto_remove = 1,
 				      .env = spec->envp + s->nbase_env, .nenv = n - s->nbase_env };
 		strvec_push(av, e.cli);
 		strvec_push(av, "run");

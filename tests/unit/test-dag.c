@@ -175,6 +175,35 @@ static void several_errors_per_file(void **state)
 	diag_release(&dl);
 }
 
+/* container: a workspace name, checked where it is written; kept in the model and the JSON */
+static void container_names_a_workspace(void **state)
+{
+	struct diag_list dl;
+	struct dag *d;
+	json_t *j;
+
+	(void)state;
+	d = load_ok("tasks:\n  a: {container: my-ws.2, run: \"true\"}\n  b: {run: \"true\"}\n");
+	assert_string_equal(d->tasks[0].container, "my-ws.2");
+	assert_null(d->tasks[1].container);
+	j = dag_to_json(d);
+	assert_string_equal(json_string_value(json_object_get(
+				    json_array_get(json_object_get(j, "tasks"), 0), "container")),
+			    "my-ws.2");
+	json_decref(j);
+	dag_free(d);
+	d = load("bad.yaml", "tasks:\n  a: {run: \"true\", container: ../x}\n  b: {run: \"true\", container: [w]}\n", &dl);
+	assert_null(d);
+	assert_int_equal(dl.errors, 2);
+	assert_int_equal(dl.v[0].line, 2);
+	assert_int_equal(dl.v[0].col, 31);
+	assert_string_equal(dl.v[0].msg, "'container' must name a workspace (a folder of src/: "
+					 "letters, digits, '_', '.' and '-', not starting with '.' "
+					 "or '-'), found '../x'");
+	assert_string_equal(dl.v[1].msg, "'container' must be a string, found a list");
+	diag_release(&dl);
+}
+
 static void cycle_is_printed_in_run_order(void **state)
 {
 	struct diag_list dl;
@@ -427,6 +456,7 @@ int main(void)
 		cmocka_unit_test(model_is_filled),
 		cmocka_unit_test(id_from_file_name_and_inferred_types),
 		cmocka_unit_test(several_errors_per_file),
+		cmocka_unit_test(container_names_a_workspace),
 		cmocka_unit_test(cycle_is_printed_in_run_order),
 		cmocka_unit_test(dagset_of_a_data_folder),
 		cmocka_unit_test(params_from_kv),

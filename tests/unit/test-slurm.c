@@ -338,7 +338,8 @@ static void nvidia_smi_list(void **state)
  * container: the batch script on a node with only one runtime, a stand-in
  * that records its arguments one per line (and, for apptainer and
  * singularity, the variables given to the container) in `args`, then runs
- * the command as the real one would.  PATH holds nothing else but what the
+ * the command as the real one would (docker and podman: at `start`, what
+ * `create` was given).  PATH holds nothing else but what the
  * script needs, so the node's runtime is the stand-in or none.
  */
 static void fake_runtime(const char *dir, const char *name)
@@ -347,10 +348,15 @@ static void fake_runtime(const char *dir, const char *name)
 	const char *text =
 		"#!/bin/bash\n"
 		"d=$(dirname \"$0\")/..\n"
+		"case $1 in\n"
+		"image | rm) exit 0 ;;\n"
+		"start) exec /bin/sh -c \"$(cat \"$d/cmd\")\" ;;\n"
+		"esac\n"
 		"printf '%s\\n' \"$@\" >\"$d/args\"\n"
 		"env | grep -E '^(APPTAINERENV|SINGULARITYENV)_' | sort >\"$d/cenv\"\n"
-		"[ \"$1 $2\" = 'image inspect' ] && exit 0\n"
+		"c=$1\n"
 		"while [ \"$1\" != /bin/sh ]; do shift; done\n"
+		"[ \"$c\" = create ] && { printf '%s' \"$3\" >\"$d/cmd\"; exit 0; }\n"
 		"exec \"$@\"\n";
 	assert_int_equal(write_file_atomic(path, text, strlen(text), 0755), 0);
 	free(path);
@@ -391,7 +397,7 @@ static void container_runtimes(void **state)
 {
 	struct scratch *sc = *state;
 	const char *tools[] = { "mkdir", "head", "wc", "cat", "sync", "mv", "hostname", "env",
-				"grep", "sort", "dirname", "rm" };
+				"grep", "sort", "dirname", "rm", "setsid" };
 	char *cmd, *s, *want;
 
 	cmd = xasprintf("mkdir -p '%s/bin'", sc->dir);
@@ -451,7 +457,7 @@ static void container_runtimes(void **state)
 	assert_int_equal(run_ctr_script(sc->dir, 2, "SLURM_JOB_GPUS=1,3 CUDA_VISIBLE_DEVICES=0,1"),
 			 0);
 	s = slurp(sc->dir, "args");
-	want = xasprintf("run\n--rm\n--init\n--name=sf-k\n--user=1234:56\n--volume\n%s:%s\n"
+	want = xasprintf("create\n--init\n--name=sf-k\n--user=1234:56\n--volume\n%s:%s\n"
 			 "--volume\n/tmp:/tmp\n--workdir=/tmp\n--env=SF_SYNTHFLOW=" CTR_SYNTHFLOW "\n"
 			 "--env=SF_TASK_ID\n--env=GREETING\n--gpus\n\"device=1,3\"\n"
 			 "synthflow/w:latest\n/bin/sh\n-c\necho \"in $PWD: $GREETING\"\n",
