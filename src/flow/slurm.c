@@ -242,6 +242,14 @@ void slurm_script_text(struct strbuf *out, const struct slurm_script *sc)
 	 * log written before it).  Only this one file is fsynced: each fsync
 	 * costs a job tens to hundreds of milliseconds on a busy disk.
 	 */
+	/*
+	 * A container: the job's SIGTERM (a cancel, a timeout) must not end
+	 * this script, or Slurm kills what is left of the job before
+	 * sf_container has removed the container, which the engine's daemon
+	 * runs, not the job.  Once the pipeline is done the script ends.
+	 */
+	if (sc->ctr_workspace)
+		sb_adds(out, "trap : TERM INT\n");
 	sb_adds(out,
 		"mkdir -p -- \"${sf_log%/*}\" || exit 1\n"
 		"{ cd -- \"$sf_dir\" && ");
