@@ -40,17 +40,6 @@ export SYNTHFLOW_DATA=$DATA SYNTHFLOW_SLURM_POLL=200ms SYNTHFLOW_SLURM_FS_GRACE=
 # the containers of this test's image still there (running or not)
 left() { docker ps -aq --filter "ancestor=$IMG"; }
 none_left() { test -z "$(left)"; }
-# Bounded poll: wait_for SECONDS CMD...
-wait_for() {
-	n=$(($1 * 10))
-	shift
-	while [ "$n" -gt 0 ]; do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.1
-		n=$((n - 1))
-	done
-	return 1
-}
 # field JSON TASK KEY: an instance's value in 'synthflow test --json' output
 field() { jq -r ".tasks[] | select(.task_id == \"$2\") | .$3" "$1"; }
 
@@ -123,7 +112,9 @@ expect_success 'a timeout stops the container (local and Slurm)' '
 	none_left &&
 	test_exit 1 env SYNTHFLOW_FLOW_EXECUTOR=slurm synthflow test sleeper --json >s.json &&
 	test "$(field s.json nap reason)" = "timed out after 2s" &&
-	{ wait_for 30 none_left || { docker ps -a --filter "ancestor=$IMG"; exit 1; }; }
+	: "the job removes it in its SIGTERM trap: bounded wait (30 s) for it to go" &&
+	for _ in $(seq 300); do none_left && break; sleep 0.1; done &&
+	{ none_left || { docker ps -a --filter "ancestor=$IMG"; exit 1; }; }
 '
 
 expect_success 'what is missing is said: the image, the engine, another workspace' '
