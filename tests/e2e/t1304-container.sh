@@ -29,8 +29,7 @@ cleanup() {
 }
 trap cleanup EXIT
 
-command -v docker >/dev/null && docker info >/dev/null 2>&1 ||
-	skip_all "no Docker engine answers (t0100 starts one on CI)"
+need_docker
 # A cancelled job with a docker container removes it in its SIGTERM trap
 # (docs/slurm.md): Slurm's default grace before SIGKILL, not the 2 s the
 # other tests use, since an engine call can take seconds on a loaded machine.
