@@ -292,6 +292,8 @@ static void agg_add(struct agg *a, const struct stat *st)
 }
 
 static void add_watch(struct watcher *w, const char *rel);
+static void refuse(struct watcher *w, const char *rel, int dir, const char *ident,
+		   const char *state, const char *why);
 static void noted(struct watcher *w, const char *rel, int dir, const char *ident, int64_t now);
 static void special(struct watcher *w, const char *rel, const struct stat *st);
 static void dir_readable(struct watcher *w, const char *rel, int err);
@@ -306,10 +308,12 @@ static void dir_readable(struct watcher *w, const char *rel, int err);
  * names are appended to it and cut off again, so a file costs no
  * allocation (a rescan of 100,000 files must take under a second).
  * Symbolic links are not followed (a link loop cannot trap the walk): they,
- * FIFOs and the like are listed as not handled.  A folder that cannot be
- * opened is reported.
+ * FIFOs and the like are listed as not handled; so is a folder that is one
+ * of `up` (the folders the walk is inside, this one last), a bind mount
+ * loop.  A folder that cannot be opened is reported.
  */
-static void walk(struct watcher *w, int dfd, struct strbuf *rel, struct agg *a, int64_t now)
+static void walk(struct watcher *w, int dfd, struct strbuf *rel, struct watch_dirs *up,
+		 struct agg *a, int64_t now)
 {
 	DIR *dir = fdopendir(dfd);
 	size_t len = rel->len;
@@ -334,13 +338,18 @@ static void walk(struct watcher *w, int dfd, struct strbuf *rel, struct agg *a, 
 			char ident[WATCH_IDENT_MAX];
 			agg_add(a, &st);
 			noted(w, rel->buf, 0, watch_ident_file_buf(ident, &st), now);
+		} else if (S_ISDIR(st.st_mode) && watch_dirs_has(up, &st)) {
+			refuse(w, rel->buf, 0, "loop", "ignored", WATCH_LOOP_NOTE);
 		} else if (S_ISDIR(st.st_mode)) {
 			struct agg sub = { 0 };
 			int unit = is_dir_unit(w, rel->buf);
 			int cfd = openat(dirfd(dir), de->d_name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
 			int err = cfd >= 0 ? 0 : errno;
-			if (cfd >= 0)
-				walk(w, cfd, rel, &sub, now);
+			if (cfd >= 0) {
+				watch_dirs_push(up, &st);
+				walk(w, cfd, rel, up, &sub, now);
+				up->n--;
+			}
 			if (!unit)
 				dir_readable(w, rel->buf, err);
 			a->files += sub.files;
@@ -623,16 +632,21 @@ static void rescan(struct watcher *w, int64_t now)
 	struct agg a = { 0 };
 	int64_t t0 = time_mono_ms(), cpu0 = thread_cpu_us();
 	int fd = open_root(w);
+	struct watch_dirs up = { 0 };
+	struct stat st;
 	char **lost = NULL;
 	size_t nlost = 0, alloc = 0;
 
 	if (fd < 0)
 		return;
+	if (fstat(fd, &st) == 0)
+		watch_dirs_push(&up, &st);
 	for (size_t i = 0; i < w->t.nslots; i++)
 		if (w->t.slots[i])
 			w->t.slots[i]->seen = 0;
 	sb_reset(&w->path);
-	walk(w, fd, &w->path, &a, now);
+	walk(w, fd, &w->path, &up, &a, now);
+	watch_dirs_release(&up);
 	for (size_t i = 0; i < w->t.nslots; i++) {
 		if (w->t.slots[i] && !w->t.slots[i]->seen) {
 			ALLOC_GROW(lost, nlost + 1, alloc);
@@ -728,16 +742,25 @@ static void on_event(struct watcher *w, const struct inotify_event *ev, int64_t 
 		gone_below(w, rel);
 	} else if (ev->mask & IN_ISDIR) {
 		/* a new folder: watch it and everything already in it */
-		int fd = open_rel(w, rel), unit = is_dir_unit(w, rel);
+		int fd = open_rel(w, rel), unit = is_dir_unit(w, rel), err = fd >= 0 ? 0 : errno;
+		struct watch_dirs up = { 0 };
 		struct agg a = { 0 };
-		if (!unit)
-			dir_readable(w, rel, fd >= 0 ? 0 : errno);
-		sb_reset(&w->path);
-		sb_adds(&w->path, rel);
-		if (fd >= 0)
-			walk(w, fd, &w->path, &a, now);
-		if (unit)
-			noted(w, rel, 1, fd >= 0 ? NULL : UNREADABLE_DIR, now);
+		/* the folders above it and itself: one of them met again below is a loop */
+		int loop = fd >= 0 && watch_dirs_path(&up, w->root, rel) == 0 && watch_dirs_loops(&up);
+		if (loop) {
+			refuse(w, rel, 0, "loop", "ignored", WATCH_LOOP_NOTE);
+			close(fd);
+		} else {
+			if (!unit)
+				dir_readable(w, rel, err);
+			sb_reset(&w->path);
+			sb_adds(&w->path, rel);
+			if (fd >= 0)
+				walk(w, fd, &w->path, &up, &a, now);
+			if (unit)
+				noted(w, rel, 1, fd >= 0 ? NULL : UNREADABLE_DIR, now);
+		}
+		watch_dirs_release(&up);
 	} else {
 		char *abs = path_join(w->root, rel);
 		struct stat st;

@@ -165,8 +165,67 @@ void watch_printable(struct strbuf *sb, const char *s)
 	}
 }
 
-/* Adds up the files below the folder `dfd` (closed here). */
-static void dir_total(int dfd, uint64_t *files, uint64_t *bytes, int64_t *newest)
+int watch_dirs_has(const struct watch_dirs *d, const struct stat *st)
+{
+	for (size_t i = 0; i < d->n; i++)
+		if (d->v[i].dev == st->st_dev && d->v[i].ino == st->st_ino)
+			return 1;
+	return 0;
+}
+
+int watch_dirs_loops(const struct watch_dirs *d)
+{
+	for (size_t i = 0; i + 1 < d->n; i++)
+		if (d->v[i].dev == d->v[d->n - 1].dev && d->v[i].ino == d->v[d->n - 1].ino)
+			return 1;
+	return 0;
+}
+
+void watch_dirs_push(struct watch_dirs *d, const struct stat *st)
+{
+	ALLOC_GROW(d->v, d->n + 1, d->alloc);
+	d->v[d->n].dev = st->st_dev;
+	d->v[d->n].ino = st->st_ino;
+	d->n++;
+}
+
+int watch_dirs_path(struct watch_dirs *d, const char *root, const char *rel)
+{
+	struct strbuf p = STRBUF_INIT;
+	struct stat st;
+	int ret = 0;
+
+	sb_adds(&p, root);
+	for (const char *c = rel;;) {
+		size_t n;
+
+		if (stat(p.buf, &st) < 0) {
+			ret = -1;
+			break;
+		}
+		watch_dirs_push(d, &st);
+		while (*c == '/')
+			c++;
+		if (!*c)
+			break;
+		n = strcspn(c, "/");
+		sb_addch(&p, '/');
+		sb_add(&p, c, n);
+		c += n;
+	}
+	sb_release(&p);
+	return ret;
+}
+
+void watch_dirs_release(struct watch_dirs *d)
+{
+	free(d->v);
+	memset(d, 0, sizeof(*d));
+}
+
+/* Adds up the files below the folder `dfd` (closed here), the last of `up`. */
+static void dir_total(int dfd, struct watch_dirs *up, uint64_t *files, uint64_t *bytes,
+		      int64_t *newest)
 {
 	DIR *dir = fdopendir(dfd);
 	struct dirent *de;
@@ -187,11 +246,14 @@ static void dir_total(int dfd, uint64_t *files, uint64_t *bytes, int64_t *newest
 			*bytes += (uint64_t)st.st_size;
 			if (ns > *newest)
 				*newest = ns;
-		} else if (S_ISDIR(st.st_mode)) {
+		} else if (S_ISDIR(st.st_mode) && !watch_dirs_has(up, &st)) {
 			int cfd = openat(dirfd(dir), de->d_name,
 					 O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-			if (cfd >= 0)
-				dir_total(cfd, files, bytes, newest);
+			if (cfd >= 0) {
+				watch_dirs_push(up, &st);
+				dir_total(cfd, up, files, bytes, newest);
+				up->n--;
+			}
 		}
 	}
 	closedir(dir);
@@ -202,6 +264,7 @@ char *watch_measure(const char *root, const char *rel, int dir)
 	char *abs = xasprintf("%s/%s", root, rel);
 	uint64_t files = 0, bytes = 0;
 	int64_t newest = 0;
+	struct watch_dirs up = { 0 };
 	struct stat st;
 	int fd;
 
@@ -217,7 +280,14 @@ char *watch_measure(const char *root, const char *rel, int dir)
 	free(abs);
 	if (fd < 0)
 		return NULL;
-	dir_total(fd, &files, &bytes, &newest);
+	/* a loop inside the folder leads to it or to a folder above it */
+	if (watch_dirs_path(&up, root, rel) < 0) {
+		close(fd);
+		watch_dirs_release(&up);
+		return NULL;
+	}
+	dir_total(fd, &up, &files, &bytes, &newest);
+	watch_dirs_release(&up);
 	return watch_ident_dir(files, bytes, newest);
 }
 

@@ -41,9 +41,29 @@ const char *watch_ident_file_buf(char buf[WATCH_IDENT_MAX], const struct stat *s
 char *watch_ident_dir(uint64_t files, uint64_t bytes, int64_t newest_mtime_ns);
 
 /*
+ * The folders a walk is inside, from downloaded/ down: a folder met again
+ * below itself (a bind mount of a folder above it) is a loop, never walked
+ * into (symbolic links are not followed at all).
+ */
+struct watch_dirs {
+	struct { dev_t dev; ino_t ino; } *v;
+	size_t n, alloc;
+};
+/* 1 when the folder `st` is one of them. */
+int watch_dirs_has(const struct watch_dirs *d, const struct stat *st);
+void watch_dirs_push(struct watch_dirs *d, const struct stat *st);
+/* 1 when the last of them is also one before it: a walk came back into itself. */
+int watch_dirs_loops(const struct watch_dirs *d);
+/* Pushes `root` and each folder on the way to root/rel (rel itself too); -1 when one cannot be read. */
+int watch_dirs_path(struct watch_dirs *d, const char *root, const char *rel);
+void watch_dirs_release(struct watch_dirs *d);
+/* How a folder that loops is listed (docs/events.md, Faults). */
+#define WATCH_LOOP_NOTE "the same folder as one above it (a bind mount loop); not walked"
+
+/*
  * The identity of downloaded/rel now (a folder's when dir), malloc'd; NULL
  * when it is gone or not a regular file (a folder).  Folders are walked
- * without following symbolic links.
+ * without following symbolic links or entering a loop (watch_dirs).
  */
 char *watch_measure(const char *root, const char *rel, int dir);
 

@@ -15,6 +15,18 @@ loops() {
 	mkdir -p "$1/deep/er" && ln -s ../../deep "$1/deep/er/back" && echo 1 >"$1/deep/er/real.wav"
 }
 
+# start_serve_bound SRC DST [SRC DST ...]: serve in a mount namespace of its
+# own in which each DST is a bind mount of SRC (nothing outside it sees them).
+start_serve_bound() {
+	pairs=$(printf "'%s' " "$@") &&
+	mkdir -p bin &&
+	cat >bin/synthflow <<-EOF &&
+	#!/bin/sh
+	exec unshare --mount --propagation private sh -c 'while [ "\$1" != -- ]; do mount --bind "\$1" "\$2" || exit 1; shift 2; done; shift; exec "\$0" "\$@"' "$(command -v synthflow)" $pairs-- "\$@"
+	EOF
+	chmod +x bin/synthflow && PATH=$PWD/bin:$PATH start_serve
+}
+
 expect_success 'links and loops of links: listed as links, never followed, no run; real files run once' '
 	files_init && files_sets_dag && trap stop_serve EXIT &&
 	loops run-data/downloaded && mkdir run-data/downloaded/Real.clipper &&
@@ -42,6 +54,30 @@ expect_success 'the rescan alone (inotify off) walks past loops of links too' '
 	loops run-data/downloaded && start_serve &&
 	wait_runs wav 1 && sleep 2 && test "$(runs_of wav)" -eq 1 &&
 	test "$(metric synthflow_watcher_rescan_seconds | cut -d. -f1)" -lt 5
+'
+
+expect_success 'bind mount loops (folders that are a folder above them): listed, not walked, nothing runs twice' '
+	unshare --mount --propagation private true 2>/dev/null ||
+		test_skip "no mount namespace here (unshare needs CAP_SYS_ADMIN) to make a bind mount loop in"
+	files_init && files_sets_dag && trap stop_serve EXIT &&
+	export SYNTHFLOW_FLOW_RESCAN=300ms &&
+	D=$PWD/run-data/downloaded &&
+	mkdir -p $D/d/loop $D/Set.clipper/deep/up &&
+	echo 1 >$D/d/a.wav && echo 2 >$D/Set.clipper/1.flac &&
+	start_serve_bound $D $D/d/loop $D/Set.clipper $D/Set.clipper/deep/up &&
+	wait_runs wav 1 && wait_runs sets 1 &&
+	why="ignored (the same folder as one above it (a bind mount loop); not walked)" &&
+	wait_for 10 status_is d/loop "$why" &&
+	must_contain run-data/serve.err "d/loop. in downloaded/: the same folder as one above it" &&
+	run=$(synthflow runs list sets --json | jq -r ".runs[0].run_id") &&
+	# a loop made while serve runs (in its namespace): a mount is no inotify
+	# event, so the next rescan meets it
+	mkdir -p $D/new/loop && echo 3 >$D/new/b.wav && wait_runs wav 2 &&
+	nsenter -t "$(cat run-data/serve.pid)" -m mount --bind $D $D/new/loop &&
+	wait_for 10 status_is new/loop "$why" &&
+	sleep 2 && test "$(runs_of wav)" -eq 2 && test "$(runs_of sets)" -eq 1 &&
+	test "$(metric synthflow_watcher_rescan_seconds | cut -d. -f1)" -lt 5 &&
+	test "$(synthflow files --json | jq "[.[] | select(.path | test(\"loop/|up/\"))] | length")" -eq 0
 '
 
 expect_success 'downloaded/ replaced by a link while serve runs: followed, nothing run twice' '

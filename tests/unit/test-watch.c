@@ -6,10 +6,13 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdlib.h>
+#include <sys/stat.h>
 #include <cmocka.h>
 
 #include "flow/watch.h"
 #include "util/common.h"
+#include "util/fs.h"
 
 static void glob_matching(void **state)
 {
@@ -141,6 +144,45 @@ static void blocked_until_noted(void **state)
 	assert_int_equal(watch_next_due(&t), 8000);
 	assert_int_equal(watch_settle(&t, e, "5:1:9", 8000), WSET_ARRIVED);
 	watch_tracker_release(&t);
+}
+
+static void folder_loops(void **state)
+{
+	struct watch_dirs d = { 0 };
+	struct stat a = { 0 }, b = { 0 }, c = { 0 };
+	char tmpl[] = "/tmp/sf-test-watch.XXXXXX", *sub;
+	struct stat st;
+
+	(void)state;
+	a.st_dev = b.st_dev = c.st_dev = 1;
+	a.st_ino = 10;
+	b.st_ino = 11;
+	c.st_ino = 10; /* a again, e.g. a bind mount of it below b */
+	watch_dirs_push(&d, &a);
+	watch_dirs_push(&d, &b);
+	assert_false(watch_dirs_loops(&d));
+	assert_true(watch_dirs_has(&d, &c));
+	b.st_dev = 2; /* the same inode number on another file system is another folder */
+	b.st_ino = 10;
+	assert_false(watch_dirs_has(&(struct watch_dirs){ .v = d.v, .n = 1 }, &b));
+	watch_dirs_push(&d, &c);
+	assert_true(watch_dirs_loops(&d));
+	watch_dirs_release(&d);
+	/* the folders on the way to root/x/y, both ends included */
+	assert_non_null(mkdtemp(tmpl));
+	sub = xasprintf("%s/x/y", tmpl);
+	assert_int_equal(mkdir_p(sub, 0755), 0);
+	assert_int_equal(watch_dirs_path(&d, tmpl, "x/y"), 0);
+	assert_int_equal(d.n, 3);
+	assert_int_equal(stat(sub, &st), 0);
+	assert_true(d.v[2].ino == st.st_ino && !watch_dirs_loops(&d));
+	watch_dirs_release(&d);
+	assert_int_equal(watch_dirs_path(&d, tmpl, "x/nothing"), -1);
+	watch_dirs_release(&d);
+	free(sub);
+	sub = xasprintf("rm -rf %s", tmpl);
+	assert_int_equal(system(sub), 0);
+	free(sub);
 }
 
 static void printable_names(void **state)
@@ -298,6 +340,7 @@ int main(void)
 		cmocka_unit_test(inotify_marks),
 		cmocka_unit_test(blocked_until_noted),
 		cmocka_unit_test(printable_names),
+		cmocka_unit_test(folder_loops),
 		cmocka_unit_test(many_entries_and_forget),
 		cmocka_unit_test(params_of_a_file),
 		cmocka_unit_test(on_file_diagnostics),
