@@ -68,6 +68,43 @@ expect_success 'bad lines, filters and names are refused with the reason' '
 	api GET /api/v1/datasets/elsewhere/metrics >b && expect_status 403
 '
 
+expect_success 'every line is checked as JSON: what jansson refuses is 422 at its line, the rest is read' '
+	n=0 &&
+	while IFS= read -r bad; do
+		n=$((n + 1)) &&
+		mkdir -p "$UP/strict$n" &&
+		printf "%s\n%s\n" "{\"ok\": 1}" "$bad" >"$UP/strict$n/metrics.jsonl" &&
+		api GET "/api/v1/datasets/strict$n/metrics" >b &&
+		{ expect_status 422 || { echo "line: $bad"; exit 1; }; } &&
+		jq -r .error b | grep -q "^uploadable/strict$n/metrics.jsonl:2:[0-9]*: " ||
+			{ echo "line: $bad"; cat b; exit 1; }
+	done <<-\EOF &&
+	{"a": 1-2}
+	{"a": 01}
+	{"a": 1.}
+	{"a": .5}
+	{"a": 1e}
+	{"a": +1}
+	{"a": 99999999999999999999}
+	{"a": 1e999}
+	{"a": 1, "a": 2}
+	{"a": 1} x
+	{"a": tru}
+	{"a" 1}
+	[1]
+	EOF
+	mkdir -p "$UP/strictc" "$UP/strictu" "$UP/good" &&
+	printf "{\"a\": \"x\ty\"}\n" >"$UP/strictc/metrics.jsonl" &&
+	printf "{\"a\": \"\355\240\200\"}\n" >"$UP/strictu/metrics.jsonl" &&
+	api GET /api/v1/datasets/strictc/metrics >b && expect_status 422 &&
+	api GET /api/v1/datasets/strictu/metrics >b && expect_status 422 &&
+	printf "{\"a\": -0.5e+3, \"b\": \"\303\251\360\237\220\264\", \"c\": 0, \"d\": [1, {\"e\": null}], \"f\": false}  \n{}\n{\"item\": \"x\\\\u0079\", \"a\": 12E-1}\n" >"$UP/good/metrics.jsonl" &&
+	api GET "/api/v1/datasets/good/metrics?sort=a" >g && expect_status 200 &&
+	test "$(jq -c "[.items[] | [.line, .item, .metrics.a]]" g)" = "[[1,null,-500],[3,\"xy\",1.2],[2,null,null]]" &&
+	api GET "/api/v1/datasets/good/metrics?filter=b~%C3%A9" >g && test "$(jq .total g)" = 1 &&
+	api GET "/api/v1/datasets/good/metrics?filter=item=xy" >g && test "$(jq .total g)" = 1
+'
+
 expect_success 'a dataset'"'"'s files are served; paths out of it are refused' '
 	f=clips/s1/00_00_01_Fluttershy_Happy__Hi.wav &&
 	curl -sf -H "$WEB_AUTH" -D h -o got "$WEB_BASE/api/v1/datasets/$A/file?path=$f" &&
