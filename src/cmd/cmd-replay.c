@@ -437,10 +437,78 @@ static int build_frozen(struct sf_ctx *ctx, struct ws *ws, struct ws_lock *lock)
 	return r;
 }
 
+static int save_image_entry(struct bundle_reader *r, const char *name, void *arg)
+{
+	(void)name;
+	return bundle_entry_save(r, arg) < 0 ? -1 : 1;
+}
+
+/*
+ * A bundle made with --with-image: the image its run ran in, loaded from the
+ * bundle unless the engine has it, tagged as the workspace's image.  Nothing
+ * is built, so a machine that cannot reach a mirror or an index replays too.
+ */
+static int use_bundled_image(struct sf_ctx *ctx, struct replay *rp, const struct ws *ws,
+			     json_t *img)
+{
+	const char *id = json_string_value(json_object_get(img, "id"));
+	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
+	struct engine e;
+	char *tar = NULL, *have = NULL;
+	int ret = -1, r;
+
+	if (!id || strncmp(id, "sha256:", 7))
+		return error("bundle '%s': " SFPACK_META " names no image id", rp->file);
+	if (engine_open(&ctx->cfg, &e, NULL) < 0)
+		return -1;
+	if (!(have = engine_image_format(&e, id, "{{.Id}}"))) {
+		tar = xasprintf("%s/flow/replay-%ld.image.tar", ctx->cfg.data_dir, (long)getpid());
+		fprintf(stderr, "loading the workspace image %.19s from the bundle (%s load)\n", id,
+			e.cli);
+		r = bundle_each(rp->file, SFPACK_IMAGE, save_image_entry, tar);
+		if (r == 0)
+			error("bundle '%s' names image %.19s but holds no " SFPACK_IMAGE, rp->file, id);
+		if (r != 1)
+			goto out;
+		if (engine_load(&e, tar, &out, &err) != 0) {
+			sb_rtrim(&err);
+			error("'%s load' of the bundle's image failed: %s", e.cli,
+			      err.len ? err.buf : "no message");
+			goto out;
+		}
+		if (!(have = engine_image_format(&e, id, "{{.Id}}"))) {
+			sb_rtrim(&out);
+			error("bundle '%s': loading its image gave '%s', not image %s", rp->file, out.buf,
+			      id);
+			goto out;
+		}
+	} else {
+		fprintf(stderr, "the engine has the bundle's workspace image %.19s already\n", id);
+	}
+	sb_reset(&err);
+	if (engine_tag(&e, id, ws->image, &err) != 0) {
+		sb_rtrim(&err);
+		error("cannot tag image %.19s as '%s': %s", id, ws->image, err.len ? err.buf : "no message");
+		goto out;
+	}
+	fprintf(stderr, "workspace '%s' runs the bundle's image %.19s as %s (nothing built)\n",
+		ws->name, id, ws->image);
+	ret = 0;
+out:
+	if (tar)
+		unlink(tar);
+	free(tar);
+	free(have);
+	sb_release(&out);
+	sb_release(&err);
+	return ret;
+}
+
 /*
  * The run was made inside workspace NAME: build its image exactly from the
- * bundle's lock (build --frozen), start it unless it runs, and replay inside
- * it (where SYNTHFLOW_WORKSPACE says so) a copy of the bundle put in flow/.
+ * bundle's lock (build --frozen), or take the image the bundle carries
+ * (pack --with-image), start it unless it runs, and replay inside it (where
+ * SYNTHFLOW_WORKSPACE says so) a copy of the bundle put in flow/.
  */
 static int replay_in_workspace(struct sf_ctx *ctx, struct replay *rp, const char *name)
 {
@@ -452,18 +520,21 @@ static int replay_in_workspace(struct sf_ctx *ctx, struct replay *rp, const char
 	char *copy = NULL, *inner = NULL;
 	bool started = false, have_c = false;
 	int ret = 1, r;
+	json_t *img = json_object_get(rp->meta, "image");
 
-	if (!rp->lock.len) {
+	if (json_is_object(img)) {
+		if (ws_open(&ws, data_dir, name) < 0 || use_bundled_image(ctx, rp, &ws, img) < 0)
+			goto out;
+	} else if (!rp->lock.len) {
 		error("run '%s' was made inside workspace '%s' and bundle '%s' has no lock to build "
 		      "its image from; on the machine that made it, run 'synthflow lock %s' and pack "
 		      "again", json_string_value(json_object_get(rp->meta, "run_id")), name, rp->file,
 		      name);
 		goto out;
+	} else if (ws_open(&ws, data_dir, name) < 0 || ws_lock_read(&ws, &lock) != 0 ||
+		   build_frozen(ctx, &ws, &lock) < 0) {
+		goto out;
 	}
-	if (ws_open(&ws, data_dir, name) < 0 || ws_lock_read(&ws, &lock) != 0)
-		goto out;
-	if (build_frozen(ctx, &ws, &lock) < 0)
-		goto out;
 	if (engine_open(&ctx->cfg, &e, NULL) < 0 || (r = engine_running_workspace(&e, data_dir, &c)) < 0)
 		goto out;
 	have_c = r == 0;

@@ -162,9 +162,11 @@ static int start(const struct engine *e, const struct ws *ws, const struct confi
 	struct tz *host_tz = tz_load(NULL, &tz_err);
 	/* a zone known only as /etc/localtime's content has no name to pass */
 	const char *tz_name_ = host_tz && strcmp(tz_name(host_tz), "localtime") ? tz_name(host_tz) : NULL;
+	/* the tag may move (a later build): the run's provenance names the image by id */
+	char *image_id = engine_image_format(e, ws->image, "{{.Id}}");
 	struct engine_run_opts o = { ws->container, ws->image, ws->name, user,
 				     ws->data_dir, downloaded, cfg->port_web, cfg->port_jupyter,
-				     gpu, token, tz_name_ };
+				     gpu, token, tz_name_, image_id };
 	struct strvec av = STRVEC_INIT;
 	struct strbuf err = STRBUF_INIT;
 	int st, ret = 0;
@@ -193,6 +195,7 @@ out:
 	sb_release(&tz_err);
 	tz_free(host_tz);
 	free(downloaded);
+	free(image_id);
 	return ret;
 }
 

@@ -450,9 +450,11 @@ json_t *prov_host_json(void)
 	os_release(o);
 	json_object_set_new(o, "engine_version", json_string(SF_VERSION));
 	if (ws && *ws) {
-		const char *img = getenv("SYNTHFLOW_IMAGE");
+		const char *img = getenv("SYNTHFLOW_IMAGE"), *id = getenv("SYNTHFLOW_IMAGE_ID");
 		json_object_set_new(o, "workspace",
-				    json_pack("{s:s, s:s?}", "name", ws, "image", img && *img ? img : NULL));
+				    json_pack("{s:s, s:s?, s:s?}", "name", ws, "image",
+					      img && *img ? img : NULL, "image_id",
+					      id && *id ? id : NULL));
 	} else {
 		json_object_set_new(o, "workspace", json_null());
 	}

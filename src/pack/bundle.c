@@ -385,6 +385,8 @@ int bundle_verify(const char *file, struct bundle *b)
 				problem(b, file, "%s: differs from the output the run wrote", entry);
 			free(entry);
 		}
+		if (json_object_get(b->meta, "image") && !json_object_get(seen, SFPACK_IMAGE))
+			problem(b, file, SFPACK_IMAGE ": named in " SFPACK_META " but missing");
 	}
 	sb_release(&manifest);
 	json_decref(seen);

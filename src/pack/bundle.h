@@ -23,6 +23,8 @@
 #define SFPACK_FORMAT 1
 #define SFPACK_MANIFEST "manifest.sha256"
 #define SFPACK_META "sfpack.json"
+/* pack --with-image: the workspace image, as the engine's save writes it */
+#define SFPACK_IMAGE "image/image.tar"
 
 /* What reading a whole bundle found. */
 struct bundle {

@@ -19,6 +19,7 @@
 #include "util/fs.h"
 #include "util/spawn.h"
 #include "util/timeutil.h"
+#include "workspace/engine.h"
 
 struct packw {
 	struct archive *a;
@@ -431,7 +432,7 @@ static json_t *meta_build(const struct store_run *r, const struct dag *d, json_t
 
 static int write_bundle(struct packw *w, json_t *meta, json_t *run, const struct dag *d,
 			const struct source *src, const char *lock_path, const struct plan *p,
-			const char *data_dir)
+			const char *data_dir, const char *image_tar)
 {
 	struct strbuf dag = STRBUF_INIT;
 	json_t *crate;
@@ -475,12 +476,59 @@ static int write_bundle(struct packw *w, json_t *meta, json_t *run, const struct
 		if (ret < 0)
 			return -1;
 	}
+	if (image_tar && pw_add_file(w, SFPACK_IMAGE, image_tar, NULL, 0) < 0)
+		return -1;
 	crate = crate_build(meta, run);
 	ret = pw_add_json(w, "ro-crate-metadata.json", crate);
 	json_decref(crate);
 	if (ret < 0)
 		return -1;
 	return pw_add_buf(w, SFPACK_MANIFEST, w->manifest.buf, w->manifest.len);
+}
+
+/*
+ * --with-image: the image the run's workspace container ran (by the id its
+ * provenance records: the tag may have moved since), saved by the engine
+ * to `tar`; its description for sfpack.json, or NULL after error().
+ */
+static json_t *save_image(const struct pack_opts *o, const struct store_run *r, json_t *rprov,
+			  const char *tar)
+{
+	json_t *ws = json_object_get(json_object_get(rprov, "host"), "workspace");
+	const char *id = json_string_value(json_object_get(ws, "image_id"));
+	struct strbuf err = STRBUF_INIT;
+	struct engine e;
+	struct stat sb;
+	json_t *img = NULL;
+
+	if (!json_is_object(ws)) {
+		error("run '%s' was not made inside a workspace, so it has no image to pack; leave "
+		      "out --with-image", r->run_id);
+		return NULL;
+	}
+	if (!id) {
+		error("run '%s' does not record the id of its workspace image (its container was "
+		      "started by an older synthflow): start the workspace again ('synthflow stop', "
+		      "'synthflow run %s') and run the DAG again", r->run_id,
+		      json_string_value(json_object_get(ws, "name")) ?: "NAME");
+		return NULL;
+	}
+	if (engine_open(o->cfg, &e, NULL) < 0)
+		return NULL;
+	fprintf(stderr, "saving the workspace image %.19s (%s save)\n", id, e.cli);
+	if (engine_save(&e, id, tar, &err) != 0) {
+		sb_rtrim(&err);
+		error("cannot save image %s, which run '%s' ran in (it is gone when the workspace was "
+		      "built again since): %s", id, r->run_id, err.len ? err.buf : "no message");
+	} else if (stat(tar, &sb) < 0) {
+		error_errno("cannot read '%s'", tar);
+	} else {
+		img = json_pack("{s:s, s:s?, s:s, s:I}", "id", id, "name",
+				json_string_value(json_object_get(ws, "image")), "file", SFPACK_IMAGE,
+				"size", (json_int_t)sb.st_size);
+	}
+	sb_release(&err);
+	return img;
 }
 
 int pack_run(struct store *st, const char *data_dir, const struct pack_opts *o)
@@ -491,8 +539,8 @@ int pack_run(struct store *st, const char *data_dir, const struct pack_opts *o)
 	struct source src = { 0 };
 	struct packw w = { 0 };
 	struct dag *d = NULL;
-	json_t *prov = NULL, *run = NULL, *meta = NULL;
-	char *out = NULL, *tmp = NULL, *ws_dir = NULL, *lock = NULL;
+	json_t *prov = NULL, *run = NULL, *meta = NULL, *image = NULL;
+	char *out = NULL, *tmp = NULL, *ws_dir = NULL, *lock = NULL, *image_tar = NULL;
 	size_t nti = 0;
 	int ret = -1;
 
@@ -539,6 +587,13 @@ int pack_run(struct store *st, const char *data_dir, const struct pack_opts *o)
 
 	out = o->out ? xstrdup(o->out) : xasprintf("%s.sfpack", r.run_id);
 	tmp = xasprintf("%s.tmp.%d", out, (int)getpid());
+	if (o->with_image) {
+		/* beside the bundle: on the disk that must hold it anyway */
+		image_tar = xasprintf("%s.image.tar", tmp);
+		if (!(image = save_image(o, &r, json_object_get(prov, "run"), image_tar)))
+			goto out;
+		json_object_set(meta, "image", image);
+	}
 	w.file = out;
 	w.mtime = (time_t)(r.ended_at / 1000);
 	w.a = archive_write_new();
@@ -550,7 +605,7 @@ int pack_run(struct store *st, const char *data_dir, const struct pack_opts *o)
 		unlink(tmp);
 		goto out;
 	}
-	ret = write_bundle(&w, meta, run, d, &src, lock, &p, data_dir);
+	ret = write_bundle(&w, meta, run, d, &src, lock, &p, data_dir, image_tar);
 	if (archive_write_close(w.a) != ARCHIVE_OK && !ret)
 		ret = pw_fail(&w, "finishing");
 	archive_write_free(w.a);
@@ -564,9 +619,14 @@ int pack_run(struct store *st, const char *data_dir, const struct pack_opts *o)
 	if (ret)
 		unlink(tmp);
 	else
-		printf("%s: run %s, %zu outputs%s\n", out, r.run_id, p.nouts,
+		printf("%s: run %s, %zu outputs%s%s\n", out, r.run_id, p.nouts,
+		       image ? ", the workspace image" : "",
 		       src.diff.len ? " (workspace with uncommitted changes)" : "");
 out:
+	if (image_tar)
+		unlink(image_tar);
+	free(image_tar);
+	json_decref(image);
 	source_release(&src);
 	plan_release(&p);
 	store_ti_list_free(tis, nti);

@@ -8,12 +8,15 @@
 
 #include <jansson.h>
 
+#include "core/config.h"
 #include "store/store.h"
 
 struct pack_opts {
 	const char *run_id;
 	const char *out;        /* the bundle to write; NULL = RUN_ID.sfpack */
 	int with_inputs;        /* add the downloaded/ files the run read */
+	int with_image;         /* add the workspace image the run ran in */
+	const struct config *cfg; /* the engine to save that image with */
 };
 
 /*

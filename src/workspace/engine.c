@@ -255,6 +255,10 @@ void engine_run_args(const struct engine *e, const struct engine_run_opts *o, st
 	strvec_pushf(av, "SYNTHFLOW_WORKSPACE=%s", o->workspace);
 	strvec_push(av, "--env");
 	strvec_pushf(av, "SYNTHFLOW_IMAGE=%s", o->image);
+	if (o->image_id) {
+		strvec_push(av, "--env");
+		strvec_pushf(av, "SYNTHFLOW_IMAGE_ID=%s", o->image_id);
+	}
 	if (o->tz) {
 		/* a DAG schedule without a timezone: the host's zone, inside too */
 		strvec_push(av, "--env");
@@ -317,6 +321,22 @@ int engine_stop(const struct engine *e, const char *container, struct strbuf *er
 int engine_rm(const struct engine *e, const char *container, struct strbuf *err)
 {
 	return spawn_capture((const char *const[]){ e->cli, "rm", container, NULL }, NULL, err);
+}
+
+int engine_save(const struct engine *e, const char *image, const char *path, struct strbuf *err)
+{
+	return spawn_capture((const char *const[]){ e->cli, "save", "-o", path, image, NULL }, NULL,
+			     err);
+}
+
+int engine_load(const struct engine *e, const char *path, struct strbuf *out, struct strbuf *err)
+{
+	return spawn_capture((const char *const[]){ e->cli, "load", "-i", path, NULL }, out, err);
+}
+
+int engine_tag(const struct engine *e, const char *image, const char *tag, struct strbuf *err)
+{
+	return spawn_capture((const char *const[]){ e->cli, "tag", image, tag, NULL }, NULL, err);
 }
 
 void engine_rmi(const struct engine *e, const char *image)

@@ -80,6 +80,7 @@ struct engine_run_opts {
 	enum engine_gpu gpu;
 	const char *jupyter_token;
 	const char *tz;             /* the host's zone ($TZ inside, so schedules agree), or NULL */
+	const char *image_id;       /* the image's id, recorded in provenance (pack --with-image) */
 };
 /* `ENGINE run --detach ...`: the container starts pre-run.sh and the engine. */
 void engine_run_args(const struct engine *e, const struct engine_run_opts *o, struct strvec *av);
@@ -145,6 +146,14 @@ int engine_exec_capture(const struct engine *e, const struct engine_exec_opts *o
 /* `ENGINE stop`, `ENGINE rm`: the exit status, the engine's message in err when non-NULL. */
 int engine_stop(const struct engine *e, const char *container, struct strbuf *err);
 int engine_rm(const struct engine *e, const char *container, struct strbuf *err);
+/*
+ * `ENGINE save -o PATH IMAGE` (an image with its layers, as a tar), `ENGINE
+ * load -i PATH` (its output, naming what it loaded, in out), `ENGINE tag
+ * IMAGE TAG`: the exit status, the engine's message in err when non-NULL.
+ */
+int engine_save(const struct engine *e, const char *image, const char *path, struct strbuf *err);
+int engine_load(const struct engine *e, const char *path, struct strbuf *out, struct strbuf *err);
+int engine_tag(const struct engine *e, const char *image, const char *tag, struct strbuf *err);
 /* Removes an image, ignoring errors (an old build's image still in use stays). */
 void engine_rmi(const struct engine *e, const char *image);
 /* A container's whole output (stdout and stderr) appended to out. */

@@ -3,7 +3,8 @@
 # task that only links the files of a folder has the names below it in its
 # key, not their bytes.  A changed file re-runs only the instances that read
 # it (through the link); a new or removed file re-runs the linking task; a
-# linked file is packed with --with-inputs as the file the link points to.
+# linked file is packed with --with-inputs as the file the link points to;
+# pack --with-image refuses a run that has no workspace image to carry.
 . "$(dirname "$0")/../lib.sh"
 
 # setup: downloaded/ds/ with three files; task `link` links each into the
@@ -128,7 +129,15 @@ expect_success 'pack --with-inputs carries the files the links point to' '
 	tar --zstd -tvf n.sfpack >list &&
 	grep " outputs/generated/n/$run/links/c.txt$" list >line && ! grep -q "^l" line &&
 	mkdir B && synthflow replay n.sfpack --data "$PWD/B" >rep &&
-	must_contain rep "identical"
+	must_contain rep "identical" &&
+	# --with-image (tests/e2e/t1106): a run on the host has no image to carry
+	test_exit 1 synthflow pack "$run" --with-image -o i.sfpack 2>err &&
+	must_contain err "run .$run. was not made inside a workspace, so it has no image to pack" &&
+	# nor has one whose container did not say which image it is
+	SYNTHFLOW_WORKSPACE=w synthflow test n --json >ws.json &&
+	test_exit 1 synthflow pack "$(jq -r .run_id ws.json)" --with-image -o i.sfpack 2>err &&
+	must_contain err "does not record the id of its workspace image" &&
+	! ls i.sfpack* 2>/dev/null
 '
 
 test_done

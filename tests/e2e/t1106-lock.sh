@@ -7,7 +7,9 @@
 # running image with the lock, the frozen build names a Debian version the
 # mirror does not have and a pip version the wheels do not hold, and a run
 # made inside the workspace is packed and replayed inside a workspace built
-# --frozen from the bundle's lock in a third data folder.  The
+# --frozen from the bundle's lock in a third data folder, and packed with its
+# image (--with-image), replayed in a fourth data folder after the engine
+# lost that image: loaded from the bundle, nothing built.  The
 # image builds are the cost: the test builds one workspace twice (A, then
 # frozen in B) and reuses the layers for the failures.
 . "$(dirname "$0")/../lib.sh"
@@ -16,6 +18,7 @@ W="$TRASH_BASE/shared"
 A="$W/a/run-data"
 B="$W/b/run-data"
 C="$W/c/run-data"
+D="$W/d/run-data"
 # A workspace (so image) name of this run's own: other checkouts share the engine.
 WS=lock$$
 IMG=synthflow/$WS:latest
@@ -25,7 +28,7 @@ while [ "$JUP" = "$WEB" ]; do JUP=$(free_port); done
 
 cleanup() {
 	if docker info >/dev/null 2>&1; then
-		for d in "$B" "$C"; do
+		for d in "$B" "$C" "$D"; do
 			ids=$(docker ps -aq --filter "label=synthflow.data=$d")
 			[ -n "$ids" ] && docker rm -f $ids >/dev/null 2>&1
 		done
@@ -36,7 +39,7 @@ cleanup() {
 trap cleanup EXIT
 
 need_docker
-mkdir -p "$W/a" "$W/b" "$W/c"
+mkdir -p "$W/a" "$W/b" "$W/c" "$W/d"
 
 # A pure-Python wheel, written by the hook pre-install.sh into the image
 # (the hooks are the only files a build copies in).
@@ -182,6 +185,32 @@ expect_success 'a run made inside the workspace replays inside it, from the bund
 	must_contain "$C/build-data/$WS/Dockerfile" sf-apt-frozen &&
 	cmp "$B/uploadable/inside/v.txt" "$C/uploadable/inside/v.txt" &&
 	test -z "$(docker ps -aq --filter "label=synthflow.data=$C")"
+'
+
+expect_success 'pack --with-image: a replay loads the image from the bundle and builds nothing' '
+	cd "$B" && run=$(jq -r .run_id r.json) &&
+	id=$(docker image inspect --format "{{.Id}}" "$IMG") &&
+	synthflow runs show "$run" --json | jq -e ".provenance.host.workspace.image_id == \"$id\"" >/dev/null &&
+	synthflow pack "$run" --with-image -o "$W/image.sfpack" >out 2>err &&
+	must_contain out "the workspace image" &&
+	synthflow verify "$W/image.sfpack" &&
+	tar --zstd -xOf "$W/image.sfpack" sfpack.json | jq -e ".image.id == \"$id\" and .image.file == \"image/image.tar\"" >/dev/null &&
+	tar --zstd -xOf "$W/image.sfpack" manifest.sha256 | grep -q "  image/image.tar\$" &&
+	! ls "$W"/image.sfpack.tmp.* 2>/dev/null &&
+	# the bundle is smaller than the image it holds (compressed)
+	test "$(stat -c %s "$W/image.sfpack")" -lt "$(tar --zstd -xOf "$W/image.sfpack" sfpack.json | jq .image.size)" &&
+	# the engine loses the image: only the bundle has it now
+	docker rmi -f "$id" >/dev/null && ! docker image inspect "$id" >/dev/null 2>&1 &&
+	cd "$W/d" && synthflow init >/dev/null && cp "$B/synthflow.yaml" run-data/ &&
+	synthflow replay "$W/image.sfpack" --data "$D" >out 2>err &&
+	must_contain err "loading the workspace image ${id:0:19} from the bundle" &&
+	must_contain err "runs the bundle.s image ${id:0:19} as $IMG (nothing built)" &&
+	! grep -q "^building" err && ! test -e "$D/build-data/$WS/Dockerfile" &&
+	test "$(docker image inspect --format "{{.Id}}" "$IMG")" = "$id" &&
+	must_contain out "uploadable/inside/v.txt .* identical" &&
+	cmp "$B/uploadable/inside/v.txt" "$D/uploadable/inside/v.txt" &&
+	test -z "$(ls "$D/flow" | grep "image.tar")" &&
+	test -z "$(docker ps -aq --filter "label=synthflow.data=$D")"
 '
 
 test_done

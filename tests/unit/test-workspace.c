@@ -383,7 +383,8 @@ static char *run_args(const char *engine, bool rootless, enum engine_gpu gpu)
 	struct engine e;
 	struct strvec av = STRVEC_INIT;
 	struct engine_run_opts o = { "synthflow-w", "synthflow/w:latest", "w", "anon", "/d/run-data",
-				     "/d/run-data/downloaded", 8881, 8888, gpu, "tok", "Europe/Berlin" };
+				     "/d/run-data/downloaded", 8881, 8888, gpu, "tok", "Europe/Berlin",
+				     "sha256:0123" };
 	char *s;
 	engine_init(&e, engine, rootless);
 	engine_run_args(&e, &o, &av);
@@ -403,7 +404,7 @@ static void run_args_docker(void **state)
 		"--mount|type=bind,source=/d/run-data/downloaded,target=/data/downloaded,readonly|",
 		"--publish|127.0.0.1:8881:8881|--publish|127.0.0.1:8888:8888",
 		"--env|JUPYTER_TOKEN=tok|--env|SYNTHFLOW_WORKSPACE=w|--env|SYNTHFLOW_IMAGE=synthflow/w:latest",
-		"--env|TZ=Europe/Berlin",
+		"--env|SYNTHFLOW_IMAGE_ID=sha256:0123|--env|TZ=Europe/Berlin",
 		"|synthflow/w:latest|/opt/synthflow/bin/sf-start|8881", NULL });
 	assert_null(strstr(s, "--gpus"));
 	assert_null(strstr(s, "--device"));
