@@ -39,9 +39,9 @@ expect_success 'A runs and packs the example; verify passes; B replays it identi
 	synthflow verify "$BUNDLE" >out &&
 	must_contain out "sound: run $run of .ppp-preprocess., [0-9]* outputs" &&
 	# every declared output: those in the run folder (each step is cached, so
-	# each declares what it writes) and uploadable/ (6 files)
+	# each declares what it writes) and uploadable/ (7 files)
 	n=$(sed -n "s/.*, \([0-9]*\) outputs$/\1/p" out) &&
-	test "$(tar --zstd -tf "$BUNDLE" | grep -c "^outputs/uploadable/.*[^/]$")" = 6 &&
+	test "$(tar --zstd -tf "$BUNDLE" | grep -c "^outputs/uploadable/.*[^/]$")" = 7 &&
 	test "$(tar --zstd -tf "$BUNDLE" | grep -c "^outputs/.*[^/]$")" = "$n" &&
 	synthflow replay "$BUNDLE" --data "$TRASH/B" >report &&
 	must_contain report "$n identical, 0 different, 0 missing, 0 extra" &&

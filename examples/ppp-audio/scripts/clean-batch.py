@@ -103,7 +103,9 @@ def main():
         os.replace(stem + ".meta.tmp", stem + ".meta")
         m.update(info, output=os.path.relpath(stem + ".flac", run_dir), speaker=speaker)
         with open(stem + ".json.tmp", "w", encoding="utf-8") as f:
-            f.write(json.dumps(m) + "\n")
+            # paths inside the run folder only: the same bytes in any data folder
+            # (a replay compares them); $SF_METRICS keeps the engine's item path
+            f.write(json.dumps(dict(m, item=os.path.relpath(m["item"], run_dir))) + "\n")
         os.replace(stem + ".json.tmp", stem + ".json")
         metrics.write(json.dumps(m) + "\n")
         results.write(f"{i}\tok\n")
