@@ -3,7 +3,7 @@
 PREFIX ?= /usr/local
 BUILD  ?= build
 
-.PHONY: all deps build check test demo install bench bench-web bench-dataset bench-audio bench-slurm bench-prov bench-files bench-cache fuzz clean
+.PHONY: all deps build check test demo install bench bench-web bench-dataset bench-audio bench-slurm bench-prov bench-files bench-cache bench-pg fuzz clean
 
 all: build
 
@@ -58,6 +58,10 @@ bench-prov: build
 # Files in downloaded/: arrival-to-run latency, rescan and memory at 100,000 files; see bench/files.sh.
 bench-files: build
 	@bench/files.sh
+
+# Several serves on one PostgreSQL against one and against SQLite (fan-outs, several runs); see bench/pg-serves.sh.
+bench-pg: build
+	@bench/pg-serves.sh
 
 # What the content cache saves: the example DAG run first, unchanged, one clip changed; see bench/cache.sh.
 bench-cache: build

@@ -11,9 +11,8 @@
 #     scheduler and its store.  Goal: PostgreSQL within 1.5x of SQLite.
 # (b) 1,000 tasks that sleep 50 ms, flow.parallelism 2: the store's share
 #     when tasks take time.
-# Best of BENCH_REPEAT (3) runs each.  Several schedulers on one database
-# are not implemented yet (one `serve` per database), so there is no
-# two-scheduler row.
+# Best of BENCH_REPEAT (3) runs each.  Several serves on one database:
+# bench/pg-serves.sh (make bench-pg).
 . "$(dirname "$0")/lib.sh"
 
 noop=$(size 10000)

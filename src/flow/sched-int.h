@@ -145,6 +145,8 @@ struct sched {
 	int suspended;          /* no heartbeat for LEASE_TTL_MS - 2 s: starts and claims nothing */
 	int live_leases;        /* schedulers alive at the last heartbeat (this one too) */
 	unsigned duties;        /* SCHED_DUTY_* held since the last heartbeat */
+	int wd_fd;              /* to the watchdog (sched-lease.c): a byte per heartbeat, -1 none */
+	pid_t wd_pid;
 	struct gone_lease {     /* leases of other hosts this one ended: their other runs follow */
 		int64_t epoch;
 		char *host;
@@ -280,6 +282,13 @@ int sched_owner_alive(struct store *st, const char *owner);
 int sched_lease_take(struct sched *s);
 /* The heartbeat, when it is due. */
 void sched_lease_tick(struct sched *s);
+/*
+ * At each turn of the loop, before reaping: a scheduler whose last heartbeat
+ * that got through is LEASE_TTL_MS - 2 s old (it was stopped, or stalled)
+ * suspends now, so that tries its watchdog killed meanwhile end as lost to
+ * the lease, not as failures.
+ */
+void sched_lease_check(struct sched *s);
 void sched_lease_drop(struct sched *s);
 /*
  * 1 while tries may start: no lease (test), or one renewed less than

@@ -13,9 +13,15 @@
  * (ended, or ended by the scheduler that took its runs over) is dead.
  */
 #include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "flow/exec-impl.h"
+#include "flow/procs.h"
 #include "flow/sched-int.h"
 #include "util/common.h"
 #include "util/fs.h"
@@ -107,6 +113,130 @@ static void look_around(struct sched *s)
 	store_lease_list_free(v, n);
 }
 
+/*
+ * The watchdog (shared stores only): a child process, forked while this one
+ * has no other thread yet, that the scheduler tells of each heartbeat that
+ * got through.  When none came for LEASE_TTL_MS - 1 s (the scheduler is
+ * stopped, or stuck) or the scheduler died without saying goodbye (kill -9),
+ * it kills every process of the scheduler's tries (by their SF_TRY_KEY,
+ * procs.h), before another host may take the runs over (LEASE_TTL_MS +
+ * LEASE_GRACE_MS): a try never runs on beside its adopter's new one.  The
+ * scheduler itself does the same when it can (suspend(), below).
+ */
+#define WATCHDOG_AFTER_MS (LEASE_TTL_MS - 1000)
+
+static void suspend(struct sched *s);
+
+static int one_thread(void)
+{
+	struct strbuf st = STRBUF_INIT;
+	const char *t;
+	int n = 0;
+
+	if (sb_read_file(&st, "/proc/self/status") == 0 && (t = strstr(st.buf, "\nThreads:")))
+		n = atoi(t + 9);
+	sb_release(&st);
+	return n == 1;
+}
+
+static void watchdog_main(int fd, const char *sched_id)
+{
+	int64_t beat = time_mono_ms();
+	int fired = 0;
+
+	for (;;) {
+		struct pollfd p = { fd, POLLIN, 0 };
+		int64_t now;
+		char buf[64];
+		ssize_t n;
+
+		if (poll(&p, 1, 250) > 0) {
+			n = read(fd, buf, sizeof(buf));
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n > 0 && memchr(buf, 'q', (size_t)n))
+				_exit(0); /* a clean stop: it ends its tries itself */
+			if (n <= 0) {
+				procs_kill_sched(sched_id, 5000); /* it died */
+				_exit(0);
+			}
+			beat = time_mono_ms();
+			fired = 0;
+		}
+		now = time_mono_ms();
+		if (!fired && now - beat >= WATCHDOG_AFTER_MS) {
+			procs_kill_sched(sched_id, 5000);
+			fired = 1;
+		}
+	}
+}
+
+static void watchdog_start(struct sched *s)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (!store_shared(s->store))
+		return; /* SQLite: every adopter is on this host and kills leftovers itself */
+	if (!one_thread()) {
+		warning("no watchdog for this scheduler's tries: it was started with threads running");
+		return;
+	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
+		warning("no watchdog for this scheduler's tries: %s", strerror(errno));
+		return;
+	}
+	pid = fork();
+	if (pid < 0) {
+		warning("no watchdog for this scheduler's tries: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return;
+	}
+	if (!pid) {
+		/* Not the store's connection nor anything else of the scheduler: only its end. */
+		if (sv[1] > 3)
+			close_range(3, (unsigned)sv[1] - 1, 0);
+		close_range((unsigned)sv[1] + 1, ~0U, 0);
+		signal(SIGCHLD, SIG_DFL);
+		signal(SIGINT, SIG_IGN); /* a Ctrl-C stops the scheduler, which says 'q' */
+		prctl(PR_SET_NAME, "sf-watchdog");
+		prctl(PR_SET_CHILD_SUBREAPER, 0);
+		watchdog_main(sv[1], s->id);
+	}
+	close(sv[1]);
+	s->wd_fd = sv[0];
+	s->wd_pid = pid;
+}
+
+static void watchdog_say(struct sched *s, char c)
+{
+	if (s->wd_fd >= 0 && send(s->wd_fd, &c, 1, MSG_DONTWAIT | MSG_NOSIGNAL) < 0 &&
+	    errno != EAGAIN) {
+		close(s->wd_fd);
+		s->wd_fd = -1;
+	}
+}
+
+static void watchdog_stop(struct sched *s)
+{
+	if (s->wd_fd < 0)
+		return;
+	watchdog_say(s, 'q');
+	if (s->wd_fd >= 0)
+		close(s->wd_fd);
+	s->wd_fd = -1;
+	waitpid(s->wd_pid, NULL, 0); /* at once: it ends on 'q' (or was reaped already) */
+}
+
+void sched_lease_check(struct sched *s)
+{
+	/* Stopped or stalled past TTL - 2 s (the watchdog may have ended our tries): say so first. */
+	if (s->epoch && store_shared(s->store) && !s->suspended && !s->lease_lost &&
+	    time_mono_ms() - s->beat_ok_at >= LEASE_TTL_MS - 2000)
+		suspend(s);
+}
+
 int sched_lease_take(struct sched *s)
 {
 	struct strbuf owner = STRBUF_INIT;
@@ -119,6 +249,7 @@ int sched_lease_take(struct sched *s)
 		BUG("owner '%s' too long", owner.buf);
 	memcpy(s->owner, owner.buf, owner.len + 1);
 	sb_release(&owner);
+	watchdog_start(s);
 	/* The first heartbeat now: the duties held start before the loop does. */
 	s->beat_ok_at = s->next_beat = time_mono_ms();
 	sched_lease_tick(s);
@@ -210,6 +341,7 @@ void sched_lease_tick(struct sched *s)
 				LEASE_TTL_MS + LEASE_GRACE_MS, &held);
 	if (ret == 0) {
 		s->beat_ok_at = now;
+		watchdog_say(s, 'b');
 		set_duties(s, duties_of(held));
 		free(held);
 		if (s->suspended)
@@ -248,6 +380,7 @@ void sched_fenced(struct sched *s)
 
 void sched_lease_drop(struct sched *s)
 {
+	watchdog_stop(s);
 	if (s->epoch && !s->lease_lost)
 		store_lease_drop(s->store, s->epoch);
 	s->epoch = 0;

@@ -1231,6 +1231,7 @@ struct sched *sched_new(const struct sched_opts *opts)
 
 	s->opts = *opts;
 	s->lock_fd = -1;
+	s->wd_fd = -1;
 	s->id = xasprintf("%d-%lld", (int)getpid(), (long long)time_now_ms());
 	atomic_store(&s->last_tick_ms, time_mono_ms());
 	s->data_dir = xstrdup(opts->cfg->data_dir);
@@ -1436,6 +1437,7 @@ int sched_run(struct sched *s)
 	for (;;) {
 		int64_t busy_from = sched_loop_begin();
 		int ended;
+		sched_lease_check(s);
 		reap(s);
 		if (s->stop && !s->stopping)
 			handle_stop(s);
