@@ -517,6 +517,37 @@ static void container_options(void **state)
 	free(name);
 }
 
+/* An array element runs the try script on its line of the list, in the element's own shell. */
+static void array_script_picks_its_line(void **state)
+{
+	struct scratch *sc = *state;
+	struct strbuf text = STRBUF_INIT;
+	char *list = xasprintf("%s/list", sc->dir), *script = xasprintf("%s/a.sbatch", sc->dir);
+	char *cmd, *s;
+
+	cmd = xasprintf("cd '%s' && for i in 0 1 2; do printf 'echo $SLURM_ARRAY_TASK_ID:%%s >out\\n' "
+			"$i >try-$i; echo \"$PWD/try-$i\"; done >list", sc->dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	slurm_array_script_text(&text, list);
+	assert_int_equal(write_file_atomic(script, text.buf, text.len, 0755), 0);
+	cmd = xasprintf("cd '%s' && SLURM_ARRAY_TASK_ID=1 bash a.sbatch", sc->dir);
+	assert_int_equal(system(cmd), 0);
+	free(cmd);
+	s = slurp(sc->dir, "out");
+	assert_string_equal(s, "1:1\n");
+	free(s);
+	cmd = xasprintf("cd '%s' && SLURM_ARRAY_TASK_ID=3 bash a.sbatch 2>err", sc->dir);
+	assert_int_equal(WEXITSTATUS(system(cmd)), 1);
+	free(cmd);
+	s = slurp(sc->dir, "err");
+	assert_non_null(strstr(s, "synthflow: no line 4 in "));
+	free(s);
+	sb_release(&text);
+	free(list);
+	free(script);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -531,6 +562,7 @@ int main(void)
 		cmocka_unit_test(nvidia_smi_list),
 		cmocka_unit_test_setup_teardown(container_runtimes, setup_dir, teardown_dir),
 		cmocka_unit_test(container_options),
+		cmocka_unit_test_setup_teardown(array_script_picks_its_line, setup_dir, teardown_dir),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
