@@ -18,15 +18,15 @@ wav_dag() {
 		"on_file: {glob: \"*.wav\", quiet: ${2:-300ms}, params: {file: \"{{ file }}\"}}"
 }
 
-# files_sets_dag [COMMAND [ARGS]]: the DAG `sets` of files_init's workspace,
-# which takes each *.clipper folder in downloaded/ whole (dirs: true) and
-# writes how many lines `COMMAND FOLDER ARGS` prints (ls: its entries) to
-# its run's n.
+# files_sets_dag [COMMAND [ARGS [QUIET]]]: the DAG `sets` of files_init's
+# workspace, which takes each *.clipper folder in downloaded/ whole (dirs:
+# true) after a quiet period of QUIET (1s) and writes how many lines
+# `COMMAND FOLDER ARGS` prints (ls: its entries) to its run's n.
 files_sets_dag() {
 	cat >run-data/src/t/dags/sets.yaml <<-YAML
 	params:
 	  dataset: {type: string}
-	on_file: {glob: "*.clipper", dirs: true, quiet: 1s, params: {dataset: "{{ file.name }}"}}
+	on_file: {glob: "*.clipper", dirs: true, quiet: ${3:-1s}, params: {dataset: "{{ file.name }}"}}
 	tasks:
 	  count:
 	    run: ${1:-ls} {{ data }}/downloaded/{{ params.dataset }} ${2:-}| wc -l > {{ run.dir }}/n
