@@ -3,7 +3,7 @@
 # (examples/ppp-audio, docs/replication.md "Content cache").  The peer is
 # the same engine and DAG running everything: the first run of a dataset
 # (empty cache), against re-running it unchanged (every task restored) and
-# after one clip changed (that clip's instance, prepare and the filelists
+# after one clip changed (that clip's clean instance and the filelists
 # run).  Goal: the unchanged re-run under 10 % of the first run's time.
 #
 #   bench/cache.sh                   200 clips of generated tones
