@@ -11,25 +11,11 @@
 # any log, and each takeover took under 30 s.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib-web.sh"
-. "$TEST_ROOT/pg.sh"
-TEST_STORE_SHARED=0
-
-PG=$(mktemp -d /tmp/sf-t1203-pg.XXXXXX)
-trap 'pg_stop "$PG"; rm -rf "$PG" "$TRASH_BASE"' EXIT
-if ! pg_start "$PG" >"$TRASH_BASE/pg.log" 2>&1; then
-	cat "$TRASH_BASE/pg.log"
-	echo "not ok 1 - PostgreSQL did not start"
-	exit 1
-fi
-WAIT=60
-[ "${SF_SANITIZED:-0}" = 1 ] && WAIT=180
+. "$(dirname "$0")/lib-serves.sh"
 
 data() {
-	pg_createdb "t1203_$test_count" &&
-	URL=$(pg_url "t1203_$test_count") &&
-	synthflow init >/dev/null &&
-	printf 'flow:\n  store: "%s"\n  parallelism: 2\n' "$URL" >run-data/synthflow.yaml &&
-	mkdir -p run-data/src/t/dags run-data/locks &&
+	serves_data &&
+	mkdir -p run-data/locks &&
 	cat >run-data/tick.sh <<-'EOF'
 	# One try: holds its instance's lock for its whole life; a second try
 	# of the same instance that finds it held says so in overlaps.
@@ -76,7 +62,6 @@ wait_for_lease() {
 	return 1
 }
 
-q() { "$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -d "$URL" -c "$1"; }
 
 # unfinished runs held by the scheduler of epoch $1
 held_by() { q "SELECT count(*) FROM runs WHERE state IN ('queued', 'running') AND owner LIKE '%#$1'"; }

@@ -9,25 +9,10 @@
 # Every wait is a bounded poll.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib-web.sh"
-. "$TEST_ROOT/pg.sh"
-TEST_STORE_SHARED=0
-
-PG=$(mktemp -d /tmp/sf-t1204-pg.XXXXXX)
-trap 'pg_stop "$PG"; rm -rf "$PG" "$TRASH_BASE"' EXIT
-if ! pg_start "$PG" >"$TRASH_BASE/pg.log" 2>&1; then
-	cat "$TRASH_BASE/pg.log"
-	echo "not ok 1 - PostgreSQL did not start"
-	exit 1
-fi
-WAIT=60
-[ "${SF_SANITIZED:-0}" = 1 ] && WAIT=180
+. "$(dirname "$0")/lib-serves.sh"
 
 data() {
-	pg_createdb "t1204_$test_count" &&
-	URL=$(pg_url "t1204_$test_count") &&
-	synthflow init >/dev/null &&
-	printf 'flow:\n  store: "%s"\n  parallelism: 2\n' "$URL" >run-data/synthflow.yaml &&
-	mkdir -p run-data/src/t/dags &&
+	serves_data &&
 	cat >run-data/src/t/dags/cb.yaml <<-'EOF'
 	on_success: "echo $SF_RUN_ID >>{{ data }}/delivered"
 	tasks:
@@ -64,7 +49,6 @@ one_each() {
 	test "$(leases | jq -r '[.[].duties[]] | sort | join(",")')" = deliveries,files,schedules
 }
 
-q() { "$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -d "$URL" -c "$1"; }
 runs_of() { q "SELECT count(*) FROM runs WHERE dag_id = '$1' AND state = 'success'"; }
 
 # seconds since $1 (date +%s.%N)

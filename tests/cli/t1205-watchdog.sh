@@ -8,25 +8,11 @@
 # would sleep for a minute.  Every wait is a bounded poll.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/lib-web.sh"
-. "$TEST_ROOT/pg.sh"
-TEST_STORE_SHARED=0
-
-PG=$(mktemp -d /tmp/sf-t1205-pg.XXXXXX)
-trap 'pg_stop "$PG"; rm -rf "$PG" "$TRASH_BASE"' EXIT
-if ! pg_start "$PG" >"$TRASH_BASE/pg.log" 2>&1; then
-	cat "$TRASH_BASE/pg.log"
-	echo "not ok 1 - PostgreSQL did not start"
-	exit 1
-fi
-WAIT=60
-[ "${SF_SANITIZED:-0}" = 1 ] && WAIT=180
+. "$(dirname "$0")/lib-serves.sh"
 
 data() {
-	pg_createdb "t1205_$test_count" &&
-	URL=$(pg_url "t1205_$test_count") &&
-	synthflow init >/dev/null &&
-	printf 'flow:\n  store: "%s"\n  parallelism: 2\n' "$URL" >run-data/synthflow.yaml &&
-	mkdir -p run-data/src/t/dags run-data/locks &&
+	serves_data &&
+	mkdir -p run-data/locks &&
 	cat >run-data/long.sh <<-'EOF'
 	key="$SF_RUN_ID.$SF_TASK_ID"
 	exec 9>"$SF_DATA/locks/$key"
@@ -52,7 +38,6 @@ start() {
 
 leases() { synthflow --data run-data schedulers --json; }
 lease_of() { leases | jq -e ".[] | select(.pid == $1) | .epoch" >/dev/null; }
-q() { "$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -d "$URL" -c "$1"; }
 
 # the first try's process is gone (or a zombie that its stopped parent cannot reap)
 first_gone() {
