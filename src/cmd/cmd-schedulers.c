@@ -4,7 +4,6 @@
  * the runs they hold and the once-only duties they do.
  */
 #include "cmd/cmd.h"
-#include "flow/sched.h"
 #include "store/store.h"
 #include "util/common.h"
 
@@ -47,12 +46,8 @@ static int exec_schedulers(const struct cmd_args *a, struct sf_ctx *ctx)
 		return 1;
 	}
 	rows = json_array();
-	for (size_t i = 0; i < n; i++) {
-		/* past TTL and grace its duties are free: another may hold them now */
-		if (v[i].age_ms >= LEASE_TTL_MS + LEASE_GRACE_MS && v[i].duties)
-			v[i].duties[0] = '\0';
-		json_array_append_new(rows, store_lease_json(&v[i], LEASE_TTL_MS));
-	}
+	for (size_t i = 0; i < n; i++)
+		json_array_append_new(rows, store_lease_json(&v[i]));
 	if (cmd_flag(a, "json"))
 		cmd_print_json(rows);
 	else if (n)
@@ -72,11 +67,13 @@ const struct cmd_entry cmd_schedulers_entry = {
 		 "\n"
 		 "Every 'synthflow serve' of this store holds a lease (docs/engine.md): its\n"
 		 "fencing epoch, host (SYNTHFLOW_HOST_ID, else /etc/machine-id, else the host\n"
-		 "name), pid, how long ago its last heartbeat was (every 2 s), the unfinished\n"
-		 "runs it holds and the once-only duties it was elected to (deliveries:\n"
-		 "callbacks and event scripts; files: watching downloaded/; schedules: firing\n"
-		 "DAG schedules), each held by one serve at a time.  A lease whose heartbeat\n"
-		 "is 10 s old or more is shown as expired, and from 15 s on it holds no duty.\n",
+		 "name), pid, how long ago its last heartbeat was (schedulers.heartbeat,\n"
+		 "default 2 s), the unfinished runs it holds and the once-only duties it was\n"
+		 "elected to (deliveries: callbacks and event scripts; files: watching\n"
+		 "downloaded/; schedules: firing DAG schedules), each held by one serve at a\n"
+		 "time.  A lease whose heartbeat is as old as its schedulers.lease_ttl\n"
+		 "(default 10 s) is shown as expired, and from lease_ttl + grace (15 s) on\n"
+		 "it holds no duty.  Each lease carries its serve's own settings.\n",
 	.flags = CMD_NEEDS_DATA,
 	.options = (const struct cmd_option[]){
 		CMD_FLAG("json", 0, "print a JSON array, one object per scheduler"),

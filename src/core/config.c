@@ -26,6 +26,7 @@ static const struct section sections[] = {
 	{ "ports", "published on 127.0.0.1 only" },
 	{ "flow", NULL },
 	{ "slurm", "the Slurm executor (flow.executor: slurm)" },
+	{ "schedulers", "the lease of each serve (docs/engine.md)" },
 	{ "web", NULL },
 };
 
@@ -115,6 +116,14 @@ static const struct key keys[] = {
 	  .comment = "empty: the cluster's default" },
 	{ K("slurm", "account", CFG_STRING, slurm_account, ""),
 	  .comment = "empty: the user's default" },
+	{ K("schedulers", "heartbeat", CFG_DURATION, sched_heartbeat_ms, "2s"), .min = 100,
+	  .comment = "each serve renews its lease this often" },
+	{ K("schedulers", "lease_ttl", CFG_DURATION, sched_lease_ttl_ms, "10s"), .min = 100,
+	  .comment = "live while its heartbeat is younger" },
+	{ K("schedulers", "grace", CFG_DURATION, sched_grace_ms, "5s"),
+	  .comment = "another host takes its runs at lease_ttl + grace" },
+	{ K("schedulers", "watchdog", CFG_DURATION, sched_watchdog_ms, "9s"), .min = 100,
+	  .comment = "no heartbeat this long: its tries are killed" },
 	{ K("web", "bind", CFG_STRING, web_bind, "127.0.0.1"),
 	  .comment = "anything else exposes the UI beyond this machine" },
 	/* 0: any free port (tests run many servers at once) */
@@ -344,6 +353,15 @@ static int seq_text(const struct ynode *v, struct strbuf *text, struct diag_list
 	return 0;
 }
 
+/*
+ * Where a key's value was set (line 0: not in the file), for the errors
+ * about keys that must agree with each other.
+ */
+struct origin {
+	int line, col;
+	int env; /* overridden by its environment variable */
+};
+
 static void load_key(struct config *cfg, const struct key *k, const struct ynode *v,
 		     struct diag_list *dl)
 {
@@ -368,7 +386,8 @@ out:
 	sb_release(&text);
 }
 
-static void load_tree(struct config *cfg, const struct ynode *root, struct diag_list *dl)
+static void load_tree(struct config *cfg, const struct ynode *root, struct diag_list *dl,
+		      struct origin *orig)
 {
 	if (root->type != YN_MAP) {
 		diag_error(dl, root->line, root->col, "expected a mapping of sections, got %s",
@@ -390,28 +409,38 @@ static void load_tree(struct config *cfg, const struct ynode *root, struct diag_
 		}
 		for (size_t j = 0; j < sv->n; j++) {
 			const struct key *k = find_key(sk->str, sv->keys[j]->str);
-			if (k)
+			if (k) {
 				load_key(cfg, k, sv->vals[j], dl);
-			else
+				orig[k - keys] = (struct origin){ .line = sv->vals[j]->line,
+								  .col = sv->vals[j]->col };
+			} else
 				unknown(dl, sv->keys[j], sk->str);
 		}
 	}
 }
 
-static int load_env(struct config *cfg)
+/* SYNTHFLOW_<SECTION>_<KEY> */
+static void env_name(struct strbuf *name, const struct key *k)
+{
+	sb_adds(name, "SYNTHFLOW_");
+	for (const char *p = k->section; *p; p++)
+		sb_addch(name, toupper((unsigned char)*p));
+	sb_addch(name, '_');
+	for (const char *p = k->key; *p; p++)
+		sb_addch(name, toupper((unsigned char)*p));
+}
+
+static int load_env(struct config *cfg, struct origin *orig)
 {
 	int ret = 0;
 
 	for (size_t i = 0; i < ARRAY_SIZE(keys); i++) {
 		struct strbuf name = STRBUF_INIT, why = STRBUF_INIT;
 		const char *v;
-		sb_adds(&name, "SYNTHFLOW_");
-		for (const char *p = keys[i].section; *p; p++)
-			sb_addch(&name, toupper((unsigned char)*p));
-		sb_addch(&name, '_');
-		for (const char *p = keys[i].key; *p; p++)
-			sb_addch(&name, toupper((unsigned char)*p));
+		env_name(&name, &keys[i]);
 		v = getenv(name.buf);
+		if (v)
+			orig[i].env = 1;
 		if (v && set_key(cfg, &keys[i], v, &why) < 0)
 			ret = error("$%s: %s", name.buf, why.buf);
 		else if (v && (keys[i].flags & KEY_NOT_YET))
@@ -423,12 +452,101 @@ static int load_env(struct config *cfg)
 	return ret;
 }
 
+/* A duration as it would be written: "8s", "1500ms". */
+static void add_duration(struct strbuf *sb, int64_t ms)
+{
+	if (ms % 1000)
+		sb_addf(sb, "%lldms", (long long)ms);
+	else
+		sb_addf(sb, "%llds", (long long)(ms / 1000));
+}
+
+/*
+ * The schedulers' keys together (docs/engine.md, "Schedulers and leases"):
+ * a lease outlives two late heartbeats; a serve that cannot renew its
+ * lease stops its own tries (at lease_ttl - heartbeat) before its watchdog
+ * would; and the watchdog kills them at least 1 s before another host may
+ * start them again (lease_ttl + grace).  Returns the names of the keys
+ * involved, the first one the one to blame, or NULL when they agree.
+ */
+static const char *const *check_leases(const struct config *c, struct strbuf *why)
+{
+	static const char *const beat[] = { "heartbeat", "lease_ttl", NULL },
+			  *const early[] = { "watchdog", "lease_ttl", "heartbeat", NULL },
+			  *const late[] = { "watchdog", "lease_ttl", "grace", NULL };
+	int64_t hb = c->sched_heartbeat_ms, ttl = c->sched_lease_ttl_ms;
+
+	if (3 * hb > ttl) {
+		sb_adds(why, "'schedulers.heartbeat' (");
+		add_duration(why, hb);
+		sb_adds(why, ") must be at most a third of 'schedulers.lease_ttl' (");
+		add_duration(why, ttl);
+		sb_adds(why, "), so that a lease outlives two late heartbeats");
+		return beat;
+	}
+	if (c->sched_watchdog_ms < ttl - hb) {
+		sb_adds(why, "'schedulers.watchdog' (");
+		add_duration(why, c->sched_watchdog_ms);
+		sb_adds(why, ") must be at least 'schedulers.lease_ttl' minus 'schedulers.heartbeat' (");
+		add_duration(why, ttl - hb);
+		sb_adds(why, "), when the serve stops its tries itself");
+		return early;
+	}
+	if (c->sched_watchdog_ms > ttl + c->sched_grace_ms - 1000) {
+		sb_adds(why, "'schedulers.watchdog' (");
+		add_duration(why, c->sched_watchdog_ms);
+		sb_adds(why, ") must be at least 1s shorter than 'schedulers.lease_ttl' plus "
+			     "'schedulers.grace' (");
+		add_duration(why, ttl + c->sched_grace_ms);
+		sb_adds(why, "), when another host may run its tries again");
+		return late;
+	}
+	return NULL;
+}
+
+/* The keys that must agree, checked once each was read: the error is where one was set. */
+static int check_together(const struct config *cfg, const char *path, const struct origin *orig)
+{
+	struct strbuf why = STRBUF_INIT, name = STRBUF_INIT;
+	const char *const *names = check_leases(cfg, &why);
+	const struct key *k = NULL;
+	int ret;
+
+	if (!names)
+		return 0;
+	/* the first of them set by the user: an override, else a line of the file */
+	for (size_t i = 0; names[i] && !k; i++)
+		if (orig[find_key("schedulers", names[i]) - keys].env)
+			k = find_key("schedulers", names[i]);
+	for (size_t i = 0; names[i] && !k; i++)
+		if (orig[find_key("schedulers", names[i]) - keys].line)
+			k = find_key("schedulers", names[i]);
+	if (!k)
+		BUG("the defaults disagree: %s", why.buf);
+	if (orig[k - keys].env) {
+		env_name(&name, k);
+		ret = error("$%s: %s", name.buf, why.buf);
+	} else {
+		struct diag_list dl;
+		diag_init(&dl, path);
+		diag_error(&dl, orig[k - keys].line, orig[k - keys].col, "%s", why.buf);
+		diag_print(&dl, stderr);
+		diag_release(&dl);
+		ret = -1;
+	}
+	sb_release(&name);
+	sb_release(&why);
+	return ret;
+}
+
 int config_load(struct config *cfg, const char *data_dir)
 {
 	char *path = path_join(data_dir, "synthflow.yaml");
 	struct strbuf sb = STRBUF_INIT;
+	struct origin orig[ARRAY_SIZE(keys)];
 	int ret = 0;
 
+	memset(orig, 0, sizeof(orig));
 	config_defaults(cfg);
 	cfg->data_dir = xstrdup(data_dir);
 	if (sb_read_file(&sb, path) == 0) {
@@ -437,7 +555,7 @@ int config_load(struct config *cfg, const char *data_dir)
 		diag_init(&dl, path);
 		root = yaml_parse(sb.buf, sb.len, &dl);
 		if (root)
-			load_tree(cfg, root, &dl);
+			load_tree(cfg, root, &dl, orig);
 		if (dl.errors)
 			ret = -1;
 		diag_print(&dl, stderr);
@@ -446,8 +564,10 @@ int config_load(struct config *cfg, const char *data_dir)
 	} else if (errno != ENOENT) {
 		ret = error_errno("cannot read '%s'", path);
 	}
-	if (load_env(cfg) < 0)
+	if (load_env(cfg, orig) < 0)
 		ret = -1;
+	if (!ret)
+		ret = check_together(cfg, path, orig);
 	sb_release(&sb);
 	free(path);
 	return ret;

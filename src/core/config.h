@@ -48,6 +48,15 @@ struct config {
 	char *slurm_partition; /* "" = the cluster's default */
 	char *slurm_account;   /* "" = the user's default */
 
+	/*
+	 * schedulers: the lease every serve holds in the store (docs/engine.md,
+	 * "Schedulers and leases"); config_load checks them together
+	 */
+	int64_t sched_heartbeat_ms; /* the lease is renewed this often */
+	int64_t sched_lease_ttl_ms; /* live while the heartbeat is younger */
+	int64_t sched_grace_ms;     /* another host takes its work at TTL + grace */
+	int64_t sched_watchdog_ms;  /* no heartbeat this long: the watchdog kills its tries */
+
 	/* web: */
 	char *web_bind;
 	int web_port;

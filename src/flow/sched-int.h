@@ -142,7 +142,7 @@ struct sched {
 	int64_t epoch;          /* serve: its lease in the store (sched-lease.c), else 0 */
 	int64_t next_beat, beat_ok_at; /* monotonic ms */
 	int lease_lost;         /* the store says it is gone: fenced, stopping */
-	int suspended;          /* no heartbeat for LEASE_TTL_MS - 2 s: starts and claims nothing */
+	int suspended;          /* no heartbeat for lease_ttl - heartbeat: starts and claims nothing */
 	int live_leases;        /* schedulers alive at the last heartbeat (this one too) */
 	unsigned duties;        /* SCHED_DUTY_* held since the last heartbeat */
 	int wd_fd;              /* to the watchdog (sched-lease.c): a byte per heartbeat, -1 none */
@@ -284,7 +284,7 @@ int sched_lease_take(struct sched *s);
 void sched_lease_tick(struct sched *s);
 /*
  * At each turn of the loop, before reaping: a scheduler whose last heartbeat
- * that got through is LEASE_TTL_MS - 2 s old (it was stopped, or stalled)
+ * that got through is lease_ttl - heartbeat old (it was stopped, or stalled)
  * suspends now, so that tries its watchdog killed meanwhile end as lost to
  * the lease, not as failures.
  */
@@ -292,7 +292,7 @@ void sched_lease_check(struct sched *s);
 void sched_lease_drop(struct sched *s);
 /*
  * 1 while tries may start: no lease (test), or one renewed less than
- * LEASE_TTL_MS - 2 s ago and neither fenced nor suspended.  Checked before
+ * lease_ttl - heartbeat ago and neither fenced nor suspended.  Checked before
  * each start, so a scheduler resumed after a stop (SIGSTOP) starts nothing
  * before a heartbeat says whether its runs are still its own.
  */

@@ -1,7 +1,7 @@
 /*
  * The lease a `serve` holds in the store while it runs (docs/engine.md,
  * "Schedulers and leases"): taken when it starts, renewed by a heartbeat
- * every LEASE_BEAT_MS from the loop, ended when it stops.  Its epoch is
+ * every schedulers.heartbeat from the loop, ended when it stops.  Its epoch is
  * part of the owner string the scheduler writes in runs.owner
  * ("PID:START@PIDNS#EPOCH"), so anyone who reads a run can ask the store
  * whether its owner still holds its lease.
@@ -9,8 +9,15 @@
  * Is an owner alive?  On its own machine (same host id) the process table
  * says so exactly and at once, as it did before leases (owner_alive); on
  * another machine only the lease can: its owner is alive until its
- * heartbeat is LEASE_TTL_MS + LEASE_GRACE_MS old.  A lease that is gone
- * (ended, or ended by the scheduler that took its runs over) is dead.
+ * heartbeat is lease_ttl + grace old (store_lease_dead: the figures its
+ * owner recorded in it).  A lease that is gone (ended, or ended by the
+ * scheduler that took its runs over) is dead.
+ *
+ * Its own lease a scheduler judges by its configuration (config.c checks
+ * the keys together): it stops its tries and claims nothing once its last
+ * heartbeat that got through is lease_ttl - heartbeat old (suspend_after),
+ * its watchdog kills them after schedulers.watchdog, and both come before
+ * lease_ttl + grace, when another host may take its runs.
  */
 #include <errno.h>
 #include <poll.h>
@@ -26,6 +33,11 @@
 #include "util/common.h"
 #include "util/fs.h"
 #include "util/timeutil.h"
+
+static int64_t suspend_after(const struct sched *s)
+{
+	return s->opts.cfg->sched_lease_ttl_ms - s->opts.cfg->sched_heartbeat_ms;
+}
 
 const char *sched_host_id(void)
 {
@@ -70,7 +82,7 @@ int sched_owner_alive(struct store *st, const char *owner)
 	if (!strcmp(l.host, sched_host_id()))
 		alive = owner_alive(owner);
 	else
-		alive = l.age_ms < LEASE_TTL_MS + LEASE_GRACE_MS;
+		alive = !store_lease_dead(&l);
 	store_lease_release(&l);
 	return alive;
 }
@@ -87,7 +99,7 @@ int sched_scheduler_running(struct store *st, const char *data_dir)
 	if (store_lease_list(st, &v, &n) < 0)
 		return 0;
 	for (size_t i = 0; i < n && !alive; i++)
-		alive = strcmp(v[i].host, sched_host_id()) ? v[i].age_ms < LEASE_TTL_MS + LEASE_GRACE_MS
+		alive = strcmp(v[i].host, sched_host_id()) ? !store_lease_dead(&v[i])
 							   : owner_alive(v[i].owner);
 	store_lease_list_free(v, n);
 	return alive;
@@ -106,7 +118,7 @@ static void look_around(struct sched *s)
 		if (v[i].epoch != s->epoch && !strcmp(v[i].host, sched_host_id()) &&
 		    !owner_alive(v[i].owner))
 			store_lease_expire(s->store, v[i].epoch, 0);
-		else if (v[i].age_ms < LEASE_TTL_MS)
+		else if (v[i].age_ms < v[i].ttl_ms)
 			live++;
 	}
 	s->live_leases = live;
@@ -116,14 +128,13 @@ static void look_around(struct sched *s)
 /*
  * The watchdog (shared stores only): a child process, forked while this one
  * has no other thread yet, that the scheduler tells of each heartbeat that
- * got through.  When none came for LEASE_TTL_MS - 1 s (the scheduler is
+ * got through.  When none came for schedulers.watchdog (the scheduler is
  * stopped, or stuck) or the scheduler died without saying goodbye (kill -9),
  * it kills every process of the scheduler's tries (by their SF_TRY_KEY,
- * procs.h), before another host may take the runs over (LEASE_TTL_MS +
- * LEASE_GRACE_MS): a try never runs on beside its adopter's new one.  The
- * scheduler itself does the same when it can (suspend(), below).
+ * procs.h), before another host may take the runs over (lease_ttl + grace):
+ * a try never runs on beside its adopter's new one.  The scheduler itself
+ * does the same when it can (suspend(), below), a little earlier.
  */
-#define WATCHDOG_AFTER_MS (LEASE_TTL_MS - 1000)
 
 static void suspend(struct sched *s);
 
@@ -139,7 +150,7 @@ static int one_thread(void)
 	return n == 1;
 }
 
-static void watchdog_main(int fd, const char *sched_id)
+static void watchdog_main(int fd, const char *sched_id, int64_t after_ms)
 {
 	int64_t beat = time_mono_ms();
 	int fired = 0;
@@ -164,7 +175,7 @@ static void watchdog_main(int fd, const char *sched_id)
 			fired = 0;
 		}
 		now = time_mono_ms();
-		if (!fired && now - beat >= WATCHDOG_AFTER_MS) {
+		if (!fired && now - beat >= after_ms) {
 			procs_kill_sched(sched_id, 5000);
 			fired = 1;
 		}
@@ -202,7 +213,7 @@ static void watchdog_start(struct sched *s)
 		signal(SIGINT, SIG_IGN); /* a Ctrl-C stops the scheduler, which says 'q' */
 		prctl(PR_SET_NAME, "sf-watchdog");
 		prctl(PR_SET_CHILD_SUBREAPER, 0);
-		watchdog_main(sv[1], s->id);
+		watchdog_main(sv[1], s->id, s->opts.cfg->sched_watchdog_ms);
 	}
 	close(sv[1]);
 	s->wd_fd = sv[0];
@@ -231,9 +242,9 @@ static void watchdog_stop(struct sched *s)
 
 void sched_lease_check(struct sched *s)
 {
-	/* Stopped or stalled past TTL - 2 s (the watchdog may have ended our tries): say so first. */
+	/* Stopped or stalled past suspend_after (the watchdog may have ended our tries): say so first. */
 	if (s->epoch && store_shared(s->store) && !s->suspended && !s->lease_lost &&
-	    time_mono_ms() - s->beat_ok_at >= LEASE_TTL_MS - 2000)
+	    time_mono_ms() - s->beat_ok_at >= suspend_after(s))
 		suspend(s);
 }
 
@@ -242,7 +253,8 @@ int sched_lease_take(struct sched *s)
 	struct strbuf owner = STRBUF_INIT;
 
 	look_around(s);
-	if (store_lease_take(s->store, sched_host_id(), (int)getpid(), s->owner, &s->epoch) < 0)
+	if (store_lease_take(s->store, sched_host_id(), (int)getpid(), s->owner,
+			     s->opts.cfg->sched_lease_ttl_ms, s->opts.cfg->sched_grace_ms, &s->epoch) < 0)
 		return error("cannot register this scheduler in the store");
 	sb_addf(&owner, "%s#%lld", s->owner, (long long)s->epoch);
 	if (owner.len >= sizeof(s->owner))
@@ -305,8 +317,8 @@ int sched_duty_held(const struct sched *s, unsigned duty)
 }
 
 /*
- * Cut off (or too slow) for LEASE_TTL_MS - 2 s: another scheduler may take
- * our runs 5 s after our lease runs out, so our tries end now, before that
+ * Cut off (or too slow) for suspend_after: another scheduler may take our
+ * runs `grace` after our lease runs out, so our tries end now, before that
  * (two tries of one instance never run at once), and nothing new starts
  * until a heartbeat gets through.  Tries on a cluster (Slurm) go on: a
  * scheduler that takes the run over follows the same job.
@@ -322,9 +334,9 @@ static void suspend(struct sched *s)
 			sched_kill(s, s->procs[i]->ti, KILL_LEASE);
 			killed++;
 		}
-	error("this scheduler could not renew its lease for %d s: %zu running tries stopped, "
+	error("this scheduler could not renew its lease for %g s: %zu running tries stopped, "
 	      "nothing starts until the store answers again",
-	      (LEASE_TTL_MS - 2000) / 1000, killed);
+	      (double)suspend_after(s) / 1000, killed);
 }
 
 void sched_lease_tick(struct sched *s)
@@ -335,10 +347,10 @@ void sched_lease_tick(struct sched *s)
 
 	if (!s->epoch || s->lease_lost || now < s->next_beat)
 		return;
-	s->next_beat = now + LEASE_BEAT_MS;
+	s->next_beat = now + s->opts.cfg->sched_heartbeat_ms;
 	/* Stopping: the duties go to another scheduler at once. */
 	ret = store_lease_elect(s->store, s->epoch, s->stopping ? "" : "deliveries,files,schedules",
-				LEASE_TTL_MS + LEASE_GRACE_MS, &held);
+				&held);
 	if (ret == 0) {
 		s->beat_ok_at = now;
 		watchdog_say(s, 'b');
@@ -353,7 +365,7 @@ void sched_lease_tick(struct sched *s)
 	} else if (ret == STORE_NOT_FOUND) {
 		sched_fenced(s);
 	} else if (store_shared(s->store) && !s->suspended &&
-		   now - s->beat_ok_at >= LEASE_TTL_MS - 2000) {
+		   now - s->beat_ok_at >= suspend_after(s)) {
 		suspend(s);
 	}
 }
@@ -363,7 +375,7 @@ int sched_lease_fresh(const struct sched *s)
 	/* SQLite: adopters are on this host and go by the process table, never by age. */
 	if (!s->epoch || !store_shared(s->store))
 		return !s->lease_lost;
-	return !s->lease_lost && !s->suspended && time_mono_ms() - s->beat_ok_at < LEASE_TTL_MS - 2000;
+	return !s->lease_lost && !s->suspended && time_mono_ms() - s->beat_ok_at < suspend_after(s);
 }
 
 void sched_fenced(struct sched *s)
@@ -418,8 +430,8 @@ int sched_take_over(struct sched *s, const struct store_run *r, char **host)
 		/* Ended in this transaction: its next batch (or heartbeat) finds it gone. */
 		if (local && !owner_alive(r->owner))
 			gone = store_lease_expire(s->store, l.epoch, 0) == 0;
-		else if (!local && l.age_ms >= LEASE_TTL_MS + LEASE_GRACE_MS)
-			gone = store_lease_expire(s->store, l.epoch, LEASE_TTL_MS + LEASE_GRACE_MS) == 0;
+		else if (!local && store_lease_dead(&l))
+			gone = store_lease_expire(s->store, l.epoch, l.ttl_ms + l.grace_ms) == 0;
 		if (gone && !local) {
 			*host = xstrdup(l.host);
 			ALLOC_GROW(s->gone, s->ngone + 1, s->gone_alloc);

@@ -31,16 +31,6 @@
 
 struct sched;
 
-/*
- * Every `serve` holds a lease in the store (docs/engine.md): a heartbeat
- * every LEASE_BEAT_MS; it is live while its heartbeat is younger than
- * LEASE_TTL_MS, and on another machine its owner counts as dead once the
- * heartbeat is LEASE_TTL_MS + LEASE_GRACE_MS old.
- */
-#define LEASE_BEAT_MS 2000
-#define LEASE_TTL_MS 10000
-#define LEASE_GRACE_MS 5000
-
 struct sched_progress {
 	size_t total, done, running, failed; /* task instances of the run */
 	const char *run_id;
@@ -50,8 +40,8 @@ typedef void (*sched_progress_fn)(const struct sched_progress *p, void *arg);
 /*
  * The once-only duties of `serve` (docs/engine.md): with several serves on
  * one store, each is held by one elected scheduler at a time, and moves to
- * another when its holder's lease is LEASE_TTL_MS + LEASE_GRACE_MS old (or
- * gone).  A holder stops doing them once its heartbeat is LEASE_TTL_MS - 2 s
+ * another when its holder's lease is dead (lease_ttl + grace old, or gone).
+ * A holder stops doing them once its heartbeat is lease_ttl - heartbeat
  * old, before anyone else may take them.
  */
 enum {
@@ -62,7 +52,7 @@ enum {
 typedef void (*sched_duties_fn)(unsigned duties, void *arg);
 
 struct sched_opts {
-	const struct config *cfg;   /* data_dir, flow.store, flow.parallelism */
+	const struct config *cfg;   /* data_dir, flow.store, flow.parallelism, schedulers.* */
 	int serve;                  /* 1: take queued runs from the store; run until stopped */
 	const char *only_task;      /* test --task T: run only T (its upstream is not run) */
 	sched_progress_fn progress; /* called at most ~10 times a second, may be NULL */

@@ -119,6 +119,9 @@ static const char *const migrations[] = {
 	" run_id TEXT, PRIMARY KEY(dag_id, at));",
 	/* 10: an instance that ended by restoring its outputs from the content cache */
 	"ALTER TABLE tis ADD COLUMN cached INTEGER NOT NULL DEFAULT 0;",
+	/* 11: each lease's own time to live and grace (schedulers.lease_ttl, .grace) */
+	"ALTER TABLE schedulers ADD COLUMN ttl_ms BIGINT NOT NULL DEFAULT 10000;"
+	"ALTER TABLE schedulers ADD COLUMN grace_ms BIGINT NOT NULL DEFAULT 5000;",
 };
 
 /* The server's clock in ms: every lease's times, so machines' clocks need not agree. */
@@ -280,15 +283,16 @@ static const struct {
 			     " AND ident = $3 AND attempt = $4 AND state = 'pending' FOR UPDATE", 0 },
 	[ST_ARRIVAL_SET] = { "UPDATE arrivals SET state = 'run', run_id = $5 WHERE dag_id = $1"
 			     " AND rel = $2 AND ident = $3 AND attempt = $4 AND state = 'pending'", 0 },
-	[ST_LEASE_TAKE] = { "INSERT INTO schedulers(epoch, host, pid, owner, started_at, beat_at)"
-			    " SELECT e, $1, $2, $3::text || '#' || e, " DB_NOW_MS ", " DB_NOW_MS
+	[ST_LEASE_TAKE] = { "INSERT INTO schedulers(epoch, host, pid, owner, started_at, beat_at,"
+			    " ttl_ms, grace_ms) SELECT e, $1, $2, $3::text || '#' || e, " DB_NOW_MS ", "
+			    DB_NOW_MS ", $4::bigint, $5::bigint"
 			    " FROM nextval('schedulers_epoch_seq') e RETURNING epoch", 0 },
 	[ST_LEASE_BEAT] = { "UPDATE schedulers SET beat_at = " DB_NOW_MS ", duties = $2"
 			    " WHERE epoch = $1", 0 },
 	[ST_LEASE_DROP] = { "DELETE FROM schedulers WHERE epoch = $1", 0 },
 	[ST_LEASE_LIST] = { "SELECT epoch, host, pid, owner, started_at, beat_at, " DB_NOW_MS
 			    " - beat_at, duties, (SELECT count(*) FROM runs r WHERE r.owner = l.owner"
-			    " AND r.state IN ('queued', 'running'))"
+			    " AND r.state IN ('queued', 'running')), ttl_ms, grace_ms"
 			    " FROM schedulers l WHERE $1 = 0 OR epoch = $1 ORDER BY epoch", 0 },
 	[ST_DELIVERY_ADD] = { "INSERT INTO deliveries(kind, event, run_id, dag_id, task_id, idx, try,"
 			      " workspace, command, payload, state, owner, attempts, created_at,"
@@ -1426,7 +1430,7 @@ static int pg_ti_counts(struct store *s, char *const *run_ids, size_t n, store_t
  */
 
 static int pg_lease_take(struct store *s, const char *host, int pid, const char *owner_prefix,
-			 int64_t *epoch)
+			 int64_t ttl_ms, int64_t grace_ms, int64_t *epoch)
 {
 	struct pgargs a = { 0 };
 	PGresult *res;
@@ -1435,6 +1439,8 @@ static int pg_lease_take(struct store *s, const char *host, int pid, const char 
 	arg_text(&a, host);
 	arg_int(&a, pid);
 	arg_text(&a, owner_prefix);
+	arg_int(&a, ttl_ms);
+	arg_int(&a, grace_ms);
 	res = exec_stmt(ps(s), ST_LEASE_TAKE, &a, "taking a scheduler lease");
 	if (!res)
 		return -1;
@@ -1495,6 +1501,8 @@ static void fill_lease(const PGresult *res, int i, void *elem)
 	l->age_ms = get_int(res, i, 6);
 	l->duties = get_str(res, i, 7);
 	l->runs = get_int(res, i, 8);
+	l->ttl_ms = get_int(res, i, 9);
+	l->grace_ms = get_int(res, i, 10);
 }
 
 static const struct row_type lease_rows = { sizeof(struct store_lease), fill_lease };

@@ -103,6 +103,9 @@ static const char *const migrations[] = {
 	"CREATE INDEX metrics_run ON metrics(run_id);",
 	/* 11: an instance that ended by restoring its outputs from the content cache */
 	"ALTER TABLE tis ADD COLUMN cached INTEGER NOT NULL DEFAULT 0;",
+	/* 12: each lease's own time to live and grace (schedulers.lease_ttl, .grace) */
+	"ALTER TABLE schedulers ADD COLUMN ttl_ms INTEGER NOT NULL DEFAULT 10000;"
+	"ALTER TABLE schedulers ADD COLUMN grace_ms INTEGER NOT NULL DEFAULT 5000;",
 };
 
 enum stmt_id {
@@ -241,13 +244,13 @@ static const char *const stmt_sql[ST_COUNT] = {
 			   " AND ident = ?3 AND attempt = ?4 AND state = 'pending'",
 	[ST_ARRIVAL_SET] = "UPDATE arrivals SET state = 'run', run_id = ?5 WHERE dag_id = ?1"
 			   " AND rel = ?2 AND ident = ?3 AND attempt = ?4 AND state = 'pending'",
-	[ST_LEASE_TAKE] = "INSERT INTO schedulers(host, pid, owner, started_at, beat_at)"
-			  " VALUES(?1, ?2, ?3, ?4, ?4) RETURNING epoch",
+	[ST_LEASE_TAKE] = "INSERT INTO schedulers(host, pid, owner, started_at, beat_at, ttl_ms,"
+			  " grace_ms) VALUES(?1, ?2, ?3, ?4, ?4, ?5, ?6) RETURNING epoch",
 	[ST_LEASE_BEAT] = "UPDATE schedulers SET beat_at = ?2, duties = ?3 WHERE epoch = ?1",
 	[ST_LEASE_DROP] = "DELETE FROM schedulers WHERE epoch = ?1",
 	[ST_LEASE_LIST] = "SELECT epoch, host, pid, owner, started_at, beat_at, ?1 - beat_at, duties,"
 			  " (SELECT count(*) FROM runs r WHERE r.owner = l.owner"
-			  " AND r.state IN ('queued', 'running'))"
+			  " AND r.state IN ('queued', 'running')), ttl_ms, grace_ms"
 			  " FROM schedulers l WHERE ?2 = 0 OR epoch = ?2 ORDER BY epoch",
 	[ST_DELIVERY_ADD] = "INSERT INTO deliveries(kind, event, run_id, dag_id, task_id, idx, try,"
 			    " workspace, command, payload, state, owner, attempts, created_at,"
@@ -1817,7 +1820,7 @@ out:
 /* ---- schedulers' leases ---- */
 
 static int sq_lease_take(struct store *s, const char *host, int pid, const char *owner_prefix,
-			 int64_t *epoch)
+			 int64_t ttl_ms, int64_t grace_ms, int64_t *epoch)
 {
 	struct sqlite_store *q = ss(s);
 	sqlite3_stmt *st = stmt(q, ST_LEASE_TAKE);
@@ -1832,6 +1835,8 @@ static int sq_lease_take(struct store *s, const char *host, int pid, const char 
 	sqlite3_bind_int(st, 2, pid);
 	sqlite3_bind_text(st, 3, owner_prefix, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 4, time_now_ms());
+	sqlite3_bind_int64(st, 5, ttl_ms);
+	sqlite3_bind_int64(st, 6, grace_ms);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		*epoch = sqlite3_column_int64(st, 0);
 	if (exec_stmt(q, st, "taking a scheduler lease") == 0 && *epoch > 0) {
@@ -1902,6 +1907,8 @@ static void fill_lease(sqlite3_stmt *st, void *elem)
 	l->age_ms = sqlite3_column_int64(st, 6);
 	l->duties = col_strdup(st, 7);
 	l->runs = sqlite3_column_int64(st, 8);
+	l->ttl_ms = sqlite3_column_int64(st, 9);
+	l->grace_ms = sqlite3_column_int64(st, 10);
 }
 
 static void free_leases(void *v, size_t n)

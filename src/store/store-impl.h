@@ -97,7 +97,7 @@ struct store_ops {
 			char **doc);
 	int (*prov_list)(struct store *s, const char *run_id, store_prov_fn fn, void *arg);
 	int (*lease_take)(struct store *s, const char *host, int pid, const char *owner_prefix,
-			  int64_t *epoch);
+			  int64_t ttl_ms, int64_t grace_ms, int64_t *epoch);
 	int (*lease_beat)(struct store *s, int64_t epoch, const char *duties);
 	/*
 	 * Inside a transaction: held until its end, so that elections (look at

@@ -740,9 +740,9 @@ void store_lease_list_free(struct store_lease *v, size_t n)
 }
 
 int store_lease_take(struct store *s, const char *host, int pid, const char *owner_prefix,
-		     int64_t *epoch)
+		     int64_t ttl_ms, int64_t grace_ms, int64_t *epoch)
 {
-	return s->ops->lease_take(s, host, pid, owner_prefix, epoch);
+	return s->ops->lease_take(s, host, pid, owner_prefix, ttl_ms, grace_ms, epoch);
 }
 
 int store_lease_beat(struct store *s, int64_t epoch, const char *duties)
@@ -762,8 +762,7 @@ static int duty_in(const char *list, const char *d, size_t len)
 	return 0;
 }
 
-int store_lease_elect(struct store *s, int64_t epoch, const char *want, int64_t dead_ms,
-		      char **held)
+int store_lease_elect(struct store *s, int64_t epoch, const char *want, char **held)
 {
 	struct strbuf out = STRBUF_INIT;
 	struct store_lease *v = NULL;
@@ -780,7 +779,7 @@ int store_lease_elect(struct store *s, int64_t epoch, const char *want, int64_t 
 	for (const char *d = want; *d;) {
 		size_t len = strcspn(d, ","), i;
 		for (i = 0; i < n; i++)
-			if (v[i].epoch != epoch && v[i].age_ms < dead_ms &&
+			if (v[i].epoch != epoch && !store_lease_dead(&v[i]) &&
 			    duty_in(v[i].duties, d, len))
 				break;
 		if (len && i == n)
@@ -840,10 +839,11 @@ int store_lease_list(struct store *s, struct store_lease **v, size_t *n)
 	return s->ops->lease_list(s, 0, v, n);
 }
 
-json_t *store_lease_json(const struct store_lease *l, int64_t ttl_ms)
+json_t *store_lease_json(const struct store_lease *l)
 {
 	json_t *duties = json_array();
-	const char *d = l->duties ? l->duties : "";
+	/* past TTL and grace its duties are free: another may hold them now */
+	const char *d = l->duties && !store_lease_dead(l) ? l->duties : "";
 
 	while (*d) {
 		size_t len = strcspn(d, ",");
@@ -851,10 +851,11 @@ json_t *store_lease_json(const struct store_lease *l, int64_t ttl_ms)
 			json_array_append_new(duties, json_stringn(d, len));
 		d += len + (d[len] == ',');
 	}
-	return json_pack("{s:I, s:s, s:i, s:o, s:o, s:I, s:b, s:I, s:o}", "epoch",
+	return json_pack("{s:I, s:s, s:i, s:o, s:o, s:I, s:b, s:I, s:I, s:I, s:o}", "epoch",
 			 (json_int_t)l->epoch, "host", l->host ? l->host : "", "pid", l->pid,
 			 "started_at", time_json(l->started_at), "heartbeat_at", time_json(l->beat_at),
-			 "heartbeat_age_ms", (json_int_t)l->age_ms, "alive", l->age_ms < ttl_ms,
+			 "heartbeat_age_ms", (json_int_t)l->age_ms, "alive", l->age_ms < l->ttl_ms,
+			 "lease_ttl_ms", (json_int_t)l->ttl_ms, "grace_ms", (json_int_t)l->grace_ms,
 			 "runs", (json_int_t)l->runs, "duties", duties);
 }
 

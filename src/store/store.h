@@ -450,27 +450,36 @@ struct store_lease {
 	int64_t age_ms;         /* since its last heartbeat, now */
 	char *duties;           /* the once-only duties it holds, comma-separated, "" none */
 	int64_t runs;           /* unfinished runs it owns */
+	int64_t ttl_ms, grace_ms; /* its owner's schedulers.lease_ttl and .grace */
 };
+/*
+ * Past its time to live and grace: its owner counts as dead on any other
+ * host (its duties and runs may be taken).  Each lease carries its owner's
+ * own figures, so serves configured differently still agree on it.
+ */
+static inline int store_lease_dead(const struct store_lease *l)
+{
+	return l->age_ms >= l->ttl_ms + l->grace_ms;
+}
 void store_lease_release(struct store_lease *l);
 void store_lease_list_free(struct store_lease *v, size_t n);
 /*
  * A new lease: *epoch gets its epoch, and its owner is `owner_prefix`
- * followed by "#EPOCH".
+ * followed by "#EPOCH"; ttl_ms and grace_ms are its owner's settings.
  */
 int store_lease_take(struct store *s, const char *host, int pid, const char *owner_prefix,
-		     int64_t *epoch);
+		     int64_t ttl_ms, int64_t grace_ms, int64_t *epoch);
 /* Renews it and records its duties: STORE_NOT_FOUND when the lease is gone (fenced). */
 int store_lease_beat(struct store *s, int64_t epoch, const char *duties);
 /*
  * The heartbeat of a scheduler that wants the once-only duties in `want`
  * (comma-separated): renews the lease and, in the same transaction and one
- * election at a time, takes each wanted duty that no other lease younger
- * than dead_ms holds (a dead holder's duties are free).  *held (malloc'd)
- * gets the duties it holds now, comma-separated, "" none.  STORE_NOT_FOUND
- * when the lease is gone (fenced).
+ * election at a time, takes each wanted duty that no other lease holds
+ * unless that lease is dead (store_lease_dead: its duties are free).
+ * *held (malloc'd) gets the duties it holds now, comma-separated, "" none.
+ * STORE_NOT_FOUND when the lease is gone (fenced).
  */
-int store_lease_elect(struct store *s, int64_t epoch, const char *want, int64_t dead_ms,
-		      char **held);
+int store_lease_elect(struct store *s, int64_t epoch, const char *want, char **held);
 /* Ends it (a clean stop). */
 int store_lease_drop(struct store *s, int64_t epoch);
 /*
@@ -491,9 +500,10 @@ int store_lease_get(struct store *s, int64_t epoch, struct store_lease *out);
 int store_lease_list(struct store *s, struct store_lease **v, size_t *n);
 /*
  * {"epoch","host","pid","started_at","heartbeat_at","heartbeat_age_ms","alive",
- *  "runs","duties":[...]}: alive while the heartbeat is younger than ttl_ms.
+ *  "lease_ttl_ms","grace_ms","runs","duties":[...]}: alive while the heartbeat
+ *  is younger than the lease's TTL; no duties once it is dead.
  */
-json_t *store_lease_json(const struct store_lease *l, int64_t ttl_ms);
+json_t *store_lease_json(const struct store_lease *l);
 
 /*
  * 1 when other machines may share the store (PostgreSQL): several `serve`

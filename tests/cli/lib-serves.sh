@@ -1,7 +1,8 @@
-# Sourced by the tests of several serves on one PostgreSQL (t1203-t1205),
+# Sourced by the tests of several serves on one PostgreSQL (t1203-t1206),
 # after lib.sh and lib-web.sh: a PostgreSQL of the script's own (stopped when
 # it exits), WAIT (bounded polls, longer under sanitizers), psql as q, and
-# serves_data for each body's data folder on a fresh database.
+# serves_data for each body's data folder on a fresh database, and start,
+# leases and lease_of for the serves of run-data.
 . "$TEST_ROOT/pg.sh"
 # Each body has its own data folder and database.
 TEST_STORE_SHARED=0
@@ -28,3 +29,15 @@ serves_data() {
 
 # q SQL: one query on the body's database.
 q() { "$PG_BIN/psql" -X -q -A -t -v ON_ERROR_STOP=1 -d "$URL" -c "$1"; }
+
+# start NAME [VAR=VALUE...]: a serve of run-data, its pid in NAME.pid, its log NAME.log
+start() {
+	name=$1
+	shift
+	env "$@" synthflow --data run-data serve --port 0 >"$name.out" 2>>"$name.log" &
+	echo $! >"$name.pid"
+	wait_for "$WAIT" lease_of "$(cat "$name.pid")"
+}
+
+leases() { synthflow --data run-data schedulers --json; }
+lease_of() { leases | jq -e ".[] | select(.pid == $1) | .epoch" >/dev/null; }

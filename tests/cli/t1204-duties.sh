@@ -30,17 +30,6 @@ data() {
 	EOF
 }
 
-# start NAME [VAR=VALUE...]: a serve of run-data, its pid in NAME.pid, its log NAME.log
-start() {
-	name=$1
-	shift
-	env "$@" synthflow --data run-data serve --port 0 >"$name.out" 2>>"$name.log" &
-	echo $! >"$name.pid"
-	wait_for "$WAIT" lease_of "$(cat "$name.pid")"
-}
-
-leases() { synthflow --data run-data schedulers --json; }
-lease_of() { leases | jq -e ".[] | select(.pid == $1) | .epoch" >/dev/null; }
 # duties PID: the duties the serve PID holds in the store, sorted, comma-separated
 duties() { leases | jq -r "[.[] | select(.pid == $1) | .duties[]] | sort | join(\",\")"; }
 holds_all() { test "$(duties "$1")" = deliveries,files,schedules; }

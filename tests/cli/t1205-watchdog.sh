@@ -27,18 +27,6 @@ data() {
 	EOF
 }
 
-# start NAME [VAR=VALUE...]: a serve of run-data, its pid in NAME.pid, its log NAME.log
-start() {
-	name=$1
-	shift
-	env "$@" synthflow --data run-data serve --port 0 >"$name.out" 2>>"$name.log" &
-	echo $! >"$name.pid"
-	wait_for "$WAIT" lease_of "$(cat "$name.pid")"
-}
-
-leases() { synthflow --data run-data schedulers --json; }
-lease_of() { leases | jq -e ".[] | select(.pid == $1) | .epoch" >/dev/null; }
-
 # the first try's process is gone (or a zombie that its stopped parent cannot reap)
 first_gone() {
 	p=$(head -n 1 run-data/pids) &&

@@ -429,21 +429,27 @@ static void concurrent_batches_get_distinct_changes(void **state)
 static void leases(void **state)
 {
 	struct fixture *f = *state;
-	struct store_lease *v, l = { 0 };
+	struct store_lease *v, l = { 0 }, l2 = { 0 };
 	int64_t a, b, c;
 	size_t n;
 	char *run_id, *owner;
 	json_t *j;
+	char dead_duties[] = "files";
+	struct store_lease dead = { .age_ms = 15000, .ttl_ms = 10000, .grace_ms = 5000,
+				    .duties = dead_duties };
 
 	assert_int_equal(store_lease_list(f->s, &v, &n), 0);
 	assert_int_equal(n, 0);
 	free(v);
-	assert_int_equal(store_lease_take(f->s, "host-a", 11, "11:5@9", &a), 0);
-	assert_int_equal(store_lease_take(f->s, "host-b", 22, "22:6@9", &b), 0);
+	assert_int_equal(store_lease_take(f->s, "host-a", 11, "11:5@9", 10000, 5000, &a), 0);
+	assert_int_equal(store_lease_take(f->s, "host-b", 22, "22:6@9", 3000, 1500, &b), 0);
 	assert_true(a > 0 && b > a);
 	assert_int_equal(store_lease_get(f->s, a, &l), 0);
 	assert_string_equal(l.host, "host-a");
 	assert_int_equal(l.pid, 11);
+	assert_int_equal(l.ttl_ms, 10000);
+	assert_int_equal(l.grace_ms, 5000);
+	assert_false(store_lease_dead(&l));
 	owner = xasprintf("11:5@9#%lld", (long long)a);
 	assert_string_equal(l.owner, owner);
 	assert_string_equal(l.duties, "");
@@ -457,11 +463,25 @@ static void leases(void **state)
 	assert_int_equal(store_lease_get(f->s, a, &l), 0);
 	assert_int_equal(l.runs, 1);
 	assert_string_equal(l.duties, "files,schedules");
-	j = store_lease_json(&l, 10000);
+	j = store_lease_json(&l);
 	assert_int_equal(json_array_size(json_object_get(j, "duties")), 2);
 	assert_true(json_is_true(json_object_get(j, "alive")));
 	assert_string_equal(json_string_value(json_object_get(j, "host")), "host-a");
+	assert_int_equal(json_integer_value(json_object_get(j, "lease_ttl_ms")), 10000);
 	json_decref(j);
+	/* each lease by its own figures: b's */
+	assert_int_equal(store_lease_get(f->s, b, &l2), 0);
+	assert_int_equal(l2.ttl_ms, 3000);
+	assert_int_equal(l2.grace_ms, 1500);
+	store_lease_release(&l2);
+	/* past its TTL it is not alive; past TTL + grace it is dead and holds no duty */
+	j = store_lease_json(&dead);
+	assert_true(store_lease_dead(&dead));
+	assert_false(json_is_true(json_object_get(j, "alive")));
+	assert_int_equal(json_array_size(json_object_get(j, "duties")), 0);
+	json_decref(j);
+	dead.age_ms = 14999;
+	assert_false(store_lease_dead(&dead));
 	store_lease_release(&l);
 	assert_int_equal(store_run_set_state(f->s, run_id, RUN_SUCCESS, 1, 2, NULL), 0);
 	assert_int_equal(store_lease_get(f->s, a, &l), 0);
@@ -472,7 +492,7 @@ static void leases(void **state)
 	assert_int_equal(store_lease_drop(f->s, b), 0);
 	assert_int_equal(store_lease_get(f->s, b, &l), STORE_NOT_FOUND);
 	assert_int_equal(store_lease_beat(f->s, b, ""), STORE_NOT_FOUND);
-	assert_int_equal(store_lease_take(f->s, "host-b", 22, "22:6@9", &c), 0);
+	assert_int_equal(store_lease_take(f->s, "host-b", 22, "22:6@9", 10000, 5000, &c), 0);
 	assert_true(c > b);
 	assert_int_equal(store_lease_list(f->s, &v, &n), 0);
 	assert_int_equal(n, 2);
@@ -484,43 +504,52 @@ static void leases(void **state)
 
 /*
  * Duty elections: a duty goes to the first lease that wants it and stays
- * with it while its holder's heartbeat is younger than dead_ms; a dropped
- * or dead holder's duties go to the next; a gone lease cannot elect.
+ * with it while its holder is not dead (by the holder's own TTL and grace);
+ * a dropped or dead holder's duties go to the next; a gone lease cannot elect.
  */
 static void lease_elect(void **state)
 {
 	struct fixture *f = *state;
 	struct store_lease l = { 0 };
-	int64_t a, b;
+	int64_t a, b, c;
 	char *held;
 
-	assert_int_equal(store_lease_take(f->s, "host-a", 11, "11:5@9", &a), 0);
-	assert_int_equal(store_lease_take(f->s, "host-b", 22, "22:6@9", &b), 0);
-	assert_int_equal(store_lease_elect(f->s, a, "deliveries,files", 60000, &held), 0);
+	assert_int_equal(store_lease_take(f->s, "host-a", 11, "11:5@9", 60000, 0, &a), 0);
+	assert_int_equal(store_lease_take(f->s, "host-b", 22, "22:6@9", 60000, 0, &b), 0);
+	assert_int_equal(store_lease_elect(f->s, a, "deliveries,files", &held), 0);
 	assert_string_equal(held, "deliveries,files");
 	free(held);
-	assert_int_equal(store_lease_elect(f->s, b, "deliveries,files,schedules", 60000, &held), 0);
+	assert_int_equal(store_lease_elect(f->s, b, "deliveries,files,schedules", &held), 0);
 	assert_string_equal(held, "schedules");
 	free(held);
 	/* renewing keeps what it holds */
-	assert_int_equal(store_lease_elect(f->s, a, "deliveries,files,schedules", 60000, &held), 0);
+	assert_int_equal(store_lease_elect(f->s, a, "deliveries,files,schedules", &held), 0);
 	assert_string_equal(held, "deliveries,files");
 	free(held);
 	assert_int_equal(store_lease_get(f->s, a, &l), 0);
 	assert_string_equal(l.duties, "deliveries,files");
 	store_lease_release(&l);
-	/* a holder whose heartbeat is too old counts as dead: b takes everything */
-	assert_int_equal(store_lease_elect(f->s, b, "deliveries,files,schedules", 0, &held), 0);
-	assert_string_equal(held, "deliveries,files,schedules");
-	free(held);
 	/* giving up (a stopping scheduler) frees them at once */
-	assert_int_equal(store_lease_elect(f->s, b, "", 60000, &held), 0);
+	assert_int_equal(store_lease_elect(f->s, b, "", &held), 0);
 	assert_string_equal(held, "");
 	free(held);
 	assert_int_equal(store_lease_drop(f->s, b), 0);
-	assert_int_equal(store_lease_elect(f->s, b, "files", 60000, &held), STORE_NOT_FOUND);
+	assert_int_equal(store_lease_elect(f->s, b, "files", &held), STORE_NOT_FOUND);
 	assert_null(held);
-	assert_int_equal(store_lease_elect(f->s, a, "deliveries,files,schedules", 60000, &held), 0);
+	assert_int_equal(store_lease_elect(f->s, a, "deliveries,files,schedules", &held), 0);
+	assert_string_equal(held, "deliveries,files,schedules");
+	free(held);
+	/*
+	 * a holder past its own TTL + grace (here 0: at once) counts as dead:
+	 * a takes everything back from c, however long a's own TTL is
+	 */
+	assert_int_equal(store_lease_elect(f->s, a, "", &held), 0);
+	free(held);
+	assert_int_equal(store_lease_take(f->s, "host-c", 33, "33:7@9", 0, 0, &c), 0);
+	assert_int_equal(store_lease_elect(f->s, c, "deliveries,files,schedules", &held), 0);
+	assert_string_equal(held, "deliveries,files,schedules");
+	free(held);
+	assert_int_equal(store_lease_elect(f->s, a, "deliveries,files,schedules", &held), 0);
 	assert_string_equal(held, "deliveries,files,schedules");
 	free(held);
 }
@@ -594,7 +623,7 @@ static void lease_fence_expire_claim(void **state)
 	int64_t a;
 
 	assert_non_null(s2);
-	assert_int_equal(store_lease_take(f->s, "h", 1, "1:1@1", &a), 0);
+	assert_int_equal(store_lease_take(f->s, "h", 1, "1:1@1", 10000, 5000, &a), 0);
 	assert_int_equal(store_begin(f->s), 0);
 	assert_int_equal(store_lease_fence(f->s, a), 0);
 	assert_int_equal(store_commit(f->s), 0);
