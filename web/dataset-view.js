@@ -80,15 +80,18 @@ async function pageUploadable(name, query) {
 async function dsTable(src, query) {
   const base = src.base, task = src.task;
   let filter = query.get('filter') || '', sort = query.get('sort') || '';
-  let total = 0, pages = new Map(), gen = 0, playing = null;
+  let total = 0, pages = new Map(), gen = 0, playing = null, shown = false;
   const status = el('span', { class: 'muted', id: 'ds-status' });
   const input = el('input', { type: 'text', id: 'ds-filter', class: 'ds-filter', value: filter,
     placeholder: 'e.g. character=Fluttershy,lufs<-30,duration>8', 'aria-label': 'filter' });
   const spacer = el('div', { class: 'ds-spacer' });
   const scroller = el('div', { class: 'ds-scroll', id: 'ds-scroll' }, spacer);
-  // One player for the page: an <audio> per row costs tens of ms each to create.
-  const player = el('audio', { id: 'ds-player', controls: true, preload: 'none' });
+  // One player for the page (an <audio> per row costs tens of ms each to
+  // create), made at the first play: its controls alone took 25-40 ms of a
+  // cold page's first layout.
+  let player = null;
   const nowPlaying = el('span', { class: 'mono muted', id: 'ds-playing' });
+  const playerBox = el('div', { class: 'ds-player' }, nowPlaying);
   const head = el('div', { class: 'ds-row ds-head' }, DS_COLS.map(([k, h]) => el('div', {
     text: h, class: k === 'wave' || k === 'flags' ? '' : 'sortable',
     onclick: k === 'wave' || k === 'flags' ? null : () => { sort = sort === k ? '-' + k : k; reload(); },
@@ -108,7 +111,7 @@ async function dsTable(src, query) {
     const cells = DS_COLS.map(([key]) => {
       if (key !== 'wave') return el('div', { class: key === 'name' ? 'mono' : '' });
       return el('div', { class: 'ds-wave' },
-        el('button', { class: 'ds-play', type: 'button', title: 'play', 'aria-label': 'play', text: '▶',
+        el('button', { class: 'ds-play', type: 'button', title: 'play', 'aria-label': 'play',
           onclick: () => play(r) }),
         el('canvas', { width: DS_WAVE_W, height: DS_WAVE_H }));
     });
@@ -128,7 +131,7 @@ async function dsTable(src, query) {
       const cell = r.cells[c];
       if (k === 'wave') {
         cell.firstChild.disabled = !r.out;
-        cell.firstChild.textContent = r.out && r.out === playing ? '❚❚' : '▶';
+        playIcon(cell.firstChild, r.out && r.out === playing && !player.paused);
         drawWave(cell.lastChild, m.wave);
         return;
       }
@@ -144,8 +147,21 @@ async function dsTable(src, query) {
       cell.title = k === 'name' ? item || '' : text;
     });
   }
+  // The icons are drawn by style.css: a glyph such as U+25B6 sent a cold
+  // page looking through the system's fonts for one that has it (25 ms).
+  function playIcon(button, on) {
+    button.classList.toggle('on', !!on);
+    button.title = on ? 'pause' : 'play';
+    button.setAttribute('aria-label', button.title);
+  }
   function play(r) {
     if (!r.out) return;
+    if (!player) {
+      player = el('audio', { id: 'ds-player', controls: true, preload: 'none' });
+      player.addEventListener('play', markPlaying);
+      player.addEventListener('pause', markPlaying);
+      playerBox.prepend(player);
+    }
     if (playing === r.out && !player.paused) {
       player.pause();
       return;
@@ -158,14 +174,18 @@ async function dsTable(src, query) {
     player.play().catch(e => { nowPlaying.textContent = r.name + ': ' + e.message; });
   }
   const markPlaying = () => slots.forEach(s => {
-    if (!s.hidden) s.cells[DS_COLS.length - 1].firstChild.textContent = s.out && s.out === playing && !player.paused ? '❚❚' : '▶';
+    if (!s.hidden) playIcon(s.cells[DS_COLS.length - 1].firstChild, s.out && s.out === playing && !player.paused);
   });
-  player.addEventListener('play', markPlaying);
-  player.addEventListener('pause', markPlaying);
 
-  async function paint() {
+  // top: the first row shown, given after a reload (the top, 0) so that
+  // nothing asks for a layout before the rows are in: a cold page's first
+  // layout took 100-140 ms, and the rows' frame then laid it out again.
+  // The scroller is 70vh high (style.css), known without a layout too.
+  async function paint(top) {
     const my = gen;
-    const first = Math.floor(scroller.scrollTop / DS_ROW), count = Math.ceil(scroller.clientHeight / DS_ROW) + 1;
+    const fresh = top !== undefined;
+    const first = fresh ? top : Math.floor(scroller.scrollTop / DS_ROW);
+    const count = Math.ceil((fresh ? innerHeight * 0.7 : scroller.clientHeight) / DS_ROW) + 1;
     const want = [];
     for (let p = Math.floor(first / DS_PAGE); p <= Math.floor((first + count - 1) / DS_PAGE); p++) want.push(p);
     const got = await Promise.all(want.map(fetchPage));
@@ -190,8 +210,12 @@ async function dsTable(src, query) {
     filter = input.value.trim();
     head.childNodes.forEach((c, k) => { const key = DS_COLS[k][0]; c.textContent = DS_COLS[k][1] + (sort === key ? ' ▲' : sort === '-' + key ? ' ▼' : ''); });
     try {
-      scroller.scrollTop = 0;
-      const t1 = await paint(), t2 = performance.now();
+      // the request first: the scroll's reset asks for a layout (the first
+      // time, the scroller just made is at the top already)
+      const answer = paint(0);
+      if (shown) scroller.scrollTop = 0;
+      shown = true;
+      const t1 = await answer, t2 = performance.now();
       await dsNextFrame();
       const t3 = performance.now();
       window.sfDataset = { total, ms: t3 - t0, fetch: t1 - t0, rows: t2 - t1, frame: t3 - t2, filter, sort };
@@ -231,8 +255,8 @@ async function dsTable(src, query) {
   el('div', { class: 'pager' }, input, el('button', { text: 'Filter', onclick: reload }),
     el('button', { text: 'Download filelist', id: 'ds-download', onclick: () => download().catch(e => alert(e.message)) })),
   el('p', { class: 'muted', text: 'KEY OP VALUE, comma-separated; OP one of = != < <= > >= ~ (contains). Keys: any metric, item' + (task !== null ? ', task' : '') + '. Click a heading to sort.' }),
-  el('div', { class: 'ds-player' }, player, nowPlaying),
+  playerBox,
   head, scroller);
   await reload();
-  return { close() { player.pause(); } };
+  return { close() { if (player) player.pause(); } };
 }
