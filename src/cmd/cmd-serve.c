@@ -37,6 +37,18 @@ static void serve_metrics(struct strbuf *out, void *arg)
 }
 
 /*
+ * From the watcher's thread, after it committed runs: the scheduler starts
+ * them now instead of at its next look at the store (up to 50 ms later).
+ * p->sched is set before sched_run() can start the watcher.
+ */
+static void wake_scheduler(void *arg)
+{
+	struct serve_parts *p = arg;
+
+	sched_wake(p->sched);
+}
+
+/*
  * The once-only duties this serve was elected to (sched.h), from the
  * scheduler's thread: the downloaded/ watcher and the schedules run only
  * while it holds theirs, so that with several serves on one store one of
@@ -49,7 +61,7 @@ static void serve_duties(unsigned duties, void *arg)
 
 	if ((duties & SCHED_DUTY_FILES) && !p->watcher) {
 		/* New files in downloaded/ become runs through the store, like triggers. */
-		w = watcher_start(p->cfg);
+		w = watcher_start(p->cfg, wake_scheduler, p);
 		pthread_mutex_lock(&p->lock);
 		p->watcher = w;
 		pthread_mutex_unlock(&p->lock);

@@ -196,6 +196,7 @@ struct sched {
 	size_t prov_inflight;
 
 	int64_t next_poll, last_progress, last_flush;
+	_Atomic int look_now;   /* sched_wake(): look at the store in this iteration */
 	int polled;             /* the store was looked at once */
 	int runs_changed;       /* a run came, ended or was queued again */
 	volatile int stop;

@@ -3,7 +3,8 @@
  *
  * One thread, one poll(2): a self-pipe written by the SIGCHLD handler (and
  * by sched_stop), the output pipes of running tasks, and a timeout from the
- * timer heap (retries, timeouts, kill escalation) and the store poll tick.
+ * timer heap (retries, timeouts, kill escalation) and the store poll tick
+ * (sched_wake() skips the tick for runs committed by a thread of ours).
  * Nothing busy-waits.  Each iteration:
  *   reap exited children -> fire due timers -> (serve) look at the store ->
  *   evaluate trigger rules of tasks whose upstream changed -> start ready
@@ -66,6 +67,18 @@ void sched_stop(struct sched *s)
 	int saved = errno;
 	char c = 's';
 	s->stop = 1;
+	if (write(wake_fd[1], &c, 1) < 0) {
+		/* as above */
+	}
+	errno = saved;
+}
+
+void sched_wake(struct sched *s)
+{
+	int saved = errno;
+	char c = 'w';
+	/* set before the byte, so the iteration the byte wakes sees it */
+	atomic_store(&s->look_now, 1);
 	if (write(wake_fd[1], &c, 1) < 0) {
 		/* as above */
 	}
@@ -1446,7 +1459,7 @@ int sched_run(struct sched *s)
 			if (exec_backends[i]->tick)
 				exec_backends[i]->tick(s);
 		sched_lease_tick(s);
-		if (time_mono_ms() >= s->next_poll) {
+		if (atomic_exchange(&s->look_now, 0) || time_mono_ms() >= s->next_poll) {
 			s->next_poll = time_mono_ms() + STORE_POLL_MS;
 			sched_poll_store(s);
 		}

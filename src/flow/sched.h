@@ -13,7 +13,8 @@
  *  - `synthflow serve`: sched_new(.serve = 1) takes every queued run from the
  *    store (and runs left behind by a scheduler that died), and notices new
  *    runs and requests from other connections within ~50 ms (it polls the
- *    store's cheap change check).  sched_run() returns after sched_stop().
+ *    store's cheap change check), at once when a thread of its own process
+ *    calls sched_wake().  sched_run() returns after sched_stop().
  *
  * Threads: the scheduler is single-threaded (one poll loop driven by a
  * SIGCHLD self-pipe and timers).  The web server may run in other threads of
@@ -81,6 +82,12 @@ const char *sched_owner(const struct sched *s);
 int sched_run(struct sched *s);
 /* Ends sched_run() soon; async-signal-safe and callable from any thread. */
 void sched_stop(struct sched *s);
+/*
+ * Makes sched_run() look at the store now rather than at its next 50 ms
+ * poll: for a thread of this process that has just committed runs (serve's
+ * downloaded/ watcher).  Async-signal-safe, any thread.
+ */
+void sched_wake(struct sched *s);
 
 /*
  * Control, for the CLI and the HTTP API (any process, any thread; they only

@@ -5,8 +5,9 @@
  * start) finds what inotify cannot see (NFS, a full event queue, files that
  * came while serve was down).  Either way a file only counts once it stayed
  * unchanged for its quiet period, and each arrival is written together with
- * its run (store_arrival_add), so the scheduler, which polls the store,
- * starts it within ~50 ms.
+ * its run (store_arrival_add); once that commits, the scheduler is woken
+ * (watcher_start's runs_committed) to start the run at once, rather than at
+ * its next poll of the store.
  */
 #include <dirent.h>
 #include <errno.h>
@@ -53,6 +54,9 @@ struct watcher {
 	int ino_full_warned;
 	int64_t next_rescan, next_pending;
 	int in_batch;
+	int batch_runs;         /* the batch creates runs: wake the scheduler after it */
+	void (*runs_committed)(void *arg);
+	void *runs_arg;
 	int64_t batch_quiet_end; /* the earliest quiet period's end arrived in this batch */
 	int batch_bad;          /* a read failed: the batch is rolled back, the tracker rebuilt */
 	json_t *b_paused, *b_vars; /* paused DAGs and variables, read once per batch */
@@ -158,10 +162,14 @@ static void batch_end(struct watcher *w)
 		watch_tracker_init(&w->t);
 		restore(w);
 		w->next_rescan = 0;
-	} else if (w->in_batch && w->batch_quiet_end != INT64_MAX) {
-		w->lag_ms = time_mono_ms() - w->batch_quiet_end;
+	} else {
+		if (w->in_batch && w->batch_quiet_end != INT64_MAX)
+			w->lag_ms = time_mono_ms() - w->batch_quiet_end;
+		if (w->in_batch && w->batch_runs && w->runs_committed)
+			w->runs_committed(w->runs_arg);
 	}
 	w->in_batch = 0;
+	w->batch_runs = 0;
 	w->batch_bad = 0;
 	w->batch_quiet_end = INT64_MAX;
 }
@@ -214,6 +222,7 @@ static void arrive_for(struct watcher *w, const struct dag *d, const char *rel, 
 					      "run_id", a.run_id));
 	if (ret == 0 && a.run_id) {
 		w->runs_total++;
+		w->batch_runs = 1;
 		fprintf(stderr, "synthflow serve: file '%s': run %s of DAG '%s'\n", show(w, rel), a.run_id,
 			d->id);
 	}
@@ -857,6 +866,7 @@ static void start_pending(struct watcher *w)
 				file_event(w, v[i].rel, !strncmp(v[i].ident, "dir:", 4), 0, dags, "unpause");
 				json_decref(dags);
 				w->runs_total++;
+				w->batch_runs = 1;
 				w->pending--;
 				fprintf(stderr, "synthflow serve: file '%s': run %s of DAG '%s' (was pending)\n",
 					show(w, v[i].rel), v[i].run_id, v[i].dag_id);
@@ -952,13 +962,16 @@ static void *watcher_main(void *arg)
 	return NULL;
 }
 
-struct watcher *watcher_start(const struct config *cfg)
+struct watcher *watcher_start(const struct config *cfg, void (*runs_committed)(void *arg),
+			      void *arg)
 {
 	struct watcher *w = xcalloc(1, sizeof(*w));
 	char *dl = config_path(cfg, "downloaded");
 	struct stat st;
 
 	w->cfg = cfg;
+	w->runs_committed = runs_committed;
+	w->runs_arg = arg;
 	w->ino = -1;
 	w->batch_quiet_end = INT64_MAX;
 	sb_init(&w->shown, 0);

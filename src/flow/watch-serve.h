@@ -12,8 +12,13 @@
 
 struct watcher;
 
-/* Starts the thread (cfg must outlive it); NULL after an error. */
-struct watcher *watcher_start(const struct config *cfg);
+/*
+ * Starts the thread (cfg must outlive it); NULL after an error.
+ * runs_committed(arg), when not NULL, is called from the watcher's thread
+ * after each commit that created runs (serve wakes its scheduler with it).
+ */
+struct watcher *watcher_start(const struct config *cfg, void (*runs_committed)(void *arg),
+			      void *arg);
 /* Stops and frees it (NULL is fine). */
 void watcher_stop(struct watcher *w);
 /* Prometheus text: files seen, runs created, lag, rescan time. */
