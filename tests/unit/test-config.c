@@ -72,6 +72,8 @@ static void default_file_loads_to_defaults(void **state)
 	config_write_default(&text);
 	assert_non_null(strstr(text.buf, "\nslurm:"));
 	assert_non_null(strstr(text.buf, "  # poll: 5s"));
+	assert_non_null(strstr(text.buf, "\nschedulers:"));
+	assert_non_null(strstr(text.buf, "  # lease_ttl: 10s"));
 	assert_int_equal(write_file_if_missing(path, text.buf, text.len, 0644), 1);
 	config_defaults(&def);
 	assert_int_equal(config_load(&cfg, dir), 0);
@@ -81,6 +83,10 @@ static void default_file_loads_to_defaults(void **state)
 	assert_int_equal(cfg.slurm_poll_ms, 5000);
 	assert_int_equal(cfg.slurm_fs_grace_ms, 30000);
 	assert_string_equal(cfg.slurm_partition, "");
+	assert_int_equal(cfg.sched_heartbeat_ms, 2000);
+	assert_int_equal(cfg.sched_lease_ttl_ms, 10000);
+	assert_int_equal(cfg.sched_grace_ms, 5000);
+	assert_int_equal(cfg.sched_watchdog_ms, 9000);
 	config_release(&cfg);
 	config_release(&def);
 	unlink(path);
@@ -89,11 +95,50 @@ static void default_file_loads_to_defaults(void **state)
 	sb_release(&text);
 }
 
+/* Loads a synthflow.yaml of the given text: config_load's result. */
+static int load_text(const char *text)
+{
+	char dir[] = "/tmp/sf-test-config-XXXXXX";
+	struct config cfg;
+	char *path;
+	int ret;
+
+	assert_non_null(mkdtemp(dir));
+	path = path_join(dir, "synthflow.yaml");
+	assert_int_equal(write_file_if_missing(path, text, strlen(text), 0644), 1);
+	ret = config_load(&cfg, dir);
+	config_release(&cfg);
+	unlink(path);
+	rmdir(dir);
+	free(path);
+	return ret;
+}
+
+/* The schedulers: keys are checked together: each rule at its boundary, and one past it. */
+static void lease_keys_together(void **state)
+{
+	error_set_quiet(1);
+	/* heartbeat at most lease_ttl / 3 */
+	assert_int_equal(load_text("schedulers:\n  lease_ttl: 6s\n  heartbeat: 2s\n"
+				   "  watchdog: 4s\n"), 0);
+	assert_int_equal(load_text("schedulers:\n  lease_ttl: 6s\n  heartbeat: 2001ms\n"
+				   "  watchdog: 4s\n"), -1);
+	/* watchdog from lease_ttl - heartbeat to lease_ttl + grace - 1s */
+	assert_int_equal(load_text("schedulers:\n  watchdog: 8s\n"), 0);
+	assert_int_equal(load_text("schedulers:\n  watchdog: 7999ms\n"), -1);
+	assert_int_equal(load_text("schedulers:\n  watchdog: 14s\n"), 0);
+	assert_int_equal(load_text("schedulers:\n  watchdog: 14001ms\n"), -1);
+	assert_int_equal(load_text("schedulers:\n  grace: 1s\n  watchdog: 10s\n"), 0);
+	assert_int_equal(load_text("schedulers:\n  grace: 999ms\n  watchdog: 10s\n"), -1);
+	error_set_quiet(0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(value_types),
 		cmocka_unit_test(default_file_loads_to_defaults),
+		cmocka_unit_test(lease_keys_together),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
