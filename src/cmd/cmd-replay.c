@@ -80,7 +80,7 @@ static int unpack_workspace(struct replay *rp, const char *data_dir)
 	const char *dag_path = json_string_value(json_object_get(rp->meta, "dag_path"));
 	struct strbuf have = STRBUF_INIT, why = STRBUF_INIT;
 	char *dir, *dag_file, *lock;
-	int ret = -1;
+	int ret = -1, made = 0;
 
 	if (!name || !dag_id_valid(name) || !dag_path || bundle_name_ok(dag_path, &why) < 0) {
 		sb_release(&why);
@@ -102,6 +102,8 @@ static int unpack_workspace(struct replay *rp, const char *data_dir)
 		error_errno("cannot create '%s'", dir);
 		goto out;
 	}
+	/* A half-unpacked source (a full disk) would be taken for the bundle's next time. */
+	made = 1;
 	if (bundle_untar("workspace/source.tar", rp->source.buf, rp->source.len, dir) < 0)
 		goto out;
 	if (rp->diff.len) {
@@ -142,6 +144,8 @@ static int unpack_workspace(struct replay *rp, const char *data_dir)
 	}
 	ret = 0;
 out:
+	if (ret < 0 && made && ws_remove_tree(dir) < 0)
+		error("'%s' is left half unpacked: remove it before replaying again", dir);
 	sb_release(&have);
 	free(dir);
 	free(dag_file);
@@ -299,8 +303,10 @@ static int run_dag(struct sf_ctx *ctx, struct replay *rp, char **run_id_out)
 		fprintf(stderr, "replaying run %s as run %s\n",
 			json_string_value(json_object_get(rp->meta, "run_id")), run_id);
 	cmd_stop_on_signals(s);
-	if (sched_add_run(s, run_id, d->path) < 0 || sched_run(s) < 0)
+	if (sched_add_run(s, run_id, d->path) < 0 || sched_run(s) < 0) {
+		error("run %s could not be recorded to its end (see above): no report is made", run_id);
 		goto out;
+	}
 	if (store_run_get(st, run_id, &r) == 0 && r.state != RUN_SUCCESS)
 		error("run %s: %s%s%s", run_id, run_state_name(r.state), r.reason ? ": " : "",
 		      r.reason ? r.reason : "");

@@ -477,6 +477,19 @@ int bundle_entry_save(struct bundle_reader *r, const char *path)
 	return 0;
 }
 
+const char *bundle_archive_why(struct archive *a, struct strbuf *sb)
+{
+	const char *msg = archive_error_string(a);
+	int e = archive_errno(a);
+
+	sb_reset(sb);
+	sb_adds(sb, msg ? msg : "failed");
+	/* libarchive's own errors use EILSEQ (format) and EINVAL (misuse): not a reason to add */
+	if (e > 0 && e != EILSEQ && e != EINVAL && !strstr(sb->buf, strerror(e)))
+		sb_addf(sb, ": %s", strerror(e));
+	return sb->buf;
+}
+
 int bundle_untar(const char *what, const void *data, size_t len, const char *dest)
 {
 	struct archive *in = archive_read_new(), *out = archive_write_disk_new();
@@ -513,7 +526,9 @@ int bundle_untar(const char *what, const void *data, size_t len, const char *des
 			break;
 		}
 		if (archive_write_header(out, e) != ARCHIVE_OK) {
-			ret = error("%s: %s: %s", what, name, archive_error_string(out));
+			ret = error("cannot write '%s/%s' (from %s): %s", dest, name, what,
+				    bundle_archive_why(out, &why));
+			sb_release(&why);
 			break;
 		}
 		while ((rc = archive_read_data_block(in, &block, &size, &off)) == ARCHIVE_OK)
@@ -522,7 +537,9 @@ int bundle_untar(const char *what, const void *data, size_t len, const char *des
 				break;
 			}
 		if (rc != ARCHIVE_EOF || archive_write_finish_entry(out) != ARCHIVE_OK) {
-			ret = error("%s: %s: %s", what, name, archive_error_string(out));
+			ret = error("cannot write '%s/%s' (from %s): %s", dest, name, what,
+				    bundle_archive_why(out, &why));
+			sb_release(&why);
 			break;
 		}
 	}

@@ -70,6 +70,14 @@ int bundle_entry_read(struct bundle_reader *r, struct strbuf *out, size_t max);
 int bundle_entry_save(struct bundle_reader *r, const char *path);
 
 /*
+ * libarchive's message for what `a` failed to write, with the system's
+ * reason when it keeps one in its errno ("Write error" alone does not say
+ * that the disk is full); in sb, which it returns.
+ */
+struct archive;
+const char *bundle_archive_why(struct archive *a, struct strbuf *sb);
+
+/*
  * Extracts a tar archive held in memory (the workspace source) below
  * `dest`, refusing absolute names, "..", and writing through symlinks.
  */

@@ -30,7 +30,12 @@ struct packw {
 
 static int pw_fail(struct packw *w, const char *what)
 {
-	return error("writing bundle '%s': %s: %s", w->file, what, archive_error_string(w->a));
+	struct strbuf why = STRBUF_INIT;
+	int ret = error("writing bundle '%s' (at %s): %s", w->file, what,
+			bundle_archive_why(w->a, &why));
+
+	sb_release(&why);
+	return ret;
 }
 
 static struct archive_entry *pw_entry(struct packw *w, const char *name, int64_t size)
