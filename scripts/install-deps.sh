@@ -17,6 +17,8 @@ test_pkgs="libcmocka-dev clang libclang-rt-14-dev sqlite3 espeak-ng sox libsox-f
 test_pkgs="$test_pkgs groff-base"
 # t1007 sets serve's wall clock back and forth (LD_PRELOAD), t1003 drops root's file capabilities
 test_pkgs="$test_pkgs libfaketime util-linux"
+# t1107 starts a registry of its own on loopback (a base image pulled by digest)
+test_pkgs="$test_pkgs docker-registry"
 # schedules read time zones from /usr/share/zoneinfo (t1011, test-cron: Berlin, New York)
 build_pkgs="$build_pkgs tzdata"
 bench_pkgs="gcc make ninja-build snakemake time python3"

@@ -49,7 +49,7 @@ static int read_base(const struct engine *e, const char *base, struct ws_lock *l
 {
 	char *out = engine_image_format(
 		e, base,
-		"{{.Id}}\t{{if .RepoDigests}}{{index .RepoDigests 0}}{{end}}\t{{.Created}}"
+		"{{.Id}}\t{{range .RepoDigests}}{{.}} {{end}}\t{{.Created}}"
 		/* an image with no labels at all has a nil map, which index refuses */
 		"{{with .Config.Labels}}"
 		"\t{{index . \"" WS_LABEL_BASE_SUITE "\"}}"
@@ -66,7 +66,7 @@ static int read_base(const struct engine *e, const char *base, struct ws_lock *l
 	}
 	l->base = xstrdup(base);
 	l->base_id = xstrdup(f[0]);
-	l->base_digest = f[1] ? field_or_null(f[1]) : NULL;
+	l->base_digest = f[1] ? ws_lock_base_digest(base, f[1]) : NULL;
 	l->base_suite = f[3] ? field_or_null(f[3]) : NULL;
 	l->base_mirror = f[4] ? field_or_null(f[4]) : NULL;
 	l->base_built = f[5] ? field_or_null(f[5]) : NULL;

@@ -215,6 +215,32 @@ out:
 }
 
 /*
+ * The lock's registry digest, pulled now when this engine lacks it: a
+ * registry that does not hold it (or cannot be reached) is then named with
+ * the lock, before anything is built.  NULL after error().
+ */
+static char *pull_digest(const struct engine *e, const struct ws *ws, const char *digest)
+{
+	struct strbuf err = STRBUF_INIT;
+	char *id = engine_image_format(e, digest, "{{.Id}}");
+
+	if (id) {
+		free(id);
+		return xstrdup(digest);
+	}
+	fprintf(stderr, "pulling the lock's base image %s\n", digest);
+	if (engine_pull(e, digest, &err) != 0) {
+		sb_rtrim(&err);
+		error("%s/%s: cannot pull its base image %s: %s", ws->hooks_dir, WS_LOCK, digest,
+		      err.len ? err.buf : "the engine gave no reason");
+		sb_release(&err);
+		return NULL;
+	}
+	sb_release(&err);
+	return xstrdup(digest);
+}
+
+/*
  * The base a frozen build starts from (malloc'd): the lock's registry
  * digest, else its image id when this engine has that image, else the image
  * named in the lock when it was built by 'synthflow base' from the same
@@ -226,7 +252,7 @@ static char *frozen_base(const struct engine *e, const struct ws *ws, const stru
 	char *id, *suite;
 
 	if (l->base_digest)
-		return xstrdup(l->base_digest);
+		return pull_digest(e, ws, l->base_digest);
 	if ((id = engine_image_format(e, l->base_id, "{{.Id}}")))
 		return id;
 	suite = l->base && l->base_suite ? engine_image_label(e, l->base, WS_LABEL_BASE_SUITE, &id)

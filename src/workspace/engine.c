@@ -334,6 +334,12 @@ int engine_load(const struct engine *e, const char *path, struct strbuf *out, st
 	return spawn_capture((const char *const[]){ e->cli, "load", "-i", path, NULL }, out, err);
 }
 
+int engine_pull(const struct engine *e, const char *image, struct strbuf *err)
+{
+	return spawn_capture((const char *const[]){ e->cli, "pull", "--quiet", image, NULL }, NULL,
+			     err);
+}
+
 int engine_tag(const struct engine *e, const char *image, const char *tag, struct strbuf *err)
 {
 	return spawn_capture((const char *const[]){ e->cli, "tag", image, tag, NULL }, NULL, err);

@@ -149,11 +149,13 @@ int engine_rm(const struct engine *e, const char *container, struct strbuf *err)
 /*
  * `ENGINE save -o PATH IMAGE` (an image with its layers, as a tar), `ENGINE
  * load -i PATH` (its output, naming what it loaded, in out), `ENGINE tag
- * IMAGE TAG`: the exit status, the engine's message in err when non-NULL.
+ * IMAGE TAG`, `ENGINE pull --quiet IMAGE`: the exit status, the engine's
+ * message in err when non-NULL.
  */
 int engine_save(const struct engine *e, const char *image, const char *path, struct strbuf *err);
 int engine_load(const struct engine *e, const char *path, struct strbuf *out, struct strbuf *err);
 int engine_tag(const struct engine *e, const char *image, const char *tag, struct strbuf *err);
+int engine_pull(const struct engine *e, const char *image, struct strbuf *err);
 /* Removes an image, ignoring errors (an old build's image still in use stays). */
 void engine_rmi(const struct engine *e, const char *image);
 /* A container's whole output (stdout and stderr) appended to out. */

@@ -52,6 +52,63 @@ static int is_hex64(const char *s)
 	return n == 64;
 }
 
+/*
+ * NAME@sha256:HEX, NAME in the characters of an image reference: it goes
+ * into the FROM line of a Dockerfile, where a space would add words.
+ */
+static int digest_ref_ok(const char *s)
+{
+	const char *at = strchr(s, '@');
+
+	if (!at || at == s || strncmp(at + 1, "sha256:", 7) || !is_hex64(at + 8))
+		return 0;
+	for (; s < at; s++)
+		if (!isalnum((unsigned char)*s) && !strchr("._-/:", *s))
+			return 0;
+	return 1;
+}
+
+/*
+ * The repository of an image reference as docker lists it in RepoDigests:
+ * no tag or digest, no "docker.io/" and "library/" (malloc'd).
+ */
+static char *familiar_repo(const char *ref)
+{
+	char *r = xstrndup(ref, strcspn(ref, "@ \n")), *slash = strrchr(r, '/'), *colon;
+	size_t skip = 0;
+
+	if ((colon = strrchr(slash ? slash : r, ':')))
+		*colon = '\0';
+	if (!strncmp(r, "docker.io/", 10))
+		skip = 10;
+	else if (!strncmp(r, "index.docker.io/", 16))
+		skip = 16;
+	if (!strncmp(r + skip, "library/", 8) && !strchr(r + skip + 8, '/'))
+		skip += 8;
+	memmove(r, r + skip, strlen(r + skip) + 1);
+	return r;
+}
+
+char *ws_lock_base_digest(const char *base, const char *digests)
+{
+	char *want = familiar_repo(base), *found = NULL;
+	const char *p = digests;
+
+	while (!found && *(p += strspn(p, " \n"))) {
+		size_t n = strcspn(p, " \n");
+		char *ref = xstrndup(p, n), *repo = familiar_repo(ref);
+
+		if (!strcmp(repo, want) && digest_ref_ok(ref))
+			found = ref;
+		else
+			free(ref);
+		free(repo);
+		p += n;
+	}
+	free(want);
+	return found;
+}
+
 /* What apt takes in NAME=VERSION: no space, nothing a shell or apt would re-read. */
 static int apt_word_ok(const char *s)
 {
@@ -125,6 +182,9 @@ static int parse_line(char *s, const char *path, int line, struct ws_lock *l)
 	for (size_t i = 0; i < ARRAY_SIZE(scalars); i++)
 		if (!strcmp(key, scalars[i].key)) {
 			ret = set_once(scalars[i].field, val, path, line, key);
+			if (!ret && scalars[i].field == &l->base_digest && !digest_ref_ok(val))
+				ret = error("%s:%d: 'base-digest' is NAME@sha256:HEX (64 lowercase hex "
+					    "digits), got '%s'", path, line, val);
 			goto out;
 		}
 	if (!strcmp(key, "format")) {

@@ -47,6 +47,15 @@ int ws_lock_read(const struct ws *ws, struct ws_lock *l);
 /* The lock's text, for workspace name. */
 void ws_lock_format(const struct ws_lock *l, const char *name, struct strbuf *out);
 
+/*
+ * Of an image's RepoDigests (digests: separated by spaces or newlines), the
+ * one of base's repository (workspace.base_image, with or without tag):
+ * the same image pushed under other names has other digests, which the
+ * lock must not name.  NULL when none is (an image never pulled from or
+ * pushed to base's registry).  Malloc'd.
+ */
+char *ws_lock_base_digest(const char *base, const char *digests);
+
 /* The hook files of the workspace as "FILE SHA256" lines (those present). */
 int ws_lock_hooks(const struct ws *ws, struct strvec *out);
 /*

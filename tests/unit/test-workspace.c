@@ -230,6 +230,39 @@ static void lock_parse_format(void **state)
 	sb_release(&out);
 }
 
+#define H64 "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static void lock_base_digest(void **state)
+{
+	/* the same image pushed under several names: the lock names the configured one's */
+	const char *digests = "127.0.0.1:5000/aaa@sha256:" H64 " 127.0.0.1:5000/base@sha256:" H64
+			      " debian@sha256:" H64 " ";
+	struct {
+		const char *base, *want;
+	} cases[] = {
+		{ "127.0.0.1:5000/base:bookworm", "127.0.0.1:5000/base@sha256:" H64 },
+		{ "127.0.0.1:5000/base", "127.0.0.1:5000/base@sha256:" H64 },
+		{ "debian:bookworm", "debian@sha256:" H64 },
+		{ "docker.io/library/debian:12", "debian@sha256:" H64 },
+		{ "debian@sha256:" H64, "debian@sha256:" H64 },
+		{ "127.0.0.1:5000/other:x", NULL },
+		{ "synthflow-base:bookworm", NULL },
+		{ "127.0.0.1:5000/aaa/sub:1", NULL },
+	};
+	char *got;
+
+	for (size_t i = 0; i < ARRAY_SIZE(cases); i++) {
+		got = ws_lock_base_digest(cases[i].base, digests);
+		if (cases[i].want)
+			assert_string_equal(got, cases[i].want);
+		else
+			assert_null(got);
+		free(got);
+	}
+	assert_null(ws_lock_base_digest("debian:12", ""));
+	assert_null(ws_lock_base_digest("debian:12", "debian@sha256:short "));
+}
+
 static void lock_parse_errors(void **state)
 {
 	static const char *const bad[] = {
@@ -242,6 +275,9 @@ static void lock_parse_errors(void **state)
 		"format 2\nbase-id x\n",                        /* newer */
 		"base-id x\n",                                  /* no format */
 		"format 1\napt tree 1\n",                       /* no base */
+		"format 1\nbase-digest debian:12\n",            /* a tag, not a digest */
+		"format 1\nbase-digest d@sha256:ab\n",          /* a short digest */
+		"format 1\nbase-digest d AS x@sha256:" H64 "\n", /* words for FROM */
 	};
 	struct ws_lock l;
 	error_set_quiet(1);
@@ -836,6 +872,7 @@ int main(void)
 		cmocka_unit_test(build_args),
 		cmocka_unit_test(lock_parse_format),
 		cmocka_unit_test(lock_parse_errors),
+		cmocka_unit_test(lock_base_digest),
 		cmocka_unit_test(lock_diffs),
 		cmocka_unit_test(lock_frozen_files),
 		cmocka_unit_test(dockerfile_frozen),
