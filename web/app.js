@@ -760,10 +760,14 @@ function provenanceView(doc) {
       el('tbody', {}, list.map(f => el('tr', {}, el('td', { class: 'mono', text: f.path }),
         el('td', { text: f.missing ? 'missing' : String(f.size) }),
         el('td', { class: 'mono', text: f.sha256 || '' })))))] : [];
-  const row = (k, v) => el('tr', {}, el('th', { text: k }), el('td', { class: 'mono', text: v === null || v === undefined ? '' : String(v) }));
+  // a cached instance ran nothing: no command, folder or exit code, and try 0
+  const row = (k, v) => v === null || v === undefined ? null
+    : el('tr', {}, el('th', { text: k }), el('td', { class: 'mono', text: String(v) }));
   return el('div', { class: 'provenance', id: 'provenance' },
     el('table', { class: 'prov' }, el('tbody', {},
-      row('Command', doc.command), row('Folder', doc.workdir), row('Try', doc.try),
+      doc.cached ? row('Cached from', 'run ' + doc.cached_from + (doc.cached_from_index != null ? ', item ' + doc.cached_from_index : '')) : null,
+      doc.cached ? row('Cache key', doc.cache_key) : null,
+      row('Command', doc.command), row('Folder', doc.workdir), doc.cached ? null : row('Try', doc.try),
       row('Exit code', doc.exit_code), row('Started', doc.started_at), row('Ended', doc.ended_at),
       ...Object.entries(doc.env || {}).map(([k, v]) => row(k, v)))),
     files('Foreach item', doc.item ? [doc.item] : null), files('Inputs', doc.inputs), files('Outputs', doc.outputs));
@@ -838,6 +842,7 @@ async function pageLog(runId, task, query) {
   const select = el('select', { 'aria-label': 'try' });
 
   function fillSelect() {
+    select.hidden = !tries.length; // a cached instance has no try of its own
     select.replaceChildren(...tries.map(t => el('option', { value: t.try, text: 'try ' + t.try + (t.exit_code !== null ? ' (exit ' + t.exit_code + ')' : ' (running)') })));
     select.value = String(current);
   }
