@@ -13,6 +13,7 @@
 # image builds are the cost: the test builds one workspace twice (A, then
 # frozen in B) and reuses the layers for the failures.
 . "$(dirname "$0")/../lib.sh"
+. "$TEST_ROOT/e2e/lib-lock.sh"
 
 W="$TRASH_BASE/shared"
 A="$W/a/run-data"
@@ -69,15 +70,6 @@ make_wheel() {
 	X
 }
 
-# The image's packages in the lock's words, read without synthflow.
-image_packages() {
-	docker run --rm --network none --entrypoint "" "$IMG" sh -c '
-		dpkg-query -W -f "\${db:Status-Abbrev} \${binary:Package} \${Version}\n" |
-			awk "\$1 == \"ii\" { print \"apt \" \$2 \" \" \$3 }"
-		python3 -m pip freeze --all 2>/dev/null | sed "s/^/pip /"' | LC_ALL=C sort
-}
-lock_packages() { grep -E '^(apt|pip) ' "$1" | LC_ALL=C sort; }
-
 expect_success 'the base image (synthflow base, or the one t0100 made)' '
 	synthflow base >out && must_equal out <<-X
 	synthflow-base:bookworm
@@ -104,7 +96,7 @@ expect_success 'lock builds the workspace and writes its lock' '
 	for h in pre-install.sh packages.txt requirements.txt post-install.sh pre-run.sh; do
 		must_contain $l "^hook $h $(sha256sum <$c/$h | cut -d" " -f1)\$" || exit 1
 	done &&
-	image_packages >have && lock_packages $l >want && diff want have
+	image_packages "$IMG" >have && lock_packages $l >want && diff want have
 '
 
 expect_success 'a hook changed after the lock: build warns, build --frozen refuses' '
@@ -129,7 +121,7 @@ expect_success 'build --frozen in a fresh data folder: the image has exactly the
 	must_contain out "built $IMG" &&
 	must_contain build-data/$WS/Dockerfile "sf-apt-frozen" &&
 	must_contain build-data/$WS/Dockerfile "FROM sha256:" &&
-	image_packages >have && lock_packages src/$WS/container/synthflow.lock >want &&
+	image_packages "$IMG" >have && lock_packages src/$WS/container/synthflow.lock >want &&
 	diff want have && grep -q "^pip sfdemo==1.0\$" have &&
 	synthflow build $WS --frozen >out && must_contain out "up to date"
 '

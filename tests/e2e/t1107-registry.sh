@@ -12,6 +12,7 @@
 # the same 'synthflow base' suite label is used with a warning, another
 # suite is refused saying how to make one.
 . "$(dirname "$0")/../lib.sh"
+. "$TEST_ROOT/e2e/lib-lock.sh"
 
 W="$TRASH_BASE/shared"
 A="$W/a/run-data"
@@ -57,15 +58,6 @@ registry_digest() {
 		"http://$REG/v2/${1#$REG/}/manifests/$2" |
 		tr -d '\r' | sed -n 's/^[Dd]ocker-[Cc]ontent-[Dd]igest: //p'
 }
-
-# The image's packages in the lock's words, read without synthflow.
-image_packages() {
-	docker run --rm --network none --entrypoint "" "$IMG" sh -c '
-		dpkg-query -W -f "\${db:Status-Abbrev} \${binary:Package} \${Version}\n" |
-			awk "\$1 == \"ii\" { print \"apt \" \$2 \" \" \$3 }"
-		python3 -m pip freeze --all 2>/dev/null | sed "s/^/pip /"' | LC_ALL=C sort
-}
-lock_packages() { grep -E '^(apt|pip) ' "$1" | LC_ALL=C sort; }
 
 expect_success 'a registry of its own holds a base image, under two names' '
 	synthflow base >/dev/null &&
@@ -123,7 +115,7 @@ expect_success 'the tag moves to another image: build --frozen still builds FROM
 	docker image inspect "$REPO@$D1" >/dev/null &&
 	! docker run --rm --network none --entrypoint "" "$IMG" test -e /sf-tag-moved &&
 	docker run --rm --network none --entrypoint "" "$REPO:bookworm" test -e /sf-tag-moved &&
-	image_packages >have && lock_packages src/$WS/container/synthflow.lock >want &&
+	image_packages "$IMG" >have && lock_packages src/$WS/container/synthflow.lock >want &&
 	diff want have
 '
 
@@ -149,7 +141,7 @@ expect_success 'no digest and an id this engine lacks: a base of the same suite,
 	synthflow build $WS --frozen >out 2>err &&
 	must_contain err "the lock.s base image $gone is not here; using .$SUITE:bookworm. (${base:0:19}), made by .synthflow base. from the same suite bookworm" &&
 	must_contain build-data/$WS/Dockerfile "^FROM $base\$" &&
-	image_packages >have && lock_packages $l >want && diff want have &&
+	image_packages "$IMG" >have && lock_packages $l >want && diff want have &&
 	sed -i "s|^base-suite .*|base-suite trixie|" $l &&
 	test_exit 1 synthflow build $WS --frozen >out 2>err &&
 	must_contain err "its base image $gone is not here, and no .$SUITE:bookworm. of suite trixie is; make one with .sudo synthflow base --suite trixie" &&
