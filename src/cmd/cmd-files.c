@@ -72,7 +72,7 @@ static int files_retry(struct sf_ctx *ctx, const char *path, const char *dag_id)
 		return 1;
 	}
 	st = store_open(ctx->cfg.flow_store, ctx->cfg.data_dir);
-	if (st && !(runs = watch_retry(st, &set, ctx->cfg.data_dir, path, dag_id, &err)))
+	if (st && !(runs = watch_retry(st, &set, &ctx->cfg, path, dag_id, &err)))
 		error("%s", err.buf);
 	json_array_foreach(runs, i, r) {
 		if (json_is_string(json_object_get(r, "run_id")))

@@ -8,13 +8,17 @@ static int trigger(struct sf_ctx *ctx, const struct dag *d, json_t *params, int 
 {
 	struct store *st = store_open(ctx->cfg.flow_store, ctx->cfg.data_dir);
 	enum run_state state = RUN_FAILED;
+	struct strbuf why = STRBUF_INIT;
+	const char *task, *field;
 	char *run_id = NULL;
 	int ret = 1;
 
 	if (!st)
 		return 1;
 	sched_end_dead_runs(st, ctx->cfg.data_dir);
-	if (sched_trigger(st, d, params, "manual", &run_id) == 0) {
+	if (sched_trigger_check(&ctx->cfg, d, &why, &task, &field) < 0)
+		error("%s; no run was created", why.buf);
+	else if (sched_trigger(st, d, params, "manual", &run_id) == 0) {
 		printf("%s\n", run_id);
 		fflush(stdout);
 		ret = 0;
@@ -34,6 +38,7 @@ static int trigger(struct sf_ctx *ctx, const struct dag *d, json_t *params, int 
 		}
 	}
 	free(run_id);
+	sb_release(&why);
 	store_close(st);
 	return ret;
 }
@@ -65,7 +70,10 @@ const struct cmd_entry cmd_trigger_entry = {
 		 "Queues a run of DAG and prints only its run id.  'synthflow serve' starts it\n"
 		 "(within 100 ms when it is running; without one, trigger says so on stderr).\n"
 		 "--wait blocks until the run has ended and exits 0 when it succeeded, 1 when\n"
-		 "not, or at once when no 'serve' runs for the data folder.\n",
+		 "not, or at once when no 'serve' runs for the data folder.  A run that could\n"
+		 "never start (a local task asking for more cpus than flow.parallelism or more\n"
+		 "gpus than the pool holds, of the running serve, else of this configuration)\n"
+		 "is refused: nothing is queued and trigger exits 1 naming the task.\n",
 	.args = "DAG",
 	.flags = CMD_NEEDS_DATA,
 	.options = (const struct cmd_option[]){

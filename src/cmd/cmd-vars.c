@@ -67,15 +67,15 @@ static int vars_history(struct store *st, const char *key, int json)
 }
 
 /* set or unset; the runs it started are named on stderr (stdout stays empty for scripts) */
-static int vars_set(struct store *st, const char *data_dir, const char *key, const char *value)
+static int vars_set(struct store *st, const struct config *cfg, const char *key, const char *value)
 {
 	struct dag_set dags = { 0 };
 	json_t *out = NULL, *r;
 	size_t i;
 	int ret;
 
-	dagset_load(&dags, data_dir, NULL);
-	ret = vars_change(st, data_dir, &dags, key, value, "cli", &out);
+	dagset_load(&dags, cfg->data_dir, NULL);
+	ret = vars_change(st, cfg, &dags, key, value, "cli", &out);
 	dagset_release(&dags);
 	if (ret == STORE_NOT_FOUND)
 		return error("variable '%s' is not set", key), 1;
@@ -124,7 +124,7 @@ static int exec_vars(const struct cmd_args *a, struct sf_ctx *ctx)
 	else if (!strcmp(ctx->sub, "get"))
 		ret = vars_get(st, a->argv[0]);
 	else
-		ret = vars_set(st, ctx->cfg.data_dir, a->argv[0],
+		ret = vars_set(st, &ctx->cfg, a->argv[0],
 			       !strcmp(ctx->sub, "set") ? a->argv[1] : NULL);
 	store_close(st);
 	return ret;

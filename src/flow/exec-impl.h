@@ -90,6 +90,12 @@ void exec_warn_unused(const struct dag *d, const char *dflt);
 struct srun;
 /* -1 with the reason in err when a local task of d asks for more than there is. */
 int exec_pool_check(struct sched *s, const struct dag *d, struct strbuf *err);
+/*
+ * serve, once it runs: what it holds (flow.executor, flow.parallelism, the
+ * number of gpus in its pool, read now) into flow/serve-capacity.json,
+ * against which sched_trigger_check of other processes checks new runs.
+ */
+void exec_pool_publish(struct sched *s);
 void exec_pool_pass(struct sched *s);
 int exec_pool_room(struct sched *s);
 struct sti *exec_pool_next_waiting(struct sched *s, size_t *cursor);

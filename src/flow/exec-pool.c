@@ -18,6 +18,7 @@
 #include "flow/exec-impl.h"
 #include "flow/sched-int.h"
 #include "util/common.h"
+#include "util/fs.h"
 #include "util/spawn.h"
 
 struct exec_pool {
@@ -59,26 +60,32 @@ int exec_pool_parse_smi(const char *out, struct strvec *ids)
 }
 
 /* The devices: flow.gpu_devices as given, else what nvidia-smi lists (none without it). */
-static struct exec_pool *pool_gpus(struct sched *s)
+static void gpu_devices(const struct config *c, struct strvec *ids)
 {
-	struct exec_pool *ep = pool(s);
-	const struct strvec *cfg = &s->opts.cfg->flow_gpu_devices;
+	const struct strvec *cfg = &c->flow_gpu_devices;
 
-	if (ep->gpus_known)
-		return ep;
-	ep->gpus_known = 1;
 	if (cfg->nr == 1 && !strcmp(cfg->v[0], "none")) {
 		/* no devices */
 	} else if (cfg->nr) {
 		for (size_t i = 0; i < cfg->nr; i++)
-			strvec_push(&ep->gpus, cfg->v[i]);
+			strvec_push(ids, cfg->v[i]);
 	} else {
 		const char *argv[] = { "nvidia-smi", "-L", NULL };
 		struct strbuf out = STRBUF_INIT;
 		if (spawn_capture(argv, &out, NULL) == 0)
-			exec_pool_parse_smi(out.buf, &ep->gpus);
+			exec_pool_parse_smi(out.buf, ids);
 		sb_release(&out);
 	}
+}
+
+static struct exec_pool *pool_gpus(struct sched *s)
+{
+	struct exec_pool *ep = pool(s);
+
+	if (ep->gpus_known)
+		return ep;
+	ep->gpus_known = 1;
+	gpu_devices(s->opts.cfg, &ep->gpus);
 	ep->gpu_owner = xcalloc(ep->gpus.nr + 1, sizeof(*ep->gpu_owner));
 	return ep;
 }
@@ -102,33 +109,166 @@ static int is_local(struct sched *s, const struct sti *ti)
 	       &exec_local_ops;
 }
 
-int exec_pool_check(struct sched *s, const struct dag *d, struct strbuf *err)
+/*
+ * What a local executor holds, as a run is checked against it: the
+ * scheduler's own (at run start), or that of the serve that will run a
+ * triggered run (sched_trigger_check).
+ */
+struct capacity {
+	const char *executor;   /* flow.executor: tasks that do not choose run there */
+	int parallelism;
+	size_t ngpus;
+	int gpus_set;           /* the devices come from flow.gpu_devices, not nvidia-smi */
+	const char *whose;      /* "" or " in the running serve (pid N)", for messages */
+};
+
+/*
+ * The local task of d asking for the most cpus, and the one asking for the
+ * most gpus (NULL when no local task asks for gpus).
+ */
+static void biggest(const struct dag *d, const char *executor, const struct dag_task **cpus,
+		    const struct dag_task **gpus)
 {
+	*cpus = *gpus = NULL;
 	for (size_t i = 0; i < d->ntasks; i++) {
 		const struct dag_task *t = &d->tasks[i];
-		struct exec_pool *ep;
+		if (exec_ops_for(d, t, executor) != &exec_local_ops)
+			continue;
+		if (!*cpus || want_cpus(t) > want_cpus(*cpus))
+			*cpus = t;
+		if (t->res.gpus > 0 && (!*gpus || t->res.gpus > (*gpus)->res.gpus))
+			*gpus = t;
+	}
+}
 
-		if (exec_ops_for(d, t, s->opts.cfg->flow_executor) != &exec_local_ops)
-			continue;
-		if (want_cpus(t) > s->parallelism) {
-			sb_addf(err, "task '%s' asks for %d cpus but flow.parallelism is %d: it could "
-				     "never start (lower 'cpus' or raise flow.parallelism)",
-				t->id, want_cpus(t), s->parallelism);
-			return -1;
-		}
-		if (t->res.gpus <= 0)
-			continue;
-		ep = pool_gpus(s);
-		if ((size_t)t->res.gpus > ep->gpus.nr) {
-			sb_addf(err, "task '%s' asks for %d gpus but this machine's pool holds %zu "
-				     "(%s): it could never start",
-				t->id, t->res.gpus, ep->gpus.nr,
-				s->opts.cfg->flow_gpu_devices.nr ? "flow.gpu_devices"
-								 : "found with 'nvidia-smi -L'");
-			return -1;
-		}
+/* -1 with why in err, *task and *field set, when a local task could never start. */
+static int capacity_check(const struct dag *d, const struct capacity *c, struct strbuf *err,
+			  const char **task, const char **field)
+{
+	const struct dag_task *cpus, *gpus;
+
+	biggest(d, c->executor, &cpus, &gpus);
+	if (cpus && want_cpus(cpus) > c->parallelism) {
+		sb_addf(err, "task '%s' asks for %d cpus but flow.parallelism is %d%s: it could never "
+			     "start (lower resources.cpus or raise flow.parallelism)",
+			cpus->id, want_cpus(cpus), c->parallelism, c->whose);
+		*task = cpus->id;
+		*field = "resources.cpus";
+		return -1;
+	}
+	if (gpus && (size_t)gpus->res.gpus > c->ngpus) {
+		sb_addf(err, "task '%s' asks for %d gpus but this machine's pool holds %zu (%s)%s: it "
+			     "could never start (lower resources.gpus%s)",
+			gpus->id, gpus->res.gpus, c->ngpus,
+			c->gpus_set ? "flow.gpu_devices" : "found with 'nvidia-smi -L'", c->whose,
+			c->gpus_set ? " or add devices to flow.gpu_devices" : "");
+		*task = gpus->id;
+		*field = "resources.gpus";
+		return -1;
 	}
 	return 0;
+}
+
+static int gpus_set(const struct config *cfg)
+{
+	return cfg->flow_gpu_devices.nr > 0;
+}
+
+int exec_pool_check(struct sched *s, const struct dag *d, struct strbuf *err)
+{
+	struct capacity c = { .executor = s->opts.cfg->flow_executor, .parallelism = s->parallelism,
+			      .gpus_set = gpus_set(s->opts.cfg), .whose = "" };
+	const struct dag_task *cpus, *gpus;
+	const char *task, *field;
+
+	/* The device list is read only once a task asks for gpus. */
+	biggest(d, c.executor, &cpus, &gpus);
+	if (gpus)
+		c.ngpus = pool_gpus(s)->gpus.nr;
+	return capacity_check(d, &c, err, &task, &field);
+}
+
+static char *capacity_path(const char *data_dir)
+{
+	return xasprintf("%s/flow/serve-capacity.json", data_dir);
+}
+
+void exec_pool_publish(struct sched *s)
+{
+	char *path = capacity_path(s->data_dir);
+	json_t *o = json_pack("{s:s, s:b, s:s, s:i, s:I, s:b}", "owner", s->owner, "shared",
+			      store_shared(s->store), "executor", s->opts.cfg->flow_executor,
+			      "parallelism", s->parallelism, "gpus", (json_int_t)pool_gpus(s)->gpus.nr,
+			      "gpus_set", gpus_set(s->opts.cfg));
+	char *text = json_dumps(o, JSON_COMPACT);
+
+	/* Without it a trigger checks against its own configuration: say so, go on. */
+	if (write_file_atomic(path, text, strlen(text), 0644) < 0)
+		warning("cannot write '%s': %s: triggers check runs against their own "
+			"configuration", path, strerror(errno));
+	free(text);
+	json_decref(o);
+	free(path);
+}
+
+/*
+ * The capacity that the serve running for data_dir on this machine
+ * published, into c (its strings in *keep); 0 when there is none.  Its
+ * owner must be alive, and with SQLite it must also hold flow/serve.lock:
+ * the lock sees through pid namespaces, which the owner check cannot.
+ */
+static int published(const char *data_dir, struct capacity *c, json_t **keep, struct strbuf *whose)
+{
+	char *path = capacity_path(data_dir);
+	json_t *o = json_load_file(path, 0, NULL);
+	const char *owner = json_string_value(json_object_get(o, "owner"));
+	const char *executor = json_string_value(json_object_get(o, "executor"));
+	json_int_t par = json_integer_value(json_object_get(o, "parallelism"));
+	json_int_t gpus = json_integer_value(json_object_get(o, "gpus"));
+
+	free(path);
+	if (!owner || !executor || par < 1 || gpus < 0 || !owner_alive(owner) ||
+	    (!json_is_true(json_object_get(o, "shared")) && !sched_serve_running(data_dir))) {
+		json_decref(o);
+		return 0;
+	}
+	c->executor = executor;
+	c->parallelism = (int)par;
+	c->ngpus = (size_t)gpus;
+	c->gpus_set = json_is_true(json_object_get(o, "gpus_set"));
+	sb_addf(whose, " in the running serve (pid %d)", atoi(owner));
+	c->whose = whose->buf;
+	*keep = o;
+	return 1;
+}
+
+int sched_trigger_check(const struct config *cfg, const struct dag *d, struct strbuf *err,
+			const char **task, const char **field)
+{
+	struct capacity c = { .executor = cfg->flow_executor, .parallelism = config_parallelism(cfg),
+			      .gpus_set = gpus_set(cfg), .whose = "" };
+	struct strbuf whose = STRBUF_INIT, why = STRBUF_INIT;
+	const struct dag_task *cpus, *gpus;
+	json_t *keep = NULL;
+	int ret;
+
+	if (!published(cfg->data_dir, &c, &keep, &whose)) {
+		biggest(d, c.executor, &cpus, &gpus);
+		if (gpus) {
+			/* The devices the serve would find when it starts here. */
+			struct strvec ids = STRVEC_INIT;
+			gpu_devices(cfg, &ids);
+			c.ngpus = ids.nr;
+			strvec_clear(&ids);
+		}
+	}
+	ret = capacity_check(d, &c, &why, task, field);
+	if (ret < 0)
+		sb_addf(err, "%s: %s", d->path, why.buf);
+	json_decref(keep);
+	sb_release(&whose);
+	sb_release(&why);
+	return ret;
 }
 
 static int startable(const struct sti *ti)

@@ -1277,6 +1277,8 @@ struct sched *sched_new(const struct sched_opts *opts)
 		return NULL;
 	}
 	store_changed_elsewhere(s->store);
+	if (opts->serve)
+		exec_pool_publish(s);
 	return s;
 }
 

@@ -106,6 +106,18 @@ void sched_wake(struct sched *s);
  */
 int sched_trigger(struct store *st, const struct dag *d, json_t *params, const char *trigger,
 		  char **run_id);
+/*
+ * Before sched_trigger and every other way of creating a run (schedules,
+ * file arrivals): 0 when d can run; -1 when a task that runs locally asks
+ * for more cpus than flow.parallelism or more gpus than the gpu pool holds,
+ * with "DAGFILE: task 'T' asks ..." in err and *task (borrowed from d) and
+ * *field ("resources.cpus", "resources.gpus") set: such a run would only
+ * fail, so it is not created.  The limits are those of the serve running
+ * for cfg->data_dir on this machine (what it published when it started),
+ * else cfg's own.  The run-start check stays for runs created otherwise.
+ */
+int sched_trigger_check(const struct config *cfg, const struct dag *d, struct strbuf *err,
+			const char **task, const char **field);
 /* 1 when a `serve` runs for this data folder (it holds flow/serve.lock). */
 int sched_serve_running(const char *data_dir);
 /*

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "core/config.h"
+#include "flow/sched.h"
 #include "flow/schedule.h"
 #include "store/store.h"
 #include "util/common.h"
@@ -86,12 +87,17 @@ static void fire(struct schedules *sc, const struct dag *d, const struct schedul
 {
 	struct strbuf err = STRBUF_INIT;
 	json_t *none = json_object(), *params = NULL;
+	const char *task, *field;
 	char *run_id = NULL, when[40];
 	int ret;
 
 	tz_format(s->tz, at / 1000, when, sizeof(when));
-	if (dag_params_from_json(d, none, &params, &err) < 0) {
-		/* a required param without a default (the loader warned): the time passes */
+	/*
+	 * A required param without a default (the loader warned), or a run
+	 * that could never start: the time passes, said in serve's log.
+	 */
+	if (dag_params_from_json(d, none, &params, &err) < 0 ||
+	    sched_trigger_check(sc->cfg, d, &err, &task, &field) < 0) {
 		warning("DAG '%s': no run for its scheduled time %s: %s", d->id, when, err.buf);
 		ret = store_schedule_fire(sc->st, d->id, at, NULL, &run_id);
 	} else {

@@ -2,6 +2,7 @@
 #include <fnmatch.h>
 
 #include "flow/events.h"
+#include "flow/sched.h"
 #include "flow/vars.h"
 #include "util/common.h"
 #include "util/timeutil.h"
@@ -33,7 +34,8 @@ json_t *vars_change_json(const struct store_var_change *c)
 }
 
 /* Inside the open transaction: the runs of the DAGs that on_variable this key, into c->runs. */
-static int start_runs(struct store *st, const struct dag_set *dags, struct store_var_change *c)
+static int start_runs(struct store *st, const struct config *cfg, const struct dag_set *dags,
+		      struct store_var_change *c)
 {
 	json_t *paused = NULL, *given = json_pack("{s:s}", "variable", c->key);
 	struct strbuf err = STRBUF_INIT;
@@ -48,6 +50,7 @@ static int start_runs(struct store *st, const struct dag_set *dags, struct store
 	}
 	for (size_t i = 0; i < dags->n && !ret; i++) {
 		const struct dag *d = dags->dags[i];
+		const char *task, *field;
 		json_t *params = NULL;
 		char *run_id = NULL;
 
@@ -55,6 +58,12 @@ static int start_runs(struct store *st, const struct dag_set *dags, struct store
 		    json_is_true(json_object_get(paused, d->id)))
 			continue;
 		sb_reset(&err);
+		/* the variable changes all the same; a run that could never start is not made */
+		if (cfg && sched_trigger_check(cfg, d, &err, &task, &field) < 0) {
+			warning("variable '%s' changed: no run of DAG '%s' (on_variable): %s", c->key,
+				d->id, err.buf);
+			continue;
+		}
 		/* the loader made sure the params fit; a failure here is a bug to report, not skip */
 		if (dag_params_from_json(d, given, &params, &err) < 0) {
 			ret = error("DAG '%s': on_variable: %s", d->id, err.buf);
@@ -92,9 +101,10 @@ static int change_event(struct store *st, const char *data_dir, const struct sto
 	return ret;
 }
 
-int vars_change(struct store *st, const char *data_dir, const struct dag_set *dags, const char *key,
-		const char *value, const char *source, json_t **out)
+int vars_change(struct store *st, const struct config *cfg, const struct dag_set *dags,
+		const char *key, const char *value, const char *source, json_t **out)
 {
+	const char *data_dir = cfg ? cfg->data_dir : NULL;
 	struct store_var_change c = { .key = (char *)key, .new_value = (char *)value,
 				      .source = (char *)source };
 	char *old = NULL;
@@ -121,7 +131,7 @@ int vars_change(struct store *st, const char *data_dir, const struct dag_set *da
 	c.at = time_now_ms();
 	ret = value ? store_var_set(st, key, value) : store_var_unset(st, key);
 	/* the runs' snapshots, taken by their inserts, hold the new value */
-	if (ret != 0 || start_runs(st, dags, &c) < 0 || store_var_history_add(st, &c) < 0 ||
+	if (ret != 0 || start_runs(st, cfg, dags, &c) < 0 || store_var_history_add(st, &c) < 0 ||
 	    change_event(st, data_dir, &c) < 0)
 		goto fail;
 	if (store_commit(st) < 0)

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include "flow/events.h"
+#include "flow/sched.h"
 #include "flow/watch.h"
 #include "store/store.h"
 #include "util/common.h"
@@ -141,15 +142,17 @@ static char *rel_of(const char *root, const char *path, struct strbuf *err)
 }
 
 static int retry_one(struct store *st, const struct dag *d, const char *root, const char *rel,
-		     const char *ident, const char *data_dir, json_t *paused, json_t *vars,
+		     const char *ident, const struct config *cfg, json_t *paused, json_t *vars,
 		     json_t *out, struct strbuf *err)
 {
 	struct store_arrival a = { 0 };
+	const char *task, *field;
 	char *abs = path_join(root, rel);
 	int ret = -1;
 	struct strbuf why = STRBUF_INIT;
 
-	if (watch_params(d, abs, rel, data_dir, vars, &a.params, &why) < 0) {
+	if (sched_trigger_check(cfg, d, &why, &task, &field) < 0 ||
+	    watch_params(d, abs, rel, cfg->data_dir, vars, &a.params, &why) < 0) {
 		sb_addf(err, "DAG '%s': %s", d->id, why.buf);
 		goto out;
 	}
@@ -171,9 +174,10 @@ out:
 	return ret;
 }
 
-json_t *watch_retry(struct store *st, const struct dag_set *set, const char *data_dir,
+json_t *watch_retry(struct store *st, const struct dag_set *set, const struct config *cfg,
 		    const char *path, const char *dag_id, struct strbuf *err)
 {
+	const char *data_dir = cfg->data_dir;
 	char *dl = path_join(data_dir, "downloaded"), *root = path_real(dl), *rel = NULL;
 	char *abs = NULL, *ident = NULL;
 	json_t *paused = NULL, *vars = NULL, *out = json_array(), *ev = NULL;
@@ -218,7 +222,7 @@ json_t *watch_retry(struct store *st, const struct dag_set *set, const char *dat
 			goto done;
 		}
 		taken++;
-		if (retry_one(st, d, root, rel, ident, data_dir, paused, vars, out, err) < 0)
+		if (retry_one(st, d, root, rel, ident, cfg, paused, vars, out, err) < 0)
 			goto done;
 	}
 	if (!taken) {

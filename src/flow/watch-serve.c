@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include "flow/events.h"
+#include "flow/sched.h"
 #include "flow/watch-serve.h"
 #include "store/store.h"
 #include "util/common.h"
@@ -199,6 +200,7 @@ static void arrive_for(struct watcher *w, const struct dag *d, const char *rel, 
 {
 	struct store_arrival a = { 0 };
 	struct strbuf err = STRBUF_INIT;
+	const char *task, *field;
 	char *abs = path_join(w->root, rel);
 	int ret;
 
@@ -208,7 +210,9 @@ static void arrive_for(struct watcher *w, const struct dag *d, const char *rel, 
 	if (d->file_trigger.on_change == ON_CHANGE_IGNORE && store_arrival_seen(w->st, d->id, rel) > 0) {
 		a.state = xstrdup("ignored");
 		a.note = xstrdup("changed, and the DAG has on_change: ignore");
-	} else if (watch_params(d, abs, rel, w->cfg->data_dir, vars, &a.params, &err) < 0) {
+	} else if (sched_trigger_check(w->cfg, d, &err, &task, &field) < 0 ||
+		   watch_params(d, abs, rel, w->cfg->data_dir, vars, &a.params, &err) < 0) {
+		/* no run: one that could never start is refused like a trigger */
 		a.state = xstrdup("failed");
 		a.note = xstrdup(err.buf);
 		warning("file '%s': no run of DAG '%s': %s", show(w, rel), d->id, err.buf);

@@ -98,9 +98,10 @@ json_t *watch_files_json(struct store *st, const struct dag *only);
  * A new arrival of `path` (absolute, relative to downloaded/, or to the
  * current folder) for every DAG of `set` that takes it, or only `dag_id`:
  * an array of {"dag_id", "state": "run"|"pending", "run_id"}.  NULL with
- * the reason in err (nothing written).
+ * the reason in err (nothing written), also when a DAG's run could never
+ * start (sched_trigger_check against cfg's serve).
  */
-json_t *watch_retry(struct store *st, const struct dag_set *set, const char *data_dir,
+json_t *watch_retry(struct store *st, const struct dag_set *set, const struct config *cfg,
 		    const char *path, const char *dag_id, struct strbuf *err);
 
 /* ---- the tracker ---- */

@@ -397,6 +397,7 @@ static void trigger(struct dag_call *c, struct http_resp *resp)
 {
 	struct strbuf err = STRBUF_INIT;
 	json_t *given = json_object_get(c->body, "params"), *none = NULL, *typed = NULL;
+	const char *task, *field;
 	char *run_id = NULL, *loc;
 	int rc;
 
@@ -411,6 +412,14 @@ static void trigger(struct dag_call *c, struct http_resp *resp)
 	if (rc < 0) {
 		http_json(resp, 400, json_pack("{s:s,s:o}", "error", err.buf, "param",
 					       param_of_message(err.buf)));
+		sb_release(&err);
+		return;
+	}
+	sb_reset(&err);
+	if (sched_trigger_check(c->w->o.cfg, c->d, &err, &task, &field) < 0) {
+		json_decref(typed);
+		http_json(resp, 422, json_pack("{s:s,s:s,s:s}", "error", err.buf, "task", task,
+					       "field", field));
 		sb_release(&err);
 		return;
 	}
@@ -480,7 +489,7 @@ static void files_retry(struct dag_call *c, struct http_resp *resp)
 		http_error(resp, 400, "'path' must be a path relative to downloaded/");
 		return;
 	}
-	runs = watch_retry(c->s, &c->snap->set, c->w->data_dir, json_string_value(path), c->d->id,
+	runs = watch_retry(c->s, &c->snap->set, c->w->o.cfg, json_string_value(path), c->d->id,
 			   &err);
 	if (runs)
 		http_json(resp, 200, json_pack("{s:o}", "runs", runs));

@@ -42,7 +42,7 @@ static void change(struct web *w, struct http_req *req, struct http_resp *resp, 
 	if (!s)
 		return;
 	snap = dags_get(w);
-	ret = vars_change(s, w->data_dir, &snap->set, key, value,
+	ret = vars_change(s, w->o.cfg, &snap->set, key, value,
 			  req->auth == AUTH_COOKIE ? "ui" : "api", &out);
 	dags_put(snap);
 	if (ret == STORE_NOT_FOUND)
