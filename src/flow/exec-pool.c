@@ -195,7 +195,7 @@ static char *capacity_path(const char *data_dir)
 
 void exec_pool_publish(struct sched *s)
 {
-	char *path = capacity_path(s->data_dir);
+	char *dir = xasprintf("%s/flow", s->data_dir), *path = capacity_path(s->data_dir);
 	json_t *o = json_pack("{s:s, s:b, s:s, s:i, s:I, s:b}", "owner", s->owner, "shared",
 			      store_shared(s->store), "executor", s->opts.cfg->flow_executor,
 			      "parallelism", s->parallelism, "gpus", (json_int_t)pool_gpus(s)->gpus.nr,
@@ -203,12 +203,13 @@ void exec_pool_publish(struct sched *s)
 	char *text = json_dumps(o, JSON_COMPACT);
 
 	/* Without it a trigger checks against its own configuration: say so, go on. */
-	if (write_file_atomic(path, text, strlen(text), 0644) < 0)
+	if (mkdir_p(dir, 0755) < 0 || write_file_atomic(path, text, strlen(text), 0644) < 0)
 		warning("cannot write '%s': %s: triggers check runs against their own "
 			"configuration", path, strerror(errno));
 	free(text);
 	json_decref(o);
 	free(path);
+	free(dir);
 }
 
 /*
