@@ -1,6 +1,7 @@
 // Drives the UI in Debian's chromium with playwright-core (never a
 // downloaded browser): sign in, trigger a DAG from the form (a bad value
-// first, shown next to its field), watch the graph turn green, read a
+// first, shown next to its field; a DAG that could never start, refused
+// with the reason), watch the graph turn green, read a
 // task's log, play an audio result.  Screenshots go to OUT.
 //
 //   node browser.js URL_WITH_TOKEN OUT
@@ -66,6 +67,22 @@ async function main() {
     }, null, { timeout: 15000 });
     await shot('02-trigger-error.png');
     errors.length = 0; // the browser logs that 400 itself; it was expected
+
+    step('trigger form: a run that could never start is refused, with the server\'s reason');
+    await page.goto(new URL('#/dags/huge/trigger', page.url()).href);
+    await page.waitForSelector('form.trigger');
+    await page.click('form.trigger button[type=submit]');
+    await page.waitForFunction(() => {
+      const m = document.querySelector('form.trigger .msg.error');
+      return m && /task 'w' asks for 100000 cpus .*could never start/.test(m.textContent);
+    }, null, { timeout: 15000 });
+    if (!page.url().includes('/dags/huge/trigger')) throw new Error('left the form: ' + page.url());
+    await shot('02-trigger-refused.png');
+    errors.length = 0; // the browser logs that 422 itself
+    await page.goto(new URL('#/dags/hello/trigger', page.url()).href);
+    await page.waitForSelector('form.trigger');
+    await page.fill('#p-name', HTML_NAME);
+    await page.selectOption('#p-split', 'val');
 
     step('trigger with a good value; the graph turns green');
     await page.fill('#p-rate', '16000');

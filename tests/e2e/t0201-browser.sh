@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The UI in a real browser (Debian's chromium driven by playwright-core):
-# sign in, trigger from the form, graph turns green, log, audio result.
+# sign in, trigger from the form (a refused run shows why), graph turns
+# green, log, audio result.
 # Screenshots: $TEST_OUT/t0201-browser/.
 . "$(dirname "$0")/../lib.sh"
 . "$TEST_ROOT/cli/lib-web.sh"
@@ -13,13 +14,15 @@ browser_ready
 
 DATA=$TRASH_BASE/run-data
 web_data "$DATA"
+# a DAG whose trigger is refused: no machine has that many cpus
+printf 'tasks:\n  w:\n    resources: {cpus: 100000}\n    run: "true"\n' >"$DATA/src/webtest/dags/huge.yaml"
 web_start "$DATA" || { echo "not ok - serve did not start"; exit 1; }
 
 expect_success 'trigger from the form, watch the graph turn green, read a log, play audio' '
 	timeout 240 node "$TEST_ROOT/e2e/browser.js" "$WEB_BASE/?token=$WEB_TOKEN" "$SHOTS" >out 2>&1 ||
 		{ cat out; exit 1; }
 	cat out && grep -q "browser test passed" out &&
-	for s in 01-dags 02-trigger-error 03-graph-green 04-log 05-run; do
+	for s in 01-dags 02-trigger-error 02-trigger-refused 03-graph-green 04-log 05-run; do
 		test -s "$SHOTS/$s.png" || { echo "missing screenshot $s"; exit 1; }
 	done
 '
