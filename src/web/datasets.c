@@ -11,6 +11,7 @@
 #include "web/web-impl.h"
 
 #include <dirent.h>
+#include <sys/stat.h>
 
 #include "util/common.h"
 #include "util/fs.h"
@@ -61,6 +62,51 @@ static int has_metrics(const char *dir)
 	free(real);
 	sb_release(&err);
 	return ok;
+}
+
+void datasets_preload(struct web *w)
+{
+	char *root = path_real(w->data_dir), *up = root ? path_join(root, "uploadable") : NULL;
+	struct dirent **ents = NULL;
+	struct strbuf shown = STRBUF_INIT;
+	char *newest = NULL;
+	struct timespec newest_mtime = { 0 };
+	int n = up ? scandir(up, &ents, NULL, alphasort) : 0;
+
+	for (int i = 0; i < n; i++) {
+		const char *name = ents[i]->d_name;
+		struct strbuf rel = STRBUF_INIT, err = STRBUF_INIT;
+		char *dir = NULL, *file = NULL;
+		struct stat st;
+
+		sb_addf(&rel, "uploadable/%s", name);
+		/* the folders api_datasets lists, their metrics file as api_dataset_metrics finds it */
+		if (name[0] != '.' && !paths_resolve(root, rel.buf, &dir, &err) && is_dir(dir) &&
+		    !paths_resolve(dir, DATASET_METRICS, &file, &err) && !stat(file, &st) &&
+		    S_ISREG(st.st_mode) &&
+		    (!newest || st.st_mtim.tv_sec > newest_mtime.tv_sec ||
+		     (st.st_mtim.tv_sec == newest_mtime.tv_sec &&
+		      st.st_mtim.tv_nsec > newest_mtime.tv_nsec))) {
+			free(newest);
+			newest = file;
+			file = NULL;
+			newest_mtime = st.st_mtim;
+			sb_reset(&shown);
+			sb_addf(&shown, "uploadable/%s/" DATASET_METRICS, name);
+		}
+		free(file);
+		free(dir);
+		sb_release(&rel);
+		sb_release(&err);
+		free(ents[i]);
+	}
+	free(ents);
+	if (newest)
+		mcache_file_preload(w, newest, shown.buf);
+	free(newest);
+	sb_release(&shown);
+	free(up);
+	free(root);
 }
 
 void api_datasets(void *ctx, struct http_req *req, struct http_resp *resp)

@@ -8,6 +8,7 @@
 
 #include <pthread.h>
 #include <stdatomic.h>
+#include <sys/stat.h>
 
 #include "flow/dag.h"
 #include "store/store.h"
@@ -67,17 +68,29 @@ struct grid_cache {
  * the run into the table; a filter or sort waits for it.
  */
 struct mtable;
+/* A read in a thread of its own; `done` is signalled under its cache's lock when it ends. */
+struct mread {
+	pthread_t thread;
+	pthread_cond_t done;
+	int loading, joinable;
+};
 struct metrics_cache {
 	pthread_mutex_t lock;
-	pthread_cond_t loaded;
 	struct mtable *t;
-	int loading, joinable;
-	pthread_t loader;
+	struct mread read;
 	char *load_run;         /* what the loader reads */
 	int64_t load_seq;
-	/* the last dataset's metrics file asked for, read in the request */
+	/*
+	 * The last dataset's metrics file asked for, read by a thread of its
+	 * own (at serve's start, or when a first page finds it changed) or,
+	 * for a query that needs it, in the request.
+	 */
 	pthread_mutex_t file_lock;
 	struct mtable *file;
+	struct mread file_read;
+	char *file_load_path, *file_load_shown; /* what file_loader reads */
+	char *file_failed;      /* the file whose last read failed, as stat saw it then */
+	struct stat file_failed_st;
 };
 
 struct web {
@@ -132,12 +145,19 @@ int mcache_list(struct web *w, struct store *s, const struct store_run *run,
 int mcache_file_list(struct web *w, const char *path, const char *shown,
 		     const struct store_metrics_query *q, json_t **rows, size_t *total,
 		     struct strbuf *err);
+/* datasets.c: at serve's start, the newest metrics file of uploadable/ to mcache_file_preload */
+void datasets_preload(struct web *w);
 /*
  * serve's start: the newest finished run with metrics (of the last 20 that
  * finished) is read into memory in the background, so that the dataset
  * view's first filter after a restart need not wait for it.
  */
 void mcache_preload(struct web *w);
+/*
+ * serve's start too: the newest metrics file of uploadable/'s folders (real
+ * path, shown as in errors) is read in the background (datasets.c finds it).
+ */
+void mcache_file_preload(struct web *w, const char *path, const char *shown);
 void mcache_release(struct web *w);
 
 /* dagcache.c */

@@ -198,8 +198,9 @@ struct web *web_open(const struct web_opts *o)
 	pthread_mutex_init(&w->list.lock, NULL);
 	pthread_mutex_init(&w->grid.lock, NULL);
 	pthread_mutex_init(&w->mcache.lock, NULL);
-	pthread_cond_init(&w->mcache.loaded, NULL);
+	pthread_cond_init(&w->mcache.read.done, NULL);
 	pthread_mutex_init(&w->mcache.file_lock, NULL);
+	pthread_cond_init(&w->mcache.file_read.done, NULL);
 	w->grid.rows = json_object();
 	if (auth_init(&w->auth, w->data_dir) < 0 || !web_store(w)) {
 		web_close(w);
@@ -231,8 +232,9 @@ void web_close(struct web *w)
 	pthread_mutex_destroy(&w->list.lock);
 	pthread_mutex_destroy(&w->grid.lock);
 	pthread_mutex_destroy(&w->mcache.lock);
-	pthread_cond_destroy(&w->mcache.loaded);
+	pthread_cond_destroy(&w->mcache.read.done);
 	pthread_mutex_destroy(&w->mcache.file_lock);
+	pthread_cond_destroy(&w->mcache.file_read.done);
 	free(w->stats);
 	free(w->url);
 	free(w);
@@ -304,6 +306,7 @@ struct web *web_start(const struct web_opts *o)
 	}
 	w->url = make_url(ho.bind, httpd_port(w->httpd), w->auth.token);
 	mcache_preload(w);
+	datasets_preload(w);
 	return w;
 }
 

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The datasets of uploadable/ in a real 'synthflow serve': the list, a
 # folder's metrics.jsonl filtered, sorted and paged on the server (read again
-# when the file changes), its files served read-only, and what is refused:
+# when the file changes; the newest one read as serve starts), its files
+# served read-only, and what is refused:
 # '..', absolute paths, symlinks out of the dataset, hidden or missing
 # folders, a bad line (named file:line:col).
 . "$(dirname "$0")/../lib.sh"
@@ -121,6 +122,16 @@ expect_success 'a dataset'"'"'s files are served; paths out of it are refused' '
 '
 
 expect_success 'serve stops cleanly' '
+	web_stop "$DATA"
+'
+
+expect_success 'serve reads the newest metrics file of uploadable/ into memory as it starts' '
+	mkdir -p "$UP/newest" &&
+	printf "%s\n" "{\"item\": \"a.wav\", \"n\": 1}" "" "{\"n\": 2}" >"$UP/newest/metrics.jsonl" &&
+	web_start "$DATA" &&
+	wait_for 60 grep -q "dataset view: .uploadable/newest/metrics.jsonl. read into memory (2 lines, [0-9]* ms)" "$DATA/serve.err" &&
+	api GET "/api/v1/datasets/newest/metrics?sort=-n" >n && expect_status 200 &&
+	test "$(jq -c "[.items[].line]" n)" = "[3,1]" &&
 	web_stop "$DATA"
 '
 

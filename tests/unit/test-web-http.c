@@ -605,11 +605,123 @@ static void dataset_cache_matches_store(void **state)
 	free(dir);
 }
 
+/* GET target, with its body as compact JSON text (NULL when it is not JSON). */
+static int get_text(struct web *w, const char *target, char **text)
+{
+	json_t *body = NULL;
+	int status = get_json(w, target, &body);
+
+	*text = body ? json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+	json_decref(body);
+	return status;
+}
+
+/*
+ * A dataset's file not in memory: its first page (no filter, no sort) is
+ * answered from the file while a thread reads it (mcache.c), and must be the
+ * page the table then gives; a page it cannot answer (a bad line in it, an
+ * item that is not text, a big page) waits for the read, and a file whose
+ * read failed is not shown as good any more.
+ */
+static void dataset_first_page_before_read(void **state)
+{
+	static const struct { int offset, limit; } pages[] = {
+		{ 0, 50 }, { 0, 1 }, { 3, 4 }, { 7, 100 }, { 40, 10 }, { 0, 1000 },
+	};
+	char *dir = scratch(), *flow = path_join(dir, "flow"), *up = path_join(dir, "uploadable/Set");
+	char *file = path_join(up, "metrics.jsonl"), *quick, *table;
+	struct config cfg;
+	struct web_opts o = { .cfg = &cfg, .port = 8881, .tick_age_ms = fake_tick_age };
+	struct strbuf lines = STRBUF_INIT, target = STRBUF_INIT;
+	struct metrics_cache *c;
+	struct web *w;
+
+	assert_int_equal(mkdir_p(flow, 0755), 0);
+	assert_int_equal(mkdir_p(up, 0755), 0);
+	assert_int_equal(config_load(&cfg, dir), 0);
+	w = web_open(&o);
+	assert_non_null(w);
+	c = &w->mcache;
+	for (int i = 0; i < 30; i++) {
+		if (i % 7 == 3)
+			sb_adds(&lines, "  \t\n\n"); /* blank lines count as lines, not rows */
+		if (i % 5 == 0)
+			sb_addf(&lines, "  {\"n\": %d, \"a\": [1, {\"b\": null}]}\n", i);
+		else if (i % 5 == 1)
+			sb_addf(&lines, "{\"item\": \"clips/x\\u0079%d.wav\", \"n\": %d.5e1}\n", i, i);
+		else if (i % 5 == 2)
+			sb_addf(&lines, "{\"item\": %d, \"s\": \"t\\tu\"}\n", i);
+		else if (i % 5 == 3)
+			sb_addf(&lines, "{\"item\": null, \"n\": -%d}\n", i);
+		else
+			sb_addf(&lines, "{\"item\": \"clips/%02d_Fluttershy.flac\", \"lufs\": -2%d}", i, i % 10);
+		if (i % 5 == 4 && i < 29)
+			sb_addch(&lines, '\n');
+	}
+	for (size_t k = 0; k < ARRAY_SIZE(pages); k++) {
+		/* a new file each time (a rename: another inode), so it is not in memory */
+		assert_int_equal(write_file_atomic(file, lines.buf, lines.len, 0644), 0);
+		assert_int_equal(c->file_read.joinable, 0);
+		sb_reset(&target);
+		sb_addf(&target, "/api/v1/datasets/Set/metrics?offset=%d&limit=%d", pages[k].offset,
+			pages[k].limit);
+		assert_int_equal(get_text(w, target.buf, &quick), 200);
+		/* answered before the read: it was left to a thread */
+		assert_int_equal(c->file_read.joinable, 1);
+		/* a filter waits for the read; the page then comes from the table */
+		assert_int_equal(get_text(w, "/api/v1/datasets/Set/metrics?filter=n>0", &table), 200);
+		assert_int_equal(c->file_read.joinable, 0);
+		free(table);
+		assert_int_equal(get_text(w, target.buf, &table), 200);
+		assert_non_null(quick);
+		assert_string_equal(quick, table);
+		free(quick);
+		free(table);
+	}
+
+	/* an item that is not text, in the page: the table answers (its item is null) */
+	sb_adds(&lines, "\n{\"item\": [1], \"n\": 1}\n");
+	assert_int_equal(write_file_atomic(file, lines.buf, lines.len, 0644), 0);
+	assert_int_equal(get_text(w, "/api/v1/datasets/Set/metrics?offset=28", &table), 200);
+	assert_int_equal(c->file_read.joinable, 0);
+	assert_non_null(strstr(table, "\"total\":31"));
+	free(table);
+
+	/* a bad line after the first page: first shown, then named, also on the first page */
+	sb_adds(&lines, "{\"n\": 1,}\n");
+	assert_int_equal(write_file_atomic(file, lines.buf, lines.len, 0644), 0);
+	assert_int_equal(get_text(w, "/api/v1/datasets/Set/metrics?limit=5", &quick), 200);
+	assert_non_null(strstr(quick, "\"total\":32"));
+	free(quick);
+	assert_int_equal(get_text(w, "/api/v1/datasets/Set/metrics?sort=n", &table), 422);
+	assert_non_null(strstr(table, "uploadable/Set/metrics.jsonl:"));
+	free(table);
+	assert_int_equal(get_text(w, "/api/v1/datasets/Set/metrics?limit=5", &table), 422);
+	free(table);
+	/* and a bad line in the first page is named at once */
+	assert_int_equal(write_file_atomic(file, "{\"n\": 1}\n{\"n\": }\n", 17, 0644), 0);
+	assert_int_equal(get_text(w, "/api/v1/datasets/Set/metrics", &table), 422);
+	assert_non_null(strstr(table, "uploadable/Set/metrics.jsonl:2:"));
+	assert_int_equal(c->file_read.joinable, 0);
+	free(table);
+
+	web_close(w);
+	config_release(&cfg);
+	cleanup(dir);
+	sb_release(&lines);
+	sb_release(&target);
+	free(file);
+	free(up);
+	free(flow);
+	free(dir);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(health_contract),
 		cmocka_unit_test(dataset_cache_matches_store),
+		cmocka_unit_test(dataset_first_page_before_read),
 		cmocka_unit_test(unescape_cases),
 		cmocka_unit_test(target_parsing),
 		cmocka_unit_test(routing),
