@@ -21,7 +21,7 @@ rdag() {
 no_runs() { test "$(runs_of "$1")" = 0; }
 
 expect_success 'trigger without a serve: refused against this configuration; Slurm tasks are not' '
-	synthflow init >/dev/null &&
+	test_store_fresh && synthflow init >/dev/null &&
 	rdag big "{cpus: 5}" && rdag gpus "{gpus: 3}" &&
 	rdag away "{cpus: 64}" "executor: slurm" &&
 	test_exit 1 env SYNTHFLOW_FLOW_PARALLELISM=4 synthflow trigger big >out 2>err &&
@@ -45,7 +45,7 @@ expect_success 'trigger without a serve: refused against this configuration; Slu
 '
 
 expect_success 'with a serve: its limits count (CLI and API), a schedule and a file make no run, and once it stops this configuration counts again' '
-	synthflow init >/dev/null &&
+	test_store_fresh && synthflow init >/dev/null &&
 	rdag big "{cpus: 3}" && rdag fits "{cpus: 2}" && rdag gpus "{gpus: 2}" &&
 	rdag at1 "{cpus: 3}" "schedule: \"0 1 * * *\"" "timezone: UTC" &&
 	rdag ok1 "{cpus: 1}" "schedule: \"0 1 * * *\"" "timezone: UTC" &&
