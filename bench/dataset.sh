@@ -17,10 +17,7 @@
 #   again in the same page, from the DAG list.
 #
 # Environment: SYNTHFLOW (build/synthflow), BENCH_KEEP=1 keeps the work folder.
-set -eu
-cd "$(dirname "$0")/.."
-root=$(pwd)
-sf=${SYNTHFLOW:-$root/build/synthflow}
+. "$(dirname "$0")/lib.sh"
 
 scripts/install-deps.sh test >/dev/null
 [ -d tests/e2e/node_modules/playwright-core ] ||
@@ -41,13 +38,7 @@ printf '%s\n' "id: ds" "tasks:" "  clean:" "    run: python3 src/ds/gen.py {{ ru
 run=$("$sf" --data "$data" test ds | head -n1)
 want=$(python3 -c "print(sum(1 for i in range(0, 100000, 4) if 1 + (i // 4) % 12 > 8 and -16 - (i // 48) % 30 < -30))")
 
-"$sf" --data "$data" serve --port 0 >"$work/serve.out" 2>"$work/serve.err" &
-pid=$!
-for _ in $(seq 100); do grep -q '^http://' "$work/serve.out" && break; sleep 0.1; done
-url=$(grep -m1 '^http://' "$work/serve.out")
-base=${url%%/\?token=*}
-auth="Authorization: Bearer ${url##*token=}"
-for _ in $(seq 100); do curl -sf "$base/api/v1/health" >/dev/null && break; sleep 0.1; done
+start_serve "$data"
 
 filter='character%3DFluttershy%2Clufs%3C-30%2Cduration%3E8'
 # ms QUERY: wall time of one metrics request, in ms.
@@ -91,11 +82,8 @@ browser() {
 	done
 	echo
 }
-kill "$pid" && wait "$pid" || true
-"$sf" --data "$data" serve --port 0 >"$work/serve.out" 2>"$work/serve.err" &
-pid=$!
-for _ in $(seq 100); do grep -q '^http://' "$work/serve.out" && break; sleep 0.1; done
-url=$(grep -m1 '^http://' "$work/serve.out")
+stop_serve || true
+start_serve "$data"
 read -r cold_first cold_filter cold_sort warm_first warm_filter warm_sort < <(browser)
 
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.0fx", a / (b > 0 ? b : 0.1) }'; }

@@ -112,7 +112,7 @@ int main(int argc, char **argv)
 	char *dags;
 
 	if (argc != 4 && argc != 5)
-		usage_die("web-fill DATA_DIR RUNS SMALL_DAGS [ITEMS]");
+		die("usage: web-fill DATA_DIR RUNS SMALL_DAGS [ITEMS]");
 	runs = atoi(argv[2]);
 	small = atoi(argv[3]);
 	if (argc == 5)

@@ -11,10 +11,7 @@
 #
 # Environment: SYNTHFLOW (build/synthflow), WEB_RUNS (1000), WRK_SECONDS (30),
 # BENCH_KEEP=1 keeps the work folder.
-set -eu
-cd "$(dirname "$0")/.."
-root=$(pwd)
-sf=${SYNTHFLOW:-$root/build/synthflow}
+. "$(dirname "$0")/lib.sh"
 runs=${WEB_RUNS:-1000}
 secs=${WRK_SECONDS:-30}
 build=$(dirname "$sf")
@@ -32,23 +29,12 @@ trap cleanup EXIT
 
 # shellcheck disable=SC2046
 cc -std=c17 -O2 -D_GNU_SOURCE -I src -o "$work/web-fill" bench/web-fill.c "$build/libsynthflow.a" \
-	$(pkg-config --libs jansson sqlite3 libmicrohttpd yaml-0.1 libcrypto) -lpthread -lm
+	$(pkg-config --libs jansson sqlite3 libmicrohttpd yaml-0.1 libcrypto libpq sndfile soxr libebur128 libarchive) -lpthread -lm
 "$sf" init "$work/data" >/dev/null
 fill_start=$(date +%s.%N)
 "$work/web-fill" "$work/data" "$runs" 100
 fill=$(awk -v a="$fill_start" -v b="$(date +%s.%N)" 'BEGIN { printf "%.1f", b - a }')
 
-# start_serve DIR: serve on a free port; sets pid, url, base, auth.
-start_serve() {
-	"$sf" --data "$1" serve --port 0 >"$1.serve.out" 2>"$1.serve.err" &
-	pid=$!
-	for _ in $(seq 100); do grep -q '^http://' "$1.serve.out" && break; sleep 0.1; done
-	url=$(grep -m1 '^http://' "$1.serve.out")
-	base=${url%%/\?token=*}
-	auth="Authorization: Bearer ${url##*token=}"
-	for _ in $(seq 100); do curl -sf "$base/api/v1/health" >/dev/null && break; sleep 0.1; done
-}
-stop_serve() { kill "$pid" && wait "$pid"; pid=; }
 start_serve "$work/data"
 
 # ms PATH: wall time of one request, in ms.
