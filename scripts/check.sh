@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # make check: installs what is missing, builds, runs every suite on the
 # development build (the store's suites on SQLite and on PostgreSQL), runs
-# unit+CLI (and the store's unit tests on PostgreSQL) again under AddressSanitizer and
-# UndefinedBehaviorSanitizer, runs each fuzzer briefly, and prints one
+# unit+CLI (and the store's unit tests on PostgreSQL) again under
+# AddressSanitizer and UndefinedBehaviorSanitizer (beside the first, see
+# asan_suite), runs each fuzzer briefly, and prints one
 # closing line "N passed, N failed, N skipped" (a skip is a check this
 # machine cannot make, e.g. unshare not allowed; each one says why in its
 # log).  It starts the servers the tests need when none runs: a Docker
@@ -149,9 +150,28 @@ else
 	total_f=$((total_f + 1))
 fi
 
+# The sanitized suite runs beside the development one: both mostly wait on
+# the processes, servers and timers they test, so together they take little
+# more than the longer one.  The suites were written for this: each test
+# picks free ports, its own data folder, PostgreSQL socket folder, Slurm
+# cluster and a TEST_UNIQ for the processes it looks for, because several
+# checkouts' suites share a developer's machine anyway.  Its output is
+# shown after the development suite's, so the log reads in order.
+asan_suite() {
+	# (no build-asan/test-counts when it does not build: counted as a failure)
+	configure build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug &&
+		SF_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+			tests/run.sh build-asan unit cli unit-pg
+}
+
 step "build"
+rm -f build-asan/test-counts
+asan_started=false
 if configure build; then
-	step "tests: development build"
+	asan_suite >build-asan.tests.log 2>&1 &
+	asan_pid=$!
+	asan_started=true
+	step "tests: development build (the sanitized build's tests run beside it)"
 	# unit-pg, cli-pg: the store's tests again on a PostgreSQL the suite starts
 	tests/run.sh build unit cli e2e unit-pg cli-pg
 	add_counts build/test-counts
@@ -160,13 +180,13 @@ else
 fi
 
 step "tests: AddressSanitizer + UndefinedBehaviorSanitizer build"
-if configure build-asan -Db_sanitize=address,undefined -Db_lundef=false -Dbuildtype=debug; then
-	SF_SANITIZED=1 ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
-		tests/run.sh build-asan unit cli unit-pg
-	add_counts build-asan/test-counts
+if $asan_started; then
+	wait "$asan_pid"
+	cat build-asan.tests.log
 else
-	total_f=$((total_f + 1))
+	asan_suite
 fi
+add_counts build-asan/test-counts
 
 run_fuzzers
 
