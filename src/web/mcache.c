@@ -1138,6 +1138,9 @@ int mcache_file_list(struct web *w, const char *path, const char *shown,
 	 * read, or reads the file itself (and answers why it cannot).
 	 */
 	pthread_mutex_lock(&c->file_lock);
+	/* a read that has ended is joined now rather than at the next one */
+	if (!c->file_read.loading)
+		file_loader_join(c);
 	if ((!same_file(c->file, &st) || strcmp(c->file->run_id, path)) && !sort && !n &&
 	    !(c->file_failed && !strcmp(c->file_failed, path) && same_stat(&c->file_failed_st, &st))) {
 		pthread_mutex_unlock(&c->file_lock);

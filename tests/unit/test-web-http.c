@@ -668,7 +668,7 @@ static void dataset_first_page_before_read(void **state)
 		assert_int_equal(get_text(w, target.buf, &quick), 200);
 		/* answered before the read: it was left to a thread */
 		assert_int_equal(c->file_read.joinable, 1);
-		/* a filter waits for the read; the page then comes from the table */
+		/* a filter waits for the read (or finds it ended, and joins it); the page then comes from the table */
 		assert_int_equal(get_text(w, "/api/v1/datasets/Set/metrics?filter=n>0", &table), 200);
 		assert_int_equal(c->file_read.joinable, 0);
 		free(table);
