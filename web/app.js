@@ -379,6 +379,36 @@ async function pageDag(dagId, query) {
         ' ' + fmtTime(run.created_at))
       : el('span', { text: 'No runs yet.' }));
   }
+  // The foreach cell the user expanded ({ task, run, row }): the grid is
+  // drawn again at every change of its runs, and the expansion must survive
+  // that (it used to vanish when a late change came after the click).
+  let expanded = null;
+  function taskRow(taskId) {
+    return [...gridBox.querySelectorAll('tbody tr[data-task]')].find(x => x.dataset.task === taskId);
+  }
+  function placeExpansion() {
+    gridBox.querySelectorAll('tr.expand').forEach(x => x.remove());
+    const tr = expanded && expanded.row && taskRow(expanded.task);
+    if (tr) tr.after(expanded.row);
+  }
+  async function loadExpansion(want, ncols) {
+    const full = await api('/api/v1/runs/' + enc(want.run));
+    if (expanded !== want) return; // closed, or another one opened meanwhile
+    const inst = full.tasks.filter(x => x.task_id === want.task);
+    want.row = el('tr', { class: 'expand', 'data-run': want.run },
+      el('td', { colspan: ncols + 1 },
+        el('div', { class: 'muted', text: want.task + ' in ' + want.run + ': ' + inst.length + ' items' }),
+        el('div', { class: 'instances' }, inst.map(x => el('a', {
+          class: 'st-' + x.state, title: '#' + x.index + ' ' + x.state,
+          href: '#/runs/' + enc(want.run) + '/log/' + enc(want.task) + '?index=' + x.index })))));
+    placeExpansion();
+  }
+  function expandForeach(task, r, ncols) {
+    const same = expanded && expanded.task === task.task_id && expanded.run === r.run_id;
+    expanded = same ? null : { task: task.task_id, run: r.run_id, row: null };
+    placeExpansion();
+    if (expanded) loadExpansion(expanded, ncols);
+  }
   function renderGrid() {
     const runs = grid.runs.slice().reverse(); // oldest left, as a timeline
     const cells = grid.cells.slice().reverse();
@@ -388,30 +418,20 @@ async function pageDag(dagId, query) {
           title: r.run_id + ' · ' + r.state + ' · ' + fmtTime(r.created_at) }))));
     const body = el('tbody');
     grid.tasks.forEach((t, ti) => {
-      const tr = el('tr', {}, el('th', { class: 'task', title: t.task_id, text: t.task_id }));
+      const tr = el('tr', { 'data-task': t.task_id }, el('th', { class: 'task', title: t.task_id, text: t.task_id }));
       runs.forEach((r, ri) => {
-        tr.appendChild(el('td', {}, gridCell(cells[ri][ti], t, r, () => expandForeach(tr, t, r, runs.length))));
+        tr.appendChild(el('td', {}, gridCell(cells[ri][ti], t, r, () => expandForeach(t, r, runs.length))));
       });
       body.appendChild(tr);
     });
     gridBox.replaceChildren(el('table', { class: 'grid' }, el('thead', {}, thead), body));
-  }
-  async function expandForeach(tr, task, r, ncols) {
-    const next = tr.nextSibling;
-    if (next && next.classList && next.classList.contains('expand')) {
-      const same = next.dataset.run === r.run_id;
-      next.remove();
-      if (same) return;
+    // an expansion stays open while its run is in the grid, its states read again
+    if (expanded && runs.some(r => r.run_id === expanded.run) && taskRow(expanded.task)) {
+      placeExpansion();
+      loadExpansion(expanded, runs.length);
+    } else {
+      expanded = null;
     }
-    const full = await api('/api/v1/runs/' + enc(r.run_id));
-    const inst = full.tasks.filter(x => x.task_id === task.task_id);
-    const row = el('tr', { class: 'expand', 'data-run': r.run_id },
-      el('td', { colspan: ncols + 1 },
-        el('div', { class: 'muted', text: task.task_id + ' in ' + r.run_id + ': ' + inst.length + ' items' }),
-        el('div', { class: 'instances' }, inst.map(x => el('a', {
-          class: 'st-' + x.state, title: '#' + x.index + ' ' + x.state,
-          href: '#/runs/' + enc(r.run_id) + '/log/' + enc(task.task_id) + '?index=' + x.index })))));
-    tr.after(row);
   }
   // Two runs ticked in the history: the Compare view (#/compare/A/B).
   const picked = [];

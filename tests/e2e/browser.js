@@ -100,6 +100,26 @@ async function main() {
     await page.click('table.grid button.cell.multi');
     await page.waitForFunction(() => document.querySelectorAll('tr.expand .instances a.st-success').length === 2,
       null, { timeout: 15000 });
+    // The grid is drawn again at each change of its runs (a new run here):
+    // the expansion stays, for the run it was opened for.
+    const expandedRun = await page.$eval('tr.expand', tr => tr.dataset.run);
+    const status = await page.evaluate(async name => {
+      const csrf = document.cookie.split('; ').find(c => c.startsWith('sf_csrf_')).split('=')[1];
+      const r = await fetch('/api/v1/dags/hello/runs', { method: 'POST', credentials: 'same-origin',
+        headers: { 'Content-Type': 'application/json', 'X-SynthFlow-CSRF': csrf },
+        body: JSON.stringify({ params: { name, rate: 16000, split: 'val' } }) });
+      return r.status;
+    }, HTML_NAME); // the same params: the later steps look at the newest run
+    if (status !== 201 && status !== 200) throw new Error('second run: HTTP ' + status);
+    await page.waitForFunction(() => document.querySelectorAll('table.grid thead th.run').length === 2,
+      null, { timeout: 15000 });
+    await page.waitForFunction(run => {
+      const tr = document.querySelector('tr.expand');
+      return tr && tr.dataset.run === run && tr.querySelectorAll('.instances a.st-success').length === 2;
+    }, expandedRun, { timeout: 15000 });
+    // clicking its cell again closes it
+    await page.click('table.grid thead + tbody button.cell.multi >> nth=0');
+    await page.waitForFunction(() => !document.querySelector('tr.expand'), null, { timeout: 15000 });
 
     step('pause and unpause from the DAG page');
     const paused = async () => (await (await page.request.get(new URL('/api/v1/dags/hello', page.url()).href)).json()).paused;
