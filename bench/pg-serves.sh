@@ -13,9 +13,10 @@
 #     PostgreSQL with one serve within 1.5x of SQLite.
 # (b) one run of 1,000 tasks that sleep 50 ms.
 # (c) 8 runs at once of 125 tasks that sleep 50 ms each (1,000 tasks).
-# Work is shared by run, not by task instance (not yet): one run's tasks
-# all run on the serve that claimed it, so a second serve can only help
-# where there are several runs, (c).  Best of BENCH_REPEAT (3) each.
+# Work is shared by run and by task instance: the serve that holds a run
+# offers what its own parallelism has no room for to the other, so a second
+# serve helps both (b), one big fan-out, and (c), several runs.  Goal: two
+# serves faster than one on (b) and (c).  Best of BENCH_REPEAT (3) each.
 # The machine's load is printed before and after: other work on it skews
 # every figure.
 . "$(dirname "$0")/lib.sh"

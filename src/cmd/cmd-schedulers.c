@@ -1,7 +1,8 @@
 /*
  * synthflow schedulers [--json]: the `serve` processes that hold a lease in
  * the store (docs/engine.md, "Schedulers and leases"), with their heartbeat,
- * the runs they hold and the once-only duties they do.
+ * the runs they hold, the offered tries they run and the once-only duties
+ * they do.
  */
 #include "cmd/cmd.h"
 #include "store/store.h"
@@ -12,8 +13,8 @@ static void print_table(json_t *rows)
 	json_t *r;
 	size_t i;
 
-	printf("%-8s  %-34s  %-8s  %-10s  %-5s  %s\n", "EPOCH", "HOST", "PID", "HEARTBEAT", "RUNS",
-	       "DUTIES");
+	printf("%-8s  %-34s  %-8s  %-10s  %-5s  %-7s  %s\n", "EPOCH", "HOST", "PID", "HEARTBEAT",
+	       "RUNS", "OFFERED", "DUTIES");
 	json_array_foreach(rows, i, r) {
 		struct strbuf duties = STRBUF_INIT, beat = STRBUF_INIT;
 		json_t *d;
@@ -22,11 +23,12 @@ static void print_table(json_t *rows)
 			sb_addf(&duties, "%s%s", k ? "," : "", json_string_value(d));
 		sb_addf(&beat, "%.1fs ago",
 			(double)json_integer_value(json_object_get(r, "heartbeat_age_ms")) / 1000);
-		printf("%-8lld  %-34s  %-8lld  %-10s  %-5lld  %s%s\n",
+		printf("%-8lld  %-34s  %-8lld  %-10s  %-5lld  %-7lld  %s%s\n",
 		       (long long)json_integer_value(json_object_get(r, "epoch")),
 		       json_string_value(json_object_get(r, "host")),
 		       (long long)json_integer_value(json_object_get(r, "pid")), beat.buf,
 		       (long long)json_integer_value(json_object_get(r, "runs")),
+		       (long long)json_integer_value(json_object_get(r, "offered_tries")),
 		       duties.len ? duties.buf : "-",
 		       json_is_true(json_object_get(r, "alive")) ? "" : "  (lease expired)");
 		sb_release(&duties);
@@ -68,7 +70,8 @@ const struct cmd_entry cmd_schedulers_entry = {
 		 "Every 'synthflow serve' of this store holds a lease (docs/engine.md): its\n"
 		 "fencing epoch, host (SYNTHFLOW_HOST_ID, else /etc/machine-id, else the host\n"
 		 "name), pid, how long ago its last heartbeat was (schedulers.heartbeat,\n"
-		 "default 2 s), the unfinished runs it holds and the once-only duties it was\n"
+		 "default 2 s), the unfinished runs it holds, the tries it runs for offers\n"
+		 "(task instances a run's holder had no room for), and the once-only duties it was\n"
 		 "elected to (deliveries: callbacks and event scripts; files: watching\n"
 		 "downloaded/; schedules: firing DAG schedules), each held by one serve at a\n"
 		 "time.  A lease whose heartbeat is as old as its schedulers.lease_ttl\n"

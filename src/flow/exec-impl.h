@@ -68,6 +68,7 @@ struct exec_ops {
 
 extern const struct exec_ops exec_local_ops;
 extern const struct exec_ops exec_slurm_ops;
+extern const struct exec_ops exec_peer_ops;
 /* Every backend, for the loop's tick and wait_ms. */
 extern const struct exec_ops *const exec_backends[];
 extern const size_t exec_nbackends;
@@ -97,6 +98,13 @@ int exec_pool_check(struct sched *s, const struct dag *d, struct strbuf *err);
  */
 void exec_pool_publish(struct sched *s);
 void exec_pool_pass(struct sched *s);
+/*
+ * The cpus free for tries this serve runs for other schedulers' offers
+ * (exec-peer.c): none while a try of its own waits for cpus or gpus.
+ * exec_pool_lend takes (cpus > 0) or gives back (cpus < 0) what they use.
+ */
+int exec_pool_spare(struct sched *s);
+void exec_pool_lend(struct sched *s, int cpus);
 int exec_pool_room(struct sched *s);
 struct sti *exec_pool_next_waiting(struct sched *s, size_t *cursor);
 /* 1: start ti now (or it does not run locally); 0: it waits in the pool. */

@@ -93,7 +93,8 @@ const struct exec_ops exec_local_ops = {
 	.shutdown = exec_pool_free,
 };
 
-const struct exec_ops *const exec_backends[] = { &exec_local_ops, &exec_slurm_ops };
+const struct exec_ops *const exec_backends[] = { &exec_local_ops, &exec_slurm_ops,
+						  &exec_peer_ops };
 const size_t exec_nbackends = ARRAY_SIZE(exec_backends);
 
 const struct exec_ops *exec_ops_for(const struct dag *d, const struct dag_task *t,

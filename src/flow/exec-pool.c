@@ -306,6 +306,18 @@ void exec_pool_pass(struct sched *s)
 		s->res->hold_cpus = s->res->hold_gpus = 0;
 }
 
+int exec_pool_spare(struct sched *s)
+{
+	struct exec_pool *ep = pool(s);
+
+	return ep->hold_cpus || ep->nwait ? 0 : s->parallelism - ep->cpus_used;
+}
+
+void exec_pool_lend(struct sched *s, int cpus)
+{
+	pool(s)->cpus_used += cpus;
+}
+
 int exec_pool_room(struct sched *s)
 {
 	return !s->res || (!s->res->hold_cpus && s->res->cpus_used < s->parallelism);

@@ -233,7 +233,13 @@ static int cg_remove(const char *dir)
  */
 #define SLURM_MARK "SF_EXECUTOR=slurm"
 
-static int kill_marked(const char *want, int is_prefix)
+/*
+ * spare_offers: a run-wide kill (a dead scheduler's run recovered here)
+ * leaves alone the tries a serve runs for an offer of that run
+ * (SF_OFFER_KEY, exec-peer.c): they are their runner's to end, and the
+ * run's new owner follows them through the store.
+ */
+static int kill_marked(const char *want, int is_prefix, int spare_offers)
 {
 	DIR *dir = opendir("/proc");
 	struct dirent *de;
@@ -251,7 +257,8 @@ static int kill_marked(const char *want, int is_prefix)
 		env.max = 1 << 20;
 		/* A Slurm job's processes are Slurm's to end, with scancel (docs/slurm.md). */
 		if (sb_read_file(&env, path) == 0 &&
-		    !memmem(env.buf, env.len, SLURM_MARK, sizeof(SLURM_MARK))) {
+		    !memmem(env.buf, env.len, SLURM_MARK, sizeof(SLURM_MARK)) &&
+		    !(spare_offers && memmem(env.buf, env.len, "SF_OFFER_KEY=", 13))) {
 			for (size_t i = 0; i < env.len; i += strlen(env.buf + i) + 1) {
 				if (env.len - i < wl || memcmp(env.buf + i, want, wl) ||
 				    (!is_prefix && env.buf[i + wl] != '\0'))
@@ -282,7 +289,7 @@ static int kill_until_gone(char *cg, int is_run, const char *want, int is_prefix
 			while (waitpid(-pgid, NULL, WNOHANG) > 0)
 				;
 		}
-		left = (cg ? cg_kill(cg) : 0) + kill_marked(want, is_prefix);
+		left = (cg ? cg_kill(cg) : 0) + kill_marked(want, is_prefix, is_run);
 		if (!round && first)
 			*first = left;
 		if (!left || time_mono_ms() >= deadline)
@@ -320,6 +327,15 @@ int procs_kill_try(const char *run_id, const char *key, pid_t pgid, int wait_ms)
 int procs_kill_key(const char *key, int wait_ms)
 {
 	char *want = xasprintf("SF_TRY_KEY=%s", key);
+	int left = kill_until_gone(NULL, 0, want, 0, 0, wait_ms, NULL);
+
+	free(want);
+	return left;
+}
+
+int procs_kill_offer(const char *offer_key, int wait_ms)
+{
+	char *want = xasprintf("SF_OFFER_KEY=%s", offer_key);
 	int left = kill_until_gone(NULL, 0, want, 0, 0, wait_ms, NULL);
 
 	free(want);
@@ -372,7 +388,7 @@ int procs_kill_sched(const char *sched_id, int wait_ms)
 	int left;
 
 	for (;;) {
-		left = kill_marked(want, 1) + kill_children();
+		left = kill_marked(want, 1, 0) + kill_children();
 		for (size_t i = 0; i < cg_nleaves; i++)
 			left += cg_kill(cg_leaves[i]);
 		if (!left || time_mono_ms() >= deadline)

@@ -36,7 +36,16 @@ int procs_kill_try(const char *run_id, const char *key, pid_t pgid, int wait_ms)
  */
 int procs_kill_key(const char *key, int wait_ms);
 
-/* The same for every try of a run (SF_RUN_ID=run_id, the run's cgroups); *killed counts. */
+/*
+ * The same for the try a serve runs for an offer (SF_OFFER_KEY=offer_key,
+ * exec-peer.c), wherever it is on this machine: its runner died.
+ */
+int procs_kill_offer(const char *offer_key, int wait_ms);
+
+/*
+ * The same for every try of a run (SF_RUN_ID=run_id, the run's cgroups),
+ * except those run for an offer; *killed counts.
+ */
 int procs_kill_run(const char *run_id, int wait_ms, int *killed);
 
 /* The same for every try a scheduler started (keys "<sched_id>/..."): end of test and serve. */

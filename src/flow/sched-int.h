@@ -24,6 +24,7 @@ enum kill_why {
 	KILL_PREEMPT,           /* the cluster took its node back (Slurm PREEMPTED) */
 	KILL_LOST,              /* re-attached after a restart, but its job was gone */
 	KILL_LEASE,             /* the scheduler could not renew its lease in time */
+	KILL_RUNNER,            /* offered: its runner stopped, or lost it (sproc.why says) */
 };
 
 struct stask;
@@ -110,6 +111,8 @@ struct sproc {
 	int cpus, ngpus;        /* what it holds of that pool */
 	char *gpu_env;          /* CUDA_VISIBLE_DEVICES=... of its gpus, or NULL */
 	char *ctr;              /* container: its container's name (exec-container.c), or NULL */
+	struct peer_try *peer;  /* offered to the other serves (exec-peer.c), or NULL */
+	int64_t ended_at;       /* when it ended, as its executor knows it; 0: when reaped */
 };
 
 enum timer_kind { TM_RETRY, TM_TIMEOUT, TM_KILL };
@@ -183,6 +186,7 @@ struct sched {
 
 	struct exec_slurm *slurm; /* the Slurm executor's state, once it is used */
 	struct exec_pool *res;  /* the local executor's cpus and gpus, once used */
+	struct exec_peer *peer; /* offers made and tries run for others' (exec-peer.c), once used */
 
 	char **base_env;        /* the scheduler's environment, copied once */
 	size_t nbase_env;
@@ -274,6 +278,23 @@ void sched_try_env_free(struct sched *s, char **envp);
  * the last whole line, with a note in the log); NULL when there is none.
  */
 struct strbuf *sched_try_read_metrics(struct sti *ti, struct exec_proc *ep);
+
+/* exec-peer.c: task instances shared between the serves of a store */
+/* 1 while this serve may offer more instances to the others (exec_peer_may_offer: which). */
+int exec_peer_offer_room(struct sched *s);
+int exec_peer_may_offer(struct sched *s, const struct sti *ti);
+/* Reattach of a taken-over run: 0 when the try was offered and is followed again. */
+int exec_peer_reattach(struct sti *ti, struct sproc *p, const struct store_try *last);
+/* SF_OFFER_KEY of an offered try: "<run>/<task>[.<index>]/<try>" (malloc'd). */
+char *exec_peer_offer_key(const char *run_id, const char *task_id, int index, int try_number);
+/* The runner's side in the loop: its children, their output pipes, how many are left. */
+int exec_peer_reaped(struct sched *s, pid_t pid, int status);
+size_t exec_peer_pollfds(struct sched *s, struct pollfd *pfds);
+void exec_peer_drain(struct sched *s, const struct pollfd *pfds);
+size_t exec_peer_jobs(const struct sched *s);
+/* Inside the flush's transaction: the offers made since the last one; after its commit. */
+int exec_peer_write(struct sched *s);
+void exec_peer_written(struct sched *s);
 
 /* sched-lease.c */
 /* SYNTHFLOW_HOST_ID, else /etc/machine-id, else the host name. */

@@ -611,7 +611,7 @@ static int flush_all(struct sched *s)
 				      p->metrics->buf, p->metrics->len, NULL) < 0)
 			return -1;
 	}
-	if (sprov_write(s) < 0 || sout_write(s) < 0)
+	if (sprov_write(s) < 0 || sout_write(s) < 0 || exec_peer_write(s) < 0)
 		return -1;
 	for (size_t i = 0; i < s->nruns; i++) {
 		struct srun *run = s->runs[i];
@@ -659,6 +659,7 @@ int sched_flush(struct sched *s)
 	s->ntries = 0;
 	sprov_written(s);
 	sout_written(s);
+	exec_peer_written(s);
 	for (size_t i = 0; i < s->nruns; i++)
 		s->runs[i]->dirty = 0;
 	return 0;

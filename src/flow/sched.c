@@ -370,7 +370,8 @@ static void queue_try(struct sched *s, struct sti *ti, const struct store_try *t
 
 static void finish_failure(struct sched *s, struct sti *ti, const char *reason);
 
-static void start_try(struct sched *s, struct sti *ti)
+/* ops: where it runs (NULL: the task's executor) */
+static void start_try(struct sched *s, struct sti *ti, const struct exec_ops *ops)
 {
 	struct strbuf cmd = STRBUF_INIT, err = STRBUF_INIT;
 	char **envp = NULL, *workdir = NULL, *log_path;
@@ -391,7 +392,8 @@ static void start_try(struct sched *s, struct sti *ti)
 	t.exit_code = -1;
 	t.log_path = log_path;
 	p->ti = ti;
-	p->ops = exec_ops_for(ti->task->run->dag, ti->task->def, s->opts.cfg->flow_executor);
+	p->ops = ops ? ops : exec_ops_for(ti->task->run->dag, ti->task->def,
+					  s->opts.cfg->flow_executor);
 	p->started_mono = time_mono_ms();
 	if (sched_try_prepare(ti, p->key, NULL, 0, &cmd, &envp, &workdir, &err) == 0) {
 		spec = (struct exec_spec){ .cmd = cmd.buf, .envp = envp, .workdir = workdir,
@@ -544,7 +546,45 @@ static void start_one(struct sched *s, struct sti *ti)
 	if (ti->task->def->batch && ti->index >= 0 && ti->task->items)
 		start_batch(s, ti);
 	else
-		start_try(s, ti);
+		start_try(s, ti, NULL);
+}
+
+/*
+ * No room left here: ready instances that another serve of the store could
+ * run are offered to them (exec-peer.c), as many as they could take.  An
+ * instance that may not be offered (gpus, container, ...) goes back to the
+ * ring; a long row of them ends the pass, to start locally later.
+ */
+/* The next ready instance that may start (its run goes on), or NULL. */
+static struct sti *pop_startable(struct sched *s)
+{
+	struct sti *ti;
+
+	while ((ti = ready_pop(s)))
+		if ((ti->state == TI_QUEUED || ti->state == TI_UP_FOR_RETRY) &&
+		    ti->task->run->state == RUN_RUNNING && !ti->task->run->cancelling)
+			return ti;
+	return NULL;
+}
+
+static void offer_ready(struct sched *s)
+{
+	struct sti *ti;
+	int skipped = 0;
+
+	for (size_t n = s->ready_len; n-- && skipped < 64 && exec_peer_offer_room(s);) {
+		if (!(ti = pop_startable(s)))
+			return;
+		if (!exec_peer_may_offer(s, ti)) {
+			sched_ready_push(s, ti);
+			skipped++;
+			continue;
+		}
+		skipped = 0;
+		if (scache_take(s, ti) || task_blocked(ti))
+			continue;
+		start_try(s, ti, &exec_peer_ops);
+	}
 }
 
 /* Local tries take cpus (flow.parallelism) and gpus: those that wait for them go first. */
@@ -558,19 +598,16 @@ static void start_ready(struct sched *s)
 		if (!task_blocked(ti))
 			start_one(s, ti);
 	while (exec_pool_room(s) && !s->stopping && sched_lease_fresh(s)) {
-		ti = ready_pop(s);
-		if (!ti)
+		if (!(ti = pop_startable(s)))
 			return;
-		if (ti->state != TI_QUEUED && ti->state != TI_UP_FOR_RETRY)
-			continue;
-		if (ti->task->run->state != RUN_RUNNING || ti->task->run->cancelling)
-			continue;
 		if (scache_take(s, ti))
 			continue;
 		if (task_blocked(ti) || !exec_pool_admit(s, ti))
 			continue;
 		start_one(s, ti);
 	}
+	if (s->ready_len && s->epoch && s->live_leases >= 2)
+		offer_ready(s);
 }
 
 /* ---- a try ends ---- */
@@ -630,6 +667,9 @@ static void describe_end(struct sti *ti, int status, struct strbuf *why)
 	case KILL_LEASE:
 		sb_adds(why, "the scheduler could not renew its lease; tried again");
 		break;
+	case KILL_RUNNER:
+		sb_addf(why, "%s; tried again", said ? said : "lost: the serve running it stopped");
+		break;
 	case KILL_NONE:
 		if (said)
 			sb_adds(why, said);
@@ -660,6 +700,7 @@ static void settle(struct sched *s, struct sti *ti, enum kill_why kill_why, int 
 	case KILL_PREEMPT:
 	case KILL_LOST:
 	case KILL_LEASE:
+	case KILL_RUNNER:
 		/* Not the task's failure: the try does not count against its retries. */
 		ti->max_tries++;
 		sched_set_state(ti, TI_QUEUED, why);
@@ -839,7 +880,7 @@ static void finish_try(struct sched *s, struct sproc *p, int status)
 	 */
 	left = p->ops->reap(p, kill_why != KILL_NONE);
 	ti->exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-	ti->ended_at = time_now_ms();
+	ti->ended_at = p->ended_at ? p->ended_at : time_now_ms();
 	exec_finish(&p->ep); /* its last output, before the reason is known */
 	metrics = sched_try_read_metrics(ti, &p->ep);
 	if (kill_why != KILL_NONE) {
@@ -897,7 +938,7 @@ static void reap(struct sched *s)
 			pid = 0;
 			break;
 		}
-		if (pid > 0)
+		if (pid > 0 && !exec_peer_reaped(s, pid, status))
 			sout_reaped(s, pid, status);
 	}
 }
@@ -952,7 +993,10 @@ int sched_reattach(struct sti *ti, const struct store_try *last)
 	p->ti = ti;
 	p->ops = exec_ops_for(ti->task->run->dag, ti->task->def, s->opts.cfg->flow_executor);
 	p->started_mono = time_mono_ms();
-	if (!p->ops->reattach || p->ops->reattach(s, p, last, &why) < 0) {
+	/* offered to the other serves: followed through its offer (exec-peer.c) */
+	if (exec_peer_reattach(ti, p, last) == 0) {
+		/* p->ops is now the peer executor */
+	} else if (!p->ops->reattach || p->ops->reattach(s, p, last, &why) < 0) {
 		sb_release(&why);
 		free(p);
 		return -1;
@@ -1395,11 +1439,15 @@ static void wait_events(struct sched *s)
 	char buf[256];
 	int store_fd = store_changes_fd(s->store);
 
-	ALLOC_GROW(s->pfds, s->nprocs + 2, s->pfds_alloc);
+	size_t peer_at;
+
+	ALLOC_GROW(s->pfds, s->nprocs + exec_peer_jobs(s) + 2, s->pfds_alloc);
 	s->pfds[n++] = (struct pollfd){ .fd = wake_fd[0], .events = POLLIN };
 	for (size_t i = 0; i < s->nprocs; i++)
 		if (s->procs[i]->ep.out_fd >= 0)
 			s->pfds[n++] = (struct pollfd){ .fd = s->procs[i]->ep.out_fd, .events = POLLIN };
+	peer_at = n;
+	n += exec_peer_pollfds(s, s->pfds + n);
 	/* PostgreSQL: another process's commit wakes us (the poll reads it at once). */
 	if (store_fd >= 0)
 		s->pfds[n++] = (struct pollfd){ .fd = store_fd, .events = POLLIN };
@@ -1424,6 +1472,7 @@ static void wait_events(struct sched *s)
 			ep->out_fd = -1;
 		}
 	}
+	exec_peer_drain(s, s->pfds + peer_at);
 }
 
 static int flush_due(struct sched *s)
@@ -1482,7 +1531,7 @@ int sched_run(struct sched *s)
 		progress(s, ended);
 		drop_finished(s);
 		/* Fenced: what is left to write never will be. */
-		if (s->stopping && !s->nprocs &&
+		if (s->stopping && !s->nprocs && !exec_peer_jobs(s) &&
 		    (s->lease_lost || (!s->prov_inflight && !s->nprovs && !s->ndlv)))
 			break;
 		if (!s->opts.serve && !active_runs(s) &&

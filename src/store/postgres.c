@@ -122,6 +122,15 @@ static const char *const migrations[] = {
 	/* 11: each lease's own time to live and grace (schedulers.lease_ttl, .grace) */
 	"ALTER TABLE schedulers ADD COLUMN ttl_ms BIGINT NOT NULL DEFAULT 10000;"
 	"ALTER TABLE schedulers ADD COLUMN grace_ms BIGINT NOT NULL DEFAULT 5000;",
+	/* 12: task instances offered to any live serve (store_offer, docs/engine.md) */
+	"CREATE TABLE offers(run_id TEXT COLLATE \"C\" NOT NULL, task_id TEXT COLLATE \"C\" NOT NULL,"
+	" idx INTEGER NOT NULL, try INTEGER NOT NULL, coordinator TEXT NOT NULL, runner TEXT,"
+	" runner_host TEXT, state INTEGER NOT NULL, status INTEGER NOT NULL, kill INTEGER NOT NULL,"
+	" claimed_at BIGINT NOT NULL, ended_at BIGINT NOT NULL, reason TEXT, spec TEXT NOT NULL,"
+	" PRIMARY KEY(run_id, task_id, idx));"
+	"CREATE INDEX offers_open ON offers(state, run_id, task_id, idx);"
+	"CREATE INDEX offers_coordinator ON offers(coordinator);"
+	"CREATE INDEX offers_runner ON offers(runner);",
 };
 
 /* The server's clock in ms: every lease's times, so machines' clocks need not agree. */
@@ -181,6 +190,15 @@ enum stmt_id {
 	ST_LEASE_FENCE,
 	ST_LEASE_EXPIRE,
 	ST_RUN_CLAIM_QUEUED,
+	ST_OFFER_ADD,
+	ST_OFFER_CLAIM,
+	ST_OFFER_END,
+	ST_OFFER_KILL,
+	ST_OFFER_DROP,
+	ST_OFFER_BY_COORDINATOR,
+	ST_OFFER_BY_RUNNER,
+	ST_OFFER_BY_RUN,
+	ST_OFFER_ADOPT,
 	ST_COUNT
 };
 
@@ -188,6 +206,11 @@ enum stmt_id {
 	" payload, state, owner, attempts, created_at, started_at, ended_at, exit_code, log_path, note"
 #define RUN_COLS "run_id, dag_id, state, params, created_at, started_at, ended_at, reason, owner," \
 		 " seq, vars, triggered_by, scheduled_for"
+
+/* spec last: only a claim reads it */
+#define OFFER_COLS "run_id, task_id, idx, try, coordinator, runner, runner_host, state, status," \
+		   " kill, claimed_at, ended_at, reason"
+#define OFFER_KEY "run_id = $1 AND task_id = $2 AND idx = $3"
 
 /* A statement whose last parameter is the change number says so in `seq_last`. */
 static const struct {
@@ -292,7 +315,8 @@ static const struct {
 	[ST_LEASE_DROP] = { "DELETE FROM schedulers WHERE epoch = $1", 0 },
 	[ST_LEASE_LIST] = { "SELECT epoch, host, pid, owner, started_at, beat_at, " DB_NOW_MS
 			    " - beat_at, duties, (SELECT count(*) FROM runs r WHERE r.owner = l.owner"
-			    " AND r.state IN ('queued', 'running')), ttl_ms, grace_ms"
+			    " AND r.state IN ('queued', 'running')), ttl_ms, grace_ms,"
+			    " (SELECT count(*) FROM offers o WHERE o.runner = l.owner AND o.state = 1)"
 			    " FROM schedulers l WHERE $1 = 0 OR epoch = $1 ORDER BY epoch", 0 },
 	[ST_DELIVERY_ADD] = { "INSERT INTO deliveries(kind, event, run_id, dag_id, task_id, idx, try,"
 			      " workspace, command, payload, state, owner, attempts, created_at,"
@@ -323,6 +347,32 @@ static const struct {
 	[ST_LEASE_EXPIRE] = { "DELETE FROM schedulers WHERE epoch = $1 AND " DB_NOW_MS
 			      " - beat_at >= $2", 0 },
 	/* Lock order: runs rows, oldest first; SKIP LOCKED: claimers never wait on each other. */
+	[ST_OFFER_ADD] = { "INSERT INTO offers(" OFFER_COLS ", spec) VALUES($1, $2, $3, $4, $5, NULL,"
+			   " NULL, 0, -1, 0, 0, 0, NULL, $6) ON CONFLICT(run_id, task_id, idx) DO UPDATE"
+			   " SET try = EXCLUDED.try, coordinator = EXCLUDED.coordinator, runner = NULL,"
+			   " runner_host = NULL, state = 0, status = -1, kill = 0, claimed_at = 0,"
+			   " ended_at = 0, reason = NULL, spec = EXCLUDED.spec", 0 },
+	/* Lock order: instance rows by (run, task, index); SKIP LOCKED: runners never wait. */
+	[ST_OFFER_CLAIM] = { "UPDATE offers o SET runner = $1, runner_host = $2, state = 1,"
+			     " claimed_at = " DB_NOW_MS " FROM (SELECT run_id, task_id, idx FROM offers"
+			     " WHERE state = 0 ORDER BY run_id, task_id, idx LIMIT $3 FOR UPDATE SKIP"
+			     " LOCKED) c WHERE o.run_id = c.run_id AND o.task_id = c.task_id"
+			     " AND o.idx = c.idx RETURNING o.run_id, o.task_id, o.idx, o.try,"
+			     " o.coordinator, o.runner, o.runner_host, o.state, o.status, o.kill,"
+			     " o.claimed_at, o.ended_at, o.reason, o.spec", 0 },
+	[ST_OFFER_END] = { "UPDATE offers SET state = 2, status = $6, ended_at = $7, reason = $8"
+			   " WHERE " OFFER_KEY " AND try = $4 AND runner = $5 AND state = 1", 0 },
+	[ST_OFFER_KILL] = { "UPDATE offers SET kill = GREATEST(kill, $5) WHERE " OFFER_KEY
+			    " AND try = $4", 0 },
+	[ST_OFFER_DROP] = { "DELETE FROM offers WHERE " OFFER_KEY " AND try = $4"
+			    " AND ($5::text IS NULL OR (runner = $5 AND state = 1))", 0 },
+	[ST_OFFER_BY_COORDINATOR] = { "SELECT " OFFER_COLS " FROM offers WHERE coordinator = $1"
+				      " ORDER BY run_id, task_id, idx", 0 },
+	[ST_OFFER_BY_RUNNER] = { "SELECT " OFFER_COLS " FROM offers WHERE runner = $1 AND state = 1"
+				 " ORDER BY run_id, task_id, idx", 0 },
+	[ST_OFFER_BY_RUN] = { "SELECT " OFFER_COLS " FROM offers WHERE run_id = $1"
+			      " ORDER BY run_id, task_id, idx", 0 },
+	[ST_OFFER_ADOPT] = { "UPDATE offers SET coordinator = $2 WHERE run_id = $1", 0 },
 	[ST_RUN_CLAIM_QUEUED] = { "SELECT run_id FROM runs WHERE state = 'queued' AND owner IS NULL"
 				  " ORDER BY created_at, run_id LIMIT $1 FOR UPDATE SKIP LOCKED", 0 },
 };
@@ -1501,6 +1551,7 @@ static void fill_lease(const PGresult *res, int i, void *elem)
 	l->age_ms = get_int(res, i, 6);
 	l->duties = get_str(res, i, 7);
 	l->runs = get_int(res, i, 8);
+	l->offered = get_int(res, i, 11);
 	l->ttl_ms = get_int(res, i, 9);
 	l->grace_ms = get_int(res, i, 10);
 }
@@ -1577,6 +1628,130 @@ static int pg_run_claim_queued(struct store *s, const char *owner, int64_t limit
 		return -1;
 	}
 	return 0;
+}
+
+/* ---- offers ---- */
+
+static void fill_offer(const PGresult *res, int i, void *elem)
+{
+	struct store_offer *o = elem;
+
+	o->run_id = get_str(res, i, 0);
+	o->task_id = get_str(res, i, 1);
+	o->index = (int)get_int(res, i, 2);
+	o->try_number = (int)get_int(res, i, 3);
+	o->coordinator = get_str(res, i, 4);
+	o->runner = get_str(res, i, 5);
+	o->runner_host = get_str(res, i, 6);
+	o->state = (enum store_offer_state)get_int(res, i, 7);
+	o->status = (int)get_int(res, i, 8);
+	o->kill = (int)get_int(res, i, 9);
+	o->claimed_at = get_int(res, i, 10);
+	o->ended_at = get_int(res, i, 11);
+	o->reason = get_str(res, i, 12);
+	if (PQnfields(res) > 13)
+		o->spec = get_str(res, i, 13);
+}
+
+static const struct row_type offer_rows = { sizeof(struct store_offer), fill_offer };
+
+static void offer_key(struct pgargs *a, const char *run_id, const char *task_id, int index)
+{
+	arg_text(a, run_id);
+	arg_text(a, task_id);
+	arg_int(a, index);
+}
+
+static int pg_offer_add(struct store *s, const struct store_offer *o)
+{
+	struct pgargs a = { 0 };
+
+	offer_key(&a, o->run_id, o->task_id, o->index);
+	arg_int(&a, o->try_number);
+	arg_text(&a, o->coordinator);
+	arg_text(&a, o->spec ? o->spec : "{}");
+	return write_stmt(ps(s), ST_OFFER_ADD, &a, "offering a task instance", NULL);
+}
+
+static int pg_offer_claim(struct store *s, const char *runner, const char *host, int64_t limit,
+			  struct store_offer **v, size_t *n)
+{
+	struct pgargs a = { 0 };
+	void *list;
+	int ret;
+
+	arg_text(&a, runner);
+	arg_text(&a, host);
+	arg_int(&a, limit);
+	ret = list_rows(exec_stmt(ps(s), ST_OFFER_CLAIM, &a, "claiming offers"), &offer_rows,
+			&list, n);
+	*v = list;
+	return ret;
+}
+
+static int pg_offer_end(struct store *s, const struct store_offer *o, const char *runner)
+{
+	struct pgargs a = { 0 };
+	long changed = 0;
+
+	offer_key(&a, o->run_id, o->task_id, o->index);
+	arg_int(&a, o->try_number);
+	arg_text(&a, runner);
+	arg_int(&a, o->status);
+	arg_int(&a, o->ended_at);
+	arg_text(&a, o->reason);
+	if (write_stmt(ps(s), ST_OFFER_END, &a, "ending an offered try", &changed) < 0)
+		return -1;
+	return changed ? 0 : STORE_NOT_FOUND;
+}
+
+static int pg_offer_kill(struct store *s, const char *run_id, const char *task_id, int index,
+			 int try_number, int kill)
+{
+	struct pgargs a = { 0 };
+
+	offer_key(&a, run_id, task_id, index);
+	arg_int(&a, try_number);
+	arg_int(&a, kill);
+	return write_stmt(ps(s), ST_OFFER_KILL, &a, "asking an offered try to stop", NULL);
+}
+
+static int pg_offer_drop(struct store *s, const char *run_id, const char *task_id, int index,
+			 int try_number, const char *runner)
+{
+	struct pgargs a = { 0 };
+	long changed = 0;
+
+	offer_key(&a, run_id, task_id, index);
+	arg_int(&a, try_number);
+	arg_text(&a, runner);
+	if (write_stmt(ps(s), ST_OFFER_DROP, &a, "taking an offer back", &changed) < 0)
+		return -1;
+	return changed ? 0 : STORE_NOT_FOUND;
+}
+
+static int pg_offer_list(struct store *s, int by, const char *who, struct store_offer **v,
+			 size_t *n)
+{
+	static const enum stmt_id ids[] = { ST_OFFER_BY_COORDINATOR, ST_OFFER_BY_RUNNER,
+					    ST_OFFER_BY_RUN };
+	struct pgargs a = { 0 };
+	void *list;
+	int ret;
+
+	arg_text(&a, who);
+	ret = list_rows(exec_stmt(ps(s), ids[by], &a, "listing offers"), &offer_rows, &list, n);
+	*v = list;
+	return ret;
+}
+
+static int pg_offer_adopt(struct store *s, const char *run_id, const char *coordinator)
+{
+	struct pgargs a = { 0 };
+
+	arg_text(&a, run_id);
+	arg_text(&a, coordinator);
+	return write_stmt(ps(s), ST_OFFER_ADOPT, &a, "taking a run's offers over", NULL);
 }
 
 static int pg_lease_list(struct store *s, int64_t epoch, struct store_lease **v, size_t *n)
@@ -2447,6 +2622,13 @@ const struct store_ops store_pg_ops = {
 	.lease_fence = pg_lease_fence,
 	.lease_expire = pg_lease_expire,
 	.run_claim_queued = pg_run_claim_queued,
+	.offer_add = pg_offer_add,
+	.offer_claim = pg_offer_claim,
+	.offer_end = pg_offer_end,
+	.offer_kill = pg_offer_kill,
+	.offer_drop = pg_offer_drop,
+	.offer_list = pg_offer_list,
+	.offer_adopt = pg_offer_adopt,
 	.lease_take = pg_lease_take,
 	.lease_beat = pg_lease_beat,
 	.lease_lock = pg_lease_lock,

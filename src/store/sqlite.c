@@ -106,6 +106,15 @@ static const char *const migrations[] = {
 	/* 12: each lease's own time to live and grace (schedulers.lease_ttl, .grace) */
 	"ALTER TABLE schedulers ADD COLUMN ttl_ms INTEGER NOT NULL DEFAULT 10000;"
 	"ALTER TABLE schedulers ADD COLUMN grace_ms INTEGER NOT NULL DEFAULT 5000;",
+	/* 13: task instances offered to any live serve (store_offer, docs/engine.md) */
+	"CREATE TABLE offers(run_id TEXT NOT NULL, task_id TEXT NOT NULL, idx INTEGER NOT NULL,"
+	" try INTEGER NOT NULL, coordinator TEXT NOT NULL, runner TEXT, runner_host TEXT,"
+	" state INTEGER NOT NULL, status INTEGER NOT NULL, kill INTEGER NOT NULL,"
+	" claimed_at INTEGER NOT NULL, ended_at INTEGER NOT NULL, reason TEXT, spec TEXT NOT NULL,"
+	" PRIMARY KEY(run_id, task_id, idx)) WITHOUT ROWID;"
+	"CREATE INDEX offers_open ON offers(state, run_id, task_id, idx);"
+	"CREATE INDEX offers_coordinator ON offers(coordinator);"
+	"CREATE INDEX offers_runner ON offers(runner);",
 };
 
 enum stmt_id {
@@ -163,11 +172,26 @@ enum stmt_id {
 	ST_LEASE_FENCE,
 	ST_LEASE_EXPIRE,
 	ST_RUN_CLAIM_QUEUED,
+	ST_OFFER_ADD,
+	ST_OFFER_OPEN,
+	ST_OFFER_TAKE,
+	ST_OFFER_END,
+	ST_OFFER_KILL,
+	ST_OFFER_DROP,
+	ST_OFFER_BY_COORDINATOR,
+	ST_OFFER_BY_RUNNER,
+	ST_OFFER_BY_RUN,
+	ST_OFFER_ADOPT,
 	ST_COUNT
 };
 
 #define RUN_COLS "run_id, dag_id, state, params, created_at, started_at, ended_at, reason, owner," \
 		 " seq, vars, triggered_by, scheduled_for"
+
+/* spec last: only a claim reads it */
+#define OFFER_COLS "run_id, task_id, idx, try, coordinator, runner, runner_host, state, status," \
+		   " kill, claimed_at, ended_at, reason"
+#define OFFER_KEY "run_id = ?1 AND task_id = ?2 AND idx = ?3"
 
 static const char *const stmt_sql[ST_COUNT] = {
 	[ST_METRICS_DELETE] = "DELETE FROM metrics WHERE run_id = ?1 AND task_id = ?2 AND idx = ?3",
@@ -250,7 +274,8 @@ static const char *const stmt_sql[ST_COUNT] = {
 	[ST_LEASE_DROP] = "DELETE FROM schedulers WHERE epoch = ?1",
 	[ST_LEASE_LIST] = "SELECT epoch, host, pid, owner, started_at, beat_at, ?1 - beat_at, duties,"
 			  " (SELECT count(*) FROM runs r WHERE r.owner = l.owner"
-			  " AND r.state IN ('queued', 'running')), ttl_ms, grace_ms"
+			  " AND r.state IN ('queued', 'running')), ttl_ms, grace_ms,"
+			  " (SELECT count(*) FROM offers o WHERE o.runner = l.owner AND o.state = 1)"
 			  " FROM schedulers l WHERE ?2 = 0 OR epoch = ?2 ORDER BY epoch",
 	[ST_DELIVERY_ADD] = "INSERT INTO deliveries(kind, event, run_id, dag_id, task_id, idx, try,"
 			    " workspace, command, payload, state, owner, attempts, created_at,"
@@ -270,6 +295,24 @@ static const char *const stmt_sql[ST_COUNT] = {
 			    " AND state = 'running'",
 	[ST_LEASE_FENCE] = "SELECT 1 FROM schedulers WHERE epoch = ?1",
 	[ST_LEASE_EXPIRE] = "DELETE FROM schedulers WHERE epoch = ?1 AND ?3 - beat_at >= ?2",
+	[ST_OFFER_ADD] = "INSERT OR REPLACE INTO offers(" OFFER_COLS ", spec) VALUES(?1, ?2, ?3, ?4,"
+			 " ?5, NULL, NULL, 0, -1, 0, 0, 0, NULL, ?6)",
+	[ST_OFFER_OPEN] = "SELECT " OFFER_COLS ", spec FROM offers WHERE state = 0"
+			  " ORDER BY run_id, task_id, idx LIMIT ?1",
+	[ST_OFFER_TAKE] = "UPDATE offers SET runner = ?4, runner_host = ?5, state = 1, claimed_at = ?6"
+			  " WHERE " OFFER_KEY " AND state = 0",
+	[ST_OFFER_END] = "UPDATE offers SET state = 2, status = ?6, ended_at = ?7, reason = ?8"
+			 " WHERE " OFFER_KEY " AND try = ?4 AND runner = ?5 AND state = 1",
+	[ST_OFFER_KILL] = "UPDATE offers SET kill = max(kill, ?5) WHERE " OFFER_KEY " AND try = ?4",
+	[ST_OFFER_DROP] = "DELETE FROM offers WHERE " OFFER_KEY " AND try = ?4"
+			  " AND (?5 IS NULL OR (runner = ?5 AND state = 1))",
+	[ST_OFFER_BY_COORDINATOR] = "SELECT " OFFER_COLS " FROM offers WHERE coordinator = ?1"
+				    " ORDER BY run_id, task_id, idx",
+	[ST_OFFER_BY_RUNNER] = "SELECT " OFFER_COLS " FROM offers WHERE runner = ?1 AND state = 1"
+			       " ORDER BY run_id, task_id, idx",
+	[ST_OFFER_BY_RUN] = "SELECT " OFFER_COLS " FROM offers WHERE run_id = ?1"
+			    " ORDER BY run_id, task_id, idx",
+	[ST_OFFER_ADOPT] = "UPDATE offers SET coordinator = ?2 WHERE run_id = ?1",
 	[ST_RUN_CLAIM_QUEUED] = "SELECT run_id FROM runs WHERE state = 'queued' AND owner IS NULL"
 				" ORDER BY created_at, run_id LIMIT ?1",
 };
@@ -1907,6 +1950,7 @@ static void fill_lease(sqlite3_stmt *st, void *elem)
 	l->age_ms = sqlite3_column_int64(st, 6);
 	l->duties = col_strdup(st, 7);
 	l->runs = sqlite3_column_int64(st, 8);
+	l->offered = sqlite3_column_int64(st, 11);
 	l->ttl_ms = sqlite3_column_int64(st, 9);
 	l->grace_ms = sqlite3_column_int64(st, 10);
 }
@@ -1985,6 +2029,179 @@ static int sq_run_claim_queued(struct store *s, const char *owner, int64_t limit
 		return -1;
 	}
 	return 0;
+}
+
+/* ---- offers ---- */
+
+static void fill_offer(sqlite3_stmt *st, void *elem)
+{
+	struct store_offer *o = elem;
+
+	o->run_id = col_strdup(st, 0);
+	o->task_id = col_strdup(st, 1);
+	o->index = sqlite3_column_int(st, 2);
+	o->try_number = sqlite3_column_int(st, 3);
+	o->coordinator = col_strdup(st, 4);
+	o->runner = col_strdup(st, 5);
+	o->runner_host = col_strdup(st, 6);
+	o->state = (enum store_offer_state)sqlite3_column_int(st, 7);
+	o->status = sqlite3_column_int(st, 8);
+	o->kill = sqlite3_column_int(st, 9);
+	o->claimed_at = sqlite3_column_int64(st, 10);
+	o->ended_at = sqlite3_column_int64(st, 11);
+	o->reason = col_strdup(st, 12);
+	if (sqlite3_column_count(st) > 13)
+		o->spec = col_strdup(st, 13);
+}
+
+static void free_offers(void *v, size_t n)
+{
+	store_offer_list_free(v, n);
+}
+
+static const struct row_type offer_rows = { sizeof(struct store_offer), fill_offer, free_offers };
+
+/* Binds the offer's key (run_id, task_id, idx) to ?1-?3. */
+static sqlite3_stmt *offer_stmt(struct sqlite_store *q, enum stmt_id id, const char *run_id,
+				const char *task_id, int index)
+{
+	sqlite3_stmt *st = stmt(q, id);
+
+	if (st) {
+		bind_text(st, 1, run_id);
+		bind_text(st, 2, task_id);
+		sqlite3_bind_int(st, 3, index);
+	}
+	return st;
+}
+
+static int sq_offer_add(struct store *s, const struct store_offer *o)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = offer_stmt(q, ST_OFFER_ADD, o->run_id, o->task_id, o->index);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int(st, 4, o->try_number);
+	bind_text(st, 5, o->coordinator);
+	bind_text(st, 6, o->spec ? o->spec : "{}");
+	return write_stmt(q, st, "offering a task instance");
+}
+
+/* One transaction (BEGIN IMMEDIATE: no other writer until it ends): read, then take. */
+static int sq_offer_claim(struct store *s, const char *runner, const char *host, int64_t limit,
+			  struct store_offer **v, size_t *n)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_OFFER_OPEN);
+	int64_t now = time_now_ms();
+	void *list;
+	int ret;
+
+	if (!st || sq_begin(s) < 0)
+		return -1;
+	sqlite3_bind_int64(st, 1, limit);
+	ret = list_rows(q, st, &offer_rows, &list, n, "listing open offers");
+	*v = list;
+	for (size_t i = 0; i < *n && !ret; i++) {
+		struct store_offer *o = &(*v)[i];
+		sqlite3_stmt *take = offer_stmt(q, ST_OFFER_TAKE, o->run_id, o->task_id, o->index);
+		if (!take) {
+			ret = -1;
+			break;
+		}
+		bind_text(take, 4, runner);
+		bind_text(take, 5, host);
+		sqlite3_bind_int64(take, 6, now);
+		ret = write_stmt(q, take, "claiming an offer");
+		o->runner = xstrdup(runner);
+		o->runner_host = xstrdup(host);
+		o->state = OFFER_RUNNING;
+		o->claimed_at = now;
+	}
+	if (ret)
+		sq_rollback(s);
+	if (ret || sq_commit(s) < 0) {
+		store_offer_list_free(*v, *n);
+		*v = NULL;
+		*n = 0;
+		return -1;
+	}
+	return 0;
+}
+
+static int sq_offer_end(struct store *s, const struct store_offer *o, const char *runner)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = offer_stmt(q, ST_OFFER_END, o->run_id, o->task_id, o->index);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int(st, 4, o->try_number);
+	bind_text(st, 5, runner);
+	sqlite3_bind_int(st, 6, o->status);
+	sqlite3_bind_int64(st, 7, o->ended_at);
+	bind_text(st, 8, o->reason);
+	if (write_stmt(q, st, "ending an offered try") < 0)
+		return -1;
+	return sqlite3_changes(q->db) ? 0 : STORE_NOT_FOUND;
+}
+
+static int sq_offer_kill(struct store *s, const char *run_id, const char *task_id, int index,
+			 int try_number, int kill)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = offer_stmt(q, ST_OFFER_KILL, run_id, task_id, index);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int(st, 4, try_number);
+	sqlite3_bind_int(st, 5, kill);
+	return write_stmt(q, st, "asking an offered try to stop");
+}
+
+static int sq_offer_drop(struct store *s, const char *run_id, const char *task_id, int index,
+			 int try_number, const char *runner)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = offer_stmt(q, ST_OFFER_DROP, run_id, task_id, index);
+
+	if (!st)
+		return -1;
+	sqlite3_bind_int(st, 4, try_number);
+	bind_text(st, 5, runner);
+	if (write_stmt(q, st, "taking an offer back") < 0)
+		return -1;
+	return sqlite3_changes(q->db) ? 0 : STORE_NOT_FOUND;
+}
+
+static int sq_offer_list(struct store *s, int by, const char *who, struct store_offer **v,
+			 size_t *n)
+{
+	static const enum stmt_id ids[] = { ST_OFFER_BY_COORDINATOR, ST_OFFER_BY_RUNNER,
+					    ST_OFFER_BY_RUN };
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ids[by]);
+	void *list;
+	int ret;
+
+	if (st)
+		bind_text(st, 1, who);
+	ret = list_rows(q, st, &offer_rows, &list, n, "listing offers");
+	*v = list;
+	return ret;
+}
+
+static int sq_offer_adopt(struct store *s, const char *run_id, const char *coordinator)
+{
+	struct sqlite_store *q = ss(s);
+	sqlite3_stmt *st = stmt(q, ST_OFFER_ADOPT);
+
+	if (!st)
+		return -1;
+	bind_text(st, 1, run_id);
+	bind_text(st, 2, coordinator);
+	return write_stmt(q, st, "taking a run's offers over");
 }
 
 static int sq_lease_list(struct store *s, int64_t epoch, struct store_lease **v, size_t *n)
@@ -2631,6 +2848,13 @@ const struct store_ops store_sqlite_ops = {
 	.lease_fence = sq_lease_fence,
 	.lease_expire = sq_lease_expire,
 	.run_claim_queued = sq_run_claim_queued,
+	.offer_add = sq_offer_add,
+	.offer_claim = sq_offer_claim,
+	.offer_end = sq_offer_end,
+	.offer_kill = sq_offer_kill,
+	.offer_drop = sq_offer_drop,
+	.offer_list = sq_offer_list,
+	.offer_adopt = sq_offer_adopt,
 	.lease_take = sq_lease_take,
 	.lease_beat = sq_lease_beat,
 	.lease_lock = sq_lease_lock,

@@ -99,6 +99,18 @@ struct store_ops {
 	int (*lease_take)(struct store *s, const char *host, int pid, const char *owner_prefix,
 			  int64_t ttl_ms, int64_t grace_ms, int64_t *epoch);
 	int (*lease_beat)(struct store *s, int64_t epoch, const char *duties);
+	int (*offer_add)(struct store *s, const struct store_offer *o);
+	int (*offer_claim)(struct store *s, const char *runner, const char *host, int64_t limit,
+			   struct store_offer **v, size_t *n);
+	int (*offer_end)(struct store *s, const struct store_offer *o, const char *runner);
+	int (*offer_kill)(struct store *s, const char *run_id, const char *task_id, int index,
+			  int try_number, int kill);
+	int (*offer_drop)(struct store *s, const char *run_id, const char *task_id, int index,
+			  int try_number, const char *runner);
+	/* by = 0: coordinator, 1: runner (running ones), 2: run_id */
+	int (*offer_list)(struct store *s, int by, const char *who, struct store_offer **v,
+			  size_t *n);
+	int (*offer_adopt)(struct store *s, const char *run_id, const char *coordinator);
 	/*
 	 * Inside a transaction: held until its end, so that elections (look at
 	 * every lease, then claim) happen one at a time.

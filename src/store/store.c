@@ -803,6 +803,83 @@ int store_lease_elect(struct store *s, int64_t epoch, const char *want, char **h
 
 int store_lease_drop(struct store *s, int64_t epoch) { return s->ops->lease_drop(s, epoch); }
 
+void store_offer_release(struct store_offer *o)
+{
+	free(o->run_id);
+	free(o->task_id);
+	free(o->coordinator);
+	free(o->runner);
+	free(o->runner_host);
+	free(o->reason);
+	free(o->spec);
+	memset(o, 0, sizeof(*o));
+}
+
+void store_offer_list_free(struct store_offer *v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		store_offer_release(&v[i]);
+	free(v);
+}
+
+int store_offer_add(struct store *s, const struct store_offer *o)
+{
+	return s->ops->offer_add(s, o);
+}
+
+int store_offer_claim(struct store *s, const char *runner, const char *host, int64_t limit,
+		      struct store_offer **v, size_t *n)
+{
+	*v = NULL;
+	*n = 0;
+	return s->ops->offer_claim(s, runner, host, limit, v, n);
+}
+
+int store_offer_end(struct store *s, const struct store_offer *o, const char *runner)
+{
+	return s->ops->offer_end(s, o, runner);
+}
+
+int store_offer_kill(struct store *s, const char *run_id, const char *task_id, int index,
+		     int try_number, int kill)
+{
+	return s->ops->offer_kill(s, run_id, task_id, index, try_number, kill);
+}
+
+int store_offer_drop(struct store *s, const char *run_id, const char *task_id, int index,
+		     int try_number, const char *runner)
+{
+	return s->ops->offer_drop(s, run_id, task_id, index, try_number, runner);
+}
+
+static int offer_list(struct store *s, int by, const char *who, struct store_offer **v,
+		      size_t *n)
+{
+	*v = NULL;
+	*n = 0;
+	return s->ops->offer_list(s, by, who, v, n);
+}
+
+int store_offer_list(struct store *s, const char *coordinator, struct store_offer **v, size_t *n)
+{
+	return offer_list(s, 0, coordinator, v, n);
+}
+
+int store_offer_running(struct store *s, const char *runner, struct store_offer **v, size_t *n)
+{
+	return offer_list(s, 1, runner, v, n);
+}
+
+int store_offer_list_run(struct store *s, const char *run_id, struct store_offer **v, size_t *n)
+{
+	return offer_list(s, 2, run_id, v, n);
+}
+
+int store_offer_adopt(struct store *s, const char *run_id, const char *coordinator)
+{
+	return s->ops->offer_adopt(s, run_id, coordinator);
+}
+
 int store_lease_fence(struct store *s, int64_t epoch) { return s->ops->lease_fence(s, epoch); }
 
 int store_lease_expire(struct store *s, int64_t epoch, int64_t older_than_ms)
@@ -851,12 +928,13 @@ json_t *store_lease_json(const struct store_lease *l)
 			json_array_append_new(duties, json_stringn(d, len));
 		d += len + (d[len] == ',');
 	}
-	return json_pack("{s:I, s:s, s:i, s:o, s:o, s:I, s:b, s:I, s:I, s:I, s:o}", "epoch",
+	return json_pack("{s:I, s:s, s:i, s:o, s:o, s:I, s:b, s:I, s:I, s:I, s:I, s:o}", "epoch",
 			 (json_int_t)l->epoch, "host", l->host ? l->host : "", "pid", l->pid,
 			 "started_at", time_json(l->started_at), "heartbeat_at", time_json(l->beat_at),
 			 "heartbeat_age_ms", (json_int_t)l->age_ms, "alive", l->age_ms < l->ttl_ms,
 			 "lease_ttl_ms", (json_int_t)l->ttl_ms, "grace_ms", (json_int_t)l->grace_ms,
-			 "runs", (json_int_t)l->runs, "duties", duties);
+			 "runs", (json_int_t)l->runs, "offered_tries", (json_int_t)l->offered,
+			 "duties", duties);
 }
 
 static void free_names(char **names, size_t n)

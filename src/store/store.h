@@ -450,6 +450,7 @@ struct store_lease {
 	int64_t age_ms;         /* since its last heartbeat, now */
 	char *duties;           /* the once-only duties it holds, comma-separated, "" none */
 	int64_t runs;           /* unfinished runs it owns */
+	int64_t offered;        /* tries it runs for offers (its own runs' or others') */
 	int64_t ttl_ms, grace_ms; /* its owner's schedulers.lease_ttl and .grace */
 };
 /*
@@ -504,6 +505,69 @@ int store_lease_list(struct store *s, struct store_lease **v, size_t *n);
  *  is younger than the lease's TTL; no duties once it is dead.
  */
 json_t *store_lease_json(const struct store_lease *l);
+
+/*
+ * ---- offers: task instances any live serve may run (docs/engine.md, "Sharing work") ----
+ *
+ * The owner of a run (its coordinator) offers a ready instance its own
+ * pool has no room for, with the try it prepared (command, environment,
+ * folder, log); a runner (any live serve, the coordinator too) claims it,
+ * runs the try and records how it ended; the coordinator applies that end
+ * to the instance (it stays the only writer of tis, tries and runs).  One
+ * offer per instance at a time; a runner's writes are conditional on being
+ * its runner, and the coordinator's on the try it offered.
+ */
+enum store_offer_state { OFFER_OPEN, OFFER_RUNNING, OFFER_DONE };
+struct store_offer {
+	char *run_id, *task_id;
+	int index, try_number;
+	char *coordinator;      /* the owner string of the run's owner */
+	char *runner;           /* the owner string of the serve running it, NULL while open */
+	char *runner_host;      /* that serve's host id, NULL while open */
+	enum store_offer_state state;
+	int status;             /* done: the try's wait status (as waitpid gives it) */
+	int kill;               /* the coordinator asks it to stop: 1 SIGTERM, 2 SIGKILL */
+	int64_t claimed_at, ended_at;
+	char *reason;           /* done: NULL, or why the runner could not keep it ("lost: ...") */
+	char *spec;             /* the try as JSON (exec-peer.c); only store_offer_claim fills it */
+};
+void store_offer_release(struct store_offer *o);
+void store_offer_list_free(struct store_offer *v, size_t n);
+/*
+ * Offers o's instance for o->try_number with o->spec, coordinated by
+ * o->coordinator, open (replaces an older offer of the instance).
+ */
+int store_offer_add(struct store *s, const struct store_offer *o);
+/*
+ * Claims up to `limit` open offers for `runner` on `host`, in (run, task,
+ * index) order, in one transaction; PostgreSQL: FOR UPDATE SKIP LOCKED, so
+ * runners claiming at once each get different ones and never wait.
+ */
+int store_offer_claim(struct store *s, const char *runner, const char *host, int64_t limit,
+		      struct store_offer **v, size_t *n);
+/*
+ * The runner's end of its try (o->status, o->ended_at, o->reason), for
+ * o->try_number: STORE_NOT_FOUND when the offer is no longer that try
+ * running under `runner` (the coordinator took it back: nothing to report).
+ */
+int store_offer_end(struct store *s, const struct store_offer *o, const char *runner);
+/* The coordinator asks the runner of try try_number to stop: kill 1 (SIGTERM) or 2 (SIGKILL). */
+int store_offer_kill(struct store *s, const char *run_id, const char *task_id, int index,
+		     int try_number, int kill);
+/*
+ * Takes the offer of try try_number back (deletes it), only while `runner`
+ * runs it (NULL: in any state): STORE_NOT_FOUND when it is not so.
+ */
+int store_offer_drop(struct store *s, const char *run_id, const char *task_id, int index,
+		     int try_number, const char *runner);
+/* The offers of a coordinator, or those a runner runs, in (run, task, index) order. */
+int store_offer_list(struct store *s, const char *coordinator, struct store_offer **v,
+		     size_t *n);
+int store_offer_running(struct store *s, const char *runner, struct store_offer **v, size_t *n);
+/* The offers of a run, and the run's new coordinator after a takeover. */
+int store_offer_list_run(struct store *s, const char *run_id, struct store_offer **v,
+			 size_t *n);
+int store_offer_adopt(struct store *s, const char *run_id, const char *coordinator);
 
 /*
  * 1 when other machines may share the store (PostgreSQL): several `serve`

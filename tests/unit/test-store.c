@@ -923,6 +923,132 @@ static void arrivals_once_per_identity(void **state)
 }
 
 /* The outbox: a row is claimed once, a rollback takes it back, the end is recorded. */
+/*
+ * Offers: each open offer is claimed by one runner, in (run, task, index)
+ * order, with its spec; only its runner may end it, and only for the try
+ * offered; the coordinator asks it to stop and takes it back (only from a
+ * given runner, or in any state); a takeover moves a run's offers to the
+ * new coordinator; PostgreSQL: a claim in progress elsewhere is skipped,
+ * not waited for.
+ */
+static int offer(struct store *s, const char *run, const char *task, int index, int try_number,
+		 const char *coordinator)
+{
+	struct store_offer o = { .run_id = (char *)run, .task_id = (char *)task, .index = index,
+				 .try_number = try_number, .coordinator = (char *)coordinator,
+				 .spec = (char *)"{\"cmd\":\"true\"}" };
+	return store_offer_add(s, &o);
+}
+
+static void offers_claimed_once(void **state)
+{
+	struct fixture *f = *state;
+	struct store *s2 = store_open(f->url, "/");
+	struct store_offer *v, *w, end;
+	size_t n, m;
+
+	assert_non_null(s2);
+	assert_int_equal(offer(f->s, "r1", "b", 0, 1, "C#1"), 0);
+	assert_int_equal(offer(f->s, "r1", "a", 1, 1, "C#1"), 0);
+	assert_int_equal(offer(f->s, "r1", "a", 0, 2, "C#1"), 0);
+	assert_int_equal(offer(f->s, "r2", "a", -1, 1, "D#2"), 0);
+	assert_int_equal(store_offer_claim(f->s, "R#3", "host-r", 2, &v, &n), 0);
+	assert_int_equal(n, 2);
+	assert_string_equal(v[0].task_id, "a");
+	assert_int_equal(v[0].index, 0);
+	assert_int_equal(v[0].try_number, 2);
+	assert_string_equal(v[0].runner, "R#3");
+	assert_string_equal(v[0].runner_host, "host-r");
+	assert_string_equal(v[0].spec, "{\"cmd\":\"true\"}");
+	assert_int_equal(v[0].state, OFFER_RUNNING);
+	assert_int_equal(v[0].kill, 0);
+	assert_true(v[0].claimed_at > 0);
+	assert_int_equal(v[1].index, 1);
+	/* the other runner gets the rest, never the same */
+	assert_int_equal(store_offer_claim(s2, "S#4", "host-s", 10, &w, &m), 0);
+	assert_int_equal(m, 2);
+	assert_string_equal(w[0].task_id, "b");
+	assert_string_equal(w[1].run_id, "r2");
+	store_offer_list_free(w, m);
+	assert_int_equal(store_offer_claim(s2, "S#4", "host-s", 10, &w, &m), 0);
+	assert_int_equal(m, 0);
+	store_offer_list_free(w, m);
+	assert_int_equal(store_offer_running(f->s, "R#3", &w, &m), 0);
+	assert_int_equal(m, 2);
+	assert_null(w[0].spec); /* only a claim reads it */
+	store_offer_list_free(w, m);
+
+	/* asked to stop: the runner sees it; the level only rises */
+	assert_int_equal(store_offer_kill(f->s, "r1", "a", 1, 1, 2), 0);
+	assert_int_equal(store_offer_kill(f->s, "r1", "a", 1, 1, 1), 0);
+	assert_int_equal(store_offer_kill(f->s, "r1", "a", 1, 7, 1), 0); /* another try: nothing */
+	assert_int_equal(store_offer_running(s2, "R#3", &w, &m), 0);
+	assert_int_equal(w[1].kill, 2);
+	assert_int_equal(w[0].kill, 0);
+	store_offer_list_free(w, m);
+
+	/* ended by its runner only, for its try only */
+	end = v[0];
+	end.status = 256;
+	end.ended_at = 42;
+	end.reason = NULL;
+	assert_int_equal(store_offer_end(s2, &end, "S#4"), STORE_NOT_FOUND);
+	end.try_number = 1;
+	assert_int_equal(store_offer_end(f->s, &end, "R#3"), STORE_NOT_FOUND);
+	end.try_number = 2;
+	assert_int_equal(store_offer_end(f->s, &end, "R#3"), 0);
+	assert_int_equal(store_offer_end(f->s, &end, "R#3"), STORE_NOT_FOUND);
+	/* a dead runner's offer is taken back once, only from it */
+	assert_int_equal(store_offer_drop(f->s, "r1", "a", 1, 1, "S#4"), STORE_NOT_FOUND);
+	assert_int_equal(store_offer_drop(f->s, "r1", "a", 1, 1, "R#3"), 0);
+	assert_int_equal(store_offer_drop(f->s, "r1", "a", 1, 1, "R#3"), STORE_NOT_FOUND);
+	store_offer_list_free(v, n);
+	assert_int_equal(store_offer_list(f->s, "C#1", &v, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(v[0].state, OFFER_DONE);
+	assert_int_equal(v[0].status, 256);
+	assert_int_equal(v[0].ended_at, 42);
+	assert_string_equal(v[1].task_id, "b");
+	assert_int_equal(v[1].state, OFFER_RUNNING);
+	store_offer_list_free(v, n);
+	/* offered again: open, no runner, no kill */
+	assert_int_equal(offer(f->s, "r1", "b", 0, 2, "C#1"), 0);
+	assert_int_equal(store_offer_list_run(f->s, "r1", &v, &n), 0);
+	assert_int_equal(n, 2);
+	assert_int_equal(v[1].state, OFFER_OPEN);
+	assert_int_equal(v[1].try_number, 2);
+	assert_null(v[1].runner);
+	assert_null(v[1].runner_host);
+	store_offer_list_free(v, n);
+	/* a takeover: the run's offers follow its new owner */
+	assert_int_equal(store_offer_adopt(f->s, "r1", "N#9"), 0);
+	assert_int_equal(store_offer_list(f->s, "N#9", &v, &n), 0);
+	assert_int_equal(n, 2);
+	store_offer_list_free(v, n);
+	assert_int_equal(store_offer_list(f->s, "C#1", &v, &n), 0);
+	assert_int_equal(n, 0);
+	store_offer_list_free(v, n);
+
+	if (store_shared(f->s)) {
+		/* a claim not yet committed elsewhere: skipped, not waited for */
+		assert_int_equal(offer(f->s, "r3", "a", 0, 1, "E#5"), 0);
+		assert_int_equal(store_begin(s2), 0);
+		assert_int_equal(store_offer_claim(s2, "S#4", "host-s", 10, &w, &m), 0);
+		assert_int_equal(m, 2);
+		assert_int_equal(store_offer_claim(f->s, "R#3", "host-r", 10, &v, &n), 0);
+		assert_int_equal(n, 0);
+		store_offer_list_free(v, n);
+		assert_int_equal(store_commit(s2), 0);
+		store_offer_list_free(w, m);
+	}
+	/* taken back in any state */
+	assert_int_equal(store_offer_drop(f->s, "r1", "a", 0, 2, NULL), 0);
+	assert_int_equal(store_offer_list(f->s, "N#9", &v, &n), 0);
+	assert_int_equal(n, 1);
+	store_offer_list_free(v, n);
+	store_close(s2);
+}
+
 static void deliveries_claimed_once(void **state)
 {
 	struct fixture *f = *state;
@@ -1067,6 +1193,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(arrivals_once_per_identity, setup, teardown),
 		cmocka_unit_test_setup_teardown(schedule_fires_once, setup, teardown),
 		cmocka_unit_test_setup_teardown(deliveries_claimed_once, setup, teardown),
+		cmocka_unit_test_setup_teardown(offers_claimed_once, setup, teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
