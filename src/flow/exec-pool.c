@@ -69,7 +69,8 @@ static void gpu_devices(const struct config *c, struct strvec *ids)
 	} else if (cfg->nr) {
 		for (size_t i = 0; i < cfg->nr; i++)
 			strvec_push(ids, cfg->v[i]);
-	} else {
+	} else if (spawn_in_path("nvidia-smi")) {
+		/* a machine without the driver has no devices: nothing to say about it */
 		const char *argv[] = { "nvidia-smi", "-L", NULL };
 		struct strbuf out = STRBUF_INIT;
 		if (spawn_capture(argv, &out, NULL) == 0)
