@@ -3,7 +3,7 @@
 PREFIX ?= /usr/local
 BUILD  ?= build
 
-.PHONY: all deps build check test demo install bench bench-web bench-dataset bench-audio bench-slurm bench-prov bench-files bench-cache bench-pg fuzz clean
+.PHONY: all deps build check test demo install bench bench-web bench-dataset bench-audio bench-slurm bench-prov bench-files bench-cache bench-pg bench-chaos fuzz clean
 
 all: build
 
@@ -62,6 +62,10 @@ bench-files: build
 # Several serves on one PostgreSQL against one and against SQLite (fan-outs, several runs); see bench/pg-serves.sh.
 bench-pg: build
 	@bench/pg-serves.sh
+
+# Three serves on one PostgreSQL, killed (-9) and stopped at random while 2,000 tasks run; see bench/chaos.sh.
+bench-chaos: build
+	@bench/chaos.sh
 
 # What the content cache saves: the example DAG run first, unchanged, one clip changed; see bench/cache.sh.
 bench-cache: build
