@@ -1,4 +1,4 @@
-# Sourced by the tests of several serves on one PostgreSQL (t1203-t1206),
+# Sourced by the tests of several serves on one PostgreSQL (t1203-t1207),
 # after lib.sh and lib-web.sh: a PostgreSQL of the script's own (stopped when
 # it exits), WAIT (bounded polls, longer under sanitizers), psql as q, and
 # serves_data for each body's data folder on a fresh database, and start,
@@ -41,3 +41,36 @@ start() {
 
 leases() { synthflow --data run-data schedulers --json; }
 lease_of() { leases | jq -e ".[] | select(.pid == $1) | .epoch" >/dev/null; }
+
+# fan_data N PAUSE: serves_data, and a DAG 'fan' (make, a foreach 'work' of
+# params.n items, default N, each sleeping params.pause, default PAUSE,
+# join).  Each try of 'work' holds a per-instance flock for its whole life
+# (a second try of the same instance that finds it held says so in
+# overlaps), and appends "KEY HOST PID" to starts and "KEY HOST" to ends
+# (HOST: the serve's SYNTHFLOW_HOST_ID; KEY: RUN.TASK.ITEM, make's
+# RUN.make.0).
+fan_data() {
+	serves_data &&
+	mkdir -p run-data/locks &&
+	cat >run-data/tick.sh <<-'EOF' &&
+	key="$SF_RUN_ID.$SF_TASK_ID.$(basename "${SF_ITEM:-none}")"
+	exec 9>"$SF_DATA/locks/$key"
+	flock -n 9 || echo "$key $$" >>"$SF_DATA/overlaps"
+	echo "$key ${SYNTHFLOW_HOST_ID:-} $$" >>"$SF_DATA/starts"
+	sleep "$1"
+	echo "$key ${SYNTHFLOW_HOST_ID:-}" >>"$SF_DATA/ends"
+	EOF
+	cat >run-data/src/t/dags/fan.yaml <<-EOF
+	params:
+	  n: {type: integer, default: $1, minimum: 1}
+	  pause: {type: string, default: "$2"}
+	tasks:
+	  make:
+	    run: mkdir -p {{ run.dir }}/in && cd {{ run.dir }}/in && touch \$(seq {{ params.n }}) && echo "\$SF_RUN_ID.make.0 \${SYNTHFLOW_HOST_ID:-} \$\$" >>"\$SF_DATA/starts"
+	  work:
+	    needs: [make]
+	    foreach: "{{ run.dir }}/in/*"
+	    run: sh "\$SF_DATA/tick.sh" {{ params.pause }}
+	  join: {needs: [work], run: "echo done"}
+	EOF
+}

@@ -15,32 +15,7 @@
 . "$(dirname "$0")/lib-web.sh"
 . "$(dirname "$0")/lib-serves.sh"
 
-data() {
-	serves_data &&
-	mkdir -p run-data/locks &&
-	cat >run-data/tick.sh <<-'EOF'
-	# One try: holds its instance's lock for its whole life; a second try
-	# of the same instance that finds it held says so in overlaps.
-	key="$SF_RUN_ID.$SF_TASK_ID.$(basename "${SF_ITEM:-none}")"
-	exec 9>"$SF_DATA/locks/$key"
-	flock -n 9 || echo "$key $$" >>"$SF_DATA/overlaps"
-	echo "$key ${SYNTHFLOW_HOST_ID:-} $$" >>"$SF_DATA/starts"
-	sleep "$1"
-	EOF
-	cat >run-data/src/t/dags/fan.yaml <<-'EOF'
-	params:
-	  n: {type: integer, default: 4, minimum: 1}
-	  pause: {type: string, default: "0.3"}
-	tasks:
-	  make:
-	    run: mkdir -p {{ run.dir }}/in && cd {{ run.dir }}/in && touch $(seq {{ params.n }}) && echo "$SF_RUN_ID.make.0 ${SYNTHFLOW_HOST_ID:-} $$" >>"$SF_DATA/starts"
-	  work:
-	    needs: [make]
-	    foreach: "{{ run.dir }}/in/*"
-	    run: sh "$SF_DATA/tick.sh" {{ params.pause }}
-	  join: {needs: [work], run: "echo done"}
-	EOF
-}
+data() { fan_data 4 0.3; }
 
 # start NAME [VAR=VALUE...]: a serve of run-data, its pid in NAME.pid, its log NAME.log
 start() {
