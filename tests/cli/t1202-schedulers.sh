@@ -31,7 +31,7 @@ expect_success 'no serve: the listing is empty and says so' '
 	leases && test "$(jq length l.json)" = 0
 '
 
-expect_success 'a serve holds a lease: host, pid, epoch, heartbeat renewed, runs held, duties' '
+expect_success 'a serve holds a lease: host, pid, epoch, heartbeat renewed, runs held, offered tries, duties' '
 	data &&
 	export SYNTHFLOW_HOST_ID=box-$$ &&
 	web_start "$PWD/run-data" &&
@@ -54,8 +54,10 @@ expect_success 'a serve holds a lease: host, pid, epoch, heartbeat renewed, runs
 	case $(store_sql "SELECT owner FROM runs WHERE run_id = '\''$run'\''") in
 	*"#$epoch") ;; *) false ;; esac &&
 	synthflow schedulers >table &&
-	must_contain table "^EPOCH  *HOST  *PID  *HEARTBEAT  *RUNS  *DUTIES" &&
-	must_contain table "^$epoch  *box-$$  *$WEB_PID  .*s ago  *1  *deliveries,files,schedules$" &&
+	must_contain table "^EPOCH  *HOST  *PID  *HEARTBEAT  *RUNS  *OFFERED  *DUTIES" &&
+	must_contain table "^$epoch  *box-$$  *$WEB_PID  .*s ago  *1  *0  *deliveries,files,schedules$" &&
+	# a lone serve offers nothing: no tries run for offers (t1207 has two)
+	test "$(jq -r ".[0].offered_tries" l.json)" = 0 &&
 	touch gate &&
 	wait_for "$WEB_WAIT" run_is "$run" success &&
 	leases && test "$(jq -r ".[0].runs" l.json)" = 0 &&
