@@ -67,6 +67,7 @@ struct peer_job {               /* runner: a try run for an offer */
 };
 
 struct exec_peer {
+	size_t noffered;        /* coordinator: tries of ours held by the peer executor */
 	struct sproc **pending; /* coordinator: offers for the next write of the store */
 	size_t npending, pending_alloc;
 	int64_t next_look, next_alive; /* coordinator: its offers, its runners' leases */
@@ -84,12 +85,10 @@ static struct exec_peer *state(struct sched *s)
 
 /* ---- coordinator ---- */
 
+/* Kept as a count (peer_start, peer_reattach, peer_release): the loop asks every turn. */
 static size_t offered(const struct sched *s)
 {
-	size_t n = 0;
-	for (size_t i = 0; i < s->nprocs; i++)
-		n += s->procs[i]->ops == &exec_peer_ops;
-	return n;
+	return s->peer ? s->peer->noffered : 0;
 }
 
 int exec_peer_offer_room(struct sched *s)
@@ -139,6 +138,7 @@ static int peer_start(struct sched *s, struct sproc *p, const struct exec_spec *
 	exec_proc_init(&p->ep, spec->log_path);
 	p->peer = xcalloc(1, sizeof(*p->peer));
 	p->peer->spec = offer_spec(s, spec);
+	st->noffered++;
 	ALLOC_GROW(st->pending, st->npending + 1, st->pending_alloc);
 	st->pending[st->npending++] = p;
 	return 0;
@@ -228,6 +228,7 @@ static void peer_release(struct sproc *p)
 			break;
 		}
 	if (p->peer) {
+		st->noffered--;
 		free(p->peer->spec);
 		free(p->peer->runner);
 		free(p->peer->runner_host);
@@ -301,9 +302,7 @@ static void coordinator_tick(struct sched *s)
 	int64_t now = time_mono_ms();
 	int check_alive;
 
-	for (size_t i = 0; i < s->nprocs; i++)
-		nmine += s->procs[i]->ops == &exec_peer_ops;
-	if (!nmine || now < st->next_look || s->lease_lost)
+	if (!st->noffered || now < st->next_look || s->lease_lost)
 		return;
 	st->next_look = now + LOOK_MS;
 	if (store_offer_list(s->store, s->owner, &v, &n) < 0)
@@ -313,9 +312,8 @@ static void coordinator_tick(struct sched *s)
 	if (check_alive)
 		st->next_alive = now + s->opts.cfg->sched_heartbeat_ms;
 	/* ended tries leave s->procs: work on a copy */
-	mine = xcalloc(nmine, sizeof(*mine));
-	nmine = 0;
-	for (size_t i = 0; i < s->nprocs; i++)
+	mine = xcalloc(st->noffered, sizeof(*mine));
+	for (size_t i = 0; i < s->nprocs && nmine < st->noffered; i++)
 		if (s->procs[i]->ops == &exec_peer_ops)
 			mine[nmine++] = s->procs[i];
 	for (size_t i = 0; i < nmine; i++) {
@@ -397,6 +395,7 @@ static int peer_reattach(struct sched *s, struct sproc *p, const struct store_tr
 		p->peer = xcalloc(1, sizeof(*p->peer));
 		p->peer->written = 1;
 		p->peer->kill = p->peer->kill_want = o->kill;
+		state(s)->noffered++;
 		p->ops = &exec_peer_ops;
 		ti->try_number = last->try_number;
 		if (o->state != OFFER_OPEN)
