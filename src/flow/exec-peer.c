@@ -38,6 +38,7 @@
 #include "flow/procs.h"
 #include "flow/sched-int.h"
 #include "util/common.h"
+#include "util/fs.h"
 #include "util/timeutil.h"
 
 /* How often a coordinator looks at its offers, and a runner for offers and stop requests. */
@@ -270,6 +271,27 @@ static int same_key(const struct store_offer *o, const struct sti *ti)
 }
 
 /*
+ * Takes an offered try back from a runner whose lease ran out: its offer
+ * goes (only while that runner still holds it), and when the runner was on
+ * this machine its processes are killed.  0 when taken back; -1 when the
+ * offer ended meanwhile or the store failed.
+ */
+static int take_back(struct sched *s, const char *run_id, const char *task_id, int index,
+		     int try_number, const char *runner, const char *runner_host)
+{
+	char *key;
+
+	if (store_offer_drop(s->store, run_id, task_id, index, try_number, runner) != 0)
+		return -1;
+	if (runner_host && !strcmp(runner_host, sched_host_id())) {
+		key = exec_peer_offer_key(run_id, task_id, index, try_number);
+		procs_kill_offer(key, PEER_KILL_CONFIRM_MS);
+		free(key);
+	}
+	return 0;
+}
+
+/*
  * A runner that is no longer alive: its try is taken back (only from it)
  * and ends as lost.  On this machine its processes are killed first; on
  * another, its watchdog ended them before its lease ran out.
@@ -277,17 +299,11 @@ static int same_key(const struct store_offer *o, const struct sti *ti)
 static void runner_dead(struct sched *s, struct sproc *p)
 {
 	struct sti *ti = p->ti;
-	char *key, *why;
+	char *why;
 
-	if (store_offer_drop(s->store, ti->task->run->run_id, ti->task->def->id, ti->index,
-			     ti->try_number, p->peer->runner) != 0)
+	if (take_back(s, ti->task->run->run_id, ti->task->def->id, ti->index, ti->try_number,
+		      p->peer->runner, p->peer->runner_host) != 0)
 		return; /* it ended meanwhile (the next look sees it), or the store failed */
-	if (!strcmp(p->peer->runner_host, sched_host_id())) {
-		key = exec_peer_offer_key(ti->task->run->run_id, ti->task->def->id, ti->index,
-					  ti->try_number);
-		procs_kill_offer(key, PEER_KILL_CONFIRM_MS);
-		free(key);
-	}
 	why = xasprintf("scheduler lost: the serve running it on host '%s' stopped renewing its "
 			"lease", p->peer->runner_host);
 	end_lost(s, p, why);
@@ -381,14 +397,8 @@ static int peer_reattach(struct sched *s, struct sproc *p, const struct store_tr
 	if (!o) {
 		sb_adds(why, "it was not offered");
 	} else if (o->state == OFFER_RUNNING && !sched_owner_alive(s->store, o->runner)) {
-		if (store_offer_drop(s->store, o->run_id, o->task_id, o->index, o->try_number,
-				     o->runner) == 0 && o->runner_host &&
-		    !strcmp(o->runner_host, sched_host_id())) {
-			char *key = exec_peer_offer_key(o->run_id, o->task_id, o->index,
-							o->try_number);
-			procs_kill_offer(key, PEER_KILL_CONFIRM_MS);
-			free(key);
-		}
+		take_back(s, o->run_id, o->task_id, o->index, o->try_number, o->runner,
+			  o->runner_host);
 		sb_addf(why, "its runner on host '%s' is gone", o->runner_host ? o->runner_host : "");
 	} else if (store_offer_adopt(s->store, o->run_id, s->owner) == 0) {
 		exec_proc_init(&p->ep, last->log_path ? last->log_path : "");
@@ -442,11 +452,9 @@ static char **job_env(struct sched *s, struct peer_job *j, json_t *env)
 {
 	size_t n = 0, alloc = s->nbase_env + json_array_size(env) + 4, i;
 	char **envp = xcalloc(alloc, sizeof(*envp));
-	static char self[4096];
+	const char *self = fs_self_exe();
 	json_t *e;
 
-	if (!self[0] && readlink("/proc/self/exe", self, sizeof(self) - 1) < 0)
-		self[0] = '\0';
 	for (size_t b = 0; b < s->nbase_env; b++) {
 		int shadowed = 0;
 		json_array_foreach(env, i, e)

@@ -196,16 +196,10 @@ int sched_try_prepare(struct sti *ti, const char *key, char *const *items, size_
 	(*envp)[n++] = xasprintf("SF_CPUS=%d", def->res.cpus > 0 ? def->res.cpus : 1);
 	(*envp)[n++] = xasprintf("SF_GPUS=%d", def->res.gpus);
 	(*envp)[n] = NULL;
-	{
-		/* the running engine, so tasks can call 'synthflow audio' without PATH */
-		static char self[4096];
-		if (!self[0] && readlink("/proc/self/exe", self, sizeof(self) - 1) < 0)
-			self[0] = '\0';
-		if (self[0]) {
-			ALLOC_GROW(*envp, n + 2, alloc);
-			(*envp)[n++] = xasprintf("SF_SYNTHFLOW=%s", self);
-			(*envp)[n] = NULL;
-		}
+	if (*fs_self_exe()) {
+		ALLOC_GROW(*envp, n + 2, alloc);
+		(*envp)[n++] = xasprintf("SF_SYNTHFLOW=%s", fs_self_exe());
+		(*envp)[n] = NULL;
 	}
 	if (items) {
 		char *in = sched_batch_path(ti, "items"), *res = sched_batch_path(ti, "results");

@@ -78,6 +78,16 @@ const char *path_basename(const char *path)
 	return s ? s + 1 : path;
 }
 
+const char *fs_self_exe(void)
+{
+	static char self[PATH_MAX];
+	ssize_t n;
+
+	if (!self[0] && (n = readlink("/proc/self/exe", self, sizeof(self) - 1)) > 0)
+		self[n] = '\0';
+	return self;
+}
+
 char *path_real(const char *path)
 {
 	return realpath(path, NULL);

@@ -14,6 +14,12 @@ char *path_join(const char *a, const char *b);
 const char *path_basename(const char *path);
 /* realpath() that dies on nothing: NULL with errno on failure. */
 char *path_real(const char *path);
+/*
+ * The running program's own file (/proc/self/exe), read once; "" when it
+ * cannot be read.  Tries get it as $SF_SYNTHFLOW, so a task can call
+ * 'synthflow audio' without PATH.
+ */
+const char *fs_self_exe(void);
 /* 1 when `path` (already resolved) is `root` or lies below it. */
 int path_is_within(const char *root, const char *path);
 /*

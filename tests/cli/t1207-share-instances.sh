@@ -16,7 +16,11 @@
 . "$(dirname "$0")/lib-web.sh"
 . "$(dirname "$0")/lib-serves.sh"
 
-data() { fan_data 20 0.5; }
+# each body's data folder; its serves a and b are killed when the body ends
+data() {
+	fan_data 20 0.5 &&
+	trap "kill -9 \$(cat a.pid b.pid 2>/dev/null) 2>/dev/null || true" EXIT
+}
 
 run_state() { q "SELECT state FROM runs WHERE run_id = '$1'"; }
 ended() { case "$(run_state "$1")" in success|failed|cancelled) return 0;; esac; return 1; }
@@ -37,7 +41,6 @@ one_success_each() {
 
 expect_success 'one fan-out spreads over two serves; each instance runs once' '
 	data &&
-	trap "kill -9 \$(cat a.pid b.pid 2>/dev/null) 2>/dev/null || true" EXIT &&
 	start a SYNTHFLOW_HOST_ID=host-a &&
 	start b SYNTHFLOW_HOST_ID=host-b &&
 	wait_for "$WAIT" two_leases &&
@@ -58,7 +61,6 @@ expect_success 'one fan-out spreads over two serves; each instance runs once' '
 
 expect_success 'the runner is killed with -9: its tries run again, without using a retry' '
 	data &&
-	trap "kill -9 \$(cat a.pid b.pid 2>/dev/null) 2>/dev/null || true" EXIT &&
 	start a SYNTHFLOW_HOST_ID=host-a &&
 	run=$(synthflow --data run-data trigger fan -p n=12 -p pause=3) &&
 	wait_for "$WAIT" started_on host-a 2 &&
@@ -77,7 +79,6 @@ expect_success 'the runner is killed with -9: its tries run again, without using
 
 expect_success 'the serve holding the run is killed with -9: the other follows the tries it runs' '
 	data &&
-	trap "kill -9 \$(cat a.pid b.pid 2>/dev/null) 2>/dev/null || true" EXIT &&
 	start a SYNTHFLOW_HOST_ID=host-a &&
 	start b SYNTHFLOW_HOST_ID=host-b &&
 	wait_for "$WAIT" two_leases &&
@@ -100,7 +101,6 @@ expect_success 'the serve holding the run is killed with -9: the other follows t
 
 expect_success 'a timeout and a cancel reach the tries another serve runs' '
 	data &&
-	trap "kill -9 \$(cat a.pid b.pid 2>/dev/null) 2>/dev/null || true" EXIT &&
 	cat >run-data/src/t/dags/slow.yaml <<-EOF &&
 	tasks:
 	  make:
