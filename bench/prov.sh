@@ -5,8 +5,10 @@
 #
 #   bench/prov.sh                    full size (about an hour on 2 cores)
 #   BENCH_SCALE=0.01 bench/prov.sh   every size times 0.01 (at least 2)
+#   BENCH_CLIPS=100 bench/prov.sh    (a) and (b) at full size, (c) on 100 clips
+#                                    (speaking and cleaning clips is most of the hour)
 #
-# Environment: BENCH_SCALE (1), BENCH_REPEAT (3: best of, each round runs
+# Environment: BENCH_SCALE (1), BENCH_CLIPS (1000 times the scale), BENCH_REPEAT (3: best of, each round runs
 # both, the first one alternating), SYNTHFLOW (build/synthflow),
 # BENCH_KEEP=1 keeps the work folder.
 #
@@ -22,7 +24,7 @@
 . "$(dirname "$0")/lib.sh"
 
 fanout=$(size 10000)
-clips=$(size 1000)
+clips=${BENCH_CLIPS:-$(size 1000)}
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sf-bench-prov.XXXXXX")
 [ "${BENCH_KEEP:-0}" = 1 ] || trap 'rm -rf "$work"' EXIT
