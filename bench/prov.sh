@@ -7,10 +7,11 @@
 #   BENCH_SCALE=0.01 bench/prov.sh   every size times 0.01 (at least 2)
 #   BENCH_CLIPS=100 bench/prov.sh    (a) and (b) at full size, (c) on 100 clips
 #                                    (speaking and cleaning clips is most of the hour)
+#   BENCH_ONLY=c bench/prov.sh       (c) alone (about 45 minutes at full size)
 #
 # Environment: BENCH_SCALE (1), BENCH_CLIPS (1000 times the scale), BENCH_REPEAT (3: best of, each round runs
-# both, the first one alternating), SYNTHFLOW (build/synthflow),
-# BENCH_KEEP=1 keeps the work folder.
+# both, the first one alternating), BENCH_ONLY (the parts to run, of "a b c"),
+# SYNTHFLOW (build/synthflow), BENCH_KEEP=1 keeps the work folder.
 #
 # (a) root -> 10,000 no-op tasks -> sink (bench/gen.py's bench-fanout-tasks)
 #     at 2 parallel jobs.  No task declares a file, so provenance is one
@@ -25,12 +26,18 @@
 
 fanout=$(size 10000)
 clips=${BENCH_CLIPS:-$(size 1000)}
+only=" ${BENCH_ONLY:-a b c} "
+for p in $only; do
+	case $p in a | b | c) ;; *) echo "bench/prov.sh: BENCH_ONLY: no part '$p' (the parts are a, b and c)" >&2; exit 2 ;; esac
+done
+# part P: whether part P runs
+part() { case $only in *" $1 "*) return 0 ;; esac; return 1; }
 
 work=$(mktemp -d "${TMPDIR:-/tmp}/sf-bench-prov.XXXXXX")
 [ "${BENCH_KEEP:-0}" = 1 ] || trap 'rm -rf "$work"' EXIT
 
 # the fan-out and foreach of bench/gen.py (its chain and snakemake parts at their least)
-python3 bench/gen.py "$work" /bin/true "$fanout" 2 2 2
+if part a || part b; then python3 bench/gen.py "$work" /bin/true "$fanout" 2 2 2; fi
 
 # data NAME DAG: a fresh data folder $work/NAME holding that DAG only; the
 # example's workspace instead when DAG is ppp-preprocess.
@@ -90,13 +97,13 @@ echo "- machine: $(nproc) CPUs, $(lscpu | sed -n 's/^Model name: *//p' | head -n
 	"$(awk '/MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo) memory, Linux $(uname -r)"
 echo "- synthflow: $("$sf" --version) ($(git rev-parse --short HEAD 2>/dev/null || echo "not a git checkout")), flow.parallelism 2"
 echo "- load average before: $(cut -d" " -f1-3 /proc/loadavg) (other work on the machine skews the times)"
-echo "- scale: $scale (fan-out $fanout, clips $clips); best of $repeat for each"
+echo "- scale: $scale (fan-out $fanout, clips $clips); best of $repeat for each; parts:$only"
 echo
 echo "| workload | tasks | wall s, off | wall s, on | wall | CPU s, off | CPU s, on | CPU |"
 echo "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
-measure fanout "(a) $fanout no-op tasks in YAML, nothing declared" $((fanout + 2)) bench-fanout-tasks
-measure foreach "(b) foreach over $fanout files (each item hashed)" $((fanout + 2)) bench-fanout
-measure example "(c) the example DAG, $clips clips (items and outputs hashed)" "$clips clips" \
+part a && measure fanout "(a) $fanout no-op tasks in YAML, nothing declared" $((fanout + 2)) bench-fanout-tasks
+part b && measure foreach "(b) foreach over $fanout files (each item hashed)" $((fanout + 2)) bench-fanout
+part c && measure example "(c) the example DAG, $clips clips (items and outputs hashed)" "$clips clips" \
 	ppp-preprocess -p sample_clips="$clips"
 echo
 echo "(a)'s goal: under +2 % (wall and CPU).  CPU s is user + system time of"
