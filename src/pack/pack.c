@@ -505,6 +505,7 @@ static json_t *save_image(const struct pack_opts *o, const struct store_run *r, 
 	struct engine e;
 	struct stat sb;
 	json_t *img = NULL;
+	char *have;
 
 	if (!json_is_object(ws)) {
 		error("run '%s' was not made inside a workspace, so it has no image to pack; leave "
@@ -520,11 +521,18 @@ static json_t *save_image(const struct pack_opts *o, const struct store_run *r, 
 	}
 	if (engine_open(o->cfg, &e, NULL) < 0)
 		return NULL;
+	/* Asked first: the engine's words for a missing image vary by engine and version. */
+	if (!(have = engine_image_format(&e, id, "{{.Id}}"))) {
+		error("cannot pack image %.19s, which run '%s' ran in: the engine no longer has it "
+		      "(the workspace was built again since and the old image removed)", id, r->run_id);
+		return NULL;
+	}
+	free(have);
 	fprintf(stderr, "saving the workspace image %.19s (%s save)\n", id, e.cli);
 	if (engine_save(&e, id, tar, &err) != 0) {
 		sb_rtrim(&err);
-		error("cannot save image %s, which run '%s' ran in (it is gone when the workspace was "
-		      "built again since): %s", id, r->run_id, err.len ? err.buf : "no message");
+		error("cannot save image %.19s, which run '%s' ran in, to '%s': %s", id, r->run_id, tar,
+		      err.len ? err.buf : "no message");
 	} else if (stat(tar, &sb) < 0) {
 		error_errno("cannot read '%s'", tar);
 	} else {

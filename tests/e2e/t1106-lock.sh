@@ -9,7 +9,11 @@
 # made inside the workspace is packed and replayed inside a workspace built
 # --frozen from the bundle's lock in a third data folder, and packed with its
 # image (--with-image), replayed in a fourth data folder after the engine
-# lost that image: loaded from the bundle, nothing built.  The
+# lost that image: loaded from the bundle, nothing built; then by a second
+# Docker engine of its own (its own storage, bridge and containerd: none of
+# the image's layers, no base image, nothing built there before), as the
+# engine of another machine would be; a pack with its image into a full disk,
+# and of an image the engine lost.  The
 # image builds are the cost: the test builds one workspace twice (A, then
 # frozen in B) and reuses the layers for the failures.
 . "$(dirname "$0")/../lib.sh"
@@ -20,6 +24,11 @@ A="$W/a/run-data"
 B="$W/b/run-data"
 C="$W/c/run-data"
 D="$W/d/run-data"
+E="$W/e/run-data"
+# The second engine (test 10): its socket, and the bridge it is given.
+E2=$W/e2
+E2_HOST=unix://$E2/docker.sock
+E2_BRIDGE=sft$$
 # A workspace (so image) name of this run's own: other checkouts share the engine.
 WS=lock$$
 IMG=synthflow/$WS:latest
@@ -35,12 +44,61 @@ cleanup() {
 		done
 		docker rmi --no-prune "$IMG" >/dev/null 2>&1
 	fi
+	stop_engine2
 	rm -rf "$TRASH_BASE"
 }
 trap cleanup EXIT
 
+# start_engine2: a dockerd of its own under $E2 (storage, state, pid file,
+# socket), on a bridge made for it and without touching the first engine's
+# iptables rules (a published port works through docker-proxy).
+start_engine2() {
+	local n=7
+	while ip -4 addr | grep -q "inet 10\.231\.$n\."; do n=$((n + 1)); done
+	ip link add "$E2_BRIDGE" type bridge && ip addr add "10.231.$n.1/24" dev "$E2_BRIDGE" &&
+		ip link set "$E2_BRIDGE" up || return 1
+	mkdir -p "$E2"
+	dockerd --data-root "$E2/root" --exec-root "$E2/x" --host "$E2_HOST" --pidfile "$E2/docker.pid" \
+		--iptables=false --ip6tables=false --bridge "$E2_BRIDGE" >"$E2/dockerd.log" 2>&1 &
+	echo $! >"$E2/dockerd.pid"
+	for _ in $(seq 300); do
+		DOCKER_HOST=$E2_HOST docker info >/dev/null 2>&1 && return 0
+		kill -0 "$(cat "$E2/dockerd.pid")" 2>/dev/null || break
+		sleep 0.1
+	done
+	echo "the second engine did not start:" >&2
+	tail -n 20 "$E2/dockerd.log" >&2
+	return 1
+}
+stop_engine2() {
+	if [ -s "$E2/dockerd.pid" ]; then
+		pid=$(cat "$E2/dockerd.pid")
+		ids=$(DOCKER_HOST=$E2_HOST docker ps -aq 2>/dev/null)
+		[ -n "$ids" ] && DOCKER_HOST=$E2_HOST docker rm -f $ids >/dev/null 2>&1
+		kill "$pid" 2>/dev/null
+		for _ in $(seq 300); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+		rm -f "$E2/dockerd.pid"
+	fi
+	ip link show "$E2_BRIDGE" >/dev/null 2>&1 && ip link del "$E2_BRIDGE"
+	return 0
+}
+
+# replay_image DIR ID: in a fresh data folder DIR/run-data, replay
+# image.sfpack on the engine $DOCKER_HOST names: it loads image ID from the
+# bundle, builds nothing, and the output is identical to B's.
+replay_image() {
+	cd "$1" && synthflow init >/dev/null && cp "$B/synthflow.yaml" run-data/ &&
+	synthflow replay "$W/image.sfpack" --data "$1/run-data" >out 2>err &&
+	must_contain err "loading the workspace image ${2:0:19} from the bundle" &&
+	must_contain err "runs the bundle.s image ${2:0:19} as $IMG (nothing built)" &&
+	! grep -q "^building" err && ! test -e "$1/run-data/build-data/$WS/Dockerfile" &&
+	test "$(docker image inspect --format "{{.Id}}" "$IMG")" = "$2" &&
+	must_contain out "uploadable/inside/v.txt .* identical" &&
+	cmp "$B/uploadable/inside/v.txt" "$1/run-data/uploadable/inside/v.txt"
+}
+
 need_docker
-mkdir -p "$W/a" "$W/b" "$W/c" "$W/d"
+mkdir -p "$W/a" "$W/b" "$W/c" "$W/d" "$W/e"
 
 # A pure-Python wheel, written by the hook pre-install.sh into the image
 # (the hooks are the only files a build copies in).
@@ -193,16 +251,38 @@ expect_success 'pack --with-image: a replay loads the image from the bundle and 
 	test "$(stat -c %s "$W/image.sfpack")" -lt "$(tar --zstd -xOf "$W/image.sfpack" sfpack.json | jq .image.size)" &&
 	# the engine loses the image: only the bundle has it now
 	docker rmi -f "$id" >/dev/null && ! docker image inspect "$id" >/dev/null 2>&1 &&
-	cd "$W/d" && synthflow init >/dev/null && cp "$B/synthflow.yaml" run-data/ &&
-	synthflow replay "$W/image.sfpack" --data "$D" >out 2>err &&
-	must_contain err "loading the workspace image ${id:0:19} from the bundle" &&
-	must_contain err "runs the bundle.s image ${id:0:19} as $IMG (nothing built)" &&
-	! grep -q "^building" err && ! test -e "$D/build-data/$WS/Dockerfile" &&
-	test "$(docker image inspect --format "{{.Id}}" "$IMG")" = "$id" &&
-	must_contain out "uploadable/inside/v.txt .* identical" &&
-	cmp "$B/uploadable/inside/v.txt" "$D/uploadable/inside/v.txt" &&
+	replay_image "$W/d" "$id" &&
 	test -z "$(ls "$D/flow" | grep "image.tar")" &&
 	test -z "$(docker ps -aq --filter "label=synthflow.data=$D")"
+'
+
+expect_success 'another machine: a second engine with none of its layers replays the bundle with its image' '
+	id=$(tar --zstd -xOf "$W/image.sfpack" sfpack.json | jq -r .image.id) &&
+	start_engine2 && export DOCKER_HOST=$E2_HOST &&
+	test -z "$(docker images -aq)" &&
+	replay_image "$W/e" "$id" &&
+	! docker image inspect synthflow-base:bookworm >/dev/null 2>&1 &&
+	test -z "$(docker ps -aq)" &&
+	# the first engine saw nothing of it
+	test -z "$(DOCKER_HOST= docker ps -aq --filter "label=synthflow.data=$E")" &&
+	stop_engine2
+'
+
+expect_success 'pack --with-image into a full disk names the file and why, and leaves nothing; a lost image is named' '
+	cd "$B" && run=$(jq -r .run_id r.json) &&
+	id=$(tar --zstd -xOf "$W/image.sfpack" sfpack.json | jq -r .image.id) &&
+	{ unshare -m true 2>/dev/null || test_skip "unshare -m is not allowed here"; } &&
+	mkdir full && unshare -m bash -c "
+		mount -t tmpfs -o size=4m tmpfs full
+		synthflow pack $run --with-image -o full/i.sfpack 2>err && echo 0 >rc || echo \$? >rc
+		ls -A full >left" &&
+	cat err && test "$(cat rc)" = 1 &&
+	must_contain err "^synthflow: error: cannot save image ${id:0:19}, which run .$run. ran in, to .full/i.sfpack.tmp.*image.tar.: .*no space left on device" &&
+	must_equal left </dev/null &&
+	docker rmi -f "$id" >/dev/null &&
+	test_exit 1 synthflow pack "$run" --with-image -o gone.sfpack 2>err &&
+	must_contain err "^synthflow: error: cannot pack image ${id:0:19}, which run .$run. ran in: the engine no longer has it (the workspace was built again since" &&
+	! ls gone.sfpack* 2>/dev/null
 '
 
 test_done
