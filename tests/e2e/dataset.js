@@ -100,11 +100,12 @@ async function main() {
     // drawn, and clip 3's (which has no `wave` metric) is blank.
     await page.click('.ds-head div:nth-child(1)'); // by name
     await state({ filter: '', sort: 'name' });
-    const inked = i => page.$eval(`#ds-scroll .ds-row[data-i="${i}"] canvas`, c => {
-      const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
-      let n = 0;
-      for (let k = 3; k < d.length; k += 4) if (d[k]) n++;
-      return n;
+    // the waveform's bars: how many, and the box they cover (px)
+    const inked = i => page.$eval(`#ds-scroll .ds-row[data-i="${i}"] svg path`, p => {
+      const n = ((p.getAttribute('d') || '').match(/M/g) || []).length;
+      if (!n) return 0;
+      const b = p.getBBox();
+      return n >= 40 && b.width > 190 && b.height > 2 ? Math.round(b.width * b.height) : -1;
     });
     const playClip0 = async () => {
       await filterTo('item~_Line 0.');
@@ -121,7 +122,7 @@ async function main() {
     await state({ filter: 'item~_Line 3.', sort: 'name' });
     const row3 = await page.$eval('#ds-scroll .ds-row[data-i="0"] div:nth-child(1)', d => d.textContent);
     if (!/_Line 3$/.test(row3)) throw new Error('expected clip 3 first, got ' + row3);
-    if (await inked(0) !== 0) throw new Error('clip 3 has no wave metric, yet its canvas is drawn on');
+    if (await inked(0) !== 0) throw new Error('clip 3 has no wave metric, yet its waveform has bars');
 
     const filelist = async (dir, sort) => {
       await filterTo('character=Rarity');
