@@ -41,14 +41,8 @@ function drawWave(path, wave) {
   path.setAttribute('d', d);
 }
 function waveSvg() {
-  const ns = 'http://www.w3.org/2000/svg', svg = document.createElementNS(ns, 'svg'), path = document.createElementNS(ns, 'path');
-  svg.setAttribute('width', DS_WAVE_W);
-  svg.setAttribute('height', DS_WAVE_H);
-  svg.setAttribute('viewBox', '0 0 ' + DS_WAVE_W + ' ' + DS_WAVE_H);
-  svg.setAttribute('aria-hidden', 'true');
-  path.setAttribute('class', 'ds-bars');
-  svg.appendChild(path);
-  return svg;
+  return el('svg', { width: DS_WAVE_W, height: DS_WAVE_H, viewBox: '0 0 ' + DS_WAVE_W + ' ' + DS_WAVE_H, 'aria-hidden': 'true' },
+    el('path', { class: 'ds-bars' }));
 }
 
 // A frame after the rows were put in the document: the time a user waits
