@@ -3,11 +3,11 @@
 # the same engine with flow.provenance false (no document, no hashing), run
 # alternately with it in one session, so both see the same machine.
 #
-#   bench/prov.sh                    full size (about an hour on 2 cores)
+#   bench/prov.sh                    full size (about 25 minutes on 2 idle cores)
 #   BENCH_SCALE=0.01 bench/prov.sh   every size times 0.01 (at least 2)
 #   BENCH_CLIPS=100 bench/prov.sh    (a) and (b) at full size, (c) on 100 clips
-#                                    (speaking and cleaning clips is most of the hour)
-#   BENCH_ONLY=c bench/prov.sh       (c) alone (about 45 minutes at full size)
+#                                    (cleaning 1,000 clips six times is most of the time)
+#   BENCH_ONLY=c bench/prov.sh       (c) alone (about 17 minutes at full size)
 #
 # Environment: BENCH_SCALE (1), BENCH_CLIPS (1000 times the scale), BENCH_REPEAT (3: best of, each round runs
 # both, the first one alternating), BENCH_ONLY (the parts to run, of "a b c"),
