@@ -71,6 +71,7 @@ start_engine2() {
 	return 1
 }
 stop_engine2() {
+	local pid ids
 	if [ -s "$E2/dockerd.pid" ]; then
 		pid=$(cat "$E2/dockerd.pid")
 		ids=$(DOCKER_HOST=$E2_HOST docker ps -aq 2>/dev/null)
