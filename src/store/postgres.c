@@ -494,6 +494,26 @@ static int listen_changes(struct pg_store *q)
 static atomic_uint back_gen;
 
 /*
+ * Notes that the connection broke: reconnecting starts at the next use, at
+ * once (retry_at 0), then backs off.  Only this; the caller that saw the
+ * failure decides whether to try again (a statement outside a transaction
+ * is tried once more, a transaction is lost).  Reconnecting here would hide
+ * the loss from that caller: a stale connection (the server restarted while
+ * it sat idle) would fail its first statement though a fresh one was at hand.
+ */
+static void mark_lost(struct pg_store *q)
+{
+	if (q->lost)
+		return;
+	q->lost = 1;
+	q->backoff_ms = BACKOFF_MIN_MS;
+	q->retry_at = 0;
+	q->back_seen = atomic_load(&back_gen);
+	error("store '%s': connection lost: %s; reconnecting", q->shown,
+	      pq_msg(PQerrorMessage(q->conn)));
+}
+
+/*
  * A usable connection, reconnecting after a loss at most once per back-off
  * interval (or at once when another connection of this process got through).
  * Only outside a transaction: one that was open is lost.
@@ -504,14 +524,7 @@ static int ensure_conn(struct pg_store *q)
 
 	if (PQstatus(q->conn) == CONNECTION_OK && !q->lost)
 		return 0;
-	if (!q->lost) {
-		q->lost = 1;
-		q->backoff_ms = BACKOFF_MIN_MS;
-		q->retry_at = 0;
-		q->back_seen = atomic_load(&back_gen);
-		error("store '%s': connection lost: %s; reconnecting", q->shown,
-		      pq_msg(PQerrorMessage(q->conn)));
-	}
+	mark_lost(q);
 	if (q->depth)
 		return -1;
 	now = time_mono_ms();
@@ -535,8 +548,8 @@ static int ensure_conn(struct pg_store *q)
 /* After a failed statement: was it the connection? */
 static void check_lost(struct pg_store *q)
 {
-	if (PQstatus(q->conn) != CONNECTION_OK && !q->lost)
-		ensure_conn(q);
+	if (PQstatus(q->conn) != CONNECTION_OK)
+		mark_lost(q);
 }
 
 /*
