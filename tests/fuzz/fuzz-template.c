@@ -13,6 +13,7 @@
 
 #include "flow/template.h"
 #include "util/common.h"
+#include "util/diag.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -49,6 +50,32 @@ static int sh_parse(const char *cmd)
 }
 
 /*
+ * item.rel needs the task's foreach glob (the item below the glob's folder):
+ * the expansions run as task 't' of this DAG, a foreach over /g/r/in/.
+ */
+static const struct dag *fuzz_dag(void)
+{
+	static const char yaml[] = "tasks:\n"
+				   "  t:\n"
+				   "    foreach: \"{{ run.dir }}/in/*\"\n"
+				   "    run: \"true\"\n";
+	static struct dag *d;
+
+	if (!d) {
+		struct diag_list dl;
+
+		diag_init(&dl, "fuzz.yaml");
+		d = dag_load_buffer(dl.path, yaml, sizeof(yaml) - 1, &dl);
+		if (!d) {
+			fprintf(stderr, "the fuzzer's own DAG does not load\n");
+			abort();
+		}
+		diag_release(&dl);
+	}
+	return d;
+}
+
+/*
  * Variables are set at run time, so the validator accepts any vars.NAME and
  * expansion refuses one that is not set.  Each variable the template names
  * gets the same value as the param (so its quoting is fuzzed too): on
@@ -59,7 +86,7 @@ static char *expand_with(const char *tmpl, const char *value)
 	static const char unset_head[] = "variable '";
 	static const char unset_tail[] = "' is not set (see 'synthflow vars set')";
 	json_t *params = json_object(), *vars = json_object();
-	struct tmpl_ctx ctx = { .params = params, .vars = vars, .run_id = "r",
+	struct tmpl_ctx ctx = { .dag = fuzz_dag(), .params = params, .vars = vars, .run_id = "r",
 				.run_dir = "/g/r", .run_date = "2026-01-01", .task_id = "t",
 				.data_dir = "/data", .item = value, .quote = 1 };
 	struct strbuf out = STRBUF_INIT, err = STRBUF_INIT;
