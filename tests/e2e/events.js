@@ -79,7 +79,9 @@ withPage({}, async page => {
   step('the run link leads to the run');
   await page.click(`#deliveries tr[data-delivery="${logged.id}"] a[href^="#/runs/"]`);
   await page.waitForFunction(r => location.hash === '#/runs/' + r, logged.run_id);
-  await page.waitForSelector('main#app h1');
+  // the events page stays until the run page is mounted (after its fetch):
+  // the run page is the one with crumbs
+  await page.waitForSelector('main#app .crumbs');
   const h1 = await page.textContent('main#app h1');
   if (!h1.includes(logged.run_id)) throw new Error('run page heading: ' + h1);
 }, 'events browser test passed');

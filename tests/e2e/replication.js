@@ -61,7 +61,11 @@ withPage({}, async page => {
   await page.screenshot({ path: path.join(out, 'cached-log.png'), fullPage: true });
   await page.click('#log-cached-from');
   await page.waitForFunction(r => location.hash === '#/runs/' + r + '/log/a', run1);
-  await page.waitForFunction(() => document.querySelector('#log').textContent.includes('making a'));
+  // the new page is mounted once its tries are fetched: until then the old
+  // one (whose log also says "making a") is still there, so wait for the
+  // crumbs to name run1
+  await page.waitForFunction(r => document.querySelector('.crumbs a.mono')?.textContent === r &&
+    document.querySelector('#log').textContent.includes('making a'), run1);
   if (await page.$('#log-cached-from')) throw new Error('the producing run\'s own log says it is cached');
 
   step('Compare: tick two runs in the DAG\'s history');
