@@ -223,7 +223,7 @@ void api_dags(void *ctx, struct http_req *req, struct http_resp *resp)
 	long limit, offset;
 	int64_t seq = 0;
 
-	if (!s || http_query_uint(req, resp, "limit", MAX_LIMIT, MAX_LIMIT, &limit) < 0 ||
+	if (!s || http_query_limit(req, resp, MAX_LIMIT, MAX_LIMIT, &limit) < 0 ||
 	    http_query_uint(req, resp, "offset", 0, 1L << 30, &offset) < 0)
 		return;
 	/* Read before the runs: a change in between only makes the next request recompute. */
@@ -303,7 +303,7 @@ void api_dag_runs(void *ctx, struct http_req *req, struct http_resp *resp)
 	long limit, offset;
 	json_t *arr;
 
-	if (!s || http_query_uint(req, resp, "limit", 25, MAX_LIMIT, &limit) < 0 ||
+	if (!s || http_query_limit(req, resp, 25, MAX_LIMIT, &limit) < 0 ||
 	    http_query_uint(req, resp, "offset", 0, 1L << 30, &offset) < 0 ||
 	    state_filter(req, resp, &f.states) < 0)
 		return;
@@ -728,7 +728,7 @@ void api_run_metrics(void *ctx, struct http_req *req, struct http_resp *resp)
 	long limit, offset;
 	int rc;
 
-	if (!s || http_query_uint(req, resp, "limit", 100, METRICS_MAX_LIMIT, &limit) < 0 ||
+	if (!s || http_query_limit(req, resp, 100, METRICS_MAX_LIMIT, &limit) < 0 ||
 	    http_query_uint(req, resp, "offset", 0, 1L << 30, &offset) < 0 ||
 	    load_run(s, req->arg[0], &r, resp) < 0)
 		return;

@@ -149,7 +149,7 @@ void api_dataset_metrics(void *ctx, struct http_req *req, struct http_resp *resp
 	long limit, offset;
 	int status;
 
-	if (http_query_uint(req, resp, "limit", 100, METRICS_MAX_LIMIT, &limit) < 0 ||
+	if (http_query_limit(req, resp, 100, METRICS_MAX_LIMIT, &limit) < 0 ||
 	    http_query_uint(req, resp, "offset", 0, 1L << 30, &offset) < 0 ||
 	    !(dir = dataset_dir(w, req->arg[0], resp)))
 		return;

@@ -17,7 +17,7 @@ void api_deliveries(void *ctx, struct http_req *req, struct http_resp *resp)
 	long limit;
 	size_t n;
 
-	if (!s || http_query_uint(req, resp, "limit", 50, 1000000, &limit) < 0)
+	if (!s || http_query_limit(req, resp, 50, 1000000, &limit) < 0)
 		return;
 	if (kind && strcmp(kind, "callback") && strcmp(kind, "event")) {
 		http_error(resp, 400, "'kind' must be callback or event, not '%s'", kind);

@@ -145,7 +145,7 @@ void api_dag_grid(void *ctx, struct http_req *req, struct http_resp *resp)
 	long limit, offset;
 	json_t *grid = NULL;
 
-	if (!s || http_query_uint(req, resp, "limit", GRID_DEFAULT, GRID_MAX, &limit) < 0 ||
+	if (!s || http_query_limit(req, resp, GRID_DEFAULT, GRID_MAX, &limit) < 0 ||
 	    http_query_uint(req, resp, "offset", 0, 1L << 30, &offset) < 0)
 		return;
 	snap = dags_get(w);

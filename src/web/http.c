@@ -297,8 +297,9 @@ json_t *http_json_body(const struct http_req *req, struct http_resp *resp)
 	return j;
 }
 
-int http_query_uint(const struct http_req *req, struct http_resp *resp, const char *key,
-		    long def, long max, long *out)
+/* An integer query parameter in [min, max]; def when absent. */
+static int query_range(const struct http_req *req, struct http_resp *resp, const char *key,
+		       long def, long min, long max, long *out)
 {
 	const char *v = http_query(req, key);
 	char *end;
@@ -308,13 +309,25 @@ int http_query_uint(const struct http_req *req, struct http_resp *resp, const ch
 	if (!v)
 		return 0;
 	n = strtol(v, &end, 10);
-	if (!*v || *end || n < 0 || n > max || !isdigit((unsigned char)*v)) {
-		http_error(resp, 400, "query parameter '%s' must be an integer from 0 to %ld, not '%s'",
-			   key, max, v);
+	if (!*v || *end || n < min || n > max || !isdigit((unsigned char)*v)) {
+		http_error(resp, 400, "query parameter '%s' must be an integer from %ld to %ld, not '%s'",
+			   key, min, max, v);
 		return -1;
 	}
 	*out = n;
 	return 0;
+}
+
+int http_query_uint(const struct http_req *req, struct http_resp *resp, const char *key,
+		    long def, long max, long *out)
+{
+	return query_range(req, resp, key, def, 0, max, out);
+}
+
+int http_query_limit(const struct http_req *req, struct http_resp *resp, long def, long max,
+		     long *out)
+{
+	return query_range(req, resp, "limit", def, 1, max, out);
 }
 
 static int pattern_match(const char *pattern, struct http_req *req)

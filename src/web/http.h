@@ -111,6 +111,14 @@ int http_query_uint(const struct http_req *req, struct http_resp *resp, const ch
 		    long def, long max, long *out);
 
 /*
+ * ?limit= of a list: *out = def when absent; -1 and a 400 when it is not a
+ * number in [1, max].  0 is refused, not taken as "no limit": the stores
+ * read a limit of 0 as every row, which would lift the cap.
+ */
+int http_query_limit(const struct http_req *req, struct http_resp *resp, long def, long max,
+		     long *out);
+
+/*
  * The routing table.  A pattern is a path whose "*" segments match any one
  * segment and are captured into req->arg.  A path that matches a pattern
  * under another method gets 405.

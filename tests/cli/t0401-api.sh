@@ -121,7 +121,15 @@ expect_success 'runs list: contract shape, limit/offset, state filter, bad param
 	api GET "/api/v1/dags/hello/runs?limit=-1" >out && expect_status 400 &&
 	jq -r .error out | grep -q limit &&
 	api GET "/api/v1/dags/hello/runs?limit=abc" >out && expect_status 400 &&
-	api GET "/api/v1/dags/hello/runs?state=bogus" >out && expect_status 400
+	api GET "/api/v1/dags/hello/runs?state=bogus" >out && expect_status 400 &&
+	# limit=0 is refused on every list (the stores read 0 as "every row")
+	run=$(cat "$TRASH_BASE/hello-run") &&
+	for p in "/api/v1/dags?" "/api/v1/dags/hello/runs?" "/api/v1/dags/hello/grid?" \
+		"/api/v1/deliveries?" "/api/v1/runs/$run/metrics?"; do
+		api GET "${p}limit=0" >out && expect_status 400 &&
+		jq -r .error out | grep -q "query parameter .limit. must be an integer from 1 to" &&
+		api GET "${p}limit=1" >out && expect_status 200 || { echo "$p"; exit 1; }
+	done
 '
 
 expect_success 'unknown run ids get 404 on every run route' '
