@@ -889,7 +889,7 @@ struct store *store_pg_open(const char *url)
 	/* Our messages, not the server's NOTICEs ("relation already exists, skipping"). */
 	if (exec_simple(q, "SET client_min_messages = warning", "opening") < 0 ||
 	    migrate(q) < 0 || listen_changes(q) < 0) {
-		pg_close(&q->base);
+		store_close(&q->base); /* also the error store_error() kept */
 		return NULL;
 	}
 	q->notified = 1;

@@ -548,9 +548,34 @@ static int read_version(struct sqlite_store *q, int *version)
 	sqlite3_stmt *st;
 	if (sqlite3_prepare_v2(q->db, "PRAGMA user_version", -1, &st, NULL) != SQLITE_OK)
 		return db_error(q, "reading the schema version");
-	*version = sqlite3_step(st) == SQLITE_ROW ? sqlite3_column_int(st, 0) : 0;
+	if (sqlite3_step(st) != SQLITE_ROW) {
+		/* not 0: inside the migration lock that would migrate a store again */
+		db_error(q, "reading the schema version");
+		sqlite3_finalize(st);
+		return -1;
+	}
+	*version = sqlite3_column_int(st, 0);
 	sqlite3_finalize(st);
 	return 0;
+}
+
+/*
+ * Switches a store to WAL.  SQLite answers SQLITE_BUSY here without calling
+ * the busy handler when another connection holds a shared lock and may want
+ * to upgrade it too (it would deadlock): several processes opening a new
+ * store at once (twenty `vars set` in a row from a script) met that.  Tried
+ * again after a short random pause, for as long as the busy timeout.
+ */
+static int set_wal(struct sqlite_store *q)
+{
+	int64_t until = time_mono_ms() + BUSY_TIMEOUT_MS;
+	unsigned seed = (unsigned)getpid();
+	int rc;
+
+	while ((rc = sqlite3_exec(q->db, "PRAGMA journal_mode = WAL", NULL, NULL, NULL)) == SQLITE_BUSY &&
+	       time_mono_ms() < until)
+		usleep(1000 + rand_r(&seed) % 20000);
+	return rc;
 }
 
 /* Inside one write transaction, so two processes opening a new store never both migrate. */
@@ -710,7 +735,7 @@ struct store *store_sqlite_open(const char *path, int reader)
 	if (reader && !can_write(path)) {
 		free(dir);
 		if (open_read_only(q) < 0) {
-			sq_close(&q->base);
+			store_close(&q->base);
 			return NULL;
 		}
 		q->data_version = -1;
@@ -727,9 +752,9 @@ struct store *store_sqlite_open(const char *path, int reader)
 	}
 	sqlite3_busy_timeout(q->db, BUSY_TIMEOUT_MS);
 	sqlite3_extended_result_codes(q->db, 1);
-	if (sqlite3_exec(q->db,
-			 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;"
-			 " PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY;",
+	if (set_wal(q) != SQLITE_OK ||
+	    sqlite3_exec(q->db,
+			 "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = OFF; PRAGMA temp_store = MEMORY;",
 			 NULL, NULL, NULL) != SQLITE_OK ||
 	    migrate(q) < 0) {
 		if (!can_write(path))
@@ -737,7 +762,7 @@ struct store *store_sqlite_open(const char *path, int reader)
 				    "(runs list, runs show, tasks logs) still work", path);
 		else if (sqlite3_errcode(q->db) != SQLITE_OK)
 			db_error(q, "opening");
-		sq_close(&q->base);
+		store_close(&q->base); /* also the error store_error() kept */
 		return NULL;
 	}
 	q->data_version = -1;
