@@ -71,7 +71,9 @@ expect_success 'a paused DAG starts nothing on a change; unpaused it does again'
 
 expect_success 'concurrent changes: each change starts exactly one run' '
 	setup && rm run-data/src/t/dags/model.yaml &&
-	for i in $(seq 20); do synthflow vars set k$((i % 4)) v$i 2>/dev/null & done; wait &&
+	for i in $(seq 20); do synthflow vars set k$((i % 4)) v$i 2>err.$i & done; wait &&
+	# each says only which runs it started; anything else is why one failed
+	{ ! grep -hv "^variable .k[0-3]. changed: run [0-9a-fT-]* of DAG .any. (on_variable)$" err.* || exit 1; } &&
 	test "$(runs_of any)" -eq "$(for k in k0 k1 k2 k3; do synthflow vars history $k --json | jq length; done | paste -sd+ | bc)" &&
 	test "$(runs_of any)" -eq 20
 '
