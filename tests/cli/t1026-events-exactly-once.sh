@@ -109,8 +109,9 @@ expect_success 'a script that hangs: stopped at flow.delivery_timeout, failed, n
 	SYNTHFLOW_FLOW_DELIVERY_TIMEOUT=1s web_start run-data &&
 	run=$(synthflow --data run-data trigger d) &&
 	wait_for 60 settled && sleep 2 &&
-	jq -e "[.[] | select(.event == \"run-finished\")] | length == 1 and (.[0] | .state == \"failed\" and
-		(.note | test(\"timed out after 1s .flow.delivery_timeout.\")))" "$TRASH/all.json" &&
+	{ jq -e "[.[] | select(.event == \"run-finished\")] | length == 1 and (.[0] | .state == \"failed\" and
+		(.note // \"\" | test(\"timed out after 1s .flow.delivery_timeout.\")))" "$TRASH/all.json" ||
+		{ cat "$TRASH/all.json"; tail -n 20 run-data/serve.err; exit 1; }; } &&
 	same "$(wc -l <run-data/hang.log)" 1 &&
 	synthflow --data run-data events list >list.txt && cat list.txt &&
 	must_contain list.txt "run-finished .*failed .*timed out"
