@@ -32,7 +32,8 @@ int procs_kill_try(const char *run_id, const char *key, pid_t pgid, int wait_ms)
 
 /*
  * The same by key alone, for processes outside any run's cgroup: a
- * callback or event script (SF_TRY_KEY=delivery/<id>, sched-outbox.c).
+ * callback or event script (SF_TRY_KEY=delivery/<row id>/<created>/<run>,
+ * sched-outbox.c).
  */
 int procs_kill_key(const char *key, int wait_ms);
 

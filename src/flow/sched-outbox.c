@@ -343,6 +343,20 @@ static char *log_path_for(struct sched *s, const struct store_delivery *d)
  * The environment: the scheduler's, then a callback's SF_* variables (its
  * payload), or an event script's SF_EVENT and SF_DATA (its payload is its input).
  */
+/*
+ * SF_TRY_KEY of a row's processes (procs.h), found again after a crash of
+ * ours.  The row id alone is not unique on a machine: every store counts
+ * from 1, so a redelivery in one data folder killed the running script of
+ * the same id in another (found by two test suites run side by side).  The
+ * creation time and run come from the row, so whoever delivers it again,
+ * from whichever data folder, computes the same key.
+ */
+static char *delivery_key(const struct store_delivery *d)
+{
+	return xasprintf("delivery/%lld/%lld/%s", (long long)d->id, (long long)d->created_at,
+			 d->run_id ? d->run_id : "-");
+}
+
 static char **make_env(struct sched *s, const struct store_delivery *d)
 {
 	int callback = !strcmp(d->kind, "callback");
@@ -351,13 +365,16 @@ static char **make_env(struct sched *s, const struct store_delivery *d)
 	size_t n = 0, alloc = 0;
 	char **env = NULL;
 	const char *k;
+	char *key;
 	json_t *v;
 
 	ALLOC_GROW(env, s->nbase_env + json_object_size(o) + 3, alloc);
 	for (size_t i = 0; i < s->nbase_env; i++)
 		env[n++] = xstrdup(s->base_env[i]);
 	/* its processes can be found after a crash of ours (procs.h) */
-	env[n++] = xasprintf("SF_TRY_KEY=delivery/%lld", (long long)d->id);
+	key = delivery_key(d);
+	env[n++] = xasprintf("SF_TRY_KEY=%s", key);
+	free(key);
 	json_object_foreach(o, k, v)
 		if (json_is_string(v))
 			env[n++] = xasprintf("%s=%s", k, json_string_value(v));
@@ -539,7 +556,7 @@ static void scan(struct sched *s)
 		x->redelivery = redelivery;
 		if (redelivery) {
 			/* what the interrupted run of it left behind goes first */
-			char *key = xasprintf("delivery/%lld", (long long)x->row.id);
+			char *key = delivery_key(&x->row);
 			procs_kill_key(key, LEFTOVER_KILL_MS);
 			free(key);
 		}

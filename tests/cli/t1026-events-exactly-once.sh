@@ -117,4 +117,41 @@ expect_success 'a script that hangs: stopped at flow.delivery_timeout, failed, n
 	must_contain list.txt "run-finished .*failed .*timed out"
 '
 
+# Every store numbers its rows from 1: a redelivery in one data folder must
+# kill what its own row left running, not the script of the same row id that
+# another folder's serve runs (it did: SF_TRY_KEY was delivery/<id>).  The
+# serves left running on a failure end with the body (test_body_done).
+expect_success 'a redelivery kills only its own leftovers, not the same row id of another data folder' '
+	mkdir a b && cd a && setup && a_store=${SYNTHFLOW_FLOW_STORE:-} &&
+	printf "#!/bin/sh\necho \$\$ >>\"\$SF_DATA/hang.log\"\nexec sleep 600\n" >run-data/src/ws/events/run-finished &&
+	web_start run-data &&
+	ra=$(synthflow --data run-data trigger d) &&
+	wait_for 60 test -s run-data/hang.log && pid=$(cat run-data/hang.log) &&
+	synthflow --data run-data events list --kind event --json >../a.json &&
+	ida=$(jq -e ".[] | select(.event == \"run-finished\" and .state == \"running\") | .id" ../a.json) &&
+	cd ../b && setup &&
+	cat >run-data/src/ws/events/run-finished <<-'"'"'SH'"'"' &&
+	#!/bin/sh
+	echo start >>"$SF_DATA/slow.log"
+	while [ ! -e "$SF_DATA/release" ]; do sleep 0.1; done
+	SH
+	web_start run-data &&
+	synthflow --data run-data trigger d >/dev/null &&
+	wait_for 60 grep -q start run-data/slow.log &&
+	synthflow --data run-data events list --kind event --json >../b.json &&
+	idb=$(jq -e ".[] | select(.event == \"run-finished\" and .state == \"running\") | .id" ../b.json) &&
+	same "$idb" "$ida" &&
+	kill -9 "$(cat run-data/serve.pid)" && wait_for 10 test -s run-data/serve.status &&
+	web_start run-data &&
+	wait_for 60 starts 2 && touch run-data/release && wait_for 60 settled &&
+	jq -e "[.[] | select(.event == \"run-finished\")][0].state == \"redelivered\"" "$TRASH/all.json" &&
+	web_stop_if run-data &&
+	cd ../a && if [ -n "$a_store" ]; then export SYNTHFLOW_FLOW_STORE=$a_store; fi &&
+	state=$(awk "{print \$3}" "/proc/$pid/stat" 2>/dev/null || true) &&
+	{ [ -n "$state" ] && [ "$state" != Z ] || { echo "the script of row $ida of folder a is gone (${state:-no process})"; exit 1; }; } &&
+	synthflow --data run-data events list --kind event --json |
+		jq -e ".[] | select(.id == $ida) | .state == \"running\" and .exit_code == null" &&
+	{ stop_serve || { echo "serve of folder a: exit $?"; tail -n 20 run-data/serve.err; exit 1; }; }
+'
+
 test_done
