@@ -341,6 +341,14 @@ int exec_proc_start_time(pid_t pid, uint64_t *start)
 	return proc_stat_field(pid, 22, start);
 }
 
+int exec_proc_running(pid_t pid)
+{
+	char buf[1024];
+	const char *p = pid > 0 ? proc_stat_fields(pid, buf, sizeof(buf)) : NULL;
+
+	return p && *p != 'Z' && *p != 'X';
+}
+
 int exec_proc_alive(pid_t pid, uint64_t start)
 {
 	uint64_t now;

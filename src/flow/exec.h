@@ -79,6 +79,8 @@ int exec_needs_shell(const char *cmd);
 int exec_proc_start_time(pid_t pid, uint64_t *start);
 /* 1 when pid still runs and started at `start` (so a reused pid does not count). */
 int exec_proc_alive(pid_t pid, uint64_t start);
+/* 1 when a process pid exists and is not a zombie (it has not exited). */
+int exec_proc_running(pid_t pid);
 
 /*
  * foreach: the paths matching an absolute glob pattern, sorted (strcmp),

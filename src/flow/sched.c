@@ -15,6 +15,8 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <sys/file.h>
@@ -1249,12 +1251,44 @@ static int install_signals(void)
 	return 0;
 }
 
-/* Only one `serve` per data folder: two would fight over the same runs. */
+/*
+ * The pid a serve wrote into its lock, or 0 when it holds none yet (it is
+ * about to write it) or the file cannot be read.
+ */
+static pid_t lock_writer(int fd)
+{
+	char buf[32];
+	ssize_t n = pread(fd, buf, sizeof(buf) - 1, 0);
+	long pid;
+	char *end;
+
+	if (n <= 0)
+		return 0;
+	buf[n] = '\0';
+	pid = strtol(buf, &end, 10);
+	return pid > 0 && pid <= INT_MAX && (*end == '\n' || !*end) ? (pid_t)pid : 0;
+}
+
+/*
+ * Only one `serve` per data folder: two would fight over the same runs.
+ *
+ * The kernel drops the lock when the last descriptor of it closes, and a
+ * serve's own is not always the last: a task it was starting holds a copy
+ * from posix_spawn's clone until its exec closes it (O_CLOEXEC).  So a serve
+ * killed at that moment leaves its lock held for a few milliseconds after it
+ * is gone, and the next serve started at once (a restart after kill -9)
+ * found it taken.  While the serve named in the lock is gone, the lock is
+ * tried again for a while; a serve that runs is refused at once.
+ */
+#define LOCK_WAIT_MS 5000
+
 static int lock_serve(struct sched *s)
 {
 	char *path = xasprintf("%s/flow/serve.lock", s->data_dir);
+	int64_t deadline = time_mono_ms() + LOCK_WAIT_MS;
 	char pid[32];
-	int n;
+	pid_t other;
+	int n, gone;
 
 	mkdir_p(s->data_dir, 0755);
 	s->lock_fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
@@ -1263,18 +1297,32 @@ static int lock_serve(struct sched *s)
 		free(path);
 		return -1;
 	}
-	if (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
-		struct strbuf other = STRBUF_INIT;
-		sb_read_fd(&other, s->lock_fd);
-		sb_rtrim(&other);
-		error("another 'synthflow serve' is running for '%s'%s%s%s", s->data_dir,
-		      other.len ? " (pid " : "", other.buf, other.len ? ")" : "");
-		sb_release(&other);
+	while (flock(s->lock_fd, LOCK_EX | LOCK_NB) < 0) {
+		int err = errno;
+		if (err == EINTR)
+			continue;
+		other = lock_writer(s->lock_fd);
+		gone = other && !exec_proc_running(other);
+		if (err == EWOULDBLOCK && (gone || !other) && time_mono_ms() < deadline) {
+			poll(NULL, 0, 10);
+			continue;
+		}
+		if (err != EWOULDBLOCK)
+			error("cannot lock '%s': %s", path, strerror(err));
+		else if (gone)
+			error("another process holds '%s', though the 'synthflow serve' that took it "
+			      "(pid %d) is gone: a process it started may still have it open",
+			      path, (int)other);
+		else if (other)
+			error("another 'synthflow serve' is running for '%s' (pid %d)", s->data_dir,
+			      (int)other);
+		else
+			error("another 'synthflow serve' is running for '%s'", s->data_dir);
 		free(path);
 		return -1;
 	}
 	n = snprintf(pid, sizeof(pid), "%d\n", (int)getpid());
-	if (ftruncate(s->lock_fd, 0) < 0 || write(s->lock_fd, pid, (size_t)n) < 0)
+	if (ftruncate(s->lock_fd, 0) < 0 || pwrite(s->lock_fd, pid, (size_t)n, 0) < 0)
 		warning("cannot write '%s': %s", path, strerror(errno));
 	free(path);
 	return 0;

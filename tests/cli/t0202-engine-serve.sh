@@ -125,6 +125,32 @@ expect_success 'only one serve per data folder (SQLite)' '
 	test_exit 1 synthflow serve 2>err && must_contain err "another .synthflow serve. is running"
 '
 
+until_held() { for _ in $(seq 100); do test -e held && return 0; sleep 0.1; done; return 1; }
+
+# A task being started holds a copy of serve.lock's descriptor until its
+# exec: a serve killed then leaves its lock held for a moment after it is
+# gone, and the next serve must wait for it, not refuse to start.  flock(1)
+# stands in for that child, holding the lock under the pid of a serve that is
+# gone (a process started and waited for here).
+expect_success 'serve waits for a lock its gone predecessor left held; refuses when it stays held' '
+	if [ -n "${SYNTHFLOW_FLOW_STORE:-}" ]; then
+		echo "SQLite only" >"$TRASH/.skip" && exit 77
+	fi &&
+	setup order && mkdir -p run-data/flow &&
+	dead=$(sh -c "echo \$\$") && ! kill -0 "$dead" 2>/dev/null &&
+	echo "$dead" >run-data/flow/serve.lock &&
+	{ flock -x run-data/flow/serve.lock sh -c "touch held; sleep 1" & } &&
+	until_held &&
+	trap serve_stop EXIT && serve_start &&
+	test "$(cat run-data/flow/serve.lock)" = "$(cat serve.pid)" &&
+	serve_stop && trap - EXIT &&
+	echo "$dead" >run-data/flow/serve.lock && rm -f held &&
+	{ flock -x run-data/flow/serve.lock sh -c "touch held; exec sleep 30" & } && holder=$! &&
+	until_held &&
+	test_exit 1 synthflow serve 2>err && kill $holder &&
+	must_contain err "though the .synthflow serve. that took it (pid $dead) is gone"
+'
+
 expect_success 'serve stopped mid-task runs the task again when it restarts' '
 	setup sleepy && trap serve_stop EXIT && serve_start &&
 	run=$(synthflow trigger sleepy) &&
