@@ -57,7 +57,7 @@ expect_success 'a killed synthflow test: its run ends failed, serve delivers its
 
 expect_success 'a queued run cancelled while no serve runs: one on_failure, one run-finished' '
 	setup && trap stop_serve EXIT &&
-	run=$(synthflow --data run-data trigger d 2>/dev/null) &&
+	run=$(synthflow --data run-data trigger d) &&
 	synthflow --data run-data runs cancel "$run" &&
 	synthflow --data run-data runs show "$run" --json | jq -e ".state == \"cancelled\"" &&
 	web_start run-data && wait_for 60 settled && sleep 1 &&
@@ -68,7 +68,7 @@ expect_success 'a queued run cancelled while no serve runs: one on_failure, one 
 
 expect_success 'a queued run whose DAG file is gone: failed, and a delivery says why no callback ran' '
 	setup && trap stop_serve EXIT &&
-	run=$(synthflow --data run-data trigger d 2>/dev/null) &&
+	run=$(synthflow --data run-data trigger d) &&
 	rm run-data/src/ws/dags/d.yaml &&
 	web_start run-data && wait_for 60 settled &&
 	synthflow --data run-data runs show "$run" --json >r.json && cat r.json &&

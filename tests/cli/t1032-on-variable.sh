@@ -49,9 +49,9 @@ expect_success 'a matching change starts one run per DAG, with the key and the n
 expect_success 'the run started by a change runs under serve and sees the value it was started by' '
 	setup &&
 	web_start run-data &&
-	synthflow vars set model_voice rarity 2>/dev/null &&
+	synthflow vars set model_voice rarity &&
 	run=$(synthflow runs list model --json | jq -r ".runs[0].run_id") &&
-	synthflow vars set model_voice applejack 2>/dev/null &&
+	synthflow vars set model_voice applejack &&
 	wait_for 60 test -s run-data/generated/model/$run/seen &&
 	test "$(cat run-data/generated/model/$run/seen)" = model_voice=rarity &&
 	web_stop run-data
@@ -60,12 +60,12 @@ expect_success 'the run started by a change runs under serve and sees the value 
 expect_success 'a paused DAG starts nothing on a change; unpaused it does again' '
 	setup &&
 	synthflow dags pause model &&
-	synthflow vars set model_voice a 2>/dev/null &&
+	synthflow vars set model_voice a &&
 	test "$(runs_of model)" -eq 0 && test "$(runs_of any)" -eq 1 &&
 	synthflow vars history model_voice --json | jq -e ".[0].runs | map(.dag_id) == [\"any\"]" &&
 	synthflow dags unpause model &&
 	test "$(runs_of model)" -eq 0 &&
-	synthflow vars set model_voice b 2>/dev/null &&
+	synthflow vars set model_voice b &&
 	test "$(runs_of model)" -eq 1
 '
 

@@ -27,18 +27,18 @@ expect_success 'a 1 kHz sine resampled 48 kHz -> 22.05 kHz keeps its frequency a
 	set -- $($SIG level out/sine.wav 1000) &&
 	within "$1" -6 0.1 && test "$2" = 22050 && test "$3" = 66150 &&
 	# FLAC output decodes to the same
-	synthflow audio clean sine.wav -o flac --trim-db 0 --loudness off 2>/dev/null &&
+	synthflow audio clean sine.wav -o flac --trim-db 0 --loudness off &&
 	ffmpeg -v error -i flac/sine.flac dec.wav && set -- $($SIG level dec.wav 1000) &&
 	within "$1" -6 0.1
 '
 
 expect_success 'a 20 Hz tone is at least 30 dB down after the 40 Hz high-pass; 440 Hz passes' '
 	$SIG tone hum.wav 48000 3 20 -6 &&
-	synthflow audio clean hum.wav -o out --format wav --trim-db 0 --loudness off 2>/dev/null &&
+	synthflow audio clean hum.wav -o out --format wav --trim-db 0 --loudness off &&
 	set -- $($SIG level out/hum.wav 20) &&
 	awk -v l="$1" "BEGIN { exit !(l <= -36) }" &&
 	$SIG tone a.wav 48000 3 440 -6 &&
-	synthflow audio clean a.wav -o out --format wav --trim-db 0 --loudness off 2>/dev/null &&
+	synthflow audio clean a.wav -o out --format wav --trim-db 0 --loudness off &&
 	set -- $($SIG level out/a.wav 440) && within "$1" -6 0.1
 '
 
@@ -47,32 +47,32 @@ expect_success 'a 20 Hz tone is at least 30 dB down after the 40 Hz high-pass; 4
 # inside that pad, so the end is checked through the duration).
 expect_success 'leading and trailing silence is trimmed to within 10 ms of the pad' '
 	$SIG tone pad.wav 44100 1.2 440 -12 0.8 1.3 2 &&
-	synthflow audio clean pad.wav -o out --format wav --loudness off 2>/dev/null &&
+	synthflow audio clean pad.wav -o out --format wav --loudness off &&
 	set -- $($SIG edges out/pad.wav -45) && within "$1" 0.05 0.01 && within "$3" 1.3 0.01 &&
-	synthflow audio clean pad.wav -o out2 --format wav --loudness off --trim-pad 200ms 2>/dev/null &&
+	synthflow audio clean pad.wav -o out2 --format wav --loudness off --trim-pad 200ms &&
 	set -- $($SIG edges out2/pad.wav -45) && within "$1" 0.2 0.01 && within "$3" 1.6 0.01 &&
-	synthflow audio clean pad.wav -o out3 --format wav --loudness off --highpass 0 2>/dev/null &&
+	synthflow audio clean pad.wav -o out3 --format wav --loudness off --highpass 0 &&
 	set -- $($SIG edges out3/pad.wav -45) && within "$1" 0.05 0.01 && within "$2" 1.25 0.01
 '
 
 expect_success 'integrated loudness of the output is the target, measured by ffmpeg ebur128' '
 	$SIG tone t.wav 48000 3 440 -20 0.3 0.3 &&
-	synthflow audio clean t.wav -o a 2>/dev/null && within "$(lufs a/t.flac)" -23 0.5 &&
-	synthflow audio clean t.wav -o b --loudness -30LUFS 2>/dev/null && within "$(lufs b/t.flac)" -30 0.5 &&
-	synthflow audio clean t.wav -o c --loudness -16 --json >c.json 2>/dev/null &&
+	synthflow audio clean t.wav -o a && within "$(lufs a/t.flac)" -23 0.5 &&
+	synthflow audio clean t.wav -o b --loudness -30LUFS && within "$(lufs b/t.flac)" -30 0.5 &&
+	synthflow audio clean t.wav -o c --loudness -16 --json >c.json &&
 	within "$(lufs c/t.flac)" -16 0.5 && within "$(json c.json lufs)" -16 0.1 &&
 	test "$(json c.json flags)" = lowpass-skipped
 '
 
 expect_success 'the peak limit wins over the loudness target; short clips are levelled by RMS' '
 	$SIG tone loud.wav 22050 2 440 -3 &&
-	synthflow audio clean loud.wav -o out --lowpass 0 --loudness -5 --peak-db -2 --json >j 2>/dev/null &&
+	synthflow audio clean loud.wav -o out --lowpass 0 --loudness -5 --peak-db -2 --json >j &&
 	test "$(json j flags)" = peak-limited && within "$(json j peak_db)" -2 0.01 &&
 	awk -v l="$(lufs out/loud.flac)" "BEGIN { exit !(l < -5.5) }" &&
 	$SIG tone short.wav 22050 0.3 440 -30 &&
-	synthflow audio clean short.wav -o out --lowpass 0 --rms-db -20 --trim-db 0 --json >s 2>/dev/null &&
+	synthflow audio clean short.wav -o out --lowpass 0 --rms-db -20 --trim-db 0 --json >s &&
 	test "$(json s flags)" = "" && within "$(json s rms_db)" -20 0.05 &&
-	synthflow audio clean short.wav -o out --lowpass 0 --loudness -23 --trim-db 0 --json >s 2>/dev/null &&
+	synthflow audio clean short.wav -o out --lowpass 0 --loudness -23 --trim-db 0 --json >s &&
 	test "$(json s flags)" = rms-levelled && within "$(json s rms_db)" -23 0.05 &&
 	test "$(json s lufs)" = None
 '
@@ -114,18 +114,18 @@ expect_success 'outputs keep their relative paths and names; byte-identical acro
 	$SIG tone in/b/x.wav 44100 1.5 500 -20 0.1 0.3 2 &&
 	$SIG tone "in/b/c/00_01_02_Twilight Sparkle_Happy__Hi there..wav" 16000 0.5 700 -30 &&
 	$SIG tone in/b/c/d.wav 22050 2 200 -5 &&
-	synthflow audio clean in/a/x.wav in/b/x.wav in/b/c/*.wav -o o1 --jobs 1 >l1 2>/dev/null &&
-	synthflow audio clean in/b/c/d.wav in/b/c/0*.wav in/b/x.wav in/a/x.wav -o o4 --jobs 4 2>/dev/null &&
-	synthflow audio clean in/a/x.wav in/b/x.wav in/b/c/*.wav -o o1b --jobs 3 >l2 2>/dev/null &&
+	synthflow audio clean in/a/x.wav in/b/x.wav in/b/c/*.wav -o o1 --jobs 1 >l1 &&
+	synthflow audio clean in/b/c/d.wav in/b/c/0*.wav in/b/x.wav in/a/x.wav -o o4 --jobs 4 &&
+	synthflow audio clean in/a/x.wav in/b/x.wav in/b/c/*.wav -o o1b --jobs 3 >l2 &&
 	(cd o1 && find . -type f | sort) >list &&
 	test "$(cat list)" = "$(printf "%s\n" "./a/x.flac" "./b/c/00_01_02_Twilight Sparkle_Happy__Hi there..flac" ./b/c/d.flac ./b/x.flac)" &&
 	diff -r o1 o4 && diff -r o1 o1b && sed s/o1b/o1/ l2 | diff l1 - &&
-	synthflow audio clean in/a/x.wav -o w1 --format wav --bits 24 --jobs 1 2>/dev/null &&
-	synthflow audio clean in/a/x.wav -o w2 --format wav --bits 24 --jobs 2 2>/dev/null && cmp w1/x.wav w2/x.wav &&
+	synthflow audio clean in/a/x.wav -o w1 --format wav --bits 24 --jobs 1 &&
+	synthflow audio clean in/a/x.wav -o w2 --format wav --bits 24 --jobs 2 && cmp w1/x.wav w2/x.wav &&
 	# --base: a batch of clips keeps the paths relative to the dataset
-	synthflow audio clean in/b/c/d.wav --base in -o o5 2>/dev/null && cmp o5/b/c/d.flac o1/b/c/d.flac &&
+	synthflow audio clean in/b/c/d.wav --base in -o o5 && cmp o5/b/c/d.flac o1/b/c/d.flac &&
 	test_exit 1 synthflow audio clean in/b/c/d.wav --base in/a -o o6 2>err && must_contain err "not under the base folder" &&
-	printf "%s\0%s\0" in/a/x.wav in/b/c/d.wav >items && synthflow audio clean --items items --base in -o o7 2>/dev/null &&
+	printf "%s\0%s\0" in/a/x.wav in/b/c/d.wav >items && synthflow audio clean --items items --base in -o o7 &&
 	cmp o7/a/x.flac o1/a/x.flac && cmp o7/b/c/d.flac o1/b/c/d.flac
 '
 
@@ -148,8 +148,8 @@ expect_success 'usage errors exit 2 and name the option' '
 	test_exit 2 synthflow audio stats 2>err && must_contain err "no input files" &&
 	test ! -e o &&
 	# units may follow the numbers; the last value of an option counts
-	synthflow audio clean g.wav -o u1 --rate 16000Hz --peak-db -3dB --loudness -20lufs 2>/dev/null &&
-	synthflow audio clean g.wav -o u2 --rate keep --rate=16000 --peak-db=-3 --loudness -20 2>/dev/null &&
+	synthflow audio clean g.wav -o u1 --rate 16000Hz --peak-db -3dB --loudness -20lufs &&
+	synthflow audio clean g.wav -o u2 --rate keep --rate=16000 --peak-db=-3 --loudness -20 &&
 	cmp u1/g.flac u2/g.flac && synthflow audio stats --json u1/g.flac >s && must_contain s "\"rate\":16000"
 '
 
