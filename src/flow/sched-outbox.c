@@ -340,10 +340,6 @@ static char *log_path_for(struct sched *s, const struct store_delivery *d)
 }
 
 /*
- * The environment: the scheduler's, then a callback's SF_* variables (its
- * payload), or an event script's SF_EVENT and SF_DATA (its payload is its input).
- */
-/*
  * SF_TRY_KEY of a row's processes (procs.h), found again after a crash of
  * ours.  The row id alone is not unique on a machine: every store counts
  * from 1, so a redelivery in one data folder killed the running script of
@@ -357,6 +353,10 @@ static char *delivery_key(const struct store_delivery *d)
 			 d->run_id ? d->run_id : "-");
 }
 
+/*
+ * The environment: the scheduler's, then a callback's SF_* variables (its
+ * payload), or an event script's SF_EVENT and SF_DATA (its payload is its input).
+ */
 static char **make_env(struct sched *s, const struct store_delivery *d)
 {
 	int callback = !strcmp(d->kind, "callback");
